@@ -1,0 +1,99 @@
+//! The one error type of the API and the middleware that renders it.
+//!
+//! Handlers return [`ApiError`]; its response carries the error in an
+//! extension with an empty body, and [`render_errors`] (which knows the
+//! request id) writes the reference's shape:
+//! `{"message", "code", "status", "meta": {"requestId"}}`.
+//! Server errors are logged with their cause and answered generically.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::json;
+
+/// Header carrying the request id, set on every request and response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// An error answered to the caller.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    /// A caller error with a stable `code` and an actionable message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 404 with a message naming what was not found.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)
+    }
+
+    /// 500: the cause is logged here and never echoed.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "Internal server error",
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = self.status.into_response();
+        resp.extensions_mut().insert(self);
+        resp
+    }
+}
+
+/// Renders [`ApiError`]s, and bare 404/405s from the router, in the error
+/// shape with the request id.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut resp = next.run(req).await;
+    let err = match resp.extensions_mut().remove::<ApiError>() {
+        Some(e) => e,
+        None if resp.status() == StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "This method is not allowed on this path",
+        ),
+        None => return resp,
+    };
+    let body = json!({
+        "message": err.message,
+        "code": err.code,
+        "status": err.status.as_u16(),
+        "meta": { "requestId": request_id },
+    });
+    let mut out = (err.status, Json(body)).into_response();
+    // Keep the headers the inner layers set (request id, CORS...).
+    for (name, value) in resp.headers() {
+        if name != http::header::CONTENT_TYPE && name != http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}

@@ -1,0 +1,49 @@
+//! Weft's HTTP API: the axum routers, the one error shape and request ids.
+//!
+//! This crate owns request handling and answers; it never touches wasmtime
+//! or SQL. It calls the domain crates (today `weft-plugin-host`) through
+//! [`AppState`]. Later routers (SDK, admin, ActionKit, webhooks, portal) are
+//! added here, one module each.
+
+mod error;
+mod health;
+mod plugins;
+
+pub use error::{ApiError, REQUEST_ID_HEADER, render_errors};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use http::HeaderName;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use weft_plugin_host::PluginHost;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// Installed plugins.
+    pub plugins: Arc<PluginHost>,
+    /// Set once start-up finished (plugins loaded); `/readyz` reports it.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The whole API with its layers: request id (set, propagated), tracing
+/// span (method, matched path, request id), error rendering.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    Router::new()
+        .merge(health::routes())
+        .merge(plugins::routes())
+        .fallback(|| async { ApiError::not_found("No route matches this path") })
+        .with_state(state)
+        .layer(axum::middleware::from_fn(render_errors))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let path = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+            let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("weft_api.request", method = %req.method(), path = path.as_deref().unwrap_or("-"), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

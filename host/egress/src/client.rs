@@ -1,0 +1,236 @@
+//! The reqwest-backed [`Egress`] implementation.
+
+use crate::headers::strip_forbidden_request_headers;
+use crate::{Egress, EgressError, Method, OutboundRequest, OutboundResponse};
+use bytes::{Bytes, BytesMut};
+use std::time::Duration;
+
+/// Limits of the outbound client.
+#[derive(Debug, Clone)]
+pub struct EgressConfig {
+    /// Time allowed to establish a connection.
+    pub connect_timeout: Duration,
+    /// Default and maximum total time of one request.
+    pub max_timeout: Duration,
+    /// Default and maximum response body size.
+    pub max_response_bytes: u64,
+    /// Idle keep-alive connections kept per host.
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            max_timeout: Duration::from_secs(30),
+            max_response_bytes: 10 * 1024 * 1024,
+            pool_max_idle_per_host: 32,
+        }
+    }
+}
+
+/// The outbound client. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct EgressClient {
+    http: reqwest::Client,
+    config: EgressConfig,
+}
+
+impl EgressClient {
+    /// Builds the client: no redirects, no system proxy, the given timeouts.
+    pub fn new(config: EgressConfig) -> Result<Self, EgressError> {
+        // This is the one place in Weft allowed to build an HTTP client.
+        #[allow(clippy::disallowed_methods)]
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(config.connect_timeout)
+            .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| EgressError::InvalidRequest(format!("building the client: {e}")))?;
+        Ok(Self { http, config })
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &EgressConfig {
+        &self.config
+    }
+
+    async fn read_capped(mut resp: reqwest::Response, cap: u64) -> Result<Bytes, EgressError> {
+        if resp.content_length().is_some_and(|len| len > cap) {
+            return Err(EgressError::TooLarge(cap));
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+            if body.len() as u64 + chunk.len() as u64 > cap {
+                return Err(EgressError::TooLarge(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+}
+
+#[async_trait::async_trait]
+impl Egress for EgressClient {
+    async fn send(&self, mut req: OutboundRequest) -> Result<OutboundResponse, EgressError> {
+        if !matches!(req.url.scheme(), "http" | "https") {
+            return Err(EgressError::InvalidRequest(format!(
+                "unsupported scheme {:?}; only http and https are allowed",
+                req.url.scheme()
+            )));
+        }
+        let timeout = req
+            .timeout
+            .unwrap_or(self.config.max_timeout)
+            .min(self.config.max_timeout);
+        let cap = req
+            .max_response_bytes
+            .unwrap_or(self.config.max_response_bytes)
+            .min(self.config.max_response_bytes);
+        strip_forbidden_request_headers(&mut req.headers);
+        let mut builder = self
+            .http
+            .request(method(req.method), req.url.clone())
+            .timeout(timeout);
+        for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = req.body {
+            builder = builder.body(body);
+        }
+        let exchange = async {
+            let resp = builder.send().await.map_err(classify)?;
+            let status = resp.status().as_u16();
+            let headers = resp
+                .headers()
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
+            let body = Self::read_capped(resp, cap).await?;
+            Ok(OutboundResponse {
+                status,
+                headers,
+                body,
+            })
+        };
+        // reqwest's timeout covers the body too, but a slow-drip body read
+        // through `chunk()` is bounded here as well so no caller can hang.
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| EgressError::Timeout)?
+    }
+}
+
+fn method(m: Method) -> reqwest::Method {
+    match m {
+        Method::Get => reqwest::Method::GET,
+        Method::Head => reqwest::Method::HEAD,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+        Method::Options => reqwest::Method::OPTIONS,
+    }
+}
+
+fn classify(e: reqwest::Error) -> EgressError {
+    if e.is_timeout() {
+        EgressError::Timeout
+    } else if e.is_builder() {
+        EgressError::InvalidRequest(e.to_string())
+    } else {
+        // Walk to the innermost cause: "error sending request" alone tells nothing.
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            msg = s.to_string();
+            source = s.source();
+        }
+        EgressError::Connection(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{Router, http::HeaderMap, routing::get};
+
+    async fn serve(app: Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn redirects_are_returned_not_followed() {
+        let base = serve(Router::new().route(
+            "/",
+            get(|| async {
+                (
+                    axum::http::StatusCode::FOUND,
+                    [("location", "/elsewhere")],
+                    "",
+                )
+            }),
+        ))
+        .await;
+        let client = EgressClient::new(EgressConfig::default()).unwrap();
+        let resp = client
+            .send(OutboundRequest::get(base.parse().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 302);
+    }
+
+    #[tokio::test]
+    async fn body_over_cap_is_refused_and_injected_headers_survive_hygiene() {
+        let base = serve(Router::new().route(
+            "/",
+            get(|h: HeaderMap| async move {
+                let auth = h
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap_or("").to_owned());
+                format!("{}{}", auth.unwrap_or_default(), "x".repeat(100))
+            }),
+        ))
+        .await;
+        let client = EgressClient::new(EgressConfig::default()).unwrap();
+        let mut req = OutboundRequest::get(base.parse().unwrap());
+        req.headers
+            .push(("Authorization".into(), "Bearer caller".into()));
+        req.injected_headers
+            .push(("Authorization".into(), "Bearer host".into()));
+        let resp = client.send(req.clone()).await.unwrap();
+        assert!(resp.body.starts_with(b"Bearer host"));
+        req.max_response_bytes = Some(50);
+        assert_eq!(
+            client.send(req).await.unwrap_err(),
+            EgressError::TooLarge(50)
+        );
+    }
+
+    #[tokio::test]
+    async fn refused_connection_and_bad_scheme_are_typed() {
+        let client = EgressClient::new(EgressConfig::default()).unwrap();
+        // Bind then drop to get a port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = client
+            .send(OutboundRequest::get(
+                format!("http://127.0.0.1:{port}/").parse().unwrap(),
+            ))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EgressError::Connection(_)), "{err:?}");
+        let err = client
+            .send(OutboundRequest::get("file:///etc/passwd".parse().unwrap()))
+            .await;
+        assert!(matches!(err, Err(EgressError::InvalidRequest(_))));
+    }
+}

@@ -1,0 +1,132 @@
+//! The one outbound HTTP client of Weft.
+//!
+//! Every connection Weft opens to the outside world (plugin `http.fetch`, and
+//! later OAuth token calls, JWKS, the proxy, request steps and event
+//! destinations) goes through an [`Egress`] implementation, so network policy
+//! lives in one place. This crate owns *how* a request leaves the process:
+//! redirects are never followed, system proxy variables are ignored, connect
+//! and total timeouts apply, the response body is capped while it streams, and
+//! caller-supplied `Authorization`, `Host` and hop-by-hop headers are dropped
+//! (credentials are injected by the host after that hygiene step).
+//!
+//! It does not own *whether* a plugin may reach a host (that is the plugin's
+//! `allowed-hosts`, checked by `weft-plugin-host`) nor which credentials are
+//! used (the vault and auth crates).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), weft_egress::EgressError> {
+//! use weft_egress::{Egress, EgressClient, EgressConfig, OutboundRequest};
+//! let client = EgressClient::new(EgressConfig::default())?;
+//! let req = OutboundRequest::get("https://api.github.com/zen".parse().unwrap());
+//! let resp = client.send(req).await?;
+//! println!("{} {} bytes", resp.status, resp.body.len());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod client;
+mod headers;
+
+pub use client::{EgressClient, EgressConfig};
+pub use headers::{is_hop_by_hop, strip_forbidden_request_headers};
+pub use url::Url;
+
+use bytes::Bytes;
+use std::time::Duration;
+
+/// An HTTP method Weft sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// HEAD
+    Head,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// OPTIONS
+    Options,
+}
+
+/// One request to send.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    /// Request method.
+    pub method: Method,
+    /// Absolute URL, query included.
+    pub url: Url,
+    /// Headers in order; forbidden ones are dropped before sending.
+    pub headers: Vec<(String, String)>,
+    /// Headers added by the host after hygiene (credentials); never dropped.
+    pub injected_headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Option<Bytes>,
+    /// Total time allowed, connect included; clamped to the client's maximum.
+    pub timeout: Option<Duration>,
+    /// Largest body accepted; clamped to the client's maximum.
+    pub max_response_bytes: Option<u64>,
+}
+
+impl OutboundRequest {
+    /// A GET of `url` with no headers and the client's default limits.
+    pub fn get(url: Url) -> Self {
+        Self::new(Method::Get, url)
+    }
+
+    /// A request with no headers, no body and the client's default limits.
+    pub fn new(method: Method, url: Url) -> Self {
+        Self {
+            method,
+            url,
+            headers: Vec::new(),
+            injected_headers: Vec::new(),
+            body: None,
+            timeout: None,
+            max_response_bytes: None,
+        }
+    }
+}
+
+/// The provider's answer, whatever its status.
+#[derive(Debug, Clone)]
+pub struct OutboundResponse {
+    /// HTTP status; 3xx are returned as they are, never followed.
+    pub status: u16,
+    /// Response headers in order (non-UTF-8 values are dropped).
+    pub headers: Vec<(String, String)>,
+    /// The whole body, at most the request's cap.
+    pub body: Bytes,
+}
+
+/// Why a request got no HTTP answer.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum EgressError {
+    /// The network policy refuses the destination.
+    #[error("destination denied: {0}")]
+    Denied(String),
+    /// The request cannot be sent as given.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// No complete answer within the timeout.
+    #[error("timed out")]
+    Timeout,
+    /// Connecting or reading failed.
+    #[error("connection failed: {0}")]
+    Connection(String),
+    /// The body exceeded the cap (the cap in bytes).
+    #[error("response larger than {0} bytes")]
+    TooLarge(u64),
+}
+
+/// Sends requests to the outside world. Implemented by [`EgressClient`];
+/// tests of other crates may wrap it, never bypass it.
+#[async_trait::async_trait]
+pub trait Egress: Send + Sync + 'static {
+    /// Sends one request and reads the whole (capped) response.
+    async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, EgressError>;
+}

@@ -1,0 +1,94 @@
+//! Per-call store data: the WASI context, limits, CPU accounting and the
+//! identity of the call that host imports act for.
+
+use crate::config::HostConfig;
+use crate::services::{CallScope, HostServices};
+use crate::types::Metadata;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// What a call may do, beyond its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Metadata and listings: pure, no I/O at all.
+    Describe,
+    /// Webhook handling: verify and route only; no `http`, no state writes.
+    Webhook,
+    /// Everything else.
+    Normal,
+}
+
+/// Data of one `Store`: created for a call and dropped with it.
+pub(crate) struct CallState {
+    pub table: ResourceTable,
+    pub wasi: WasiCtx,
+    pub limiter: MemoryLimiter,
+    pub ticks: u64,
+    pub budget_ticks: u64,
+    pub scope: CallScope,
+    pub invocation_id: String,
+    pub phase: Phase,
+    pub deadline_ms: u64,
+    pub connection_config: Arc<serde_json::Value>,
+    pub metadata: Option<Arc<Metadata>>,
+    pub services: HostServices,
+    pub config: Arc<HostConfig>,
+    pub http_requests: u32,
+    pub log_lines: u32,
+    pub logs_dropped: u32,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory growth and remembers whether it refused one, so a
+/// trap that follows can be reported as "memory limit" rather than a crash.
+pub(crate) struct MemoryLimiter {
+    pub max_memory_bytes: usize,
+    pub denied: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory_bytes {
+            self.denied = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The error an epoch callback raises when a call used up its CPU budget.
+#[derive(Debug)]
+pub(crate) struct CpuBudgetExceeded {
+    pub ticks: u64,
+}
+
+impl std::fmt::Display for CpuBudgetExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CPU budget exhausted after {} ticks", self.ticks)
+    }
+}
+
+impl std::error::Error for CpuBudgetExceeded {}

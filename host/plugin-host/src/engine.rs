@@ -1,0 +1,103 @@
+//! The wasmtime engine, its epoch ticker and the linkers of both worlds.
+
+use crate::bindings::{integration, step};
+use crate::call_state::CallState;
+use crate::config::{EPOCH_TICK, HostConfig};
+use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Builds the engine: pooling allocator sized for `max_concurrent_calls`,
+/// epoch interruption, stack and memory caps.
+pub(crate) fn build_engine(config: &HostConfig) -> wasmtime::Result<Engine> {
+    let mut c = Config::new();
+    c.epoch_interruption(true);
+    c.max_wasm_stack(config.max_wasm_stack_bytes);
+    c.async_stack_size(config.max_wasm_stack_bytes + (1 << 20));
+    // Plugins use synchronous WIT functions only; skipping the concurrent
+    // machinery makes each call measurably cheaper.
+    c.concurrency_support(false);
+    let n = config.max_concurrent_calls;
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(n)
+        .total_core_instances(8 * n)
+        .total_memories(2 * n)
+        .total_tables(4 * n)
+        .total_stacks(n)
+        .max_memory_size(config.max_memory_bytes.max(1 << 20))
+        .max_core_instances_per_component(20)
+        .max_memories_per_component(4)
+        .max_tables_per_component(8)
+        .table_elements(20_000)
+        .linear_memory_keep_resident(1 << 20)
+        .table_keep_resident(64 << 10);
+    c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&c)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+pub(crate) fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("weft-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        // Without a ticker no call could ever be interrupted: refuse to go on.
+        panic!("cannot start the epoch ticker thread: {e}");
+    }
+}
+
+struct Io;
+impl HasData for Io {
+    type Data<'a> = &'a mut ResourceTable;
+}
+
+/// The WASI a Rust guest needs to start: io, clocks, random, cli (stdio
+/// discarded, no env, no args). No filesystem, sockets or `wasi:http`.
+fn add_minimal_wasi(l: &mut Linker<CallState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi::WasiView as _;
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView as _};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, io, random};
+    use wasmtime_wasi::random::WasiRandom;
+    io::error::add_to_linker::<_, Io>(l, |t| t.ctx().table)?;
+    io::poll::add_to_linker::<_, Io>(l, |t| t.ctx().table)?;
+    io::streams::add_to_linker::<_, Io>(l, |t| t.ctx().table)?;
+    clocks::wall_clock::add_to_linker::<_, WasiClocks>(l, |t| t.clocks())?;
+    clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(l, |t| t.clocks())?;
+    random::random::add_to_linker::<_, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    random::insecure::add_to_linker::<_, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<_, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    cli::exit::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::environment::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::stdin::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::stdout::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::stderr::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, |t| t.cli())?;
+    Ok(())
+}
+
+/// Linker of the `integration` world.
+pub(crate) fn integration_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
+    let mut l = Linker::new(engine);
+    add_minimal_wasi(&mut l)?;
+    integration::Integration::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    Ok(l)
+}
+
+/// Linker of the `function-step` world: logging only.
+pub(crate) fn step_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
+    let mut l = Linker::new(engine);
+    add_minimal_wasi(&mut l)?;
+    step::FunctionStep::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    Ok(l)
+}

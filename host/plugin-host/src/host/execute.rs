@@ -1,0 +1,160 @@
+//! Running one guest call: a fresh store with limits, instantiate, call,
+//! classify whatever went wrong, drop.
+
+use super::{CallOptions, PluginHost};
+use crate::bindings::integration::{Integration, IntegrationPre};
+use crate::bindings::step::{FunctionStep, FunctionStepPre};
+use crate::call_state::{CallState, CpuBudgetExceeded, MemoryLimiter, Phase};
+use crate::error::CallError;
+use crate::services::CallScope;
+use crate::types::Metadata;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
+
+/// A boxed future borrowing the store for `'a`.
+pub(crate) type GuestFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+impl PluginHost {
+    fn new_store(
+        &self,
+        plugin_id: &str,
+        metadata: Option<Arc<Metadata>>,
+        opts: &CallOptions,
+        phase: Phase,
+    ) -> Store<CallState> {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let state = CallState {
+            table: ResourceTable::new(),
+            // Defaults: no env, no args, no preopens, stdio discarded.
+            wasi: WasiCtx::builder().build(),
+            limiter: MemoryLimiter {
+                max_memory_bytes: self.config.max_memory_bytes,
+                denied: false,
+            },
+            ticks: 0,
+            budget_ticks: self.config.cpu_budget_ticks(),
+            scope: CallScope {
+                project_id: opts.project_id.clone(),
+                plugin_id: plugin_id.to_owned(),
+                connection_id: opts.connection_id.clone(),
+            },
+            invocation_id: opts.invocation_id.clone(),
+            phase,
+            deadline_ms: now_ms + self.config.wall_timeout.as_millis() as u64,
+            connection_config: opts.connection_config.clone(),
+            metadata,
+            services: self.services.clone(),
+            config: self.config.clone(),
+            http_requests: 0,
+            log_lines: 0,
+            logs_dropped: 0,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        // Counts the ticks the guest actually runs through (a guest parked on
+        // a host await is not polled, so its ticks are not counted) and
+        // yields at each one so one busy plugin cannot starve the others.
+        store.epoch_deadline_callback(|mut cx| {
+            let s = cx.data_mut();
+            s.ticks += 1;
+            if s.ticks > s.budget_ticks {
+                return Err(wasmtime::Error::new(CpuBudgetExceeded { ticks: s.ticks }));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// Runs `f` on a fresh instance of an integration.
+    pub(crate) async fn execute_integration<R: Send>(
+        &self,
+        plugin_id: &str,
+        metadata: Option<Arc<Metadata>>,
+        pre: &IntegrationPre<CallState>,
+        opts: &CallOptions,
+        phase: Phase,
+        f: impl for<'a> FnOnce(&'a mut Store<CallState>, Integration) -> GuestFuture<'a, R> + Send,
+    ) -> Result<R, CallError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| CallError::Trap("host is shutting down".into()))?;
+        let mut store = self.new_store(plugin_id, metadata, opts, phase);
+        let run = async {
+            let inst = pre.instantiate_async(&mut store).await?;
+            f(&mut store, inst).await
+        };
+        let outcome = tokio::time::timeout(self.config.wall_timeout, run).await;
+        self.finish(plugin_id, outcome, &store)
+    }
+
+    /// Runs `f` on a fresh instance of a function step.
+    pub(crate) async fn execute_step<R: Send>(
+        &self,
+        step_id: &str,
+        pre: &FunctionStepPre<CallState>,
+        opts: &CallOptions,
+        f: impl for<'a> FnOnce(&'a mut Store<CallState>, FunctionStep) -> GuestFuture<'a, R> + Send,
+    ) -> Result<R, CallError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| CallError::Trap("host is shutting down".into()))?;
+        let mut store = self.new_store(step_id, None, opts, Phase::Normal);
+        let run = async {
+            let inst = pre.instantiate_async(&mut store).await?;
+            f(&mut store, inst).await
+        };
+        let outcome = tokio::time::timeout(self.config.wall_timeout, run).await;
+        self.finish(step_id, outcome, &store)
+    }
+
+    fn finish<R>(
+        &self,
+        plugin_id: &str,
+        outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
+        store: &Store<CallState>,
+    ) -> Result<R, CallError> {
+        let state = store.data();
+        if state.logs_dropped > 0 {
+            tracing::warn!(plugin = plugin_id, invocation = %state.invocation_id, dropped = state.logs_dropped, "plugin log lines over the per-call budget were dropped");
+        }
+        let err = match outcome {
+            Ok(Ok(r)) => return Ok(r),
+            Ok(Err(e)) => self.classify(e, state),
+            Err(_) => CallError::Timeout(self.config.wall_timeout),
+        };
+        tracing::warn!(plugin = plugin_id, invocation = %state.invocation_id, error = %err, "plugin call failed");
+        Err(err)
+    }
+
+    fn classify(&self, err: wasmtime::Error, state: &CallState) -> CallError {
+        if let Some(c) = err.downcast_ref::<CpuBudgetExceeded>() {
+            return CallError::CpuBudgetExceeded {
+                budget: self.config.cpu_budget,
+                ticks: c.ticks,
+            };
+        }
+        if state.limiter.denied {
+            return CallError::MemoryLimit {
+                limit_bytes: self.config.max_memory_bytes,
+            };
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::StackOverflow) => CallError::StackOverflow,
+            Some(trap) => CallError::Trap(trap.to_string()),
+            None => CallError::Trap(format!("{err:#}")),
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! Domain types of installed plugins, independent of any WIT version.
+//!
+//! Bindings of each API version convert into these, so the rest of Weft never
+//! depends on generated types and an old plugin's adapter does not churn when
+//! a new API version arrives.
+
+use crate::bindings::exports::{actions as wa, auth as wau, plugin as wp, triggers as wt};
+use crate::bindings::types as wty;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Which world a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    /// A third-party integration (`weft:plugin/integration`).
+    Integration,
+    /// A workflow function step (`weft:plugin/function-step`).
+    FunctionStep,
+}
+
+/// Everything Weft knows about an installed plugin.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginInfo {
+    /// Stable id: the metadata id, or the file name for function steps.
+    pub id: String,
+    /// Which world it implements.
+    pub world: World,
+    /// The plugin API version it was built against.
+    pub api_version: String,
+    /// Hex SHA-256 of the component bytes.
+    pub sha256: String,
+    /// What the component imports beyond the basics: its capability list.
+    pub capabilities: Vec<String>,
+    /// Metadata; none for function steps.
+    pub metadata: Option<Metadata>,
+    /// Actions, in the plugin's order.
+    pub actions: Vec<ActionDefinition>,
+    /// Triggers, in the plugin's order.
+    pub triggers: Vec<TriggerDefinition>,
+}
+
+/// A plugin's static description.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metadata {
+    /// Plugin id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// What it integrates with.
+    pub description: String,
+    /// Icon shown in the portal.
+    pub icon_url: Option<String>,
+    /// Base URL for relative requests (may hold `{config.x}` placeholders).
+    pub base_url: String,
+    /// Host patterns the plugin may reach.
+    pub allowed_hosts: Vec<String>,
+    /// How the provider authenticates.
+    pub auth: AuthScheme,
+    /// JSON Schema of connection settings.
+    pub connection_config_schema: Option<Value>,
+    /// Secret names the plugin may read.
+    pub secrets: Vec<String>,
+    /// Documented provider limits.
+    pub rate_limits: Vec<RateLimitRule>,
+    /// Extension data.
+    pub extra: Value,
+}
+
+/// How the provider authenticates, as declared by the plugin.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum AuthScheme {
+    /// No credentials.
+    None,
+    /// An API key in a header or query parameter.
+    ApiKey {
+        /// `header` or `query`.
+        location: String,
+        /// Header or parameter name.
+        name: String,
+        /// Value prefix.
+        prefix: Option<String>,
+    },
+    /// HTTP basic auth.
+    Basic,
+    /// A static bearer token.
+    Bearer,
+    /// OAuth 2.0 authorization code.
+    #[serde(rename_all = "camelCase")]
+    Oauth2 {
+        /// Authorization endpoint.
+        authorize_url: String,
+        /// Token endpoint.
+        token_url: String,
+        /// Revocation endpoint.
+        revoke_url: Option<String>,
+        /// Default scopes.
+        scopes: Vec<String>,
+        /// Scope separator.
+        scope_separator: String,
+        /// `basic` or `post`.
+        client_auth: String,
+        /// Extra authorization parameters.
+        extra_authorize_params: Vec<(String, String)>,
+        /// The plugin refreshes tokens itself.
+        custom_refresh: bool,
+        /// The provider supports the password grant.
+        password_grant: bool,
+    },
+    /// OAuth 2.0 client credentials.
+    #[serde(rename_all = "camelCase")]
+    Oauth2ClientCredentials {
+        /// Token endpoint.
+        token_url: String,
+        /// Scopes.
+        scopes: Vec<String>,
+        /// `basic` or `post`.
+        client_auth: String,
+    },
+    /// Plugin-defined credential fields (JSON Schema).
+    Custom {
+        /// JSON Schema of the fields.
+        schema: Value,
+    },
+}
+
+/// A documented provider limit.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitRule {
+    /// `connection` or `app`.
+    pub scope: String,
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// Window length.
+    pub per_seconds: u32,
+}
+
+/// One action as listed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionDefinition {
+    /// Stable key.
+    pub key: String,
+    /// Display name.
+    pub display_name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of the input.
+    pub input_schema: Value,
+    /// JSON Schema of the output.
+    pub output_schema: Option<Value>,
+    /// `read`, `write` or `destructive`.
+    pub effect: String,
+    /// Scopes the action needs.
+    pub required_scopes: Vec<String>,
+    /// May return further pages.
+    pub paginated: bool,
+}
+
+/// One trigger as listed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerDefinition {
+    /// Stable key.
+    pub key: String,
+    /// Display name.
+    pub display_name: String,
+    /// What it reports.
+    pub description: String,
+    /// `webhook`, `app-webhook` or `polling`.
+    pub kind: String,
+    /// Polling interval bounds, for polling triggers.
+    pub polling: Option<PollingInterval>,
+    /// JSON Schema of the trigger's configuration.
+    pub config_schema: Value,
+    /// JSON Schema of event payloads.
+    pub output_schema: Option<Value>,
+}
+
+/// Polling interval bounds in seconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PollingInterval {
+    /// Default interval.
+    pub default_seconds: u32,
+    /// Shortest interval allowed.
+    pub min_seconds: u32,
+}
+
+/// A typed error returned by a plugin (not a trap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PluginError {
+    /// Bad input; not retried.
+    #[error("invalid input: {message}")]
+    InvalidInput {
+        /// Detail.
+        message: String,
+    },
+    /// Credentials rejected.
+    #[error("unauthorized: {message}")]
+    Unauthorized {
+        /// Detail.
+        message: String,
+    },
+    /// Missing permission.
+    #[error("forbidden: {message}")]
+    Forbidden {
+        /// Detail.
+        message: String,
+    },
+    /// Object absent at the provider.
+    #[error("not found: {message}")]
+    NotFound {
+        /// Detail.
+        message: String,
+    },
+    /// Throttled by the provider.
+    #[error("rate limited: {message}")]
+    RateLimited {
+        /// Wait before retrying.
+        retry_after_ms: Option<u64>,
+        /// Detail.
+        message: String,
+    },
+    /// The provider failed.
+    #[error("upstream failure ({status}): {message}")]
+    Upstream {
+        /// Provider status, 0 without an HTTP answer.
+        status: u16,
+        /// Detail.
+        message: String,
+        /// Provider body.
+        body: Option<String>,
+    },
+    /// Not implemented by the plugin.
+    #[error("unsupported: {message}")]
+    Unsupported {
+        /// Detail.
+        message: String,
+    },
+    /// Plugin bug.
+    #[error("internal plugin error: {message}")]
+    Internal {
+        /// Detail.
+        message: String,
+    },
+}
+
+impl From<wty::PluginError> for PluginError {
+    fn from(e: wty::PluginError) -> Self {
+        use wty::PluginError as W;
+        match e {
+            W::InvalidInput(message) => Self::InvalidInput { message },
+            W::Unauthorized(message) => Self::Unauthorized { message },
+            W::Forbidden(message) => Self::Forbidden { message },
+            W::NotFound(message) => Self::NotFound { message },
+            W::RateLimited(r) => Self::RateLimited {
+                retry_after_ms: r.retry_after_ms,
+                message: r.message,
+            },
+            W::Upstream(u) => Self::Upstream {
+                status: u.status,
+                message: u.message,
+                body: u.body,
+            },
+            W::Unsupported(message) => Self::Unsupported { message },
+            W::Internal(message) => Self::Internal { message },
+        }
+    }
+}
+
+/// Parses a JSON document a plugin declared (a schema, config), naming it in
+/// the error so an install failure says which one is broken.
+pub(crate) fn parse_declared_json(what: &str, text: &str) -> Result<Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("{what} is not valid JSON: {e}"))
+}
+
+fn client_auth(c: wp::ClientAuth) -> String {
+    match c {
+        wp::ClientAuth::Basic => "basic".into(),
+        wp::ClientAuth::Post => "post".into(),
+    }
+}
+
+impl TryFrom<wp::PluginMetadata> for Metadata {
+    type Error = String;
+    fn try_from(m: wp::PluginMetadata) -> Result<Self, String> {
+        use wp::AuthScheme as A;
+        let auth = match m.auth {
+            A::None => AuthScheme::None,
+            A::ApiKey(k) => AuthScheme::ApiKey {
+                location: match k.location {
+                    wp::ApiKeyLocation::Header => "header".into(),
+                    wp::ApiKeyLocation::Query => "query".into(),
+                },
+                name: k.name,
+                prefix: k.prefix,
+            },
+            A::Basic => AuthScheme::Basic,
+            A::Bearer => AuthScheme::Bearer,
+            A::Oauth2(o) => AuthScheme::Oauth2 {
+                authorize_url: o.authorize_url,
+                token_url: o.token_url,
+                revoke_url: o.revoke_url,
+                scopes: o.scopes,
+                scope_separator: o.scope_separator,
+                client_auth: client_auth(o.client_auth),
+                extra_authorize_params: o.extra_authorize_params,
+                custom_refresh: o.custom_refresh,
+                password_grant: o.password_grant,
+            },
+            A::Oauth2ClientCredentials(c) => AuthScheme::Oauth2ClientCredentials {
+                token_url: c.token_url,
+                scopes: c.scopes,
+                client_auth: client_auth(c.client_auth),
+            },
+            A::Custom(schema) => AuthScheme::Custom {
+                schema: parse_declared_json("custom auth schema", &schema)?,
+            },
+        };
+        if m.id.is_empty()
+            || !m
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "plugin id {:?} must be non-empty lowercase ASCII letters, digits, '-' or '_'",
+                m.id
+            ));
+        }
+        Ok(Self {
+            connection_config_schema: m
+                .connection_config_schema
+                .map(|s| parse_declared_json("connection config schema", &s))
+                .transpose()?,
+            extra: if m.extra.trim().is_empty() {
+                Value::Object(Default::default())
+            } else {
+                parse_declared_json("metadata extra", &m.extra)?
+            },
+            id: m.id,
+            name: m.name,
+            version: m.version,
+            description: m.description,
+            icon_url: m.icon_url,
+            base_url: m.base_url,
+            allowed_hosts: m.allowed_hosts,
+            auth,
+            secrets: m.secrets,
+            rate_limits: m
+                .rate_limits
+                .into_iter()
+                .map(|r| RateLimitRule {
+                    scope: match r.scope {
+                        wp::RateLimitScope::Connection => "connection".into(),
+                        wp::RateLimitScope::App => "app".into(),
+                    },
+                    requests: r.requests,
+                    per_seconds: r.per_seconds,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl TryFrom<wa::ActionDefinition> for ActionDefinition {
+    type Error = String;
+    fn try_from(a: wa::ActionDefinition) -> Result<Self, String> {
+        let what = |s: &str| format!("{s} of action {}", a.key);
+        Ok(Self {
+            input_schema: parse_declared_json(&what("input schema"), &a.input_schema)?,
+            output_schema: a
+                .output_schema
+                .as_deref()
+                .map(|s| parse_declared_json(&what("output schema"), s))
+                .transpose()?,
+            effect: match a.effect {
+                wa::Effect::Read => "read".into(),
+                wa::Effect::Write => "write".into(),
+                wa::Effect::Destructive => "destructive".into(),
+            },
+            key: a.key,
+            display_name: a.display_name,
+            description: a.description,
+            required_scopes: a.required_scopes,
+            paginated: a.paginated,
+        })
+    }
+}
+
+impl TryFrom<wt::TriggerDefinition> for TriggerDefinition {
+    type Error = String;
+    fn try_from(t: wt::TriggerDefinition) -> Result<Self, String> {
+        let what = |s: &str| format!("{s} of trigger {}", t.key);
+        let (kind, polling) = match t.kind {
+            wt::TriggerKind::Webhook => ("webhook", None),
+            wt::TriggerKind::AppWebhook => ("app-webhook", None),
+            wt::TriggerKind::Polling(p) => (
+                "polling",
+                Some(PollingInterval {
+                    default_seconds: p.default_interval_seconds,
+                    min_seconds: p.min_interval_seconds,
+                }),
+            ),
+        };
+        Ok(Self {
+            config_schema: parse_declared_json(&what("config schema"), &t.config_schema)?,
+            output_schema: t
+                .output_schema
+                .as_deref()
+                .map(|s| parse_declared_json(&what("output schema"), s))
+                .transpose()?,
+            kind: kind.into(),
+            polling,
+            key: t.key,
+            display_name: t.display_name,
+            description: t.description,
+        })
+    }
+}
+
+/// The account behind a connection, from `auth.test-connection`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    /// The provider's account id (`providerId`).
+    pub account_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Routing keys of app-level webhooks.
+    pub routing_keys: Vec<String>,
+    /// Profile (`providerData`).
+    pub profile: Value,
+}
+
+impl From<wau::ConnectionInfo> for ConnectionInfo {
+    fn from(c: wau::ConnectionInfo) -> Self {
+        Self {
+            account_id: c.account_id,
+            display_name: c.display_name,
+            routing_keys: c.routing_keys,
+            profile: serde_json::from_str(&c.profile).unwrap_or(Value::Null),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Start-up wiring of the `weft` binary: configuration, telemetry, and the
+//! [`Application`] that binds the listener, installs plugins and serves the
+//! API until asked to stop. Tests build the same `Application` on port 0.
+
+pub mod config;
+mod startup;
+pub mod telemetry;
+
+pub use startup::{Application, shutdown_signal};

@@ -1,0 +1,87 @@
+//! `weft`: the Weft server and its operator commands.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+use weft_server::config::Settings;
+use weft_server::{Application, shutdown_signal, telemetry};
+
+#[derive(Parser)]
+#[command(name = "weft", version, about = "Self-hosted integration runtime")]
+struct Cli {
+    /// Configuration file (default: ./weft.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API with the plugins of the plugin directory.
+    Serve,
+    /// Check a plugin component the way `serve` installs it and print what it declares.
+    Inspect {
+        /// Path to a `.wasm` component.
+        file: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    telemetry::init(&settings.log);
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Inspect { file } => inspect(settings, file).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let addr = app.local_addr();
+    let plugins = app.plugins();
+    println!(
+        "Weft {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  data directory: {}", app.settings().data_dir.display());
+    println!(
+        "  plugins from:   {}",
+        app.settings().plugin_dir().display()
+    );
+    for p in &plugins {
+        let what = match &p.metadata {
+            Some(m) => format!(
+                "{} {} — {} actions, {} triggers",
+                m.name,
+                m.version,
+                p.actions.len(),
+                p.triggers.len()
+            ),
+            None => "function step".to_owned(),
+        };
+        println!("    {:<20} {what}", p.id);
+    }
+    println!("  try: curl http://{addr}/plugins");
+    app.run_until(shutdown_signal()).await
+}
+
+async fn inspect(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
+    let egress = Arc::new(weft_egress::EgressClient::new(settings.egress_config())?);
+    let mut config = settings.host_config();
+    config.cache_dir = None;
+    let host = weft_plugin_host::PluginHost::new(
+        config,
+        weft_plugin_host::HostServices::in_memory(egress),
+    )?;
+    let info = host
+        .install_file(&file)
+        .await
+        .with_context(|| format!("{} was refused", file.display()))?;
+    println!("{}", serde_json::to_string_pretty(&*info)?);
+    Ok(())
+}
