@@ -36,10 +36,13 @@ pub(crate) fn load_or_compile(
     bytes: &[u8],
 ) -> Result<(Component, bool), crate::InstallError> {
     let path = artifact_path(dir, wasm_sha, &engine_key(engine));
-    if path.exists() {
+    // Read into memory rather than mmap: a file truncated under a mapping
+    // would crash the process with SIGBUS; a copy can only fail to load.
+    if let Ok(artifact) = std::fs::read(&path) {
         // SAFETY: the cache directory holds only artifacts this module wrote
-        // from components it validated, keyed by the engine that made them.
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        // from components it validated, keyed by the engine that made them;
+        // wasmtime checks the header and engine compatibility before use.
+        match unsafe { Component::deserialize(engine, &artifact) } {
             Ok(c) => return Ok((c, true)),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "discarding unreadable cached artifact")

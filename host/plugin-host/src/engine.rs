@@ -28,7 +28,7 @@ pub(crate) fn build_engine(config: &HostConfig) -> wasmtime::Result<Engine> {
         .max_memories_per_component(4)
         .max_tables_per_component(8)
         .table_elements(20_000)
-        .linear_memory_keep_resident(1 << 20)
+        .linear_memory_keep_resident(2 << 20)
         .table_keep_resident(64 << 10);
     c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&c)

@@ -1,0 +1,45 @@
+//! The wit-bindgen output for both worlds of `weft:plugin@0.1.0`.
+//!
+//! Plugin authors never touch this module; the SDK's types and the export
+//! macros wrap it. It is public only because the export macros expand inside
+//! plugin crates and must name the generated items from there.
+//!
+//! Both worlds are generated in one crate on purpose. With
+//! `pub_export_macro`, wit-bindgen puts only the *imports* of a world in the
+//! custom section emitted here; the section that also lists the exports is
+//! emitted by the export macro, inside the plugin crate. An integration
+//! plugin therefore never claims to export `step`, and a step never claims to
+//! export `actions`, although both link this crate.
+
+/// World `integration`: third-party integrations.
+pub mod integration {
+    wit_bindgen::generate!({
+        world: "integration",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_integration_world",
+        default_bindings_module: "::weft_sdk::bindings::integration",
+        runtime_path: "::weft_sdk::__rt",
+    });
+}
+
+/// World `function-step`: workflow function steps.
+pub mod step {
+    wit_bindgen::generate!({
+        world: "function-step",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_step_world",
+        default_bindings_module: "::weft_sdk::bindings::step",
+        runtime_path: "::weft_sdk::__rt",
+        // One Rust type per WIT type: the step shares `types` and `logging`
+        // with the integration world, so the log helpers serve both.
+        with: {
+            "weft:plugin/types@0.1.0": crate::bindings::integration::weft::plugin::types,
+            "weft:plugin/logging@0.1.0": crate::bindings::integration::weft::plugin::logging,
+        },
+    });
+}
+
+pub(crate) use integration::exports::weft::plugin as exports;
+pub(crate) use integration::weft::plugin as imports;

@@ -1,0 +1,19 @@
+//! Tests that load the real plugin components of `plugins/`: capability
+//! tests of every host import, sandbox tests, install-time refusals.
+//!
+//! Every plugin crate must have a module here named after it; the build
+//! fails otherwise.
+
+mod example_step;
+mod test_echo;
+mod test_fs_import;
+mod test_future_api;
+mod test_hostile;
+
+macro_rules! assert_test_exists {
+    ($name:ident) => {
+        #[allow(unused_imports)]
+        use self::$name as _;
+    };
+}
+weft_tests::foreach_plugin!(assert_test_exists);

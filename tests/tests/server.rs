@@ -1,0 +1,223 @@
+//! End-to-end tests of the server: the real application on port 0 with real
+//! components in its plugin directory, over real HTTP on loopback; and the
+//! real `weft` binary started as a child process.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use weft_server::Application;
+use weft_server::config::Settings;
+use weft_tests::plugin_path;
+
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A data directory holding the given plugins.
+fn data_dir_with(plugins: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin_dir = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    for p in plugins {
+        std::fs::copy(plugin_path(p), plugin_dir.join(format!("{p}.wasm"))).unwrap();
+    }
+    dir
+}
+
+async fn spawn_app(plugins: &[&str]) -> TestApp {
+    weft_tests::logs::install();
+    let dir = data_dir_with(plugins);
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    settings.data_dir = dir.path().to_owned();
+    let app = Application::build(settings).await.expect("build app");
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        _dir: dir,
+        stop: Some(stop),
+    }
+}
+
+impl TestApp {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app(&[]).await;
+    let r = app.get("/healthz").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
+    let r = app.get("/readyz").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "ready");
+}
+
+#[tokio::test]
+async fn lists_installed_plugins_with_actions_and_skips_refused_ones() {
+    let app = spawn_app(&["test_echo", "example_step", "test_fs_import"]).await;
+    let r = app.get("/plugins").await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let plugins = body["plugins"].as_array().unwrap();
+    let ids: Vec<_> = plugins.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["example-step", "test-echo"],
+        "the filesystem plugin must be refused"
+    );
+    let echo = &plugins[1];
+    assert_eq!(echo["world"], "integration");
+    assert_eq!(echo["metadata"]["name"], "Test Echo");
+    let action = echo["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "ECHO")
+        .unwrap();
+    assert_eq!(action["inputSchema"]["type"], "object");
+    let one: Value = app.get("/plugins/test-echo").await.json().await.unwrap();
+    assert_eq!(one["id"], "test-echo");
+}
+
+#[tokio::test]
+async fn errors_have_one_shape_with_the_request_id() {
+    let app = spawn_app(&[]).await;
+    let r = app.get("/plugins/nope").await;
+    assert_eq!(r.status(), 404);
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(!request_id.is_empty());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], 404);
+    assert_eq!(body["code"], "NOT_FOUND");
+    assert!(body["message"].as_str().unwrap().contains("nope"));
+    assert_eq!(body["meta"]["requestId"], request_id);
+    let r = app.get("/no/such/route").await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "NOT_FOUND");
+    let r = app
+        .client
+        .post(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["code"],
+        "METHOD_NOT_ALLOWED"
+    );
+    // A caller-supplied request id is kept, so logs can be correlated.
+    let r = app
+        .client
+        .get(format!("{}/plugins/x", app.base))
+        .header("x-request-id", "req-abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["meta"]["requestId"],
+        "req-abc"
+    );
+}
+
+/// The `weft` binary built by this workspace (tests run after `cargo test`
+/// built every target).
+fn weft_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/server-<hash> -> target/<profile>/weft
+    let path = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .join(format!("weft{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} missing: run the tests with `cargo xtask test`",
+        path.display()
+    );
+    path
+}
+
+#[tokio::test]
+async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
+    let dir = data_dir_with(&["test_echo"]);
+    let mut child = tokio::process::Command::new(weft_binary())
+        .arg("serve")
+        .env("WEFT__SERVER__PORT", "0")
+        .env("WEFT__DATA_DIR", dir.path())
+        .env("WEFT__LOG__FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut printed = Vec::new();
+    let base = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no listening line in {printed:?}"
+        );
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("stdout closed");
+        printed.push(line.clone());
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    // It prints what it serves.
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_millis(500), lines.next_line()).await
+    {
+        printed.push(line);
+    }
+    assert!(
+        printed.iter().any(|l| l.contains("test-echo")),
+        "{printed:?}"
+    );
+    let body: Value = reqwest::get(format!("{base}/plugins"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["plugins"][0]["id"], "test-echo");
+    let pid = child.id().unwrap() as i32;
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("stops within 10 s")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
