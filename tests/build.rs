@@ -25,12 +25,7 @@ fn main() {
     let mut out = String::new();
     let dir = plugins::artifact_dir(&root);
     writeln!(out, "/// Directory of the built plugin components.").unwrap();
-    writeln!(
-        out,
-        "pub const PLUGIN_DIR: &str = {:?};",
-        dir.display().to_string()
-    )
-    .unwrap();
+    writeln!(out, "pub const PLUGIN_DIR: &str = {:?};", dir.display().to_string()).unwrap();
     writeln!(out, "/// Every plugin crate of `plugins/`, by identifier.").unwrap();
     writeln!(
         out,
@@ -52,7 +47,6 @@ fn main() {
         writeln!(out, "    $mac!({});", c.ident()).unwrap();
     }
     writeln!(out, "}} }}").unwrap();
-    let dest =
-        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("plugins.rs");
+    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("plugins.rs");
     std::fs::write(dest, out).expect("writing plugins.rs");
 }

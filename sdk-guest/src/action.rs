@@ -219,10 +219,7 @@ impl Action {
     /// # let a: weft_sdk::Action = todo!();
     /// let a = a.scopes(["chat:write", "channels:read"]);
     /// ```
-    pub fn scopes<S: Into<Cow<'static, str>>>(
-        mut self,
-        scopes: impl IntoIterator<Item = S>,
-    ) -> Self {
+    pub fn scopes<S: Into<Cow<'static, str>>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }

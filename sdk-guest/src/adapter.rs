@@ -8,10 +8,7 @@
 use std::marker::PhantomData;
 
 use crate::bindings::exports::{actions, auth, plugin, triggers};
-use crate::{
-    Action, Ctx, Error, Integration, PollRequest, Subscription, Trigger, Unsubscription,
-    WebhookRequest,
-};
+use crate::{Action, Ctx, Error, Integration, PollRequest, Subscription, Trigger, Unsubscription, WebhookRequest};
 
 /// Implements the generated `Guest` traits for `T`.
 pub struct Adapter<T>(PhantomData<T>);
@@ -38,9 +35,7 @@ impl<T: Integration> actions::Guest for Adapter<T> {
             let e = Error::unsupported(format!("unknown action `{}`", req.action));
             return Err(e.into_wit());
         };
-        let page = action
-            .run(&cx, &req.input, req.page)
-            .map_err(Error::into_wit)?;
+        let page = action.run(&cx, &req.input, req.page).map_err(Error::into_wit)?;
         Ok(actions::ActionResponse {
             output: page.output,
             next_page: page.next_page,
@@ -73,9 +68,7 @@ impl<T: Integration> triggers::Guest for Adapter<T> {
 
     fn poll(req: triggers::PollRequest) -> WitResult<triggers::PollResponse> {
         let (cx, req) = PollRequest::from_wit(req);
-        T::poll(&cx, req)
-            .map(|r| r.into_wit())
-            .map_err(Error::into_wit)
+        T::poll(&cx, req).map(|r| r.into_wit()).map_err(Error::into_wit)
     }
 }
 
@@ -167,10 +160,7 @@ mod tests {
     #[test]
     fn paginated_actions_hand_out_cursors() {
         let first = run("COUNT", "{}", None).expect("first page");
-        assert_eq!(
-            (first.output.as_str(), first.next_page.as_deref()),
-            ("1", Some("2"))
-        );
+        assert_eq!((first.output.as_str(), first.next_page.as_deref()), ("1", Some("2")));
         let last = run("COUNT", "{}", first.next_page.as_deref()).expect("last page");
         assert_eq!((last.output.as_str(), last.next_page), ("2", None));
     }
@@ -185,10 +175,7 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_unsupported() {
-        assert!(matches!(
-            run("NOPE", "{}", None),
-            Err(PluginError::Unsupported(_))
-        ));
+        assert!(matches!(run("NOPE", "{}", None), Err(PluginError::Unsupported(_))));
     }
 
     #[test]

@@ -39,10 +39,8 @@ pub fn encode<C: Serialize + ?Sized>(state: &C) -> Result<String> {
 /// # Ok(()) }
 /// ```
 pub fn decode<C: DeserializeOwned>(page: Option<&str>) -> Result<Option<C>> {
-    page.map(|p| {
-        serde_json::from_str(p).map_err(|e| Error::invalid_input(format!("page cursor: {e}")))
-    })
-    .transpose()
+    page.map(|p| serde_json::from_str(p).map_err(|e| Error::invalid_input(format!("page cursor: {e}"))))
+        .transpose()
 }
 
 #[cfg(test)]

@@ -202,15 +202,9 @@ impl Error {
                 retry_after_ms,
                 message,
             }),
-            Self::Upstream {
-                status,
-                message,
-                body,
-            } => wit::PluginError::Upstream(wit::UpstreamFailure {
-                status,
-                message,
-                body,
-            }),
+            Self::Upstream { status, message, body } => {
+                wit::PluginError::Upstream(wit::UpstreamFailure { status, message, body })
+            }
             Self::Unsupported(m) => wit::PluginError::Unsupported(m),
             Self::Internal(m) => wit::PluginError::Internal(m),
         }
@@ -220,9 +214,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Upstream {
-                status, message, ..
-            } => write!(f, "upstream ({status}): {message}"),
+            Self::Upstream { status, message, .. } => write!(f, "upstream ({status}): {message}"),
             other => write!(f, "{}: {}", other.kind(), other.message()),
         }
     }
@@ -268,9 +260,6 @@ mod tests {
     #[test]
     fn display_names_the_case() {
         assert_eq!(Error::not_found("x").to_string(), "not-found: x");
-        assert_eq!(
-            Error::upstream(503, "down", None).to_string(),
-            "upstream (503): down"
-        );
+        assert_eq!(Error::upstream(503, "down", None).to_string(), "upstream (503): down");
     }
 }

@@ -133,10 +133,7 @@ mod tests {
     fn api_version_matches_the_wit_package() {
         let wit = include_str!("../../wit/plugin.wit");
         let package = format!("package weft:plugin@{API_VERSION};");
-        assert!(
-            wit.lines().any(|l| l.trim() == package),
-            "{package} not in plugin.wit"
-        );
+        assert!(wit.lines().any(|l| l.trim() == package), "{package} not in plugin.wit");
     }
 
     #[test]

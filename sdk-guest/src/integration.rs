@@ -1,8 +1,8 @@
 //! The [`Integration`] trait and the answers of its auth hooks.
 
 use crate::{
-    Action, Ctx, Error, Metadata, PollRequest, PollResponse, Result, Subscription, Trigger,
-    Unsubscription, WebhookRequest, WebhookResponse,
+    Action, Ctx, Error, Metadata, PollRequest, PollResponse, Result, Subscription, Trigger, Unsubscription,
+    WebhookRequest, WebhookResponse,
 };
 
 /// A third-party integration: implement it on a unit struct and register it
@@ -175,10 +175,7 @@ pub trait Integration: 'static {
     /// ```
     fn poll(cx: &Ctx, req: PollRequest) -> Result<PollResponse> {
         let _ = cx;
-        Err(Error::unsupported(format!(
-            "trigger `{}` is not polled",
-            req.trigger
-        )))
+        Err(Error::unsupported(format!("trigger `{}` is not polled", req.trigger)))
     }
 
     /// Validates the connection's credentials and describes the account;

@@ -212,11 +212,7 @@ impl Metadata {
             auth: self.auth.into_wit(),
             connection_config_schema: self.connection_config_schema,
             secrets: self.secrets,
-            rate_limits: self
-                .rate_limits
-                .into_iter()
-                .map(RateLimit::into_wit)
-                .collect(),
+            rate_limits: self.rate_limits.into_iter().map(RateLimit::into_wit).collect(),
             extra: self.extra.to_string(),
         }
     }

@@ -154,11 +154,7 @@ pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, StateError>
 /// weft_sdk::state::set_json("sync", &serde_json::json!({ "cursor": "abc" }), None)?;
 /// # Ok(()) }
 /// ```
-pub fn set_json<T: Serialize + ?Sized>(
-    key: &str,
-    value: &T,
-    ttl_seconds: Option<u32>,
-) -> Result<(), StateError> {
+pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T, ttl_seconds: Option<u32>) -> Result<(), StateError> {
     let bytes = serde_json::to_vec(value).map_err(|e| StateError::Json(e.to_string()))?;
     set(key, bytes, ttl_seconds)
 }

@@ -223,9 +223,6 @@ mod tests {
     fn typed_steps_round_trip_and_reject_bad_input() {
         let cx = StepCtx::new("i", "w", "s", 0);
         assert_eq!(run_typed("[1,2]", &cx, double).as_deref(), Ok("[2,4]"));
-        assert!(matches!(
-            run_typed("{}", &cx, double),
-            Err(StepError::InvalidInput(_))
-        ));
+        assert!(matches!(run_typed("{}", &cx, double), Err(StepError::InvalidInput(_))));
     }
 }

@@ -154,12 +154,10 @@ impl Trigger {
             kind: match self.kind {
                 Kind::Webhook => wit::TriggerKind::Webhook,
                 Kind::AppWebhook => wit::TriggerKind::AppWebhook,
-                Kind::Polling { default_s, min_s } => {
-                    wit::TriggerKind::Polling(wit::PollingConfig {
-                        default_interval_seconds: default_s,
-                        min_interval_seconds: min_s,
-                    })
-                }
+                Kind::Polling { default_s, min_s } => wit::TriggerKind::Polling(wit::PollingConfig {
+                    default_interval_seconds: default_s,
+                    min_interval_seconds: min_s,
+                }),
             },
             config_schema: (self.config_schema)(),
             output_schema: self.output_schema.map(|f| f()),

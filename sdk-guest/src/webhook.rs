@@ -112,8 +112,7 @@ impl WebhookRequest {
     /// # Ok(()) }
     /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::invalid_input(format!("webhook body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| Error::invalid_input(format!("webhook body: {e}")))
     }
 
     /// The body as text; invalid UTF-8 is replaced with U+FFFD.
@@ -146,15 +145,8 @@ impl WebhookRequest {
     }
 }
 
-fn find<'a>(
-    pairs: &'a [(String, String)],
-    name: &str,
-    eq: impl Fn(&str, &str) -> bool,
-) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(n, _)| eq(n, name))
-        .map(|(_, v)| v.as_str())
+fn find<'a>(pairs: &'a [(String, String)], name: &str, eq: impl Fn(&str, &str) -> bool) -> Option<&'a str> {
+    pairs.iter().find(|(n, _)| eq(n, name)).map(|(_, v)| v.as_str())
 }
 
 /// The plugin's verdict on a delivery's authenticity.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use weft_egress::{EgressClient, EgressConfig, OutboundRequest};
 use weft_plugin_host::{
-    CallScope, CredentialError, CredentialInjector, HostConfig, HostServices, MemoryStateStore,
-    PluginHost, StaticSecrets,
+    CallScope, CredentialError, CredentialInjector, HostConfig, HostServices, MemoryStateStore, PluginHost,
+    StaticSecrets,
 };
 
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
@@ -59,11 +59,7 @@ pub struct StaticCredentials {
 
 #[async_trait::async_trait]
 impl CredentialInjector for StaticCredentials {
-    async fn inject(
-        &self,
-        scope: &CallScope,
-        req: &mut OutboundRequest,
-    ) -> Result<(), CredentialError> {
+    async fn inject(&self, scope: &CallScope, req: &mut OutboundRequest) -> Result<(), CredentialError> {
         if scope.connection_id.as_deref() != Some(self.connection_id.as_str()) {
             return Err(CredentialError("no credentials for this connection".into()));
         }

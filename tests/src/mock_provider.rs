@@ -45,10 +45,7 @@ impl MockProvider {
         let app = Router::new()
             .route("/ok", any(|| async { "hello" }))
             .route("/status/{code}", any(status))
-            .route(
-                "/big/{bytes}",
-                any(|Path(n): Path<usize>| async move { "x".repeat(n) }),
-            )
+            .route("/big/{bytes}", any(|Path(n): Path<usize>| async move { "x".repeat(n) }))
             .route(
                 "/slow/{ms}",
                 any(|Path(ms): Path<u64>| async move {
@@ -58,13 +55,7 @@ impl MockProvider {
             )
             .route(
                 "/redirect",
-                any(|| async {
-                    (
-                        StatusCode::FOUND,
-                        [("location", "http://127.0.0.1:9/sink")],
-                        "",
-                    )
-                }),
+                any(|| async { (StatusCode::FOUND, [("location", "http://127.0.0.1:9/sink")], "") }),
             )
             .layer(axum::middleware::from_fn_with_state(log.clone(), record))
             .with_state(());

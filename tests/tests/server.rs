@@ -118,17 +118,9 @@ async fn errors_have_one_shape_with_the_request_id() {
     let r = app.get("/no/such/route").await;
     assert_eq!(r.status(), 404);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "NOT_FOUND");
-    let r = app
-        .client
-        .post(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.post(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 405);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["code"],
-        "METHOD_NOT_ALLOWED"
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "METHOD_NOT_ALLOWED");
     // A caller-supplied request id is kept, so logs can be correlated.
     let r = app
         .client
@@ -137,10 +129,7 @@ async fn errors_have_one_shape_with_the_request_id() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["meta"]["requestId"],
-        "req-abc"
-    );
+    assert_eq!(r.json::<Value>().await.unwrap()["meta"]["requestId"], "req-abc");
 }
 
 /// The `weft` binary built by this workspace (tests run after `cargo test`
@@ -179,10 +168,7 @@ async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut printed = Vec::new();
     let base = loop {
-        assert!(
-            Instant::now() < deadline,
-            "no listening line in {printed:?}"
-        );
+        assert!(Instant::now() < deadline, "no listening line in {printed:?}");
         let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
             .await
             .unwrap()
@@ -194,15 +180,10 @@ async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
         }
     };
     // It prints what it serves.
-    while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_millis(500), lines.next_line()).await
-    {
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_millis(500), lines.next_line()).await {
         printed.push(line);
     }
-    assert!(
-        printed.iter().any(|l| l.contains("test-echo")),
-        "{printed:?}"
-    );
+    assert!(printed.iter().any(|l| l.contains("test-echo")), "{printed:?}");
     let body: Value = reqwest::get(format!("{base}/plugins"))
         .await
         .unwrap()

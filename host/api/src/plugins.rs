@@ -17,10 +17,7 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "plugins": state.plugins.list() }))
 }
 
-async fn one(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let info = state
         .plugins
         .get(&id)

@@ -90,10 +90,7 @@ impl Egress for EgressClient {
             .unwrap_or(self.config.max_response_bytes)
             .min(self.config.max_response_bytes);
         strip_forbidden_request_headers(&mut req.headers);
-        let mut builder = self
-            .http
-            .request(method(req.method), req.url.clone())
-            .timeout(timeout);
+        let mut builder = self.http.request(method(req.method), req.url.clone()).timeout(timeout);
         for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -109,11 +106,7 @@ impl Egress for EgressClient {
                 .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                 .collect();
             let body = Self::read_capped(resp, cap).await?;
-            Ok(OutboundResponse {
-                status,
-                headers,
-                body,
-            })
+            Ok(OutboundResponse { status, headers, body })
         };
         // reqwest's timeout covers the body too, but a slow-drip body read
         // through `chunk()` is bounded here as well so no caller can hang.
@@ -168,20 +161,11 @@ mod tests {
     async fn redirects_are_returned_not_followed() {
         let base = serve(Router::new().route(
             "/",
-            get(|| async {
-                (
-                    axum::http::StatusCode::FOUND,
-                    [("location", "/elsewhere")],
-                    "",
-                )
-            }),
+            get(|| async { (axum::http::StatusCode::FOUND, [("location", "/elsewhere")], "") }),
         ))
         .await;
         let client = EgressClient::new(EgressConfig::default()).unwrap();
-        let resp = client
-            .send(OutboundRequest::get(base.parse().unwrap()))
-            .await
-            .unwrap();
+        let resp = client.send(OutboundRequest::get(base.parse().unwrap())).await.unwrap();
         assert_eq!(resp.status, 302);
     }
 
@@ -190,26 +174,20 @@ mod tests {
         let base = serve(Router::new().route(
             "/",
             get(|h: HeaderMap| async move {
-                let auth = h
-                    .get("authorization")
-                    .map(|v| v.to_str().unwrap_or("").to_owned());
+                let auth = h.get("authorization").map(|v| v.to_str().unwrap_or("").to_owned());
                 format!("{}{}", auth.unwrap_or_default(), "x".repeat(100))
             }),
         ))
         .await;
         let client = EgressClient::new(EgressConfig::default()).unwrap();
         let mut req = OutboundRequest::get(base.parse().unwrap());
-        req.headers
-            .push(("Authorization".into(), "Bearer caller".into()));
+        req.headers.push(("Authorization".into(), "Bearer caller".into()));
         req.injected_headers
             .push(("Authorization".into(), "Bearer host".into()));
         let resp = client.send(req.clone()).await.unwrap();
         assert!(resp.body.starts_with(b"Bearer host"));
         req.max_response_bytes = Some(50);
-        assert_eq!(
-            client.send(req).await.unwrap_err(),
-            EgressError::TooLarge(50)
-        );
+        assert_eq!(client.send(req).await.unwrap_err(), EgressError::TooLarge(50));
     }
 
     #[tokio::test]

@@ -24,12 +24,7 @@ pub fn is_hop_by_hop(name: &str) -> bool {
 /// Removes hop-by-hop headers and the ones a caller may not supply
 /// (`Authorization`, `Host`, `Content-Length`, `Cookie`).
 pub fn strip_forbidden_request_headers(headers: &mut Vec<(String, String)>) {
-    headers.retain(|(name, _)| {
-        !is_hop_by_hop(name)
-            && !CALLER_FORBIDDEN
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(name))
-    });
+    headers.retain(|(name, _)| !is_hop_by_hop(name) && !CALLER_FORBIDDEN.iter().any(|h| h.eq_ignore_ascii_case(name)));
 }
 
 #[cfg(test)]

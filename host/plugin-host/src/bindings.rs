@@ -34,3 +34,31 @@ pub(crate) mod step {
 
 pub(crate) use integration::exports::weft::plugin as exports;
 pub(crate) use integration::weft::plugin::{http, logging, secrets, state, types, webhook_crypto};
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    /// SHA-256 of `wit/{types,host,plugin,step}.wit` as published in 0.1.0.
+    const PUBLISHED_0_1_0: &str = "c642994c2ff6cd2fc7d822b242185a73793fbfc27d68ba065b394d35c96d522a";
+
+    #[test]
+    fn published_wit_is_immutable() {
+        let mut h = Sha256::new();
+        for text in [
+            include_str!("../../../wit/types.wit"),
+            include_str!("../../../wit/host.wit"),
+            include_str!("../../../wit/plugin.wit"),
+            include_str!("../../../wit/step.wit"),
+        ] {
+            h.update(text.as_bytes());
+        }
+        assert_eq!(
+            hex::encode(h.finalize()),
+            PUBLISHED_0_1_0,
+            "wit/ changed, but weft:plugin@0.1.0 is published and immutable: add new host imports or \
+             export interfaces in a new patch version (see DESIGN.md, Versioning) and update this snapshot \
+             in the same reviewed change"
+        );
+    }
+}

@@ -35,21 +35,17 @@ pub(crate) fn build_engine(config: &HostConfig) -> wasmtime::Result<Engine> {
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
-pub(crate) fn spawn_epoch_ticker(engine: &Engine) {
+/// Without it no call could ever be interrupted, so failing to start it is fatal.
+pub(crate) fn spawn_epoch_ticker(engine: &Engine) -> std::io::Result<()> {
     let weak = engine.weak();
-    let spawned = std::thread::Builder::new()
-        .name("weft-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        });
-    if let Err(e) = spawned {
-        // Without a ticker no call could ever be interrupted: refuse to go on.
-        panic!("cannot start the epoch ticker thread: {e}");
-    }
+    std::thread::Builder::new().name("weft-epoch".into()).spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(EPOCH_TICK);
+        }
+    })?;
+    Ok(())
 }
 
 struct Io;

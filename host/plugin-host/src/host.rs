@@ -4,8 +4,8 @@ mod calls;
 mod execute;
 
 pub use calls::{
-    ActionCall, ActionOutput, CallOptions, Event, PollOutcome, RefreshedCredentials, StepCall,
-    WebhookDelivery, WebhookOutcome, WebhookReply,
+    ActionCall, ActionOutput, CallOptions, Event, PollOutcome, RefreshedCredentials, StepCall, WebhookDelivery,
+    WebhookOutcome, WebhookReply,
 };
 
 use crate::bindings::{exports, integration::IntegrationPre, step::FunctionStepPre};
@@ -51,13 +51,12 @@ pub struct PluginHost {
 impl PluginHost {
     /// Builds the engine (and its epoch ticker) and the linkers.
     pub fn new(config: HostConfig, services: HostServices) -> Result<Self> {
-        let engine = crate::engine::build_engine(&config)
-            .map_err(|e| InstallError::Compile(format!("{e:#}")))?;
-        crate::engine::spawn_epoch_ticker(&engine);
-        let integration_linker = crate::engine::integration_linker(&engine)
-            .map_err(|e| InstallError::Compile(format!("{e:#}")))?;
-        let step_linker = crate::engine::step_linker(&engine)
-            .map_err(|e| InstallError::Compile(format!("{e:#}")))?;
+        let engine = crate::engine::build_engine(&config).map_err(|e| InstallError::Compile(format!("{e:#}")))?;
+        crate::engine::spawn_epoch_ticker(&engine)
+            .map_err(|e| InstallError::Compile(format!("starting the epoch ticker: {e}")))?;
+        let integration_linker =
+            crate::engine::integration_linker(&engine).map_err(|e| InstallError::Compile(format!("{e:#}")))?;
+        let step_linker = crate::engine::step_linker(&engine).map_err(|e| InstallError::Compile(format!("{e:#}")))?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(config.max_concurrent_calls as usize)),
             engine,
@@ -105,10 +104,7 @@ impl PluginHost {
 
     /// Installs every `*.wasm` file of `dir` (sorted by name), returning each
     /// file's outcome; one bad file does not stop the others.
-    pub async fn install_dir(
-        &self,
-        dir: &Path,
-    ) -> std::io::Result<Vec<(PathBuf, Result<Arc<PluginInfo>>)>> {
+    pub async fn install_dir(&self, dir: &Path) -> std::io::Result<Vec<(PathBuf, Result<Arc<PluginInfo>>)>> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
@@ -144,12 +140,8 @@ impl PluginHost {
         let link_err = |e: wasmtime::Error| InstallError::Compile(format!("{e:#}"));
         let installed = match inspection.world {
             World::Integration => {
-                let pre = IntegrationPre::new(
-                    self.integration_linker
-                        .instantiate_pre(&component)
-                        .map_err(link_err)?,
-                )
-                .map_err(link_err)?;
+                let pre = IntegrationPre::new(self.integration_linker.instantiate_pre(&component).map_err(link_err)?)
+                    .map_err(link_err)?;
                 let (metadata, actions, triggers) = self.describe(name, &pre).await?;
                 let info = PluginInfo {
                     id: metadata.id.clone(),
@@ -168,12 +160,8 @@ impl PluginHost {
                 }
             }
             World::FunctionStep => {
-                let pre = FunctionStepPre::new(
-                    self.step_linker
-                        .instantiate_pre(&component)
-                        .map_err(link_err)?,
-                )
-                .map_err(link_err)?;
+                let pre = FunctionStepPre::new(self.step_linker.instantiate_pre(&component).map_err(link_err)?)
+                    .map_err(link_err)?;
                 let info = PluginInfo {
                     id: name.to_owned(),
                     world: World::FunctionStep,
@@ -208,8 +196,7 @@ impl PluginHost {
         tokio::task::spawn_blocking(move || {
             let component = match &dir {
                 Some(dir) => cache::load_or_compile(&engine, dir, &sha, &bytes)?.0,
-                None => Component::new(&engine, &bytes)
-                    .map_err(|e| InstallError::Invalid(format!("{e:#}")))?,
+                None => Component::new(&engine, &bytes).map_err(|e| InstallError::Invalid(format!("{e:#}")))?,
             };
             Ok((component, bytes))
         })
@@ -234,14 +221,8 @@ impl PluginHost {
             .execute_integration(name, None, pre, &opts, Phase::Describe, |store, inst| {
                 Box::pin(async move {
                     let m = inst.weft_plugin_plugin().call_metadata(&mut *store).await?;
-                    let a = inst
-                        .weft_plugin_actions()
-                        .call_list_actions(&mut *store)
-                        .await?;
-                    let t = inst
-                        .weft_plugin_triggers()
-                        .call_list_triggers(&mut *store)
-                        .await?;
+                    let a = inst.weft_plugin_actions().call_list_actions(&mut *store).await?;
+                    let t = inst.weft_plugin_triggers().call_list_triggers(&mut *store).await?;
                     Ok((m, a, t))
                 })
             })

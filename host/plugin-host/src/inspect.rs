@@ -14,13 +14,7 @@ pub const HOST_API_VERSION: &str = "0.1.0";
 
 /// Import namespaces a plugin may use; everything else (filesystem, sockets,
 /// `wasi:http`, unknown packages) is refused at install.
-const ALLOWED_IMPORTS: &[&str] = &[
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/",
-    "wasi:cli/",
-    "weft:plugin/",
-];
+const ALLOWED_IMPORTS: &[&str] = &["wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:cli/", "weft:plugin/"];
 
 /// What inspection found.
 #[derive(Debug)]
@@ -34,14 +28,12 @@ pub(crate) struct Inspection {
 /// nests the core module that carries it.
 pub(crate) fn embedded_api_version(bytes: &[u8]) -> Result<Option<String>, InstallError> {
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        let payload =
-            payload.map_err(|e| InstallError::Invalid(format!("not a WebAssembly binary: {e}")))?;
+        let payload = payload.map_err(|e| InstallError::Invalid(format!("not a WebAssembly binary: {e}")))?;
         if let wasmparser::Payload::CustomSection(section) = payload
             && section.name() == API_VERSION_SECTION
         {
-            let text = std::str::from_utf8(section.data()).map_err(|_| {
-                InstallError::Invalid("the weft:api-version section is not UTF-8".into())
-            })?;
+            let text = std::str::from_utf8(section.data())
+                .map_err(|_| InstallError::Invalid("the weft:api-version section is not UTF-8".into()))?;
             return Ok(Some(text.trim().to_owned()));
         }
     }
@@ -51,10 +43,7 @@ pub(crate) fn embedded_api_version(bytes: &[u8]) -> Result<Option<String>, Insta
 /// True when a plugin built against `plugin` can run on this host: the same
 /// major (and, before 1.0, the same minor) and no newer than the host.
 pub(crate) fn api_version_supported(plugin: &str) -> bool {
-    let (Ok(p), Ok(h)) = (
-        semver::Version::parse(plugin),
-        semver::Version::parse(HOST_API_VERSION),
-    ) else {
+    let (Ok(p), Ok(h)) = (semver::Version::parse(plugin), semver::Version::parse(HOST_API_VERSION)) else {
         return false;
     };
     p.major == h.major && (h.major > 0 || p.minor == h.minor) && p <= h
@@ -72,11 +61,7 @@ fn check_version(version: &str) -> Result<(), InstallError> {
 }
 
 /// Checks the embedded version, the imports and the exported world.
-pub(crate) fn inspect(
-    engine: &Engine,
-    bytes: &[u8],
-    component: &Component,
-) -> Result<Inspection, InstallError> {
+pub(crate) fn inspect(engine: &Engine, bytes: &[u8], component: &Component) -> Result<Inspection, InstallError> {
     let embedded = embedded_api_version(bytes)?;
     if let Some(v) = &embedded {
         check_version(v)?;
@@ -119,10 +104,7 @@ pub(crate) fn inspect(
             )));
         }
     };
-    let world_version = export
-        .rsplit_once('@')
-        .map(|(_, v)| v.to_owned())
-        .unwrap_or_default();
+    let world_version = export.rsplit_once('@').map(|(_, v)| v.to_owned()).unwrap_or_default();
     check_version(&world_version)?;
     Ok(Inspection {
         world,

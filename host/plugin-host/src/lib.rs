@@ -47,15 +47,15 @@ mod types;
 pub use config::{EPOCH_TICK, HostConfig};
 pub use error::{CallError, InstallError, Result};
 pub use host::{
-    ActionCall, ActionOutput, CallOptions, Event, PluginHost, PollOutcome, RefreshedCredentials,
-    StepCall, WebhookDelivery, WebhookOutcome, WebhookReply,
+    ActionCall, ActionOutput, CallOptions, Event, PluginHost, PollOutcome, RefreshedCredentials, StepCall,
+    WebhookDelivery, WebhookOutcome, WebhookReply,
 };
 pub use inspect::{API_VERSION_SECTION, HOST_API_VERSION};
 pub use services::{
-    CallScope, CredentialError, CredentialInjector, HostServices, MemoryStateStore, NoCredentials,
-    SecretSource, StateError, StateStore, StaticSecrets,
+    CallScope, CredentialError, CredentialInjector, HostServices, MemoryStateStore, NoCredentials, SecretSource,
+    StateError, StateStore, StaticSecrets,
 };
 pub use types::{
-    ActionDefinition, AuthScheme, ConnectionInfo, Metadata, PluginError, PluginInfo,
-    PollingInterval, RateLimitRule, TriggerDefinition, World,
+    ActionDefinition, AuthScheme, ConnectionInfo, Metadata, PluginError, PluginInfo, PollingInterval, RateLimitRule,
+    TriggerDefinition, World,
 };

@@ -42,13 +42,7 @@ pub trait StateStore: Send + Sync + 'static {
     /// Reads a value; none when absent or expired.
     async fn get(&self, scope: &CallScope, key: &str) -> Result<Option<Vec<u8>>, StateError>;
     /// Writes a value with an optional time to live.
-    async fn set(
-        &self,
-        scope: &CallScope,
-        key: &str,
-        value: Vec<u8>,
-        ttl: Option<Duration>,
-    ) -> Result<(), StateError>;
+    async fn set(&self, scope: &CallScope, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), StateError>;
     /// Removes a value; absent keys are fine.
     async fn delete(&self, scope: &CallScope, key: &str) -> Result<(), StateError>;
 }
@@ -71,11 +65,7 @@ pub struct CredentialError(pub String);
 #[async_trait]
 pub trait CredentialInjector: Send + Sync + 'static {
     /// Injects credentials for `scope` into `req.injected_headers` (or its URL).
-    async fn inject(
-        &self,
-        scope: &CallScope,
-        req: &mut OutboundRequest,
-    ) -> Result<(), CredentialError>;
+    async fn inject(&self, scope: &CallScope, req: &mut OutboundRequest) -> Result<(), CredentialError>;
 }
 
 /// Everything the host imports are backed by.
@@ -135,16 +125,8 @@ impl StaticSecrets {
 #[async_trait]
 impl SecretSource for StaticSecrets {
     async fn get(&self, scope: &CallScope, name: &str) -> Option<String> {
-        let key = (
-            scope.project_id.clone(),
-            scope.plugin_id.clone(),
-            name.to_owned(),
-        );
-        self.values
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
+        let key = (scope.project_id.clone(), scope.plugin_id.clone(), name.to_owned());
+        self.values.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
     }
 }
 
@@ -185,13 +167,7 @@ impl StateStore for MemoryStateStore {
             .map(|(v, _)| v.clone()))
     }
 
-    async fn set(
-        &self,
-        scope: &CallScope,
-        key: &str,
-        value: Vec<u8>,
-        ttl: Option<Duration>,
-    ) -> Result<(), StateError> {
+    async fn set(&self, scope: &CallScope, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), StateError> {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let map = entries.entry(scope.clone()).or_default();
         let now = Instant::now();

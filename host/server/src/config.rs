@@ -205,10 +205,7 @@ mod tests {
     #[test]
     fn file_then_env_override_defaults_and_typos_are_refused() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file(
-                "weft.toml",
-                "data_dir = \"/srv/weft\"\n[server]\nport = 9000\n",
-            )?;
+            jail.create_file("weft.toml", "data_dir = \"/srv/weft\"\n[server]\nport = 9000\n")?;
             jail.set_env("WEFT__SERVER__PORT", "9100");
             jail.set_env("WEFT__SANDBOX__CPU_BUDGET_MS", "250");
             let s = Settings::load(None).map_err(|e| e.to_string())?;
@@ -217,10 +214,7 @@ mod tests {
             assert_eq!(s.sandbox.cpu_budget_ms, 250);
             assert_eq!(s.server.host, "127.0.0.1");
             jail.set_env("WEFT__SERVER__PROT", "1");
-            assert!(
-                Settings::load(None).is_err(),
-                "unknown keys must be refused"
-            );
+            assert!(Settings::load(None).is_err(), "unknown keys must be refused");
             Ok(())
         });
     }

@@ -31,8 +31,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::load(cli.config.as_deref())
-        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let settings = Settings::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     telemetry::init(&settings.log);
     match cli.command {
         Command::Serve => serve(settings).await,
@@ -44,15 +43,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let addr = app.local_addr();
     let plugins = app.plugins();
-    println!(
-        "Weft {} listening on http://{addr}",
-        env!("CARGO_PKG_VERSION")
-    );
+    println!("Weft {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
     println!("  data directory: {}", app.settings().data_dir.display());
-    println!(
-        "  plugins from:   {}",
-        app.settings().plugin_dir().display()
-    );
+    println!("  plugins from:   {}", app.settings().plugin_dir().display());
     for p in &plugins {
         let what = match &p.metadata {
             Some(m) => format!(
@@ -74,10 +67,7 @@ async fn inspect(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
     let egress = Arc::new(weft_egress::EgressClient::new(settings.egress_config())?);
     let mut config = settings.host_config();
     config.cache_dir = None;
-    let host = weft_plugin_host::PluginHost::new(
-        config,
-        weft_plugin_host::HostServices::in_memory(egress),
-    )?;
+    let host = weft_plugin_host::PluginHost::new(config, weft_plugin_host::HostServices::in_memory(egress))?;
     let info = host
         .install_file(&file)
         .await

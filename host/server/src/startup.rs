@@ -22,15 +22,9 @@ impl Application {
     /// the plugin directory (a refused component is logged, not fatal) and
     /// binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!(
-                "creating the data directory {}",
-                settings.data_dir.display()
-            )
-        })?;
-        let egress = Arc::new(
-            EgressClient::new(settings.egress_config()).context("building the egress client")?,
-        );
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+        let egress = Arc::new(EgressClient::new(settings.egress_config()).context("building the egress client")?);
         let host = PluginHost::new(settings.host_config(), HostServices::in_memory(egress))
             .context("starting the plugin runtime")?;
         let plugin_dir = settings.plugin_dir();
@@ -80,10 +74,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let router = weft_api::router(self.state.clone());
         self.state.ready.store(true, Ordering::Release);
         tracing::info!(addr = %self.local_addr(), "weft serving");

@@ -63,12 +63,7 @@ fn build_plugins(root: &Path) -> anyhow::Result<Vec<(plugins::PluginCrate, PathB
     let built = plugins::build_plugins(root).map_err(anyhow::Error::msg)?;
     for (c, path) in &built {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        eprintln!(
-            "  {:<18} {:>8} KiB  {}",
-            c.name,
-            size / 1024,
-            path.display()
-        );
+        eprintln!("  {:<18} {:>8} KiB  {}", c.name, size / 1024, path.display());
     }
     Ok(built)
 }
@@ -91,16 +86,7 @@ fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     status(
         cargo()
             .current_dir(root)
-            .args([
-                "run",
-                "--quiet",
-                "-p",
-                "weft-server",
-                "--bin",
-                "weft",
-                "--",
-                "serve",
-            ])
+            .args(["run", "--quiet", "-p", "weft-server", "--bin", "weft", "--", "serve"])
             .args(extra),
     )
 }

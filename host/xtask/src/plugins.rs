@@ -35,10 +35,7 @@ pub fn target_dir(root: &Path) -> PathBuf {
 
 /// Where built components land.
 pub fn artifact_dir(root: &Path) -> PathBuf {
-    target_dir(root)
-        .join("wasm-plugins")
-        .join(WASM_TARGET)
-        .join("release")
+    target_dir(root).join("wasm-plugins").join(WASM_TARGET).join("release")
 }
 
 /// Every plugin crate: each directory of `plugins/` with a `Cargo.toml`.
@@ -54,23 +51,17 @@ pub fn plugin_crates(root: &Path) -> Result<Vec<PluginCrate>, String> {
         let name = text
             .lines()
             .find_map(|l| {
-                l.trim().strip_prefix("name").map(|r| {
-                    r.trim_start_matches([' ', '='])
-                        .trim()
-                        .trim_matches('"')
-                        .to_owned()
-                })
+                l.trim()
+                    .strip_prefix("name")
+                    .map(|r| r.trim_start_matches([' ', '=']).trim().trim_matches('"').to_owned())
             })
             .ok_or_else(|| format!("{} has no package name", manifest.display()))?;
-        let bundled = text
-            .split("[package.metadata.weft]")
-            .nth(1)
-            .is_some_and(|section| {
-                section
-                    .lines()
-                    .take_while(|l| !l.starts_with('['))
-                    .any(|l| l.replace(' ', "") == "bundled=true")
-            });
+        let bundled = text.split("[package.metadata.weft]").nth(1).is_some_and(|section| {
+            section
+                .lines()
+                .take_while(|l| !l.starts_with('['))
+                .any(|l| l.replace(' ', "") == "bundled=true")
+        });
         crates.push(PluginCrate { name, bundled });
     }
     crates.sort_by(|a, b| a.name.cmp(&b.name));
@@ -97,11 +88,7 @@ pub fn build_plugins(root: &Path) -> Result<Vec<(PluginCrate, PathBuf)>, String>
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
         let keep = key == "CARGO_HOME" || key == "CARGO_TARGET_DIR" || key == "CARGO_NET_OFFLINE";
-        if (key.starts_with("CARGO_") && !keep)
-            || key == "RUSTFLAGS"
-            || key == "RUSTC_WRAPPER"
-            || key == "RUSTC"
-        {
+        if (key.starts_with("CARGO_") && !keep) || key == "RUSTFLAGS" || key == "RUSTC_WRAPPER" || key == "RUSTC" {
             cmd.env_remove(&key);
         }
     }

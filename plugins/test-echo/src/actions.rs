@@ -144,9 +144,7 @@ struct StatusOut {
 
 fn http_get_mapped(cx: &Ctx, input: UrlIn) -> Result<StatusOut> {
     let answer = cx.http().get(input.url).send()?;
-    Ok(StatusOut {
-        status: answer.status,
-    })
+    Ok(StatusOut { status: answer.status })
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -157,13 +155,10 @@ struct UrlsIn {
 fn http_fetch_all(cx: &Ctx, input: UrlsIn) -> Result<Vec<Outcome<StatusOut>>> {
     let http = cx.http();
     let requests = input.urls.into_iter().map(|url| http.get(url)).collect();
-    let answers = http
-        .fetch_all(requests)
-        .into_iter()
-        .map(|answer| match answer {
-            Ok(r) => Outcome::Done(StatusOut { status: r.status }),
-            Err(e) => Outcome::Failed(Failure::new(e.kind(), None)),
-        });
+    let answers = http.fetch_all(requests).into_iter().map(|answer| match answer {
+        Ok(r) => Outcome::Done(StatusOut { status: r.status }),
+        Err(e) => Outcome::Failed(Failure::new(e.kind(), None)),
+    });
     Ok(answers.collect())
 }
 

@@ -10,9 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_sdk::webhook::{Encoding, HmacAlgorithm, Reply, verify_hmac};
 use weft_sdk::{
-    Action, Auth, ConnectionInfo, Ctx, Empty, Error, Event, Integration, Metadata, PollRequest,
-    PollResponse, RateLimit, RefreshedCredentials, Result, Subscription, Trigger, Unsubscription,
-    WebhookRequest, WebhookResponse,
+    Action, Auth, ConnectionInfo, Ctx, Empty, Error, Event, Integration, Metadata, PollRequest, PollResponse,
+    RateLimit, RefreshedCredentials, Result, Subscription, Trigger, Unsubscription, WebhookRequest, WebhookResponse,
 };
 
 const ECHO_EVENT: &str = "ECHO_EVENT";
@@ -44,10 +43,8 @@ impl Integration for TestEcho {
 
     fn triggers() -> Vec<Trigger> {
         vec![
-            Trigger::webhook::<Empty>(ECHO_EVENT, "Echo event")
-                .description("Each signed delivery becomes one event"),
-            Trigger::polling::<Empty>(TICK, "Tick", 60, 10)
-                .description("Counts up by one on every poll"),
+            Trigger::webhook::<Empty>(ECHO_EVENT, "Echo event").description("Each signed delivery becomes one event"),
+            Trigger::polling::<Empty>(TICK, "Tick", 60, 10).description("Counts up by one on every poll"),
         ]
     }
 
@@ -86,10 +83,7 @@ impl Integration for TestEcho {
 
     fn poll(_cx: &Ctx, req: PollRequest) -> Result<PollResponse> {
         if req.trigger != TICK {
-            return Err(Error::unsupported(format!(
-                "`{}` is not polled",
-                req.trigger
-            )));
+            return Err(Error::unsupported(format!("`{}` is not polled", req.trigger)));
         }
         let last: u64 = match req.cursor.as_deref() {
             None => 0,
@@ -105,11 +99,9 @@ impl Integration for TestEcho {
     fn test_connection(cx: &Ctx) -> Result<ConnectionInfo> {
         let config: EchoConfig = cx.config()?;
         let account = config.account.unwrap_or_else(|| "anonymous".to_string());
-        Ok(
-            ConnectionInfo::new(account.clone(), format!("Echo {account}"))
-                .routing_key(format!("team-{account}"))
-                .profile(json!({ "account": account })),
-        )
+        Ok(ConnectionInfo::new(account.clone(), format!("Echo {account}"))
+            .routing_key(format!("team-{account}"))
+            .profile(json!({ "account": account })))
     }
 
     fn refresh(_cx: &Ctx) -> Result<RefreshedCredentials> {

@@ -27,7 +27,7 @@ struct Content {
 }
 
 fn read(_cx: &Ctx, _: Empty) -> Result<Content> {
-    let content = std::fs::read_to_string("/etc/hostname")
-        .map_err(|e| Error::internal(format!("reading /etc/hostname: {e}")))?;
+    let content =
+        std::fs::read_to_string("/etc/hostname").map_err(|e| Error::internal(format!("reading /etc/hostname: {e}")))?;
     Ok(Content { content })
 }

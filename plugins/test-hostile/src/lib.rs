@@ -126,9 +126,7 @@ fn forbidden_host(cx: &Ctx, _: Empty) -> Result<Attempt> {
         .connection_auth()
         .send_raw();
     Ok(match attempt {
-        Ok(answer) => Attempt::Answered {
-            status: answer.status,
-        },
+        Ok(answer) => Attempt::Answered { status: answer.status },
         Err(e) => Attempt::Refused {
             error: e.kind().to_string(),
             message: e.message(),

@@ -133,27 +133,18 @@ mod tests {
 
     #[test]
     fn network_trouble_is_a_retryable_upstream_failure() {
-        for e in [
-            HttpError::Timeout,
-            HttpError::ConnectionFailed("reset".into()),
-        ] {
+        for e in [HttpError::Timeout, HttpError::ConnectionFailed("reset".into())] {
             assert!(matches!(Error::from(e), Error::Upstream { status: 0, .. }));
         }
     }
 
     #[test]
     fn policy_and_credentials_map_to_specific_cases() {
-        assert_eq!(
-            Error::from(HttpError::Denied("x".into())).kind(),
-            "forbidden"
-        );
+        assert_eq!(Error::from(HttpError::Denied("x".into())).kind(), "forbidden");
         assert_eq!(
             Error::from(HttpError::CredentialsUnavailable("x".into())).kind(),
             "unauthorized"
         );
-        assert_eq!(
-            Error::from(HttpError::QuotaExceeded("x".into())).kind(),
-            "rate-limited"
-        );
+        assert_eq!(Error::from(HttpError::QuotaExceeded("x".into())).kind(), "rate-limited");
     }
 }

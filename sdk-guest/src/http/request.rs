@@ -85,8 +85,7 @@ impl RequestBuilder {
             Ok(bytes) => {
                 self.headers
                     .retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
-                self.headers
-                    .push(("content-type".into(), "application/json".into()));
+                self.headers.push(("content-type".into(), "application/json".into()));
                 self.body = Some(bytes);
             }
             Err(e) => self.body_error = Some(format!("request body: {e}")),

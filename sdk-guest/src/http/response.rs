@@ -151,22 +151,14 @@ mod tests {
     fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
         Response {
             status,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
         }
     }
 
     #[test]
     fn statuses_map_to_plugin_errors() {
-        let kind = |s| {
-            answer(s, &[], "")
-                .error_for_status()
-                .map(|_| ())
-                .map_err(|e| e.kind())
-        };
+        let kind = |s| answer(s, &[], "").error_for_status().map(|_| ()).map_err(|e| e.kind());
         assert_eq!(kind(200), Ok(()));
         assert_eq!(kind(302), Ok(()));
         assert_eq!(kind(401), Err("unauthorized"));

@@ -317,13 +317,8 @@ impl OAuth2 {
     /// # let o = weft_sdk::Auth::oauth2("https://a/authorize", "https://a/token", ["r"]);
     /// let o = o.extra_authorize_param("prompt", "consent");
     /// ```
-    pub fn extra_authorize_param(
-        mut self,
-        name: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Self {
-        self.extra_authorize_params
-            .push((name.into(), value.into()));
+    pub fn extra_authorize_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_authorize_params.push((name.into(), value.into()));
         self
     }
 

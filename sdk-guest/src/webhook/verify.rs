@@ -120,12 +120,7 @@ pub fn verify_github_sha256(secret_name: &str, body: &[u8], signature_header: &s
 ///     )
 /// # }
 /// ```
-pub fn verify_slack_v0(
-    secret_name: &str,
-    timestamp: &str,
-    body: &[u8],
-    signature_header: &str,
-) -> bool {
+pub fn verify_slack_v0(secret_name: &str, timestamp: &str, body: &[u8], signature_header: &str) -> bool {
     let Some(hex) = signature_header.trim().strip_prefix("v0=") else {
         return false;
     };
@@ -134,11 +129,5 @@ pub fn verify_slack_v0(
     message.extend_from_slice(timestamp.as_bytes());
     message.push(b':');
     message.extend_from_slice(body);
-    verify_hmac(
-        secret_name,
-        HmacAlgorithm::Sha256,
-        &message,
-        hex,
-        Encoding::Hex,
-    )
+    verify_hmac(secret_name, HmacAlgorithm::Sha256, &message, hex, Encoding::Hex)
 }

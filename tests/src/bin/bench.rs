@@ -34,9 +34,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
         .enable_all()
@@ -48,8 +46,7 @@ fn plugin_echo_call() -> anyhow::Result<Value> {
     let host = rt.block_on(async {
         let egress = Arc::new(weft_egress::EgressClient::new(Default::default())?);
         let host = PluginHost::new(HostConfig::default(), HostServices::in_memory(egress))?;
-        host.install_file(&weft_tests::plugin_path("test_echo"))
-            .await?;
+        host.install_file(&weft_tests::plugin_path("test_echo")).await?;
         anyhow::Ok(Arc::new(host))
     })?;
     let opts = CallOptions::new("bench").with_connection("conn-1", json!({}));
@@ -73,9 +70,7 @@ fn plugin_echo_call() -> anyhow::Result<Value> {
         anyhow::Ok(())
     })?;
     samples.sort();
-    let pct = |p: f64| {
-        samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6
-    };
+    let pct = |p: f64| samples[((samples.len() as f64 * p) as usize).min(samples.len() - 1)].as_secs_f64() * 1e6;
 
     let (h, o) = (host.clone(), opts.clone());
     let wasm_rate = rt.block_on(throughput(move || {
@@ -85,11 +80,7 @@ fn plugin_echo_call() -> anyhow::Result<Value> {
         }
     }));
     let native_rate = rt.block_on(throughput(|| async {
-        std::hint::black_box(native_echo(
-            &json!({"message": "ping"}),
-            "inv",
-            Some("conn-1"),
-        ));
+        std::hint::black_box(native_echo(&json!({"message": "ping"}), "inv", Some("conn-1")));
     }));
 
     let figures = json!({
@@ -103,11 +94,7 @@ fn plugin_echo_call() -> anyhow::Result<Value> {
         "calls/s {wasm_rate:.0} (budget >= 25000: {})",
         verdict(wasm_rate >= 25_000.0)
     );
-    eprintln!(
-        "p50 {:.1} us (budget <= 40: {})",
-        pct(0.5),
-        verdict(pct(0.5) <= 40.0)
-    );
+    eprintln!("p50 {:.1} us (budget <= 40: {})", pct(0.5), verdict(pct(0.5) <= 40.0));
     Ok(figures)
 }
 
@@ -118,9 +105,7 @@ where
     F: Fn() -> Fut + Send + Sync + 'static + Clone,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let done = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + THROUGHPUT_TIME;
     let started = Instant::now();
@@ -165,9 +150,7 @@ struct EchoOut<'a> {
 /// do around the call (input to text, parse, build, output to text, parse).
 fn native_echo(input: &Value, invocation: &str, connection: Option<&str>) -> Value {
     let text = input.to_string();
-    let parsed: EchoIn = serde_json::from_str(&text).unwrap_or(EchoIn {
-        message: Value::Null,
-    });
+    let parsed: EchoIn = serde_json::from_str(&text).unwrap_or(EchoIn { message: Value::Null });
     let out = serde_json::to_string(&EchoOut {
         message: parsed.message,
         invocation_id: invocation,

@@ -64,10 +64,6 @@ async fn bad_input_is_a_typed_error_and_worlds_do_not_mix() {
         input: json!({}),
         page: None,
     };
-    let err = t
-        .host
-        .run_action(&id, &CallOptions::new("p1"), call)
-        .await
-        .unwrap_err();
+    let err = t.host.run_action(&id, &CallOptions::new("p1"), call).await.unwrap_err();
     assert!(matches!(err, CallError::WrongWorld(_)), "{err:?}");
 }

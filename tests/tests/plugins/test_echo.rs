@@ -5,8 +5,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use weft_plugin_host::{
-    ActionCall, CallError, CallOptions, HOST_API_VERSION, HostConfig, PluginError, WebhookDelivery,
-    World,
+    ActionCall, CallError, CallOptions, HOST_API_VERSION, HostConfig, PluginError, WebhookDelivery, World,
 };
 use weft_tests::mock_provider::MockProvider;
 use weft_tests::{CONNECTION, TOKEN_CANARY, TestHost, logs, test_config};
@@ -21,13 +20,7 @@ fn connected() -> CallOptions {
     CallOptions::new("p1").with_connection(CONNECTION, json!({"account": "acme"}))
 }
 
-async fn run(
-    t: &TestHost,
-    id: &str,
-    opts: &CallOptions,
-    key: &str,
-    input: Value,
-) -> Result<Value, CallError> {
+async fn run(t: &TestHost, id: &str, opts: &CallOptions, key: &str, input: Value) -> Result<Value, CallError> {
     let call = ActionCall {
         action: key.into(),
         input,
@@ -56,11 +49,7 @@ async fn install_reads_metadata_actions_triggers_and_capabilities() {
     let meta = info.metadata.as_ref().unwrap();
     assert_eq!(meta.secrets, ["webhook_secret", "api_token"]);
     assert_eq!(meta.rate_limits.len(), 1);
-    let echo = info
-        .actions
-        .iter()
-        .find(|a| a.key == "ECHO")
-        .expect("ECHO action");
+    let echo = info.actions.iter().find(|a| a.key == "ECHO").expect("ECHO action");
     assert!(
         echo.input_schema["properties"].get("message").is_some(),
         "{}",
@@ -82,22 +71,14 @@ async fn install_reads_metadata_actions_triggers_and_capabilities() {
 async fn echo_carries_invocation_and_connection() {
     let (t, id) = echo().await;
     let opts = connected().with_invocation_id("inv-echo-1");
-    let out = run(
-        &t,
-        &id,
-        &opts,
-        "ECHO",
-        json!({"message": {"nested": [1, "two"]}}),
-    )
-    .await
-    .unwrap();
+    let out = run(&t, &id, &opts, "ECHO", json!({"message": {"nested": [1, "two"]}}))
+        .await
+        .unwrap();
     assert_eq!(
         out,
         json!({"message": {"nested": [1, "two"]}, "invocation_id": "inv-echo-1", "connection_id": CONNECTION})
     );
-    let err = run(&t, &id, &opts, "NO_SUCH_ACTION", json!({}))
-        .await
-        .unwrap_err();
+    let err = run(&t, &id, &opts, "NO_SUCH_ACTION", json!({})).await.unwrap_err();
     assert!(
         matches!(err, CallError::Plugin(PluginError::Unsupported { .. })),
         "{err:?}"
@@ -127,9 +108,7 @@ async fn http_injects_credentials_host_side_and_drops_forged_ones() {
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(out["body"], "hello");
     let forged = json!({"url": mock.url("/ok?second"), "auth": false, "headers": [["Authorization", "Bearer forged"], ["X-Trace", "t1"]]});
-    run(&t, &id, &connected(), "HTTP_GET", forged)
-        .await
-        .unwrap();
+    run(&t, &id, &connected(), "HTTP_GET", forged).await.unwrap();
     let seen = mock.requests();
     assert_eq!(seen.len(), 2);
     assert_eq!(
@@ -154,50 +133,26 @@ async fn http_typed_errors() {
     let mock = MockProvider::start().await;
     let get = |url: String, auth: bool| json!({"url": url, "auth": auth});
     let opts = connected();
-    let denied = run(
-        &t,
-        &id,
-        &opts,
-        "HTTP_GET",
-        get("https://example.com/x".into(), false),
-    )
-    .await
-    .unwrap();
+    let denied = run(&t, &id, &opts, "HTTP_GET", get("https://example.com/x".into(), false))
+        .await
+        .unwrap();
     assert_eq!(denied["error"], "denied", "{denied}");
-    let no_conn = run(
-        &t,
-        &id,
-        &CallOptions::new("p1"),
-        "HTTP_GET",
-        get(mock.url("/ok"), true),
-    )
-    .await
-    .unwrap();
+    let no_conn = run(&t, &id, &CallOptions::new("p1"), "HTTP_GET", get(mock.url("/ok"), true))
+        .await
+        .unwrap();
     assert_eq!(no_conn["error"], "credentials-unavailable", "{no_conn}");
     let other_conn = CallOptions::new("p1").with_connection("conn-2", json!({}));
     let refused = run(&t, &id, &other_conn, "HTTP_GET", get(mock.url("/ok"), true))
         .await
         .unwrap();
     assert_eq!(refused["error"], "credentials-unavailable", "{refused}");
-    let too_big = run(
-        &t,
-        &id,
-        &opts,
-        "HTTP_GET",
-        get(mock.url("/big/2000000"), false),
-    )
-    .await
-    .unwrap();
+    let too_big = run(&t, &id, &opts, "HTTP_GET", get(mock.url("/big/2000000"), false))
+        .await
+        .unwrap();
     assert_eq!(too_big["error"], "response-too-large", "{too_big}");
-    let redirect = run(
-        &t,
-        &id,
-        &opts,
-        "HTTP_GET",
-        get(mock.url("/redirect"), false),
-    )
-    .await
-    .unwrap();
+    let redirect = run(&t, &id, &opts, "HTTP_GET", get(mock.url("/redirect"), false))
+        .await
+        .unwrap();
     assert_eq!(
         redirect["status"], 302,
         "redirects are returned, never followed: {redirect}"
@@ -253,9 +208,7 @@ async fn sdk_maps_provider_statuses_to_plugin_errors() {
     let mapped = |code: u16| json!({"url": mock.url(&format!("/status/{code}"))});
     let opts = connected();
     assert_eq!(
-        run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(200))
-            .await
-            .unwrap(),
+        run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(200)).await.unwrap(),
         json!({"status": 200})
     );
     let cases = [
@@ -266,17 +219,11 @@ async fn sdk_maps_provider_statuses_to_plugin_errors() {
         (503, "upstream"),
     ];
     for (code, kind) in cases {
-        let err = run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(code))
-            .await
-            .unwrap_err();
+        let err = run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(code)).await.unwrap_err();
         let CallError::Plugin(e) = &err else {
             panic!("{code}: {err:?}")
         };
-        assert_eq!(
-            serde_json::to_value(e).unwrap()["kind"],
-            kind,
-            "{code}: {e:?}"
-        );
+        assert_eq!(serde_json::to_value(e).unwrap()["kind"], kind, "{code}: {e:?}");
         if code == 429 {
             assert!(
                 matches!(
@@ -290,10 +237,7 @@ async fn sdk_maps_provider_statuses_to_plugin_errors() {
             );
         }
         if code == 503 {
-            assert!(
-                matches!(e, PluginError::Upstream { status: 503, .. }),
-                "{e:?}"
-            );
+            assert!(matches!(e, PluginError::Upstream { status: 503, .. }), "{e:?}");
         }
     }
 }
@@ -303,9 +247,7 @@ async fn fetch_all_keeps_order_and_fails_entries_independently() {
     let (t, id) = echo().await;
     let mock = MockProvider::start().await;
     let urls = json!({"urls": [mock.url("/ok"), mock.url("/status/500"), "https://not-allowed.test/", mock.url("/status/204")]});
-    let out = run(&t, &id, &connected(), "HTTP_FETCH_ALL", urls)
-        .await
-        .unwrap();
+    let out = run(&t, &id, &connected(), "HTTP_FETCH_ALL", urls).await.unwrap();
     assert_eq!(
         out,
         json!([{"status": 200}, {"status": 500}, {"error": "denied"}, {"status": 204}])
@@ -364,51 +306,32 @@ async fn state_is_durable_across_calls_and_scoped() {
     let set = json!({"key": "cursor", "value": "abc"});
     assert_eq!(run(&t, &id, &a, "STATE_SET", set).await.unwrap(), json!({}));
     assert_eq!(
-        run(&t, &id, &a, "STATE_GET", json!({"key": "cursor"}))
-            .await
-            .unwrap(),
+        run(&t, &id, &a, "STATE_GET", json!({"key": "cursor"})).await.unwrap(),
         json!({"value": "abc"})
     );
     let other_connection = CallOptions::new("p1").with_connection("conn-2", json!({}));
     assert_eq!(
-        run(
-            &t,
-            &id,
-            &other_connection,
-            "STATE_GET",
-            json!({"key": "cursor"})
-        )
-        .await
-        .unwrap(),
+        run(&t, &id, &other_connection, "STATE_GET", json!({"key": "cursor"}))
+            .await
+            .unwrap(),
         json!({"value": null})
     );
     let other_project = CallOptions::new("p2").with_connection(CONNECTION, json!({}));
     assert_eq!(
-        run(
-            &t,
-            &id,
-            &other_project,
-            "STATE_GET",
-            json!({"key": "cursor"})
-        )
-        .await
-        .unwrap(),
+        run(&t, &id, &other_project, "STATE_GET", json!({"key": "cursor"}))
+            .await
+            .unwrap(),
         json!({"value": null})
     );
     run(&t, &id, &a, "STATE_DELETE", json!({"key": "cursor"}))
         .await
         .unwrap();
     assert_eq!(
-        run(&t, &id, &a, "STATE_GET", json!({"key": "cursor"}))
-            .await
-            .unwrap(),
+        run(&t, &id, &a, "STATE_GET", json!({"key": "cursor"})).await.unwrap(),
         json!({"value": null})
     );
     let big = json!({"key": "big", "value": "x".repeat(300 << 10)});
-    assert_eq!(
-        run(&t, &id, &a, "STATE_SET", big).await.unwrap()["error"],
-        "too-large"
-    );
+    assert_eq!(run(&t, &id, &a, "STATE_SET", big).await.unwrap()["error"], "too-large");
     let long_key = json!({"key": "k".repeat(1000), "value": "v"});
     assert_eq!(
         run(&t, &id, &a, "STATE_SET", long_key).await.unwrap()["error"],
@@ -431,53 +354,34 @@ async fn state_quota_is_typed() {
         .await
         .unwrap();
     }
-    let out = run(
-        &t,
-        &id,
-        &opts,
-        "STATE_SET",
-        json!({"key": "one-more", "value": "v"}),
-    )
-    .await
-    .unwrap();
+    let out = run(&t, &id, &opts, "STATE_SET", json!({"key": "one-more", "value": "v"}))
+        .await
+        .unwrap();
     assert_eq!(out["error"], "quota-exceeded", "{out}");
 }
 
 #[tokio::test]
 async fn secrets_only_declared_names_and_audited() {
     let (t, id) = echo().await;
-    t.secrets
-        .insert("p1", &id, "api_token", "cnry-api-token-value");
+    t.secrets.insert("p1", &id, "api_token", "cnry-api-token-value");
     t.secrets.insert("p1", &id, "undeclared", "cnry-undeclared");
     let opts = connected().with_invocation_id("inv-secret-1");
     let got = run(&t, &id, &opts, "SECRET_GET", json!({"name": "api_token"}))
         .await
         .unwrap();
     assert_eq!(got, json!({"value": "cnry-api-token-value"}));
-    let missing = run(
-        &t,
-        &id,
-        &opts,
-        "SECRET_GET",
-        json!({"name": "webhook_secret"}),
-    )
-    .await
-    .unwrap();
+    let missing = run(&t, &id, &opts, "SECRET_GET", json!({"name": "webhook_secret"}))
+        .await
+        .unwrap();
     assert_eq!(missing, json!({"error": "not-found"}));
     let undeclared = run(&t, &id, &opts, "SECRET_GET", json!({"name": "undeclared"}))
         .await
         .unwrap();
     assert_eq!(undeclared["error"], "denied", "{undeclared}");
     let other_project = CallOptions::new("p2");
-    let scoped = run(
-        &t,
-        &id,
-        &other_project,
-        "SECRET_GET",
-        json!({"name": "api_token"}),
-    )
-    .await
-    .unwrap();
+    let scoped = run(&t, &id, &other_project, "SECRET_GET", json!({"name": "api_token"}))
+        .await
+        .unwrap();
     assert_eq!(scoped, json!({"error": "not-found"}));
     let audit = logs::lines_containing("inv-secret-1");
     assert!(
@@ -496,71 +400,22 @@ async fn secrets_only_declared_names_and_audited() {
 async fn webhook_crypto_verifies_in_the_host() {
     let (t, id) = echo().await;
     t.secrets.insert("p1", &id, "webhook_secret", "whsec-test");
-    let opts = CallOptions::new("p1");
     let body = "{\"id\":\"evt_1\"}";
-    let verify = |secret: &str, sig: String, alg: &str| json!({"secret": secret, "algorithm": alg, "message": body, "signature": sig, "encoding": "hex"});
     let good = hmac_hex("whsec-test", body.as_bytes());
-    assert_eq!(
-        run(
-            &t,
-            &id,
-            &opts,
-            "VERIFY_HMAC",
-            verify("webhook_secret", good.clone(), "sha256")
-        )
-        .await
-        .unwrap(),
-        json!({"valid": true})
-    );
-    let wrong = hmac_hex("other", body.as_bytes());
-    assert_eq!(
-        run(
-            &t,
-            &id,
-            &opts,
-            "VERIFY_HMAC",
-            verify("webhook_secret", wrong, "sha256")
-        )
-        .await
-        .unwrap(),
-        json!({"valid": false})
-    );
-    assert_eq!(
-        run(
-            &t,
-            &id,
-            &opts,
-            "VERIFY_HMAC",
-            verify("webhook_secret", good.clone(), "sha512")
-        )
-        .await
-        .unwrap(),
-        json!({"valid": false})
-    );
-    assert_eq!(
-        run(
-            &t,
-            &id,
-            &opts,
-            "VERIFY_HMAC",
-            verify("undeclared", good.clone(), "sha256")
-        )
-        .await
-        .unwrap(),
-        json!({"valid": false})
-    );
-    assert_eq!(
-        run(
-            &t,
-            &id,
-            &opts,
-            "VERIFY_HMAC",
-            verify("webhook_secret", "zz-not-hex".into(), "sha256")
-        )
-        .await
-        .unwrap(),
-        json!({"valid": false})
-    );
+    let cases = [
+        ("webhook_secret", good.clone(), "sha256", true),
+        ("webhook_secret", hmac_hex("other", body.as_bytes()), "sha256", false),
+        ("webhook_secret", good.clone(), "sha512", false),
+        ("undeclared", good.clone(), "sha256", false),
+        ("webhook_secret", "zz-not-hex".into(), "sha256", false),
+    ];
+    for (secret, signature, algorithm, valid) in cases {
+        let input = json!({"secret": secret, "algorithm": algorithm, "message": body, "signature": signature, "encoding": "hex"});
+        let out = run(&t, &id, &CallOptions::new("p1"), "VERIFY_HMAC", input)
+            .await
+            .unwrap();
+        assert_eq!(out, json!({"valid": valid}), "{secret} {algorithm} {signature}");
+    }
 }
 
 #[tokio::test]
@@ -591,28 +446,14 @@ async fn handle_webhook_verifies_answers_challenges_and_routes() {
     assert_eq!(ok.verification, Ok(()));
     assert_eq!(ok.events.len(), 1);
     assert_eq!(ok.events[0].dedupe_key.as_deref(), Some("evt_9"));
-    assert_eq!(
-        ok.events[0].payload,
-        serde_json::from_str::<Value>(body).unwrap()
-    );
+    assert_eq!(ok.events[0].payload, serde_json::from_str::<Value>(body).unwrap());
     let forged = t
         .host
-        .handle_webhook(
-            &id,
-            &opts,
-            delivery(body, Some(hmac_hex("guess", body.as_bytes()))),
-        )
+        .handle_webhook(&id, &opts, delivery(body, Some(hmac_hex("guess", body.as_bytes()))))
         .await
         .unwrap();
-    assert!(
-        forged.verification.is_err() && forged.events.is_empty(),
-        "{forged:?}"
-    );
-    let unsigned = t
-        .host
-        .handle_webhook(&id, &opts, delivery(body, None))
-        .await
-        .unwrap();
+    assert!(forged.verification.is_err() && forged.events.is_empty(), "{forged:?}");
+    let unsigned = t.host.handle_webhook(&id, &opts, delivery(body, None)).await.unwrap();
     assert!(unsigned.verification.is_err());
     let challenge = r#"{"challenge":"c-123"}"#;
     let reply = t
@@ -620,18 +461,12 @@ async fn handle_webhook_verifies_answers_challenges_and_routes() {
         .handle_webhook(
             &id,
             &opts,
-            delivery(
-                challenge,
-                Some(hmac_hex("whsec-test", challenge.as_bytes())),
-            ),
+            delivery(challenge, Some(hmac_hex("whsec-test", challenge.as_bytes()))),
         )
         .await
         .unwrap();
     let reply = reply.reply.expect("challenge reply");
-    assert_eq!(
-        (reply.status, reply.body.as_slice()),
-        (200, b"c-123".as_slice())
-    );
+    assert_eq!((reply.status, reply.body.as_slice()), (200, b"c-123".as_slice()));
 }
 
 #[tokio::test]
@@ -640,13 +475,7 @@ async fn subscribe_poll_and_unsubscribe() {
     let opts = connected().with_invocation_id("inv-sub");
     let state = t
         .host
-        .subscribe(
-            &id,
-            &opts,
-            "ECHO_EVENT",
-            &json!({}),
-            "https://weft.test/hooks/x",
-        )
+        .subscribe(&id, &opts, "ECHO_EVENT", &json!({}), "https://weft.test/hooks/x")
         .await
         .unwrap();
     assert_eq!(state, json!({"hook_id": "hook-inv-sub"}));
@@ -654,17 +483,9 @@ async fn subscribe_poll_and_unsubscribe() {
         .unsubscribe(&id, &opts, "ECHO_EVENT", &json!({}), &state)
         .await
         .unwrap();
-    let first = t
-        .host
-        .poll(&id, &opts, "TICK", &json!({}), None)
-        .await
-        .unwrap();
+    let first = t.host.poll(&id, &opts, "TICK", &json!({}), None).await.unwrap();
     assert_eq!(first.events[0].payload, json!({"n": 1}));
-    let second = t
-        .host
-        .poll(&id, &opts, "TICK", &json!({}), first.cursor)
-        .await
-        .unwrap();
+    let second = t.host.poll(&id, &opts, "TICK", &json!({}), first.cursor).await.unwrap();
     assert_eq!(second.events[0].payload, json!({"n": 2}));
     assert_eq!(second.cursor.as_deref(), Some("2"));
 }
@@ -706,15 +527,9 @@ async fn typed_plugin_errors_cross_the_boundary_intact() {
         "unsupported",
         "internal",
     ] {
-        let err = run(
-            &t,
-            &id,
-            &opts,
-            "FAIL",
-            json!({"kind": kind, "message": "m"}),
-        )
-        .await
-        .unwrap_err();
+        let err = run(&t, &id, &opts, "FAIL", json!({"kind": kind, "message": "m"}))
+            .await
+            .unwrap_err();
         let CallError::Plugin(e) = err else {
             panic!("{kind}: {err:?}")
         };
@@ -727,9 +542,9 @@ async fn typed_plugin_errors_cross_the_boundary_intact() {
                     ..
                 }
             )),
-            "upstream" => assert!(
-                matches!(e, PluginError::Upstream { status: 503, body: Some(ref b), .. } if b == "oops")
-            ),
+            "upstream" => {
+                assert!(matches!(e, PluginError::Upstream { status: 503, body: Some(ref b), .. } if b == "oops"))
+            }
             _ => {}
         }
     }
@@ -738,8 +553,7 @@ async fn typed_plugin_errors_cross_the_boundary_intact() {
 #[tokio::test]
 async fn auth_exports_test_connection_and_refresh() {
     let (t, id) = echo().await;
-    t.secrets
-        .insert("p1", &id, "api_token", "cnry-refresh-secret");
+    t.secrets.insert("p1", &id, "api_token", "cnry-refresh-secret");
     let info = t.host.test_connection(&id, &connected()).await.unwrap();
     assert_eq!(info.account_id, "acme");
     assert_eq!(info.display_name, "Echo acme");
@@ -752,10 +566,7 @@ async fn auth_exports_test_connection_and_refresh() {
     );
     assert_eq!(refreshed.expires_in_seconds, Some(3600));
     assert_eq!(refreshed.extra, json!({"had_secret": true}));
-    assert!(
-        !format!("{refreshed:?}").contains("refreshed\""),
-        "tokens never print"
-    );
+    assert!(!format!("{refreshed:?}").contains("refreshed\""), "tokens never print");
 }
 
 #[tokio::test]
@@ -773,20 +584,11 @@ async fn compiled_components_are_cached_on_disk_and_reused() {
         .map(|e| e.path())
         .collect();
     assert_eq!(artifacts.len(), 1, "{artifacts:?}");
-    let modified = std::fs::metadata(&artifacts[0])
-        .unwrap()
-        .modified()
-        .unwrap();
+    let modified = std::fs::metadata(&artifacts[0]).unwrap().modified().unwrap();
     // A second host (a restart) loads the artifact instead of compiling.
     let second = TestHost::with_config(config);
     let id = second.install("test_echo").await;
-    assert_eq!(
-        std::fs::metadata(&artifacts[0])
-            .unwrap()
-            .modified()
-            .unwrap(),
-        modified
-    );
+    assert_eq!(std::fs::metadata(&artifacts[0]).unwrap().modified().unwrap(), modified);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     let out = run(&second, &id, &connected(), "ECHO", json!({"message": 1}))
         .await
@@ -805,18 +607,10 @@ async fn compiled_components_are_cached_on_disk_and_reused() {
 #[tokio::test]
 async fn garbage_is_refused_and_nothing_is_installed() {
     let t = TestHost::new();
-    let err = t
-        .host
-        .install("junk", b"\0asm not really".to_vec())
-        .await
-        .unwrap_err();
+    let err = t.host.install("junk", b"\0asm not really".to_vec()).await.unwrap_err();
     assert!(err.to_string().contains("invalid plugin"), "{err}");
     assert!(t.host.list().is_empty());
     // A plain core module is not a component either.
-    let err = t
-        .host
-        .install("core", b"\0asm\x01\0\0\0".to_vec())
-        .await
-        .unwrap_err();
+    let err = t.host.install("core", b"\0asm\x01\0\0\0".to_vec()).await.unwrap_err();
     assert!(err.to_string().contains("invalid plugin"), "{err}");
 }

@@ -29,10 +29,7 @@ async fn run(t: &TestHost, id: &str, key: &str, input: Value) -> Result<Value, C
 
 /// After a trap, a fresh instance of the same plugin must answer normally.
 async fn assert_next_call_succeeds(t: &TestHost, id: &str) {
-    assert_eq!(
-        run(t, id, "OK", json!({})).await.unwrap(),
-        json!({"ok": true})
-    );
+    assert_eq!(run(t, id, "OK", json!({})).await.unwrap(), json!({"ok": true}));
 }
 
 #[tokio::test]
@@ -48,9 +45,7 @@ async fn infinite_loop_is_interrupted_within_budget_plus_one_tick() {
     assert_eq!(budget, config.cpu_budget);
     // Interrupted at the first tick past the budget, never later.
     assert_eq!(ticks, config.cpu_budget_ticks() + 1);
-    println!(
-        "loop interrupted after {elapsed:?} (budget {budget:?}, tick {EPOCH_TICK:?}, {ticks} ticks)"
-    );
+    println!("loop interrupted after {elapsed:?} (budget {budget:?}, tick {EPOCH_TICK:?}, {ticks} ticks)");
     // Generous bound for a loaded CI machine; the exact figure is printed above.
     assert!(
         elapsed < config.cpu_budget + EPOCH_TICK + Duration::from_secs(2),
@@ -99,9 +94,7 @@ async fn oversized_return_is_refused() {
         "{err:?}"
     );
     // Under the limit the same action is fine.
-    let ok = run(&t, &id, "HUGE_OUTPUT", json!({"bytes": 1000}))
-        .await
-        .unwrap();
+    let ok = run(&t, &id, "HUGE_OUTPUT", json!({"bytes": 1000})).await.unwrap();
     assert_eq!(ok["data"].as_str().map(str::len), Some(1000));
 }
 
@@ -131,10 +124,7 @@ async fn non_permitted_host_gets_the_typed_denied_error() {
         .output;
     assert_eq!(out["error"], "denied", "{out}");
     assert!(
-        out["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("evil.example.com"),
+        out["message"].as_str().unwrap_or("").contains("evil.example.com"),
         "{out}"
     );
 }
@@ -147,9 +137,7 @@ async fn wall_clock_timeout_stops_a_sleeping_call() {
     };
     let t = TestHost::with_config(config);
     let id = t.install("test_hostile").await;
-    let err = run(&t, &id, "SLEEP", json!({"ms": 60_000}))
-        .await
-        .unwrap_err();
+    let err = run(&t, &id, "SLEEP", json!({"ms": 60_000})).await.unwrap_err();
     assert!(
         matches!(err, CallError::Timeout(d) if d == Duration::from_millis(500)),
         "{err:?}"
@@ -175,10 +163,7 @@ async fn one_hostile_call_among_fifty_does_not_stop_the_others() {
     while let Some(joined) = calls.join_next().await {
         let (i, result) = joined.unwrap();
         if i == 17 {
-            assert!(
-                matches!(result, Err(CallError::CpuBudgetExceeded { .. })),
-                "{result:?}"
-            );
+            assert!(matches!(result, Err(CallError::CpuBudgetExceeded { .. })), "{result:?}");
         } else {
             assert_eq!(result.unwrap().output["message"], json!(i));
             completed += 1;

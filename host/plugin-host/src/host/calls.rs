@@ -245,11 +245,7 @@ impl PluginHost {
         };
         let resp = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
-                Box::pin(async move {
-                    inst.weft_plugin_actions()
-                        .call_run_action(store, &req)
-                        .await
-                })
+                Box::pin(async move { inst.weft_plugin_actions().call_run_action(store, &req).await })
             })
             .await?
             .map_err(PluginError::from)?;
@@ -260,19 +256,11 @@ impl PluginHost {
     }
 
     /// Asks the plugin to check the connection and describe the account.
-    pub async fn test_connection(
-        &self,
-        plugin_id: &str,
-        opts: &CallOptions,
-    ) -> Result<ConnectionInfo, CallError> {
+    pub async fn test_connection(&self, plugin_id: &str, opts: &CallOptions) -> Result<ConnectionInfo, CallError> {
         let cx = opts.context(deadline_ms(self));
         let info = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
-                Box::pin(async move {
-                    inst.weft_plugin_auth()
-                        .call_test_connection(store, &cx)
-                        .await
-                })
+                Box::pin(async move { inst.weft_plugin_auth().call_test_connection(store, &cx).await })
             })
             .await?
             .map_err(PluginError::from)?;
@@ -280,11 +268,7 @@ impl PluginHost {
     }
 
     /// Calls the plugin's custom refresh hook.
-    pub async fn refresh(
-        &self,
-        plugin_id: &str,
-        opts: &CallOptions,
-    ) -> Result<RefreshedCredentials, CallError> {
+    pub async fn refresh(&self, plugin_id: &str, opts: &CallOptions) -> Result<RefreshedCredentials, CallError> {
         let cx = opts.context(deadline_ms(self));
         let r = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
@@ -317,11 +301,7 @@ impl PluginHost {
         };
         let state = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
-                Box::pin(async move {
-                    inst.weft_plugin_triggers()
-                        .call_subscribe(store, &req)
-                        .await
-                })
+                Box::pin(async move { inst.weft_plugin_triggers().call_subscribe(store, &req).await })
             })
             .await?
             .map_err(PluginError::from)?;
@@ -344,11 +324,7 @@ impl PluginHost {
             context: opts.context(deadline_ms(self)),
         };
         self.on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
-            Box::pin(async move {
-                inst.weft_plugin_triggers()
-                    .call_unsubscribe(store, &req)
-                    .await
-            })
+            Box::pin(async move { inst.weft_plugin_triggers().call_unsubscribe(store, &req).await })
         })
         .await?
         .map_err(|e| PluginError::from(e).into())
@@ -381,11 +357,7 @@ impl PluginHost {
         };
         let resp = self
             .on_integration(plugin_id, opts, Phase::Webhook, move |store, inst| {
-                Box::pin(async move {
-                    inst.weft_plugin_triggers()
-                        .call_handle_webhook(store, &req)
-                        .await
-                })
+                Box::pin(async move { inst.weft_plugin_triggers().call_handle_webhook(store, &req).await })
             })
             .await?
             .map_err(PluginError::from)?;
@@ -399,11 +371,7 @@ impl PluginHost {
                 headers: r.headers,
                 body: r.body,
             }),
-            events: resp
-                .events
-                .into_iter()
-                .map(event)
-                .collect::<Result<_, _>>()?,
+            events: resp.events.into_iter().map(event).collect::<Result<_, _>>()?,
         })
     }
 
@@ -429,23 +397,14 @@ impl PluginHost {
             .await?
             .map_err(PluginError::from)?;
         Ok(PollOutcome {
-            events: resp
-                .events
-                .into_iter()
-                .map(event)
-                .collect::<Result<_, _>>()?,
+            events: resp.events.into_iter().map(event).collect::<Result<_, _>>()?,
             cursor: resp.cursor,
         })
     }
 
     /// Runs a function step.
     #[tracing::instrument(name = "weft_plugin_host.run_step", skip_all, fields(step = step_id, invocation = %opts.invocation_id))]
-    pub async fn run_step(
-        &self,
-        step_id: &str,
-        opts: &CallOptions,
-        call: StepCall,
-    ) -> Result<Value, CallError> {
+    pub async fn run_step(&self, step_id: &str, opts: &CallOptions, call: StepCall) -> Result<Value, CallError> {
         let installed = self
             .installed(step_id)
             .ok_or_else(|| CallError::UnknownPlugin(step_id.to_owned()))?;
@@ -465,12 +424,8 @@ impl PluginHost {
             })
             .await?
             .map_err(|e| match e {
-                ws::StepError::InvalidInput(message) => {
-                    CallError::Plugin(PluginError::InvalidInput { message })
-                }
-                ws::StepError::Failed(message) => {
-                    CallError::Plugin(PluginError::Internal { message })
-                }
+                ws::StepError::InvalidInput(message) => CallError::Plugin(PluginError::InvalidInput { message }),
+                ws::StepError::Failed(message) => CallError::Plugin(PluginError::Internal { message }),
             })?;
         parse_output(&out, self.config.max_output_bytes)
     }

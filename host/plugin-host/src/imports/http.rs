@@ -26,10 +26,7 @@ impl http::Host for CallState {
         Ok(send(self.services.clone(), self.scope.clone(), prepared).await)
     }
 
-    async fn fetch_all(
-        &mut self,
-        reqs: Vec<Request>,
-    ) -> wasmtime::Result<Vec<Result<Response, Error>>> {
+    async fn fetch_all(&mut self, reqs: Vec<Request>) -> wasmtime::Result<Vec<Result<Response, Error>>> {
         let max = self.config.max_fetch_all;
         let prepared: Vec<_> = reqs
             .into_iter()
@@ -66,25 +63,19 @@ impl CallState {
     fn prepare(&mut self, req: Request) -> Result<Prepared, Error> {
         if self.phase != Phase::Normal {
             return Err(Error::Denied(
-                "outbound HTTP is not available in this phase (webhook handling or metadata)"
-                    .into(),
+                "outbound HTTP is not available in this phase (webhook handling or metadata)".into(),
             ));
         }
         let Some(meta) = self.metadata.clone() else {
-            return Err(Error::Denied(
-                "this component has no outbound HTTP capability".into(),
-            ));
+            return Err(Error::Denied("this component has no outbound HTTP capability".into()));
         };
         let config = &self.connection_config;
         let url = resolve_url(&meta.base_url, &req.url, config)?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let permitted = meta
-            .allowed_hosts
-            .iter()
-            .any(|p| match fill_placeholders(p, config) {
-                Ok(pattern) => allowed_host_matches(&pattern, &host, url.port_or_known_default()),
-                Err(_) => false,
-            });
+        let permitted = meta.allowed_hosts.iter().any(|p| match fill_placeholders(p, config) {
+            Ok(pattern) => allowed_host_matches(&pattern, &host, url.port_or_known_default()),
+            Err(_) => false,
+        });
         if !permitted {
             return Err(Error::Denied(format!(
                 "host {host:?} is not in the allowed hosts of plugin {}",
@@ -126,16 +117,10 @@ impl CallState {
     }
 }
 
-async fn send(
-    services: HostServices,
-    scope: CallScope,
-    mut p: Prepared,
-) -> Result<Response, Error> {
+async fn send(services: HostServices, scope: CallScope, mut p: Prepared) -> Result<Response, Error> {
     if p.with_credentials {
         if scope.connection_id.is_none() {
-            return Err(Error::CredentialsUnavailable(
-                "this call acts for no connection".into(),
-            ));
+            return Err(Error::CredentialsUnavailable("this call acts for no connection".into()));
         }
         services
             .credentials
@@ -174,25 +159,18 @@ fn method(m: Method) -> weft_egress::Method {
 /// absolute http(s) URL.
 fn resolve_url(base: &str, url: &str, config: &serde_json::Value) -> Result<Url, Error> {
     let full = if url.starts_with('/') {
-        format!(
-            "{}{}",
-            fill_placeholders(base, config)?.trim_end_matches('/'),
-            url
-        )
+        format!("{}{}", fill_placeholders(base, config)?.trim_end_matches('/'), url)
     } else {
         url.to_owned()
     };
-    let parsed =
-        Url::parse(&full).map_err(|e| Error::InvalidRequest(format!("bad URL {full:?}: {e}")))?;
+    let parsed = Url::parse(&full).map_err(|e| Error::InvalidRequest(format!("bad URL {full:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(Error::InvalidRequest(format!(
             "URL {full:?} must be http(s) with a host"
         )));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(Error::InvalidRequest(
-            "URLs may not carry credentials".into(),
-        ));
+        return Err(Error::InvalidRequest("URLs may not carry credentials".into()));
     }
     Ok(parsed)
 }
@@ -206,14 +184,12 @@ fn fill_placeholders(template: &str, config: &serde_json::Value) -> Result<Strin
     while let Some(start) = rest.find("{config.") {
         out.push_str(&rest[..start]);
         let after = &rest[start + "{config.".len()..];
-        let end = after.find('}').ok_or_else(|| {
-            Error::InvalidRequest(format!("unclosed placeholder in {template:?}"))
-        })?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| Error::InvalidRequest(format!("unclosed placeholder in {template:?}")))?;
         let field = &after[..end];
         let value = config.get(field).and_then(|v| v.as_str()).ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "connection setting {field:?} is required by {template:?}"
-            ))
+            Error::InvalidRequest(format!("connection setting {field:?} is required by {template:?}"))
         })?;
         if value.is_empty()
             || !value
@@ -236,9 +212,7 @@ fn fill_placeholders(template: &str, config: &serde_json::Value) -> Result<Strin
 pub(crate) fn allowed_host_matches(pattern: &str, host: &str, port: Option<u16>) -> bool {
     let pattern = pattern.to_ascii_lowercase();
     let (pat_host, pat_port) = match pattern.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') || h.starts_with('[') => {
-            (h.to_owned(), p.parse::<u16>().ok())
-        }
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (h.to_owned(), p.parse::<u16>().ok()),
         _ => (pattern.clone(), None),
     };
     if pat_port.is_some_and(|p| Some(p) != port) {
@@ -246,9 +220,7 @@ pub(crate) fn allowed_host_matches(pattern: &str, host: &str, port: Option<u16>)
     }
     match pat_host.strip_prefix("*.") {
         Some(suffix) => {
-            host.len() > suffix.len() + 1
-                && host.ends_with(suffix)
-                && host[..host.len() - suffix.len()].ends_with('.')
+            host.len() > suffix.len() + 1 && host.ends_with(suffix) && host[..host.len() - suffix.len()].ends_with('.')
         }
         None => pat_host == host,
     }
@@ -261,16 +233,8 @@ mod tests {
 
     #[test]
     fn host_patterns() {
-        assert!(allowed_host_matches(
-            "api.github.com",
-            "api.github.com",
-            Some(443)
-        ));
-        assert!(allowed_host_matches(
-            "API.GitHub.com",
-            "api.github.com",
-            Some(443)
-        ));
+        assert!(allowed_host_matches("api.github.com", "api.github.com", Some(443)));
+        assert!(allowed_host_matches("API.GitHub.com", "api.github.com", Some(443)));
         assert!(!allowed_host_matches(
             "api.github.com",
             "api.github.com.evil.test",
@@ -280,16 +244,8 @@ mod tests {
         assert!(allowed_host_matches("*.slack.com", "a.b.slack.com", None));
         assert!(!allowed_host_matches("*.slack.com", "slack.com", None));
         assert!(!allowed_host_matches("*.slack.com", "evilslack.com", None));
-        assert!(allowed_host_matches(
-            "127.0.0.1:8080",
-            "127.0.0.1",
-            Some(8080)
-        ));
-        assert!(!allowed_host_matches(
-            "127.0.0.1:8080",
-            "127.0.0.1",
-            Some(9090)
-        ));
+        assert!(allowed_host_matches("127.0.0.1:8080", "127.0.0.1", Some(8080)));
+        assert!(!allowed_host_matches("127.0.0.1:8080", "127.0.0.1", Some(9090)));
     }
 
     #[test]

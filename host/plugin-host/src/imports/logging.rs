@@ -6,12 +6,7 @@ use crate::bindings::types::LogLevel;
 use crate::call_state::CallState;
 
 impl logging::Host for CallState {
-    fn log(
-        &mut self,
-        level: LogLevel,
-        message: String,
-        fields: Vec<(String, String)>,
-    ) -> wasmtime::Result<()> {
+    fn log(&mut self, level: LogLevel, message: String, fields: Vec<(String, String)>) -> wasmtime::Result<()> {
         if self.log_lines >= self.config.max_log_lines_per_call {
             self.logs_dropped += 1;
             return Ok(());

@@ -30,12 +30,7 @@ impl state::Host for CallState {
         if let Err(e) = self.check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self
-            .services
-            .state
-            .get(&self.scope, &key)
-            .await
-            .map_err(typed))
+        Ok(self.services.state.get(&self.scope, &key).await.map_err(typed))
     }
 
     async fn set(
@@ -45,9 +40,7 @@ impl state::Host for CallState {
         ttl_seconds: Option<u32>,
     ) -> wasmtime::Result<Result<(), Error>> {
         if self.phase != Phase::Normal {
-            return Ok(Err(Error::Unavailable(
-                "state is read-only in this phase".into(),
-            )));
+            return Ok(Err(Error::Unavailable("state is read-only in this phase".into())));
         }
         if let Err(e) = self.check_key(&key) {
             return Ok(Err(e));
@@ -67,18 +60,11 @@ impl state::Host for CallState {
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), Error>> {
         if self.phase != Phase::Normal {
-            return Ok(Err(Error::Unavailable(
-                "state is read-only in this phase".into(),
-            )));
+            return Ok(Err(Error::Unavailable("state is read-only in this phase".into())));
         }
         if let Err(e) = self.check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self
-            .services
-            .state
-            .delete(&self.scope, &key)
-            .await
-            .map_err(typed))
+        Ok(self.services.state.delete(&self.scope, &key).await.map_err(typed))
     }
 }

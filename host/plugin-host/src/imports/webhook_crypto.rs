@@ -35,19 +35,12 @@ impl webhook_crypto::Host for CallState {
 fn decode(signature: &str, encoding: Encoding) -> Option<Vec<u8>> {
     match encoding {
         Encoding::Hex => hex::decode(signature).ok(),
-        Encoding::Base64 => base64::engine::general_purpose::STANDARD
-            .decode(signature)
-            .ok(),
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(signature).ok(),
     }
 }
 
 /// `verify_slice` compares in constant time.
-pub(crate) fn verify(
-    algorithm: HmacAlgorithm,
-    key: &[u8],
-    message: &[u8],
-    signature: &[u8],
-) -> bool {
+pub(crate) fn verify(algorithm: HmacAlgorithm, key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     fn check<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
         match <M as hmac::digest::KeyInit>::new_from_slice(key) {
             Ok(mut mac) => {
@@ -71,8 +64,7 @@ mod tests {
     #[test]
     fn rfc4231_case_2_and_tampering() {
         // RFC 4231 test case 2.
-        let sig = hex::decode("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
-            .unwrap();
+        let sig = hex::decode("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843").unwrap();
         assert!(verify(
             HmacAlgorithm::Sha256,
             b"Jefe",
