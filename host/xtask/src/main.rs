@@ -94,6 +94,13 @@ fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
 fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     ensure_wasm_target()?;
     build_plugins(root)?;
+    // End-to-end tests start the real `weft` binary; `cargo test` builds a
+    // package's binaries only for that package's own tests.
+    status(
+        cargo()
+            .current_dir(root)
+            .args(["build", "--locked", "-p", "weft-server", "--bin", "weft"]),
+    )?;
     status(
         cargo()
             .current_dir(root)
