@@ -202,3 +202,37 @@ async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn first_start_creates_the_database_and_an_operator_key_shown_once() {
+    let dir = data_dir_with(&[]);
+    let settings = || {
+        let mut s = Settings::default();
+        s.server.port = 0;
+        s.data_dir = dir.path().to_owned();
+        s
+    };
+    let mut first = Application::build(settings()).await.unwrap();
+    let key = first
+        .take_first_operator_key()
+        .expect("first start creates the operator key");
+    let key = secrecy::ExposeSecret::expose_secret(&key).to_owned();
+    assert!(key.starts_with("weft_op_"), "{key}");
+    assert!(first.take_first_operator_key().is_none(), "shown once");
+    drop(first);
+    assert!(dir.path().join("weft.db").is_file());
+    let mut second = Application::build(settings()).await.unwrap();
+    assert!(
+        second.take_first_operator_key().is_none(),
+        "a restart keeps the existing key"
+    );
+    // Only the hash is stored.
+    let db = std::fs::read(dir.path().join("weft.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("weft.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+            "plaintext operator key on disk"
+        );
+    }
+}

@@ -16,6 +16,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Where Weft keeps its files (database, plugins, compiled cache).
     pub data_dir: PathBuf,
+    /// The database.
+    pub database: DatabaseSettings,
     /// Plugin loading.
     pub plugins: PluginSettings,
     /// Per-call sandbox limits.
@@ -34,6 +36,26 @@ pub struct ServerSettings {
     pub host: String,
     /// Port; 0 picks a free one.
     pub port: u16,
+}
+
+/// The database: SQLite in the data directory unless a URL is given.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `postgres://...` for PostgreSQL, or `sqlite://path`; default
+    /// `<data_dir>/weft.db`.
+    pub url: Option<String>,
+}
+
+// The URL may carry a password: never print it.
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self
+            .url
+            .as_ref()
+            .map(|u| u.split_once("://").map_or("<set>", |(scheme, _)| scheme));
+        f.debug_struct("DatabaseSettings").field("url", &shown).finish()
+    }
 }
 
 /// Plugin loading.
@@ -99,6 +121,7 @@ impl Default for Settings {
         Self {
             server: ServerSettings::default(),
             data_dir: PathBuf::from("weft-data"),
+            database: DatabaseSettings::default(),
             plugins: PluginSettings::default(),
             sandbox: SandboxSettings::default(),
             egress: EgressSettings::default(),
@@ -162,6 +185,14 @@ impl Settings {
             .map_err(Box::new)
     }
 
+    /// The database location in force.
+    pub fn database_location(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("weft.db").display().to_string())
+    }
+
     /// The plugin directory in force.
     pub fn plugin_dir(&self) -> PathBuf {
         self.plugins
@@ -213,6 +244,14 @@ mod tests {
             assert_eq!(s.data_dir, PathBuf::from("/srv/weft"));
             assert_eq!(s.sandbox.cpu_budget_ms, 250);
             assert_eq!(s.server.host, "127.0.0.1");
+            assert_eq!(s.database_location(), "/srv/weft/weft.db");
+            jail.set_env("WEFT__DATABASE__URL", "postgres://weft:hunter2@db/weft");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.database_location(), "postgres://weft:hunter2@db/weft");
+            assert!(
+                !format!("{s:?}").contains("hunter2"),
+                "the database password never prints"
+            );
             jail.set_env("WEFT__SERVER__PROT", "1");
             assert!(Settings::load(None).is_err(), "unknown keys must be refused");
             Ok(())

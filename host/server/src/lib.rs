@@ -6,4 +6,4 @@ pub mod config;
 mod startup;
 pub mod telemetry;
 
-pub use startup::{Application, shutdown_signal};
+pub use startup::{Application, open_store, shutdown_signal};

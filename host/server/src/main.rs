@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Serve the API with the plugins of the plugin directory.
     Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
     /// Check a plugin component the way `serve` installs it and print what it declares.
     Inspect {
         /// Path to a `.wasm` component.
@@ -35,13 +37,27 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init(&settings.log);
     match cli.command {
         Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let store = weft_server::open_store(&settings).await?;
+            store.close().await;
+            println!(
+                "database {} is up to date",
+                settings.database_location().split("://").next().unwrap_or("sqlite")
+            );
+            Ok(())
+        }
         Command::Inspect { file } => inspect(settings, file).await,
     }
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let app = Application::build(settings).await?;
+    let mut app = Application::build(settings).await?;
     let addr = app.local_addr();
+    if let Some(key) = app.take_first_operator_key() {
+        use secrecy::ExposeSecret;
+        println!("Operator key (shown once, store it safely; it creates projects):");
+        println!("  {}", key.expose_secret());
+    }
     let plugins = app.plugins();
     println!("Weft {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
     println!("  data directory: {}", app.settings().data_dir.display());

@@ -2,6 +2,7 @@
 
 use crate::config::Settings;
 use anyhow::Context;
+use secrecy::SecretString;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,12 +10,34 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use weft_api::AppState;
 use weft_egress::EgressClient;
 use weft_plugin_host::{HostServices, PluginHost, PluginInfo};
+use weft_store::Store;
 
 /// A bound, ready-to-serve Weft.
 pub struct Application {
     listener: tokio::net::TcpListener,
     state: AppState,
     settings: Settings,
+    store: Arc<dyn Store>,
+    first_operator_key: Option<SecretString>,
+}
+
+/// Opens the configured database and applies pending migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let location = settings.database_location();
+    let store = weft_store::open(&location).await.context("opening the database")?;
+    store.migrate().await.context("applying database migrations")?;
+    tracing::info!(backend = ?store.backend(), "database ready");
+    Ok(store)
+}
+
+/// Creates the operator key on the very first start; returns it that once.
+async fn bootstrap_operator_key(store: &dyn Store) -> anyhow::Result<Option<SecretString>> {
+    let key = weft_auth::generate_api_key("weft_op").context("generating the operator key")?;
+    let created = store
+        .set_operator_key_hash(&key.hash)
+        .await
+        .context("storing the operator key")?;
+    Ok(created.then(|| SecretString::from(key.plaintext)))
 }
 
 impl Application {
@@ -24,6 +47,10 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
+        // A broken crypto backend must fail start-up, not the first request.
+        weft_auth::self_test().context("checking the JWT crypto backend")?;
+        let store = open_store(&settings).await?;
+        let first_operator_key = bootstrap_operator_key(store.as_ref()).await?;
         let egress = Arc::new(EgressClient::new(settings.egress_config()).context("building the egress client")?);
         let host = PluginHost::new(settings.host_config(), HostServices::in_memory(egress))
             .context("starting the plugin runtime")?;
@@ -53,6 +80,8 @@ impl Application {
             listener,
             state,
             settings,
+            store,
+            first_operator_key,
         })
     }
 
@@ -66,6 +95,11 @@ impl Application {
     /// The installed plugins.
     pub fn plugins(&self) -> Vec<Arc<PluginInfo>> {
         self.state.plugins.list()
+    }
+
+    /// The operator key, only on the start that created it (print it once).
+    pub fn take_first_operator_key(&mut self) -> Option<SecretString> {
+        self.first_operator_key.take()
     }
 
     /// The settings in force.
@@ -82,6 +116,8 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")?;
+        // Lets SQLite checkpoint its WAL and PostgreSQL connections end cleanly.
+        self.store.close().await;
         tracing::info!("weft stopped");
         Ok(())
     }

@@ -1,0 +1,84 @@
+//! The keys a project's tokens are verified with.
+
+use crate::AuthError;
+use crate::jwks::JwksCache;
+use jsonwebtoken::DecodingKey;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::traits::PublicKeyParts;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Smallest RSA modulus accepted.
+pub(crate) const MIN_RSA_BITS: usize = 2048;
+
+/// A public key configured for a project (generated or uploaded).
+#[derive(Clone)]
+pub struct StaticKey {
+    pub(crate) kid: Option<String>,
+    pub(crate) key: DecodingKey,
+    pub(crate) fingerprint: [u8; 32],
+}
+
+impl std::fmt::Debug for StaticKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaticKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StaticKey {
+    /// Parses an RSA public key (SPKI PEM, `-----BEGIN PUBLIC KEY-----`),
+    /// refusing keys under 2048 bits.
+    pub fn from_pem(kid: Option<String>, pem: &str) -> Result<Self, AuthError> {
+        let parsed = rsa::RsaPublicKey::from_public_key_pem(pem.trim())
+            .map_err(|e| AuthError::BadKey(format!("not an RSA public key in PEM form: {e}")))?;
+        if parsed.n().bits() < MIN_RSA_BITS {
+            return Err(AuthError::BadKey(format!(
+                "RSA keys must have at least {MIN_RSA_BITS} bits"
+            )));
+        }
+        let key = DecodingKey::from_rsa_pem(pem.trim().as_bytes()).map_err(|e| AuthError::BadKey(e.to_string()))?;
+        Ok(Self {
+            kid,
+            key,
+            fingerprint: Sha256::digest(pem.trim().as_bytes()).into(),
+        })
+    }
+}
+
+/// Every key a project accepts: static keys and optionally one JWKS.
+#[derive(Clone, Default)]
+pub struct ProjectKeys {
+    pub(crate) static_keys: Vec<StaticKey>,
+    pub(crate) jwks: Option<Arc<JwksCache>>,
+}
+
+impl ProjectKeys {
+    /// Static keys only.
+    pub fn with_static(keys: Vec<StaticKey>) -> Self {
+        Self {
+            static_keys: keys,
+            jwks: None,
+        }
+    }
+
+    /// Adds a JWKS provider.
+    pub fn with_jwks(mut self, jwks: Arc<JwksCache>) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// Identifies this exact key set: cached verifications made with another
+    /// set (a key since removed) are not reused.
+    pub(crate) fn fingerprint(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for k in &self.static_keys {
+            h.update(k.fingerprint);
+        }
+        if let Some(j) = &self.jwks {
+            h.update(j.url().as_bytes());
+        }
+        h.finalize().into()
+    }
+}

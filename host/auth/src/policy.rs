@@ -1,0 +1,47 @@
+//! Token policy and the clock it is judged by.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What a user token must satisfy beyond its signature.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    /// Longest `exp - iat` accepted.
+    pub max_lifetime: Duration,
+    /// Clock skew tolerated on `exp`, `nbf` and `iat`; explicit, not a
+    /// library default.
+    pub leeway: Duration,
+    /// Largest token accepted, in bytes.
+    pub max_token_bytes: usize,
+    /// Verified tokens remembered (0 disables the cache).
+    pub cache_entries: usize,
+}
+
+impl Default for TokenPolicy {
+    fn default() -> Self {
+        Self {
+            max_lifetime: Duration::from_secs(24 * 3600),
+            leeway: Duration::from_secs(30),
+            max_token_bytes: 8 * 1024,
+            cache_entries: 10_000,
+        }
+    }
+}
+
+/// Business time, injectable so tests can move it.
+pub trait Clock: Send + Sync + 'static {
+    /// Seconds since the Unix epoch.
+    fn now_unix(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_unix(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,82 @@
+//! Typed ids, so a signing-key id can never be passed where a project id is
+//! expected, and the store's clock.
+
+use std::fmt;
+use std::str::FromStr;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new random (v4) id.
+            pub fn new() -> Self {
+                Self(Uuid::new_v4())
+            }
+
+            /// The UUID inside.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A project: the tenant every other row belongs to.
+    ProjectId
+);
+id_type!(
+    /// Ties up to three projects (one per environment) into a release group.
+    ReleaseGroupId
+);
+id_type!(
+    /// A signing key of a project.
+    SigningKeyId
+);
+id_type!(
+    /// A project API key.
+    ApiKeyId
+);
+id_type!(
+    /// An integration configured in a project.
+    IntegrationId
+);
+
+/// Now, truncated to the microsecond: PostgreSQL keeps microseconds, so
+/// both backends return exactly the instant they were given.
+pub(crate) fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
+}

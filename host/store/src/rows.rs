@@ -1,0 +1,310 @@
+//! Rows as both backends return them, and their conversion into the domain
+//! types. The row structs decode from SQLite and PostgreSQL alike because
+//! every column has one Rust type on both: UUIDs (BLOB / `uuid`), [`Ts`]
+//! (INTEGER / `timestamptz`), booleans, text and JSON (TEXT / `jsonb`).
+
+use crate::keys::SigningKeyMaterial;
+use crate::{ApiKey, AppEvent, ConnectedUser, EnvironmentSecret, Error, Integration, Project, Result, SigningKey};
+use serde_json::{Map, Value};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::types::Json;
+use sqlx::{Database, Decode, Encode, Postgres, Sqlite, Type};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A timestamp column. SQLite has no time type and its text forms do not
+/// sort reliably, so there it is INTEGER microseconds since the Unix epoch
+/// (comparable in SQL, which the queue's lease expiries will need);
+/// PostgreSQL stores `timestamptz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ts(pub OffsetDateTime);
+
+impl Type<Sqlite> for Ts {
+    fn type_info() -> <Sqlite as Database>::TypeInfo {
+        <i64 as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &<Sqlite as Database>::TypeInfo) -> bool {
+        <i64 as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'q> Encode<'q, Sqlite> for Ts {
+    fn encode_by_ref(&self, buf: &mut <Sqlite as Database>::ArgumentBuffer<'q>) -> Result<IsNull, BoxDynError> {
+        let micros = i64::try_from(self.0.unix_timestamp_nanos() / 1_000)?;
+        <i64 as Encode<'q, Sqlite>>::encode(micros, buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Ts {
+    fn decode(value: <Sqlite as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let micros = <i64 as Decode<'r, Sqlite>>::decode(value)?;
+        Ok(Ts(OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(micros) * 1_000,
+        )?))
+    }
+}
+
+impl Type<Postgres> for Ts {
+    fn type_info() -> <Postgres as Database>::TypeInfo {
+        <OffsetDateTime as Type<Postgres>>::type_info()
+    }
+}
+
+impl<'q> Encode<'q, Postgres> for Ts {
+    fn encode_by_ref(&self, buf: &mut <Postgres as Database>::ArgumentBuffer<'q>) -> Result<IsNull, BoxDynError> {
+        <OffsetDateTime as Encode<'q, Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Ts {
+    fn decode(value: <Postgres as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        <OffsetDateTime as Decode<'r, Postgres>>::decode(value).map(Ts)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ProjectRow {
+    id: Uuid,
+    name: String,
+    environment: String,
+    release_group_id: Option<Uuid>,
+    created_at: Ts,
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = Error;
+    fn try_from(r: ProjectRow) -> Result<Self> {
+        Ok(Project {
+            id: r.id.into(),
+            name: r.name,
+            environment: r
+                .environment
+                .parse()
+                .map_err(|_| Error::corrupt("unknown environment"))?,
+            release_group_id: r.release_group_id.map(Into::into),
+            created_at: r.created_at.0,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SigningKeyRow {
+    id: Uuid,
+    project_id: Uuid,
+    kind: String,
+    kid: Option<String>,
+    public_key_pem: Option<String>,
+    jwks_url: Option<String>,
+    created_at: Ts,
+}
+
+impl TryFrom<SigningKeyRow> for SigningKey {
+    type Error = Error;
+    fn try_from(r: SigningKeyRow) -> Result<Self> {
+        let material = match (r.kind.as_str(), r.public_key_pem, r.jwks_url) {
+            ("generated", Some(public_key_pem), None) => SigningKeyMaterial::Generated { public_key_pem },
+            ("uploaded", Some(public_key_pem), None) => SigningKeyMaterial::Uploaded { public_key_pem },
+            ("jwks", None, Some(url)) => SigningKeyMaterial::Jwks { url },
+            _ => return Err(Error::corrupt("inconsistent signing key row")),
+        };
+        Ok(SigningKey {
+            id: r.id.into(),
+            project_id: r.project_id.into(),
+            kid: r.kid,
+            material,
+            created_at: r.created_at.0,
+        })
+    }
+}
+
+/// The bind values of a signing key's material: (public key, JWKS URL).
+pub(crate) fn material_columns(m: &SigningKeyMaterial) -> (Option<&str>, Option<&str>) {
+    match m {
+        SigningKeyMaterial::Generated { public_key_pem } | SigningKeyMaterial::Uploaded { public_key_pem } => {
+            (Some(public_key_pem), None)
+        }
+        SigningKeyMaterial::Jwks { url } => (None, Some(url)),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: Uuid,
+    project_id: Uuid,
+    name: String,
+    role: String,
+    key_prefix: String,
+    created_at: Ts,
+    last_used_at: Option<Ts>,
+    revoked_at: Option<Ts>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = Error;
+    fn try_from(r: ApiKeyRow) -> Result<Self> {
+        Ok(ApiKey {
+            id: r.id.into(),
+            project_id: r.project_id.into(),
+            name: r.name,
+            role: r.role.parse().map_err(|_| Error::corrupt("unknown API key role"))?,
+            key_prefix: r.key_prefix,
+            created_at: r.created_at.0,
+            last_used_at: r.last_used_at.map(|t| t.0),
+            revoked_at: r.revoked_at.map(|t| t.0),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    project_id: Uuid,
+    user_id: String,
+    metadata: Json<Map<String, Value>>,
+    disabled: bool,
+    created_at: Ts,
+    last_seen_at: Ts,
+}
+
+impl From<UserRow> for ConnectedUser {
+    fn from(r: UserRow) -> Self {
+        ConnectedUser {
+            project_id: r.project_id.into(),
+            user_id: r.user_id,
+            metadata: r.metadata.0,
+            disabled: r.disabled,
+            created_at: r.created_at.0,
+            last_seen_at: r.last_seen_at.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct IntegrationRow {
+    id: Uuid,
+    project_id: Uuid,
+    integration_type: String,
+    active: bool,
+    client_id: Option<String>,
+    scopes: Json<Vec<String>>,
+    base_url: Option<String>,
+    endpoint_overrides: Json<Map<String, Value>>,
+    portal_texts: Json<Map<String, Value>>,
+    accent_color: Option<String>,
+    created_at: Ts,
+}
+
+impl From<IntegrationRow> for Integration {
+    fn from(r: IntegrationRow) -> Self {
+        Integration {
+            id: r.id.into(),
+            project_id: r.project_id.into(),
+            integration_type: r.integration_type,
+            active: r.active,
+            client_id: r.client_id,
+            scopes: r.scopes.0,
+            base_url: r.base_url,
+            endpoint_overrides: r.endpoint_overrides.0,
+            portal_texts: r.portal_texts.0,
+            accent_color: r.accent_color,
+            created_at: r.created_at.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SecretRow {
+    project_id: Uuid,
+    name: String,
+    created_at: Ts,
+}
+
+impl From<SecretRow> for EnvironmentSecret {
+    fn from(r: SecretRow) -> Self {
+        EnvironmentSecret {
+            project_id: r.project_id.into(),
+            name: r.name,
+            created_at: r.created_at.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AppEventRow {
+    project_id: Uuid,
+    name: String,
+    example_payload: Json<Value>,
+    created_at: Ts,
+}
+
+impl From<AppEventRow> for AppEvent {
+    fn from(r: AppEventRow) -> Self {
+        AppEvent {
+            project_id: r.project_id.into(),
+            name: r.name,
+            example_payload: r.example_payload.0,
+            created_at: r.created_at.0,
+        }
+    }
+}
+
+/// Converts fetched rows.
+pub(crate) fn convert<R, T>(rows: Vec<R>) -> Result<Vec<T>>
+where
+    T: TryFrom<R>,
+    Error: From<T::Error>,
+{
+    rows.into_iter().map(|r| T::try_from(r).map_err(Error::from)).collect()
+}
+
+/// Converts one fetched row.
+pub(crate) fn one<R, T>(row: R) -> Result<T>
+where
+    T: TryFrom<R>,
+    Error: From<T::Error>,
+{
+    T::try_from(row).map_err(Error::from)
+}
+
+// The column lists the row structs above decode, for `concat!` into the
+// queries of both backends; kept here so they change with the structs.
+macro_rules! project_columns {
+    () => {
+        "id, name, environment, release_group_id, created_at"
+    };
+}
+macro_rules! signing_key_columns {
+    () => {
+        "id, project_id, kind, kid, public_key_pem, jwks_url, created_at"
+    };
+}
+macro_rules! api_key_columns {
+    () => {
+        "id, project_id, name, role, key_prefix, created_at, last_used_at, revoked_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "project_id, user_id, metadata, disabled, created_at, last_seen_at"
+    };
+}
+macro_rules! integration_columns {
+    () => {
+        "id, project_id, integration_type, active, client_id, scopes, base_url, \
+         endpoint_overrides, portal_texts, accent_color, created_at"
+    };
+}
+macro_rules! secret_columns {
+    () => {
+        "project_id, name, created_at"
+    };
+}
+macro_rules! app_event_columns {
+    () => {
+        "project_id, name, example_payload, created_at"
+    };
+}
+pub(crate) use {
+    api_key_columns, app_event_columns, integration_columns, project_columns, secret_columns, signing_key_columns,
+    user_columns,
+};

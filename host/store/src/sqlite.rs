@@ -1,0 +1,154 @@
+//! The SQLite implementation: one file, WAL, one writer.
+//!
+//! Every write goes through a single connection in a `BEGIN IMMEDIATE`
+//! transaction, so writers queue in the pool instead of colliding on
+//! SQLite's one write lock; taking the lock up front also means a
+//! transaction that reads before it writes cannot fail half-way on a lock
+//! upgrade. Reads use a small pool of read-only connections, which WAL lets
+//! run alongside the writer. `synchronous=FULL` makes a commit durable
+//! before it returns: accepted work survives a power cut.
+
+mod config;
+mod integrations;
+mod keys;
+mod projects;
+mod users;
+
+use crate::{Backend, Result, Store};
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Read connections. Reads are short; a few let requests overlap without
+/// holding many file handles.
+const READERS: u32 = 4;
+
+/// How long a connection waits for a lock held elsewhere (another process,
+/// or a reader during a WAL checkpoint) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A store in one SQLite file.
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+    path: PathBuf,
+}
+
+/// Settings read back from a live connection, to check what is in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SqlitePragmas {
+    /// `journal_mode` (expected: `wal`).
+    pub journal_mode: String,
+    /// `synchronous` (0 off, 1 normal, 2 full, 3 extra; expected: 2).
+    pub synchronous: i64,
+    /// `foreign_keys` (expected: 1).
+    pub foreign_keys: i64,
+    /// `busy_timeout` in milliseconds.
+    pub busy_timeout_ms: i64,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and its
+    /// directory.
+    pub async fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Full);
+        // The writer opens first: it creates the file and switches it to
+        // WAL (a property of the file), which the read-only readers need.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await?;
+        // Read-only, so a write sent here by mistake fails loudly instead
+        // of bypassing the single writer.
+        let readers = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self {
+            writer,
+            readers,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The settings in force on the writer connection.
+    pub async fn writer_pragmas(&self) -> Result<SqlitePragmas> {
+        pragmas(&self.writer).await
+    }
+
+    /// The settings in force on a reader connection.
+    pub async fn reader_pragmas(&self) -> Result<SqlitePragmas> {
+        pragmas(&self.readers).await
+    }
+
+    /// Starts a write transaction on the writer connection; it takes the
+    /// write lock at once (`BEGIN IMMEDIATE`). Dropping it uncommitted
+    /// rolls back. Every write of this backend starts here, and so will the
+    /// queue's claims.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The pool for reads.
+    pub(crate) fn read(&self) -> &SqlitePool {
+        &self.readers
+    }
+}
+
+async fn pragmas(pool: &SqlitePool) -> Result<SqlitePragmas> {
+    let mut conn = pool.acquire().await?;
+    let journal_mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await?;
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await?;
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await?;
+    let busy_timeout_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *conn).await?;
+    Ok(SqlitePragmas {
+        journal_mode,
+        synchronous,
+        foreign_keys,
+        busy_timeout_ms,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.readers.close().await;
+        // Last, so the final connection to close checkpoints the WAL.
+        self.writer.close().await;
+    }
+}

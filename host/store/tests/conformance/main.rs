@@ -1,0 +1,83 @@
+//! The storage conformance suite: every case runs once on SQLite (a fresh
+//! file) and once on PostgreSQL (a fresh database on the local server).
+//!
+//! Test names are `<backend>::<group>::<case>`, so `cargo test -p weft-store
+//! postgres::` runs one backend. PostgreSQL must be reachable (see
+//! `harness.rs`): its tests fail, not skip, when it is not.
+
+mod harness;
+
+mod config;
+mod integrations;
+mod keys;
+mod lifecycle;
+mod projects;
+mod sqlite_only;
+mod users;
+
+/// Generates one test per case and backend.
+macro_rules! conformance {
+    ($($group:ident: [$($case:ident),* $(,)?]),* $(,)?) => {
+        mod sqlite {
+            $(mod $group {
+                $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::harness::run_sqlite(crate::$group::$case).await;
+                })*
+            })*
+        }
+        mod postgres {
+            $(mod $group {
+                $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::harness::run_postgres(crate::$group::$case).await;
+                })*
+            })*
+        }
+    };
+}
+
+conformance! {
+    projects: [
+        create_get_list,
+        rename,
+        delete_cascades,
+        release_groups,
+        invalid_input,
+    ],
+    keys: [
+        signing_keys,
+        signing_key_kid_conflict_and_tenancy,
+        api_keys,
+        api_key_hash_conflict,
+        api_key_revocation_is_immediate,
+        api_key_tenancy,
+        operator_key,
+    ],
+    users: [
+        upsert_seen_creates_then_touches,
+        upsert_seen_concurrent_creates_one_row,
+        merge_metadata_semantics,
+        merge_metadata_concurrent_keys_all_survive,
+        disable_and_enable,
+        list_pagination,
+        user_tenancy,
+    ],
+    integrations: [
+        lifecycle,
+        patch_semantics,
+        type_conflict,
+        integration_tenancy,
+        invalid_input,
+    ],
+    config: [
+        secret_names,
+        app_events,
+        config_tenancy,
+    ],
+    lifecycle: [
+        migrate_is_idempotent,
+        data_survives_reopen,
+        backend_is_reported,
+    ],
+}
