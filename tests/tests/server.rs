@@ -132,6 +132,47 @@ async fn errors_have_one_shape_with_the_request_id() {
     assert_eq!(r.json::<Value>().await.unwrap()["meta"]["requestId"], "req-abc");
 }
 
+#[tokio::test]
+async fn sdk_routes_answer_cors_preflights_with_the_sdk_headers() {
+    let app = spawn_app(&[]).await;
+    let r = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/projects/00000000-0000-4000-8000-000000000000/sdk/me", app.base),
+        )
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "PATCH")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, x-paragon-credential",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert!(h["access-control-allow-methods"].to_str().unwrap().contains("PATCH"));
+    let allowed = h["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    for name in ["authorization", "content-type", "x-paragon-credential"] {
+        assert!(allowed.contains(name), "{allowed}");
+    }
+    // An actual cross-origin call carries the CORS header even when refused.
+    let r = app
+        .client
+        .get(format!(
+            "{}/projects/00000000-0000-4000-8000-000000000000/sdk/me",
+            app.base
+        ))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+}
+
 /// The `weft` binary built by this workspace (tests run after `cargo test`
 /// built every target).
 fn weft_binary() -> PathBuf {
@@ -150,13 +191,28 @@ fn weft_binary() -> PathBuf {
     path
 }
 
-#[tokio::test]
-async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
-    let dir = data_dir_with(&["test_echo"]);
+/// Runs a `weft` CLI command on `data_dir` and returns its stdout.
+fn weft_cli(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(weft_binary())
+        .args(args)
+        .env("WEFT__DATA_DIR", data_dir)
+        .env("WEFT__LOG__FORMAT", "json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "weft {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The real server binary on port 0; its printed lines, and its base URL.
+async fn start_binary(data_dir: &std::path::Path) -> (tokio::process::Child, Vec<String>, String) {
     let mut child = tokio::process::Command::new(weft_binary())
         .arg("serve")
         .env("WEFT__SERVER__PORT", "0")
-        .env("WEFT__DATA_DIR", dir.path())
+        .env("WEFT__DATA_DIR", data_dir)
         .env("WEFT__LOG__FORMAT", "json")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -179,11 +235,22 @@ async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
             break rest.trim().to_owned();
         }
     };
-    // It prints what it serves.
     while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_millis(500), lines.next_line()).await {
         printed.push(line);
     }
+    (child, printed, base)
+}
+
+#[tokio::test]
+async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
+    let dir = data_dir_with(&["test_echo"]);
+    let (mut child, printed, base) = start_binary(dir.path()).await;
+    // It prints what it serves, and the operator key of its first start.
     assert!(printed.iter().any(|l| l.contains("test-echo")), "{printed:?}");
+    assert!(
+        printed.iter().any(|l| l.trim_start().starts_with("weft_op_")),
+        "{printed:?}"
+    );
     let body: Value = reqwest::get(format!("{base}/plugins"))
         .await
         .unwrap()
@@ -201,6 +268,97 @@ async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
         .expect("stops within 10 s")
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// The README's path for a newcomer: create a project, mint a token, call
+/// `/sdk/me` with it.
+#[tokio::test]
+async fn cli_creates_a_project_and_mints_a_token_that_sdk_me_accepts() {
+    let dir = data_dir_with(&[]);
+    let created = weft_cli(dir.path(), &["project", "create", "--name", "Demo"]);
+    let project = created.split_whitespace().nth(2).expect("project id").to_owned();
+    assert_eq!(project.len(), 36, "{created}");
+    let token = weft_cli(
+        dir.path(),
+        &["token", "mint", "--project", &project, "--user", "user-42"],
+    )
+    .trim()
+    .to_owned();
+    let other = weft_cli(dir.path(), &["project", "create", "--name", "Other"]);
+    let other = other.split_whitespace().nth(2).unwrap().to_owned();
+    let other_token = weft_cli(dir.path(), &["token", "mint", "--project", &other, "--user", "user-42"])
+        .trim()
+        .to_owned();
+    let (_child, _, base) = start_binary(dir.path()).await;
+    let client = reqwest::Client::new();
+    let me = format!("{base}/projects/{project}/sdk/me");
+
+    let r = client.get(&me).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"authenticated": true, "userId": "user-42", "integrations": {}, "meta": {}})
+    );
+
+    let r = client
+        .patch(&me)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"meta": {"Email": "a@b.c"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = client
+        .get(&me)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["meta"], serde_json::json!({"Email": "a@b.c"}));
+    // The reference also accepts the token without the Bearer scheme.
+    let r = client.get(&me).header("authorization", &token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    for (auth, why) in [
+        (None, "no token"),
+        (Some("garbage"), "garbage"),
+        (Some(other_token.as_str()), "other project's token"),
+    ] {
+        let mut req = client.get(&me);
+        if let Some(a) = auth {
+            req = req.bearer_auth(a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{why}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "UNAUTHORIZED", "{why}");
+        assert!(
+            body["meta"]["requestId"].as_str().is_some_and(|id| !id.is_empty()),
+            "{why}"
+        );
+    }
+    let r = client
+        .patch(&me)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"meta": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    for path in ["sdk/metadata", "sdk/integrations"] {
+        let r = client
+            .get(format!("{base}/projects/{project}/{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap(), serde_json::json!([]), "{path}");
+    }
 }
 
 #[tokio::test]

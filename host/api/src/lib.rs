@@ -8,8 +8,11 @@
 mod error;
 mod health;
 mod plugins;
+mod sdk;
+mod user_token;
 
 pub use error::{ApiError, REQUEST_ID_HEADER, render_errors};
+pub use user_token::{User, UserTokens};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -27,6 +30,30 @@ pub struct AppState {
     pub plugins: Arc<PluginHost>,
     /// Set once start-up finished (plugins loaded); `/readyz` reports it.
     pub ready: Arc<AtomicBool>,
+    /// Projects, keys, users, integrations.
+    pub store: Arc<dyn weft_store::Store>,
+    /// User-token verification.
+    pub user_tokens: Arc<UserTokens>,
+}
+
+/// Maps a store error to the answer: its public message for caller
+/// mistakes, a generic 500 (cause logged) for backend failures.
+pub(crate) fn store_error(e: weft_store::Error) -> ApiError {
+    use weft_store::Error as E;
+    match &e {
+        E::NotFound(_) => ApiError::not_found(e.public_message().unwrap_or_else(|| "Not found".into())),
+        E::Conflict(_) => ApiError::new(
+            http::StatusCode::CONFLICT,
+            "CONFLICT",
+            e.public_message().unwrap_or_default(),
+        ),
+        E::Invalid(_) => ApiError::new(
+            http::StatusCode::BAD_REQUEST,
+            "INVALID",
+            e.public_message().unwrap_or_default(),
+        ),
+        _ => ApiError::internal(e),
+    }
 }
 
 /// The whole API with its layers: request id (set, propagated), tracing
@@ -36,6 +63,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(plugins::routes())
+        .merge(sdk::routes())
         .fallback(|| async { ApiError::not_found("No route matches this path") })
         .with_state(state)
         .layer(axum::middleware::from_fn(render_errors))

@@ -63,6 +63,11 @@ impl ProjectKeys {
         }
     }
 
+    /// Replaces the static keys.
+    pub fn set_static(&mut self, keys: Vec<StaticKey>) {
+        self.static_keys = keys;
+    }
+
     /// Adds a JWKS provider.
     pub fn with_jwks(mut self, jwks: Arc<JwksCache>) -> Self {
         self.jwks = Some(jwks);

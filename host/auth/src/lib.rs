@@ -40,7 +40,7 @@ pub use api_keys::{NewApiKey, generate_api_key, hash_api_key};
 pub use jwks::{JwksCache, JwksConfig};
 pub use keys::{ProjectKeys, StaticKey};
 pub use policy::{Clock, SystemClock, TokenPolicy};
-pub use selftest::{generate_signing_key, self_test};
+pub use selftest::{generate_signing_key, mint_user_token, self_test};
 pub use verify::{UserClaims, UserTokenVerifier};
 
 /// Why a token or key was refused.

@@ -57,3 +57,35 @@ pub fn self_test() -> Result<(), AuthError> {
     // enabled); turn that into a start-up error too.
     std::panic::catch_unwind(run).unwrap_or_else(|_| Err(AuthError::SelfTest("the crypto backend panicked".into())))
 }
+
+#[derive(Serialize)]
+struct UserTokenClaims<'a> {
+    sub: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+/// Signs an RS256 user token for `sub`, valid for `ttl_seconds` from `now`
+/// (Unix seconds), with the private key PEM a signing key was generated with.
+pub fn mint_user_token(
+    private_pem: &str,
+    kid: Option<&str>,
+    sub: &str,
+    now: i64,
+    ttl_seconds: i64,
+) -> Result<String, AuthError> {
+    let key = EncodingKey::from_rsa_pem(private_pem.as_bytes())
+        .map_err(|e| AuthError::BadKey(format!("not an RSA private key in PEM form: {e}")))?;
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(
+        &header,
+        &UserTokenClaims {
+            sub,
+            iat: now,
+            exp: now + ttl_seconds,
+        },
+        &key,
+    )
+    .map_err(|e| AuthError::BadKey(e.to_string()))
+}

@@ -2,6 +2,7 @@
 //! [`Application`] that binds the listener, installs plugins and serves the
 //! API until asked to stop. Tests build the same `Application` on port 0.
 
+pub mod cli;
 pub mod config;
 mod startup;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
 use weft_server::config::Settings;
-use weft_server::{Application, shutdown_signal, telemetry};
+use weft_server::{Application, cli, shutdown_signal, telemetry};
 
 #[derive(Parser)]
 #[command(name = "weft", version, about = "Self-hosted integration runtime")]
@@ -23,10 +23,70 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage projects.
+    Project {
+        #[command(subcommand)]
+        command: ProjectCommand,
+    },
+    /// Manage project API keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Development user tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Check a plugin component the way `serve` installs it and print what it declares.
     Inspect {
         /// Path to a `.wasm` component.
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectCommand {
+    /// Create a project and a development signing key for `weft token mint`.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// development, staging or production.
+        #[arg(long, default_value = "development")]
+        environment: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create an API key (printed once).
+    Create {
+        /// Project id.
+        #[arg(long)]
+        project: String,
+        /// admin, member or support.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a user token signed with the project's development key.
+    Mint {
+        /// Project id.
+        #[arg(long)]
+        project: String,
+        /// The user id (`sub`).
+        #[arg(long)]
+        user: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
     },
 }
 
@@ -46,6 +106,15 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Project {
+            command: ProjectCommand::Create { name, environment },
+        } => cli::project_create(&settings, &name, &environment).await,
+        Command::Key {
+            command: KeyCommand::Create { project, role, name },
+        } => cli::key_create(&settings, &project, &role, &name).await,
+        Command::Token {
+            command: TokenCommand::Mint { project, user, ttl },
+        } => cli::token_mint(&settings, &project, &user, ttl).await,
         Command::Inspect { file } => inspect(settings, file).await,
     }
 }

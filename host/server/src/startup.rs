@@ -7,7 +7,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use weft_api::AppState;
+use weft_api::{AppState, UserTokens};
+use weft_auth::{TokenPolicy, UserTokenVerifier};
 use weft_egress::EgressClient;
 use weft_plugin_host::{HostServices, PluginHost, PluginInfo};
 use weft_store::Store;
@@ -52,6 +53,10 @@ impl Application {
         let store = open_store(&settings).await?;
         let first_operator_key = bootstrap_operator_key(store.as_ref()).await?;
         let egress = Arc::new(EgressClient::new(settings.egress_config()).context("building the egress client")?);
+        let user_tokens = Arc::new(UserTokens::new(
+            UserTokenVerifier::new(TokenPolicy::default()),
+            egress.clone(),
+        ));
         let host = PluginHost::new(settings.host_config(), HostServices::in_memory(egress))
             .context("starting the plugin runtime")?;
         let plugin_dir = settings.plugin_dir();
@@ -75,6 +80,8 @@ impl Application {
         let state = AppState {
             plugins: Arc::new(host),
             ready: Arc::new(AtomicBool::new(false)),
+            store: store.clone(),
+            user_tokens,
         };
         Ok(Self {
             listener,

@@ -1,0 +1,145 @@
+//! SDK routes (user token): the connected user and the project's
+//! integrations, in the reference's shapes.
+
+use crate::user_token::User;
+use crate::{ApiError, AppState, store_error};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use http::{HeaderName, Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use time::format_description::well_known::Rfc3339;
+use tower_http::cors::{Any, CorsLayer};
+use weft_store::{ConnectedUser, Integration, ProjectId};
+
+/// Browsers call these routes from the app's own origin with a user token
+/// in the `Authorization` header (no cookies), so any origin may call them.
+fn cors() -> CorsLayer {
+    let headers = [
+        "authorization",
+        "content-type",
+        "x-paragon-credential",
+        "x-paragon-use-raw-response",
+        "x-request-id",
+    ];
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers(headers.map(HeaderName::from_static))
+        .expose_headers([HeaderName::from_static(crate::REQUEST_ID_HEADER)])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/projects/{projectId}/sdk/me", get(me).patch(patch_me))
+        .route("/projects/{projectId}/sdk/metadata", get(metadata))
+        .route("/projects/{projectId}/sdk/integrations", get(integrations))
+        .layer(cors())
+}
+
+async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec<Integration>, ApiError> {
+    let all = state.store.list_integrations(project).await.map_err(store_error)?;
+    Ok(all.into_iter().filter(|i| i.active).collect())
+}
+
+/// `{authenticated, userId, integrations, meta}`; until accounts can be
+/// connected every active integration reports `enabled: false`.
+async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -> Result<Value, ApiError> {
+    let integrations: Map<String, Value> = active_integrations(state, project)
+        .await?
+        .into_iter()
+        .map(|i| {
+            (
+                i.integration_type,
+                json!({ "enabled": false, "configuredWorkflows": {} }),
+            )
+        })
+        .collect();
+    Ok(json!({
+        "authenticated": true,
+        "userId": user.user_id,
+        "integrations": integrations,
+        "meta": user.metadata,
+    }))
+}
+
+async fn me(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
+    Ok(Json(user_view(&state, user.project, &user.user).await?))
+}
+
+#[derive(Deserialize)]
+struct PatchMe {
+    meta: Option<Value>,
+}
+
+/// Shallow-merges `meta` into the user's metadata and answers the user.
+async fn patch_me(
+    State(state): State<AppState>,
+    user: User,
+    body: Option<Json<Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let bad = |m: &str| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_BODY", m);
+    let Some(Json(body)) = body else {
+        return Err(bad("Send a JSON body like {\"meta\": {\"Email\": \"a@b.c\"}}"));
+    };
+    let patch: PatchMe = serde_json::from_value(body).map_err(|e| bad(&format!("Invalid body: {e}")))?;
+    let Some(Value::Object(meta)) = patch.meta else {
+        return Err(bad(
+            "`meta` must be a JSON object, e.g. {\"meta\": {\"Email\": \"a@b.c\"}}",
+        ));
+    };
+    let updated = state
+        .store
+        .merge_metadata(user.project, &user.user.user_id, meta)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(user_view(&state, user.project, &updated).await?))
+}
+
+/// Display metadata of the project's active integrations.
+async fn metadata(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
+    let list: Vec<Value> = active_integrations(&state, user.project)
+        .await?
+        .into_iter()
+        .map(|i| {
+            let plugin = state.plugins.get(&i.integration_type);
+            let meta = plugin.as_ref().and_then(|p| p.metadata.as_ref());
+            json!({
+                "type": i.integration_type,
+                "name": meta.map(|m| m.name.clone()).unwrap_or_else(|| i.integration_type.clone()),
+                "brandColor": i.accent_color,
+                "icon": meta.and_then(|m| m.icon_url.clone()),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> Value {
+    t.format(&Rfc3339).map(Value::String).unwrap_or(Value::Null)
+}
+
+/// The project's integrations with their Connect Portal configuration.
+async fn integrations(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
+    let all = state.store.list_integrations(user.project).await.map_err(store_error)?;
+    let list: Vec<Value> = all
+        .into_iter()
+        .map(|i| {
+            let custom = i.integration_type.strip_prefix("custom.").map(str::to_owned);
+            json!({
+                "id": i.id.to_string(),
+                "dateCreated": rfc3339(i.created_at),
+                "dateUpdated": rfc3339(i.created_at),
+                "projectId": i.project_id.to_string(),
+                "customIntegrationId": custom,
+                "type": i.integration_type,
+                "isActive": i.active,
+                "configs": [{ "integrationId": i.id.to_string(), "values": { "accentColor": i.accent_color, "portal": i.portal_texts } }],
+                "workflows": [],
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
