@@ -130,9 +130,12 @@ impl SecretSource for StaticSecrets {
     }
 }
 
+/// Live values of one scope: key → (value, expiry).
+type ScopeEntries = HashMap<String, (Vec<u8>, Option<Instant>)>;
+
 /// State kept in process memory, with per-scope quotas; lost on restart.
 pub struct MemoryStateStore {
-    entries: Mutex<HashMap<CallScope, HashMap<String, (Vec<u8>, Option<Instant>)>>>,
+    entries: Mutex<HashMap<CallScope, ScopeEntries>>,
     max_keys_per_scope: usize,
 }
 

@@ -234,6 +234,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the error type
     fn file_then_env_override_defaults_and_typos_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("weft.toml", "data_dir = \"/srv/weft\"\n[server]\nport = 9000\n")?;

@@ -8,7 +8,7 @@ impl secrets::Host for CallState {
         let declared = self
             .metadata
             .as_ref()
-            .is_some_and(|m| m.secrets.iter().any(|s| *s == name));
+            .is_some_and(|m| m.secrets.contains(&name));
         if !declared {
             tracing::warn!(target: "audit", plugin = %self.scope.plugin_id, invocation = %self.invocation_id, secret = %name, "undeclared secret refused");
             return Ok(Err(Error::Denied(format!(

@@ -18,7 +18,7 @@ impl webhook_crypto::Host for CallState {
         let declared = self
             .metadata
             .as_ref()
-            .is_some_and(|m| m.secrets.iter().any(|s| *s == secret_name));
+            .is_some_and(|m| m.secrets.contains(&secret_name));
         if !declared {
             return Ok(false);
         }
