@@ -73,15 +73,10 @@ pub fn plugin_crates(root: &Path) -> Result<Vec<PluginCrate>, String> {
 pub fn build_plugins(root: &Path) -> Result<Vec<(PluginCrate, PathBuf)>, String> {
     let crates = plugin_crates(root)?;
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Not `--locked`: adding a plugin crate (as the README walks through)
+    // must only add its entry to plugins/Cargo.lock, not fail the build.
     cmd.current_dir(root.join("plugins"))
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            WASM_TARGET,
-            "--target-dir",
-        ])
+        .args(["build", "--release", "--target", WASM_TARGET, "--target-dir"])
         .arg(target_dir(root).join("wasm-plugins"));
     // A build script inherits the outer build's settings (host RUSTFLAGS,
     // profile, jobserver); none of them apply to the wasm build.

@@ -5,10 +5,7 @@ use crate::call_state::{CallState, Phase};
 
 impl secrets::Host for CallState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, Error>> {
-        let declared = self
-            .metadata
-            .as_ref()
-            .is_some_and(|m| m.secrets.contains(&name));
+        let declared = self.metadata.as_ref().is_some_and(|m| m.secrets.contains(&name));
         if !declared {
             tracing::warn!(target: "audit", plugin = %self.scope.plugin_id, invocation = %self.invocation_id, secret = %name, "undeclared secret refused");
             return Ok(Err(Error::Denied(format!(

@@ -15,10 +15,7 @@ impl webhook_crypto::Host for CallState {
         signature: String,
         signature_encoding: Encoding,
     ) -> wasmtime::Result<bool> {
-        let declared = self
-            .metadata
-            .as_ref()
-            .is_some_and(|m| m.secrets.contains(&secret_name));
+        let declared = self.metadata.as_ref().is_some_and(|m| m.secrets.contains(&secret_name));
         if !declared {
             return Ok(false);
         }
