@@ -394,3 +394,58 @@ async fn first_start_creates_the_database_and_an_operator_key_shown_once() {
         );
     }
 }
+
+/// A project with a generated signing key, and a token of one of its users.
+async fn project_with_token(store: &dyn weft_store::Store, name: &str) -> (String, String) {
+    use weft_store::{Environment, NewProject, NewSigningKey, SigningKeyMaterial};
+    let project = store.create_project(NewProject::new(name, Environment::Development)).await.unwrap();
+    let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
+    let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
+    store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let token = weft_auth::mint_user_token(&private_pem, Some("k"), "matrix-user", now, 600).unwrap();
+    (project.id.to_string(), token)
+}
+
+/// Every route of the route table × every kind of caller. Expectations come
+/// from each route's declared access, so a new route is covered the moment
+/// it is registered, and a new kind of access does not compile here until
+/// the matrix says what it expects.
+#[tokio::test]
+async fn authorization_matrix_over_the_route_table() {
+    use weft_api::Access;
+    let app = spawn_app(&["test_echo"]).await;
+    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string()).await.unwrap();
+    let (project, token) = project_with_token(store.as_ref(), "A").await;
+    let (_, other_token) = project_with_token(store.as_ref(), "B").await;
+    let principals: [(&str, Option<String>); 4] = [
+        ("same-project user", Some(format!("Bearer {token}"))),
+        ("other-project user", Some(format!("Bearer {other_token}"))),
+        ("none", None),
+        ("malformed", Some("Bearer not.a.jwt".into())),
+    ];
+    let table = weft_api::route_table();
+    assert!(table.len() >= 8, "{table:?}");
+    let mut checked = 0;
+    for route in &table {
+        let path = route.path.replace("{projectId}", &project).replace("{id}", "test-echo");
+        for (who, auth) in &principals {
+            let mut req = app.client.request(route.method.clone(), format!("{}{path}", app.base));
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            if route.method != reqwest::Method::GET {
+                req = req.json(&serde_json::json!({}));
+            }
+            let status = req.send().await.unwrap().status().as_u16();
+            let ok = match (route.access, *who) {
+                (Access::Public, _) => status < 400,
+                (Access::User, "same-project user") => (200..300).contains(&status) || status == 400,
+                (Access::User, _) => status == 401,
+            };
+            assert!(ok, "{} {} as {who}: {status} (access {:?})", route.method, route.path, route.access);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, table.len() * principals.len());
+}

@@ -1,17 +1,23 @@
 //! Liveness and readiness probes.
 
+use crate::routes::{Access, Routes};
 use crate::{ApiError, AppState};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub(crate) fn routes() -> Routes {
+    Routes::new()
+        .add(Method::GET, "/healthz", Access::Public, "Liveness probe", healthz)
+        .add(
+            Method::GET,
+            "/readyz",
+            Access::Public,
+            "Readiness probe (plugins loaded)",
+            readyz,
+        )
 }
 
 /// The process answers.

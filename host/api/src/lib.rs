@@ -8,10 +8,12 @@
 mod error;
 mod health;
 mod plugins;
+mod routes;
 mod sdk;
 mod user_token;
 
 pub use error::{ApiError, REQUEST_ID_HEADER, render_errors};
+pub use routes::{Access, RouteSpec};
 pub use user_token::{User, UserTokens};
 
 use axum::Router;
@@ -56,14 +58,21 @@ pub(crate) fn store_error(e: weft_store::Error) -> ApiError {
     }
 }
 
+fn all_routes() -> routes::Routes {
+    health::routes().merge(plugins::routes()).merge(sdk::routes())
+}
+
+/// Every route the API serves, with the access it requires.
+pub fn route_table() -> Vec<RouteSpec> {
+    all_routes().into_parts().1
+}
+
 /// The whole API with its layers: request id (set, propagated), tracing
 /// span (method, matched path, request id), error rendering.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
-    Router::new()
-        .merge(health::routes())
-        .merge(plugins::routes())
-        .merge(sdk::routes())
+    let (routes, _) = all_routes().into_parts();
+    routes
         .fallback(|| async { ApiError::not_found("No route matches this path") })
         .with_state(state)
         .layer(axum::middleware::from_fn(render_errors))

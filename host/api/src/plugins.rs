@@ -1,16 +1,29 @@
 //! The catalogue of installed plugins: metadata, capabilities, actions
 //! (with their JSON Schemas) and triggers. Read-only and tenant-neutral.
 
+use crate::routes::{Access, Routes};
 use crate::{ApiError, AppState};
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use http::Method;
 use serde_json::{Value, json};
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/plugins", get(list))
-        .route("/plugins/{id}", get(one))
+pub(crate) fn routes() -> Routes {
+    Routes::new()
+        .add(
+            Method::GET,
+            "/plugins",
+            Access::Public,
+            "List installed plugins with their actions and triggers",
+            list,
+        )
+        .add(
+            Method::GET,
+            "/plugins/{id}",
+            Access::Public,
+            "One installed plugin",
+            one,
+        )
 }
 
 async fn list(State(state): State<AppState>) -> Json<Value> {

@@ -1,11 +1,11 @@
 //! SDK routes (user token): the connected user and the project's
 //! integrations, in the reference's shapes.
 
+use crate::routes::{Access, Routes};
 use crate::user_token::User;
 use crate::{ApiError, AppState, store_error};
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use http::{HeaderName, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -31,12 +31,38 @@ fn cors() -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/projects/{projectId}/sdk/me", get(me).patch(patch_me))
-        .route("/projects/{projectId}/sdk/metadata", get(metadata))
-        .route("/projects/{projectId}/sdk/integrations", get(integrations))
-        .layer(cors())
+pub(crate) fn routes() -> Routes {
+    let me = "/projects/{projectId}/sdk/me";
+    Routes::new()
+        .add(
+            Method::GET,
+            me,
+            Access::User,
+            "The connected user and their integrations",
+            me_get,
+        )
+        .add(
+            Method::PATCH,
+            me,
+            Access::User,
+            "Merge metadata into the connected user",
+            patch_me,
+        )
+        .add(
+            Method::GET,
+            "/projects/{projectId}/sdk/metadata",
+            Access::User,
+            "Display metadata of active integrations",
+            metadata,
+        )
+        .add(
+            Method::GET,
+            "/projects/{projectId}/sdk/integrations",
+            Access::User,
+            "The project's integrations",
+            integrations,
+        )
+        .layer_all(|r| r.layer(cors()))
 }
 
 async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec<Integration>, ApiError> {
@@ -65,7 +91,7 @@ async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -
     }))
 }
 
-async fn me(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
+async fn me_get(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
     Ok(Json(user_view(&state, user.project, &user.user).await?))
 }
 
