@@ -90,6 +90,12 @@ pub(crate) fn check_app_event(name: &str, example_payload: &Value) -> Result<()>
     crate::check::json_size("example payload", example_payload)
 }
 
+/// The conflict message when an app event's name is taken. Both the insert
+/// and the upsert map a unique violation to it, so it is written once.
+pub(crate) fn app_event_taken(name: &str) -> String {
+    format!("the project already has an app event named {name:?}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,6 +67,15 @@ impl From<sqlx::migrate::MigrateError> for Error {
     }
 }
 
+/// `NotFound(what)` when a statement aimed at one row (an `UPDATE` or
+/// `DELETE` by key) affected none: the row is missing or in another project.
+pub(crate) fn found(rows_affected: u64, what: &'static str) -> Result<()> {
+    if rows_affected == 0 {
+        return Err(Error::NotFound(what));
+    }
+    Ok(())
+}
+
 /// What a failed write means for the caller. Unique and foreign-key
 /// violations are the caller's business (a name taken, a project that does
 /// not exist); everything else stays a backend error.

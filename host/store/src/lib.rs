@@ -44,6 +44,7 @@ mod open;
 mod postgres;
 mod projects;
 mod rows;
+mod sql;
 mod sqlite;
 mod users;
 
