@@ -12,6 +12,7 @@ use weft_tests::plugin_path;
 struct TestApp {
     base: String,
     client: reqwest::Client,
+    operator_key: String,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -41,7 +42,10 @@ async fn spawn_app(plugins: &[&str]) -> TestApp {
     let mut settings = Settings::default();
     settings.server.port = 0;
     settings.data_dir = dir.path().to_owned();
-    let app = Application::build(settings).await.expect("build app");
+    let mut app = Application::build(settings).await.expect("build app");
+    let operator_key = app
+        .take_first_operator_key()
+        .map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned());
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel();
     tokio::spawn(app.run_until(async move {
@@ -50,6 +54,7 @@ async fn spawn_app(plugins: &[&str]) -> TestApp {
     TestApp {
         base,
         client: reqwest::Client::new(),
+        operator_key: operator_key.expect("a fresh data directory creates the operator key"),
         _dir: dir,
         stop: Some(stop),
     }
@@ -398,13 +403,43 @@ async fn first_start_creates_the_database_and_an_operator_key_shown_once() {
 /// A project with a generated signing key, and a token of one of its users.
 async fn project_with_token(store: &dyn weft_store::Store, name: &str) -> (String, String) {
     use weft_store::{Environment, NewProject, NewSigningKey, SigningKeyMaterial};
-    let project = store.create_project(NewProject::new(name, Environment::Development)).await.unwrap();
+    let project = store
+        .create_project(NewProject::new(name, Environment::Development))
+        .await
+        .unwrap();
     let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
-    let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
-    store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let material = SigningKeyMaterial::Generated {
+        public_key_pem: public_pem,
+    };
+    store
+        .add_signing_key(
+            project.id,
+            NewSigningKey {
+                kid: Some("k".into()),
+                material,
+            },
+        )
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let token = weft_auth::mint_user_token(&private_pem, Some("k"), "matrix-user", now, 600).unwrap();
     (project.id.to_string(), token)
+}
+
+/// An API key of `project` with `role`, stored as the API would store it.
+async fn api_key(store: &dyn weft_store::Store, project: &str, role: weft_store::Role) -> String {
+    let key = weft_auth::generate_api_key("weft_key").unwrap();
+    let new = weft_store::NewApiKey {
+        name: "test".into(),
+        role,
+        key_prefix: "weft_key".into(),
+        key_hash: key.hash,
+    };
+    store.create_api_key(project.parse().unwrap(), new).await.unwrap();
+    key.plaintext
 }
 
 /// Every route of the route table × every kind of caller. Expectations come
@@ -414,22 +449,53 @@ async fn project_with_token(store: &dyn weft_store::Store, name: &str) -> (Strin
 #[tokio::test]
 async fn authorization_matrix_over_the_route_table() {
     use weft_api::Access;
+    use weft_store::Role;
     let app = spawn_app(&["test_echo"]).await;
-    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string()).await.unwrap();
+    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string())
+        .await
+        .unwrap();
     let (project, token) = project_with_token(store.as_ref(), "A").await;
-    let (_, other_token) = project_with_token(store.as_ref(), "B").await;
-    let principals: [(&str, Option<String>); 4] = [
-        ("same-project user", Some(format!("Bearer {token}"))),
-        ("other-project user", Some(format!("Bearer {other_token}"))),
-        ("none", None),
-        ("malformed", Some("Bearer not.a.jwt".into())),
+    let (other, other_token) = project_with_token(store.as_ref(), "B").await;
+    let bearer = |k: &str| Some(format!("Bearer {k}"));
+    let principals: Vec<(&str, Option<Role>, Option<String>)> = vec![
+        ("same-project user", None, bearer(&token)),
+        ("other-project user", None, bearer(&other_token)),
+        ("none", None, None),
+        ("malformed", None, Some("Bearer not.a.jwt".into())),
+        ("operator", None, bearer(&app.operator_key)),
+        (
+            "admin key",
+            Some(Role::Admin),
+            bearer(&api_key(store.as_ref(), &project, Role::Admin).await),
+        ),
+        (
+            "member key",
+            Some(Role::Member),
+            bearer(&api_key(store.as_ref(), &project, Role::Member).await),
+        ),
+        (
+            "support key",
+            Some(Role::Support),
+            bearer(&api_key(store.as_ref(), &project, Role::Support).await),
+        ),
+        (
+            "other-project key",
+            None,
+            bearer(&api_key(store.as_ref(), &other, Role::Admin).await),
+        ),
     ];
     let table = weft_api::route_table();
-    assert!(table.len() >= 8, "{table:?}");
+    assert!(table.len() >= 19, "{table:?}");
     let mut checked = 0;
     for route in &table {
-        let path = route.path.replace("{projectId}", &project).replace("{id}", "test-echo");
-        for (who, auth) in &principals {
+        let path = route
+            .path
+            .replace("{projectId}", &project)
+            .replace("{id}", "test-echo")
+            .replace("{keyId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c11")
+            .replace("{integrationId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c12")
+            .replace("{userId}", "nobody");
+        for (who, role, auth) in &principals {
             let mut req = app.client.request(route.method.clone(), format!("{}{path}", app.base));
             if let Some(a) = auth {
                 req = req.header("authorization", a);
@@ -438,14 +504,231 @@ async fn authorization_matrix_over_the_route_table() {
                 req = req.json(&serde_json::json!({}));
             }
             let status = req.send().await.unwrap().status().as_u16();
+            // Allowed callers get an answer about the resource: success, a
+            // body error for the empty test body, or 404 for the made-up ids.
+            let allowed = (200..300).contains(&status) || status == 400 || status == 404;
             let ok = match (route.access, *who) {
                 (Access::Public, _) => status < 400,
                 (Access::User, "same-project user") => (200..300).contains(&status) || status == 400,
                 (Access::User, _) => status == 401,
+                (Access::Operator, "operator") => allowed,
+                (Access::Operator, w) if w.ends_with(" key") => status == 403,
+                (Access::Operator, _) => status == 401,
+                (Access::Project(_), "other-project key") => status == 404,
+                (Access::Project(roles), _) if role.is_some() => {
+                    if roles.contains(&role.unwrap()) {
+                        allowed
+                    } else {
+                        status == 403
+                    }
+                }
+                (Access::Project(_), "operator") => status == 403,
+                (Access::Project(_), _) => status == 401,
             };
-            assert!(ok, "{} {} as {who}: {status} (access {:?})", route.method, route.path, route.access);
+            assert!(
+                ok,
+                "{} {} as {who}: {status} (access {:?})",
+                route.method, route.path, route.access
+            );
             checked += 1;
         }
     }
     assert_eq!(checked, table.len() * principals.len());
+}
+
+/// Acceptance: ids of project A used with project B's credentials give 404,
+/// indistinguishable from ids that do not exist.
+#[tokio::test]
+async fn another_projects_ids_are_not_found_with_your_credentials() {
+    let app = spawn_app(&[]).await;
+    let created: Value = app
+        .client
+        .post(format!("{}/admin/projects", app.base))
+        .bearer_auth(&app.operator_key)
+        .json(&serde_json::json!({"name": "A"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (a, key_a) = (
+        created["project"]["id"].as_str().unwrap().to_owned(),
+        created["apiKey"]["key"].as_str().unwrap().to_owned(),
+    );
+    let created_b: Value = app
+        .client
+        .post(format!("{}/admin/projects", app.base))
+        .bearer_auth(&app.operator_key)
+        .json(&serde_json::json!({"name": "B", "environment": "production"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (b, key_b) = (
+        created_b["project"]["id"].as_str().unwrap().to_owned(),
+        created_b["apiKey"]["key"].as_str().unwrap().to_owned(),
+    );
+    let r = app
+        .client
+        .post(format!("{}/admin/projects/{a}/integrations", app.base))
+        .bearer_auth(&key_a)
+        .json(&serde_json::json!({"type": "slack", "active": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let integration = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    // B's key on A's project, and A's integration id under B's project.
+    let r = app
+        .client
+        .get(format!("{}/admin/projects/{a}/integrations", app.base))
+        .bearer_auth(&key_b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let foreign = app
+        .client
+        .delete(format!("{}/admin/projects/{b}/integrations/{integration}", app.base))
+        .bearer_auth(&key_b)
+        .send()
+        .await
+        .unwrap();
+    let missing = app
+        .client
+        .delete(format!(
+            "{}/admin/projects/{b}/integrations/7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c13",
+            app.base
+        ))
+        .bearer_auth(&key_b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+    assert_eq!(missing.status(), 404);
+    let (foreign, missing): (Value, Value) = (foreign.json().await.unwrap(), missing.json().await.unwrap());
+    assert_eq!(
+        foreign["message"], missing["message"],
+        "a foreign id must look like a missing one"
+    );
+    // A's integration is untouched.
+    let listed: Value = app
+        .client
+        .get(format!("{}/admin/projects/{a}/integrations", app.base))
+        .bearer_auth(&key_a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    // Revoking a key takes effect on the next request.
+    let keys: Value = app
+        .client
+        .get(format!("{}/admin/projects/{a}/api-keys", app.base))
+        .bearer_auth(&key_a)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key_id = keys[0]["id"].as_str().unwrap();
+    assert!(keys.to_string().find(&key_a).is_none(), "listing never shows keys");
+    let r = app
+        .client
+        .delete(format!("{}/admin/projects/{a}/api-keys/{key_id}", app.base))
+        .bearer_auth(&key_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .get(format!("{}/admin/projects/{a}", app.base))
+        .bearer_auth(&key_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+/// The SDK shapes, field by field, with an active plugin integration and an
+/// inactive custom one.
+#[tokio::test]
+async fn sdk_shapes_with_integrations_present() {
+    use serde_json::json;
+    let app = spawn_app(&["test_echo"]).await;
+    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string())
+        .await
+        .unwrap();
+    let (project, token) = project_with_token(store.as_ref(), "Shapes").await;
+    let admin = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
+    for body in [
+        json!({"type": "test-echo", "active": true, "accentColor": "#112233", "portalTexts": {"overview": "hi"}}),
+        json!({"type": "custom.acme", "active": false}),
+    ] {
+        let url = format!("{}/admin/projects/{project}/integrations", app.base);
+        let r = app
+            .client
+            .post(url)
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{body}");
+    }
+    let get = |path: &str| {
+        let req = app
+            .client
+            .get(format!("{}/projects/{project}/sdk/{path}", app.base))
+            .bearer_auth(&token);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let metadata = get("metadata").await;
+    assert_eq!(
+        metadata,
+        json!([{"type": "test-echo", "name": "Test Echo", "brandColor": "#112233", "icon": null}])
+    );
+    let me = get("me").await;
+    assert_eq!(
+        me["integrations"],
+        json!({"test-echo": {"enabled": false, "configuredWorkflows": {}}})
+    );
+    let list = get("integrations").await;
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let custom = list.iter().find(|i| i["type"] == "custom.acme").unwrap();
+    assert_eq!(custom["customIntegrationId"], "acme");
+    assert_eq!(custom["isActive"], false);
+    let echo = list.iter().find(|i| i["type"] == "test-echo").unwrap();
+    let keys: Vec<&str> = echo.as_object().unwrap().keys().map(String::as_str).collect();
+    for field in [
+        "id",
+        "dateCreated",
+        "dateUpdated",
+        "projectId",
+        "customIntegrationId",
+        "type",
+        "isActive",
+        "configs",
+        "workflows",
+    ] {
+        assert!(keys.contains(&field), "{field} missing from {echo}");
+    }
+    assert_eq!(echo["projectId"], project.as_str());
+    assert_eq!(echo["isActive"], true);
+    assert!(echo["customIntegrationId"].is_null());
+    assert_eq!(echo["configs"][0]["integrationId"], echo["id"]);
+    assert_eq!(echo["configs"][0]["values"]["portal"], json!({"overview": "hi"}));
+    assert!(
+        echo["dateCreated"].as_str().unwrap().ends_with('Z'),
+        "{}",
+        echo["dateCreated"]
+    );
 }

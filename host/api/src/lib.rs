@@ -5,14 +5,17 @@
 //! [`AppState`]. Later routers (SDK, admin, ActionKit, webhooks, portal) are
 //! added here, one module each.
 
+mod admin;
 mod error;
 mod health;
 mod plugins;
+mod principal;
 mod routes;
 mod sdk;
 mod user_token;
 
 pub use error::{ApiError, REQUEST_ID_HEADER, render_errors};
+pub use principal::Principal;
 pub use routes::{Access, RouteSpec};
 pub use user_token::{User, UserTokens};
 
@@ -59,7 +62,10 @@ pub(crate) fn store_error(e: weft_store::Error) -> ApiError {
 }
 
 fn all_routes() -> routes::Routes {
-    health::routes().merge(plugins::routes()).merge(sdk::routes())
+    health::routes()
+        .merge(plugins::routes())
+        .merge(sdk::routes())
+        .merge(admin::routes())
 }
 
 /// Every route the API serves, with the access it requires.

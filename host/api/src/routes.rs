@@ -15,6 +15,10 @@ pub enum Access {
     Public,
     /// A user token of the route's `{projectId}`.
     User,
+    /// The operator key.
+    Operator,
+    /// An API key of the route's `{projectId}` with one of these roles.
+    Project(&'static [weft_store::Role]),
 }
 
 /// One registered route.

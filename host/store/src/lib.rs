@@ -57,7 +57,7 @@ pub use open::{Backend, DEFAULT_SQLITE_FILE, open};
 pub use postgres::PgStore;
 pub use projects::{Environment, NewProject, Project, ProjectStore};
 pub use sqlite::{SqlitePragmas, SqliteStore};
-pub use users::{ConnectedUser, UserCursor, UserPage, UserStore};
+pub use users::{ConnectedUser, MAX_PAGE_SIZE, UserCursor, UserPage, UserStore};
 
 use async_trait::async_trait;
 

@@ -1,0 +1,242 @@
+//! Admin routes (operator key or project API keys): projects, API keys,
+//! integrations and connected users. Each route's roles come from the same
+//! constant its extractor enforces.
+
+use crate::principal::{AdminOnly, AnyRole, Operator, ProjectKey, Roles, Staff};
+use crate::routes::{Access, Routes};
+use crate::{ApiError, AppState, store_error};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use weft_store::{ApiKeyId, Environment, IntegrationId, NewApiKey, NewIntegration, NewProject, Role, UserCursor};
+
+const PROJECTS: &str = "/admin/projects";
+const PROJECT: &str = "/admin/projects/{projectId}";
+const KEYS: &str = "/admin/projects/{projectId}/api-keys";
+const KEY: &str = "/admin/projects/{projectId}/api-keys/{keyId}";
+const INTEGRATIONS: &str = "/admin/projects/{projectId}/integrations";
+const INTEGRATION: &str = "/admin/projects/{projectId}/integrations/{integrationId}";
+const USERS: &str = "/admin/projects/{projectId}/users";
+const USER: &str = "/admin/projects/{projectId}/users/{userId}";
+
+pub(crate) fn routes() -> Routes {
+    let (op, admin, staff, any) = (
+        Access::Operator,
+        Access::Project(AdminOnly::ROLES),
+        Access::Project(Staff::ROLES),
+        Access::Project(AnyRole::ROLES),
+    );
+    Routes::new()
+        .add(
+            Method::POST,
+            PROJECTS,
+            op,
+            "Create a project and its first admin API key",
+            create_project,
+        )
+        .add(Method::GET, PROJECTS, op, "List projects", list_projects)
+        .add(Method::GET, PROJECT, any, "The key's project", get_project)
+        .add(Method::POST, KEYS, admin, "Create an API key (shown once)", create_key)
+        .add(
+            Method::GET,
+            KEYS,
+            admin,
+            "List API keys (never the keys themselves)",
+            list_keys,
+        )
+        .add(Method::DELETE, KEY, admin, "Revoke an API key", revoke_key)
+        .add(
+            Method::POST,
+            INTEGRATIONS,
+            staff,
+            "Add an integration",
+            create_integration,
+        )
+        .add(Method::GET, INTEGRATIONS, staff, "List integrations", list_integrations)
+        .add(
+            Method::DELETE,
+            INTEGRATION,
+            staff,
+            "Remove an integration",
+            delete_integration,
+        )
+        .add(Method::GET, USERS, any, "List connected users", list_users)
+        .add(Method::GET, USER, any, "One connected user", get_user)
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_BODY", message)
+}
+
+fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::not_found(format!("{what} not found")))
+}
+
+/// A new API key: only the hash is stored; the plaintext is answered once.
+async fn issue_key(
+    state: &AppState,
+    project: weft_store::ProjectId,
+    name: String,
+    role: Role,
+) -> Result<Value, ApiError> {
+    let key = weft_auth::generate_api_key("weft_key").map_err(ApiError::internal)?;
+    let prefix: String = key.plaintext.chars().take(12).collect();
+    let new = NewApiKey {
+        name,
+        role,
+        key_prefix: prefix,
+        key_hash: key.hash,
+    };
+    let stored = state.store.create_api_key(project, new).await.map_err(store_error)?;
+    let mut out = json!(stored);
+    out["key"] = json!(key.plaintext);
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateProject {
+    name: String,
+    #[serde(default)]
+    environment: Option<Environment>,
+}
+
+async fn create_project(
+    State(state): State<AppState>,
+    _: Operator,
+    body: Option<Json<Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
+    let req: CreateProject = serde_json::from_value(body).map_err(|e| {
+        bad_request(format!(
+            "Send {{\"name\": \"...\", \"environment\": \"development\"}}: {e}"
+        ))
+    })?;
+    let environment = req.environment.unwrap_or(Environment::Development);
+    let project = state
+        .store
+        .create_project(NewProject::new(req.name, environment))
+        .await
+        .map_err(store_error)?;
+    let key = issue_key(&state, project.id, "initial admin key".into(), Role::Admin).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "project": project, "apiKey": key }))))
+}
+
+async fn list_projects(State(state): State<AppState>, _: Operator) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(state.store.list_projects().await.map_err(store_error)?)))
+}
+
+async fn get_project(State(state): State<AppState>, key: ProjectKey<AnyRole>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        state.store.get_project(key.project).await.map_err(store_error)?
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKey {
+    name: String,
+    role: Role,
+}
+
+async fn create_key(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+    body: Option<Json<Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
+    let req: CreateKey = serde_json::from_value(body).map_err(|e| {
+        bad_request(format!(
+            "Send {{\"name\": \"...\", \"role\": \"admin|member|support\"}}: {e}"
+        ))
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(issue_key(&state, key.project, req.name, req.role).await?),
+    ))
+}
+
+async fn list_keys(State(state): State<AppState>, key: ProjectKey<AdminOnly>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        state.store.list_api_keys(key.project).await.map_err(store_error)?
+    )))
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+    Path((_, key_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id: ApiKeyId = parse_id(&key_id, "API key")?;
+    Ok(Json(json!(
+        state.store.revoke_api_key(key.project, id).await.map_err(store_error)?
+    )))
+}
+
+async fn create_integration(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+    body: Option<Json<Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
+    let new: NewIntegration = serde_json::from_value(body)
+        .map_err(|e| bad_request(format!("Send {{\"type\": \"<plugin id or custom.name>\", ...}}: {e}")))?;
+    let created = state
+        .store
+        .create_integration(key.project, new)
+        .await
+        .map_err(store_error)?;
+    Ok((StatusCode::CREATED, Json(json!(created))))
+}
+
+async fn list_integrations(State(state): State<AppState>, key: ProjectKey<Staff>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        state.store.list_integrations(key.project).await.map_err(store_error)?
+    )))
+}
+
+async fn delete_integration(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+    Path((_, integration_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id: IntegrationId = parse_id(&integration_id, "integration")?;
+    state
+        .store
+        .delete_integration(key.project, id)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<u32>,
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    key: ProjectKey<AnyRole>,
+    Query(page): Query<Page>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = page.limit.unwrap_or(100).clamp(1, weft_store::MAX_PAGE_SIZE);
+    let listed = state
+        .store
+        .list_users(key.project, None::<UserCursor>, limit)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!(listed)))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    key: ProjectKey<AnyRole>,
+    Path((_, user_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        state.store.get_user(key.project, &user_id).await.map_err(store_error)?
+    )))
+}
