@@ -732,3 +732,57 @@ async fn sdk_shapes_with_integrations_present() {
         echo["dateCreated"]
     );
 }
+
+/// `/openapi.json` documents every route of the route table, with its path
+/// parameters and the credential it takes.
+#[tokio::test]
+async fn openapi_covers_every_route() {
+    let app = spawn_app(&[]).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{}", doc["openapi"]);
+    let table = weft_api::route_table();
+    assert!(
+        table.iter().any(|r| r.path == "/openapi.json"),
+        "the document covers itself"
+    );
+    for route in &table {
+        let op = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()];
+        assert!(
+            op.is_object(),
+            "{} {} missing from /openapi.json",
+            route.method,
+            route.path
+        );
+        assert_eq!(op["summary"], route.summary);
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        for name in route
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        {
+            assert!(
+                params.contains(&name),
+                "{} {}: parameter {name} undocumented",
+                route.method,
+                route.path
+            );
+        }
+        let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+        assert_eq!(
+            secured,
+            route.access != weft_api::Access::Public,
+            "{} {}",
+            route.method,
+            route.path
+        );
+    }
+    for scheme in ["userToken", "apiKey", "operatorKey"] {
+        assert_eq!(
+            doc["components"]["securitySchemes"][scheme]["scheme"], "bearer",
+            "{scheme}"
+        );
+    }
+}

@@ -8,6 +8,7 @@
 mod admin;
 mod error;
 mod health;
+mod openapi;
 mod plugins;
 mod principal;
 mod routes;
@@ -62,10 +63,23 @@ pub(crate) fn store_error(e: weft_store::Error) -> ApiError {
 }
 
 fn all_routes() -> routes::Routes {
-    health::routes()
+    let documented = health::routes()
         .merge(plugins::routes())
         .merge(sdk::routes())
-        .merge(admin::routes())
+        .merge(admin::routes());
+    documented.add(
+        http::Method::GET,
+        "/openapi.json",
+        Access::Public,
+        "This document",
+        serve_openapi,
+    )
+}
+
+/// The OpenAPI document of every route, built once.
+async fn serve_openapi() -> axum::Json<serde_json::Value> {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    axum::Json(DOC.get_or_init(|| openapi::document(&route_table())).clone())
 }
 
 /// Every route the API serves, with the access it requires.
