@@ -494,7 +494,9 @@ async fn authorization_matrix_over_the_route_table() {
             .replace("{id}", "test-echo")
             .replace("{keyId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c11")
             .replace("{integrationId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c12")
-            .replace("{userId}", "nobody");
+            .replace("{userId}", "nobody")
+            .replace("{signingKeyId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c14")
+            .replace("{name}", "nothing");
         for (who, role, auth) in &principals {
             let mut req = app.client.request(route.method.clone(), format!("{}{path}", app.base));
             if let Some(a) = auth {
@@ -785,4 +787,203 @@ async fn openapi_covers_every_route() {
             "{scheme}"
         );
     }
+}
+
+/// Signing keys through the admin API: a generated key's private half is
+/// answered once and its tokens work; an uploaded public key works; removing
+/// a key refuses its tokens on the next request; disabling a user refuses
+/// them too.
+#[tokio::test]
+async fn signing_keys_and_users_through_the_admin_api() {
+    use serde_json::json;
+    let app = spawn_app(&[]).await;
+    let created: Value = app
+        .client
+        .post(format!("{}/admin/projects", app.base))
+        .bearer_auth(&app.operator_key)
+        .json(&json!({"name": "Keys"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let project = created["project"]["id"].as_str().unwrap().to_owned();
+    let admin = created["apiKey"]["key"].as_str().unwrap().to_owned();
+    let keys_url = format!("{}/admin/projects/{project}/signing-keys", app.base);
+    let add = |body: Value| app.client.post(&keys_url).bearer_auth(&admin).json(&body).send();
+
+    let generated: Value = add(json!({"generate": true, "kid": "gen"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let private = generated["privateKeyPem"]
+        .as_str()
+        .expect("private key answered once")
+        .to_owned();
+    let listed: Value = app
+        .client
+        .get(&keys_url)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !listed.to_string().contains("PRIVATE KEY"),
+        "listing never shows private keys"
+    );
+    let (other_private, other_public) = weft_auth::generate_signing_key().unwrap();
+    let r = add(json!({"publicKeyPem": other_public, "kid": "up"})).await.unwrap();
+    assert_eq!(r.status(), 201);
+    for bad in [
+        json!({"publicKeyPem": "nope"}),
+        json!({"jwksUrl": "ftp://x"}),
+        json!({"generate": true, "jwksUrl": "https://x.test/jwks"}),
+        json!({}),
+    ] {
+        assert_eq!(add(bad.clone()).await.unwrap().status(), 400, "{bad}");
+    }
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let token = weft_auth::mint_user_token(&private, Some("gen"), "u1", now, 600).unwrap();
+    let uploaded_token = weft_auth::mint_user_token(&other_private, Some("up"), "u2", now, 600).unwrap();
+    let me = format!("{}/projects/{project}/sdk/me", app.base);
+    let status = |t: String| {
+        let req = app.client.get(&me).bearer_auth(t);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(token.clone()).await, 200);
+    assert_eq!(status(uploaded_token.clone()).await, 200);
+
+    let user_url = format!("{}/admin/projects/{project}/users/u1", app.base);
+    let disable = |d: bool| {
+        app.client
+            .patch(&user_url)
+            .bearer_auth(&admin)
+            .json(&json!({"disabled": d}))
+            .send()
+    };
+    assert_eq!(disable(true).await.unwrap().status(), 200);
+    assert_eq!(status(token.clone()).await, 403, "a disabled user is refused");
+    assert_eq!(disable(false).await.unwrap().status(), 200);
+    assert_eq!(status(token.clone()).await, 200);
+
+    let id = generated["id"].as_str().unwrap();
+    let r = app
+        .client
+        .delete(format!("{keys_url}/{id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        status(token).await,
+        401,
+        "a removed key's tokens are refused on the next request"
+    );
+    assert_eq!(status(uploaded_token).await, 200);
+}
+
+/// Secret names and app events through the admin API, with the member role's
+/// limits: members manage app events but not secrets.
+#[tokio::test]
+async fn secret_names_and_app_events_through_the_admin_api() {
+    use serde_json::json;
+    let app = spawn_app(&[]).await;
+    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string())
+        .await
+        .unwrap();
+    let (project, _) = project_with_token(store.as_ref(), "Config").await;
+    let admin = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
+    let member = api_key(store.as_ref(), &project, weft_store::Role::Member).await;
+    let base = format!("{}/admin/projects/{project}", app.base);
+    let c = &app.client;
+    let r = c
+        .post(format!("{base}/secrets"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "SLACK_CHANNEL"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = c
+        .post(format!("{base}/secrets"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "SLACK_CHANNEL"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "duplicate secret name");
+    let r = c
+        .post(format!("{base}/secrets"))
+        .bearer_auth(&member)
+        .json(&json!({"name": "X"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "members may not manage secrets");
+    let listed: Value = c
+        .get(format!("{base}/secrets"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["name"], "SLACK_CHANNEL");
+
+    let event = json!({"name": "Contact Created", "examplePayload": {"email": "a@b.c"}});
+    let r = c
+        .put(format!("{base}/app-events"))
+        .bearer_auth(&member)
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let replaced = json!({"name": "Contact Created", "examplePayload": {"email": "x@y.z", "id": 1}});
+    c.put(format!("{base}/app-events"))
+        .bearer_auth(&member)
+        .json(&replaced)
+        .send()
+        .await
+        .unwrap();
+    let listed: Value = c
+        .get(format!("{base}/app-events"))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed[0]["examplePayload"], json!({"email": "x@y.z", "id": 1}));
+    let r = c
+        .delete(format!("{base}/app-events/Contact%20Created"))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let listed: Value = c
+        .get(format!("{base}/app-events"))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
 }

@@ -2,6 +2,8 @@
 //! integrations and connected users. Each route's roles come from the same
 //! constant its extractor enforces.
 
+mod config;
+
 use crate::principal::{AdminOnly, AnyRole, Operator, ProjectKey, Roles, Staff};
 use crate::routes::{Access, Routes};
 use crate::{ApiError, AppState, store_error};
@@ -20,6 +22,12 @@ const INTEGRATIONS: &str = "/admin/projects/{projectId}/integrations";
 const INTEGRATION: &str = "/admin/projects/{projectId}/integrations/{integrationId}";
 const USERS: &str = "/admin/projects/{projectId}/users";
 const USER: &str = "/admin/projects/{projectId}/users/{userId}";
+const SIGNING_KEYS: &str = "/admin/projects/{projectId}/signing-keys";
+const SIGNING_KEY: &str = "/admin/projects/{projectId}/signing-keys/{signingKeyId}";
+const SECRETS: &str = "/admin/projects/{projectId}/secrets";
+const SECRET: &str = "/admin/projects/{projectId}/secrets/{name}";
+const EVENTS: &str = "/admin/projects/{projectId}/app-events";
+const EVENT: &str = "/admin/projects/{projectId}/app-events/{name}";
 
 pub(crate) fn routes() -> Routes {
     let (op, admin, staff, any) = (
@@ -64,6 +72,70 @@ pub(crate) fn routes() -> Routes {
         )
         .add(Method::GET, USERS, any, "List connected users", list_users)
         .add(Method::GET, USER, any, "One connected user", get_user)
+        .add(
+            Method::PATCH,
+            USER,
+            staff,
+            "Disable or re-enable a connected user",
+            patch_user,
+        )
+        .add(
+            Method::POST,
+            SIGNING_KEYS,
+            admin,
+            "Add a signing key (generate, PEM or JWKS URL)",
+            config::add_signing_key,
+        )
+        .add(
+            Method::GET,
+            SIGNING_KEYS,
+            staff,
+            "List signing keys (public halves only)",
+            config::list_signing_keys,
+        )
+        .add(
+            Method::DELETE,
+            SIGNING_KEY,
+            admin,
+            "Remove a signing key",
+            config::delete_signing_key,
+        )
+        .add(
+            Method::POST,
+            SECRETS,
+            admin,
+            "Declare an environment secret name",
+            config::add_secret,
+        )
+        .add(
+            Method::GET,
+            SECRETS,
+            admin,
+            "List environment secret names",
+            config::list_secrets,
+        )
+        .add(
+            Method::DELETE,
+            SECRET,
+            admin,
+            "Remove an environment secret name",
+            config::delete_secret,
+        )
+        .add(
+            Method::PUT,
+            EVENTS,
+            staff,
+            "Create or replace an app event",
+            config::put_app_event,
+        )
+        .add(Method::GET, EVENTS, staff, "List app events", config::list_app_events)
+        .add(
+            Method::DELETE,
+            EVENT,
+            staff,
+            "Remove an app event",
+            config::delete_app_event,
+        )
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
@@ -239,4 +311,28 @@ async fn get_user(
     Ok(Json(json!(
         state.store.get_user(key.project, &user_id).await.map_err(store_error)?
     )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchUser {
+    disabled: bool,
+}
+
+/// A disabled user's tokens are refused (403) until re-enabled.
+async fn patch_user(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+    Path((_, user_id)): Path<(String, String)>,
+    body: Option<Json<Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
+    let req: PatchUser =
+        serde_json::from_value(body).map_err(|e| bad_request(format!("Send {{\"disabled\": true}}: {e}")))?;
+    let user = state
+        .store
+        .set_user_disabled(key.project, &user_id, req.disabled)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!(user)))
 }

@@ -1,0 +1,184 @@
+//! Admin routes for a project's signing keys, secret names and app events.
+
+use crate::principal::{AdminOnly, ProjectKey, Staff};
+use crate::{ApiError, AppState, store_error};
+use axum::Json;
+use axum::extract::{Path, State};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use weft_store::{NewSigningKey, SigningKeyId, SigningKeyMaterial};
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_BODY", message)
+}
+
+fn body<T: serde::de::DeserializeOwned>(body: Option<Json<Value>>, example: &str) -> Result<T, ApiError> {
+    serde_json::from_value(body.map(|Json(v)| v).unwrap_or(Value::Null))
+        .map_err(|e| bad_request(format!("Send {example}: {e}")))
+}
+
+/// Exactly one of `generate`, `publicKeyPem` and `jwksUrl`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AddSigningKey {
+    kid: Option<String>,
+    #[serde(default)]
+    generate: bool,
+    public_key_pem: Option<String>,
+    jwks_url: Option<String>,
+}
+
+const SIGNING_KEY_EXAMPLE: &str = r#"{"generate": true} or {"publicKeyPem": "-----BEGIN PUBLIC KEY-----..."} or {"jwksUrl": "https://..."}, with an optional "kid""#;
+
+/// Adds a signing key. `generate` answers the private key once; Weft keeps
+/// only the public half.
+pub(crate) async fn add_signing_key(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+    raw: Option<Json<Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let req: AddSigningKey = body(raw, SIGNING_KEY_EXAMPLE)?;
+    let mut private_pem = None;
+    let material = match (req.generate, req.public_key_pem, req.jwks_url) {
+        (true, None, None) => {
+            let (private, public) = weft_auth::generate_signing_key().map_err(ApiError::internal)?;
+            private_pem = Some(private);
+            SigningKeyMaterial::Generated { public_key_pem: public }
+        }
+        (false, Some(pem), None) => {
+            // Refuse what could never verify a token, before storing it.
+            weft_auth::StaticKey::from_pem(None, &pem).map_err(|e| bad_request(e.to_string()))?;
+            SigningKeyMaterial::Uploaded { public_key_pem: pem }
+        }
+        (false, None, Some(url)) => {
+            let parsed = url::Url::parse(&url).map_err(|e| bad_request(format!("jwksUrl is not a URL: {e}")))?;
+            if parsed.scheme() != "https" && parsed.scheme() != "http" {
+                return Err(bad_request("jwksUrl must be an http(s) URL"));
+            }
+            SigningKeyMaterial::Jwks { url }
+        }
+        _ => return Err(bad_request(format!("Send exactly one of: {SIGNING_KEY_EXAMPLE}"))),
+    };
+    let stored = state
+        .store
+        .add_signing_key(key.project, NewSigningKey { kid: req.kid, material })
+        .await
+        .map_err(store_error)?;
+    let mut out = json!(stored);
+    if let Some(private) = private_pem {
+        out["privateKeyPem"] = json!(private);
+    }
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+pub(crate) async fn list_signing_keys(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        state.store.list_signing_keys(key.project).await.map_err(store_error)?
+    )))
+}
+
+pub(crate) async fn delete_signing_key(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+    Path((_, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id: SigningKeyId = id.parse().map_err(|_| ApiError::not_found("signing key not found"))?;
+    state
+        .store
+        .delete_signing_key(key.project, id)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretName {
+    name: String,
+}
+
+/// Declares an environment secret name (values arrive with the vault).
+pub(crate) async fn add_secret(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+    raw: Option<Json<Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let req: SecretName = body(raw, r#"{"name": "SLACK_CHANNEL"}"#)?;
+    let stored = state
+        .store
+        .add_secret_name(key.project, &req.name)
+        .await
+        .map_err(store_error)?;
+    Ok((StatusCode::CREATED, Json(json!(stored))))
+}
+
+pub(crate) async fn list_secrets(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        state.store.list_secret_names(key.project).await.map_err(store_error)?
+    )))
+}
+
+pub(crate) async fn delete_secret(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+    Path((_, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_secret_name(key.project, &name)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct AppEventBody {
+    name: String,
+    #[serde(default)]
+    example_payload: Value,
+}
+
+/// Creates or replaces an app event definition.
+pub(crate) async fn put_app_event(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+    raw: Option<Json<Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let req: AppEventBody = body(raw, r#"{"name": "Contact Created", "examplePayload": {...}}"#)?;
+    let stored = state
+        .store
+        .upsert_app_event(key.project, &req.name, req.example_payload)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!(stored)))
+}
+
+pub(crate) async fn list_app_events(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        state.store.list_app_events(key.project).await.map_err(store_error)?
+    )))
+}
+
+pub(crate) async fn delete_app_event(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+    Path((_, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_app_event(key.project, &name)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
