@@ -37,11 +37,18 @@ fn data_dir_with(plugins: &[&str]) -> tempfile::TempDir {
 }
 
 async fn spawn_app(plugins: &[&str]) -> TestApp {
+    // The matrix and the refusal tests fail authentication on purpose, many
+    // times, from one address; throttling has its own test.
+    spawn_app_with(plugins, |s| s.auth.max_failures_per_minute = 100_000).await
+}
+
+async fn spawn_app_with(plugins: &[&str], adjust: impl FnOnce(&mut Settings)) -> TestApp {
     weft_tests::logs::install();
     let dir = data_dir_with(plugins);
     let mut settings = Settings::default();
     settings.server.port = 0;
     settings.data_dir = dir.path().to_owned();
+    adjust(&mut settings);
     let mut app = Application::build(settings).await.expect("build app");
     let operator_key = app
         .take_first_operator_key()
@@ -641,6 +648,16 @@ async fn another_projects_ids_are_not_found_with_your_credentials() {
         .unwrap();
     let key_id = keys[0]["id"].as_str().unwrap();
     assert!(keys.to_string().find(&key_a).is_none(), "listing never shows keys");
+    // The database holds hashes only: no plaintext key in the file or its WAL.
+    for file in ["weft.db", "weft.db-wal"] {
+        let bytes = std::fs::read(app._dir.path().join(file)).unwrap_or_default();
+        for key in [&key_a, &key_b] {
+            assert!(
+                !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+                "{file} holds a plaintext API key"
+            );
+        }
+    }
     let r = app
         .client
         .delete(format!("{}/admin/projects/{a}/api-keys/{key_id}", app.base))
@@ -986,4 +1003,47 @@ async fn secret_names_and_app_events_through_the_admin_api() {
         .await
         .unwrap();
     assert_eq!(listed, json!([]));
+}
+
+/// C1.21: one address guessing keys gets 429 after the configured number of
+/// failures, before any key is checked; another address is unaffected.
+#[tokio::test]
+async fn brute_force_from_one_address_is_throttled() {
+    let app = spawn_app_with(&[], |s| s.auth.max_failures_per_minute = 20).await;
+    let attacker = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().ok())
+        .build()
+        .unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..100 {
+        let r = attacker
+            .get(format!("{}/admin/projects", app.base))
+            .bearer_auth(format!("weft_key_guess{i}"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The valid key from that address is refused too while throttled...
+    let r = attacker
+        .get(format!("{}/admin/projects", app.base))
+        .bearer_auth(&app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    // ...while another address authenticates normally.
+    let r = app
+        .client
+        .get(format!("{}/admin/projects", app.base))
+        .bearer_auth(&app.operator_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }

@@ -22,6 +22,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -31,7 +32,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
         }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", message);
+        e.retry_after_secs = Some(retry_after.as_secs().max(1));
+        e
     }
 
     /// 404 with a message naming what was not found.
@@ -89,6 +98,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         "meta": { "requestId": request_id },
     });
     let mut out = (err.status, Json(body)).into_response();
+    if let Some(secs) = err.retry_after_secs {
+        out.headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+    }
     // Keep the headers the inner layers set (request id, CORS...).
     for (name, value) in resp.headers() {
         if name != http::header::CONTENT_TYPE && name != http::header::CONTENT_LENGTH {

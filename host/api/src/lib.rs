@@ -13,11 +13,13 @@ mod plugins;
 mod principal;
 mod routes;
 mod sdk;
+mod throttle;
 mod user_token;
 
 pub use error::{ApiError, REQUEST_ID_HEADER, render_errors};
 pub use principal::Principal;
 pub use routes::{Access, RouteSpec};
+pub use throttle::AuthThrottle;
 pub use user_token::{User, UserTokens};
 
 use axum::Router;
@@ -40,6 +42,34 @@ pub struct AppState {
     pub store: Arc<dyn weft_store::Store>,
     /// User-token verification.
     pub user_tokens: Arc<UserTokens>,
+    /// Failed-authentication budget per client address.
+    pub auth_throttle: Arc<AuthThrottle>,
+}
+
+/// The caller's address, when the server was started with connection info.
+pub(crate) fn client_ip(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Refuses a caller over its failed-authentication budget.
+pub(crate) fn check_throttle(state: &AppState, ip: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+    match ip.map(|ip| state.auth_throttle.check(ip)) {
+        Some(Err(retry_after)) => Err(ApiError::too_many_requests(
+            "Too many failed authentications from this address; retry later",
+            retry_after,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Counts a failed authentication against the caller's address.
+pub(crate) fn record_auth_failure(state: &AppState, ip: Option<std::net::IpAddr>) {
+    if let Some(ip) = ip {
+        state.auth_throttle.record_failure(ip);
+    }
 }
 
 /// Maps a store error to the answer: its public message for caller

@@ -39,6 +39,18 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ip = crate::client_ip(parts);
+        crate::check_throttle(state, ip)?;
+        let outcome = Self::authenticate(parts, state).await;
+        if outcome.as_ref().is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED) {
+            crate::record_auth_failure(state, ip);
+        }
+        outcome
+    }
+}
+
+impl Principal {
+    async fn authenticate(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = parts
             .headers
             .get(http::header::AUTHORIZATION)

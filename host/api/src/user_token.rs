@@ -87,42 +87,52 @@ impl FromRequestParts<AppState> for User {
             .get("projectId")
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| ApiError::not_found("No project matches this path"))?;
-        let header = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| unauthorized("Send a user token in the Authorization header"))?;
-        // The reference accepts the token with or without the Bearer scheme.
-        let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
-        let keys = state.user_tokens.keys(state.store.as_ref(), project).await?;
-        let claims = state
-            .user_tokens
-            .verifier
-            .verify(&project.to_string(), &keys, token)
-            .await
-            .map_err(|e| match e {
-                AuthError::KeysUnavailable(why) => {
-                    tracing::warn!(project = %project, error = %why, "JWKS unavailable");
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "KEYS_UNAVAILABLE",
-                        "The project's signing keys cannot be fetched right now",
-                    )
-                }
-                other => unauthorized(format!("The user token was refused: {other}")),
-            })?;
-        let user = state
-            .store
-            .upsert_seen(project, &claims.sub)
-            .await
-            .map_err(crate::store_error)?;
-        if user.disabled {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "USER_DISABLED",
-                "This user is disabled in this project",
-            ));
+        let ip = crate::client_ip(parts);
+        crate::check_throttle(state, ip)?;
+        let outcome = authenticate(parts, state, project).await;
+        if outcome.as_ref().is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED) {
+            crate::record_auth_failure(state, ip);
         }
-        Ok(User { project, user })
+        outcome
     }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Result<User, ApiError> {
+    let header = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("Send a user token in the Authorization header"))?;
+    // The reference accepts the token with or without the Bearer scheme.
+    let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
+    let keys = state.user_tokens.keys(state.store.as_ref(), project).await?;
+    let claims = state
+        .user_tokens
+        .verifier
+        .verify(&project.to_string(), &keys, token)
+        .await
+        .map_err(|e| match e {
+            AuthError::KeysUnavailable(why) => {
+                tracing::warn!(project = %project, error = %why, "JWKS unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "KEYS_UNAVAILABLE",
+                    "The project's signing keys cannot be fetched right now",
+                )
+            }
+            other => unauthorized(format!("The user token was refused: {other}")),
+        })?;
+    let user = state
+        .store
+        .upsert_seen(project, &claims.sub)
+        .await
+        .map_err(crate::store_error)?;
+    if user.disabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "USER_DISABLED",
+            "This user is disabled in this project",
+        ));
+    }
+    Ok(User { project, user })
 }

@@ -18,6 +18,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The database.
     pub database: DatabaseSettings,
+    /// Authentication.
+    pub auth: AuthSettings,
     /// Plugin loading.
     pub plugins: PluginSettings,
     /// Per-call sandbox limits.
@@ -55,6 +57,23 @@ impl std::fmt::Debug for DatabaseSettings {
             .as_ref()
             .map(|u| u.split_once("://").map_or("<set>", |(scheme, _)| scheme));
         f.debug_struct("DatabaseSettings").field("url", &shown).finish()
+    }
+}
+
+/// Authentication.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Failed authentications one client address may make per minute
+    /// before it gets 429.
+    pub max_failures_per_minute: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            max_failures_per_minute: 30,
+        }
     }
 }
 
@@ -122,6 +141,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             data_dir: PathBuf::from("weft-data"),
             database: DatabaseSettings::default(),
+            auth: AuthSettings::default(),
             plugins: PluginSettings::default(),
             sandbox: SandboxSettings::default(),
             egress: EgressSettings::default(),

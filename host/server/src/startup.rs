@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use weft_api::{AppState, UserTokens};
+use weft_api::{AppState, AuthThrottle, UserTokens};
 use weft_auth::{TokenPolicy, UserTokenVerifier};
 use weft_egress::EgressClient;
 use weft_plugin_host::{HostServices, PluginHost, PluginInfo};
@@ -82,6 +82,10 @@ impl Application {
             ready: Arc::new(AtomicBool::new(false)),
             store: store.clone(),
             user_tokens,
+            auth_throttle: Arc::new(AuthThrottle::new(
+                settings.auth.max_failures_per_minute,
+                std::time::Duration::from_secs(60),
+            )),
         };
         Ok(Self {
             listener,
@@ -119,7 +123,9 @@ impl Application {
         let router = weft_api::router(self.state.clone());
         self.state.ready.store(true, Ordering::Release);
         tracing::info!(addr = %self.local_addr(), "weft serving");
-        axum::serve(self.listener, router)
+        // Connection info gives handlers the client address (auth throttling).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")?;
