@@ -10,10 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf();
     for watched in ["plugins", "sdk-guest", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -30,19 +27,11 @@ fn main() {
     writeln!(
         out,
         "pub const PLUGINS: &[&str] = &[{}];",
-        built
-            .iter()
-            .map(|(c, _)| format!("{:?}", c.ident()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        built.iter().map(|(c, _)| format!("{:?}", c.ident())).collect::<Vec<_>>().join(", ")
     )
     .unwrap();
     writeln!(out, "/// Calls `$mac!(ident)` once per plugin crate.").unwrap();
-    writeln!(
-        out,
-        "#[macro_export]\nmacro_rules! foreach_plugin {{ ($mac:ident) => {{"
-    )
-    .unwrap();
+    writeln!(out, "#[macro_export]\nmacro_rules! foreach_plugin {{ ($mac:ident) => {{").unwrap();
     for (c, _) in &built {
         writeln!(out, "    $mac!({});", c.ident()).unwrap();
     }

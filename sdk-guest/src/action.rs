@@ -121,10 +121,7 @@ impl Action {
     {
         let run = move |cx: &Ctx, input: &str, _page: Option<String>| {
             let output = handler(cx, parse_input(input)?)?;
-            Ok(Page {
-                output: serde_json::to_string(&output)?,
-                next_page: None,
-            })
+            Ok(Page { output: serde_json::to_string(&output)?, next_page: None })
         };
         Self::with_runner::<I, O>(key, display_name, false, Box::new(run))
     }
@@ -164,10 +161,7 @@ impl Action {
     {
         let run = move |cx: &Ctx, input: &str, page: Option<String>| {
             let paged = handler(cx, parse_input(input)?, page)?;
-            Ok(Page {
-                output: serde_json::to_string(&paged.output)?,
-                next_page: paged.next_page,
-            })
+            Ok(Page { output: serde_json::to_string(&paged.output)?, next_page: paged.next_page })
         };
         Self::with_runner::<I, O>(key, display_name, true, Box::new(run))
     }

@@ -36,10 +36,7 @@ impl<T: Integration> actions::Guest for Adapter<T> {
             return Err(e.into_wit());
         };
         let page = action.run(&cx, &req.input, req.page).map_err(Error::into_wit)?;
-        Ok(actions::ActionResponse {
-            output: page.output,
-            next_page: page.next_page,
-        })
+        Ok(actions::ActionResponse { output: page.output, next_page: page.next_page })
     }
 }
 
@@ -50,9 +47,7 @@ impl<T: Integration> triggers::Guest for Adapter<T> {
 
     fn subscribe(req: triggers::SubscribeRequest) -> WitResult<String> {
         let (cx, req) = Subscription::from_wit(req);
-        T::subscribe(&cx, req)
-            .map(|state| state.to_string())
-            .map_err(Error::into_wit)
+        T::subscribe(&cx, req).map(|state| state.to_string()).map_err(Error::into_wit)
     }
 
     fn unsubscribe(req: triggers::UnsubscribeRequest) -> WitResult<()> {
@@ -61,9 +56,7 @@ impl<T: Integration> triggers::Guest for Adapter<T> {
     }
 
     fn handle_webhook(req: triggers::WebhookRequest) -> WitResult<triggers::WebhookResponse> {
-        T::handle_webhook(WebhookRequest::from_wit(req))
-            .map(|r| r.into_wit())
-            .map_err(Error::into_wit)
+        T::handle_webhook(WebhookRequest::from_wit(req)).map(|r| r.into_wit()).map_err(Error::into_wit)
     }
 
     fn poll(req: triggers::PollRequest) -> WitResult<triggers::PollResponse> {
@@ -116,11 +109,7 @@ mod tests {
 
     fn count(_: &Ctx, _: Empty, page: Option<String>) -> Result<Paged<u32>> {
         let n: u32 = cursor::decode(page.as_deref())?.unwrap_or(1);
-        if n < 2 {
-            Paged::next(n, &(n + 1))
-        } else {
-            Ok(Paged::last(n))
-        }
+        if n < 2 { Paged::next(n, &(n + 1)) } else { Ok(Paged::last(n)) }
     }
 
     impl Integration for Doubler {
@@ -129,10 +118,7 @@ mod tests {
         }
 
         fn actions() -> Vec<Action> {
-            vec![
-                Action::new("DOUBLE", "Double", double),
-                Action::paginated("COUNT", "Count", count),
-            ]
+            vec![Action::new("DOUBLE", "Double", double), Action::paginated("COUNT", "Count", count)]
         }
     }
 

@@ -39,8 +39,7 @@ pub fn encode<C: Serialize + ?Sized>(state: &C) -> Result<String> {
 /// # Ok(()) }
 /// ```
 pub fn decode<C: DeserializeOwned>(page: Option<&str>) -> Result<Option<C>> {
-    page.map(|p| serde_json::from_str(p).map_err(|e| Error::invalid_input(format!("page cursor: {e}"))))
-        .transpose()
+    page.map(|p| serde_json::from_str(p).map_err(|e| Error::invalid_input(format!("page cursor: {e}")))).transpose()
 }
 
 #[cfg(test)]
@@ -57,9 +56,6 @@ mod tests {
 
     #[test]
     fn a_foreign_cursor_is_invalid_input() {
-        assert_eq!(
-            decode::<u32>(Some("not json")).map_err(|e| e.kind()),
-            Err("invalid-input")
-        );
+        assert_eq!(decode::<u32>(Some("not json")).map_err(|e| e.kind()), Err("invalid-input"));
     }
 }

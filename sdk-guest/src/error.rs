@@ -115,10 +115,7 @@ impl Error {
     /// let e = weft_sdk::Error::rate_limited(Some(30_000), "secondary rate limit");
     /// ```
     pub fn rate_limited(retry_after_ms: Option<u64>, message: impl Into<String>) -> Self {
-        Self::RateLimited {
-            retry_after_ms,
-            message: message.into(),
-        }
+        Self::RateLimited { retry_after_ms, message: message.into() }
     }
 
     /// The provider failed with `status` (0 when it gave no HTTP answer). The
@@ -128,11 +125,7 @@ impl Error {
     /// let e = weft_sdk::Error::upstream(502, "bad gateway", Some("<html>…".to_string()));
     /// ```
     pub fn upstream(status: u16, message: impl Into<String>, body: Option<String>) -> Self {
-        Self::Upstream {
-            status,
-            message: message.into(),
-            body: body.map(|b| truncate_utf8(b, MAX_ERROR_BODY)),
-        }
+        Self::Upstream { status, message: message.into(), body: body.map(|b| truncate_utf8(b, MAX_ERROR_BODY)) }
     }
 
     /// The plugin does not implement what was asked.
@@ -195,13 +188,9 @@ impl Error {
             Self::Unauthorized(m) => wit::PluginError::Unauthorized(m),
             Self::Forbidden(m) => wit::PluginError::Forbidden(m),
             Self::NotFound(m) => wit::PluginError::NotFound(m),
-            Self::RateLimited {
-                retry_after_ms,
-                message,
-            } => wit::PluginError::RateLimited(wit::RateLimit {
-                retry_after_ms,
-                message,
-            }),
+            Self::RateLimited { retry_after_ms, message } => {
+                wit::PluginError::RateLimited(wit::RateLimit { retry_after_ms, message })
+            }
             Self::Upstream { status, message, body } => {
                 wit::PluginError::Upstream(wit::UpstreamFailure { status, message, body })
             }

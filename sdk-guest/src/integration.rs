@@ -107,10 +107,7 @@ pub trait Integration: 'static {
     /// ```
     fn subscribe(cx: &Ctx, req: Subscription) -> Result<serde_json::Value> {
         let _ = cx;
-        Err(Error::unsupported(format!(
-            "trigger `{}` has no subscribe hook",
-            req.trigger
-        )))
+        Err(Error::unsupported(format!("trigger `{}` has no subscribe hook", req.trigger)))
     }
 
     /// Removes what [`subscribe`](Self::subscribe) registered; removing a
@@ -131,10 +128,7 @@ pub trait Integration: 'static {
     /// ```
     fn unsubscribe(cx: &Ctx, req: Unsubscription) -> Result<()> {
         let _ = cx;
-        Err(Error::unsupported(format!(
-            "trigger `{}` has no unsubscribe hook",
-            req.trigger
-        )))
+        Err(Error::unsupported(format!("trigger `{}` has no unsubscribe hook", req.trigger)))
     }
 
     /// Handles one delivery: verify it, answer challenges, produce events.

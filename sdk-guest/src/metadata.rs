@@ -239,11 +239,7 @@ impl RateLimit {
     /// let limit = weft_sdk::RateLimit::per_connection(5000, 3600);
     /// ```
     pub fn per_connection(requests: u32, per_seconds: u32) -> Self {
-        Self {
-            per_app: false,
-            requests,
-            per_seconds,
-        }
+        Self { per_app: false, requests, per_seconds }
     }
 
     /// Counts all calls of one project's integration (one app registration).
@@ -252,19 +248,12 @@ impl RateLimit {
     /// let limit = weft_sdk::RateLimit::per_app(100, 1);
     /// ```
     pub fn per_app(requests: u32, per_seconds: u32) -> Self {
-        Self {
-            per_app: true,
-            ..Self::per_connection(requests, per_seconds)
-        }
+        Self { per_app: true, ..Self::per_connection(requests, per_seconds) }
     }
 
     fn into_wit(self) -> wit::RateLimitRule {
         wit::RateLimitRule {
-            scope: if self.per_app {
-                wit::RateLimitScope::App
-            } else {
-                wit::RateLimitScope::Connection
-            },
+            scope: if self.per_app { wit::RateLimitScope::App } else { wit::RateLimitScope::Connection },
             requests: self.requests,
             per_seconds: self.per_seconds,
         }

@@ -10,10 +10,7 @@ use schemars::JsonSchema;
 
 /// The JSON Schema (2020-12) of `T`, as JSON text.
 pub(crate) fn of<T: JsonSchema + ?Sized>() -> String {
-    schemars::SchemaGenerator::default()
-        .into_root_schema_for::<T>()
-        .as_value()
-        .to_string()
+    schemars::SchemaGenerator::default().into_root_schema_for::<T>().as_value().to_string()
 }
 
 /// A lazily generated schema: a pointer to [`of`] for some `T`.

@@ -141,9 +141,7 @@ pub fn delete(key: &str) -> Result<(), StateError> {
 pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, StateError> {
     match get(key)? {
         None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StateError::Json(e.to_string())),
+        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| StateError::Json(e.to_string())),
     }
 }
 

@@ -107,10 +107,7 @@ impl Trigger {
         default_interval_s: u32,
         min_interval_s: u32,
     ) -> Self {
-        let kind = Kind::Polling {
-            default_s: default_interval_s,
-            min_s: min_interval_s,
-        };
+        let kind = Kind::Polling { default_s: default_interval_s, min_s: min_interval_s };
         Self::new::<C>(key, display_name, kind)
     }
 
@@ -194,13 +191,7 @@ impl Event {
     /// let e = weft_sdk::Event::new("TICK", serde_json::json!({ "n": 1 }));
     /// ```
     pub fn new(trigger: impl Into<String>, payload: serde_json::Value) -> Self {
-        Self {
-            trigger: trigger.into(),
-            routing_key: None,
-            dedupe_key: None,
-            occurred_at_ms: None,
-            payload,
-        }
+        Self { trigger: trigger.into(), routing_key: None, dedupe_key: None, occurred_at_ms: None, payload }
     }
 
     /// Sets the routing key (app-level webhooks).

@@ -138,9 +138,9 @@ impl WebhookRequest {
     pub fn config<T: DeserializeOwned>(&self) -> Result<Option<T>> {
         match &self.config {
             None => Ok(None),
-            Some(json) => serde_json::from_str(json)
-                .map(Some)
-                .map_err(|e| Error::invalid_input(format!("trigger config: {e}"))),
+            Some(json) => {
+                serde_json::from_str(json).map(Some).map_err(|e| Error::invalid_input(format!("trigger config: {e}")))
+            }
         }
     }
 }
@@ -191,11 +191,7 @@ impl WebhookResponse {
     /// let r = weft_sdk::WebhookResponse::verified();
     /// ```
     pub fn verified() -> Self {
-        Self {
-            verification: Verification::Verified,
-            reply: None,
-            events: Vec::new(),
-        }
+        Self { verification: Verification::Verified, reply: None, events: Vec::new() }
     }
 
     /// A delivery to refuse; the host answers 401.
@@ -204,11 +200,7 @@ impl WebhookResponse {
     /// let r = weft_sdk::WebhookResponse::rejected("bad signature");
     /// ```
     pub fn rejected(reason: impl Into<String>) -> Self {
-        Self {
-            verification: Verification::Rejected(reason.into()),
-            reply: None,
-            events: Vec::new(),
-        }
+        Self { verification: Verification::Rejected(reason.into()), reply: None, events: Vec::new() }
     }
 
     /// Sets the immediate reply, e.g. a challenge echo.
@@ -280,11 +272,7 @@ impl Reply {
     /// let r = weft_sdk::webhook::Reply::new(204);
     /// ```
     pub fn new(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Self { status, headers: Vec::new(), body: Vec::new() }
     }
 
     /// `200` with a `text/plain` body, e.g. to echo a verification challenge.
@@ -293,9 +281,7 @@ impl Reply {
     /// let r = weft_sdk::webhook::Reply::text("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
     /// ```
     pub fn text(body: impl Into<String>) -> Self {
-        Self::new(200)
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(body.into())
+        Self::new(200).header("content-type", "text/plain; charset=utf-8").body(body.into())
     }
 
     /// `200` with a JSON body.
@@ -306,9 +292,7 @@ impl Reply {
     /// # Ok(()) }
     /// ```
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
-        Ok(Self::new(200)
-            .header("content-type", "application/json")
-            .body(serde_json::to_vec(value)?))
+        Ok(Self::new(200).header("content-type", "application/json").body(serde_json::to_vec(value)?))
     }
 
     /// Changes the status.
@@ -342,10 +326,6 @@ impl Reply {
     }
 
     fn into_wit(self) -> wit::OutgoingResponse {
-        wit::OutgoingResponse {
-            status: self.status,
-            headers: self.headers,
-            body: self.body,
-        }
+        wit::OutgoingResponse { status: self.status, headers: self.headers, body: self.body }
     }
 }

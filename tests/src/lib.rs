@@ -22,11 +22,7 @@ include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 /// Path of a built plugin component, by crate identifier (`test_echo`).
 pub fn plugin_path(ident: &str) -> PathBuf {
     let path = PathBuf::from(PLUGIN_DIR).join(format!("{ident}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing; run `cargo xtask plugins`",
-        path.display()
-    );
+    assert!(path.is_file(), "{} is missing; run `cargo xtask plugins`", path.display());
     path
 }
 
@@ -63,8 +59,7 @@ impl CredentialInjector for StaticCredentials {
         if scope.connection_id.as_deref() != Some(self.connection_id.as_str()) {
             return Err(CredentialError("no credentials for this connection".into()));
         }
-        req.injected_headers
-            .push(("Authorization".into(), format!("Bearer {}", self.token)));
+        req.injected_headers.push(("Authorization".into(), format!("Bearer {}", self.token)));
         Ok(())
     }
 }
@@ -101,16 +96,10 @@ impl TestHost {
             egress,
             state: Arc::new(MemoryStateStore::with_quota(100)),
             secrets: secrets.clone(),
-            credentials: Arc::new(StaticCredentials {
-                connection_id: CONNECTION.into(),
-                token: TOKEN_CANARY.into(),
-            }),
+            credentials: Arc::new(StaticCredentials { connection_id: CONNECTION.into(), token: TOKEN_CANARY.into() }),
         };
         let host = PluginHost::new(config, services).expect("plugin host");
-        Self {
-            host: Arc::new(host),
-            secrets,
-        }
+        Self { host: Arc::new(host), secrets }
     }
 
     /// Installs a built plugin by crate identifier and returns its id.

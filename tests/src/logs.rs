@@ -28,19 +28,10 @@ pub fn install() {
         // TRACE for Weft's own targets (plugin and audit lines included),
         // INFO for dependencies. No `log` bridge: wasmtime's compiler logs
         // every pass through `log` at TRACE, which would swamp the capture.
-        let filter = tracing_subscriber::filter::Targets::new()
-            .with_default(tracing::Level::INFO)
-            .with_targets(
-                [
-                    "plugin",
-                    "audit",
-                    "weft_plugin_host",
-                    "weft_egress",
-                    "weft_api",
-                    "weft_server",
-                ]
+        let filter = tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO).with_targets(
+            ["plugin", "audit", "weft_plugin_host", "weft_egress", "weft_api", "weft_server"]
                 .map(|t| (t, tracing::Level::TRACE)),
-            );
+        );
         let subscriber = tracing_subscriber::fmt()
             .json()
             .with_max_level(tracing::Level::TRACE)
@@ -58,10 +49,7 @@ pub fn lines_containing(needle: &str) -> Vec<serde_json::Value> {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&buf.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
-    text.lines()
-        .filter(|l| l.contains(needle))
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    text.lines().filter(|l| l.contains(needle)).filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 /// Everything captured so far.

@@ -22,10 +22,7 @@ pub struct Recorded {
 impl Recorded {
     /// The value of a header, if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -53,15 +50,10 @@ impl MockProvider {
                     "late"
                 }),
             )
-            .route(
-                "/redirect",
-                any(|| async { (StatusCode::FOUND, [("location", "http://127.0.0.1:9/sink")], "") }),
-            )
+            .route("/redirect", any(|| async { (StatusCode::FOUND, [("location", "http://127.0.0.1:9/sink")], "") }))
             .layer(axum::middleware::from_fn_with_state(log.clone(), record))
             .with_state(());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind mock provider");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock provider");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("mock provider") });
         Self { base, log }

@@ -50,9 +50,7 @@ async fn spawn_app_with(plugins: &[&str], adjust: impl FnOnce(&mut Settings)) ->
     settings.data_dir = dir.path().to_owned();
     adjust(&mut settings);
     let mut app = Application::build(settings).await.expect("build app");
-    let operator_key = app
-        .take_first_operator_key()
-        .map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned());
+    let operator_key = app.take_first_operator_key().map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned());
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel();
     tokio::spawn(app.run_until(async move {
@@ -69,11 +67,7 @@ async fn spawn_app_with(plugins: &[&str], adjust: impl FnOnce(&mut Settings)) ->
 
 impl TestApp {
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request")
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("request")
     }
 }
 
@@ -96,20 +90,11 @@ async fn lists_installed_plugins_with_actions_and_skips_refused_ones() {
     let body: Value = r.json().await.unwrap();
     let plugins = body["plugins"].as_array().unwrap();
     let ids: Vec<_> = plugins.iter().map(|p| p["id"].as_str().unwrap()).collect();
-    assert_eq!(
-        ids,
-        ["example-step", "test-echo"],
-        "the filesystem plugin must be refused"
-    );
+    assert_eq!(ids, ["example-step", "test-echo"], "the filesystem plugin must be refused");
     let echo = &plugins[1];
     assert_eq!(echo["world"], "integration");
     assert_eq!(echo["metadata"]["name"], "Test Echo");
-    let action = echo["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["key"] == "ECHO")
-        .unwrap();
+    let action = echo["actions"].as_array().unwrap().iter().find(|a| a["key"] == "ECHO").unwrap();
     assert_eq!(action["inputSchema"]["type"], "object");
     let one: Value = app.get("/plugins/test-echo").await.json().await.unwrap();
     assert_eq!(one["id"], "test-echo");
@@ -134,13 +119,7 @@ async fn errors_have_one_shape_with_the_request_id() {
     assert_eq!(r.status(), 405);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "METHOD_NOT_ALLOWED");
     // A caller-supplied request id is kept, so logs can be correlated.
-    let r = app
-        .client
-        .get(format!("{}/plugins/x", app.base))
-        .header("x-request-id", "req-abc")
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(format!("{}/plugins/x", app.base)).header("x-request-id", "req-abc").send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["meta"]["requestId"], "req-abc");
 }
 
@@ -149,16 +128,10 @@ async fn sdk_routes_answer_cors_preflights_with_the_sdk_headers() {
     let app = spawn_app(&[]).await;
     let r = app
         .client
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/projects/00000000-0000-4000-8000-000000000000/sdk/me", app.base),
-        )
+        .request(reqwest::Method::OPTIONS, format!("{}/projects/00000000-0000-4000-8000-000000000000/sdk/me", app.base))
         .header("origin", "https://app.example.com")
         .header("access-control-request-method", "PATCH")
-        .header(
-            "access-control-request-headers",
-            "authorization, content-type, x-paragon-credential",
-        )
+        .header("access-control-request-headers", "authorization, content-type, x-paragon-credential")
         .send()
         .await
         .unwrap();
@@ -173,10 +146,7 @@ async fn sdk_routes_answer_cors_preflights_with_the_sdk_headers() {
     // An actual cross-origin call carries the CORS header even when refused.
     let r = app
         .client
-        .get(format!(
-            "{}/projects/00000000-0000-4000-8000-000000000000/sdk/me",
-            app.base
-        ))
+        .get(format!("{}/projects/00000000-0000-4000-8000-000000000000/sdk/me", app.base))
         .header("origin", "https://app.example.com")
         .send()
         .await
@@ -190,16 +160,8 @@ async fn sdk_routes_answer_cors_preflights_with_the_sdk_headers() {
 fn weft_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/server-<hash> -> target/<profile>/weft
-    let path = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .unwrap()
-        .join(format!("weft{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} missing: run the tests with `cargo xtask test`",
-        path.display()
-    );
+    let path = exe.parent().and_then(|p| p.parent()).unwrap().join(format!("weft{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.is_file(), "{} missing: run the tests with `cargo xtask test`", path.display());
     path
 }
 
@@ -211,11 +173,7 @@ fn weft_cli(data_dir: &std::path::Path, args: &[&str]) -> String {
         .env("WEFT__LOG__FORMAT", "json")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "weft {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "weft {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -259,26 +217,12 @@ async fn the_binary_serves_its_plugins_and_stops_gracefully_on_sigterm() {
     let (mut child, printed, base) = start_binary(dir.path()).await;
     // It prints what it serves, and the operator key of its first start.
     assert!(printed.iter().any(|l| l.contains("test-echo")), "{printed:?}");
-    assert!(
-        printed.iter().any(|l| l.trim_start().starts_with("weft_op_")),
-        "{printed:?}"
-    );
-    let body: Value = reqwest::get(format!("{base}/plugins"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert!(printed.iter().any(|l| l.trim_start().starts_with("weft_op_")), "{printed:?}");
+    let body: Value = reqwest::get(format!("{base}/plugins")).await.unwrap().json().await.unwrap();
     assert_eq!(body["plugins"][0]["id"], "test-echo");
     let pid = child.id().unwrap() as i32;
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("stops within 10 s")
-        .unwrap();
+    std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("stops within 10 s").unwrap();
     assert!(status.success(), "{status:?}");
 }
 
@@ -290,17 +234,11 @@ async fn cli_creates_a_project_and_mints_a_token_that_sdk_me_accepts() {
     let created = weft_cli(dir.path(), &["project", "create", "--name", "Demo"]);
     let project = created.split_whitespace().nth(2).expect("project id").to_owned();
     assert_eq!(project.len(), 36, "{created}");
-    let token = weft_cli(
-        dir.path(),
-        &["token", "mint", "--project", &project, "--user", "user-42"],
-    )
-    .trim()
-    .to_owned();
+    let token = weft_cli(dir.path(), &["token", "mint", "--project", &project, "--user", "user-42"]).trim().to_owned();
     let other = weft_cli(dir.path(), &["project", "create", "--name", "Other"]);
     let other = other.split_whitespace().nth(2).unwrap().to_owned();
-    let other_token = weft_cli(dir.path(), &["token", "mint", "--project", &other, "--user", "user-42"])
-        .trim()
-        .to_owned();
+    let other_token =
+        weft_cli(dir.path(), &["token", "mint", "--project", &other, "--user", "user-42"]).trim().to_owned();
     let (_child, _, base) = start_binary(dir.path()).await;
     let client = reqwest::Client::new();
     let me = format!("{base}/projects/{project}/sdk/me");
@@ -308,10 +246,7 @@ async fn cli_creates_a_project_and_mints_a_token_that_sdk_me_accepts() {
     let r = client.get(&me).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(
-        body,
-        serde_json::json!({"authenticated": true, "userId": "user-42", "integrations": {}, "meta": {}})
-    );
+    assert_eq!(body, serde_json::json!({"authenticated": true, "userId": "user-42", "integrations": {}, "meta": {}}));
 
     let r = client
         .patch(&me)
@@ -321,25 +256,15 @@ async fn cli_creates_a_project_and_mints_a_token_that_sdk_me_accepts() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let body: Value = client
-        .get(&me)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = client.get(&me).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["meta"], serde_json::json!({"Email": "a@b.c"}));
     // The reference also accepts the token without the Bearer scheme.
     let r = client.get(&me).header("authorization", &token).send().await.unwrap();
     assert_eq!(r.status(), 200);
 
-    for (auth, why) in [
-        (None, "no token"),
-        (Some("garbage"), "garbage"),
-        (Some(other_token.as_str()), "other project's token"),
-    ] {
+    for (auth, why) in
+        [(None, "no token"), (Some("garbage"), "garbage"), (Some(other_token.as_str()), "other project's token")]
+    {
         let mut req = client.get(&me);
         if let Some(a) = auth {
             req = req.bearer_auth(a);
@@ -348,26 +273,12 @@ async fn cli_creates_a_project_and_mints_a_token_that_sdk_me_accepts() {
         assert_eq!(r.status(), 401, "{why}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["code"], "UNAUTHORIZED", "{why}");
-        assert!(
-            body["meta"]["requestId"].as_str().is_some_and(|id| !id.is_empty()),
-            "{why}"
-        );
+        assert!(body["meta"]["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{why}");
     }
-    let r = client
-        .patch(&me)
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"meta": "nope"}))
-        .send()
-        .await
-        .unwrap();
+    let r = client.patch(&me).bearer_auth(&token).json(&serde_json::json!({"meta": "nope"})).send().await.unwrap();
     assert_eq!(r.status(), 400);
     for path in ["sdk/metadata", "sdk/integrations"] {
-        let r = client
-            .get(format!("{base}/projects/{project}/{path}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let r = client.get(format!("{base}/projects/{project}/{path}")).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.json::<Value>().await.unwrap(), serde_json::json!([]), "{path}");
     }
@@ -383,55 +294,30 @@ async fn first_start_creates_the_database_and_an_operator_key_shown_once() {
         s
     };
     let mut first = Application::build(settings()).await.unwrap();
-    let key = first
-        .take_first_operator_key()
-        .expect("first start creates the operator key");
+    let key = first.take_first_operator_key().expect("first start creates the operator key");
     let key = secrecy::ExposeSecret::expose_secret(&key).to_owned();
     assert!(key.starts_with("weft_op_"), "{key}");
     assert!(first.take_first_operator_key().is_none(), "shown once");
     drop(first);
     assert!(dir.path().join("weft.db").is_file());
     let mut second = Application::build(settings()).await.unwrap();
-    assert!(
-        second.take_first_operator_key().is_none(),
-        "a restart keeps the existing key"
-    );
+    assert!(second.take_first_operator_key().is_none(), "a restart keeps the existing key");
     // Only the hash is stored.
     let db = std::fs::read(dir.path().join("weft.db")).unwrap();
     let wal = std::fs::read(dir.path().join("weft.db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
-        assert!(
-            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
-            "plaintext operator key on disk"
-        );
+        assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "plaintext operator key on disk");
     }
 }
 
 /// A project with a generated signing key, and a token of one of its users.
 async fn project_with_token(store: &dyn weft_store::Store, name: &str) -> (String, String) {
     use weft_store::{Environment, NewProject, NewSigningKey, SigningKeyMaterial};
-    let project = store
-        .create_project(NewProject::new(name, Environment::Development))
-        .await
-        .unwrap();
+    let project = store.create_project(NewProject::new(name, Environment::Development)).await.unwrap();
     let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
-    let material = SigningKeyMaterial::Generated {
-        public_key_pem: public_pem,
-    };
-    store
-        .add_signing_key(
-            project.id,
-            NewSigningKey {
-                kid: Some("k".into()),
-                material,
-            },
-        )
-        .await
-        .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
+    store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let token = weft_auth::mint_user_token(&private_pem, Some("k"), "matrix-user", now, 600).unwrap();
     (project.id.to_string(), token)
 }
@@ -439,12 +325,7 @@ async fn project_with_token(store: &dyn weft_store::Store, name: &str) -> (Strin
 /// An API key of `project` with `role`, stored as the API would store it.
 async fn api_key(store: &dyn weft_store::Store, project: &str, role: weft_store::Role) -> String {
     let key = weft_auth::generate_api_key("weft_key").unwrap();
-    let new = weft_store::NewApiKey {
-        name: "test".into(),
-        role,
-        key_prefix: "weft_key".into(),
-        key_hash: key.hash,
-    };
+    let new = weft_store::NewApiKey { name: "test".into(), role, key_prefix: "weft_key".into(), key_hash: key.hash };
     store.create_api_key(project.parse().unwrap(), new).await.unwrap();
     key.plaintext
 }
@@ -458,9 +339,7 @@ async fn authorization_matrix_over_the_route_table() {
     use weft_api::Access;
     use weft_store::Role;
     let app = spawn_app(&["test_echo"]).await;
-    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string())
-        .await
-        .unwrap();
+    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string()).await.unwrap();
     let (project, token) = project_with_token(store.as_ref(), "A").await;
     let (other, other_token) = project_with_token(store.as_ref(), "B").await;
     let bearer = |k: &str| Some(format!("Bearer {k}"));
@@ -470,26 +349,10 @@ async fn authorization_matrix_over_the_route_table() {
         ("none", None, None),
         ("malformed", None, Some("Bearer not.a.jwt".into())),
         ("operator", None, bearer(&app.operator_key)),
-        (
-            "admin key",
-            Some(Role::Admin),
-            bearer(&api_key(store.as_ref(), &project, Role::Admin).await),
-        ),
-        (
-            "member key",
-            Some(Role::Member),
-            bearer(&api_key(store.as_ref(), &project, Role::Member).await),
-        ),
-        (
-            "support key",
-            Some(Role::Support),
-            bearer(&api_key(store.as_ref(), &project, Role::Support).await),
-        ),
-        (
-            "other-project key",
-            None,
-            bearer(&api_key(store.as_ref(), &other, Role::Admin).await),
-        ),
+        ("admin key", Some(Role::Admin), bearer(&api_key(store.as_ref(), &project, Role::Admin).await)),
+        ("member key", Some(Role::Member), bearer(&api_key(store.as_ref(), &project, Role::Member).await)),
+        ("support key", Some(Role::Support), bearer(&api_key(store.as_ref(), &project, Role::Support).await)),
+        ("other-project key", None, bearer(&api_key(store.as_ref(), &other, Role::Admin).await)),
     ];
     let table = weft_api::route_table();
     assert!(table.len() >= 19, "{table:?}");
@@ -534,11 +397,7 @@ async fn authorization_matrix_over_the_route_table() {
                 (Access::Project(_), "operator") => status == 403,
                 (Access::Project(_), _) => status == 401,
             };
-            assert!(
-                ok,
-                "{} {} as {who}: {status} (access {:?})",
-                route.method, route.path, route.access
-            );
+            assert!(ok, "{} {} as {who}: {status} (access {:?})", route.method, route.path, route.access);
             checked += 1;
         }
     }
@@ -561,10 +420,8 @@ async fn another_projects_ids_are_not_found_with_your_credentials() {
         .json()
         .await
         .unwrap();
-    let (a, key_a) = (
-        created["project"]["id"].as_str().unwrap().to_owned(),
-        created["apiKey"]["key"].as_str().unwrap().to_owned(),
-    );
+    let (a, key_a) =
+        (created["project"]["id"].as_str().unwrap().to_owned(), created["apiKey"]["key"].as_str().unwrap().to_owned());
     let created_b: Value = app
         .client
         .post(format!("{}/admin/projects", app.base))
@@ -608,10 +465,7 @@ async fn another_projects_ids_are_not_found_with_your_credentials() {
         .unwrap();
     let missing = app
         .client
-        .delete(format!(
-            "{}/admin/projects/{b}/integrations/7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c13",
-            app.base
-        ))
+        .delete(format!("{}/admin/projects/{b}/integrations/7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c13", app.base))
         .bearer_auth(&key_b)
         .send()
         .await
@@ -619,10 +473,7 @@ async fn another_projects_ids_are_not_found_with_your_credentials() {
     assert_eq!(foreign.status(), 404);
     assert_eq!(missing.status(), 404);
     let (foreign, missing): (Value, Value) = (foreign.json().await.unwrap(), missing.json().await.unwrap());
-    assert_eq!(
-        foreign["message"], missing["message"],
-        "a foreign id must look like a missing one"
-    );
+    assert_eq!(foreign["message"], missing["message"], "a foreign id must look like a missing one");
     // A's integration is untouched.
     let listed: Value = app
         .client
@@ -652,10 +503,7 @@ async fn another_projects_ids_are_not_found_with_your_credentials() {
     for file in ["weft.db", "weft.db-wal"] {
         let bytes = std::fs::read(app._dir.path().join(file)).unwrap_or_default();
         for key in [&key_a, &key_b] {
-            assert!(
-                !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
-                "{file} holds a plaintext API key"
-            );
+            assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "{file} holds a plaintext API key");
         }
     }
     let r = app
@@ -666,13 +514,7 @@ async fn another_projects_ids_are_not_found_with_your_credentials() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let r = app
-        .client
-        .get(format!("{}/admin/projects/{a}", app.base))
-        .bearer_auth(&key_a)
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(format!("{}/admin/projects/{a}", app.base)).bearer_auth(&key_a).send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -682,9 +524,7 @@ async fn another_projects_ids_are_not_found_with_your_credentials() {
 async fn sdk_shapes_with_integrations_present() {
     use serde_json::json;
     let app = spawn_app(&["test_echo"]).await;
-    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string())
-        .await
-        .unwrap();
+    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string()).await.unwrap();
     let (project, token) = project_with_token(store.as_ref(), "Shapes").await;
     let admin = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
     for body in [
@@ -692,33 +532,17 @@ async fn sdk_shapes_with_integrations_present() {
         json!({"type": "custom.acme", "active": false}),
     ] {
         let url = format!("{}/admin/projects/{project}/integrations", app.base);
-        let r = app
-            .client
-            .post(url)
-            .bearer_auth(&admin)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = app.client.post(url).bearer_auth(&admin).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201, "{body}");
     }
     let get = |path: &str| {
-        let req = app
-            .client
-            .get(format!("{}/projects/{project}/sdk/{path}", app.base))
-            .bearer_auth(&token);
+        let req = app.client.get(format!("{}/projects/{project}/sdk/{path}", app.base)).bearer_auth(&token);
         async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
     };
     let metadata = get("metadata").await;
-    assert_eq!(
-        metadata,
-        json!([{"type": "test-echo", "name": "Test Echo", "brandColor": "#112233", "icon": null}])
-    );
+    assert_eq!(metadata, json!([{"type": "test-echo", "name": "Test Echo", "brandColor": "#112233", "icon": null}]));
     let me = get("me").await;
-    assert_eq!(
-        me["integrations"],
-        json!({"test-echo": {"enabled": false, "configuredWorkflows": {}}})
-    );
+    assert_eq!(me["integrations"], json!({"test-echo": {"enabled": false, "configuredWorkflows": {}}}));
     let list = get("integrations").await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
@@ -745,11 +569,7 @@ async fn sdk_shapes_with_integrations_present() {
     assert!(echo["customIntegrationId"].is_null());
     assert_eq!(echo["configs"][0]["integrationId"], echo["id"]);
     assert_eq!(echo["configs"][0]["values"]["portal"], json!({"overview": "hi"}));
-    assert!(
-        echo["dateCreated"].as_str().unwrap().ends_with('Z'),
-        "{}",
-        echo["dateCreated"]
-    );
+    assert!(echo["dateCreated"].as_str().unwrap().ends_with('Z'), "{}", echo["dateCreated"]);
 }
 
 /// `/openapi.json` documents every route of the route table, with its path
@@ -760,49 +580,23 @@ async fn openapi_covers_every_route() {
     let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{}", doc["openapi"]);
     let table = weft_api::route_table();
-    assert!(
-        table.iter().any(|r| r.path == "/openapi.json"),
-        "the document covers itself"
-    );
+    assert!(table.iter().any(|r| r.path == "/openapi.json"), "the document covers itself");
     for route in &table {
         let op = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()];
-        assert!(
-            op.is_object(),
-            "{} {} missing from /openapi.json",
-            route.method,
-            route.path
-        );
+        assert!(op.is_object(), "{} {} missing from /openapi.json", route.method, route.path);
         assert_eq!(op["summary"], route.summary);
         let params: Vec<&str> = op["parameters"]
             .as_array()
             .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
             .unwrap_or_default();
-        for name in route
-            .path
-            .split('/')
-            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        {
-            assert!(
-                params.contains(&name),
-                "{} {}: parameter {name} undocumented",
-                route.method,
-                route.path
-            );
+        for name in route.path.split('/').filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))) {
+            assert!(params.contains(&name), "{} {}: parameter {name} undocumented", route.method, route.path);
         }
         let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
-        assert_eq!(
-            secured,
-            route.access != weft_api::Access::Public,
-            "{} {}",
-            route.method,
-            route.path
-        );
+        assert_eq!(secured, route.access != weft_api::Access::Public, "{} {}", route.method, route.path);
     }
     for scheme in ["userToken", "apiKey", "operatorKey"] {
-        assert_eq!(
-            doc["components"]["securitySchemes"][scheme]["scheme"], "bearer",
-            "{scheme}"
-        );
+        assert_eq!(doc["components"]["securitySchemes"][scheme]["scheme"], "bearer", "{scheme}");
     }
 }
 
@@ -830,30 +624,10 @@ async fn signing_keys_and_users_through_the_admin_api() {
     let keys_url = format!("{}/admin/projects/{project}/signing-keys", app.base);
     let add = |body: Value| app.client.post(&keys_url).bearer_auth(&admin).json(&body).send();
 
-    let generated: Value = add(json!({"generate": true, "kid": "gen"}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let private = generated["privateKeyPem"]
-        .as_str()
-        .expect("private key answered once")
-        .to_owned();
-    let listed: Value = app
-        .client
-        .get(&keys_url)
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        !listed.to_string().contains("PRIVATE KEY"),
-        "listing never shows private keys"
-    );
+    let generated: Value = add(json!({"generate": true, "kid": "gen"})).await.unwrap().json().await.unwrap();
+    let private = generated["privateKeyPem"].as_str().expect("private key answered once").to_owned();
+    let listed: Value = app.client.get(&keys_url).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert!(!listed.to_string().contains("PRIVATE KEY"), "listing never shows private keys");
     let (other_private, other_public) = weft_auth::generate_signing_key().unwrap();
     let r = add(json!({"publicKeyPem": other_public, "kid": "up"})).await.unwrap();
     assert_eq!(r.status(), 201);
@@ -866,10 +640,7 @@ async fn signing_keys_and_users_through_the_admin_api() {
         assert_eq!(add(bad.clone()).await.unwrap().status(), 400, "{bad}");
     }
 
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let token = weft_auth::mint_user_token(&private, Some("gen"), "u1", now, 600).unwrap();
     let uploaded_token = weft_auth::mint_user_token(&other_private, Some("up"), "u2", now, 600).unwrap();
     let me = format!("{}/projects/{project}/sdk/me", app.base);
@@ -881,32 +652,16 @@ async fn signing_keys_and_users_through_the_admin_api() {
     assert_eq!(status(uploaded_token.clone()).await, 200);
 
     let user_url = format!("{}/admin/projects/{project}/users/u1", app.base);
-    let disable = |d: bool| {
-        app.client
-            .patch(&user_url)
-            .bearer_auth(&admin)
-            .json(&json!({"disabled": d}))
-            .send()
-    };
+    let disable = |d: bool| app.client.patch(&user_url).bearer_auth(&admin).json(&json!({"disabled": d})).send();
     assert_eq!(disable(true).await.unwrap().status(), 200);
     assert_eq!(status(token.clone()).await, 403, "a disabled user is refused");
     assert_eq!(disable(false).await.unwrap().status(), 200);
     assert_eq!(status(token.clone()).await, 200);
 
     let id = generated["id"].as_str().unwrap();
-    let r = app
-        .client
-        .delete(format!("{keys_url}/{id}"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.delete(format!("{keys_url}/{id}")).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(
-        status(token).await,
-        401,
-        "a removed key's tokens are refused on the next request"
-    );
+    assert_eq!(status(token).await, 401, "a removed key's tokens are refused on the next request");
     assert_eq!(status(uploaded_token).await, 200);
 }
 
@@ -916,9 +671,7 @@ async fn signing_keys_and_users_through_the_admin_api() {
 async fn secret_names_and_app_events_through_the_admin_api() {
     use serde_json::json;
     let app = spawn_app(&[]).await;
-    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string())
-        .await
-        .unwrap();
+    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string()).await.unwrap();
     let (project, _) = project_with_token(store.as_ref(), "Config").await;
     let admin = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
     let member = api_key(store.as_ref(), &project, weft_store::Role::Member).await;
@@ -940,68 +693,25 @@ async fn secret_names_and_app_events_through_the_admin_api() {
         .await
         .unwrap();
     assert_eq!(r.status(), 409, "duplicate secret name");
-    let r = c
-        .post(format!("{base}/secrets"))
-        .bearer_auth(&member)
-        .json(&json!({"name": "X"}))
-        .send()
-        .await
-        .unwrap();
+    let r = c.post(format!("{base}/secrets")).bearer_auth(&member).json(&json!({"name": "X"})).send().await.unwrap();
     assert_eq!(r.status(), 403, "members may not manage secrets");
-    let listed: Value = c
-        .get(format!("{base}/secrets"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value =
+        c.get(format!("{base}/secrets")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed[0]["name"], "SLACK_CHANNEL");
 
     let event = json!({"name": "Contact Created", "examplePayload": {"email": "a@b.c"}});
-    let r = c
-        .put(format!("{base}/app-events"))
-        .bearer_auth(&member)
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
+    let r = c.put(format!("{base}/app-events")).bearer_auth(&member).json(&event).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let replaced = json!({"name": "Contact Created", "examplePayload": {"email": "x@y.z", "id": 1}});
-    c.put(format!("{base}/app-events"))
-        .bearer_auth(&member)
-        .json(&replaced)
-        .send()
-        .await
-        .unwrap();
-    let listed: Value = c
-        .get(format!("{base}/app-events"))
-        .bearer_auth(&member)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    c.put(format!("{base}/app-events")).bearer_auth(&member).json(&replaced).send().await.unwrap();
+    let listed: Value =
+        c.get(format!("{base}/app-events")).bearer_auth(&member).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     assert_eq!(listed[0]["examplePayload"], json!({"email": "x@y.z", "id": 1}));
-    let r = c
-        .delete(format!("{base}/app-events/Contact%20Created"))
-        .bearer_auth(&member)
-        .send()
-        .await
-        .unwrap();
+    let r = c.delete(format!("{base}/app-events/Contact%20Created")).bearer_auth(&member).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    let listed: Value = c
-        .get(format!("{base}/app-events"))
-        .bearer_auth(&member)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value =
+        c.get(format!("{base}/app-events")).bearer_auth(&member).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed, json!([]));
 }
 
@@ -1010,10 +720,8 @@ async fn secret_names_and_app_events_through_the_admin_api() {
 #[tokio::test]
 async fn brute_force_from_one_address_is_throttled() {
     let app = spawn_app_with(&[], |s| s.auth.max_failures_per_minute = 20).await;
-    let attacker = reqwest::Client::builder()
-        .local_address("127.0.0.2".parse::<std::net::IpAddr>().ok())
-        .build()
-        .unwrap();
+    let attacker =
+        reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().ok()).build().unwrap();
     let mut statuses = Vec::new();
     for i in 0..100 {
         let r = attacker
@@ -1030,20 +738,9 @@ async fn brute_force_from_one_address_is_throttled() {
     assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
     assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
     // The valid key from that address is refused too while throttled...
-    let r = attacker
-        .get(format!("{}/admin/projects", app.base))
-        .bearer_auth(&app.operator_key)
-        .send()
-        .await
-        .unwrap();
+    let r = attacker.get(format!("{}/admin/projects", app.base)).bearer_auth(&app.operator_key).send().await.unwrap();
     assert_eq!(r.status(), 429);
     // ...while another address authenticates normally.
-    let r = app
-        .client
-        .get(format!("{}/admin/projects", app.base))
-        .bearer_auth(&app.operator_key)
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(format!("{}/admin/projects", app.base)).bearer_auth(&app.operator_key).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }

@@ -28,12 +28,7 @@ pub struct ApiError {
 impl ApiError {
     /// A caller error with a stable `code` and an actionable message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after_secs: None,
-        }
+        Self { status, code, message: message.into(), retry_after_secs: None }
     }
 
     /// 429 with `Retry-After`.
@@ -51,11 +46,7 @@ impl ApiError {
     /// 500: the cause is logged here and never echoed.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            "Internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal server error")
     }
 
     /// The HTTP status.
@@ -75,12 +66,7 @@ impl IntoResponse for ApiError {
 /// Renders [`ApiError`]s, and bare 404/405s from the router, in the error
 /// shape with the request id.
 pub async fn render_errors(req: Request, next: Next) -> Response {
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let mut resp = next.run(req).await;
     let err = match resp.extensions_mut().remove::<ApiError>() {
         Some(e) => e,
@@ -99,8 +85,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     });
     let mut out = (err.status, Json(body)).into_response();
     if let Some(secs) = err.retry_after_secs {
-        out.headers_mut()
-            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        out.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
     }
     // Keep the headers the inner layers set (request id, CORS...).
     for (name, value) in resp.headers() {

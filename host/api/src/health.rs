@@ -9,15 +9,13 @@ use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 
 pub(crate) fn routes() -> Routes {
-    Routes::new()
-        .add(Method::GET, "/healthz", Access::Public, "Liveness probe", healthz)
-        .add(
-            Method::GET,
-            "/readyz",
-            Access::Public,
-            "Readiness probe (plugins loaded)",
-            readyz,
-        )
+    Routes::new().add(Method::GET, "/healthz", Access::Public, "Liveness probe", healthz).add(
+        Method::GET,
+        "/readyz",
+        Access::Public,
+        "Readiness probe (plugins loaded)",
+        readyz,
+    )
 }
 
 /// The process answers.
@@ -28,13 +26,7 @@ async fn healthz() -> Json<Value> {
 /// Start-up is complete and plugins are loaded.
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     if !state.ready.load(Ordering::Acquire) {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "NOT_READY",
-            "Weft is still starting",
-        ));
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "NOT_READY", "Weft is still starting"));
     }
-    Ok(Json(
-        json!({ "status": "ready", "plugins": state.plugins.list().len() }),
-    ))
+    Ok(Json(json!({ "status": "ready", "plugins": state.plugins.list().len() })))
 }

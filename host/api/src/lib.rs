@@ -48,10 +48,7 @@ pub struct AppState {
 
 /// The caller's address, when the server was started with connection info.
 pub(crate) fn client_ip(parts: &http::request::Parts) -> Option<std::net::IpAddr> {
-    parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
 }
 
 /// Refuses a caller over its failed-authentication budget.
@@ -78,32 +75,17 @@ pub(crate) fn store_error(e: weft_store::Error) -> ApiError {
     use weft_store::Error as E;
     match &e {
         E::NotFound(_) => ApiError::not_found(e.public_message().unwrap_or_else(|| "Not found".into())),
-        E::Conflict(_) => ApiError::new(
-            http::StatusCode::CONFLICT,
-            "CONFLICT",
-            e.public_message().unwrap_or_default(),
-        ),
-        E::Invalid(_) => ApiError::new(
-            http::StatusCode::BAD_REQUEST,
-            "INVALID",
-            e.public_message().unwrap_or_default(),
-        ),
+        E::Conflict(_) => ApiError::new(http::StatusCode::CONFLICT, "CONFLICT", e.public_message().unwrap_or_default()),
+        E::Invalid(_) => {
+            ApiError::new(http::StatusCode::BAD_REQUEST, "INVALID", e.public_message().unwrap_or_default())
+        }
         _ => ApiError::internal(e),
     }
 }
 
 fn all_routes() -> routes::Routes {
-    let documented = health::routes()
-        .merge(plugins::routes())
-        .merge(sdk::routes())
-        .merge(admin::routes());
-    documented.add(
-        http::Method::GET,
-        "/openapi.json",
-        Access::Public,
-        "This document",
-        serve_openapi,
-    )
+    let documented = health::routes().merge(plugins::routes()).merge(sdk::routes()).merge(admin::routes());
+    documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }
 
 /// The OpenAPI document of every route, built once.

@@ -30,8 +30,7 @@ fn http_method(m: &Method) -> HttpMethod {
 
 /// `{name}` segments of a path pattern.
 fn path_params(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+    path.split('/').filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
 }
 
 fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
@@ -48,10 +47,7 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
         .operation_id(Some(format!("{} {}", route.method, route.path)))
         .parameters(Some(params))
         .response("200", Response::new("Success"))
-        .response(
-            "default",
-            Response::new("Error: {message, code, status, meta: {requestId}}"),
-        );
+        .response("default", Response::new("Error: {message, code, status, meta: {requestId}}"));
     let scheme = match route.access {
         Access::Public => None,
         Access::User => Some(USER_TOKEN),
@@ -70,9 +66,9 @@ fn operation(route: &RouteSpec) -> utoipa::openapi::path::Operation {
 
 /// The OpenAPI 3.1 document of `routes`.
 pub fn document(routes: &[RouteSpec]) -> Value {
-    let paths = routes.iter().fold(PathsBuilder::new(), |paths, r| {
-        paths.path(r.path, PathItem::new(http_method(&r.method), operation(r)))
-    });
+    let paths = routes
+        .iter()
+        .fold(PathsBuilder::new(), |paths, r| paths.path(r.path, PathItem::new(http_method(&r.method), operation(r))));
     let bearer = || SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer));
     let components = ComponentsBuilder::new()
         .security_scheme(USER_TOKEN, bearer())
@@ -80,12 +76,7 @@ pub fn document(routes: &[RouteSpec]) -> Value {
         .security_scheme(OPERATOR_KEY, bearer())
         .build();
     let doc = OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("Weft")
-                .version(env!("CARGO_PKG_VERSION"))
-                .build(),
-        )
+        .info(InfoBuilder::new().title("Weft").version(env!("CARGO_PKG_VERSION")).build())
         .paths(paths.build())
         .components(Some(components))
         .build();

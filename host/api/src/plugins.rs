@@ -10,20 +10,8 @@ use serde_json::{Value, json};
 
 pub(crate) fn routes() -> Routes {
     Routes::new()
-        .add(
-            Method::GET,
-            "/plugins",
-            Access::Public,
-            "List installed plugins with their actions and triggers",
-            list,
-        )
-        .add(
-            Method::GET,
-            "/plugins/{id}",
-            Access::Public,
-            "One installed plugin",
-            one,
-        )
+        .add(Method::GET, "/plugins", Access::Public, "List installed plugins with their actions and triggers", list)
+        .add(Method::GET, "/plugins/{id}", Access::Public, "One installed plugin", one)
 }
 
 async fn list(State(state): State<AppState>) -> Json<Value> {
@@ -31,9 +19,6 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let info = state
-        .plugins
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("No plugin {id:?} is installed")))?;
+    let info = state.plugins.get(&id).ok_or_else(|| ApiError::not_found(format!("No plugin {id:?} is installed")))?;
     Ok(Json(json!(info)))
 }

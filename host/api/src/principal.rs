@@ -24,11 +24,7 @@ pub enum Principal {
 }
 
 pub(crate) fn unauthorized() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHORIZED",
-        "Send a valid API key as `Authorization: Bearer <key>`",
-    )
+    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Send a valid API key as `Authorization: Bearer <key>`")
 }
 
 fn forbidden(what: &str) -> ApiError {
@@ -61,10 +57,7 @@ impl Principal {
             .ok_or_else(unauthorized)?;
         let hash = weft_auth::hash_api_key(key);
         if let Some(found) = state.store.find_api_key_by_hash(&hash).await.map_err(store_error)? {
-            return Ok(Principal::ApiKey {
-                project: found.project_id,
-                role: found.role,
-            });
+            return Ok(Principal::ApiKey { project: found.project_id, role: found.role });
         }
         if state.store.verify_operator_key_hash(&hash).await.map_err(store_error)? {
             return Ok(Principal::Operator);
@@ -130,22 +123,15 @@ impl<R: Roles> FromRequestParts<AppState> for ProjectKey<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let not_found = || ApiError::not_found("No project matches this path");
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| not_found())?;
-        let route_project: ProjectId = params
-            .get("projectId")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(not_found)?;
+        let Path(params) =
+            Path::<HashMap<String, String>>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        let route_project: ProjectId = params.get("projectId").and_then(|p| p.parse().ok()).ok_or_else(not_found)?;
         match Principal::from_request_parts(parts, state).await? {
             Principal::ApiKey { project, role } if project == route_project => {
                 if !R::ROLES.contains(&role) {
                     return Err(forbidden(R::WHAT));
                 }
-                Ok(ProjectKey {
-                    project,
-                    _roles: std::marker::PhantomData,
-                })
+                Ok(ProjectKey { project, _roles: std::marker::PhantomData })
             }
             Principal::ApiKey { .. } => Err(not_found()),
             Principal::Operator => Err(forbidden("act inside a project; use one of the project's API keys")),

@@ -42,10 +42,7 @@ pub(crate) struct Routes {
 
 impl Routes {
     pub(crate) fn new() -> Self {
-        Self {
-            router: Router::new(),
-            specs: Vec::new(),
-        }
+        Self { router: Router::new(), specs: Vec::new() }
     }
 
     /// Registers `handler` for `method path`, requiring `access`. The
@@ -64,12 +61,7 @@ impl Routes {
     {
         let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
         self.router = self.router.route(path, on(filter, handler));
-        self.specs.push(RouteSpec {
-            method,
-            path,
-            access,
-            summary,
-        });
+        self.specs.push(RouteSpec { method, path, access, summary });
         self
     }
 

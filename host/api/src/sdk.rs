@@ -16,13 +16,8 @@ use weft_store::{ConnectedUser, Integration, ProjectId};
 /// Browsers call these routes from the app's own origin with a user token
 /// in the `Authorization` header (no cookies), so any origin may call them.
 fn cors() -> CorsLayer {
-    let headers = [
-        "authorization",
-        "content-type",
-        "x-paragon-credential",
-        "x-paragon-use-raw-response",
-        "x-request-id",
-    ];
+    let headers =
+        ["authorization", "content-type", "x-paragon-credential", "x-paragon-use-raw-response", "x-request-id"];
     CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
@@ -34,20 +29,8 @@ fn cors() -> CorsLayer {
 pub(crate) fn routes() -> Routes {
     let me = "/projects/{projectId}/sdk/me";
     Routes::new()
-        .add(
-            Method::GET,
-            me,
-            Access::User,
-            "The connected user and their integrations",
-            me_get,
-        )
-        .add(
-            Method::PATCH,
-            me,
-            Access::User,
-            "Merge metadata into the connected user",
-            patch_me,
-        )
+        .add(Method::GET, me, Access::User, "The connected user and their integrations", me_get)
+        .add(Method::PATCH, me, Access::User, "Merge metadata into the connected user", patch_me)
         .add(
             Method::GET,
             "/projects/{projectId}/sdk/metadata",
@@ -76,12 +59,7 @@ async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -
     let integrations: Map<String, Value> = active_integrations(state, project)
         .await?
         .into_iter()
-        .map(|i| {
-            (
-                i.integration_type,
-                json!({ "enabled": false, "configuredWorkflows": {} }),
-            )
-        })
+        .map(|i| (i.integration_type, json!({ "enabled": false, "configuredWorkflows": {} })))
         .collect();
     Ok(json!({
         "authenticated": true,
@@ -112,15 +90,9 @@ async fn patch_me(
     };
     let patch: PatchMe = serde_json::from_value(body).map_err(|e| bad(&format!("Invalid body: {e}")))?;
     let Some(Value::Object(meta)) = patch.meta else {
-        return Err(bad(
-            "`meta` must be a JSON object, e.g. {\"meta\": {\"Email\": \"a@b.c\"}}",
-        ));
+        return Err(bad("`meta` must be a JSON object, e.g. {\"meta\": {\"Email\": \"a@b.c\"}}"));
     };
-    let updated = state
-        .store
-        .merge_metadata(user.project, &user.user.user_id, meta)
-        .await
-        .map_err(store_error)?;
+    let updated = state.store.merge_metadata(user.project, &user.user.user_id, meta).await.map_err(store_error)?;
     Ok(Json(user_view(&state, user.project, &updated).await?))
 }
 

@@ -21,11 +21,7 @@ pub struct AuthThrottle {
 impl AuthThrottle {
     /// Allows `max_failures` failed authentications per `window` per address.
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        Self {
-            max_failures,
-            window,
-            failures: Mutex::default(),
-        }
+        Self { max_failures, window, failures: Mutex::default() }
     }
 
     /// `Err(retry_after)` when `ip` is over its failure budget.

@@ -21,11 +21,7 @@ pub struct UserTokens {
 impl UserTokens {
     /// Token checks with `verifier`; JWKS documents fetched through `egress`.
     pub fn new(verifier: UserTokenVerifier, egress: Arc<dyn Egress>) -> Self {
-        Self {
-            verifier,
-            egress,
-            jwks: Mutex::default(),
-        }
+        Self { verifier, egress, jwks: Mutex::default() }
     }
 
     /// The keys of `project`, as configured now (keys removed from the store
@@ -55,9 +51,7 @@ impl UserTokens {
         if let Some(c) = all.get(url) {
             return Ok(c.clone());
         }
-        let parsed = url
-            .parse()
-            .map_err(|_| ApiError::internal(format!("stored JWKS URL {url:?} does not parse")))?;
+        let parsed = url.parse().map_err(|_| ApiError::internal(format!("stored JWKS URL {url:?} does not parse")))?;
         let cache = Arc::new(JwksCache::new(parsed, self.egress.clone(), JwksConfig::default()));
         all.insert(url.to_owned(), cache.clone());
         Ok(cache)
@@ -106,33 +100,20 @@ async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Re
     // The reference accepts the token with or without the Bearer scheme.
     let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
     let keys = state.user_tokens.keys(state.store.as_ref(), project).await?;
-    let claims = state
-        .user_tokens
-        .verifier
-        .verify(&project.to_string(), &keys, token)
-        .await
-        .map_err(|e| match e {
-            AuthError::KeysUnavailable(why) => {
-                tracing::warn!(project = %project, error = %why, "JWKS unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "KEYS_UNAVAILABLE",
-                    "The project's signing keys cannot be fetched right now",
-                )
-            }
-            other => unauthorized(format!("The user token was refused: {other}")),
-        })?;
-    let user = state
-        .store
-        .upsert_seen(project, &claims.sub)
-        .await
-        .map_err(crate::store_error)?;
+    let claims = state.user_tokens.verifier.verify(&project.to_string(), &keys, token).await.map_err(|e| match e {
+        AuthError::KeysUnavailable(why) => {
+            tracing::warn!(project = %project, error = %why, "JWKS unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "KEYS_UNAVAILABLE",
+                "The project's signing keys cannot be fetched right now",
+            )
+        }
+        other => unauthorized(format!("The user token was refused: {other}")),
+    })?;
+    let user = state.store.upsert_seen(project, &claims.sub).await.map_err(crate::store_error)?;
     if user.disabled {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "USER_DISABLED",
-            "This user is disabled in this project",
-        ));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "USER_DISABLED", "This user is disabled in this project"));
     }
     Ok(User { project, user })
 }

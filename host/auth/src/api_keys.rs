@@ -15,9 +15,7 @@ pub struct NewApiKey {
 
 impl std::fmt::Debug for NewApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewApiKey")
-            .field("hash", &self.hash)
-            .finish_non_exhaustive()
+        f.debug_struct("NewApiKey").field("hash", &self.hash).finish_non_exhaustive()
     }
 }
 
@@ -25,17 +23,9 @@ impl std::fmt::Debug for NewApiKey {
 /// key's kind so a leaked key is recognisable, e.g. `weft_op`).
 pub fn generate_api_key(prefix: &str) -> Result<NewApiKey, AuthError> {
     let mut bytes = [0u8; 32];
-    OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| AuthError::SelfTest(format!("no system randomness: {e}")))?;
-    let plaintext = format!(
-        "{prefix}_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
-    Ok(NewApiKey {
-        hash: hash_api_key(&plaintext),
-        plaintext,
-    })
+    OsRng.try_fill_bytes(&mut bytes).map_err(|e| AuthError::SelfTest(format!("no system randomness: {e}")))?;
+    let plaintext = format!("{prefix}_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    Ok(NewApiKey { hash: hash_api_key(&plaintext), plaintext })
 }
 
 /// The stored form of a presented key. Keys carry 256 random bits, so a fast

@@ -11,19 +11,13 @@ pub(crate) struct VerifiedCache<V> {
 
 impl<V: Clone> VerifiedCache<V> {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-            capacity,
-        }
+        Self { entries: Mutex::new(HashMap::new()), capacity }
     }
 
     /// The value for `key` if it is still valid at `now` (Unix seconds).
     pub(crate) fn get(&self, key: &[u8; 32], now: i64) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|(_, until)| now < *until)
-            .map(|(v, _)| v.clone())
+        entries.get(key).filter(|(_, until)| now < *until).map(|(v, _)| v.clone())
     }
 
     /// Remembers `value` until `until` (Unix seconds).

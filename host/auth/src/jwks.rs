@@ -77,13 +77,7 @@ struct RsaJwk {
 impl JwksCache {
     /// A cache of `url`, fetched through `egress`.
     pub fn new(url: Url, egress: Arc<dyn Egress>, config: JwksConfig) -> Self {
-        Self {
-            url,
-            egress,
-            config,
-            snapshot: Mutex::default(),
-            fetching: tokio::sync::Mutex::new(()),
-        }
+        Self { url, egress, config, snapshot: Mutex::default(), fetching: tokio::sync::Mutex::new(()) }
     }
 
     /// The JWKS URL.
@@ -121,9 +115,8 @@ impl JwksCache {
             }
             Err(e) => {
                 let s = self.lock();
-                let usable = s
-                    .fetched_at
-                    .is_some_and(|at| at.elapsed() < self.config.max_age + self.config.stale_if_error);
+                let usable =
+                    s.fetched_at.is_some_and(|at| at.elapsed() < self.config.max_age + self.config.stale_if_error);
                 if usable {
                     tracing::warn!(url = %self.url, error = %e, "JWKS refresh failed; serving the cached key set");
                     Ok(s.keys.get(kid).cloned())
@@ -145,9 +138,7 @@ impl JwksCache {
             return Some(Some(k.clone()));
         }
         // Unknown kid in a fresh set: refetch only once per cooldown.
-        let cooling = s
-            .last_attempt
-            .is_some_and(|at| at.elapsed() < self.config.refetch_cooldown);
+        let cooling = s.last_attempt.is_some_and(|at| at.elapsed() < self.config.refetch_cooldown);
         cooling.then_some(None)
     }
 
@@ -156,11 +147,7 @@ impl JwksCache {
         req.timeout = Some(self.config.fetch_timeout);
         req.max_response_bytes = Some(self.config.max_bytes);
         req.headers.push(("accept".into(), "application/json".into()));
-        let resp = self
-            .egress
-            .send(req)
-            .await
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        let resp = self.egress.send(req).await.map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
         if resp.status != 200 {
             return Err(AuthError::KeysUnavailable(format!("JWKS answered {}", resp.status)));
         }
@@ -181,9 +168,7 @@ fn usable_key(raw: &serde_json::Value) -> Option<(String, DecodingKey)> {
     {
         return None;
     }
-    let modulus = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(jwk.n.trim_end_matches('='))
-        .ok()?;
+    let modulus = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwk.n.trim_end_matches('=')).ok()?;
     let leading_zeros = modulus.iter().take_while(|b| **b == 0).count();
     if (modulus.len() - leading_zeros) * 8 < MIN_RSA_BITS {
         return None;

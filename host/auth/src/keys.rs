@@ -21,9 +21,7 @@ pub struct StaticKey {
 
 impl std::fmt::Debug for StaticKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StaticKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("StaticKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -34,16 +32,10 @@ impl StaticKey {
         let parsed = rsa::RsaPublicKey::from_public_key_pem(pem.trim())
             .map_err(|e| AuthError::BadKey(format!("not an RSA public key in PEM form: {e}")))?;
         if parsed.n().bits() < MIN_RSA_BITS {
-            return Err(AuthError::BadKey(format!(
-                "RSA keys must have at least {MIN_RSA_BITS} bits"
-            )));
+            return Err(AuthError::BadKey(format!("RSA keys must have at least {MIN_RSA_BITS} bits")));
         }
         let key = DecodingKey::from_rsa_pem(pem.trim().as_bytes()).map_err(|e| AuthError::BadKey(e.to_string()))?;
-        Ok(Self {
-            kid,
-            key,
-            fingerprint: Sha256::digest(pem.trim().as_bytes()).into(),
-        })
+        Ok(Self { kid, key, fingerprint: Sha256::digest(pem.trim().as_bytes()).into() })
     }
 }
 
@@ -57,10 +49,7 @@ pub struct ProjectKeys {
 impl ProjectKeys {
     /// Static keys only.
     pub fn with_static(keys: Vec<StaticKey>) -> Self {
-        Self {
-            static_keys: keys,
-            jwks: None,
-        }
+        Self { static_keys: keys, jwks: None }
     }
 
     /// Replaces the static keys.

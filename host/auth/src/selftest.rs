@@ -11,13 +11,9 @@ use serde::{Deserialize, Serialize};
 pub fn generate_signing_key() -> Result<(String, String), AuthError> {
     let mut rng = rsa::rand_core::OsRng;
     let private = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| AuthError::SelfTest(e.to_string()))?;
-    let private_pem = private
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| AuthError::SelfTest(e.to_string()))?;
-    let public_pem = private
-        .to_public_key()
-        .to_public_key_pem(LineEnding::LF)
-        .map_err(|e| AuthError::SelfTest(e.to_string()))?;
+    let private_pem = private.to_pkcs8_pem(LineEnding::LF).map_err(|e| AuthError::SelfTest(e.to_string()))?;
+    let public_pem =
+        private.to_public_key().to_public_key_pem(LineEnding::LF).map_err(|e| AuthError::SelfTest(e.to_string()))?;
     Ok((private_pem.to_string(), public_pem))
 }
 
@@ -34,22 +30,14 @@ pub fn self_test() -> Result<(), AuthError> {
     let run = || -> Result<(), AuthError> {
         let enc = EncodingKey::from_rsa_pem(private_pem.as_bytes()).map_err(|e| fail("loading the private key", &e))?;
         let dec = DecodingKey::from_rsa_pem(public_pem.as_bytes()).map_err(|e| fail("loading the public key", &e))?;
-        let token = jsonwebtoken::encode(
-            &Header::new(Algorithm::RS256),
-            &Probe {
-                sub: "self-test".into(),
-            },
-            &enc,
-        )
-        .map_err(|e| fail("signing", &e))?;
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &Probe { sub: "self-test".into() }, &enc)
+            .map_err(|e| fail("signing", &e))?;
         let mut v = Validation::new(Algorithm::RS256);
         v.required_spec_claims.clear();
         v.validate_exp = false;
         let back = jsonwebtoken::decode::<Probe>(&token, &dec, &v).map_err(|e| fail("verifying", &e))?;
         if back.claims.sub != "self-test" {
-            return Err(AuthError::SelfTest(
-                "the verified claims differ from the signed ones".into(),
-            ));
+            return Err(AuthError::SelfTest("the verified claims differ from the signed ones".into()));
         }
         Ok(())
     };
@@ -78,14 +66,6 @@ pub fn mint_user_token(
         .map_err(|e| AuthError::BadKey(format!("not an RSA private key in PEM form: {e}")))?;
     let mut header = Header::new(Algorithm::RS256);
     header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(
-        &header,
-        &UserTokenClaims {
-            sub,
-            iat: now,
-            exp: now + ttl_seconds,
-        },
-        &key,
-    )
-    .map_err(|e| AuthError::BadKey(e.to_string()))
+    jsonwebtoken::encode(&header, &UserTokenClaims { sub, iat: now, exp: now + ttl_seconds }, &key)
+        .map_err(|e| AuthError::BadKey(e.to_string()))
 }

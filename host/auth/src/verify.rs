@@ -55,10 +55,7 @@ impl UserTokenVerifier {
     /// this project (narrowed by `kid`), then the claims policy.
     pub async fn verify(&self, project_id: &str, keys: &ProjectKeys, token: &str) -> Result<UserClaims, AuthError> {
         if token.len() > self.policy.max_token_bytes {
-            return Err(AuthError::Malformed(format!(
-                "token longer than {} bytes",
-                self.policy.max_token_bytes
-            )));
+            return Err(AuthError::Malformed(format!("token longer than {} bytes", self.policy.max_token_bytes)));
         }
         if token.split('.').count() != 3 {
             return Err(AuthError::Malformed("a token has three dot-separated parts".into()));
@@ -70,18 +67,13 @@ impl UserTokenVerifier {
         }
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
-            return Err(AuthError::Invalid(format!(
-                "algorithm {:?} is not accepted; sign with RS256",
-                header.alg
-            )));
+            return Err(AuthError::Invalid(format!("algorithm {:?} is not accepted; sign with RS256", header.alg)));
         }
         // `jku`, `x5u`, `jwk` and `x5c` are deliberately never read: keys come
         // from the project, not from the token.
         let (candidates, from_jwks) = self.candidates(keys, header.kid.as_deref()).await?;
         if candidates.is_empty() {
-            return Err(AuthError::Invalid(
-                "no signing key of this project matches the token".into(),
-            ));
+            return Err(AuthError::Invalid("no signing key of this project matches the token".into()));
         }
         let raw = candidates
             .iter()
@@ -131,18 +123,16 @@ impl UserTokenVerifier {
     fn check_claims(&self, project_id: &str, raw: RawClaims, now: i64) -> Result<UserClaims, AuthError> {
         let leeway = self.policy.leeway.as_secs() as i64;
         let number = |v: &Option<Value>, name: &str| match v {
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .ok_or_else(|| AuthError::Invalid(format!("`{name}` is not an integer"))),
+            Some(Value::Number(n)) => {
+                n.as_i64().ok_or_else(|| AuthError::Invalid(format!("`{name}` is not an integer")))
+            }
             Some(_) => Err(AuthError::Invalid(format!("`{name}` must be a number of seconds"))),
             None => Err(AuthError::Invalid(format!("`{name}` is required"))),
         };
         let sub = match raw.sub {
             Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => s,
             Some(_) => {
-                return Err(AuthError::Invalid(
-                    "`sub` must be a non-empty string of at most 256 bytes".into(),
-                ));
+                return Err(AuthError::Invalid("`sub` must be a non-empty string of at most 256 bytes".into()));
             }
             None => return Err(AuthError::Invalid("`sub` is required".into())),
         };

@@ -35,12 +35,7 @@ fn claims(sub: &str) -> Value {
 }
 
 fn mint_with(header: Header, private_pem: &str, claims: &Value) -> String {
-    jsonwebtoken::encode(
-        &header,
-        claims,
-        &EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap(),
-    )
-    .unwrap()
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap()).unwrap()
 }
 
 fn mint(key: usize, kid: Option<&str>, claims: &Value) -> String {
@@ -51,10 +46,7 @@ fn mint(key: usize, kid: Option<&str>, claims: &Value) -> String {
 
 fn static_keys(indices: &[usize]) -> ProjectKeys {
     ProjectKeys::with_static(
-        indices
-            .iter()
-            .map(|i| StaticKey::from_pem(Some(format!("k{i}")), &keypair(*i).1).unwrap())
-            .collect(),
+        indices.iter().map(|i| StaticKey::from_pem(Some(format!("k{i}")), &keypair(*i).1).unwrap()).collect(),
     )
 }
 
@@ -93,10 +85,7 @@ impl MockJwks {
                     if status == 0 {
                         tokio::time::sleep(Duration::from_secs(30)).await; // black hole
                     }
-                    (
-                        axum::http::StatusCode::from_u16(status.max(200)).unwrap(),
-                        axum::Json(body),
-                    )
+                    (axum::http::StatusCode::from_u16(status.max(200)).unwrap(), axum::Json(body))
                 }
             }),
         );
@@ -118,10 +107,7 @@ impl MockJwks {
 
 #[tokio::test]
 async fn valid_token_gives_the_user() {
-    let user = verifier()
-        .verify("p1", &static_keys(&[0]), &mint(0, Some("k0"), &claims("user-7")))
-        .await
-        .unwrap();
+    let user = verifier().verify("p1", &static_keys(&[0]), &mint(0, Some("k0"), &claims("user-7"))).await.unwrap();
     assert_eq!((user.sub.as_str(), user.exp), ("user-7", NOW + 3600));
 }
 
@@ -129,11 +115,7 @@ async fn valid_token_gives_the_user() {
 async fn alg_none_and_hs256_confusion_are_refused() {
     let v = verifier();
     let keys = static_keys(&[0]);
-    let none = format!(
-        "{}.{}.",
-        b64(br#"{"alg":"none","typ":"JWT"}"#),
-        b64(claims("u").to_string().as_bytes())
-    );
+    let none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), b64(claims("u").to_string().as_bytes()));
     assert!(v.verify("p1", &keys, &none).await.is_err());
     // HS256 "signed" with the project's public key bytes as the secret.
     let hs = jsonwebtoken::encode(
@@ -149,22 +131,11 @@ async fn alg_none_and_hs256_confusion_are_refused() {
 async fn wrong_key_and_tampered_payload_are_refused() {
     let v = verifier();
     let keys = static_keys(&[0]);
-    assert!(matches!(
-        v.verify("p1", &keys, &mint(1, Some("k0"), &claims("u"))).await,
-        Err(AuthError::Invalid(_))
-    ));
+    assert!(matches!(v.verify("p1", &keys, &mint(1, Some("k0"), &claims("u"))).await, Err(AuthError::Invalid(_))));
     let good = mint(0, Some("k0"), &claims("alice"));
     let parts: Vec<&str> = good.split('.').collect();
-    let forged = format!(
-        "{}.{}.{}",
-        parts[0],
-        b64(claims("mallory").to_string().as_bytes()),
-        parts[2]
-    );
-    assert!(matches!(
-        v.verify("p1", &keys, &forged).await,
-        Err(AuthError::Invalid(_))
-    ));
+    let forged = format!("{}.{}.{}", parts[0], b64(claims("mallory").to_string().as_bytes()), parts[2]);
+    assert!(matches!(v.verify("p1", &keys, &forged).await, Err(AuthError::Invalid(_))));
 }
 
 #[tokio::test]
@@ -195,41 +166,14 @@ async fn lifetime_cap_future_iat_leeway_and_nbf() {
         let (v, keys) = (&v, &keys);
         async move { v.verify("p1", keys, &token).await }
     };
-    assert!(
-        check(json!({"sub": "u", "iat": NOW, "exp": NOW + 25 * 3600}))
-            .await
-            .is_err(),
-        "over 24 h"
-    );
-    assert!(
-        check(json!({"sub": "u", "iat": NOW + leeway + 60, "exp": NOW + 3600}))
-            .await
-            .is_err(),
-        "iat ahead"
-    );
-    assert_eq!(
-        check(json!({"sub": "u", "iat": NOW - 600, "exp": NOW - (leeway + 5)})).await,
-        Err(AuthError::Expired)
-    );
-    assert!(
-        check(json!({"sub": "u", "iat": NOW - 600, "exp": NOW - (leeway - 5)}))
-            .await
-            .is_ok(),
-        "within leeway"
-    );
+    assert!(check(json!({"sub": "u", "iat": NOW, "exp": NOW + 25 * 3600})).await.is_err(), "over 24 h");
+    assert!(check(json!({"sub": "u", "iat": NOW + leeway + 60, "exp": NOW + 3600})).await.is_err(), "iat ahead");
+    assert_eq!(check(json!({"sub": "u", "iat": NOW - 600, "exp": NOW - (leeway + 5)})).await, Err(AuthError::Expired));
+    assert!(check(json!({"sub": "u", "iat": NOW - 600, "exp": NOW - (leeway - 5)})).await.is_ok(), "within leeway");
     let nbf = json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "nbf": NOW + leeway + 60});
     assert_eq!(check(nbf).await, Err(AuthError::Expired));
-    assert!(
-        check(json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "aud": "p2"}))
-            .await
-            .is_err(),
-        "other audience"
-    );
-    assert!(
-        check(json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "aud": ["p1"]}))
-            .await
-            .is_ok()
-    );
+    assert!(check(json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "aud": "p2"})).await.is_err(), "other audience");
+    assert!(check(json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "aud": ["p1"]})).await.is_ok());
 }
 
 #[tokio::test]
@@ -252,10 +196,7 @@ async fn static_key_rotation_with_overlap_and_removal() {
     assert!(v.verify("p1", &both, &old).await.is_ok());
     assert!(v.verify("p1", &both, &new).await.is_ok());
     let only_new = static_keys(&[1]);
-    assert!(
-        v.verify("p1", &only_new, &old).await.is_err(),
-        "no stale cache after removing a key"
-    );
+    assert!(v.verify("p1", &only_new, &old).await.is_err(), "no stale cache after removing a key");
     assert!(v.verify("p1", &only_new, &new).await.is_ok());
 }
 
@@ -268,17 +209,9 @@ async fn header_key_hints_are_never_fetched() {
     h.kid = Some("evil".into());
     h.jku = Some(attacker.url.clone());
     h.x5u = Some(attacker.url.clone());
-    assert!(
-        v.verify("p1", &keys, &mint_with(h.clone(), &keypair(2).0, &claims("u")))
-            .await
-            .is_err()
-    );
+    assert!(v.verify("p1", &keys, &mint_with(h.clone(), &keypair(2).0, &claims("u"))).await.is_err());
     h.kid = Some("k0".into());
-    assert!(
-        v.verify("p1", &keys, &mint_with(h, &keypair(0).0, &claims("u")))
-            .await
-            .is_ok()
-    );
+    assert!(v.verify("p1", &keys, &mint_with(h, &keypair(0).0, &claims("u"))).await.is_ok());
     assert_eq!(attacker.hits.load(Ordering::SeqCst), 0);
 }
 
@@ -287,14 +220,7 @@ async fn malformed_input_is_refused_without_panic() {
     let v = verifier();
     let keys = static_keys(&[0]);
     let huge = format!("{}.{}.{}", "a".repeat(600_000), "b".repeat(600_000), "c");
-    for t in [
-        "",
-        "a.b",
-        "a.b.c.d",
-        "!!!.???.***",
-        "eyJhbGciOiJSUzI1NiJ9.e30",
-        huge.as_str(),
-    ] {
+    for t in ["", "a.b", "a.b.c.d", "!!!.???.***", "eyJhbGciOiJSUzI1NiJ9.e30", huge.as_str()] {
         assert!(v.verify("p1", &keys, t).await.is_err(), "{t:.40}");
     }
     // Random bytes: always an error, never a panic.
@@ -306,12 +232,7 @@ async fn malformed_input_is_refused_without_panic() {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                char::from(
-                    b"abcXYZ019-_.=+/{}\""
-                        .get((seed % 18) as usize)
-                        .copied()
-                        .unwrap_or(b'.'),
-                )
+                char::from(b"abcXYZ019-_.=+/{}\"".get((seed % 18) as usize).copied().unwrap_or(b'.'))
             })
             .collect();
         assert!(v.verify("p1", &keys, &s).await.is_err());
@@ -332,11 +253,7 @@ async fn unknown_kid_flood_causes_at_most_one_fetch() {
     while let Some(r) = set.join_next().await {
         assert!(r.unwrap().is_err());
     }
-    assert_eq!(
-        jwks.hits.load(Ordering::SeqCst),
-        1,
-        "one fetch, then the cooldown holds"
-    );
+    assert_eq!(jwks.hits.load(Ordering::SeqCst), 1, "one fetch, then the cooldown holds");
     assert!(v.verify("p1", &keys, &mint(0, Some("k0"), &claims("u"))).await.is_ok());
     assert_eq!(jwks.hits.load(Ordering::SeqCst), 1);
 }
@@ -367,15 +284,9 @@ async fn jwks_rotation_without_restart() {
     let t1 = mint(1, Some("k1"), &claims("u"));
     assert!(v.verify("p1", &keys, &t0).await.is_ok());
     jwks.set(200, vec![jwk(0, "k0"), jwk(1, "k1")]);
-    assert!(
-        eventually(async || v.verify("p1", &keys, &t1).await.is_ok()).await,
-        "new key accepted"
-    );
+    assert!(eventually(async || v.verify("p1", &keys, &t1).await.is_ok()).await, "new key accepted");
     jwks.set(200, vec![jwk(1, "k1")]);
-    assert!(
-        eventually(async || v.verify("p1", &keys, &t0).await.is_err()).await,
-        "removed key refused after max age"
-    );
+    assert!(eventually(async || v.verify("p1", &keys, &t0).await.is_err()).await, "removed key refused after max age");
 }
 
 #[tokio::test]
@@ -388,10 +299,7 @@ async fn jwks_outage_serves_stale_keys_then_fails_fast_without_them() {
     };
     let keys = jwks.keys(config.clone());
     let v = UserTokenVerifier::with_clock(
-        TokenPolicy {
-            cache_entries: 0,
-            ..TokenPolicy::default()
-        },
+        TokenPolicy { cache_entries: 0, ..TokenPolicy::default() },
         Arc::new(FixedClock(NOW)),
     );
     let t0 = mint(0, Some("k0"), &claims("u"));
@@ -403,10 +311,7 @@ async fn jwks_outage_serves_stale_keys_then_fails_fast_without_them() {
     jwks.set(0, vec![]);
     let cold = jwks.keys(config);
     let started = Instant::now();
-    assert!(matches!(
-        v.verify("p1", &cold, &t0).await,
-        Err(AuthError::KeysUnavailable(_))
-    ));
+    assert!(matches!(v.verify("p1", &cold, &t0).await, Err(AuthError::KeysUnavailable(_))));
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
 
@@ -423,10 +328,7 @@ async fn hostile_jwks_entries_are_ignored() {
     let v = verifier();
     assert!(v.verify("p1", &keys, &mint(1, Some("hs"), &claims("u"))).await.is_err());
     let oct_token = jsonwebtoken::encode(
-        &Header {
-            kid: Some("oct".into()),
-            ..Header::new(Algorithm::HS256)
-        },
+        &Header { kid: Some("oct".into()), ..Header::new(Algorithm::HS256) },
         &claims("u"),
         &EncodingKey::from_secret(b"shared-secret"),
     )

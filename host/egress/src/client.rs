@@ -81,14 +81,8 @@ impl Egress for EgressClient {
                 req.url.scheme()
             )));
         }
-        let timeout = req
-            .timeout
-            .unwrap_or(self.config.max_timeout)
-            .min(self.config.max_timeout);
-        let cap = req
-            .max_response_bytes
-            .unwrap_or(self.config.max_response_bytes)
-            .min(self.config.max_response_bytes);
+        let timeout = req.timeout.unwrap_or(self.config.max_timeout).min(self.config.max_timeout);
+        let cap = req.max_response_bytes.unwrap_or(self.config.max_response_bytes).min(self.config.max_response_bytes);
         strip_forbidden_request_headers(&mut req.headers);
         let mut builder = self.http.request(method(req.method), req.url.clone()).timeout(timeout);
         for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
@@ -110,9 +104,7 @@ impl Egress for EgressClient {
         };
         // reqwest's timeout covers the body too, but a slow-drip body read
         // through `chunk()` is bounded here as well so no caller can hang.
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| EgressError::Timeout)?
+        tokio::time::timeout(timeout, exchange).await.map_err(|_| EgressError::Timeout)?
     }
 }
 
@@ -159,10 +151,10 @@ mod tests {
 
     #[tokio::test]
     async fn redirects_are_returned_not_followed() {
-        let base = serve(Router::new().route(
-            "/",
-            get(|| async { (axum::http::StatusCode::FOUND, [("location", "/elsewhere")], "") }),
-        ))
+        let base = serve(
+            Router::new()
+                .route("/", get(|| async { (axum::http::StatusCode::FOUND, [("location", "/elsewhere")], "") })),
+        )
         .await;
         let client = EgressClient::new(EgressConfig::default()).unwrap();
         let resp = client.send(OutboundRequest::get(base.parse().unwrap())).await.unwrap();
@@ -182,8 +174,7 @@ mod tests {
         let client = EgressClient::new(EgressConfig::default()).unwrap();
         let mut req = OutboundRequest::get(base.parse().unwrap());
         req.headers.push(("Authorization".into(), "Bearer caller".into()));
-        req.injected_headers
-            .push(("Authorization".into(), "Bearer host".into()));
+        req.injected_headers.push(("Authorization".into(), "Bearer host".into()));
         let resp = client.send(req.clone()).await.unwrap();
         assert!(resp.body.starts_with(b"Bearer host"));
         req.max_response_bytes = Some(50);
@@ -194,21 +185,11 @@ mod tests {
     async fn refused_connection_and_bad_scheme_are_typed() {
         let client = EgressClient::new(EgressConfig::default()).unwrap();
         // Bind then drop to get a port nobody listens on.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let err = client
-            .send(OutboundRequest::get(
-                format!("http://127.0.0.1:{port}/").parse().unwrap(),
-            ))
-            .await
-            .unwrap_err();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err =
+            client.send(OutboundRequest::get(format!("http://127.0.0.1:{port}/").parse().unwrap())).await.unwrap_err();
         assert!(matches!(err, EgressError::Connection(_)), "{err:?}");
-        let err = client
-            .send(OutboundRequest::get("file:///etc/passwd".parse().unwrap()))
-            .await;
+        let err = client.send(OutboundRequest::get("file:///etc/passwd".parse().unwrap())).await;
         assert!(matches!(err, Err(EgressError::InvalidRequest(_))));
     }
 }

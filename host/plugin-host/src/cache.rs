@@ -49,9 +49,7 @@ pub(crate) fn load_or_compile(
             }
         }
     }
-    let compiled = engine
-        .precompile_component(bytes)
-        .map_err(|e| crate::InstallError::Invalid(format!("{e:#}")))?;
+    let compiled = engine.precompile_component(bytes).map_err(|e| crate::InstallError::Invalid(format!("{e:#}")))?;
     std::fs::create_dir_all(dir)?;
     // Write then rename, so a concurrent reader never sees half a file.
     let tmp = dir.join(format!(".{wasm_sha}.{}.tmp", uuid::Uuid::new_v4()));

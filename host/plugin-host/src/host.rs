@@ -87,11 +87,7 @@ impl PluginHost {
 
     /// Removes a plugin; calls already running finish on their own instance.
     pub fn uninstall(&self, id: &str) -> bool {
-        self.plugins
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-            .is_some()
+        self.plugins.write().unwrap_or_else(|p| p.into_inner()).remove(id).is_some()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Installed>>> {
@@ -121,11 +117,7 @@ impl PluginHost {
     /// Installs one component file; function steps are named after the file.
     pub async fn install_file(&self, path: &Path) -> Result<Arc<PluginInfo>> {
         let bytes = std::fs::read(path)?;
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("plugin")
-            .replace('_', "-");
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").replace('_', "-");
         self.install(&name, bytes).await
     }
 
@@ -153,11 +145,7 @@ impl PluginHost {
                     actions,
                     triggers,
                 };
-                Installed {
-                    info: Arc::new(info),
-                    metadata: Some(Arc::new(metadata)),
-                    pre: Pre::Integration(pre),
-                }
+                Installed { info: Arc::new(info), metadata: Some(Arc::new(metadata)), pre: Pre::Integration(pre) }
             }
             World::FunctionStep => {
                 let pre = FunctionStepPre::new(self.step_linker.instantiate_pre(&component).map_err(link_err)?)
@@ -172,19 +160,12 @@ impl PluginHost {
                     actions: Vec::new(),
                     triggers: Vec::new(),
                 };
-                Installed {
-                    info: Arc::new(info),
-                    metadata: None,
-                    pre: Pre::Step(pre),
-                }
+                Installed { info: Arc::new(info), metadata: None, pre: Pre::Step(pre) }
             }
         };
         let info = installed.info.clone();
         tracing::info!(plugin = %info.id, world = ?info.world, api = %info.api_version, actions = info.actions.len(), "plugin installed");
-        self.plugins
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(info.id.clone(), Arc::new(installed));
+        self.plugins.write().unwrap_or_else(|p| p.into_inner()).insert(info.id.clone(), Arc::new(installed));
         Ok(info)
     }
 
@@ -247,9 +228,7 @@ fn collect_unique<W, D: TryFrom<W, Error = String>>(
         .map(|w| {
             let k = key(&w);
             if !seen.insert(k.clone()) {
-                return Err(InstallError::Declarations(format!(
-                    "{what} key {k:?} is declared twice"
-                )));
+                return Err(InstallError::Declarations(format!("{what} key {k:?} is declared twice")));
             }
             D::try_from(w).map_err(InstallError::Declarations)
         })

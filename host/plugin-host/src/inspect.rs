@@ -53,10 +53,7 @@ fn check_version(version: &str) -> Result<(), InstallError> {
     if api_version_supported(version) {
         Ok(())
     } else {
-        Err(InstallError::UnsupportedApiVersion {
-            plugin: version.to_owned(),
-            host: HOST_API_VERSION.to_owned(),
-        })
+        Err(InstallError::UnsupportedApiVersion { plugin: version.to_owned(), host: HOST_API_VERSION.to_owned() })
     }
 }
 
@@ -70,10 +67,7 @@ pub(crate) fn inspect(engine: &Engine, bytes: &[u8], component: &Component) -> R
     let mut capabilities = Vec::new();
     for (name, _) in ty.imports(engine) {
         if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
-            return Err(InstallError::ForbiddenImport {
-                import: name.to_owned(),
-                reason: forbidden_reason(name),
-            });
+            return Err(InstallError::ForbiddenImport { import: name.to_owned(), reason: forbidden_reason(name) });
         }
         if let Some(rest) = name.strip_prefix("weft:plugin/") {
             let iface = rest.split('@').next().unwrap_or(rest);
@@ -84,33 +78,20 @@ pub(crate) fn inspect(engine: &Engine, bytes: &[u8], component: &Component) -> R
     }
     capabilities.sort();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
-    let find = |iface: &str| {
-        exports
-            .iter()
-            .find(|e| e.starts_with(&format!("weft:plugin/{iface}@")))
-            .cloned()
-    };
+    let find = |iface: &str| exports.iter().find(|e| e.starts_with(&format!("weft:plugin/{iface}@"))).cloned();
     let (world, export) = match (find("actions"), find("step")) {
         (Some(e), _) => (World::Integration, e),
         (None, Some(e)) => (World::FunctionStep, e),
         (None, None) => {
             return Err(InstallError::Invalid(format!(
                 "the component exports neither weft:plugin/actions nor weft:plugin/step (exports: {})",
-                if exports.is_empty() {
-                    "none".to_owned()
-                } else {
-                    exports.join(", ")
-                }
+                if exports.is_empty() { "none".to_owned() } else { exports.join(", ") }
             )));
         }
     };
     let world_version = export.rsplit_once('@').map(|(_, v)| v.to_owned()).unwrap_or_default();
     check_version(&world_version)?;
-    Ok(Inspection {
-        world,
-        api_version: embedded.unwrap_or(world_version),
-        capabilities,
-    })
+    Ok(Inspection { world, api_version: embedded.unwrap_or(world_version), capabilities })
 }
 
 fn forbidden_reason(import: &str) -> String {
@@ -133,10 +114,7 @@ mod tests {
     #[test]
     fn version_compatibility() {
         assert!(api_version_supported("0.1.0"));
-        assert!(
-            !api_version_supported("0.1.1"),
-            "newer patch may import what the host lacks"
-        );
+        assert!(!api_version_supported("0.1.1"), "newer patch may import what the host lacks");
         assert!(!api_version_supported("0.2.0"));
         assert!(!api_version_supported("9.0.0"));
         assert!(!api_version_supported("garbage"));

@@ -99,9 +99,7 @@ pub struct NoCredentials;
 #[async_trait]
 impl CredentialInjector for NoCredentials {
     async fn inject(&self, _: &CallScope, _: &mut OutboundRequest) -> Result<(), CredentialError> {
-        Err(CredentialError(
-            "no credentials are configured for this connection".into(),
-        ))
+        Err(CredentialError("no credentials are configured for this connection".into()))
     }
 }
 
@@ -115,10 +113,7 @@ impl StaticSecrets {
     /// Sets the value of `name` for every connection of `project`'s `plugin`.
     pub fn insert(&self, project: &str, plugin: &str, name: &str, value: &str) {
         let key = (project.to_owned(), plugin.to_owned(), name.to_owned());
-        self.values
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, value.to_owned());
+        self.values.lock().unwrap_or_else(|p| p.into_inner()).insert(key, value.to_owned());
     }
 }
 
@@ -141,20 +136,14 @@ pub struct MemoryStateStore {
 
 impl Default for MemoryStateStore {
     fn default() -> Self {
-        Self {
-            entries: Mutex::default(),
-            max_keys_per_scope: 10_000,
-        }
+        Self { entries: Mutex::default(), max_keys_per_scope: 10_000 }
     }
 }
 
 impl MemoryStateStore {
     /// A store allowing at most `max_keys_per_scope` live keys per scope.
     pub fn with_quota(max_keys_per_scope: usize) -> Self {
-        Self {
-            entries: Mutex::default(),
-            max_keys_per_scope,
-        }
+        Self { entries: Mutex::default(), max_keys_per_scope }
     }
 }
 

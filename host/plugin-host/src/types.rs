@@ -261,15 +261,8 @@ impl From<wty::PluginError> for PluginError {
             W::Unauthorized(message) => Self::Unauthorized { message },
             W::Forbidden(message) => Self::Forbidden { message },
             W::NotFound(message) => Self::NotFound { message },
-            W::RateLimited(r) => Self::RateLimited {
-                retry_after_ms: r.retry_after_ms,
-                message: r.message,
-            },
-            W::Upstream(u) => Self::Upstream {
-                status: u.status,
-                message: u.message,
-                body: u.body,
-            },
+            W::RateLimited(r) => Self::RateLimited { retry_after_ms: r.retry_after_ms, message: r.message },
+            W::Upstream(u) => Self::Upstream { status: u.status, message: u.message, body: u.body },
             W::Unsupported(message) => Self::Unsupported { message },
             W::Internal(message) => Self::Internal { message },
         }
@@ -321,20 +314,12 @@ impl TryFrom<wp::PluginMetadata> for Metadata {
                 scopes: c.scopes,
                 client_auth: client_auth(c.client_auth),
             },
-            A::Custom(schema) => AuthScheme::Custom {
-                schema: parse_declared_json("custom auth schema", &schema)?,
-            },
+            A::Custom(schema) => AuthScheme::Custom { schema: parse_declared_json("custom auth schema", &schema)? },
         };
         if m.id.is_empty()
-            || !m
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            || !m.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         {
-            return Err(format!(
-                "plugin id {:?} must be non-empty lowercase ASCII letters, digits, '-' or '_'",
-                m.id
-            ));
+            return Err(format!("plugin id {:?} must be non-empty lowercase ASCII letters, digits, '-' or '_'", m.id));
         }
         Ok(Self {
             connection_config_schema: m

@@ -21,40 +21,19 @@ pub async fn project_create(settings: &Settings, name: &str, environment: &str) 
     let store = open_store(settings).await?;
     let project = store.create_project(NewProject::new(name, environment)).await?;
     let (private_pem, public_pem) = weft_auth::generate_signing_key()?;
-    let material = SigningKeyMaterial::Generated {
-        public_key_pem: public_pem,
-    };
-    store
-        .add_signing_key(
-            project.id,
-            NewSigningKey {
-                kid: Some(DEV_KID.into()),
-                material,
-            },
-        )
-        .await?;
+    let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
+    store.add_signing_key(project.id, NewSigningKey { kid: Some(DEV_KID.into()), material }).await?;
     let path = key_file(settings, project.id);
     write_private(&path, &private_pem)?;
     store.close().await;
-    println!(
-        "Created project {} ({}, {})",
-        project.id,
-        project.name,
-        environment_name(&project.environment)
-    );
+    println!("Created project {} ({}, {})", project.id, project.name, environment_name(&project.environment));
     println!("Development signing key (kid {DEV_KID}): {}", path.display());
-    println!(
-        "Mint a user token: weft token mint --project {} --user <user-id>",
-        project.id
-    );
+    println!("Mint a user token: weft token mint --project {} --user <user-id>", project.id);
     Ok(())
 }
 
 fn environment_name(e: &Environment) -> String {
-    serde_json::to_value(e)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    serde_json::to_value(e).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn write_private(path: &std::path::Path, pem: &str) -> anyhow::Result<()> {
@@ -65,62 +44,37 @@ fn write_private(path: &std::path::Path, pem: &str) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
     std::io::Write::write_all(&mut file, pem.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Creates a project API key and prints it once.
 pub async fn key_create(settings: &Settings, project: &str, role: &str, name: &str) -> anyhow::Result<()> {
-    let project: ProjectId = project
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{project:?} is not a project id"))?;
+    let project: ProjectId = project.parse().map_err(|_| anyhow::anyhow!("{project:?} is not a project id"))?;
     let role: Role = role.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let key = weft_auth::generate_api_key("weft_key")?;
     let store = open_store(settings).await?;
     let prefix: String = key.plaintext.chars().take(12).collect();
     let stored = store
-        .create_api_key(
-            project,
-            NewApiKey {
-                name: name.to_owned(),
-                role,
-                key_prefix: prefix,
-                key_hash: key.hash,
-            },
-        )
+        .create_api_key(project, NewApiKey { name: name.to_owned(), role, key_prefix: prefix, key_hash: key.hash })
         .await?;
     store.close().await;
-    println!(
-        "API key {} ({:?}) for project {project} — shown once, store it safely:",
-        stored.id, stored.role
-    );
+    println!("API key {} ({:?}) for project {project} — shown once, store it safely:", stored.id, stored.role);
     println!("  {}", key.plaintext);
     Ok(())
 }
 
 /// Prints a user token for `user`, signed with the project's development key.
 pub async fn token_mint(settings: &Settings, project: &str, user: &str, ttl_seconds: i64) -> anyhow::Result<()> {
-    let project: ProjectId = project
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{project:?} is not a project id"))?;
+    let project: ProjectId = project.parse().map_err(|_| anyhow::anyhow!("{project:?} is not a project id"))?;
     if user.is_empty() {
         bail!("--user must not be empty");
     }
     let path = key_file(settings, project);
     let pem = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no development signing key at {}; create the project with `weft project create`",
-            path.display()
-        )
+        format!("no development signing key at {}; create the project with `weft project create`", path.display())
     })?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs() as i64;
-    println!(
-        "{}",
-        weft_auth::mint_user_token(&pem, Some(DEV_KID), user, now, ttl_seconds)?
-    );
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+    println!("{}", weft_auth::mint_user_token(&pem, Some(DEV_KID), user, now, ttl_seconds)?);
     Ok(())
 }

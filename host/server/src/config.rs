@@ -52,10 +52,7 @@ pub struct DatabaseSettings {
 // The URL may carry a password: never print it.
 impl std::fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown = self
-            .url
-            .as_ref()
-            .map(|u| u.split_once("://").map_or("<set>", |(scheme, _)| scheme));
+        let shown = self.url.as_ref().map(|u| u.split_once("://").map_or("<set>", |(scheme, _)| scheme));
         f.debug_struct("DatabaseSettings").field("url", &shown).finish()
     }
 }
@@ -71,9 +68,7 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self {
-            max_failures_per_minute: 30,
-        }
+        Self { max_failures_per_minute: 30 }
     }
 }
 
@@ -152,10 +147,7 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self {
-            host: "127.0.0.1".into(),
-            port: 8080,
-        }
+        Self { host: "127.0.0.1".into(), port: 8080 }
     }
 }
 
@@ -184,10 +176,7 @@ impl Default for EgressSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Auto,
-            filter: "info".into(),
-        }
+        Self { format: LogFormat::Auto, filter: "info".into() }
     }
 }
 
@@ -200,25 +189,17 @@ impl Settings {
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
             None => fig = fig.merge(Toml::file("weft.toml")),
         }
-        fig.merge(Env::prefixed("WEFT__").split("__"))
-            .extract()
-            .map_err(Box::new)
+        fig.merge(Env::prefixed("WEFT__").split("__")).extract().map_err(Box::new)
     }
 
     /// The database location in force.
     pub fn database_location(&self) -> String {
-        self.database
-            .url
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("weft.db").display().to_string())
+        self.database.url.clone().unwrap_or_else(|| self.data_dir.join("weft.db").display().to_string())
     }
 
     /// The plugin directory in force.
     pub fn plugin_dir(&self) -> PathBuf {
-        self.plugins
-            .dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("plugins"))
+        self.plugins.dir.clone().unwrap_or_else(|| self.data_dir.join("plugins"))
     }
 
     /// The sandbox configuration for the plugin host.
@@ -228,12 +209,7 @@ impl Settings {
             wall_timeout: Duration::from_millis(self.sandbox.wall_timeout_ms),
             max_memory_bytes: self.sandbox.max_memory_mib << 20,
             max_concurrent_calls: self.sandbox.max_concurrent_calls,
-            cache_dir: Some(
-                self.plugins
-                    .cache_dir
-                    .clone()
-                    .unwrap_or_else(|| self.data_dir.join("cache")),
-            ),
+            cache_dir: Some(self.plugins.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))),
             ..Default::default()
         }
     }
@@ -269,10 +245,7 @@ mod tests {
             jail.set_env("WEFT__DATABASE__URL", "postgres://weft:hunter2@db/weft");
             let s = Settings::load(None).map_err(|e| e.to_string())?;
             assert_eq!(s.database_location(), "postgres://weft:hunter2@db/weft");
-            assert!(
-                !format!("{s:?}").contains("hunter2"),
-                "the database password never prints"
-            );
+            assert!(!format!("{s:?}").contains("hunter2"), "the database password never prints");
             jail.set_env("WEFT__SERVER__PROT", "1");
             assert!(Settings::load(None).is_err(), "unknown keys must be refused");
             Ok(())

@@ -100,21 +100,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             let store = weft_server::open_store(&settings).await?;
             store.close().await;
-            println!(
-                "database {} is up to date",
-                settings.database_location().split("://").next().unwrap_or("sqlite")
-            );
+            println!("database {} is up to date", settings.database_location().split("://").next().unwrap_or("sqlite"));
             Ok(())
         }
-        Command::Project {
-            command: ProjectCommand::Create { name, environment },
-        } => cli::project_create(&settings, &name, &environment).await,
-        Command::Key {
-            command: KeyCommand::Create { project, role, name },
-        } => cli::key_create(&settings, &project, &role, &name).await,
-        Command::Token {
-            command: TokenCommand::Mint { project, user, ttl },
-        } => cli::token_mint(&settings, &project, &user, ttl).await,
+        Command::Project { command: ProjectCommand::Create { name, environment } } => {
+            cli::project_create(&settings, &name, &environment).await
+        }
+        Command::Key { command: KeyCommand::Create { project, role, name } } => {
+            cli::key_create(&settings, &project, &role, &name).await
+        }
+        Command::Token { command: TokenCommand::Mint { project, user, ttl } } => {
+            cli::token_mint(&settings, &project, &user, ttl).await
+        }
         Command::Inspect { file } => inspect(settings, file).await,
     }
 }
@@ -133,13 +130,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("  plugins from:   {}", app.settings().plugin_dir().display());
     for p in &plugins {
         let what = match &p.metadata {
-            Some(m) => format!(
-                "{} {} — {} actions, {} triggers",
-                m.name,
-                m.version,
-                p.actions.len(),
-                p.triggers.len()
-            ),
+            Some(m) => format!("{} {} — {} actions, {} triggers", m.name, m.version, p.actions.len(), p.triggers.len()),
             None => "function step".to_owned(),
         };
         println!("    {:<20} {what}", p.id);
@@ -153,10 +144,7 @@ async fn inspect(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
     let mut config = settings.host_config();
     config.cache_dir = None;
     let host = weft_plugin_host::PluginHost::new(config, weft_plugin_host::HostServices::in_memory(egress))?;
-    let info = host
-        .install_file(&file)
-        .await
-        .with_context(|| format!("{} was refused", file.display()))?;
+    let info = host.install_file(&file).await.with_context(|| format!("{} was refused", file.display()))?;
     println!("{}", serde_json::to_string_pretty(&*info)?);
     Ok(())
 }

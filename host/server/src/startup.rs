@@ -34,10 +34,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 /// Creates the operator key on the very first start; returns it that once.
 async fn bootstrap_operator_key(store: &dyn Store) -> anyhow::Result<Option<SecretString>> {
     let key = weft_auth::generate_api_key("weft_op").context("generating the operator key")?;
-    let created = store
-        .set_operator_key_hash(&key.hash)
-        .await
-        .context("storing the operator key")?;
+    let created = store.set_operator_key_hash(&key.hash).await.context("storing the operator key")?;
     Ok(created.then(|| SecretString::from(key.plaintext)))
 }
 
@@ -53,19 +50,12 @@ impl Application {
         let store = open_store(&settings).await?;
         let first_operator_key = bootstrap_operator_key(store.as_ref()).await?;
         let egress = Arc::new(EgressClient::new(settings.egress_config()).context("building the egress client")?);
-        let user_tokens = Arc::new(UserTokens::new(
-            UserTokenVerifier::new(TokenPolicy::default()),
-            egress.clone(),
-        ));
+        let user_tokens = Arc::new(UserTokens::new(UserTokenVerifier::new(TokenPolicy::default()), egress.clone()));
         let host = PluginHost::new(settings.host_config(), HostServices::in_memory(egress))
             .context("starting the plugin runtime")?;
         let plugin_dir = settings.plugin_dir();
         if plugin_dir.is_dir() {
-            for (path, outcome) in host
-                .install_dir(&plugin_dir)
-                .await
-                .context("reading the plugin directory")?
-            {
+            for (path, outcome) in host.install_dir(&plugin_dir).await.context("reading the plugin directory")? {
                 if let Err(e) = outcome {
                     tracing::error!(file = %path.display(), error = %e, "plugin refused");
                 }
@@ -74,9 +64,7 @@ impl Application {
             tracing::warn!(dir = %plugin_dir.display(), "plugin directory does not exist; no plugins installed");
         }
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
         let state = AppState {
             plugins: Arc::new(host),
             ready: Arc::new(AtomicBool::new(false)),
@@ -87,20 +75,12 @@ impl Application {
                 std::time::Duration::from_secs(60),
             )),
         };
-        Ok(Self {
-            listener,
-            state,
-            settings,
-            store,
-            first_operator_key,
-        })
+        Ok(Self { listener, state, settings, store, first_operator_key })
     }
 
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// The installed plugins.
@@ -125,10 +105,7 @@ impl Application {
         tracing::info!(addr = %self.local_addr(), "weft serving");
         // Connection info gives handlers the client address (auth throttling).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
         // Lets SQLite checkpoint its WAL and PostgreSQL connections end cleanly.
         self.store.close().await;
         tracing::info!("weft stopped");

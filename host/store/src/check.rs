@@ -27,9 +27,7 @@ pub(crate) const MAX_JSON_BYTES: usize = 64 * 1024;
 pub(crate) fn json_size(what: &str, value: &impl serde::Serialize) -> Result<()> {
     let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > MAX_JSON_BYTES {
-        return Err(Error::invalid(format!(
-            "{what} is {size} bytes of JSON; at most {MAX_JSON_BYTES} are accepted"
-        )));
+        return Err(Error::invalid(format!("{what} is {size} bytes of JSON; at most {MAX_JSON_BYTES} are accepted")));
     }
     Ok(())
 }

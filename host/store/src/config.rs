@@ -72,9 +72,7 @@ pub trait ConfigStore: Send + Sync {
 pub(crate) fn secret_name(name: &str) -> Result<&str> {
     let ok = !name.is_empty()
         && name.len() <= MAX_CONFIG_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if ok {
         Ok(name)
     } else {

@@ -136,9 +136,7 @@ pub trait IntegrationStore: Send + Sync {
 pub(crate) fn integration_type(value: &str) -> Result<&str> {
     let name = value.strip_prefix("custom.").unwrap_or(value);
     let plugin_id = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
     };
     if value.len() <= MAX_INTEGRATION_TYPE_LEN && plugin_id(name) {
         Ok(value)
@@ -160,10 +158,7 @@ pub(crate) fn check_fields(
     if let Some(client_id) = client_id {
         crate::check::label("client id", client_id, 1024)?;
     }
-    if scopes
-        .iter()
-        .any(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()))
-    {
+    if scopes.iter().any(|s| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control())) {
         return Err(Error::invalid("each scope must be non-empty and contain no whitespace"));
     }
     if let Some(base_url) = base_url {
@@ -184,12 +179,7 @@ pub(crate) fn check_fields(
 /// Checks a whole new integration.
 pub(crate) fn check_new(new: &NewIntegration) -> Result<()> {
     integration_type(&new.integration_type)?;
-    check_fields(
-        new.client_id.as_deref(),
-        &new.scopes,
-        new.base_url.as_deref(),
-        new.accent_color.as_deref(),
-    )?;
+    check_fields(new.client_id.as_deref(), &new.scopes, new.base_url.as_deref(), new.accent_color.as_deref())?;
     crate::check::json_size("endpoint overrides", &new.endpoint_overrides)?;
     crate::check::json_size("portal texts", &new.portal_texts)
 }
@@ -221,12 +211,7 @@ impl IntegrationPatch {
         if let Some(colour) = self.accent_color {
             to.accent_color = colour;
         }
-        check_fields(
-            to.client_id.as_deref(),
-            &to.scopes,
-            to.base_url.as_deref(),
-            to.accent_color.as_deref(),
-        )?;
+        check_fields(to.client_id.as_deref(), &to.scopes, to.base_url.as_deref(), to.accent_color.as_deref())?;
         Ok(to)
     }
 }

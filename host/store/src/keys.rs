@@ -45,9 +45,7 @@ impl FromStr for Role {
             "admin" => Ok(Role::Admin),
             "member" => Ok(Role::Member),
             "support" => Ok(Role::Support),
-            other => Err(Error::invalid(format!(
-                "unknown role {other:?}: expected admin, member or support"
-            ))),
+            other => Err(Error::invalid(format!("unknown role {other:?}: expected admin, member or support"))),
         }
     }
 }
@@ -200,9 +198,7 @@ pub(crate) fn key_hash(hash: &str) -> Result<&str> {
     if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         Ok(hash)
     } else {
-        Err(Error::invalid(
-            "a key hash must be the lowercase hex SHA-256 of the key",
-        ))
+        Err(Error::invalid("a key hash must be the lowercase hex SHA-256 of the key"))
     }
 }
 
@@ -212,9 +208,7 @@ pub(crate) fn check_api_key(new: &NewApiKey) -> Result<()> {
     crate::check::label("API key name", &new.name, 200)?;
     let prefix = &new.key_prefix;
     if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid(
-            "an API key prefix must be 1 to 32 visible ASCII characters",
-        ));
+        return Err(Error::invalid("an API key prefix must be 1 to 32 visible ASCII characters"));
     }
     Ok(())
 }
@@ -260,9 +254,7 @@ mod tests {
     fn private_keys_are_refused() {
         let new = NewSigningKey {
             kid: None,
-            material: SigningKeyMaterial::Uploaded {
-                public_key_pem: "-----BEGIN PRIVATE KEY-----\n...".into(),
-            },
+            material: SigningKeyMaterial::Uploaded { public_key_pem: "-----BEGIN PRIVATE KEY-----\n...".into() },
         };
         assert!(matches!(check_signing_key(&new), Err(Error::Invalid(_))));
     }

@@ -69,9 +69,7 @@ fn parse(location: &str) -> Result<Location> {
         return Err(Error::invalid("the SQLite database must be a file path"));
     }
     if path.contains('?') {
-        return Err(Error::invalid(
-            "SQLite URL options are not supported: Weft sets the connection options itself",
-        ));
+        return Err(Error::invalid("SQLite URL options are not supported: Weft sets the connection options itself"));
     }
     Ok(Location::SqliteFile(PathBuf::from(path)))
 }
@@ -103,14 +101,7 @@ mod tests {
 
     #[test]
     fn unusable_locations_are_invalid() {
-        for bad in [
-            "",
-            "sqlite::memory:",
-            ":memory:",
-            "sqlite://",
-            "sqlite://x.db?mode=ro",
-            "mysql://h/db",
-        ] {
+        for bad in ["", "sqlite::memory:", ":memory:", "sqlite://", "sqlite://x.db?mode=ro", "mysql://h/db"] {
             assert!(matches!(parse(bad), Err(Error::Invalid(_))), "{bad}");
         }
     }

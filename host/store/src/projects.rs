@@ -89,11 +89,7 @@ pub struct NewProject {
 impl NewProject {
     /// A project outside any release group.
     pub fn new(name: impl Into<String>, environment: Environment) -> Self {
-        Self {
-            name: name.into(),
-            environment,
-            release_group_id: None,
-        }
+        Self { name: name.into(), environment, release_group_id: None }
     }
 }
 
@@ -104,9 +100,7 @@ pub(crate) fn project_name(name: &str) -> Result<String> {
         return Err(Error::invalid("project name must not be empty"));
     }
     if name.chars().count() > MAX_PROJECT_NAME_LEN {
-        return Err(Error::invalid(format!(
-            "project name must be at most {MAX_PROJECT_NAME_LEN} characters"
-        )));
+        return Err(Error::invalid(format!("project name must be at most {MAX_PROJECT_NAME_LEN} characters")));
     }
     if name.chars().any(char::is_control) {
         return Err(Error::invalid("project name must not contain control characters"));
@@ -155,9 +149,6 @@ mod tests {
         assert!(matches!(project_name("   "), Err(Error::Invalid(_))));
         assert!(matches!(project_name("a\nb"), Err(Error::Invalid(_))));
         assert!(project_name(&"x".repeat(MAX_PROJECT_NAME_LEN)).is_ok());
-        assert!(matches!(
-            project_name(&"x".repeat(MAX_PROJECT_NAME_LEN + 1)),
-            Err(Error::Invalid(_))
-        ));
+        assert!(matches!(project_name(&"x".repeat(MAX_PROJECT_NAME_LEN + 1)), Err(Error::Invalid(_))));
     }
 }

@@ -39,9 +39,7 @@ impl<'q> Encode<'q, Sqlite> for Ts {
 impl<'r> Decode<'r, Sqlite> for Ts {
     fn decode(value: <Sqlite as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
         let micros = <i64 as Decode<'r, Sqlite>>::decode(value)?;
-        Ok(Ts(OffsetDateTime::from_unix_timestamp_nanos(
-            i128::from(micros) * 1_000,
-        )?))
+        Ok(Ts(OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)?))
     }
 }
 
@@ -78,10 +76,7 @@ impl TryFrom<ProjectRow> for Project {
         Ok(Project {
             id: r.id.into(),
             name: r.name,
-            environment: r
-                .environment
-                .parse()
-                .map_err(|_| Error::corrupt("unknown environment"))?,
+            environment: r.environment.parse().map_err(|_| Error::corrupt("unknown environment"))?,
             release_group_id: r.release_group_id.map(Into::into),
             created_at: r.created_at.0,
         })
@@ -221,11 +216,7 @@ pub(crate) struct SecretRow {
 
 impl From<SecretRow> for EnvironmentSecret {
     fn from(r: SecretRow) -> Self {
-        EnvironmentSecret {
-            project_id: r.project_id.into(),
-            name: r.name,
-            created_at: r.created_at.0,
-        }
+        EnvironmentSecret { project_id: r.project_id.into(), name: r.name, created_at: r.created_at.0 }
     }
 }
 

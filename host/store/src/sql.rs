@@ -63,31 +63,19 @@ macro_rules! statements {
 
         /// The project `id`, if any.
         pub(crate) fn project<'q>(id: ProjectId) -> Rows<'q, ProjectRow> {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                project_columns!(),
-                " FROM projects WHERE id = $1"
-            ))
-            .bind(id.as_uuid())
+            sqlx::query_as(concat!("SELECT ", project_columns!(), " FROM projects WHERE id = $1")).bind(id.as_uuid())
         }
 
         /// Every project, oldest first.
         pub(crate) fn projects<'q>() -> Rows<'q, ProjectRow> {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                project_columns!(),
-                " FROM projects ORDER BY created_at, id"
-            ))
+            sqlx::query_as(concat!("SELECT ", project_columns!(), " FROM projects ORDER BY created_at, id"))
         }
 
         /// Renames the project `id`, returning it if it exists.
         pub(crate) fn rename_project<'q>(id: ProjectId, name: &'q str) -> Rows<'q, ProjectRow> {
-            sqlx::query_as(concat!(
-                "UPDATE projects SET name = $2 WHERE id = $1 RETURNING ",
-                project_columns!()
-            ))
-            .bind(id.as_uuid())
-            .bind(name)
+            sqlx::query_as(concat!("UPDATE projects SET name = $2 WHERE id = $1 RETURNING ", project_columns!()))
+                .bind(id.as_uuid())
+                .bind(name)
         }
 
         /// Deletes the project `id`.
@@ -427,9 +415,7 @@ macro_rules! statements {
 
         /// Deletes an app event of the project.
         pub(crate) fn delete_app_event<'q>(project: ProjectId, name: &'q str) -> Command<'q> {
-            sqlx::query("DELETE FROM app_events WHERE project_id = $1 AND name = $2")
-                .bind(project.as_uuid())
-                .bind(name)
+            sqlx::query("DELETE FROM app_events WHERE project_id = $1 AND name = $2").bind(project.as_uuid()).bind(name)
         }
     };
 }

@@ -72,24 +72,12 @@ impl SqliteStore {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(
-                options
-                    .clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal),
-            )
+            .connect_with(options.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
             .await?;
         // Read-only, so a write sent here by mistake fails loudly instead
         // of bypassing the single writer.
-        let readers = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .connect_with(options.read_only(true))
-            .await?;
-        Ok(Self {
-            writer,
-            readers,
-            path: path.to_owned(),
-        })
+        let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
+        Ok(Self { writer, readers, path: path.to_owned() })
     }
 
     /// The database file.
@@ -127,12 +115,7 @@ async fn pragmas(pool: &SqlitePool) -> Result<SqlitePragmas> {
     let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&mut *conn).await?;
     let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut *conn).await?;
     let busy_timeout_ms: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(&mut *conn).await?;
-    Ok(SqlitePragmas {
-        journal_mode,
-        synchronous,
-        foreign_keys,
-        busy_timeout_ms,
-    })
+    Ok(SqlitePragmas { journal_mode, synchronous, foreign_keys, busy_timeout_ms })
 }
 
 #[async_trait]

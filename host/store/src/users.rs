@@ -37,10 +37,7 @@ pub struct ConnectedUser {
 impl ConnectedUser {
     /// The cursor that continues a listing after this user.
     pub fn cursor(&self) -> UserCursor {
-        UserCursor {
-            created_at: self.created_at,
-            user_id: self.user_id.clone(),
-        }
+        UserCursor { created_at: self.created_at, user_id: self.user_id.clone() }
     }
 }
 
@@ -107,9 +104,7 @@ pub(crate) fn page_size(limit: u32) -> Result<u32> {
     if (1..=MAX_PAGE_SIZE).contains(&limit) {
         Ok(limit)
     } else {
-        Err(Error::invalid(format!(
-            "page size must be between 1 and {MAX_PAGE_SIZE}"
-        )))
+        Err(Error::invalid(format!("page size must be between 1 and {MAX_PAGE_SIZE}")))
     }
 }
 
@@ -118,11 +113,7 @@ pub(crate) fn page_size(limit: u32) -> Result<u32> {
 pub(crate) fn page(mut users: Vec<ConnectedUser>, limit: u32) -> UserPage {
     let more = users.len() > limit as usize;
     users.truncate(limit as usize);
-    let next = if more {
-        users.last().map(ConnectedUser::cursor)
-    } else {
-        None
-    };
+    let next = if more { users.last().map(ConnectedUser::cursor) } else { None };
     UserPage { users, next }
 }
 
@@ -150,10 +141,7 @@ mod tests {
         let stored = object(json!({"a": 1, "b": {"x": 1}, "c": "keep"}));
         let patch = object(json!({"a": 2, "b": {"y": 2}, "d": null}));
         let merged = merge(stored, patch);
-        assert_eq!(
-            Value::Object(merged),
-            json!({"a": 2, "b": {"y": 2}, "c": "keep", "d": null})
-        );
+        assert_eq!(Value::Object(merged), json!({"a": 2, "b": {"y": 2}, "c": "keep", "d": null}));
     }
 
     #[test]

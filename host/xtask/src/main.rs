@@ -34,11 +34,7 @@ fn main() -> anyhow::Result<()> {
 
 fn workspace_root() -> PathBuf {
     // host/xtask -> repository root
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).map(Path::to_path_buf).unwrap_or_default()
 }
 
 fn cargo() -> Command {
@@ -96,17 +92,8 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     build_plugins(root)?;
     // End-to-end tests start the real `weft` binary; `cargo test` builds a
     // package's binaries only for that package's own tests.
-    status(
-        cargo()
-            .current_dir(root)
-            .args(["build", "--locked", "-p", "weft-server", "--bin", "weft"]),
-    )?;
-    status(
-        cargo()
-            .current_dir(root)
-            .args(["test", "--workspace", "--locked"])
-            .args(extra),
-    )
+    status(cargo().current_dir(root).args(["build", "--locked", "-p", "weft-server", "--bin", "weft"]))?;
+    status(cargo().current_dir(root).args(["test", "--workspace", "--locked"]).args(extra))
 }
 
 fn bench(root: &Path, which: Option<&str>) -> anyhow::Result<()> {
@@ -123,16 +110,7 @@ fn bench(root: &Path, which: Option<&str>) -> anyhow::Result<()> {
         status(
             cargo()
                 .current_dir(root)
-                .args([
-                    "run",
-                    "--release",
-                    "--locked",
-                    "-p",
-                    "weft-tests",
-                    "--bin",
-                    "bench",
-                    "--",
-                ])
+                .args(["run", "--release", "--locked", "-p", "weft-tests", "--bin", "bench", "--"])
                 .arg(name)
                 .arg(out_dir.join(format!("{name}.json"))),
         )?;

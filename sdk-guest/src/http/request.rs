@@ -83,8 +83,7 @@ impl RequestBuilder {
     pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
         match serde_json::to_vec(value) {
             Ok(bytes) => {
-                self.headers
-                    .retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+                self.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
                 self.headers.push(("content-type".into(), "application/json".into()));
                 self.body = Some(bytes);
             }
@@ -186,9 +185,7 @@ impl RequestBuilder {
     /// ```
     pub fn send_raw(self) -> Result<Response, HttpError> {
         let request = self.into_wit()?;
-        wit::fetch(&request)
-            .map(Response::from_wit)
-            .map_err(HttpError::from_wit)
+        wit::fetch(&request).map(Response::from_wit).map_err(HttpError::from_wit)
     }
 
     pub(crate) fn into_wit(self) -> Result<wit::Request, HttpError> {
@@ -220,11 +217,7 @@ mod tests {
             .header("Content-Type", "text/plain")
             .json(&serde_json::json!({ "a": 1 }));
         let wit = r.into_wit().expect("valid request");
-        let types: Vec<_> = wit
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-            .collect();
+        let types: Vec<_> = wit.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("content-type")).collect();
         assert_eq!(types.len(), 1);
         assert_eq!(types[0].1, "application/json");
         assert_eq!(wit.body.as_deref(), Some(&br#"{"a":1}"#[..]));

@@ -34,11 +34,7 @@ pub struct Response {
 
 impl Response {
     pub(crate) fn from_wit(r: wit::Response) -> Self {
-        Self {
-            status: r.status,
-            headers: r.headers,
-            body: r.body,
-        }
+        Self { status: r.status, headers: r.headers, body: r.body }
     }
 
     /// The first header named `name`, compared case-insensitively.
@@ -49,10 +45,7 @@ impl Response {
     /// # }
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Deserializes the body as JSON. A body that does not fit `T` is an
@@ -68,10 +61,7 @@ impl Response {
     /// ```
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            Error::internal(format!(
-                "response body (status {}) is not the expected JSON: {e}",
-                self.status
-            ))
+            Error::internal(format!("response body (status {}) is not the expected JSON: {e}", self.status))
         })
     }
 
@@ -172,13 +162,7 @@ mod tests {
     #[test]
     fn retry_after_seconds_become_milliseconds() {
         let e = answer(429, &[("Retry-After", " 7 ")], "slow down").error_for_status();
-        assert!(matches!(
-            e,
-            Err(Error::RateLimited {
-                retry_after_ms: Some(7000),
-                ..
-            })
-        ));
+        assert!(matches!(e, Err(Error::RateLimited { retry_after_ms: Some(7000), .. })));
         let e = answer(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "");
         assert_eq!(e.retry_after_ms(), None);
     }

@@ -76,11 +76,7 @@ impl Auth {
     /// let auth = weft_sdk::Auth::api_key_header("Authorization").prefix("Token ");
     /// ```
     pub fn api_key_header(name: impl Into<String>) -> ApiKey {
-        ApiKey {
-            in_query: false,
-            name: name.into(),
-            prefix: None,
-        }
+        ApiKey { in_query: false, name: name.into(), prefix: None }
     }
 
     /// An API key sent in the query parameter `name` on every request.
@@ -89,10 +85,7 @@ impl Auth {
     /// let auth = weft_sdk::Auth::api_key_query("api_key");
     /// ```
     pub fn api_key_query(name: impl Into<String>) -> ApiKey {
-        ApiKey {
-            in_query: true,
-            ..Self::api_key_header(name)
-        }
+        ApiKey { in_query: true, ..Self::api_key_header(name) }
     }
 
     /// OAuth 2.0 authorization code flow (the host always uses PKCE S256).
@@ -171,11 +164,7 @@ impl Auth {
             Scheme::Basic => wit::AuthScheme::Basic,
             Scheme::Bearer => wit::AuthScheme::Bearer,
             Scheme::ApiKey(k) => wit::AuthScheme::ApiKey(wit::ApiKeyAuth {
-                location: if k.in_query {
-                    wit::ApiKeyLocation::Query
-                } else {
-                    wit::ApiKeyLocation::Header
-                },
+                location: if k.in_query { wit::ApiKeyLocation::Query } else { wit::ApiKeyLocation::Header },
                 name: k.name,
                 prefix: k.prefix,
             }),

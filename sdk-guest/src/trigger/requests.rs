@@ -39,11 +39,7 @@ pub struct Subscription {
 
 impl Subscription {
     pub(crate) fn from_wit(r: wit::SubscribeRequest) -> (Ctx, Self) {
-        let req = Self {
-            trigger: r.trigger,
-            webhook_url: r.webhook_url,
-            config: r.config,
-        };
+        let req = Self { trigger: r.trigger, webhook_url: r.webhook_url, config: r.config };
         (Ctx::from_wit(r.context), req)
     }
 
@@ -86,11 +82,7 @@ pub struct Unsubscription {
 
 impl Unsubscription {
     pub(crate) fn from_wit(r: wit::UnsubscribeRequest) -> (Ctx, Self) {
-        let req = Self {
-            trigger: r.trigger,
-            config: r.config,
-            state: r.state,
-        };
+        let req = Self { trigger: r.trigger, config: r.config, state: r.state };
         (Ctx::from_wit(r.context), req)
     }
 
@@ -142,11 +134,7 @@ pub struct PollRequest {
 
 impl PollRequest {
     pub(crate) fn from_wit(r: wit::PollRequest) -> (Ctx, Self) {
-        let req = Self {
-            trigger: r.trigger,
-            cursor: r.cursor,
-            config: r.config,
-        };
+        let req = Self { trigger: r.trigger, cursor: r.cursor, config: r.config };
         (Ctx::from_wit(r.context), req)
     }
 
@@ -185,10 +173,7 @@ impl PollResponse {
     /// let r = weft_sdk::PollResponse::new(Vec::new(), Some("2024-05-01T00:00:00Z".into()));
     /// ```
     pub fn new(events: impl IntoIterator<Item = Event>, cursor: Option<String>) -> Self {
-        Self {
-            events: events.into_iter().collect(),
-            cursor,
-        }
+        Self { events: events.into_iter().collect(), cursor }
     }
 
     /// No new events; keep (or set) the cursor.
@@ -202,9 +187,6 @@ impl PollResponse {
     }
 
     pub(crate) fn into_wit(self) -> wit::PollResponse {
-        wit::PollResponse {
-            events: self.events.into_iter().map(Event::into_wit).collect(),
-            cursor: self.cursor,
-        }
+        wit::PollResponse { events: self.events.into_iter().map(Event::into_wit).collect(), cursor: self.cursor }
     }
 }

@@ -35,10 +35,7 @@ fn main() -> anyhow::Result<()> {
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cores)
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build()?)
 }
 
 fn plugin_echo_call() -> anyhow::Result<Value> {
@@ -90,10 +87,7 @@ fn plugin_echo_call() -> anyhow::Result<Value> {
         "native_calls_per_sec": native_rate.round(),
     });
     let verdict = |ok: bool| if ok { "within budget" } else { "OVER BUDGET" };
-    eprintln!(
-        "calls/s {wasm_rate:.0} (budget >= 25000: {})",
-        verdict(wasm_rate >= 25_000.0)
-    );
+    eprintln!("calls/s {wasm_rate:.0} (budget >= 25000: {})", verdict(wasm_rate >= 25_000.0));
     eprintln!("p50 {:.1} us (budget <= 40: {})", pct(0.5), verdict(pct(0.5) <= 40.0));
     Ok(figures)
 }
@@ -127,11 +121,7 @@ where
 }
 
 fn echo_call() -> ActionCall {
-    ActionCall {
-        action: "ECHO".into(),
-        input: json!({"message": "ping"}),
-        page: None,
-    }
+    ActionCall { action: "ECHO".into(), input: json!({"message": "ping"}), page: None }
 }
 
 #[derive(Deserialize)]

@@ -21,11 +21,7 @@ fn connected() -> CallOptions {
 }
 
 async fn run(t: &TestHost, id: &str, opts: &CallOptions, key: &str, input: Value) -> Result<Value, CallError> {
-    let call = ActionCall {
-        action: key.into(),
-        input,
-        page: None,
-    };
+    let call = ActionCall { action: key.into(), input, page: None };
     t.host.run_action(id, opts, call).await.map(|o| o.output)
 }
 
@@ -42,89 +38,47 @@ async fn install_reads_metadata_actions_triggers_and_capabilities() {
     let info = t.host.get(&id).unwrap();
     assert_eq!(info.world, World::Integration);
     assert_eq!(info.api_version, HOST_API_VERSION);
-    assert_eq!(
-        info.capabilities,
-        ["http", "logging", "secrets", "state", "webhook-crypto"]
-    );
+    assert_eq!(info.capabilities, ["http", "logging", "secrets", "state", "webhook-crypto"]);
     let meta = info.metadata.as_ref().unwrap();
     assert_eq!(meta.secrets, ["webhook_secret", "api_token"]);
     assert_eq!(meta.rate_limits.len(), 1);
     let echo = info.actions.iter().find(|a| a.key == "ECHO").expect("ECHO action");
-    assert!(
-        echo.input_schema["properties"].get("message").is_some(),
-        "{}",
-        echo.input_schema
-    );
+    assert!(echo.input_schema["properties"].get("message").is_some(), "{}", echo.input_schema);
     assert!(info.actions.iter().any(|a| a.key == "PAGES" && a.paginated));
-    let kinds: Vec<_> = info
-        .triggers
-        .iter()
-        .map(|t| (t.key.as_str(), t.kind.as_str()))
-        .collect();
-    assert!(
-        kinds.contains(&("ECHO_EVENT", "webhook")) && kinds.contains(&("TICK", "polling")),
-        "{kinds:?}"
-    );
+    let kinds: Vec<_> = info.triggers.iter().map(|t| (t.key.as_str(), t.kind.as_str())).collect();
+    assert!(kinds.contains(&("ECHO_EVENT", "webhook")) && kinds.contains(&("TICK", "polling")), "{kinds:?}");
 }
 
 #[tokio::test]
 async fn echo_carries_invocation_and_connection() {
     let (t, id) = echo().await;
     let opts = connected().with_invocation_id("inv-echo-1");
-    let out = run(&t, &id, &opts, "ECHO", json!({"message": {"nested": [1, "two"]}}))
-        .await
-        .unwrap();
+    let out = run(&t, &id, &opts, "ECHO", json!({"message": {"nested": [1, "two"]}})).await.unwrap();
     assert_eq!(
         out,
         json!({"message": {"nested": [1, "two"]}, "invocation_id": "inv-echo-1", "connection_id": CONNECTION})
     );
     let err = run(&t, &id, &opts, "NO_SUCH_ACTION", json!({})).await.unwrap_err();
-    assert!(
-        matches!(err, CallError::Plugin(PluginError::Unsupported { .. })),
-        "{err:?}"
-    );
-    let err = run(&t, &id, &opts, "ECHO", json!({"not_message": 1}))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, CallError::Plugin(PluginError::InvalidInput { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, CallError::Plugin(PluginError::Unsupported { .. })), "{err:?}");
+    let err = run(&t, &id, &opts, "ECHO", json!({"not_message": 1})).await.unwrap_err();
+    assert!(matches!(err, CallError::Plugin(PluginError::InvalidInput { .. })), "{err:?}");
 }
 
 #[tokio::test]
 async fn http_injects_credentials_host_side_and_drops_forged_ones() {
     let (t, id) = echo().await;
     let mock = MockProvider::start().await;
-    let out = run(
-        &t,
-        &id,
-        &connected(),
-        "HTTP_GET",
-        json!({"url": mock.url("/ok"), "auth": true}),
-    )
-    .await
-    .unwrap();
+    let out = run(&t, &id, &connected(), "HTTP_GET", json!({"url": mock.url("/ok"), "auth": true})).await.unwrap();
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(out["body"], "hello");
     let forged = json!({"url": mock.url("/ok?second"), "auth": false, "headers": [["Authorization", "Bearer forged"], ["X-Trace", "t1"]]});
     run(&t, &id, &connected(), "HTTP_GET", forged).await.unwrap();
     let seen = mock.requests();
     assert_eq!(seen.len(), 2);
-    assert_eq!(
-        seen[0].header("authorization"),
-        Some(format!("Bearer {TOKEN_CANARY}").as_str())
-    );
-    assert_eq!(
-        seen[1].header("authorization"),
-        None,
-        "a plugin may not set Authorization itself"
-    );
+    assert_eq!(seen[0].header("authorization"), Some(format!("Bearer {TOKEN_CANARY}").as_str()));
+    assert_eq!(seen[1].header("authorization"), None, "a plugin may not set Authorization itself");
     assert_eq!(seen[1].header("x-trace"), Some("t1"));
-    assert!(
-        !out.to_string().contains(TOKEN_CANARY),
-        "the token must never reach the plugin"
-    );
+    assert!(!out.to_string().contains(TOKEN_CANARY), "the token must never reach the plugin");
 }
 
 #[tokio::test]
@@ -133,48 +87,21 @@ async fn http_typed_errors() {
     let mock = MockProvider::start().await;
     let get = |url: String, auth: bool| json!({"url": url, "auth": auth});
     let opts = connected();
-    let denied = run(&t, &id, &opts, "HTTP_GET", get("https://example.com/x".into(), false))
-        .await
-        .unwrap();
+    let denied = run(&t, &id, &opts, "HTTP_GET", get("https://example.com/x".into(), false)).await.unwrap();
     assert_eq!(denied["error"], "denied", "{denied}");
-    let no_conn = run(&t, &id, &CallOptions::new("p1"), "HTTP_GET", get(mock.url("/ok"), true))
-        .await
-        .unwrap();
+    let no_conn = run(&t, &id, &CallOptions::new("p1"), "HTTP_GET", get(mock.url("/ok"), true)).await.unwrap();
     assert_eq!(no_conn["error"], "credentials-unavailable", "{no_conn}");
     let other_conn = CallOptions::new("p1").with_connection("conn-2", json!({}));
-    let refused = run(&t, &id, &other_conn, "HTTP_GET", get(mock.url("/ok"), true))
-        .await
-        .unwrap();
+    let refused = run(&t, &id, &other_conn, "HTTP_GET", get(mock.url("/ok"), true)).await.unwrap();
     assert_eq!(refused["error"], "credentials-unavailable", "{refused}");
-    let too_big = run(&t, &id, &opts, "HTTP_GET", get(mock.url("/big/2000000"), false))
-        .await
-        .unwrap();
+    let too_big = run(&t, &id, &opts, "HTTP_GET", get(mock.url("/big/2000000"), false)).await.unwrap();
     assert_eq!(too_big["error"], "response-too-large", "{too_big}");
-    let redirect = run(&t, &id, &opts, "HTTP_GET", get(mock.url("/redirect"), false))
-        .await
-        .unwrap();
-    assert_eq!(
-        redirect["status"], 302,
-        "redirects are returned, never followed: {redirect}"
-    );
-    let bad = run(&t, &id, &opts, "HTTP_GET", get("not a url".into(), false))
-        .await
-        .unwrap();
+    let redirect = run(&t, &id, &opts, "HTTP_GET", get(mock.url("/redirect"), false)).await.unwrap();
+    assert_eq!(redirect["status"], 302, "redirects are returned, never followed: {redirect}");
+    let bad = run(&t, &id, &opts, "HTTP_GET", get("not a url".into(), false)).await.unwrap();
     assert_eq!(bad["error"], "invalid-request", "{bad}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let refused = run(
-        &t,
-        &id,
-        &opts,
-        "HTTP_GET",
-        get(format!("http://127.0.0.1:{port}/"), false),
-    )
-    .await
-    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let refused = run(&t, &id, &opts, "HTTP_GET", get(format!("http://127.0.0.1:{port}/"), false)).await.unwrap();
     assert_eq!(refused["error"], "connection-failed", "{refused}");
     // Only the two requests that passed every check reached the provider.
     assert_eq!(mock.requests().len(), 2);
@@ -182,22 +109,11 @@ async fn http_typed_errors() {
 
 #[tokio::test]
 async fn http_timeout_is_typed() {
-    let config = HostConfig {
-        max_http_timeout: std::time::Duration::from_millis(300),
-        ..test_config()
-    };
+    let config = HostConfig { max_http_timeout: std::time::Duration::from_millis(300), ..test_config() };
     let t = TestHost::with_config(config);
     let id = t.install("test_echo").await;
     let mock = MockProvider::start().await;
-    let out = run(
-        &t,
-        &id,
-        &connected(),
-        "HTTP_GET",
-        json!({"url": mock.url("/slow/3000")}),
-    )
-    .await
-    .unwrap();
+    let out = run(&t, &id, &connected(), "HTTP_GET", json!({"url": mock.url("/slow/3000")})).await.unwrap();
     assert_eq!(out["error"], "timeout", "{out}");
 }
 
@@ -207,34 +123,15 @@ async fn sdk_maps_provider_statuses_to_plugin_errors() {
     let mock = MockProvider::start().await;
     let mapped = |code: u16| json!({"url": mock.url(&format!("/status/{code}"))});
     let opts = connected();
-    assert_eq!(
-        run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(200)).await.unwrap(),
-        json!({"status": 200})
-    );
-    let cases = [
-        (401, "unauthorized"),
-        (403, "forbidden"),
-        (404, "not-found"),
-        (429, "rate-limited"),
-        (503, "upstream"),
-    ];
+    assert_eq!(run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(200)).await.unwrap(), json!({"status": 200}));
+    let cases =
+        [(401, "unauthorized"), (403, "forbidden"), (404, "not-found"), (429, "rate-limited"), (503, "upstream")];
     for (code, kind) in cases {
         let err = run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(code)).await.unwrap_err();
-        let CallError::Plugin(e) = &err else {
-            panic!("{code}: {err:?}")
-        };
+        let CallError::Plugin(e) = &err else { panic!("{code}: {err:?}") };
         assert_eq!(serde_json::to_value(e).unwrap()["kind"], kind, "{code}: {e:?}");
         if code == 429 {
-            assert!(
-                matches!(
-                    e,
-                    PluginError::RateLimited {
-                        retry_after_ms: Some(7000),
-                        ..
-                    }
-                ),
-                "{e:?}"
-            );
+            assert!(matches!(e, PluginError::RateLimited { retry_after_ms: Some(7000), .. }), "{e:?}");
         }
         if code == 503 {
             assert!(matches!(e, PluginError::Upstream { status: 503, .. }), "{e:?}");
@@ -248,10 +145,7 @@ async fn fetch_all_keeps_order_and_fails_entries_independently() {
     let mock = MockProvider::start().await;
     let urls = json!({"urls": [mock.url("/ok"), mock.url("/status/500"), "https://not-allowed.test/", mock.url("/status/204")]});
     let out = run(&t, &id, &connected(), "HTTP_FETCH_ALL", urls).await.unwrap();
-    assert_eq!(
-        out,
-        json!([{"status": 200}, {"status": 500}, {"error": "denied"}, {"status": 204}])
-    );
+    assert_eq!(out, json!([{"status": 200}, {"status": 500}, {"error": "denied"}, {"status": 204}]));
 }
 
 #[tokio::test]
@@ -275,10 +169,7 @@ async fn logging_is_reemitted_with_plugin_and_invocation_ids() {
 
 #[tokio::test]
 async fn logging_budget_drops_excess_lines() {
-    let config = HostConfig {
-        max_log_lines_per_call: 1,
-        ..test_config()
-    };
+    let config = HostConfig { max_log_lines_per_call: 1, ..test_config() };
     let t = TestHost::with_config(config);
     let id = t.install("test_echo").await;
     for (n, inv) in [(1, "inv-budget-a"), (2, "inv-budget-b")] {
@@ -287,16 +178,8 @@ async fn logging_budget_drops_excess_lines() {
         run(&t, &id, &opts, "LOG", input).await.unwrap();
     }
     // One line per call was allowed, so each call's line arrives.
-    assert!(
-        logs::lines_containing("inv-budget-a")
-            .iter()
-            .any(|l| l["target"] == "plugin")
-    );
-    assert!(
-        logs::lines_containing("inv-budget-b")
-            .iter()
-            .any(|l| l["target"] == "plugin")
-    );
+    assert!(logs::lines_containing("inv-budget-a").iter().any(|l| l["target"] == "plugin"));
+    assert!(logs::lines_containing("inv-budget-b").iter().any(|l| l["target"] == "plugin"));
 }
 
 #[tokio::test]
@@ -305,38 +188,23 @@ async fn state_is_durable_across_calls_and_scoped() {
     let a = connected();
     let set = json!({"key": "cursor", "value": "abc"});
     assert_eq!(run(&t, &id, &a, "STATE_SET", set).await.unwrap(), json!({}));
-    assert_eq!(
-        run(&t, &id, &a, "STATE_GET", json!({"key": "cursor"})).await.unwrap(),
-        json!({"value": "abc"})
-    );
+    assert_eq!(run(&t, &id, &a, "STATE_GET", json!({"key": "cursor"})).await.unwrap(), json!({"value": "abc"}));
     let other_connection = CallOptions::new("p1").with_connection("conn-2", json!({}));
     assert_eq!(
-        run(&t, &id, &other_connection, "STATE_GET", json!({"key": "cursor"}))
-            .await
-            .unwrap(),
+        run(&t, &id, &other_connection, "STATE_GET", json!({"key": "cursor"})).await.unwrap(),
         json!({"value": null})
     );
     let other_project = CallOptions::new("p2").with_connection(CONNECTION, json!({}));
     assert_eq!(
-        run(&t, &id, &other_project, "STATE_GET", json!({"key": "cursor"}))
-            .await
-            .unwrap(),
+        run(&t, &id, &other_project, "STATE_GET", json!({"key": "cursor"})).await.unwrap(),
         json!({"value": null})
     );
-    run(&t, &id, &a, "STATE_DELETE", json!({"key": "cursor"}))
-        .await
-        .unwrap();
-    assert_eq!(
-        run(&t, &id, &a, "STATE_GET", json!({"key": "cursor"})).await.unwrap(),
-        json!({"value": null})
-    );
+    run(&t, &id, &a, "STATE_DELETE", json!({"key": "cursor"})).await.unwrap();
+    assert_eq!(run(&t, &id, &a, "STATE_GET", json!({"key": "cursor"})).await.unwrap(), json!({"value": null}));
     let big = json!({"key": "big", "value": "x".repeat(300 << 10)});
     assert_eq!(run(&t, &id, &a, "STATE_SET", big).await.unwrap()["error"], "too-large");
     let long_key = json!({"key": "k".repeat(1000), "value": "v"});
-    assert_eq!(
-        run(&t, &id, &a, "STATE_SET", long_key).await.unwrap()["error"],
-        "too-large"
-    );
+    assert_eq!(run(&t, &id, &a, "STATE_SET", long_key).await.unwrap()["error"], "too-large");
 }
 
 #[tokio::test]
@@ -344,19 +212,9 @@ async fn state_quota_is_typed() {
     let (t, id) = echo().await;
     let opts = connected();
     for i in 0..100 {
-        run(
-            &t,
-            &id,
-            &opts,
-            "STATE_SET",
-            json!({"key": format!("k{i}"), "value": "v"}),
-        )
-        .await
-        .unwrap();
+        run(&t, &id, &opts, "STATE_SET", json!({"key": format!("k{i}"), "value": "v"})).await.unwrap();
     }
-    let out = run(&t, &id, &opts, "STATE_SET", json!({"key": "one-more", "value": "v"}))
-        .await
-        .unwrap();
+    let out = run(&t, &id, &opts, "STATE_SET", json!({"key": "one-more", "value": "v"})).await.unwrap();
     assert_eq!(out["error"], "quota-exceeded", "{out}");
 }
 
@@ -366,34 +224,18 @@ async fn secrets_only_declared_names_and_audited() {
     t.secrets.insert("p1", &id, "api_token", "cnry-api-token-value");
     t.secrets.insert("p1", &id, "undeclared", "cnry-undeclared");
     let opts = connected().with_invocation_id("inv-secret-1");
-    let got = run(&t, &id, &opts, "SECRET_GET", json!({"name": "api_token"}))
-        .await
-        .unwrap();
+    let got = run(&t, &id, &opts, "SECRET_GET", json!({"name": "api_token"})).await.unwrap();
     assert_eq!(got, json!({"value": "cnry-api-token-value"}));
-    let missing = run(&t, &id, &opts, "SECRET_GET", json!({"name": "webhook_secret"}))
-        .await
-        .unwrap();
+    let missing = run(&t, &id, &opts, "SECRET_GET", json!({"name": "webhook_secret"})).await.unwrap();
     assert_eq!(missing, json!({"error": "not-found"}));
-    let undeclared = run(&t, &id, &opts, "SECRET_GET", json!({"name": "undeclared"}))
-        .await
-        .unwrap();
+    let undeclared = run(&t, &id, &opts, "SECRET_GET", json!({"name": "undeclared"})).await.unwrap();
     assert_eq!(undeclared["error"], "denied", "{undeclared}");
     let other_project = CallOptions::new("p2");
-    let scoped = run(&t, &id, &other_project, "SECRET_GET", json!({"name": "api_token"}))
-        .await
-        .unwrap();
+    let scoped = run(&t, &id, &other_project, "SECRET_GET", json!({"name": "api_token"})).await.unwrap();
     assert_eq!(scoped, json!({"error": "not-found"}));
     let audit = logs::lines_containing("inv-secret-1");
-    assert!(
-        audit
-            .iter()
-            .any(|l| l["target"] == "audit" && l["fields"]["secret"] == "api_token"),
-        "{audit:?}"
-    );
-    assert!(
-        !logs::all().contains("cnry-api-token-value"),
-        "secret values must never be logged"
-    );
+    assert!(audit.iter().any(|l| l["target"] == "audit" && l["fields"]["secret"] == "api_token"), "{audit:?}");
+    assert!(!logs::all().contains("cnry-api-token-value"), "secret values must never be logged");
 }
 
 #[tokio::test]
@@ -411,9 +253,7 @@ async fn webhook_crypto_verifies_in_the_host() {
     ];
     for (secret, signature, algorithm, valid) in cases {
         let input = json!({"secret": secret, "algorithm": algorithm, "message": body, "signature": signature, "encoding": "hex"});
-        let out = run(&t, &id, &CallOptions::new("p1"), "VERIFY_HMAC", input)
-            .await
-            .unwrap();
+        let out = run(&t, &id, &CallOptions::new("p1"), "VERIFY_HMAC", input).await.unwrap();
         assert_eq!(out, json!({"valid": valid}), "{secret} {algorithm} {signature}");
     }
 }
@@ -427,42 +267,26 @@ async fn handle_webhook_verifies_answers_challenges_and_routes() {
         trigger: Some("ECHO_EVENT".into()),
         method: "POST".into(),
         path: "/hooks/test-echo/sub-1".into(),
-        headers: sig
-            .map(|s| vec![("x-echo-signature".to_owned(), s)])
-            .unwrap_or_default(),
+        headers: sig.map(|s| vec![("x-echo-signature".to_owned(), s)]).unwrap_or_default(),
         body: body.as_bytes().to_vec(),
         ..Default::default()
     };
     let body = r#"{"id":"evt_9","kind":"created"}"#;
-    let ok = t
-        .host
-        .handle_webhook(
-            &id,
-            &opts,
-            delivery(body, Some(hmac_hex("whsec-test", body.as_bytes()))),
-        )
-        .await
-        .unwrap();
+    let ok =
+        t.host.handle_webhook(&id, &opts, delivery(body, Some(hmac_hex("whsec-test", body.as_bytes())))).await.unwrap();
     assert_eq!(ok.verification, Ok(()));
     assert_eq!(ok.events.len(), 1);
     assert_eq!(ok.events[0].dedupe_key.as_deref(), Some("evt_9"));
     assert_eq!(ok.events[0].payload, serde_json::from_str::<Value>(body).unwrap());
-    let forged = t
-        .host
-        .handle_webhook(&id, &opts, delivery(body, Some(hmac_hex("guess", body.as_bytes()))))
-        .await
-        .unwrap();
+    let forged =
+        t.host.handle_webhook(&id, &opts, delivery(body, Some(hmac_hex("guess", body.as_bytes())))).await.unwrap();
     assert!(forged.verification.is_err() && forged.events.is_empty(), "{forged:?}");
     let unsigned = t.host.handle_webhook(&id, &opts, delivery(body, None)).await.unwrap();
     assert!(unsigned.verification.is_err());
     let challenge = r#"{"challenge":"c-123"}"#;
     let reply = t
         .host
-        .handle_webhook(
-            &id,
-            &opts,
-            delivery(challenge, Some(hmac_hex("whsec-test", challenge.as_bytes()))),
-        )
+        .handle_webhook(&id, &opts, delivery(challenge, Some(hmac_hex("whsec-test", challenge.as_bytes()))))
         .await
         .unwrap();
     let reply = reply.reply.expect("challenge reply");
@@ -473,16 +297,9 @@ async fn handle_webhook_verifies_answers_challenges_and_routes() {
 async fn subscribe_poll_and_unsubscribe() {
     let (t, id) = echo().await;
     let opts = connected().with_invocation_id("inv-sub");
-    let state = t
-        .host
-        .subscribe(&id, &opts, "ECHO_EVENT", &json!({}), "https://weft.test/hooks/x")
-        .await
-        .unwrap();
+    let state = t.host.subscribe(&id, &opts, "ECHO_EVENT", &json!({}), "https://weft.test/hooks/x").await.unwrap();
     assert_eq!(state, json!({"hook_id": "hook-inv-sub"}));
-    t.host
-        .unsubscribe(&id, &opts, "ECHO_EVENT", &json!({}), &state)
-        .await
-        .unwrap();
+    t.host.unsubscribe(&id, &opts, "ECHO_EVENT", &json!({}), &state).await.unwrap();
     let first = t.host.poll(&id, &opts, "TICK", &json!({}), None).await.unwrap();
     assert_eq!(first.events[0].payload, json!({"n": 1}));
     let second = t.host.poll(&id, &opts, "TICK", &json!({}), first.cursor).await.unwrap();
@@ -497,11 +314,7 @@ async fn pagination_is_driven_by_the_host() {
     let mut page = None;
     let mut seen = Vec::new();
     loop {
-        let call = ActionCall {
-            action: "PAGES".into(),
-            input: json!({"pages": 3}),
-            page: page.take(),
-        };
+        let call = ActionCall { action: "PAGES".into(), input: json!({"pages": 3}), page: page.take() };
         let out = t.host.run_action(&id, &opts, call).await.unwrap();
         seen.push(out.output["page"].clone());
         match out.next_page {
@@ -527,21 +340,11 @@ async fn typed_plugin_errors_cross_the_boundary_intact() {
         "unsupported",
         "internal",
     ] {
-        let err = run(&t, &id, &opts, "FAIL", json!({"kind": kind, "message": "m"}))
-            .await
-            .unwrap_err();
-        let CallError::Plugin(e) = err else {
-            panic!("{kind}: {err:?}")
-        };
+        let err = run(&t, &id, &opts, "FAIL", json!({"kind": kind, "message": "m"})).await.unwrap_err();
+        let CallError::Plugin(e) = err else { panic!("{kind}: {err:?}") };
         assert_eq!(serde_json::to_value(&e).unwrap()["kind"], kind);
         match kind {
-            "rate-limited" => assert!(matches!(
-                e,
-                PluginError::RateLimited {
-                    retry_after_ms: Some(1500),
-                    ..
-                }
-            )),
+            "rate-limited" => assert!(matches!(e, PluginError::RateLimited { retry_after_ms: Some(1500), .. })),
             "upstream" => {
                 assert!(matches!(e, PluginError::Upstream { status: 503, body: Some(ref b), .. } if b == "oops"))
             }
@@ -560,10 +363,7 @@ async fn auth_exports_test_connection_and_refresh() {
     assert_eq!(info.routing_keys, ["team-acme"]);
     assert_eq!(info.profile, json!({"account": "acme"}));
     let refreshed = t.host.refresh(&id, &connected()).await.unwrap();
-    assert_eq!(
-        secrecy::ExposeSecret::expose_secret(&refreshed.access_token),
-        "refreshed"
-    );
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&refreshed.access_token), "refreshed");
     assert_eq!(refreshed.expires_in_seconds, Some(3600));
     assert_eq!(refreshed.extra, json!({"had_secret": true}));
     assert!(!format!("{refreshed:?}").contains("refreshed\""), "tokens never print");
@@ -572,17 +372,10 @@ async fn auth_exports_test_connection_and_refresh() {
 #[tokio::test]
 async fn compiled_components_are_cached_on_disk_and_reused() {
     let dir = tempfile::tempdir().unwrap();
-    let config = HostConfig {
-        cache_dir: Some(dir.path().to_owned()),
-        ..test_config()
-    };
+    let config = HostConfig { cache_dir: Some(dir.path().to_owned()), ..test_config() };
     let first = TestHost::with_config(config.clone());
     first.install("test_echo").await;
-    let artifacts: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let artifacts: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path()).collect();
     assert_eq!(artifacts.len(), 1, "{artifacts:?}");
     let modified = std::fs::metadata(&artifacts[0]).unwrap().modified().unwrap();
     // A second host (a restart) loads the artifact instead of compiling.
@@ -590,16 +383,11 @@ async fn compiled_components_are_cached_on_disk_and_reused() {
     let id = second.install("test_echo").await;
     assert_eq!(std::fs::metadata(&artifacts[0]).unwrap().modified().unwrap(), modified);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-    let out = run(&second, &id, &connected(), "ECHO", json!({"message": 1}))
-        .await
-        .unwrap();
+    let out = run(&second, &id, &connected(), "ECHO", json!({"message": 1})).await.unwrap();
     assert_eq!(out["message"], 1);
     // A corrupt artifact is discarded and recompiled, not trusted.
     std::fs::write(&artifacts[0], b"garbage").unwrap();
-    let third = TestHost::with_config(HostConfig {
-        cache_dir: Some(dir.path().to_owned()),
-        ..test_config()
-    });
+    let third = TestHost::with_config(HostConfig { cache_dir: Some(dir.path().to_owned()), ..test_config() });
     third.install("test_echo").await;
     assert!(std::fs::metadata(&artifacts[0]).unwrap().len() > 1000);
 }

@@ -7,11 +7,7 @@ use weft_plugin_host::{ActionCall, CallError, CallOptions, EPOCH_TICK, HostConfi
 use weft_tests::{TestHost, test_config};
 
 fn action(key: &str, input: Value) -> ActionCall {
-    ActionCall {
-        action: key.into(),
-        input,
-        page: None,
-    }
+    ActionCall { action: key.into(), input, page: None }
 }
 
 async fn hostile() -> (TestHost, String) {
@@ -21,10 +17,7 @@ async fn hostile() -> (TestHost, String) {
 }
 
 async fn run(t: &TestHost, id: &str, key: &str, input: Value) -> Result<Value, CallError> {
-    t.host
-        .run_action(id, &CallOptions::new("p1"), action(key, input))
-        .await
-        .map(|o| o.output)
+    t.host.run_action(id, &CallOptions::new("p1"), action(key, input)).await.map(|o| o.output)
 }
 
 /// After a trap, a fresh instance of the same plugin must answer normally.
@@ -39,18 +32,13 @@ async fn infinite_loop_is_interrupted_within_budget_plus_one_tick() {
     let started = Instant::now();
     let err = run(&t, &id, "LOOP", json!({})).await.unwrap_err();
     let elapsed = started.elapsed();
-    let CallError::CpuBudgetExceeded { ticks, budget } = err else {
-        panic!("expected CPU budget error, got {err:?}")
-    };
+    let CallError::CpuBudgetExceeded { ticks, budget } = err else { panic!("expected CPU budget error, got {err:?}") };
     assert_eq!(budget, config.cpu_budget);
     // Interrupted at the first tick past the budget, never later.
     assert_eq!(ticks, config.cpu_budget_ticks() + 1);
     println!("loop interrupted after {elapsed:?} (budget {budget:?}, tick {EPOCH_TICK:?}, {ticks} ticks)");
     // Generous bound for a loaded CI machine; the exact figure is printed above.
-    assert!(
-        elapsed < config.cpu_budget + EPOCH_TICK + Duration::from_secs(2),
-        "{elapsed:?}"
-    );
+    assert!(elapsed < config.cpu_budget + EPOCH_TICK + Duration::from_secs(2), "{elapsed:?}");
     assert_next_call_succeeds(&t, &id).await;
 }
 
@@ -68,9 +56,7 @@ async fn memory_growth_past_the_cap_traps() {
 #[tokio::test]
 async fn deep_recursion_traps() {
     let (t, id) = hostile().await;
-    let err = run(&t, &id, "RECURSE", json!({"depth": 10_000_000u64}))
-        .await
-        .unwrap_err();
+    let err = run(&t, &id, "RECURSE", json!({"depth": 10_000_000u64})).await.unwrap_err();
     // Rust guests keep part of their stack in linear memory: overflowing it
     // is an out-of-bounds access rather than a native stack overflow. Either
     // way the call traps and nothing else is affected.
@@ -86,13 +72,8 @@ async fn deep_recursion_traps() {
 async fn oversized_return_is_refused() {
     let (t, id) = hostile().await;
     let limit = test_config().max_output_bytes;
-    let err = run(&t, &id, "HUGE_OUTPUT", json!({"bytes": limit * 2}))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, CallError::OutputTooLarge { size, limit: l } if size > limit && l == limit),
-        "{err:?}"
-    );
+    let err = run(&t, &id, "HUGE_OUTPUT", json!({"bytes": limit * 2})).await.unwrap_err();
+    assert!(matches!(err, CallError::OutputTooLarge { size, limit: l } if size > limit && l == limit), "{err:?}");
     // Under the limit the same action is fine.
     let ok = run(&t, &id, "HUGE_OUTPUT", json!({"bytes": 1000})).await.unwrap();
     assert_eq!(ok["data"].as_str().map(str::len), Some(1000));
@@ -102,10 +83,7 @@ async fn oversized_return_is_refused() {
 async fn panic_traps_and_the_plugin_recovers() {
     let (t, id) = hostile().await;
     let err = run(&t, &id, "PANIC", json!({})).await.unwrap_err();
-    assert!(
-        matches!(&err, CallError::Trap(msg) if msg.contains("unreachable")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, CallError::Trap(msg) if msg.contains("unreachable")), "{err:?}");
     assert_next_call_succeeds(&t, &id).await;
 }
 
@@ -123,25 +101,16 @@ async fn non_permitted_host_gets_the_typed_denied_error() {
         .unwrap()
         .output;
     assert_eq!(out["error"], "denied", "{out}");
-    assert!(
-        out["message"].as_str().unwrap_or("").contains("evil.example.com"),
-        "{out}"
-    );
+    assert!(out["message"].as_str().unwrap_or("").contains("evil.example.com"), "{out}");
 }
 
 #[tokio::test]
 async fn wall_clock_timeout_stops_a_sleeping_call() {
-    let config = HostConfig {
-        wall_timeout: Duration::from_millis(500),
-        ..test_config()
-    };
+    let config = HostConfig { wall_timeout: Duration::from_millis(500), ..test_config() };
     let t = TestHost::with_config(config);
     let id = t.install("test_hostile").await;
     let err = run(&t, &id, "SLEEP", json!({"ms": 60_000})).await.unwrap_err();
-    assert!(
-        matches!(err, CallError::Timeout(d) if d == Duration::from_millis(500)),
-        "{err:?}"
-    );
+    assert!(matches!(err, CallError::Timeout(d) if d == Duration::from_millis(500)), "{err:?}");
     assert_next_call_succeeds(&t, &id).await;
 }
 

@@ -76,9 +76,7 @@ pub(crate) async fn list_signing_keys(
     State(state): State<AppState>,
     key: ProjectKey<Staff>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        state.store.list_signing_keys(key.project).await.map_err(store_error)?
-    )))
+    Ok(Json(json!(state.store.list_signing_keys(key.project).await.map_err(store_error)?)))
 }
 
 pub(crate) async fn delete_signing_key(
@@ -87,11 +85,7 @@ pub(crate) async fn delete_signing_key(
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id: SigningKeyId = id.parse().map_err(|_| ApiError::not_found("signing key not found"))?;
-    state
-        .store
-        .delete_signing_key(key.project, id)
-        .await
-        .map_err(store_error)?;
+    state.store.delete_signing_key(key.project, id).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -108,11 +102,7 @@ pub(crate) async fn add_secret(
     raw: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let req: SecretName = body(raw, r#"{"name": "SLACK_CHANNEL"}"#)?;
-    let stored = state
-        .store
-        .add_secret_name(key.project, &req.name)
-        .await
-        .map_err(store_error)?;
+    let stored = state.store.add_secret_name(key.project, &req.name).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(json!(stored))))
 }
 
@@ -120,9 +110,7 @@ pub(crate) async fn list_secrets(
     State(state): State<AppState>,
     key: ProjectKey<AdminOnly>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        state.store.list_secret_names(key.project).await.map_err(store_error)?
-    )))
+    Ok(Json(json!(state.store.list_secret_names(key.project).await.map_err(store_error)?)))
 }
 
 pub(crate) async fn delete_secret(
@@ -130,11 +118,7 @@ pub(crate) async fn delete_secret(
     key: ProjectKey<AdminOnly>,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_secret_name(key.project, &name)
-        .await
-        .map_err(store_error)?;
+    state.store.delete_secret_name(key.project, &name).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,11 +137,8 @@ pub(crate) async fn put_app_event(
     raw: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let req: AppEventBody = body(raw, r#"{"name": "Contact Created", "examplePayload": {...}}"#)?;
-    let stored = state
-        .store
-        .upsert_app_event(key.project, &req.name, req.example_payload)
-        .await
-        .map_err(store_error)?;
+    let stored =
+        state.store.upsert_app_event(key.project, &req.name, req.example_payload).await.map_err(store_error)?;
     Ok(Json(json!(stored)))
 }
 
@@ -165,9 +146,7 @@ pub(crate) async fn list_app_events(
     State(state): State<AppState>,
     key: ProjectKey<Staff>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        state.store.list_app_events(key.project).await.map_err(store_error)?
-    )))
+    Ok(Json(json!(state.store.list_app_events(key.project).await.map_err(store_error)?)))
 }
 
 pub(crate) async fn delete_app_event(
@@ -175,10 +154,6 @@ pub(crate) async fn delete_app_event(
     key: ProjectKey<Staff>,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_app_event(key.project, &name)
-        .await
-        .map_err(store_error)?;
+    state.store.delete_app_event(key.project, &name).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -182,27 +182,19 @@ fn event(e: wt::Event) -> Result<Event, CallError> {
 
 fn parse_output(text: &str, limit: usize) -> Result<Value, CallError> {
     if text.len() > limit {
-        return Err(CallError::OutputTooLarge {
-            size: text.len(),
-            limit,
-        });
+        return Err(CallError::OutputTooLarge { size: text.len(), limit });
     }
     serde_json::from_str(text).map_err(|e| CallError::InvalidOutput(e.to_string()))
 }
 
 fn deadline_ms(host: &PluginHost) -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
     now + host.config.wall_timeout.as_millis() as u64
 }
 
 impl PluginHost {
     fn integration(&self, id: &str) -> Result<Arc<Installed>, CallError> {
-        let installed = self
-            .installed(id)
-            .ok_or_else(|| CallError::UnknownPlugin(id.to_owned()))?;
+        let installed = self.installed(id).ok_or_else(|| CallError::UnknownPlugin(id.to_owned()))?;
         match installed.pre {
             Pre::Integration(_) => Ok(installed),
             Pre::Step(_) => Err(CallError::WrongWorld(id.to_owned())),
@@ -225,8 +217,7 @@ impl PluginHost {
         let Pre::Integration(pre) = &installed.pre else {
             return Err(CallError::WrongWorld(id.to_owned()));
         };
-        self.execute_integration(id, installed.metadata.clone(), pre, opts, phase, f)
-            .await
+        self.execute_integration(id, installed.metadata.clone(), pre, opts, phase, f).await
     }
 
     /// Runs one action (one page of it).
@@ -338,10 +329,7 @@ impl PluginHost {
         opts: &CallOptions,
         delivery: WebhookDelivery,
     ) -> Result<WebhookOutcome, CallError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let req = wt::WebhookRequest {
             subscription_id: delivery.subscription_id,
             trigger: delivery.trigger,
@@ -366,11 +354,7 @@ impl PluginHost {
                 wt::Verification::Verified => Ok(()),
                 wt::Verification::Rejected(why) => Err(why),
             },
-            reply: resp.reply.map(|r| WebhookReply {
-                status: r.status,
-                headers: r.headers,
-                body: r.body,
-            }),
+            reply: resp.reply.map(|r| WebhookReply { status: r.status, headers: r.headers, body: r.body }),
             events: resp.events.into_iter().map(event).collect::<Result<_, _>>()?,
         })
     }
@@ -396,18 +380,13 @@ impl PluginHost {
             })
             .await?
             .map_err(PluginError::from)?;
-        Ok(PollOutcome {
-            events: resp.events.into_iter().map(event).collect::<Result<_, _>>()?,
-            cursor: resp.cursor,
-        })
+        Ok(PollOutcome { events: resp.events.into_iter().map(event).collect::<Result<_, _>>()?, cursor: resp.cursor })
     }
 
     /// Runs a function step.
     #[tracing::instrument(name = "weft_plugin_host.run_step", skip_all, fields(step = step_id, invocation = %opts.invocation_id))]
     pub async fn run_step(&self, step_id: &str, opts: &CallOptions, call: StepCall) -> Result<Value, CallError> {
-        let installed = self
-            .installed(step_id)
-            .ok_or_else(|| CallError::UnknownPlugin(step_id.to_owned()))?;
+        let installed = self.installed(step_id).ok_or_else(|| CallError::UnknownPlugin(step_id.to_owned()))?;
         let Pre::Step(pre) = &installed.pre else {
             return Err(CallError::WrongWorld(step_id.to_owned()));
         };

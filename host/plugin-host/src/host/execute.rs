@@ -27,18 +27,12 @@ impl PluginHost {
         opts: &CallOptions,
         phase: Phase,
     ) -> Store<CallState> {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let state = CallState {
             table: ResourceTable::new(),
             // Defaults: no env, no args, no preopens, stdio discarded.
             wasi: WasiCtx::builder().build(),
-            limiter: MemoryLimiter {
-                max_memory_bytes: self.config.max_memory_bytes,
-                denied: false,
-            },
+            limiter: MemoryLimiter { max_memory_bytes: self.config.max_memory_bytes, denied: false },
             ticks: 0,
             budget_ticks: self.config.cpu_budget_ticks(),
             scope: CallScope {
@@ -84,11 +78,7 @@ impl PluginHost {
         phase: Phase,
         f: impl for<'a> FnOnce(&'a mut Store<CallState>, Integration) -> GuestFuture<'a, R> + Send,
     ) -> Result<R, CallError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| CallError::Trap("host is shutting down".into()))?;
+        let _permit = self.permits.acquire().await.map_err(|_| CallError::Trap("host is shutting down".into()))?;
         let mut store = self.new_store(plugin_id, metadata, opts, phase);
         let run = async {
             let inst = pre.instantiate_async(&mut store).await?;
@@ -106,11 +96,7 @@ impl PluginHost {
         opts: &CallOptions,
         f: impl for<'a> FnOnce(&'a mut Store<CallState>, FunctionStep) -> GuestFuture<'a, R> + Send,
     ) -> Result<R, CallError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| CallError::Trap("host is shutting down".into()))?;
+        let _permit = self.permits.acquire().await.map_err(|_| CallError::Trap("host is shutting down".into()))?;
         let mut store = self.new_store(step_id, None, opts, Phase::Normal);
         let run = async {
             let inst = pre.instantiate_async(&mut store).await?;
@@ -141,15 +127,10 @@ impl PluginHost {
 
     fn classify(&self, err: wasmtime::Error, state: &CallState) -> CallError {
         if let Some(c) = err.downcast_ref::<CpuBudgetExceeded>() {
-            return CallError::CpuBudgetExceeded {
-                budget: self.config.cpu_budget,
-                ticks: c.ticks,
-            };
+            return CallError::CpuBudgetExceeded { budget: self.config.cpu_budget, ticks: c.ticks };
         }
         if state.limiter.denied {
-            return CallError::MemoryLimit {
-                limit_bytes: self.config.max_memory_bytes,
-            };
+            return CallError::MemoryLimit { limit_bytes: self.config.max_memory_bytes };
         }
         match err.downcast_ref::<Trap>() {
             Some(Trap::StackOverflow) => CallError::StackOverflow,

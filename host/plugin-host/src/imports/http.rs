@@ -33,9 +33,7 @@ impl http::Host for CallState {
             .enumerate()
             .map(|(i, r)| {
                 if i >= max {
-                    return Err(Error::QuotaExceeded(format!(
-                        "fetch-all accepts at most {max} requests"
-                    )));
+                    return Err(Error::QuotaExceeded(format!("fetch-all accepts at most {max} requests")));
                 }
                 self.prepare(r)
             })
@@ -77,10 +75,7 @@ impl CallState {
             Err(_) => false,
         });
         if !permitted {
-            return Err(Error::Denied(format!(
-                "host {host:?} is not in the allowed hosts of plugin {}",
-                meta.id
-            )));
+            return Err(Error::Denied(format!("host {host:?} is not in the allowed hosts of plugin {}", meta.id)));
         }
         if self.http_requests >= self.config.max_http_requests_per_call {
             return Err(Error::QuotaExceeded(format!(
@@ -96,24 +91,15 @@ impl CallState {
                 pairs.append_pair(k, v);
             }
         }
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let remaining = Duration::from_millis(self.deadline_ms.saturating_sub(now_ms).max(1));
-        let asked = req
-            .timeout_ms
-            .map(|ms| Duration::from_millis(ms.into()))
-            .unwrap_or(self.config.max_http_timeout);
+        let asked = req.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(self.config.max_http_timeout);
         let mut out = OutboundRequest::new(method(req.method), url);
         out.headers = req.headers;
         out.body = req.body.map(Into::into);
         out.timeout = Some(asked.min(remaining).min(self.config.max_http_timeout));
         out.max_response_bytes = Some(self.config.max_http_response_bytes);
-        Ok(Prepared {
-            req: out,
-            with_credentials: matches!(req.auth, Auth::Connection),
-        })
+        Ok(Prepared { req: out, with_credentials: matches!(req.auth, Auth::Connection) })
     }
 }
 
@@ -122,18 +108,10 @@ async fn send(services: HostServices, scope: CallScope, mut p: Prepared) -> Resu
         if scope.connection_id.is_none() {
             return Err(Error::CredentialsUnavailable("this call acts for no connection".into()));
         }
-        services
-            .credentials
-            .inject(&scope, &mut p.req)
-            .await
-            .map_err(|e| Error::CredentialsUnavailable(e.0))?;
+        services.credentials.inject(&scope, &mut p.req).await.map_err(|e| Error::CredentialsUnavailable(e.0))?;
     }
     match services.egress.send(p.req).await {
-        Ok(r) => Ok(Response {
-            status: r.status,
-            headers: r.headers,
-            body: r.body.to_vec(),
-        }),
+        Ok(r) => Ok(Response { status: r.status, headers: r.headers, body: r.body.to_vec() }),
         Err(EgressError::Denied(m)) => Err(Error::Denied(m)),
         Err(EgressError::InvalidRequest(m)) => Err(Error::InvalidRequest(m)),
         Err(EgressError::Timeout) => Err(Error::Timeout),
@@ -165,9 +143,7 @@ fn resolve_url(base: &str, url: &str, config: &serde_json::Value) -> Result<Url,
     };
     let parsed = Url::parse(&full).map_err(|e| Error::InvalidRequest(format!("bad URL {full:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(Error::InvalidRequest(format!(
-            "URL {full:?} must be http(s) with a host"
-        )));
+        return Err(Error::InvalidRequest(format!("URL {full:?} must be http(s) with a host")));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(Error::InvalidRequest("URLs may not carry credentials".into()));
@@ -184,18 +160,13 @@ fn fill_placeholders(template: &str, config: &serde_json::Value) -> Result<Strin
     while let Some(start) = rest.find("{config.") {
         out.push_str(&rest[..start]);
         let after = &rest[start + "{config.".len()..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| Error::InvalidRequest(format!("unclosed placeholder in {template:?}")))?;
+        let end =
+            after.find('}').ok_or_else(|| Error::InvalidRequest(format!("unclosed placeholder in {template:?}")))?;
         let field = &after[..end];
         let value = config.get(field).and_then(|v| v.as_str()).ok_or_else(|| {
             Error::InvalidRequest(format!("connection setting {field:?} is required by {template:?}"))
         })?;
-        if value.is_empty()
-            || !value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        {
+        if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
             return Err(Error::InvalidRequest(format!(
                 "connection setting {field:?} has characters not allowed in a host"
             )));
@@ -235,11 +206,7 @@ mod tests {
     fn host_patterns() {
         assert!(allowed_host_matches("api.github.com", "api.github.com", Some(443)));
         assert!(allowed_host_matches("API.GitHub.com", "api.github.com", Some(443)));
-        assert!(!allowed_host_matches(
-            "api.github.com",
-            "api.github.com.evil.test",
-            Some(443)
-        ));
+        assert!(!allowed_host_matches("api.github.com", "api.github.com.evil.test", Some(443)));
         assert!(allowed_host_matches("*.slack.com", "hooks.slack.com", None));
         assert!(allowed_host_matches("*.slack.com", "a.b.slack.com", None));
         assert!(!allowed_host_matches("*.slack.com", "slack.com", None));

@@ -8,14 +8,10 @@ impl secrets::Host for CallState {
         let declared = self.metadata.as_ref().is_some_and(|m| m.secrets.contains(&name));
         if !declared {
             tracing::warn!(target: "audit", plugin = %self.scope.plugin_id, invocation = %self.invocation_id, secret = %name, "undeclared secret refused");
-            return Ok(Err(Error::Denied(format!(
-                "secret {name:?} is not declared in the plugin's metadata"
-            ))));
+            return Ok(Err(Error::Denied(format!("secret {name:?} is not declared in the plugin's metadata"))));
         }
         if self.phase == Phase::Describe {
-            return Ok(Err(Error::Denied(
-                "secrets cannot be read while describing the plugin".into(),
-            )));
+            return Ok(Err(Error::Denied("secrets cannot be read while describing the plugin".into())));
         }
         let value = self.services.secrets.get(&self.scope, &name).await;
         tracing::info!(

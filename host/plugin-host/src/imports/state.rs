@@ -9,11 +9,7 @@ use std::time::Duration;
 impl CallState {
     fn check_key(&self, key: &str) -> Result<(), Error> {
         let max = self.config.max_state_key_bytes;
-        if key.len() > max {
-            Err(Error::TooLarge(max as u64))
-        } else {
-            Ok(())
-        }
+        if key.len() > max { Err(Error::TooLarge(max as u64)) } else { Ok(()) }
     }
 }
 
@@ -50,12 +46,7 @@ impl state::Host for CallState {
             return Ok(Err(Error::TooLarge(max as u64)));
         }
         let ttl = ttl_seconds.map(|s| Duration::from_secs(s.into()));
-        Ok(self
-            .services
-            .state
-            .set(&self.scope, &key, value, ttl)
-            .await
-            .map_err(typed))
+        Ok(self.services.state.set(&self.scope, &key, value, ttl).await.map_err(typed))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), Error>> {

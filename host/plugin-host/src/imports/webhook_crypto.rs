@@ -62,29 +62,9 @@ mod tests {
     fn rfc4231_case_2_and_tampering() {
         // RFC 4231 test case 2.
         let sig = hex::decode("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843").unwrap();
-        assert!(verify(
-            HmacAlgorithm::Sha256,
-            b"Jefe",
-            b"what do ya want for nothing?",
-            &sig
-        ));
-        assert!(!verify(
-            HmacAlgorithm::Sha256,
-            b"Jefe",
-            b"what do ya want for nothing!",
-            &sig
-        ));
-        assert!(!verify(
-            HmacAlgorithm::Sha256,
-            b"Jefe",
-            b"what do ya want for nothing?",
-            &sig[..31]
-        ));
-        assert!(!verify(
-            HmacAlgorithm::Sha512,
-            b"Jefe",
-            b"what do ya want for nothing?",
-            &sig
-        ));
+        assert!(verify(HmacAlgorithm::Sha256, b"Jefe", b"what do ya want for nothing?", &sig));
+        assert!(!verify(HmacAlgorithm::Sha256, b"Jefe", b"what do ya want for nothing!", &sig));
+        assert!(!verify(HmacAlgorithm::Sha256, b"Jefe", b"what do ya want for nothing?", &sig[..31]));
+        assert!(!verify(HmacAlgorithm::Sha512, b"Jefe", b"what do ya want for nothing?", &sig));
     }
 }

@@ -16,10 +16,7 @@ impl IntegrationStore for PgStore {
         let row = sql::insert_integration(project, &new)
             .fetch_one(self.pool())
             .await
-            .on_write(
-                &format!("the project already has a {} integration", new.integration_type),
-                "project",
-            )?;
+            .on_write(&format!("the project already has a {} integration", new.integration_type), "project")?;
         Ok(row.into())
     }
 
@@ -29,9 +26,7 @@ impl IntegrationStore for PgStore {
     }
 
     async fn get_integration_by_type(&self, project: ProjectId, integration_type: &str) -> Result<Integration> {
-        let row = sql::integration_by_type(project, integration_type)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sql::integration_by_type(project, integration_type).fetch_optional(self.pool()).await?;
         Ok(row.ok_or(Error::NotFound("integration"))?.into())
     }
 

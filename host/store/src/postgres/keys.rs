@@ -43,9 +43,7 @@ impl KeyStore for PgStore {
     }
 
     async fn find_api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        let row = sql::live_api_key_by_hash(key_hash(hash)?)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sql::live_api_key_by_hash(key_hash(hash)?).fetch_optional(self.pool()).await?;
         row.map(one).transpose()
     }
 
@@ -65,8 +63,6 @@ impl KeyStore for PgStore {
     }
 
     async fn verify_operator_key_hash(&self, hash: &str) -> Result<bool> {
-        Ok(sql::operator_key_hash_is(key_hash(hash)?)
-            .fetch_one(self.pool())
-            .await?)
+        Ok(sql::operator_key_hash_is(key_hash(hash)?).fetch_one(self.pool()).await?)
     }
 }

@@ -11,10 +11,10 @@ use async_trait::async_trait;
 impl ProjectStore for PgStore {
     async fn create_project(&self, new: NewProject) -> Result<Project> {
         let name = project_name(&new.name)?;
-        let row = sql::insert_project(&new, &name).fetch_one(self.pool()).await.on_write(
-            &format!("the release group already has a {} project", new.environment),
-            "project",
-        )?;
+        let row = sql::insert_project(&new, &name)
+            .fetch_one(self.pool())
+            .await
+            .on_write(&format!("the release group already has a {} project", new.environment), "project")?;
         one(row)
     }
 

@@ -55,9 +55,7 @@ impl UserStore for PgStore {
     }
 
     async fn set_user_disabled(&self, project: ProjectId, user: &str, disabled: bool) -> Result<ConnectedUser> {
-        let row = sql::set_user_disabled(project, user, disabled)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sql::set_user_disabled(project, user, disabled).fetch_optional(self.pool()).await?;
         Ok(row.ok_or(Error::NotFound("user"))?.into())
     }
 

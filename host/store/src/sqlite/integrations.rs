@@ -17,10 +17,7 @@ impl IntegrationStore for SqliteStore {
         let row = sql::insert_integration(project, &new)
             .fetch_one(&mut *tx)
             .await
-            .on_write(
-                &format!("the project already has a {} integration", new.integration_type),
-                "project",
-            )?;
+            .on_write(&format!("the project already has a {} integration", new.integration_type), "project")?;
         tx.commit().await?;
         Ok(row.into())
     }
@@ -31,9 +28,7 @@ impl IntegrationStore for SqliteStore {
     }
 
     async fn get_integration_by_type(&self, project: ProjectId, integration_type: &str) -> Result<Integration> {
-        let row = sql::integration_by_type(project, integration_type)
-            .fetch_optional(self.read())
-            .await?;
+        let row = sql::integration_by_type(project, integration_type).fetch_optional(self.read()).await?;
         Ok(row.ok_or(Error::NotFound("integration"))?.into())
     }
 

@@ -50,9 +50,7 @@ impl KeyStore for SqliteStore {
     }
 
     async fn find_api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        let row = sql::live_api_key_by_hash(key_hash(hash)?)
-            .fetch_optional(self.read())
-            .await?;
+        let row = sql::live_api_key_by_hash(key_hash(hash)?).fetch_optional(self.read()).await?;
         row.map(one).transpose()
     }
 
@@ -79,8 +77,6 @@ impl KeyStore for SqliteStore {
     }
 
     async fn verify_operator_key_hash(&self, hash: &str) -> Result<bool> {
-        Ok(sql::operator_key_hash_is(key_hash(hash)?)
-            .fetch_one(self.read())
-            .await?)
+        Ok(sql::operator_key_hash_is(key_hash(hash)?).fetch_one(self.read()).await?)
     }
 }

@@ -12,10 +12,10 @@ impl ProjectStore for SqliteStore {
     async fn create_project(&self, new: NewProject) -> Result<Project> {
         let name = project_name(&new.name)?;
         let mut tx = self.begin_write().await?;
-        let row = sql::insert_project(&new, &name).fetch_one(&mut *tx).await.on_write(
-            &format!("the release group already has a {} project", new.environment),
-            "project",
-        )?;
+        let row = sql::insert_project(&new, &name)
+            .fetch_one(&mut *tx)
+            .await
+            .on_write(&format!("the release group already has a {} project", new.environment), "project")?;
         tx.commit().await?;
         one(row)
     }

@@ -68,9 +68,7 @@ impl UserStore for SqliteStore {
 
     async fn set_user_disabled(&self, project: ProjectId, user: &str, disabled: bool) -> Result<ConnectedUser> {
         let mut tx = self.begin_write().await?;
-        let row = sql::set_user_disabled(project, user, disabled)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sql::set_user_disabled(project, user, disabled).fetch_optional(&mut *tx).await?;
         tx.commit().await?;
         Ok(row.ok_or(Error::NotFound("user"))?.into())
     }

@@ -13,10 +13,8 @@ use std::sync::Arc;
 use weft_store::{Backend, Store};
 
 /// Where the server is, with `{db}` for the database name.
-const POSTGRES: [&str; 2] = [
-    "postgres://postgres@localhost/{db}?host=/var/run/postgresql",
-    "postgres://postgres@127.0.0.1:5432/{db}",
-];
+const POSTGRES: [&str; 2] =
+    ["postgres://postgres@localhost/{db}?host=/var/run/postgresql", "postgres://postgres@127.0.0.1:5432/{db}"];
 
 /// A migrated store, and how to open it again.
 #[derive(Clone)]
@@ -54,15 +52,10 @@ where
 {
     let (mut admin, template) = connect_admin().await;
     let name = format!("weft_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("creating the test database");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("creating the test database");
     let outcome = tokio::spawn(run(Backend::Postgres, template.replace("{db}", &name), case)).await;
     // FORCE ends connections a failed case may have left open.
-    let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await;
+    let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic.into_panic());
     }
@@ -78,11 +71,7 @@ where
 {
     let store = weft_store::open(&location).await.expect("opening the store");
     store.migrate().await.expect("migrating");
-    let db = Db {
-        store: store.clone(),
-        expected,
-        location,
-    };
+    let db = Db { store: store.clone(), expected, location };
     let outcome = tokio::spawn(case(db)).await;
     store.close().await;
     if let Err(panic) = outcome {
@@ -116,11 +105,7 @@ pub async fn project(store: &dyn Store, name: &str) -> weft_store::Project {
 
 /// A random value shaped like what callers pass as a key hash.
 pub fn random_hash() -> String {
-    format!(
-        "{:032x}{:032x}",
-        uuid::Uuid::new_v4().as_u128(),
-        uuid::Uuid::new_v4().as_u128()
-    )
+    format!("{:032x}{:032x}", uuid::Uuid::new_v4().as_u128(), uuid::Uuid::new_v4().as_u128())
 }
 
 /// Where a socket exists, it is what the suite uses (a URL sqlx cannot
@@ -128,15 +113,9 @@ pub fn random_hash() -> String {
 #[tokio::test]
 async fn postgres_is_reached_over_the_unix_socket_when_there_is_one() {
     let (mut admin, template) = connect_admin().await;
-    let client: Option<String> = sqlx::query_scalar("SELECT inet_client_addr()::text")
-        .fetch_one(&mut admin)
-        .await
-        .expect("query");
+    let client: Option<String> =
+        sqlx::query_scalar("SELECT inet_client_addr()::text").fetch_one(&mut admin).await.expect("query");
     if std::path::Path::new("/var/run/postgresql/.s.PGSQL.5432").exists() {
-        assert_eq!(
-            (template, client),
-            (POSTGRES[0], None),
-            "socket connections have no client address"
-        );
+        assert_eq!((template, client), (POSTGRES[0], None), "socket connections have no client address");
     }
 }

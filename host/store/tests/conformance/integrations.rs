@@ -39,19 +39,13 @@ pub async fn lifecycle(db: Db) {
     assert_eq!(created.portal_texts, new.portal_texts);
     assert_eq!(created.accent_color, new.accent_color);
 
-    let custom = NewIntegration {
-        integration_type: "custom.acme".into(),
-        ..Default::default()
-    };
+    let custom = NewIntegration { integration_type: "custom.acme".into(), ..Default::default() };
     let custom = s.create_integration(p.id, custom).await.expect("custom");
     assert!(!custom.active);
     assert_eq!((custom.client_id.clone(), custom.scopes.clone()), (None, vec![]));
 
     assert_eq!(s.get_integration(p.id, created.id).await.expect("get"), created);
-    assert_eq!(
-        s.get_integration_by_type(p.id, "slack").await.expect("by type"),
-        created
-    );
+    assert_eq!(s.get_integration_by_type(p.id, "slack").await.expect("by type"), created);
     assert_eq!(
         s.list_integrations(p.id).await.expect("list"),
         vec![custom.clone(), created.clone()],
@@ -59,14 +53,8 @@ pub async fn lifecycle(db: Db) {
     );
 
     s.delete_integration(p.id, created.id).await.expect("delete");
-    assert!(matches!(
-        s.get_integration(p.id, created.id).await,
-        Err(Error::NotFound(_))
-    ));
-    assert!(matches!(
-        s.delete_integration(p.id, created.id).await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(s.get_integration(p.id, created.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(s.delete_integration(p.id, created.id).await, Err(Error::NotFound(_))));
     assert_eq!(s.list_integrations(p.id).await.expect("list"), vec![custom]);
 }
 
@@ -75,10 +63,7 @@ pub async fn patch_semantics(db: Db) {
     let p = project(&*s, "P").await;
     let before = s.create_integration(p.id, slack()).await.expect("create");
 
-    let untouched = s
-        .update_integration(p.id, before.id, IntegrationPatch::default())
-        .await
-        .expect("empty patch");
+    let untouched = s.update_integration(p.id, before.id, IntegrationPatch::default()).await.expect("empty patch");
     assert_eq!(untouched, before);
 
     let patch = IntegrationPatch {
@@ -94,11 +79,7 @@ pub async fn patch_semantics(db: Db) {
     assert_eq!(after.client_id, None, "Some(None) clears");
     assert_eq!(after.scopes, vec!["users:read".to_string()]);
     assert_eq!(after.accent_color.as_deref(), Some("#fff"));
-    assert_eq!(
-        after.portal_texts,
-        object(json!({"title": "Slack"})),
-        "replaced, not merged"
-    );
+    assert_eq!(after.portal_texts, object(json!({"title": "Slack"})), "replaced, not merged");
     // Fields left out stay as they were.
     assert_eq!(after.base_url, before.base_url);
     assert_eq!(after.endpoint_overrides, before.endpoint_overrides);
@@ -114,9 +95,7 @@ pub async fn type_conflict(db: Db) {
         Err(Error::Conflict(m)) => assert!(m.contains("slack"), "names the clash: {m}"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    s.create_integration(b.id, slack())
-        .await
-        .expect("same type, other project");
+    s.create_integration(b.id, slack()).await.expect("same type, other project");
     assert_eq!(s.list_integrations(a.id).await.expect("list").len(), 1);
 }
 
@@ -125,69 +104,31 @@ pub async fn integration_tenancy(db: Db) {
     let (a, b) = (project(&*s, "A").await, project(&*s, "B").await);
     let it = s.create_integration(a.id, slack()).await.expect("create");
     assert!(matches!(s.get_integration(b.id, it.id).await, Err(Error::NotFound(_))));
-    assert!(matches!(
-        s.get_integration_by_type(b.id, "slack").await,
-        Err(Error::NotFound(_))
-    ));
-    let patch = IntegrationPatch {
-        active: Some(false),
-        ..Default::default()
-    };
-    assert!(matches!(
-        s.update_integration(b.id, it.id, patch).await,
-        Err(Error::NotFound(_))
-    ));
-    assert!(matches!(
-        s.delete_integration(b.id, it.id).await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(s.get_integration_by_type(b.id, "slack").await, Err(Error::NotFound(_))));
+    let patch = IntegrationPatch { active: Some(false), ..Default::default() };
+    assert!(matches!(s.update_integration(b.id, it.id, patch).await, Err(Error::NotFound(_))));
+    assert!(matches!(s.delete_integration(b.id, it.id).await, Err(Error::NotFound(_))));
     assert!(s.list_integrations(b.id).await.expect("list").is_empty());
     // A's integration is unchanged by B's attempts.
     assert_eq!(s.get_integration(a.id, it.id).await.expect("get"), it);
-    assert!(matches!(
-        s.get_integration(a.id, IntegrationId::new()).await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(s.get_integration(a.id, IntegrationId::new()).await, Err(Error::NotFound(_))));
 }
 
 pub async fn invalid_input(db: Db) {
     let s = db.store;
     let p = project(&*s, "P").await;
     let bad = [
-        NewIntegration {
-            integration_type: "Slack!".into(),
-            ..slack()
-        },
-        NewIntegration {
-            accent_color: Some("purple".into()),
-            ..slack()
-        },
-        NewIntegration {
-            base_url: Some("file:///etc/passwd".into()),
-            ..slack()
-        },
-        NewIntegration {
-            scopes: vec!["two words".into()],
-            ..slack()
-        },
+        NewIntegration { integration_type: "Slack!".into(), ..slack() },
+        NewIntegration { accent_color: Some("purple".into()), ..slack() },
+        NewIntegration { base_url: Some("file:///etc/passwd".into()), ..slack() },
+        NewIntegration { scopes: vec!["two words".into()], ..slack() },
     ];
     for new in bad {
         let res = s.create_integration(p.id, new).await;
         assert!(matches!(res, Err(Error::Invalid(_))), "{res:?}");
     }
     let it = s.create_integration(p.id, slack()).await.expect("valid");
-    let patch = IntegrationPatch {
-        active: Some(false),
-        accent_color: Some(Some("#12".into())),
-        ..Default::default()
-    };
-    assert!(matches!(
-        s.update_integration(p.id, it.id, patch).await,
-        Err(Error::Invalid(_))
-    ));
-    assert_eq!(
-        s.get_integration(p.id, it.id).await.expect("get"),
-        it,
-        "nothing applied"
-    );
+    let patch = IntegrationPatch { active: Some(false), accent_color: Some(Some("#12".into())), ..Default::default() };
+    assert!(matches!(s.update_integration(p.id, it.id, patch).await, Err(Error::Invalid(_))));
+    assert_eq!(s.get_integration(p.id, it.id).await.expect("get"), it, "nothing applied");
 }

@@ -23,10 +23,7 @@ pub async fn data_survives_reopen(db: Db) {
     s.upsert_seen(p.id, "u").await.expect("user");
     let meta = json!({"k": "v"}).as_object().cloned().unwrap_or_default();
     let user = s.merge_metadata(p.id, "u", meta).await.expect("merge");
-    let slack = NewIntegration {
-        integration_type: "slack".into(),
-        ..Default::default()
-    };
+    let slack = NewIntegration { integration_type: "slack".into(), ..Default::default() };
     let it = s.create_integration(p.id, slack).await.expect("integration");
     s.close().await;
 

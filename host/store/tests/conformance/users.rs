@@ -39,11 +39,8 @@ pub async fn upsert_seen_concurrent_creates_one_row(db: Db) {
         let s = s.clone();
         tokio::spawn(async move { s.upsert_seen(p.id, "new-user").await })
     });
-    let users: Vec<_> = futures::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.expect("task").expect("upsert"))
-        .collect();
+    let users: Vec<_> =
+        futures::future::join_all(calls).await.into_iter().map(|r| r.expect("task").expect("upsert")).collect();
     let created: HashSet<_> = users.iter().map(|u| u.created_at).collect();
     assert_eq!(created.len(), 1, "every call saw the same row");
     let page = s.list_users(p.id, None, 100).await.expect("list");
@@ -55,24 +52,13 @@ pub async fn merge_metadata_semantics(db: Db) {
     let p = project(&*s, "P").await;
     s.upsert_seen(p.id, "u").await.expect("user");
     let first = s
-        .merge_metadata(
-            p.id,
-            "u",
-            object(json!({"Name": "Ada", "plan": {"tier": "pro", "seats": 3}})),
-        )
+        .merge_metadata(p.id, "u", object(json!({"Name": "Ada", "plan": {"tier": "pro", "seats": 3}})))
         .await
         .expect("merge");
-    assert_eq!(
-        Value::Object(first.metadata),
-        json!({"Name": "Ada", "plan": {"tier": "pro", "seats": 3}})
-    );
+    assert_eq!(Value::Object(first.metadata), json!({"Name": "Ada", "plan": {"tier": "pro", "seats": 3}}));
 
     let merged = s
-        .merge_metadata(
-            p.id,
-            "u",
-            object(json!({"Name": "Ada L.", "plan": {"tier": "free"}, "Email": null})),
-        )
+        .merge_metadata(p.id, "u", object(json!({"Name": "Ada L.", "plan": {"tier": "free"}, "Email": null})))
         .await
         .expect("merge");
     // Shallow: a nested object is replaced whole; null is a stored value.
@@ -82,24 +68,16 @@ pub async fn merge_metadata_semantics(db: Db) {
 
     let unchanged = s.merge_metadata(p.id, "u", Map::new()).await.expect("empty patch");
     assert_eq!(Value::Object(unchanged.metadata), expected);
-    assert!(matches!(
-        s.merge_metadata(p.id, "ghost", Map::new()).await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(s.merge_metadata(p.id, "ghost", Map::new()).await, Err(Error::NotFound(_))));
     let huge = object(json!({"blob": "x".repeat(70 * 1024)}));
-    assert!(matches!(
-        s.merge_metadata(p.id, "u", huge).await,
-        Err(Error::Invalid(_))
-    ));
+    assert!(matches!(s.merge_metadata(p.id, "u", huge).await, Err(Error::Invalid(_))));
 }
 
 pub async fn merge_metadata_concurrent_keys_all_survive(db: Db) {
     let s = db.store;
     let p = project(&*s, "P").await;
     s.upsert_seen(p.id, "u").await.expect("user");
-    s.merge_metadata(p.id, "u", object(json!({"base": true})))
-        .await
-        .expect("seed");
+    s.merge_metadata(p.id, "u", object(json!({"base": true}))).await.expect("seed");
     let merges = (0..20).map(|i| {
         let s = s.clone();
         tokio::spawn(async move { s.merge_metadata(p.id, "u", object(json!({ format!("k{i}"): i }))).await })
@@ -124,10 +102,7 @@ pub async fn disable_and_enable(db: Db) {
     // Seeing a disabled user's token does not re-enable it.
     assert!(s.upsert_seen(p.id, "u").await.expect("seen").disabled);
     assert!(!s.set_user_disabled(p.id, "u", false).await.expect("enable").disabled);
-    assert!(matches!(
-        s.set_user_disabled(p.id, "ghost", true).await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(s.set_user_disabled(p.id, "ghost", true).await, Err(Error::NotFound(_))));
 }
 
 pub async fn list_pagination(db: Db) {
@@ -162,19 +137,11 @@ pub async fn user_tenancy(db: Db) {
     let s = db.store;
     let (a, b) = (project(&*s, "A").await, project(&*s, "B").await);
     s.upsert_seen(a.id, "u").await.expect("user");
-    s.merge_metadata(a.id, "u", object(json!({"secret": "a"})))
-        .await
-        .expect("merge");
+    s.merge_metadata(a.id, "u", object(json!({"secret": "a"}))).await.expect("merge");
 
     assert!(matches!(s.get_user(b.id, "u").await, Err(Error::NotFound(_))));
-    assert!(matches!(
-        s.merge_metadata(b.id, "u", Map::new()).await,
-        Err(Error::NotFound(_))
-    ));
-    assert!(matches!(
-        s.set_user_disabled(b.id, "u", true).await,
-        Err(Error::NotFound(_))
-    ));
+    assert!(matches!(s.merge_metadata(b.id, "u", Map::new()).await, Err(Error::NotFound(_))));
+    assert!(matches!(s.set_user_disabled(b.id, "u", true).await, Err(Error::NotFound(_))));
     assert!(s.list_users(b.id, None, 10).await.expect("list").users.is_empty());
 
     // The same `sub` in project B is a different user.
