@@ -744,3 +744,188 @@ async fn brute_force_from_one_address_is_throttled() {
     let r = app.client.get(format!("{}/admin/projects", app.base)).bearer_auth(&app.operator_key).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A fresh PostgreSQL database on the local server, dropped on drop.
+struct PgDatabase {
+    name: String,
+}
+
+impl PgDatabase {
+    fn create() -> Self {
+        let name = format!("weft_e2e_{}", uuid_simple());
+        let ok = std::process::Command::new("psql")
+            .args(["-h", "/var/run/postgresql", "-U", "postgres", "-q", "-c", &format!("CREATE DATABASE {name}")])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "PostgreSQL must be running locally for this test (.ci/run starts it)");
+        Self { name }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@localhost/{}?host=/var/run/postgresql", self.name)
+    }
+
+    fn dump(&self) -> Vec<u8> {
+        let out = std::process::Command::new("pg_dump")
+            .args(["-h", "/var/run/postgresql", "-U", "postgres", &self.name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args(["-h", "/var/run/postgresql", "-U", "postgres", "-q", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .status();
+    }
+}
+
+fn uuid_simple() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{:x}{:x}", t, std::process::id())
+}
+
+/// The server on PostgreSQL (`database.url`): admin API, signing key, user
+/// token, `/sdk/me`; and `pg_dump` holds neither API keys nor private keys.
+#[tokio::test]
+async fn runs_on_postgresql_and_the_dump_holds_no_secrets() {
+    use serde_json::json;
+    let db = PgDatabase::create();
+    let url = db.url();
+    let app = spawn_app_with(&[], |s| s.database.url = Some(url)).await;
+    assert!(!app._dir.path().join("weft.db").exists(), "no SQLite file when PostgreSQL is configured");
+    let created: Value = app
+        .client
+        .post(format!("{}/admin/projects", app.base))
+        .bearer_auth(&app.operator_key)
+        .json(&json!({"name": "On Postgres", "environment": "staging", "releaseGroupId": "0b8f6f8e-3e58-4f5f-9d0f-5d2f1f0e7a11"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["project"]["environment"], "staging");
+    assert_eq!(created["project"]["releaseGroupId"], "0b8f6f8e-3e58-4f5f-9d0f-5d2f1f0e7a11");
+    let project = created["project"]["id"].as_str().unwrap().to_owned();
+    let admin = created["apiKey"]["key"].as_str().unwrap().to_owned();
+    let base = format!("{}/admin/projects/{project}", app.base);
+    let key: Value = app
+        .client
+        .post(format!("{base}/signing-keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"generate": true, "kid": "pg"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let private = key["privateKeyPem"].as_str().unwrap().to_owned();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let token = weft_auth::mint_user_token(&private, Some("pg"), "pg-user", now, 600).unwrap();
+    let me = format!("{}/projects/{project}/sdk/me", app.base);
+    let r = app.client.patch(&me).bearer_auth(&token).json(&json!({"meta": {"Name": "P"}})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = app.client.get(&me).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!((body["userId"].as_str(), &body["meta"]), (Some("pg-user"), &json!({"Name": "P"})));
+    // Integration get and patch (absent fields kept, null clears).
+    let created: Value = app
+        .client
+        .post(format!("{base}/integrations"))
+        .bearer_auth(&admin)
+        .json(&json!({"type": "slack", "clientId": "abc", "scopes": ["chat:write"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let integration = format!("{base}/integrations/{}", created["id"].as_str().unwrap());
+    let patched: Value = app
+        .client
+        .patch(&integration)
+        .bearer_auth(&admin)
+        .json(&json!({"active": true, "clientId": null}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((patched["active"].as_bool(), patched["clientId"].is_null()), (Some(true), true));
+    let got: Value = app.client.get(&integration).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["scopes"], json!(["chat:write"]), "absent fields are kept");
+
+    let dump = db.dump();
+    let text = String::from_utf8_lossy(&dump);
+    assert!(text.contains("pg-user"), "the dump is real and holds the user");
+    for secret in [admin.as_str(), app.operator_key.as_str(), "PRIVATE KEY"] {
+        assert!(!text.contains(secret), "pg_dump holds {secret:.20}");
+    }
+}
+
+/// Random bytes in the Authorization header: always a clean 4xx, never a
+/// crash, and the server keeps answering its health probe.
+#[tokio::test]
+async fn random_authorization_headers_never_break_the_server() {
+    let app = spawn_app(&[]).await;
+    let me = format!("{}/projects/00000000-0000-4000-8000-000000000000/sdk/me", app.base);
+    let mut seed = 0x2545f4914f6cdd1du64;
+    for i in 0..300 {
+        let len = (seed % 300) as usize;
+        let value: String = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(
+                    b" !#$%&'*+-.0123456789ABCXYZabcxyz^_`|~=/{}\"".get((seed % 45) as usize).copied().unwrap_or(b'.'),
+                )
+            })
+            .collect();
+        let header = if i % 2 == 0 { format!("Bearer {value}") } else { value };
+        let Ok(r) = app.client.get(&me).header("authorization", header.trim()).send().await else { continue };
+        assert!((400..500).contains(&r.status().as_u16()), "{header:?}: {}", r.status());
+        let admin = app.client.get(format!("{}/admin/projects", app.base)).header("authorization", header.trim());
+        if let Ok(r) = admin.send().await {
+            assert!((400..500).contains(&r.status().as_u16()), "{header:?}: {}", r.status());
+        }
+    }
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+/// C1.13 through HTTP: a project whose JWKS cannot be fetched (nothing
+/// cached) answers 503 quickly, not a hang and not a 401 blaming the token.
+#[tokio::test]
+async fn unreachable_jwks_with_an_empty_cache_is_503() {
+    use serde_json::json;
+    let app = spawn_app(&[]).await;
+    let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string()).await.unwrap();
+    let (project, _) = project_with_token(store.as_ref(), "Jwks").await;
+    let admin = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
+    // A loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let r = app
+        .client
+        .post(format!("{}/admin/projects/{project}/signing-keys", app.base))
+        .bearer_auth(&admin)
+        .json(&json!({"jwksUrl": format!("http://127.0.0.1:{port}/jwks")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (private, _) = weft_auth::generate_signing_key().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let token = weft_auth::mint_user_token(&private, Some("from-idp"), "u", now, 600).unwrap();
+    let started = Instant::now();
+    let r = app.client.get(format!("{}/projects/{project}/sdk/me", app.base)).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "KEYS_UNAVAILABLE");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}

@@ -12,7 +12,10 @@ use axum::extract::{Path, Query, State};
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use weft_store::{ApiKeyId, Environment, IntegrationId, NewApiKey, NewIntegration, NewProject, Role, UserCursor};
+use weft_store::{
+    ApiKeyId, Environment, IntegrationId, IntegrationPatch, NewApiKey, NewIntegration, NewProject, ReleaseGroupId,
+    Role, UserCursor,
+};
 
 const PROJECTS: &str = "/admin/projects";
 const PROJECT: &str = "/admin/projects/{projectId}";
@@ -37,48 +40,20 @@ pub(crate) fn routes() -> Routes {
         Access::Project(AnyRole::ROLES),
     );
     Routes::new()
-        .add(
-            Method::POST,
-            PROJECTS,
-            op,
-            "Create a project and its first admin API key",
-            create_project,
-        )
+        .add(Method::POST, PROJECTS, op, "Create a project and its first admin API key", create_project)
         .add(Method::GET, PROJECTS, op, "List projects", list_projects)
         .add(Method::GET, PROJECT, any, "The key's project", get_project)
         .add(Method::POST, KEYS, admin, "Create an API key (shown once)", create_key)
-        .add(
-            Method::GET,
-            KEYS,
-            admin,
-            "List API keys (never the keys themselves)",
-            list_keys,
-        )
+        .add(Method::GET, KEYS, admin, "List API keys (never the keys themselves)", list_keys)
         .add(Method::DELETE, KEY, admin, "Revoke an API key", revoke_key)
-        .add(
-            Method::POST,
-            INTEGRATIONS,
-            staff,
-            "Add an integration",
-            create_integration,
-        )
+        .add(Method::POST, INTEGRATIONS, staff, "Add an integration", create_integration)
         .add(Method::GET, INTEGRATIONS, staff, "List integrations", list_integrations)
-        .add(
-            Method::DELETE,
-            INTEGRATION,
-            staff,
-            "Remove an integration",
-            delete_integration,
-        )
+        .add(Method::GET, INTEGRATION, staff, "One integration", get_integration)
+        .add(Method::PATCH, INTEGRATION, staff, "Change an integration (absent fields are kept)", patch_integration)
+        .add(Method::DELETE, INTEGRATION, staff, "Remove an integration", delete_integration)
         .add(Method::GET, USERS, any, "List connected users", list_users)
         .add(Method::GET, USER, any, "One connected user", get_user)
-        .add(
-            Method::PATCH,
-            USER,
-            staff,
-            "Disable or re-enable a connected user",
-            patch_user,
-        )
+        .add(Method::PATCH, USER, staff, "Disable or re-enable a connected user", patch_user)
         .add(
             Method::POST,
             SIGNING_KEYS,
@@ -86,56 +61,14 @@ pub(crate) fn routes() -> Routes {
             "Add a signing key (generate, PEM or JWKS URL)",
             config::add_signing_key,
         )
-        .add(
-            Method::GET,
-            SIGNING_KEYS,
-            staff,
-            "List signing keys (public halves only)",
-            config::list_signing_keys,
-        )
-        .add(
-            Method::DELETE,
-            SIGNING_KEY,
-            admin,
-            "Remove a signing key",
-            config::delete_signing_key,
-        )
-        .add(
-            Method::POST,
-            SECRETS,
-            admin,
-            "Declare an environment secret name",
-            config::add_secret,
-        )
-        .add(
-            Method::GET,
-            SECRETS,
-            admin,
-            "List environment secret names",
-            config::list_secrets,
-        )
-        .add(
-            Method::DELETE,
-            SECRET,
-            admin,
-            "Remove an environment secret name",
-            config::delete_secret,
-        )
-        .add(
-            Method::PUT,
-            EVENTS,
-            staff,
-            "Create or replace an app event",
-            config::put_app_event,
-        )
+        .add(Method::GET, SIGNING_KEYS, staff, "List signing keys (public halves only)", config::list_signing_keys)
+        .add(Method::DELETE, SIGNING_KEY, admin, "Remove a signing key", config::delete_signing_key)
+        .add(Method::POST, SECRETS, admin, "Declare an environment secret name", config::add_secret)
+        .add(Method::GET, SECRETS, admin, "List environment secret names", config::list_secrets)
+        .add(Method::DELETE, SECRET, admin, "Remove an environment secret name", config::delete_secret)
+        .add(Method::PUT, EVENTS, staff, "Create or replace an app event", config::put_app_event)
         .add(Method::GET, EVENTS, staff, "List app events", config::list_app_events)
-        .add(
-            Method::DELETE,
-            EVENT,
-            staff,
-            "Remove an app event",
-            config::delete_app_event,
-        )
+        .add(Method::DELETE, EVENT, staff, "Remove an app event", config::delete_app_event)
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
@@ -143,8 +76,7 @@ fn bad_request(message: impl Into<String>) -> ApiError {
 }
 
 fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::not_found(format!("{what} not found")))
+    raw.parse().map_err(|_| ApiError::not_found(format!("{what} not found")))
 }
 
 /// A new API key: only the hash is stored; the plaintext is answered once.
@@ -156,12 +88,7 @@ async fn issue_key(
 ) -> Result<Value, ApiError> {
     let key = weft_auth::generate_api_key("weft_key").map_err(ApiError::internal)?;
     let prefix: String = key.plaintext.chars().take(12).collect();
-    let new = NewApiKey {
-        name,
-        role,
-        key_prefix: prefix,
-        key_hash: key.hash,
-    };
+    let new = NewApiKey { name, role, key_prefix: prefix, key_hash: key.hash };
     let stored = state.store.create_api_key(project, new).await.map_err(store_error)?;
     let mut out = json!(stored);
     out["key"] = json!(key.plaintext);
@@ -174,6 +101,10 @@ struct CreateProject {
     name: String,
     #[serde(default)]
     environment: Option<Environment>,
+    /// Joins a release group (one project per environment); start one by
+    /// passing any fresh UUID.
+    #[serde(default, rename = "releaseGroupId")]
+    release_group_id: Option<ReleaseGroupId>,
 }
 
 async fn create_project(
@@ -182,15 +113,12 @@ async fn create_project(
     body: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
-    let req: CreateProject = serde_json::from_value(body).map_err(|e| {
-        bad_request(format!(
-            "Send {{\"name\": \"...\", \"environment\": \"development\"}}: {e}"
-        ))
-    })?;
+    let req: CreateProject = serde_json::from_value(body)
+        .map_err(|e| bad_request(format!("Send {{\"name\": \"...\", \"environment\": \"development\"}}: {e}")))?;
     let environment = req.environment.unwrap_or(Environment::Development);
     let project = state
         .store
-        .create_project(NewProject::new(req.name, environment))
+        .create_project(NewProject { release_group_id: req.release_group_id, ..NewProject::new(req.name, environment) })
         .await
         .map_err(store_error)?;
     let key = issue_key(&state, project.id, "initial admin key".into(), Role::Admin).await?;
@@ -202,9 +130,7 @@ async fn list_projects(State(state): State<AppState>, _: Operator) -> Result<Jso
 }
 
 async fn get_project(State(state): State<AppState>, key: ProjectKey<AnyRole>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        state.store.get_project(key.project).await.map_err(store_error)?
-    )))
+    Ok(Json(json!(state.store.get_project(key.project).await.map_err(store_error)?)))
 }
 
 #[derive(Deserialize)]
@@ -220,21 +146,13 @@ async fn create_key(
     body: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
-    let req: CreateKey = serde_json::from_value(body).map_err(|e| {
-        bad_request(format!(
-            "Send {{\"name\": \"...\", \"role\": \"admin|member|support\"}}: {e}"
-        ))
-    })?;
-    Ok((
-        StatusCode::CREATED,
-        Json(issue_key(&state, key.project, req.name, req.role).await?),
-    ))
+    let req: CreateKey = serde_json::from_value(body)
+        .map_err(|e| bad_request(format!("Send {{\"name\": \"...\", \"role\": \"admin|member|support\"}}: {e}")))?;
+    Ok((StatusCode::CREATED, Json(issue_key(&state, key.project, req.name, req.role).await?)))
 }
 
 async fn list_keys(State(state): State<AppState>, key: ProjectKey<AdminOnly>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        state.store.list_api_keys(key.project).await.map_err(store_error)?
-    )))
+    Ok(Json(json!(state.store.list_api_keys(key.project).await.map_err(store_error)?)))
 }
 
 async fn revoke_key(
@@ -243,9 +161,7 @@ async fn revoke_key(
     Path((_, key_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let id: ApiKeyId = parse_id(&key_id, "API key")?;
-    Ok(Json(json!(
-        state.store.revoke_api_key(key.project, id).await.map_err(store_error)?
-    )))
+    Ok(Json(json!(state.store.revoke_api_key(key.project, id).await.map_err(store_error)?)))
 }
 
 async fn create_integration(
@@ -256,18 +172,34 @@ async fn create_integration(
     let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
     let new: NewIntegration = serde_json::from_value(body)
         .map_err(|e| bad_request(format!("Send {{\"type\": \"<plugin id or custom.name>\", ...}}: {e}")))?;
-    let created = state
-        .store
-        .create_integration(key.project, new)
-        .await
-        .map_err(store_error)?;
+    let created = state.store.create_integration(key.project, new).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(json!(created))))
 }
 
 async fn list_integrations(State(state): State<AppState>, key: ProjectKey<Staff>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        state.store.list_integrations(key.project).await.map_err(store_error)?
-    )))
+    Ok(Json(json!(state.store.list_integrations(key.project).await.map_err(store_error)?)))
+}
+
+async fn get_integration(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+    Path((_, integration_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id: IntegrationId = parse_id(&integration_id, "integration")?;
+    Ok(Json(json!(state.store.get_integration(key.project, id).await.map_err(store_error)?)))
+}
+
+async fn patch_integration(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+    Path((_, integration_id)): Path<(String, String)>,
+    body: Option<Json<Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let id: IntegrationId = parse_id(&integration_id, "integration")?;
+    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
+    let patch: IntegrationPatch = serde_json::from_value(body)
+        .map_err(|e| bad_request(format!("Send the fields to change, e.g. {{\"active\": true}}: {e}")))?;
+    Ok(Json(json!(state.store.update_integration(key.project, id, patch).await.map_err(store_error)?)))
 }
 
 async fn delete_integration(
@@ -276,11 +208,7 @@ async fn delete_integration(
     Path((_, integration_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
-    state
-        .store
-        .delete_integration(key.project, id)
-        .await
-        .map_err(store_error)?;
+    state.store.delete_integration(key.project, id).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -295,11 +223,7 @@ async fn list_users(
     Query(page): Query<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = page.limit.unwrap_or(100).clamp(1, weft_store::MAX_PAGE_SIZE);
-    let listed = state
-        .store
-        .list_users(key.project, None::<UserCursor>, limit)
-        .await
-        .map_err(store_error)?;
+    let listed = state.store.list_users(key.project, None::<UserCursor>, limit).await.map_err(store_error)?;
     Ok(Json(json!(listed)))
 }
 
@@ -308,9 +232,7 @@ async fn get_user(
     key: ProjectKey<AnyRole>,
     Path((_, user_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        state.store.get_user(key.project, &user_id).await.map_err(store_error)?
-    )))
+    Ok(Json(json!(state.store.get_user(key.project, &user_id).await.map_err(store_error)?)))
 }
 
 #[derive(Deserialize)]
@@ -329,10 +251,6 @@ async fn patch_user(
     let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
     let req: PatchUser =
         serde_json::from_value(body).map_err(|e| bad_request(format!("Send {{\"disabled\": true}}: {e}")))?;
-    let user = state
-        .store
-        .set_user_disabled(key.project, &user_id, req.disabled)
-        .await
-        .map_err(store_error)?;
+    let user = state.store.set_user_disabled(key.project, &user_id, req.disabled).await.map_err(store_error)?;
     Ok(Json(json!(user)))
 }
