@@ -1,0 +1,9 @@
+//! End-to-end tests of the server: the real application on port 0 with real
+//! components in its plugin directory, over real HTTP on loopback; and the
+//! real `weft` binary started as a child process.
+
+mod admin;
+mod authz;
+mod basics;
+mod binary;
+mod support;
