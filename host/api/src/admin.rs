@@ -6,7 +6,7 @@ mod config;
 
 use crate::principal::{AdminOnly, AnyRole, Operator, ProjectKey, Roles, Staff};
 use crate::routes::{Access, Routes};
-use crate::{ApiError, AppState, store_error};
+use crate::{ApiError, AppState, json_body, store_error};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use http::{Method, StatusCode};
@@ -71,11 +71,7 @@ pub(crate) fn routes() -> Routes {
         .add(Method::DELETE, EVENT, staff, "Remove an app event", config::delete_app_event)
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_BODY", message)
-}
-
-fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
+pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found(format!("{what} not found")))
 }
 
@@ -112,9 +108,7 @@ async fn create_project(
     _: Operator,
     body: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
-    let req: CreateProject = serde_json::from_value(body)
-        .map_err(|e| bad_request(format!("Send {{\"name\": \"...\", \"environment\": \"development\"}}: {e}")))?;
+    let req: CreateProject = json_body(body, r#"{"name": "...", "environment": "development"}"#)?;
     let environment = req.environment.unwrap_or(Environment::Development);
     let project = state
         .store
@@ -145,9 +139,7 @@ async fn create_key(
     key: ProjectKey<AdminOnly>,
     body: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
-    let req: CreateKey = serde_json::from_value(body)
-        .map_err(|e| bad_request(format!("Send {{\"name\": \"...\", \"role\": \"admin|member|support\"}}: {e}")))?;
+    let req: CreateKey = json_body(body, r#"{"name": "...", "role": "admin|member|support"}"#)?;
     Ok((StatusCode::CREATED, Json(issue_key(&state, key.project, req.name, req.role).await?)))
 }
 
@@ -169,9 +161,7 @@ async fn create_integration(
     key: ProjectKey<Staff>,
     body: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
-    let new: NewIntegration = serde_json::from_value(body)
-        .map_err(|e| bad_request(format!("Send {{\"type\": \"<plugin id or custom.name>\", ...}}: {e}")))?;
+    let new: NewIntegration = json_body(body, r#"{"type": "<plugin id or custom.name>", ...}"#)?;
     let created = state.store.create_integration(key.project, new).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(json!(created))))
 }
@@ -196,9 +186,7 @@ async fn patch_integration(
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
-    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
-    let patch: IntegrationPatch = serde_json::from_value(body)
-        .map_err(|e| bad_request(format!("Send the fields to change, e.g. {{\"active\": true}}: {e}")))?;
+    let patch: IntegrationPatch = json_body(body, r#"the fields to change, e.g. {"active": true}"#)?;
     Ok(Json(json!(state.store.update_integration(key.project, id, patch).await.map_err(store_error)?)))
 }
 
@@ -248,9 +236,7 @@ async fn patch_user(
     Path((_, user_id)): Path<(String, String)>,
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    let body = body.map(|Json(v)| v).unwrap_or(Value::Null);
-    let req: PatchUser =
-        serde_json::from_value(body).map_err(|e| bad_request(format!("Send {{\"disabled\": true}}: {e}")))?;
+    let req: PatchUser = json_body(body, r#"{"disabled": true}"#)?;
     let user = state.store.set_user_disabled(key.project, &user_id, req.disabled).await.map_err(store_error)?;
     Ok(Json(json!(user)))
 }

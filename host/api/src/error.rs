@@ -38,6 +38,16 @@ impl ApiError {
         e
     }
 
+    /// 400 for a request body that does not fit, saying what to send.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_BODY", message)
+    }
+
+    /// 401: the credential is missing or refused; the message says which.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+
     /// 404 with a message naming what was not found.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", message)

@@ -69,6 +69,16 @@ pub(crate) fn record_auth_failure(state: &AppState, ip: Option<std::net::IpAddr>
     }
 }
 
+/// Reads an optional JSON body into `T`; a missing or unfitting body gets
+/// 400 with `example` showing what to send.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    raw: Option<axum::Json<serde_json::Value>>,
+    example: &str,
+) -> Result<T, ApiError> {
+    let value = raw.map(|axum::Json(v)| v).unwrap_or(serde_json::Value::Null);
+    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("Send {example}: {e}")))
+}
+
 /// Maps a store error to the answer: its public message for caller
 /// mistakes, a generic 500 (cause logged) for backend failures.
 pub(crate) fn store_error(e: weft_store::Error) -> ApiError {

@@ -23,8 +23,8 @@ pub enum Principal {
     },
 }
 
-pub(crate) fn unauthorized() -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Send a valid API key as `Authorization: Bearer <key>`")
+fn unauthorized() -> ApiError {
+    ApiError::unauthorized("Send a valid API key as `Authorization: Bearer <key>`")
 }
 
 fn forbidden(what: &str) -> ApiError {

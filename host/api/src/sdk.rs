@@ -6,7 +6,7 @@ use crate::user_token::User;
 use crate::{ApiError, AppState, store_error};
 use axum::Json;
 use axum::extract::State;
-use http::{HeaderName, Method, StatusCode};
+use http::{HeaderName, Method};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -84,13 +84,13 @@ async fn patch_me(
     user: User,
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    let bad = |m: &str| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_BODY", m);
     let Some(Json(body)) = body else {
-        return Err(bad("Send a JSON body like {\"meta\": {\"Email\": \"a@b.c\"}}"));
+        return Err(ApiError::bad_request("Send a JSON body like {\"meta\": {\"Email\": \"a@b.c\"}}"));
     };
-    let patch: PatchMe = serde_json::from_value(body).map_err(|e| bad(&format!("Invalid body: {e}")))?;
+    let patch: PatchMe =
+        serde_json::from_value(body).map_err(|e| ApiError::bad_request(format!("Invalid body: {e}")))?;
     let Some(Value::Object(meta)) = patch.meta else {
-        return Err(bad("`meta` must be a JSON object, e.g. {\"meta\": {\"Email\": \"a@b.c\"}}"));
+        return Err(ApiError::bad_request("`meta` must be a JSON object, e.g. {\"meta\": {\"Email\": \"a@b.c\"}}"));
     };
     let updated = state.store.merge_metadata(user.project, &user.user.user_id, meta).await.map_err(store_error)?;
     Ok(Json(user_view(&state, user.project, &updated).await?))

@@ -66,10 +66,6 @@ pub struct User {
     pub user: ConnectedUser,
 }
 
-fn unauthorized(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
-}
-
 impl FromRequestParts<AppState> for User {
     type Rejection = ApiError;
 
@@ -96,7 +92,7 @@ async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Re
         .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| unauthorized("Send a user token in the Authorization header"))?;
+        .ok_or_else(|| ApiError::unauthorized("Send a user token in the Authorization header"))?;
     // The reference accepts the token with or without the Bearer scheme.
     let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
     let keys = state.user_tokens.keys(state.store.as_ref(), project).await?;
@@ -109,7 +105,7 @@ async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Re
                 "The project's signing keys cannot be fetched right now",
             )
         }
-        other => unauthorized(format!("The user token was refused: {other}")),
+        other => ApiError::unauthorized(format!("The user token was refused: {other}")),
     })?;
     let user = state.store.upsert_seen(project, &claims.sub).await.map_err(crate::store_error)?;
     if user.disabled {

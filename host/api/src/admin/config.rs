@@ -1,22 +1,13 @@
 //! Admin routes for a project's signing keys, secret names and app events.
 
 use crate::principal::{AdminOnly, ProjectKey, Staff};
-use crate::{ApiError, AppState, store_error};
+use crate::{ApiError, AppState, json_body, store_error};
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_store::{NewSigningKey, SigningKeyId, SigningKeyMaterial};
-
-fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_BODY", message)
-}
-
-fn body<T: serde::de::DeserializeOwned>(body: Option<Json<Value>>, example: &str) -> Result<T, ApiError> {
-    serde_json::from_value(body.map(|Json(v)| v).unwrap_or(Value::Null))
-        .map_err(|e| bad_request(format!("Send {example}: {e}")))
-}
 
 /// Exactly one of `generate`, `publicKeyPem` and `jwksUrl`.
 #[derive(Deserialize)]
@@ -38,7 +29,7 @@ pub(crate) async fn add_signing_key(
     key: ProjectKey<AdminOnly>,
     raw: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let req: AddSigningKey = body(raw, SIGNING_KEY_EXAMPLE)?;
+    let req: AddSigningKey = json_body(raw, SIGNING_KEY_EXAMPLE)?;
     let mut private_pem = None;
     let material = match (req.generate, req.public_key_pem, req.jwks_url) {
         (true, None, None) => {
@@ -48,17 +39,18 @@ pub(crate) async fn add_signing_key(
         }
         (false, Some(pem), None) => {
             // Refuse what could never verify a token, before storing it.
-            weft_auth::StaticKey::from_pem(None, &pem).map_err(|e| bad_request(e.to_string()))?;
+            weft_auth::StaticKey::from_pem(None, &pem).map_err(|e| ApiError::bad_request(e.to_string()))?;
             SigningKeyMaterial::Uploaded { public_key_pem: pem }
         }
         (false, None, Some(url)) => {
-            let parsed = url::Url::parse(&url).map_err(|e| bad_request(format!("jwksUrl is not a URL: {e}")))?;
+            let parsed =
+                url::Url::parse(&url).map_err(|e| ApiError::bad_request(format!("jwksUrl is not a URL: {e}")))?;
             if parsed.scheme() != "https" && parsed.scheme() != "http" {
-                return Err(bad_request("jwksUrl must be an http(s) URL"));
+                return Err(ApiError::bad_request("jwksUrl must be an http(s) URL"));
             }
             SigningKeyMaterial::Jwks { url }
         }
-        _ => return Err(bad_request(format!("Send exactly one of: {SIGNING_KEY_EXAMPLE}"))),
+        _ => return Err(ApiError::bad_request(format!("Send exactly one of: {SIGNING_KEY_EXAMPLE}"))),
     };
     let stored = state
         .store
@@ -84,7 +76,7 @@ pub(crate) async fn delete_signing_key(
     key: ProjectKey<AdminOnly>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let id: SigningKeyId = id.parse().map_err(|_| ApiError::not_found("signing key not found"))?;
+    let id: SigningKeyId = super::parse_id(&id, "signing key")?;
     state.store.delete_signing_key(key.project, id).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -101,7 +93,7 @@ pub(crate) async fn add_secret(
     key: ProjectKey<AdminOnly>,
     raw: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let req: SecretName = body(raw, r#"{"name": "SLACK_CHANNEL"}"#)?;
+    let req: SecretName = json_body(raw, r#"{"name": "SLACK_CHANNEL"}"#)?;
     let stored = state.store.add_secret_name(key.project, &req.name).await.map_err(store_error)?;
     Ok((StatusCode::CREATED, Json(json!(stored))))
 }
@@ -136,7 +128,7 @@ pub(crate) async fn put_app_event(
     key: ProjectKey<Staff>,
     raw: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    let req: AppEventBody = body(raw, r#"{"name": "Contact Created", "examplePayload": {...}}"#)?;
+    let req: AppEventBody = json_body(raw, r#"{"name": "Contact Created", "examplePayload": {...}}"#)?;
     let stored =
         state.store.upsert_app_event(key.project, &req.name, req.example_payload).await.map_err(store_error)?;
     Ok(Json(json!(stored)))
