@@ -64,6 +64,11 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
+    /// The deadline of a call starting now, as Unix epoch milliseconds.
+    pub(crate) fn call_deadline_ms(&self) -> u64 {
+        crate::call_state::now_ms() + self.wall_timeout.as_millis() as u64
+    }
+
     /// The CPU budget in epoch ticks (at least one).
     pub fn cpu_budget_ticks(&self) -> u64 {
         (self.cpu_budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64

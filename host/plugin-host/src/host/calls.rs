@@ -10,7 +10,6 @@ use crate::types::{ConnectionInfo, PluginError};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Who a call acts for.
 #[derive(Debug, Clone)]
@@ -187,11 +186,6 @@ fn parse_output(text: &str, limit: usize) -> Result<Value, CallError> {
     serde_json::from_str(text).map_err(|e| CallError::InvalidOutput(e.to_string()))
 }
 
-fn deadline_ms(host: &PluginHost) -> u64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    now + host.config.wall_timeout.as_millis() as u64
-}
-
 impl PluginHost {
     fn integration(&self, id: &str) -> Result<Arc<Installed>, CallError> {
         let installed = self.installed(id).ok_or_else(|| CallError::UnknownPlugin(id.to_owned()))?;
@@ -232,7 +226,7 @@ impl PluginHost {
             action: call.action,
             input: call.input.to_string(),
             page: call.page,
-            context: opts.context(deadline_ms(self)),
+            context: opts.context(self.config.call_deadline_ms()),
         };
         let resp = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
@@ -248,7 +242,7 @@ impl PluginHost {
 
     /// Asks the plugin to check the connection and describe the account.
     pub async fn test_connection(&self, plugin_id: &str, opts: &CallOptions) -> Result<ConnectionInfo, CallError> {
-        let cx = opts.context(deadline_ms(self));
+        let cx = opts.context(self.config.call_deadline_ms());
         let info = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
                 Box::pin(async move { inst.weft_plugin_auth().call_test_connection(store, &cx).await })
@@ -260,7 +254,7 @@ impl PluginHost {
 
     /// Calls the plugin's custom refresh hook.
     pub async fn refresh(&self, plugin_id: &str, opts: &CallOptions) -> Result<RefreshedCredentials, CallError> {
-        let cx = opts.context(deadline_ms(self));
+        let cx = opts.context(self.config.call_deadline_ms());
         let r = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
                 Box::pin(async move { inst.weft_plugin_auth().call_refresh(store, &cx).await })
@@ -288,7 +282,7 @@ impl PluginHost {
             trigger: trigger.to_owned(),
             config: config.to_string(),
             webhook_url: webhook_url.to_owned(),
-            context: opts.context(deadline_ms(self)),
+            context: opts.context(self.config.call_deadline_ms()),
         };
         let state = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
@@ -312,7 +306,7 @@ impl PluginHost {
             trigger: trigger.to_owned(),
             config: config.to_string(),
             state: state.to_string(),
-            context: opts.context(deadline_ms(self)),
+            context: opts.context(self.config.call_deadline_ms()),
         };
         self.on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
             Box::pin(async move { inst.weft_plugin_triggers().call_unsubscribe(store, &req).await })
@@ -329,7 +323,7 @@ impl PluginHost {
         opts: &CallOptions,
         delivery: WebhookDelivery,
     ) -> Result<WebhookOutcome, CallError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let now = crate::call_state::now_ms();
         let req = wt::WebhookRequest {
             subscription_id: delivery.subscription_id,
             trigger: delivery.trigger,
@@ -372,7 +366,7 @@ impl PluginHost {
             trigger: trigger.to_owned(),
             config: config.to_string(),
             cursor,
-            context: opts.context(deadline_ms(self)),
+            context: opts.context(self.config.call_deadline_ms()),
         };
         let resp = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
@@ -395,7 +389,7 @@ impl PluginHost {
             invocation_id: opts.invocation_id.clone(),
             workflow_id: call.workflow_id,
             step_id: call.step_id,
-            deadline_ms: deadline_ms(self),
+            deadline_ms: self.config.call_deadline_ms(),
         };
         let out = self
             .execute_step(step_id, pre, opts, move |store, inst| {

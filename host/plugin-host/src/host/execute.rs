@@ -11,7 +11,6 @@ use crate::types::Metadata;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
@@ -27,7 +26,6 @@ impl PluginHost {
         opts: &CallOptions,
         phase: Phase,
     ) -> Store<CallState> {
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let state = CallState {
             table: ResourceTable::new(),
             // Defaults: no env, no args, no preopens, stdio discarded.
@@ -42,7 +40,7 @@ impl PluginHost {
             },
             invocation_id: opts.invocation_id.clone(),
             phase,
-            deadline_ms: now_ms + self.config.wall_timeout.as_millis() as u64,
+            deadline_ms: self.config.call_deadline_ms(),
             connection_config: opts.connection_config.clone(),
             metadata,
             services: self.services.clone(),

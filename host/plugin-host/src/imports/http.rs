@@ -8,7 +8,7 @@ use crate::bindings::http::{self, Auth, Error, Method, Request, Response};
 use crate::call_state::{CallState, Phase};
 use crate::services::{CallScope, HostServices};
 use futures::StreamExt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use weft_egress::{EgressError, OutboundRequest, Url};
 
 /// A request that passed every check and only waits to be sent.
@@ -91,8 +91,7 @@ impl CallState {
                 pairs.append_pair(k, v);
             }
         }
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let remaining = Duration::from_millis(self.deadline_ms.saturating_sub(now_ms).max(1));
+        let remaining = Duration::from_millis(self.deadline_ms.saturating_sub(crate::call_state::now_ms()).max(1));
         let asked = req.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(self.config.max_http_timeout);
         let mut out = OutboundRequest::new(method(req.method), url);
         out.headers = req.headers;
