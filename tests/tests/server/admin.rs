@@ -87,7 +87,7 @@ async fn signing_keys_and_users_through_the_admin_api() {
         assert_eq!(add(bad.clone()).await.unwrap().status(), 400, "{bad}");
     }
 
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = now_unix();
     let token = weft_auth::mint_user_token(&private, Some("gen"), "u1", now, 600).unwrap();
     let uploaded_token = weft_auth::mint_user_token(&other_private, Some("up"), "u2", now, 600).unwrap();
     let me = format!("{}/projects/{project}/sdk/me", app.base);
@@ -116,49 +116,35 @@ async fn signing_keys_and_users_through_the_admin_api() {
 /// limits: members manage app events but not secrets.
 #[tokio::test]
 async fn secret_names_and_app_events_through_the_admin_api() {
+    use reqwest::Method;
     use serde_json::json;
     let app = spawn_app(&[]).await;
     let store = weft_store::open(&app._dir.path().join("weft.db").display().to_string()).await.unwrap();
     let (project, _) = project_with_token(store.as_ref(), "Config").await;
     let admin = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
     let member = api_key(store.as_ref(), &project, weft_store::Role::Member).await;
-    let base = format!("{}/admin/projects/{project}", app.base);
-    let c = &app.client;
-    let r = c
-        .post(format!("{base}/secrets"))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "SLACK_CHANNEL"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let r = c
-        .post(format!("{base}/secrets"))
-        .bearer_auth(&admin)
-        .json(&json!({"name": "SLACK_CHANNEL"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409, "duplicate secret name");
-    let r = c.post(format!("{base}/secrets")).bearer_auth(&member).json(&json!({"name": "X"})).send().await.unwrap();
-    assert_eq!(r.status(), 403, "members may not manage secrets");
-    let listed: Value =
-        c.get(format!("{base}/secrets")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let (secrets, events) =
+        (format!("/admin/projects/{project}/secrets"), format!("/admin/projects/{project}/app-events"));
+    let (status, _) = app.call(Method::POST, &secrets, Some(&admin), Some(json!({"name": "SLACK_CHANNEL"}))).await;
+    assert_eq!(status, 201);
+    let (status, _) = app.call(Method::POST, &secrets, Some(&admin), Some(json!({"name": "SLACK_CHANNEL"}))).await;
+    assert_eq!(status, 409, "duplicate secret name");
+    let (status, _) = app.call(Method::POST, &secrets, Some(&member), Some(json!({"name": "X"}))).await;
+    assert_eq!(status, 403, "members may not manage secrets");
+    let (_, listed) = app.call(Method::GET, &secrets, Some(&admin), None).await;
     assert_eq!(listed[0]["name"], "SLACK_CHANNEL");
 
     let event = json!({"name": "Contact Created", "examplePayload": {"email": "a@b.c"}});
-    let r = c.put(format!("{base}/app-events")).bearer_auth(&member).json(&event).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let (status, _) = app.call(Method::PUT, &events, Some(&member), Some(event)).await;
+    assert_eq!(status, 200);
     let replaced = json!({"name": "Contact Created", "examplePayload": {"email": "x@y.z", "id": 1}});
-    c.put(format!("{base}/app-events")).bearer_auth(&member).json(&replaced).send().await.unwrap();
-    let listed: Value =
-        c.get(format!("{base}/app-events")).bearer_auth(&member).send().await.unwrap().json().await.unwrap();
+    app.call(Method::PUT, &events, Some(&member), Some(replaced)).await;
+    let (_, listed) = app.call(Method::GET, &events, Some(&member), None).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     assert_eq!(listed[0]["examplePayload"], json!({"email": "x@y.z", "id": 1}));
-    let r = c.delete(format!("{base}/app-events/Contact%20Created")).bearer_auth(&member).send().await.unwrap();
-    assert_eq!(r.status(), 204);
-    let listed: Value =
-        c.get(format!("{base}/app-events")).bearer_auth(&member).send().await.unwrap().json().await.unwrap();
+    let (status, _) = app.call(Method::DELETE, &format!("{events}/Contact%20Created"), Some(&member), None).await;
+    assert_eq!(status, 204);
+    let (_, listed) = app.call(Method::GET, &events, Some(&member), None).await;
     assert_eq!(listed, json!([]));
 }
 
@@ -184,7 +170,7 @@ async fn runs_on_postgresql_and_the_dump_holds_no_secrets() {
     let generate = json!({"generate": true, "kid": "pg"});
     let (_, key) = app.call(Method::POST, &format!("{base}/signing-keys"), Some(&admin), Some(generate)).await;
     let private = key["privateKeyPem"].as_str().unwrap().to_owned();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = now_unix();
     let token = weft_auth::mint_user_token(&private, Some("pg"), "pg-user", now, 600).unwrap();
     let me = format!("/projects/{project}/sdk/me");
     let (status, _) = app.call(Method::PATCH, &me, Some(&token), Some(json!({"meta": {"Name": "P"}}))).await;

@@ -205,7 +205,7 @@ async fn unreachable_jwks_with_an_empty_cache_is_503() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let (private, _) = weft_auth::generate_signing_key().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = now_unix();
     let token = weft_auth::mint_user_token(&private, Some("from-idp"), "u", now, 600).unwrap();
     let started = Instant::now();
     let r = app.client.get(format!("{}/projects/{project}/sdk/me", app.base)).bearer_auth(token).send().await.unwrap();

@@ -133,7 +133,7 @@ pub(crate) async fn project_with_token(store: &dyn weft_store::Store, name: &str
     let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
     let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
     store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = now_unix();
     let token = weft_auth::mint_user_token(&private_pem, Some("k"), "matrix-user", now, 600).unwrap();
     (project.id.to_string(), token)
 }
@@ -184,6 +184,11 @@ impl Drop for PgDatabase {
             .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
             .status();
     }
+}
+
+/// Seconds since the Unix epoch, for minting tokens.
+pub(crate) fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 pub(crate) fn uuid_simple() -> String {
