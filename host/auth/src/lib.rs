@@ -32,6 +32,7 @@ mod api_keys;
 mod cache;
 mod jwks;
 mod keys;
+pub mod oauth;
 mod policy;
 mod selftest;
 mod verify;
@@ -39,7 +40,7 @@ mod verify;
 pub use api_keys::{NewApiKey, generate_api_key, hash_api_key};
 pub use jwks::{JwksCache, JwksConfig};
 pub use keys::{ProjectKeys, StaticKey};
-pub use policy::{Clock, SystemClock, TokenPolicy};
+pub use policy::{Clock, ManualClock, SystemClock, TokenPolicy};
 pub use selftest::{generate_signing_key, mint_user_token, self_test};
 pub use verify::{UserClaims, UserTokenVerifier};
 
@@ -64,4 +65,7 @@ pub enum AuthError {
     /// The crypto backend failed its start-up check.
     #[error("crypto self-test failed: {0}")]
     SelfTest(String),
+    /// The operating system's random source failed.
+    #[error("{0}")]
+    Crypto(String),
 }

@@ -42,3 +42,26 @@ impl Clock for SystemClock {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
     }
 }
+
+/// A clock that moves only when told: business time in tests (state
+/// expiry, refresh margins, give-up days).
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock showing the system time now.
+    pub fn starting_now() -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(SystemClock.now_unix()))
+    }
+
+    /// Moves the clock forward by `secs` (backward when negative).
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_unix(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

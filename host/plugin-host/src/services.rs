@@ -66,6 +66,15 @@ pub struct CredentialError(pub String);
 pub trait CredentialInjector: Send + Sync + 'static {
     /// Injects credentials for `scope` into `req.injected_headers` (or its URL).
     async fn inject(&self, scope: &CallScope, req: &mut OutboundRequest) -> Result<(), CredentialError>;
+
+    /// The provider answered 401 to `rejected` (a request [`inject`] filled):
+    /// refresh the credentials if they are still the rejected ones. True
+    /// when a retry with freshly injected credentials may succeed.
+    ///
+    /// [`inject`]: CredentialInjector::inject
+    async fn refresh_rejected(&self, _scope: &CallScope, _rejected: &OutboundRequest) -> bool {
+        false
+    }
 }
 
 /// Everything the host imports are backed by.

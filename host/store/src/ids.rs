@@ -73,6 +73,10 @@ id_type!(
     /// An integration configured in a project.
     IntegrationId
 );
+id_type!(
+    /// A connected account (credential) of a user.
+    CredentialId
+);
 
 /// Now, truncated to the microsecond: PostgreSQL keeps microseconds, so
 /// both backends return exactly the instant they were given.

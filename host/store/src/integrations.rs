@@ -42,6 +42,12 @@ pub struct Integration {
     /// When it was added.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Whether the app's OAuth client secret is set (the value is the vault's).
+    #[serde(default)]
+    pub has_client_secret: bool,
+    /// Why the provider refused the app's client, until an operator fixes it.
+    #[serde(default)]
+    pub misconfigured: Option<String>,
 }
 
 /// An integration to add.

@@ -10,7 +10,7 @@
 //!
 //! [`Store`] is the trait the server holds as `Arc<dyn Store>`; its methods
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
-//! [`UserStore`], [`IntegrationStore`], [`ConfigStore`]) so each backend
+//! [`UserStore`], [`IntegrationStore`], [`ConfigStore`], [`CredentialStore`]) so each backend
 //! implements one concern per file, and later concerns (the queue,
 //! credentials) arrive as new supertraits. On `dyn Store` every method is
 //! callable without imports; on a concrete [`SqliteStore`] or [`PgStore`],
@@ -36,6 +36,7 @@
 
 mod check;
 mod config;
+mod credentials;
 mod error;
 mod ids;
 mod integrations;
@@ -49,8 +50,12 @@ mod sqlite;
 mod users;
 
 pub use config::{AppEvent, ConfigStore, EnvironmentSecret};
+pub use credentials::{
+    ConnectState, Credential, CredentialStatus, CredentialStore, FailureRecorded, NewCredential, ProjectEvent,
+    RefreshFailure, SealedColumn, SealedValue, SecretsUpdate, day_number,
+};
 pub use error::{Error, Result};
-pub use ids::{ApiKeyId, IntegrationId, ProjectId, ReleaseGroupId, SigningKeyId};
+pub use ids::{ApiKeyId, CredentialId, IntegrationId, ProjectId, ReleaseGroupId, SigningKeyId};
 pub use integrations::{Integration, IntegrationPatch, IntegrationStore, NewIntegration};
 pub use keys::{ApiKey, KeyStore, NewApiKey, NewSigningKey, Role, SigningKey, SigningKeyMaterial};
 pub use open::{Backend, DEFAULT_SQLITE_FILE, open};
@@ -65,7 +70,9 @@ use async_trait::async_trait;
 ///
 /// Held as `Arc<dyn Store>`; [`open`] picks the implementation.
 #[async_trait]
-pub trait Store: ProjectStore + KeyStore + UserStore + IntegrationStore + ConfigStore + Send + Sync {
+pub trait Store:
+    ProjectStore + KeyStore + UserStore + IntegrationStore + ConfigStore + CredentialStore + Send + Sync
+{
     /// Which implementation this is.
     fn backend(&self) -> Backend;
 
@@ -80,5 +87,5 @@ pub trait Store: ProjectStore + KeyStore + UserStore + IntegrationStore + Config
 
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
-    pub use crate::{ConfigStore, IntegrationStore, KeyStore, ProjectStore, Store, UserStore};
+    pub use crate::{ConfigStore, CredentialStore, IntegrationStore, KeyStore, ProjectStore, Store, UserStore};
 }

@@ -4,7 +4,8 @@
 //! (INTEGER / `timestamptz`), booleans, text and JSON (TEXT / `jsonb`).
 
 use crate::keys::SigningKeyMaterial;
-use crate::{ApiKey, AppEvent, ConnectedUser, EnvironmentSecret, Error, Integration, Project, Result, SigningKey};
+use crate::{
+    ApiKey, AppEvent, ConnectState, ConnectedUser, Credential, CredentialStatus, ProjectEvent, EnvironmentSecret, Error, Integration, Project, Result, SigningKey};
 use serde_json::{Map, Value};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -187,6 +188,8 @@ pub(crate) struct IntegrationRow {
     portal_texts: Json<Map<String, Value>>,
     accent_color: Option<String>,
     created_at: Ts,
+    has_client_secret: bool,
+    misconfigured: Option<String>,
 }
 
 impl From<IntegrationRow> for Integration {
@@ -203,6 +206,8 @@ impl From<IntegrationRow> for Integration {
             portal_texts: r.portal_texts.0,
             accent_color: r.accent_color,
             created_at: r.created_at.0,
+            has_client_secret: r.has_client_secret,
+            misconfigured: r.misconfigured,
         }
     }
 }
@@ -234,6 +239,104 @@ impl From<AppEventRow> for AppEvent {
             project_id: r.project_id.into(),
             name: r.name,
             example_payload: r.example_payload.0,
+            created_at: r.created_at.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialRow {
+    id: Uuid,
+    project_id: Uuid,
+    integration_id: Uuid,
+    user_id: String,
+    status: String,
+    invalid_reason: Option<String>,
+    provider_id: Option<String>,
+    provider_data: Json<Value>,
+    config: Json<Map<String, Value>>,
+    connection_config: Json<Map<String, Value>>,
+    secrets: Vec<u8>,
+    version: i64,
+    expires_at: Option<Ts>,
+    refreshed_at: Option<Ts>,
+    refresh_failure_count: i64,
+    failure_days: i64,
+    last_failure_day: Option<i64>,
+    retry_at: Option<Ts>,
+    lease_until: Option<Ts>,
+    created_at: Ts,
+    updated_at: Ts,
+}
+
+impl TryFrom<CredentialRow> for Credential {
+    type Error = Error;
+    fn try_from(r: CredentialRow) -> Result<Self> {
+        Ok(Credential {
+            id: r.id.into(),
+            project_id: r.project_id.into(),
+            integration_id: r.integration_id.into(),
+            user_id: r.user_id,
+            status: CredentialStatus::parse(&r.status)?,
+            invalid_reason: r.invalid_reason,
+            provider_id: r.provider_id,
+            provider_data: r.provider_data.0,
+            config: r.config.0,
+            connection_config: r.connection_config.0,
+            secrets: r.secrets,
+            version: r.version,
+            expires_at: r.expires_at.map(|t| t.0),
+            refreshed_at: r.refreshed_at.map(|t| t.0),
+            refresh_failure_count: r.refresh_failure_count,
+            failure_days: r.failure_days,
+            last_failure_day: r.last_failure_day,
+            retry_at: r.retry_at.map(|t| t.0),
+            lease_until: r.lease_until.map(|t| t.0),
+            created_at: r.created_at.0,
+            updated_at: r.updated_at.0,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConnectStateRow {
+    state_hash: String,
+    project_id: Uuid,
+    integration_id: Uuid,
+    user_id: String,
+    sealed: Vec<u8>,
+    expires_at: Ts,
+}
+
+impl From<ConnectStateRow> for ConnectState {
+    fn from(r: ConnectStateRow) -> Self {
+        ConnectState {
+            state_hash: r.state_hash,
+            project_id: r.project_id.into(),
+            integration_id: r.integration_id.into(),
+            user_id: r.user_id,
+            sealed: r.sealed,
+            expires_at: r.expires_at.0,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    id: Uuid,
+    project_id: Uuid,
+    event_type: String,
+    payload: Json<Map<String, Value>>,
+    created_at: Ts,
+}
+
+impl From<EventRow> for ProjectEvent {
+    fn from(r: EventRow) -> Self {
+        ProjectEvent {
+            id: r.id,
+            project_id: r.project_id.into(),
+            event_type: r.event_type,
+            payload: r.payload.0,
             created_at: r.created_at.0,
         }
     }
@@ -282,7 +385,8 @@ macro_rules! user_columns {
 macro_rules! integration_columns {
     () => {
         "id, project_id, integration_type, active, client_id, scopes, base_url, \
-         endpoint_overrides, portal_texts, accent_color, created_at"
+         endpoint_overrides, portal_texts, accent_color, created_at, \
+         client_secret IS NOT NULL AS has_client_secret, misconfigured"
     };
 }
 macro_rules! secret_columns {
@@ -295,7 +399,24 @@ macro_rules! app_event_columns {
         "project_id, name, example_payload, created_at"
     };
 }
+macro_rules! credential_columns {
+    () => {
+        "id, project_id, integration_id, user_id, status, invalid_reason, provider_id, provider_data, config, \
+         connection_config, secrets, version, expires_at, refreshed_at, refresh_failure_count, failure_days, \
+         last_failure_day, retry_at, lease_until, created_at, updated_at"
+    };
+}
+macro_rules! connect_state_columns {
+    () => {
+        "state_hash, project_id, integration_id, user_id, sealed, expires_at"
+    };
+}
+macro_rules! event_columns {
+    () => {
+        "id, project_id, event_type, payload, created_at"
+    };
+}
 pub(crate) use {
-    api_key_columns, app_event_columns, integration_columns, project_columns, secret_columns, signing_key_columns,
+    api_key_columns, connect_state_columns, credential_columns, event_columns, app_event_columns, integration_columns, project_columns, secret_columns, signing_key_columns,
     user_columns,
 };

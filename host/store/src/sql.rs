@@ -420,12 +420,16 @@ macro_rules! statements {
     };
 }
 
+mod credentials;
+
 /// The shared statements, for SQLite.
 pub(crate) mod sqlite {
     statements!(sqlx::Sqlite);
+    super::credentials::credential_statements!(sqlx::Sqlite);
 }
 
 /// The shared statements, for PostgreSQL.
 pub(crate) mod postgres {
     statements!(sqlx::Postgres);
+    super::credentials::credential_statements!(sqlx::Postgres);
 }

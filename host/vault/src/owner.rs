@@ -13,6 +13,8 @@ pub enum OwnerKind {
     IntegrationSecret,
     /// A project environment's secrets.
     EnvironmentSecret,
+    /// The data of a pending OAuth authorization (the PKCE verifier).
+    ConnectState,
 }
 
 impl OwnerKind {
@@ -23,6 +25,7 @@ impl OwnerKind {
             OwnerKind::Credential => "credential",
             OwnerKind::IntegrationSecret => "integration-secret",
             OwnerKind::EnvironmentSecret => "environment-secret",
+            OwnerKind::ConnectState => "connect-state",
         }
     }
 }
@@ -129,6 +132,7 @@ mod tests {
             Owner::new("q", OwnerKind::Credential, "o"),
             Owner::new("p", OwnerKind::IntegrationSecret, "o"),
             Owner::new("p", OwnerKind::EnvironmentSecret, "o"),
+            Owner::new("p", OwnerKind::ConnectState, "o"),
             Owner::new("p", OwnerKind::Credential, "x"),
             Owner::canary(),
         ];

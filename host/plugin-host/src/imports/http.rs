@@ -103,13 +103,28 @@ impl CallState {
 }
 
 async fn send(services: HostServices, scope: CallScope, mut p: Prepared) -> Result<Response, Error> {
-    if p.with_credentials {
-        if scope.connection_id.is_none() {
-            return Err(Error::CredentialsUnavailable("this call acts for no connection".into()));
-        }
-        services.credentials.inject(&scope, &mut p.req).await.map_err(|e| Error::CredentialsUnavailable(e.0))?;
+    if !p.with_credentials {
+        return deliver(&services, p.req).await;
     }
-    match services.egress.send(p.req).await {
+    if scope.connection_id.is_none() {
+        return Err(Error::CredentialsUnavailable("this call acts for no connection".into()));
+    }
+    let bare = p.req.clone();
+    services.credentials.inject(&scope, &mut p.req).await.map_err(|e| Error::CredentialsUnavailable(e.0))?;
+    let sent = p.req.clone();
+    let resp = deliver(&services, p.req).await?;
+    // A provider 401: one refresh (single-flight in the credential
+    // service), then one retry with the new credentials.
+    if resp.status != 401 || !services.credentials.refresh_rejected(&scope, &sent).await {
+        return Ok(resp);
+    }
+    let mut retry = bare;
+    services.credentials.inject(&scope, &mut retry).await.map_err(|e| Error::CredentialsUnavailable(e.0))?;
+    deliver(&services, retry).await
+}
+
+async fn deliver(services: &HostServices, req: OutboundRequest) -> Result<Response, Error> {
+    match services.egress.send(req).await {
         Ok(r) => Ok(Response { status: r.status, headers: r.headers, body: r.body.to_vec() }),
         Err(EgressError::Denied(m)) => Err(Error::Denied(m)),
         Err(EgressError::InvalidRequest(m)) => Err(Error::InvalidRequest(m)),

@@ -1,0 +1,43 @@
+//! Connected accounts: how a user's third-party account gets connected,
+//! kept, refreshed and used, without a token ever leaving the host.
+//!
+//! This crate owns the connect flows (OAuth 2.0 authorization code with
+//! PKCE and a one-time state per integration callback, the password grant
+//! where an integration enables it, client credentials, API keys, basic
+//! auth, custom fields), sealing credentials in the vault, the single-flight
+//! refresh (per process and across processes, see `refresh.rs`), the
+//! proactive refresh sweep, injecting credentials into plugin requests, and
+//! master-key rotation over the stored values. The OAuth wire protocol is
+//! `weft-auth`'s; storage is `weft-store`'s; encryption is `weft-vault`'s.
+//!
+//! It does not own HTTP answers (the API maps [`Error`]) nor which
+//! plugins exist (the plugin host).
+//!
+//! ```no_run
+//! # async fn demo(credentials: std::sync::Arc<weft_credentials::Credentials>,
+//! #     project: weft_store::ProjectId, id: weft_store::CredentialId) -> weft_credentials::Result<()> {
+//! // Fresh secrets for a call: refreshed first if the token is about to expire.
+//! let usable = credentials.usable(project, id).await?;
+//! assert_eq!(usable.credential.id, id);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod connect;
+mod error;
+mod inject;
+mod refresh;
+mod rotate;
+mod scheme;
+mod secrets;
+mod service;
+mod sweeper;
+
+pub use connect::{CallbackParams, StartOutcome, StartRequest};
+pub use error::{Error, Result};
+pub use inject::Injector;
+pub use refresh::Usable;
+pub use rotate::{RotationReport, rotate};
+pub use scheme::{Scheme, overrides};
+pub use secrets::CredentialSecrets;
+pub use service::{CredentialSettings, Credentials};

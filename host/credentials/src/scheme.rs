@@ -1,0 +1,300 @@
+//! How one integration authenticates: the plugin's declared scheme with
+//! the integration's settings applied (endpoint overrides, the password
+//! grant switch, scopes), and how its secrets go on a request.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value};
+use url::Url;
+use weft_auth::oauth::ClientAuth;
+use weft_egress::OutboundRequest;
+use weft_plugin_host::AuthScheme;
+use weft_store::Integration;
+
+use crate::secrets::CredentialSecrets;
+use crate::{Error, Result};
+
+/// Integration settings (in `endpointOverrides`) this crate reads.
+pub mod overrides {
+    /// Replaces the plugin's authorization endpoint.
+    pub const AUTHORIZE_URL: &str = "authorizeUrl";
+    /// Replaces the plugin's token endpoint.
+    pub const TOKEN_URL: &str = "tokenUrl";
+    /// Replaces the plugin's revocation endpoint.
+    pub const REVOKE_URL: &str = "revokeUrl";
+    /// `true` enables the password grant (where the plugin supports it).
+    pub const PASSWORD_GRANT: &str = "passwordGrant";
+    /// `true` keeps the password-grant password in the vault (off by default).
+    pub const KEEP_PASSWORD: &str = "keepPassword";
+}
+
+/// The OAuth authorization-code settings in force for an integration.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// Authorization endpoint (may hold `{config.x}` placeholders).
+    pub authorize_url: String,
+    /// Token endpoint (may hold placeholders).
+    pub token_url: String,
+    /// Revocation endpoint.
+    pub revoke_url: Option<String>,
+    /// Scopes requested.
+    pub scopes: Vec<String>,
+    /// Scope separator.
+    pub scope_separator: String,
+    /// Token-endpoint client authentication.
+    pub client_auth: ClientAuth,
+    /// Extra authorization parameters.
+    pub extra_params: Vec<(String, String)>,
+    /// The plugin refreshes tokens itself.
+    pub custom_refresh: bool,
+    /// The password grant is enabled for this integration.
+    pub password_grant: bool,
+    /// The password is kept after a password-grant connect.
+    pub keep_password: bool,
+}
+
+/// How an integration's accounts are connected and used.
+#[derive(Debug, Clone)]
+pub enum Scheme {
+    /// No credentials at all.
+    None,
+    /// An API key in a header or query parameter.
+    ApiKey {
+        /// In the query string rather than a header.
+        in_query: bool,
+        /// Header or parameter name.
+        name: String,
+        /// Value prefix.
+        prefix: Option<String>,
+    },
+    /// HTTP basic auth.
+    Basic,
+    /// A static bearer token.
+    Bearer,
+    /// OAuth 2.0 authorization code (and, where enabled, the password grant).
+    OAuth(OAuthSettings),
+    /// OAuth 2.0 client credentials with the user's own client.
+    ClientCredentials {
+        /// Token endpoint.
+        token_url: String,
+        /// Scopes.
+        scopes: Vec<String>,
+        /// Client authentication.
+        client_auth: ClientAuth,
+    },
+    /// Plugin-defined fields (JSON Schema), refreshed by the plugin.
+    Custom {
+        /// The fields' schema.
+        schema: Value,
+    },
+}
+
+fn client_auth(s: &str) -> ClientAuth {
+    if s == "post" { ClientAuth::Post } else { ClientAuth::Basic }
+}
+
+fn text_override(integration: &Integration, key: &str) -> Option<String> {
+    integration.endpoint_overrides.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn flag(integration: &Integration, key: &str) -> bool {
+    integration.endpoint_overrides.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+impl Scheme {
+    /// The scheme of `declared` (the plugin's) under `integration`'s settings.
+    pub fn resolve(declared: &AuthScheme, integration: &Integration) -> Scheme {
+        let scopes = |default: &[String]| {
+            if integration.scopes.is_empty() { default.to_vec() } else { integration.scopes.clone() }
+        };
+        match declared {
+            AuthScheme::None => Scheme::None,
+            AuthScheme::ApiKey { location, name, prefix } => {
+                Scheme::ApiKey { in_query: location == "query", name: name.clone(), prefix: prefix.clone() }
+            }
+            AuthScheme::Basic => Scheme::Basic,
+            AuthScheme::Bearer => Scheme::Bearer,
+            AuthScheme::Oauth2 {
+                authorize_url,
+                token_url,
+                revoke_url,
+                scopes: default_scopes,
+                scope_separator,
+                client_auth: auth,
+                extra_authorize_params,
+                custom_refresh,
+                password_grant,
+            } => Scheme::OAuth(OAuthSettings {
+                authorize_url: text_override(integration, overrides::AUTHORIZE_URL)
+                    .unwrap_or_else(|| authorize_url.clone()),
+                token_url: text_override(integration, overrides::TOKEN_URL).unwrap_or_else(|| token_url.clone()),
+                revoke_url: text_override(integration, overrides::REVOKE_URL).or_else(|| revoke_url.clone()),
+                scopes: scopes(default_scopes),
+                scope_separator: if scope_separator.is_empty() { " ".into() } else { scope_separator.clone() },
+                client_auth: client_auth(auth),
+                extra_params: extra_authorize_params.clone(),
+                custom_refresh: *custom_refresh,
+                // Both the plugin and the integration must enable it.
+                password_grant: *password_grant && flag(integration, overrides::PASSWORD_GRANT),
+                keep_password: flag(integration, overrides::KEEP_PASSWORD),
+            }),
+            AuthScheme::Oauth2ClientCredentials { token_url, scopes: default_scopes, client_auth: auth } => {
+                Scheme::ClientCredentials {
+                    token_url: text_override(integration, overrides::TOKEN_URL).unwrap_or_else(|| token_url.clone()),
+                    scopes: scopes(default_scopes),
+                    client_auth: client_auth(auth),
+                }
+            }
+            AuthScheme::Custom { schema } => Scheme::Custom { schema: schema.clone() },
+        }
+    }
+
+    /// The secret input fields a user submits to connect, or `None` when the
+    /// scheme connects through an authorization redirect (or not at all).
+    pub fn input_fields(&self, password_grant: bool) -> Option<Vec<String>> {
+        let names = |n: &[&str]| Some(n.iter().map(|s| (*s).to_owned()).collect());
+        match self {
+            Scheme::None => None,
+            Scheme::ApiKey { .. } => names(&["api_key"]),
+            Scheme::Basic => names(&["username", "password"]),
+            Scheme::Bearer => names(&["token"]),
+            Scheme::OAuth(o) if password_grant && o.password_grant => names(&["username", "password"]),
+            Scheme::OAuth(_) => None,
+            Scheme::ClientCredentials { .. } => names(&["client_id", "client_secret"]),
+            Scheme::Custom { schema } => Some(
+                schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// The API's name of the scheme (`authenticationType`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Scheme::None => "none",
+            Scheme::ApiKey { .. } | Scheme::Basic | Scheme::Bearer | Scheme::Custom { .. } => "apiKey",
+            Scheme::OAuth(_) => "oauth",
+            Scheme::ClientCredentials { .. } => "oauthClientCredential",
+        }
+    }
+
+    /// Adds the credential to an outbound request: after the egress header
+    /// hygiene, and never visible to a plugin.
+    pub fn inject(&self, secrets: &CredentialSecrets, req: &mut OutboundRequest) -> Result<()> {
+        let missing = || Error::NeedsReauth { reason: "the credential has no usable secret".into() };
+        let bearer = |token: &str| ("authorization".to_owned(), format!("Bearer {token}"));
+        match self {
+            Scheme::None => {}
+            Scheme::ApiKey { in_query, name, prefix } => {
+                let key = secrets.fields.get("api_key").ok_or_else(missing)?;
+                let value = format!("{}{key}", prefix.as_deref().unwrap_or(""));
+                if *in_query {
+                    req.url.query_pairs_mut().append_pair(name, &value);
+                } else {
+                    req.injected_headers.push((name.to_ascii_lowercase(), value));
+                }
+            }
+            Scheme::Basic => {
+                let (user, pass) = (secrets.username.as_deref().ok_or_else(missing)?, secrets.password.as_deref());
+                let pair = format!("{user}:{}", pass.unwrap_or(""));
+                req.injected_headers.push(("authorization".into(), format!("Basic {}", STANDARD.encode(pair))));
+            }
+            Scheme::Bearer | Scheme::OAuth(_) | Scheme::ClientCredentials { .. } | Scheme::Custom { .. } => {
+                req.injected_headers.push(bearer(secrets.access_token.as_deref().ok_or_else(missing)?));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fills `{config.<field>}` placeholders of `template` from the connection's
+/// pre-authorization inputs. Values may only be host- and path-safe tokens
+/// (letters, digits, `-`, `_`, `.`), so an input cannot move a URL to
+/// another host or path.
+pub fn fill_url(template: &str, config: &Map<String, Value>) -> Result<Url> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{config.") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + "{config.".len()..];
+        let end = after.find('}').ok_or_else(|| Error::Misconfigured(format!("unclosed placeholder in {template}")))?;
+        let field = &after[..end];
+        let value = match config.get(field) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(Error::BadRequest(format!("the input field `{field}` is required to connect"))),
+        };
+        let safe = !value.is_empty()
+            && value.len() <= 253
+            && !value.starts_with('.')
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !safe {
+            return Err(Error::BadRequest(format!(
+                "the input field `{field}` may only hold letters, digits, '-', '_' and '.'"
+            )));
+        }
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    let url: Url = out.parse().map_err(|_| Error::Misconfigured(format!("{template} is not a URL")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(Error::Misconfigured(format!("{template} is not an http(s) URL")));
+    }
+    Ok(url)
+}
+
+/// The non-secret pre-authorization inputs a user sent, checked against the
+/// plugin's connection-config schema (top-level properties only; values
+/// must be strings, numbers or booleans).
+pub fn connection_inputs(schema: Option<&Value>, inputs: &Map<String, Value>) -> Result<Map<String, Value>> {
+    let allowed: BTreeMap<&str, ()> = schema
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().map(|k| (k.as_str(), ())).collect())
+        .unwrap_or_default();
+    let mut out = Map::new();
+    for (k, v) in inputs {
+        if !allowed.contains_key(k.as_str()) {
+            continue;
+        }
+        match v {
+            Value::String(_) | Value::Number(_) | Value::Bool(_) => {
+                out.insert(k.clone(), v.clone());
+            }
+            _ => return Err(Error::BadRequest(format!("the input field `{k}` must be a string, number or boolean"))),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn placeholders_accept_only_safe_tokens() {
+        let config = json!({"subdomain": "acme", "evil": "x.test/a?", "at": "a@b"});
+        let config = config.as_object().unwrap();
+        assert_eq!(
+            fill_url("https://{config.subdomain}.zendesk.test/oauth", config).unwrap().as_str(),
+            "https://acme.zendesk.test/oauth"
+        );
+        assert!(matches!(fill_url("https://{config.evil}.x/", config), Err(Error::BadRequest(_))));
+        assert!(matches!(fill_url("https://{config.at}.x/", config), Err(Error::BadRequest(_))));
+        assert!(matches!(fill_url("https://{config.missing}.x/", config), Err(Error::BadRequest(_))));
+        assert!(matches!(fill_url("file:///{config.subdomain}", config), Err(Error::Misconfigured(_))));
+    }
+
+    #[test]
+    fn inputs_keep_only_declared_scalar_fields() {
+        let schema = json!({"properties": {"subdomain": {"type": "string"}}});
+        let inputs = json!({"subdomain": "acme", "other": "x"});
+        let got = connection_inputs(Some(&schema), inputs.as_object().unwrap()).unwrap();
+        assert_eq!(Value::Object(got), json!({"subdomain": "acme"}));
+        let nested = json!({"subdomain": {"a": 1}});
+        assert!(connection_inputs(Some(&schema), nested.as_object().unwrap()).is_err());
+    }
+}
