@@ -6,6 +6,7 @@
 //! 127.0.0.1 reached through the real egress client.
 
 pub mod logs;
+pub mod mock_auth;
 pub mod mock_provider;
 
 use std::path::PathBuf;

@@ -8,6 +8,7 @@
 mod harness;
 
 mod config;
+mod credentials;
 mod integrations;
 mod keys;
 mod lifecycle;
@@ -74,6 +75,21 @@ conformance! {
         secret_names,
         app_events,
         config_tenancy,
+    ],
+    credentials: [
+        insert_get_list,
+        config_replacement,
+        refresh_lease,
+        update_secrets_cas,
+        refresh_failures,
+        reconnect_replaces,
+        expiring_sweep,
+        connect_states,
+        events,
+        integration_secrets,
+        vault_canary,
+        rotation,
+        cascade,
     ],
     lifecycle: [
         migrate_is_idempotent,
