@@ -161,8 +161,14 @@ async fn create_integration(
     key: ProjectKey<Staff>,
     body: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (body, secret) = take_client_secret(body)?;
     let new: NewIntegration = json_body(body, r#"{"type": "<plugin id or custom.name>", ...}"#)?;
     let created = state.store.create_integration(key.project, new).await.map_err(store_error)?;
+    if let Some(secret) = secret {
+        set_client_secret(&state, key.project, created.id, secret).await?;
+        let again = state.store.get_integration(key.project, created.id).await.map_err(store_error)?;
+        return Ok((StatusCode::CREATED, Json(json!(again))));
+    }
     Ok((StatusCode::CREATED, Json(json!(created))))
 }
 
@@ -186,8 +192,39 @@ async fn patch_integration(
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
+    let (body, secret) = take_client_secret(body)?;
     let patch: IntegrationPatch = json_body(body, r#"the fields to change, e.g. {"active": true}"#)?;
-    Ok(Json(json!(state.store.update_integration(key.project, id, patch).await.map_err(store_error)?)))
+    let updated = state.store.update_integration(key.project, id, patch).await.map_err(store_error)?;
+    if let Some(secret) = secret {
+        set_client_secret(&state, key.project, id, secret).await?;
+        return Ok(Json(json!(state.store.get_integration(key.project, id).await.map_err(store_error)?)));
+    }
+    Ok(Json(json!(updated)))
+}
+
+/// Splits the write-only `clientSecret` (a string, or `null` to clear it)
+/// off an integration body: it goes to the vault, never to the row.
+#[allow(clippy::type_complexity)]
+fn take_client_secret(body: Option<Json<Value>>) -> Result<(Option<Json<Value>>, Option<Option<String>>), ApiError> {
+    let Some(Json(Value::Object(mut fields))) = body else { return Ok((body, None)) };
+    let secret = match fields.remove("clientSecret") {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 4096 => Some(Some(s)),
+        Some(_) => return Err(ApiError::bad_request("`clientSecret` must be a non-empty string, or null to clear it")),
+    };
+    Ok((Some(Json(Value::Object(fields))), secret))
+}
+
+async fn set_client_secret(
+    state: &AppState,
+    project: weft_store::ProjectId,
+    id: IntegrationId,
+    secret: Option<String>,
+) -> Result<(), ApiError> {
+    let secret = secret.map(secrecy::SecretString::from);
+    let exposed = secret.as_ref().map(secrecy::ExposeSecret::expose_secret);
+    state.credentials.set_client_secret(project, id, exposed).await.map_err(crate::connect::credential_error)
 }
 
 async fn delete_integration(

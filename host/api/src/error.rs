@@ -38,6 +38,12 @@ impl ApiError {
         e
     }
 
+    /// Adds `Retry-After` (whole seconds, at least 1).
+    pub fn with_retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after_secs = Some(after.as_secs().max(1));
+        self
+    }
+
     /// 400 for a request body that does not fit, saying what to send.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "INVALID_BODY", message)

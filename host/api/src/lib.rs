@@ -6,6 +6,7 @@
 //! added here, one module each.
 
 mod admin;
+mod connect;
 mod error;
 mod health;
 mod openapi;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub user_tokens: Arc<UserTokens>,
     /// Failed-authentication budget per client address.
     pub auth_throttle: Arc<AuthThrottle>,
+    /// Connected accounts.
+    pub credentials: Arc<weft_credentials::Credentials>,
 }
 
 /// The caller's address, when the server was started with connection info.
@@ -94,7 +97,11 @@ pub(crate) fn store_error(e: weft_store::Error) -> ApiError {
 }
 
 fn all_routes() -> routes::Routes {
-    let documented = health::routes().merge(plugins::routes()).merge(sdk::routes()).merge(admin::routes());
+    let documented = health::routes()
+        .merge(plugins::routes())
+        .merge(sdk::routes())
+        .merge(connect::routes().layer_all(|r| r.layer(sdk::cors())))
+        .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }
 

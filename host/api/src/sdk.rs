@@ -11,11 +11,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 use tower_http::cors::{Any, CorsLayer};
-use weft_store::{ConnectedUser, Integration, ProjectId};
+use weft_store::{ConnectedUser, Credential, CredentialStatus, Integration, ProjectId};
 
 /// Browsers call these routes from the app's own origin with a user token
 /// in the `Authorization` header (no cookies), so any origin may call them.
-fn cors() -> CorsLayer {
+pub(crate) fn cors() -> CorsLayer {
     let headers =
         ["authorization", "content-type", "x-paragon-credential", "x-paragon-use-raw-response", "x-request-id"];
     CorsLayer::new()
@@ -53,13 +53,31 @@ async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec
     Ok(all.into_iter().filter(|i| i.active).collect())
 }
 
-/// `{authenticated, userId, integrations, meta}`; until accounts can be
-/// connected every active integration reports `enabled: false`.
+/// `{authenticated, userId, integrations, meta}`: each active integration
+/// with the user's accounts of it (`allCredentials`, the first one's id,
+/// status and provider data at the top, `enabled` when one is VALID).
 async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -> Result<Value, ApiError> {
+    let credentials = state.store.list_user_credentials(project, &user.user_id).await.map_err(store_error)?;
+    let now = time::OffsetDateTime::now_utc();
     let integrations: Map<String, Value> = active_integrations(state, project)
         .await?
         .into_iter()
-        .map(|i| (i.integration_type, json!({ "enabled": false, "configuredWorkflows": {} })))
+        .map(|i| {
+            let mine: Vec<&Credential> = credentials.iter().filter(|c| c.integration_id == i.id).collect();
+            let Some(first) = mine.iter().find(|c| c.status == CredentialStatus::Valid).or(mine.first()) else {
+                return (i.integration_type, json!({ "enabled": false, "configuredWorkflows": {} }));
+            };
+            let view = json!({
+                "enabled": mine.iter().any(|c| c.status == CredentialStatus::Valid),
+                "configuredWorkflows": first.config.get("configuredWorkflows").cloned().unwrap_or_else(|| json!({})),
+                "credentialId": first.id.to_string(),
+                "credentialStatus": first.status.as_str(),
+                "providerId": first.provider_id,
+                "providerData": first.provider_data,
+                "allCredentials": mine.iter().map(|c| crate::connect::credential_view(c, now)).collect::<Vec<_>>(),
+            });
+            (i.integration_type, view)
+        })
         .collect();
     Ok(json!({
         "authenticated": true,

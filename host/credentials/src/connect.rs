@@ -362,7 +362,8 @@ impl Credentials {
         let key = id.to_string();
         self.pending_insert(&key, auth.scheme.clone(), secrets.clone());
         let opts = CallOptions::new(auth.integration.project_id.to_string())
-            .with_connection(key.clone(), Value::Object(inputs.clone()));
+            .with_connection(key.clone(), Value::Object(inputs.clone()))
+            .with_base_url(auth.integration.base_url.as_deref());
         let outcome = self.plugins()?.test_connection(&auth.plugin.id, &opts).await;
         self.pending_remove(&key);
         match outcome {

@@ -257,7 +257,8 @@ impl Credentials {
     /// The plugin's `auth.refresh` hook; its errors map to token errors.
     async fn plugin_refresh(&self, auth: &IntegrationAuth, credential: &Credential) -> Result<TokenResponse, Refusal> {
         let opts = CallOptions::new(credential.project_id.to_string())
-            .with_connection(credential.id.to_string(), Value::Object(credential.connection_config.clone()));
+            .with_connection(credential.id.to_string(), Value::Object(credential.connection_config.clone()))
+            .with_base_url(auth.integration.base_url.as_deref());
         let plugins = self.plugins().map_err(Refusal::Other)?;
         match plugins.refresh(&auth.plugin.id, &opts).await {
             Ok(r) => Ok(TokenResponse {

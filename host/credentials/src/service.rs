@@ -136,6 +136,16 @@ impl Credentials {
         let _ = self.public_url.set(url.trim_end_matches('/').to_owned());
     }
 
+    /// Re-reads the vault's master keys (a rotation elsewhere added one).
+    pub fn reload_vault(&self) -> Result<bool> {
+        Ok(self.vault.reload()?)
+    }
+
+    /// The vault (for a rotation run in this process).
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &CredentialSettings {
         &self.settings

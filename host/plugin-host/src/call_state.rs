@@ -37,6 +37,8 @@ pub(crate) struct CallState {
     pub deadline_ms: u64,
     pub connection_config: Arc<serde_json::Value>,
     pub metadata: Option<Arc<Metadata>>,
+    /// The integration's base URL override, if any.
+    pub base_url: Option<Arc<str>>,
     pub services: HostServices,
     pub config: Arc<HostConfig>,
     pub http_requests: u32,

@@ -3,6 +3,7 @@
 //! reads the environment (except `RUST_LOG` for log filtering).
 
 use figment::Figment;
+use secrecy::SecretString;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -26,8 +27,91 @@ pub struct Settings {
     pub sandbox: SandboxSettings,
     /// The outbound client.
     pub egress: EgressSettings,
+    /// Master keys of the credential vault.
+    pub vault: VaultSettings,
+    /// Connecting accounts and refreshing their tokens.
+    pub connect: ConnectSettings,
     /// Log output.
     pub log: LogSettings,
+}
+
+/// Master keys of the credential vault. Without an inline key, key files
+/// `master-v<N>.key` in `key_dir` are used (the first start creates v1).
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultSettings {
+    /// Directory of the master key files; default `<data_dir>/vault`.
+    pub key_dir: Option<PathBuf>,
+    /// The current master key, `weft-master-key v<N> <base64>`, instead of
+    /// key files (e.g. from `WEFT__VAULT__MASTER_KEY`).
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// Older inline keys, to open values not yet re-wrapped.
+    #[serde(skip_serializing)]
+    pub older_master_keys: Vec<SecretString>,
+}
+
+// Keys never print.
+impl std::fmt::Debug for VaultSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultSettings")
+            .field("key_dir", &self.key_dir)
+            .field("master_key", &self.master_key.as_ref().map(|_| "[REDACTED]"))
+            .field("older_master_keys", &self.older_master_keys.len())
+            .finish()
+    }
+}
+
+/// Connecting accounts and refreshing their tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectSettings {
+    /// The URL users and providers reach Weft at, for OAuth redirect URIs
+    /// (`https://weft.example.com`); default `http://<host>:<port>`.
+    pub public_url: Option<String>,
+    /// Refresh tokens this many seconds before they expire.
+    pub refresh_margin_secs: u64,
+    /// How long one process may hold a refresh lease, milliseconds.
+    pub lease_ttl_ms: u64,
+    /// Longest token-endpoint call, milliseconds.
+    pub token_timeout_ms: u64,
+    /// How long a started authorization stays usable, seconds.
+    pub state_ttl_secs: u64,
+    /// Token-endpoint attempts per refresh.
+    pub max_refresh_attempts: u32,
+    /// First backoff between attempts, milliseconds (doubled each time).
+    pub backoff_base_ms: u64,
+    /// Longest wait inside one request, milliseconds.
+    pub max_inline_wait_ms: u64,
+    /// Distinct days of failed refreshes before giving a credential up.
+    pub give_up_days: i64,
+    /// Assumed lifetime of tokens without `expires_in`, seconds.
+    pub default_token_lifetime_secs: u64,
+    /// Interval of the proactive refresh sweep, seconds (0 disables it).
+    pub sweep_interval_secs: u64,
+    /// Random delay spreading the refreshes of one sweep, seconds.
+    pub sweep_jitter_secs: u64,
+}
+
+impl Default for ConnectSettings {
+    fn default() -> Self {
+        let d = weft_credentials::CredentialSettings::default();
+        let ms = |d: Duration| d.as_millis() as u64;
+        Self {
+            public_url: None,
+            refresh_margin_secs: d.refresh_margin.as_secs(),
+            lease_ttl_ms: ms(d.lease_ttl),
+            token_timeout_ms: ms(d.token_timeout),
+            state_ttl_secs: d.state_ttl.as_secs(),
+            max_refresh_attempts: d.max_refresh_attempts,
+            backoff_base_ms: ms(d.backoff_base),
+            max_inline_wait_ms: ms(d.max_inline_wait),
+            give_up_days: d.give_up_days,
+            default_token_lifetime_secs: d.default_token_lifetime.as_secs(),
+            sweep_interval_secs: d.sweep_interval.as_secs(),
+            sweep_jitter_secs: d.sweep_jitter.as_secs(),
+        }
+    }
 }
 
 /// Listening address.
@@ -140,6 +224,8 @@ impl Default for Settings {
             plugins: PluginSettings::default(),
             sandbox: SandboxSettings::default(),
             egress: EgressSettings::default(),
+            vault: VaultSettings::default(),
+            connect: ConnectSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -211,6 +297,29 @@ impl Settings {
             max_concurrent_calls: self.sandbox.max_concurrent_calls,
             cache_dir: Some(self.plugins.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))),
             ..Default::default()
+        }
+    }
+
+    /// The directory of the vault's master key files.
+    pub fn vault_key_dir(&self) -> PathBuf {
+        self.vault.key_dir.clone().unwrap_or_else(|| self.data_dir.join("vault"))
+    }
+
+    /// The credential service's settings.
+    pub fn credential_settings(&self) -> weft_credentials::CredentialSettings {
+        let c = &self.connect;
+        weft_credentials::CredentialSettings {
+            refresh_margin: Duration::from_secs(c.refresh_margin_secs),
+            lease_ttl: Duration::from_millis(c.lease_ttl_ms),
+            token_timeout: Duration::from_millis(c.token_timeout_ms),
+            state_ttl: Duration::from_secs(c.state_ttl_secs),
+            max_refresh_attempts: c.max_refresh_attempts.max(1),
+            backoff_base: Duration::from_millis(c.backoff_base_ms),
+            max_inline_wait: Duration::from_millis(c.max_inline_wait_ms),
+            give_up_days: c.give_up_days,
+            default_token_lifetime: Duration::from_secs(c.default_token_lifetime_secs),
+            sweep_interval: Duration::from_secs(c.sweep_interval_secs),
+            sweep_jitter: Duration::from_secs(c.sweep_jitter_secs),
         }
     }
 

@@ -6,5 +6,6 @@ pub mod cli;
 pub mod config;
 mod startup;
 pub mod telemetry;
+pub mod vault;
 
 pub use startup::{Application, open_store, shutdown_signal};

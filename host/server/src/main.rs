@@ -38,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The credential vault.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
+    },
     /// Check a plugin component the way `serve` installs it and print what it declares.
     Inspect {
         /// Path to a `.wasm` component.
@@ -55,6 +60,17 @@ enum ProjectCommand {
         /// development, staging or production.
         #[arg(long, default_value = "development")]
         environment: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum VaultCommand {
+    /// Add a new master key version and re-wrap every stored secret under
+    /// it; safe while servers run (they pick the new key up).
+    Rotate {
+        /// Afterwards rename the older key files to `*.retired`.
+        #[arg(long)]
+        retire: bool,
     },
 }
 
@@ -111,6 +127,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Token { command: TokenCommand::Mint { project, user, ttl } } => {
             cli::token_mint(&settings, &project, &user, ttl).await
+        }
+        Command::Vault { command: VaultCommand::Rotate { retire } } => {
+            let store = weft_server::open_store(&settings).await?;
+            let outcome = weft_server::vault::rotate(&settings, store.as_ref(), retire).await;
+            store.close().await;
+            outcome
         }
         Command::Inspect { file } => inspect(settings, file).await,
     }

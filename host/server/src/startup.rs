@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use weft_api::{AppState, AuthThrottle, UserTokens};
-use weft_auth::{TokenPolicy, UserTokenVerifier};
+use weft_auth::{Clock, SystemClock, TokenPolicy, UserTokenVerifier};
+use weft_credentials::{Credentials, Injector};
 use weft_egress::EgressClient;
 use weft_plugin_host::{HostServices, PluginHost, PluginInfo};
 use weft_store::Store;
@@ -43,16 +44,28 @@ impl Application {
     /// the plugin directory (a refused component is logged, not fatal) and
     /// binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with an injected business clock (tests move
+    /// it to expire states and tokens).
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         // A broken crypto backend must fail start-up, not the first request.
         weft_auth::self_test().context("checking the JWT crypto backend")?;
         let store = open_store(&settings).await?;
+        // Before anything else touches the store: the wrong key must stop us.
+        let vault = crate::vault::open_vault(&settings, store.as_ref()).await.context("opening the vault")?;
         let first_operator_key = bootstrap_operator_key(store.as_ref()).await?;
         let egress = Arc::new(EgressClient::new(settings.egress_config()).context("building the egress client")?);
         let user_tokens = Arc::new(UserTokens::new(UserTokenVerifier::new(TokenPolicy::default()), egress.clone()));
-        let host = PluginHost::new(settings.host_config(), HostServices::in_memory(egress))
-            .context("starting the plugin runtime")?;
+        let credentials =
+            Arc::new(Credentials::new(store.clone(), vault, egress.clone(), clock, settings.credential_settings()));
+        let services =
+            HostServices { credentials: Arc::new(Injector(credentials.clone())), ..HostServices::in_memory(egress) };
+        let host = Arc::new(PluginHost::new(settings.host_config(), services).context("starting the plugin runtime")?);
+        credentials.attach_plugins(host.clone());
         let plugin_dir = settings.plugin_dir();
         if plugin_dir.is_dir() {
             for (path, outcome) in host.install_dir(&plugin_dir).await.context("reading the plugin directory")? {
@@ -65,8 +78,11 @@ impl Application {
         }
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+        let bound = listener.local_addr().context("reading the bound address")?;
+        credentials.set_public_url(&settings.connect.public_url.clone().unwrap_or_else(|| format!("http://{bound}")));
         let state = AppState {
-            plugins: Arc::new(host),
+            credentials,
+            plugins: host,
             ready: Arc::new(AtomicBool::new(false)),
             store: store.clone(),
             user_tokens,
@@ -98,20 +114,60 @@ impl Application {
         &self.settings
     }
 
+    /// The store (tests inspect rows through it).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The credential service (tests drive sweeps and read its counters).
+    pub fn credentials(&self) -> Arc<Credentials> {
+        self.state.credentials.clone()
+    }
+
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let background = self.start_background();
         let router = weft_api::router(self.state.clone());
         self.state.ready.store(true, Ordering::Release);
         tracing::info!(addr = %self.local_addr(), "weft serving");
         // Connection info gives handlers the client address (auth throttling).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        for task in background {
+            task.abort();
+        }
+        served.context("serving HTTP")?;
         // Lets SQLite checkpoint its WAL and PostgreSQL connections end cleanly.
         self.store.close().await;
         tracing::info!("weft stopped");
         Ok(())
     }
 }
+
+impl Application {
+    /// The refresh sweep and the vault's key reload, stopped at shutdown.
+    fn start_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        let credentials = self.state.credentials.clone();
+        if !credentials.settings().sweep_interval.is_zero() {
+            tasks.push(tokio::spawn(credentials.clone().run_sweeper()));
+        }
+        // Picks up a key a `weft vault rotate` in another process added, so
+        // new values are sealed under it.
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(VAULT_RELOAD).await;
+                if let Err(e) = credentials.reload_vault() {
+                    tracing::warn!(error = %e, "re-reading the vault keys failed");
+                }
+            }
+        }));
+        tasks
+    }
+}
+
+/// How often the vault re-reads its key files.
+const VAULT_RELOAD: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Completes on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

@@ -49,4 +49,4 @@ pub use keyring::Keyring;
 pub use master_key::{DataKey, KeyId, LocalMasterKey, MasterKey};
 pub use owner::{Owner, OwnerKind};
 pub use sealed::Sealed;
-pub use vault::{MasterKeyCheck, Vault};
+pub use vault::{KeyReloader, MasterKeyCheck, Vault};

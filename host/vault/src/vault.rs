@@ -1,6 +1,8 @@
 //! Sealing, opening and re-wrapping values, and the start-up key check.
 
 use std::fmt;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use secrecy::{SecretBox, SecretSlice, SecretString};
 
@@ -12,10 +14,20 @@ use crate::{DataKey, Error, KeyId, Keyring, Owner, Result, Sealed, cipher};
 const CANARY_FIELD: &str = "master-key-check";
 const CANARY_PLAINTEXT: &[u8] = b"weft-vault canary v1";
 
+/// Reads the keyring again (new key files after a rotation).
+pub type KeyReloader = Box<dyn Fn() -> Result<Keyring> + Send + Sync>;
+
 /// Seals and opens values under a [`Keyring`]. Cheap to share behind an
 /// `Arc`; holds no per-value state.
+///
+/// The keyring can be replaced while the vault is in use (a rotation run by
+/// another process added a key): [`Vault::with_reloader`] lets the vault
+/// read it again when it meets a key version it lacks, at most once a
+/// second, and [`Vault::reload`] does it on demand.
 pub struct Vault {
-    keyring: Keyring,
+    keyring: RwLock<Keyring>,
+    reloader: Option<KeyReloader>,
+    last_reload: Mutex<Option<Instant>>,
 }
 
 /// The outcome of [`Vault::verify_master_key`].
@@ -34,12 +46,28 @@ pub enum MasterKeyCheck {
 impl Vault {
     /// A vault over `keyring`.
     pub fn new(keyring: Keyring) -> Self {
-        Vault { keyring }
+        Vault { keyring: RwLock::new(keyring), reloader: None, last_reload: Mutex::new(None) }
     }
 
-    /// The keys this vault uses.
-    pub fn keyring(&self) -> &Keyring {
-        &self.keyring
+    /// A vault that can read its keyring again with `reloader`.
+    pub fn with_reloader(keyring: Keyring, reloader: KeyReloader) -> Self {
+        Vault { reloader: Some(reloader), ..Self::new(keyring) }
+    }
+
+    /// The keys this vault uses now.
+    pub fn keyring(&self) -> Keyring {
+        self.keyring.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Reads the keyring again; true when the current key changed.
+    pub fn reload(&self) -> Result<bool> {
+        let Some(reloader) = &self.reloader else { return Ok(false) };
+        *self.last_reload.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        let fresh = reloader()?;
+        let mut ring = self.keyring.write().unwrap_or_else(|p| p.into_inner());
+        let changed = ring.current().id() != fresh.current().id();
+        *ring = fresh;
+        Ok(changed)
     }
 
     /// Seals `plaintext` as field `field` of `owner` with a fresh data key
@@ -48,7 +76,8 @@ impl Vault {
         let data_key = DataKey::generate()?;
         let nonce = cipher::random_nonce()?;
         let ciphertext = cipher::seal(data_key.as_bytes(), &nonce, plaintext, &value_aad(owner, field))?;
-        let current = self.keyring.current();
+        let ring = self.keyring();
+        let current = ring.current();
         let wrapped_key = current.wrap(&data_key, &key_aad(owner, field, current.id()))?;
         Ok(Sealed { key_id: current.id(), wrapped_key, nonce, ciphertext })
     }
@@ -75,14 +104,15 @@ impl Vault {
     /// ciphertext is kept as is. This is what a rotation calls per row.
     pub fn rewrap(&self, owner: &Owner, field: &str, sealed: &Sealed) -> Result<Sealed> {
         let data_key = self.unwrap_key(owner, field, sealed)?;
-        let current = self.keyring.current();
+        let ring = self.keyring();
+        let current = ring.current();
         let wrapped_key = current.wrap(&data_key, &key_aad(owner, field, current.id()))?;
         Ok(Sealed { key_id: current.id(), wrapped_key, ..sealed.clone() })
     }
 
     /// Whether `sealed` is wrapped under an older key than the current one.
     pub fn needs_rewrap(&self, sealed: &Sealed) -> bool {
-        sealed.key_id != self.keyring.current().id()
+        sealed.key_id != self.current_key_id()
     }
 
     /// The start-up check. With the canary stored at first start, it must
@@ -109,18 +139,33 @@ impl Vault {
     }
 
     fn unwrap_key(&self, owner: &Owner, field: &str, sealed: &Sealed) -> Result<DataKey> {
-        let key = self.keyring.get(sealed.key_id).ok_or(Error::UnknownKey(sealed.key_id))?;
+        let mut ring = self.keyring();
+        if ring.get(sealed.key_id).is_none() && self.may_reload() {
+            // A newer key a rotation elsewhere added; an older one stays unknown.
+            if let Err(e) = self.reload() {
+                return Err(e);
+            }
+            ring = self.keyring();
+        }
+        let key = ring.get(sealed.key_id).ok_or(Error::UnknownKey(sealed.key_id))?;
         key.unwrap(&sealed.wrapped_key, &key_aad(owner, field, sealed.key_id))
+    }
+
+    /// Whether a reload on an unknown key is allowed now (at most once a
+    /// second, so unreadable data cannot make the vault re-read files in a loop).
+    fn may_reload(&self) -> bool {
+        let last = *self.last_reload.lock().unwrap_or_else(|p| p.into_inner());
+        self.reloader.is_some() && last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
     }
 
     /// The version new values are sealed under.
     pub fn current_key_id(&self) -> KeyId {
-        self.keyring.current().id()
+        self.keyring().current().id()
     }
 }
 
 impl fmt::Debug for Vault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Vault").field("keyring", &self.keyring).finish()
+        f.debug_struct("Vault").field("keyring", &self.keyring()).finish()
     }
 }

@@ -22,6 +22,9 @@ pub struct CallOptions {
     pub connection_config: Arc<Value>,
     /// Correlates logs; an idempotency key towards providers.
     pub invocation_id: String,
+    /// Replaces the plugin's base URL (an integration's override, e.g. a
+    /// sandbox); its host is permitted in addition to the plugin's own.
+    pub base_url: Option<Arc<str>>,
 }
 
 impl CallOptions {
@@ -32,7 +35,14 @@ impl CallOptions {
             connection_id: None,
             connection_config: Arc::new(Value::Object(Default::default())),
             invocation_id: uuid::Uuid::new_v4().to_string(),
+            base_url: None,
         }
+    }
+
+    /// Uses `base_url` instead of the plugin's (an integration's override).
+    pub fn with_base_url(mut self, base_url: Option<&str>) -> Self {
+        self.base_url = base_url.map(Arc::from);
+        self
     }
 
     /// Acts for `connection_id` with its settings.

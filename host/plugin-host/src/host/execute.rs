@@ -43,6 +43,7 @@ impl PluginHost {
             deadline_ms: self.config.call_deadline_ms(),
             connection_config: opts.connection_config.clone(),
             metadata,
+            base_url: opts.base_url.clone(),
             services: self.services.clone(),
             config: self.config.clone(),
             http_requests: 0,

@@ -68,12 +68,18 @@ impl CallState {
             return Err(Error::Denied("this component has no outbound HTTP capability".into()));
         };
         let config = &self.connection_config;
-        let url = resolve_url(&meta.base_url, &req.url, config)?;
+        let base = self.base_url.as_deref().unwrap_or(&meta.base_url);
+        let url = resolve_url(base, &req.url, config)?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let permitted = meta.allowed_hosts.iter().any(|p| match fill_placeholders(p, config) {
-            Ok(pattern) => allowed_host_matches(&pattern, &host, url.port_or_known_default()),
-            Err(_) => false,
+        // An operator's base URL override is permitted too (same host and port).
+        let overridden = self.base_url.as_deref().and_then(|b| Url::parse(b).ok()).is_some_and(|b| {
+            b.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&host)) && b.port_or_known_default() == url.port_or_known_default()
         });
+        let permitted = overridden
+            || meta.allowed_hosts.iter().any(|p| match fill_placeholders(p, config) {
+                Ok(pattern) => allowed_host_matches(&pattern, &host, url.port_or_known_default()),
+                Err(_) => false,
+            });
         if !permitted {
             return Err(Error::Denied(format!("host {host:?} is not in the allowed hosts of plugin {}", meta.id)));
         }
