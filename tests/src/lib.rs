@@ -86,7 +86,18 @@ impl TestHost {
 
     /// A host with the given limits. Without a cache directory of its own it
     /// shares one with every test, so each component compiles once per run.
-    pub fn with_config(mut config: HostConfig) -> Self {
+    pub fn with_config(config: HostConfig) -> Self {
+        let credentials = StaticCredentials { connection_id: CONNECTION.into(), token: TOKEN_CANARY.into() };
+        Self::with_services(config, Arc::new(credentials))
+    }
+
+    /// A host with [`test_config`] whose outbound requests get their
+    /// credentials from `credentials` instead of [`StaticCredentials`].
+    pub fn with_credentials(credentials: Arc<dyn CredentialInjector>) -> Self {
+        Self::with_services(test_config(), credentials)
+    }
+
+    fn with_services(mut config: HostConfig, credentials: Arc<dyn CredentialInjector>) -> Self {
         logs::install();
         if config.cache_dir.is_none() {
             config.cache_dir = Some(shared_cache_dir());
@@ -97,7 +108,7 @@ impl TestHost {
             egress,
             state: Arc::new(MemoryStateStore::with_quota(100)),
             secrets: secrets.clone(),
-            credentials: Arc::new(StaticCredentials { connection_id: CONNECTION.into(), token: TOKEN_CANARY.into() }),
+            credentials,
         };
         let host = PluginHost::new(config, services).expect("plugin host");
         Self { host: Arc::new(host), secrets }

@@ -7,7 +7,8 @@
 //! every request it receives, refused ones included, with its outcome.
 //!
 //! Routes: `GET /authorize`, `POST /token`, `POST /revoke`,
-//! `GET /.well-known/oauth-authorization-server` and `ANY /api/{*path}`.
+//! `GET /.well-known/oauth-authorization-server` and `ANY /api/{*path}`
+//! (a valid bearer token, or else a registered `X-API-Key`).
 
 mod handlers;
 #[cfg(test)]
@@ -149,6 +150,7 @@ struct AuthState {
     counter: u64,
     clients: HashMap<String, ClientReg>,
     users: HashMap<String, (String, String)>,
+    api_keys: HashMap<String, String>,
     approving: String,
     ttl: Option<u64>,
     send_iss: bool,
@@ -184,6 +186,7 @@ impl AuthState {
             counter: 0,
             clients: HashMap::new(),
             users: HashMap::new(),
+            api_keys: HashMap::new(),
             approving: "acct-1".into(),
             ttl: Some(3600),
             send_iss: false,
@@ -304,6 +307,12 @@ impl MockAuthServer {
     /// [`MockAuthServer::set_approving_user`]'s account, user or not.
     pub fn add_user(&self, username: &str, password: &str, account_id: &str) {
         self.lock().users.insert(username.into(), (password.into(), account_id.into()));
+    }
+
+    /// Registers an API key that `/api` accepts in the `X-API-Key` header,
+    /// acting as `account_id`, when the request has no valid bearer token.
+    pub fn add_api_key(&self, key: &str, account_id: &str) {
+        self.lock().api_keys.insert(key.into(), account_id.into());
     }
 
     /// The account that the next `/authorize` approvals grant (default `acct-1`).

@@ -179,7 +179,10 @@ impl Credentials {
             match outcome {
                 Ok(fresh) => return self.store_refreshed(&credential, lease, secrets, fresh).await,
                 Err(Refusal::Token(TokenError::InvalidGrant)) => {
-                    return self.on_invalid_grant(&auth, &credential, lease).await;
+                    // An earlier attempt (now or before) that failed in transit
+                    // may have used the refresh token up.
+                    let lost = attempt > 1 || credential.refresh_failure_count > 0;
+                    return self.on_invalid_grant(&auth, &credential, lease, lost).await;
                 }
                 Err(Refusal::Token(TokenError::InvalidClient)) => {
                     tracing::error!(
@@ -338,7 +341,13 @@ impl Credentials {
     }
 
     /// `invalid_grant`: believe it only if nobody rotated meanwhile.
-    async fn on_invalid_grant(&self, auth: &IntegrationAuth, credential: &Credential, lease: Uuid) -> Result<Usable> {
+    async fn on_invalid_grant(
+        &self,
+        auth: &IntegrationAuth,
+        credential: &Credential,
+        lease: Uuid,
+        lost: bool,
+    ) -> Result<Usable> {
         let project = credential.project_id;
         let again = self.store.get_credential(project, credential.id).await?;
         if again.version != credential.version {
@@ -348,7 +357,7 @@ impl Credentials {
         }
         // A refresh that failed in transit may have rotated the token at the
         // provider: the answer was lost, and with it the new refresh token.
-        let reason = if credential.refresh_failure_count > 0 { "refresh_lost" } else { "needs_reauth" };
+        let reason = if lost { "refresh_lost" } else { "needs_reauth" };
         let recorded = self.record_failure(credential, lease, None, Some(reason)).await?;
         if recorded {
             self.emit_credentials_failure(auth, credential, "invalid_grant").await;

@@ -29,13 +29,11 @@ fn key_files(dir: &Path) -> anyhow::Result<Vec<(u32, PathBuf)>> {
     for entry in entries {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if let Some(v) = name.strip_prefix("master-v").and_then(|r| r.strip_suffix(".key")) {
-            if let Ok(v) = v.parse::<u32>() {
-                found.push((v, path));
-            }
+        if let Some(Ok(v)) = name.strip_prefix("master-v").and_then(|r| r.strip_suffix(".key")).map(str::parse::<u32>) {
+            found.push((v, path));
         }
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
     Ok(found)
 }
 

@@ -142,9 +142,7 @@ impl Vault {
         let mut ring = self.keyring();
         if ring.get(sealed.key_id).is_none() && self.may_reload() {
             // A newer key a rotation elsewhere added; an older one stays unknown.
-            if let Err(e) = self.reload() {
-                return Err(e);
-            }
+            self.reload()?;
             ring = self.keyring();
         }
         let key = ring.get(sealed.key_id).ok_or(Error::UnknownKey(sealed.key_id))?;

@@ -459,10 +459,13 @@ fn api(st: &AuthState, req: &Req) -> (String, Response) {
         let (scheme, token) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
-    let Some(family) = bearer.and_then(|t| st.valid_access(t)) else {
+    let api_key = || {
+        let key = req.headers.get("x-api-key").and_then(|v| v.to_str().ok())?;
+        st.api_keys.get(key).map(String::as_str)
+    };
+    let Some(account) = bearer.and_then(|t| st.valid_access(t)).map(|f| f.account.as_str()).or_else(api_key) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "missing, unknown, expired or revoked token");
     };
-    let account = family.account.as_str();
     let body: Value = if req.path == "/api/me" {
         json!({ "id": account, "name": format!("User {account}") })
     } else {

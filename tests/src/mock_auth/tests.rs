@@ -222,6 +222,26 @@ async fn api_requires_a_valid_bearer_token() {
 }
 
 #[tokio::test]
+async fn api_accepts_registered_api_keys() {
+    let s = server().await;
+    s.add_api_key("key-live-123", "acct-9");
+    let with_key = |key: &str| browser().get(format!("{}/me", s.api_base())).header("X-API-Key", key);
+    let resp = with_key("key-live-123").send().await.expect("api request");
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body, serde_json::json!({ "id": "acct-9", "name": "User acct-9" }));
+    let resp = with_key("key-unknown").send().await.expect("api request");
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(s.log().last().map(|r| r.outcome.clone()).as_deref(), Some("invalid_token"));
+    // A valid bearer token wins over the key; an invalid one falls back to it.
+    let (access, _) = s.issue_tokens(CLIENT, "acct-3", "");
+    let both = with_key("key-live-123").bearer_auth(&access).send().await.expect("api request");
+    assert_eq!(both.json::<Value>().await.expect("json")["id"], "acct-3");
+    let forged = with_key("key-live-123").bearer_auth("at_forged").send().await.expect("api request");
+    assert_eq!(forged.json::<Value>().await.expect("json")["id"], "acct-9");
+}
+
+#[tokio::test]
 async fn authorize_refuses_a_wrong_redirect_uri() {
     let s = server().await;
     let refused = s.try_approve(&authorization_url(&s, "http://127.0.0.1:9/oauth/callback/")).await;

@@ -5,10 +5,13 @@
 //! fails otherwise.
 
 mod example_step;
+mod test_apikey;
+mod test_client_credentials;
 mod test_echo;
 mod test_fs_import;
 mod test_future_api;
 mod test_hostile;
+mod test_oauth;
 
 macro_rules! assert_test_exists {
     ($name:ident) => {
