@@ -29,8 +29,19 @@ pub fn install() {
         // INFO for dependencies. No `log` bridge: wasmtime's compiler logs
         // every pass through `log` at TRACE, which would swamp the capture.
         let filter = tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO).with_targets(
-            ["plugin", "audit", "weft_plugin_host", "weft_egress", "weft_api", "weft_server"]
-                .map(|t| (t, tracing::Level::TRACE)),
+            [
+                "plugin",
+                "audit",
+                "weft_plugin_host",
+                "weft_egress",
+                "weft_api",
+                "weft_server",
+                "weft_credentials",
+                "weft_auth",
+                "weft_vault",
+                "weft_store",
+            ]
+            .map(|t| (t, tracing::Level::TRACE)),
         );
         let subscriber = tracing_subscriber::fmt()
             .json()

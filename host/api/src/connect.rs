@@ -69,10 +69,14 @@ pub(crate) fn credential_error(e: CredError) -> ApiError {
         CredError::NotFound(what) => ApiError::not_found(format!("{} not found", capitalised(what))),
         CredError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", m),
         e @ CredError::InvalidState => ApiError::new(StatusCode::BAD_REQUEST, "INVALID_STATE", e.to_string()),
-        e @ CredError::NeedsReauth { .. } => {
-            ApiError::new(StatusCode::CONFLICT, "CREDENTIAL_INVALID", format!("{e}; connect it again with installIntegration"))
+        e @ CredError::NeedsReauth { .. } => ApiError::new(
+            StatusCode::CONFLICT,
+            "CREDENTIAL_INVALID",
+            format!("{e}; connect it again with installIntegration"),
+        ),
+        e @ CredError::Misconfigured(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INTEGRATION_MISCONFIGURED", e.to_string())
         }
-        e @ CredError::Misconfigured(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INTEGRATION_MISCONFIGURED", e.to_string()),
         e @ CredError::Provider(_) => ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_ERROR", e.to_string()),
         CredError::Unavailable { retry_after } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -80,7 +84,9 @@ pub(crate) fn credential_error(e: CredError) -> ApiError {
             "The provider is unavailable; retry later",
         )
         .with_retry_after(retry_after.unwrap_or(std::time::Duration::from_secs(1))),
-        e @ CredError::ConnectionTest(_) => ApiError::new(StatusCode::BAD_REQUEST, "CONNECTION_TEST_FAILED", e.to_string()),
+        e @ CredError::ConnectionTest(_) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "CONNECTION_TEST_FAILED", e.to_string())
+        }
         CredError::Corrupt => {
             tracing::error!("a stored credential failed its integrity check");
             ApiError::new(

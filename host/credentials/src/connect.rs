@@ -110,8 +110,10 @@ impl Credentials {
                 let pkce = Pkce::generate().map_err(|e| Error::internal(e.to_string()))?;
                 let state = random_state().map_err(|e| Error::internal(e.to_string()))?;
                 let hash = state_hash(&state);
-                let flow = FlowData { verifier: pkce.verifier.expose_secret().to_owned(), inputs, replace: req.replace };
-                let plain = zeroize::Zeroizing::new(serde_json::to_vec(&flow).map_err(|e| Error::internal(e.to_string()))?);
+                let flow =
+                    FlowData { verifier: pkce.verifier.expose_secret().to_owned(), inputs, replace: req.replace };
+                let plain =
+                    zeroize::Zeroizing::new(serde_json::to_vec(&flow).map_err(|e| Error::internal(e.to_string()))?);
                 let sealed = self.vault.seal(&flow_owner(project, &hash), FLOW_FIELD, &plain)?.to_bytes();
                 let redirect_uri = self.redirect_uri(project, auth.integration.id);
                 self.store
@@ -191,7 +193,10 @@ impl Credentials {
             let shown: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
             return Err(Error::BadRequest(format!("the provider did not authorize the connection ({shown})")));
         }
-        let code = params.code.filter(|c| !c.is_empty()).ok_or_else(|| Error::BadRequest("the callback has no code".into()))?;
+        let code = params
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::BadRequest("the callback has no code".into()))?;
         let sealed = Sealed::from_bytes(&taken.sealed).map_err(|_| Error::Corrupt)?;
         let plain = self.vault.open(&flow_owner(project, &hash), FLOW_FIELD, &sealed)?;
         let flow: FlowData = serde_json::from_slice(plain.expose_secret()).map_err(|_| Error::Corrupt)?;
@@ -267,8 +272,11 @@ impl Credentials {
                 }
             }
             Scheme::ClientCredentials { token_url, scopes, client_auth } => {
-                let client =
-                    OAuthClient { client_id: text("client_id")?, client_secret: Some(text("client_secret")?.into()), auth: *client_auth };
+                let client = OAuthClient {
+                    client_id: text("client_id")?,
+                    client_secret: Some(text("client_secret")?.into()),
+                    auth: *client_auth,
+                };
                 let url = fill_url(token_url, &inputs)?;
                 let tokens = request_token(
                     self.egress.as_ref(),
@@ -429,7 +437,8 @@ impl Credentials {
         let Ok(client) = self.app_client(auth, o.client_auth).await else { return };
         let token = SecretString::from(token);
         let timeout = self.settings.token_timeout;
-        if let Err(e) = weft_auth::oauth::revoke_token(self.egress.as_ref(), &url, &client, &token, hint, timeout).await {
+        if let Err(e) = weft_auth::oauth::revoke_token(self.egress.as_ref(), &url, &client, &token, hint, timeout).await
+        {
             tracing::warn!(credential = %c.id, error = %e, "revocation at the provider failed; deleted anyway");
         }
     }

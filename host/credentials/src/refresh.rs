@@ -381,7 +381,9 @@ impl Credentials {
         let reason = give_up.then_some("refresh_exhausted");
         tracing::warn!(credential = %credential.id, error = %error, days, give_up, "refresh failed");
         let became_invalid = self.record_failure(credential, lease, Some(wait), reason).await?;
-        if became_invalid && let Ok(auth) = self.integration_auth(credential.project_id, credential.integration_id).await {
+        if became_invalid
+            && let Ok(auth) = self.integration_auth(credential.project_id, credential.integration_id).await
+        {
             self.emit_credentials_failure(&auth, credential, "refresh_exhausted").await;
         }
         if give_up {

@@ -28,7 +28,9 @@ fn owner_of(value: &SealedValue) -> Option<(Owner, &'static str)> {
     let id = value.owner_id.clone();
     Some(match value.column {
         SealedColumn::CredentialSecrets => (Owner::new(project, OwnerKind::Credential, id), "secrets"),
-        SealedColumn::IntegrationClientSecret => (Owner::new(project, OwnerKind::IntegrationSecret, id), "client_secret"),
+        SealedColumn::IntegrationClientSecret => {
+            (Owner::new(project, OwnerKind::IntegrationSecret, id), "client_secret")
+        }
         SealedColumn::EnvironmentSecretValue => (Owner::new(project, OwnerKind::EnvironmentSecret, id), "value"),
         SealedColumn::ConnectState => (Owner::new(project, OwnerKind::ConnectState, id), "flow"),
         SealedColumn::VaultCanary => return None,

@@ -164,7 +164,11 @@ impl Scheme {
             Scheme::OAuth(_) => None,
             Scheme::ClientCredentials { .. } => names(&["client_id", "client_secret"]),
             Scheme::Custom { schema } => Some(
-                schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default(),
+                schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().cloned().collect())
+                    .unwrap_or_default(),
             ),
         }
     }

@@ -102,9 +102,9 @@ impl CredentialSecrets {
     /// that does not open is [`Error::Corrupt`].
     pub(crate) fn open(vault: &Vault, project: ProjectId, id: CredentialId, sealed: &[u8]) -> Result<Self> {
         let sealed = Sealed::from_bytes(sealed).map_err(|_| Error::Corrupt)?;
-        let plain = vault.open(&owner(project, id), FIELD, &sealed).map_err(|e| {
-            if e.is_corrupt() { Error::Corrupt } else { Error::Vault(e) }
-        })?;
+        let plain = vault
+            .open(&owner(project, id), FIELD, &sealed)
+            .map_err(|e| if e.is_corrupt() { Error::Corrupt } else { Error::Vault(e) })?;
         serde_json::from_slice(plain.expose_secret()).map_err(|_| Error::Corrupt)
     }
 }

@@ -211,7 +211,9 @@ impl Credentials {
     ) -> Result<()> {
         let sealed = match secret {
             Some(s) => Some(
-                self.vault.seal(&client_secret_owner(project, integration), CLIENT_SECRET_FIELD, s.as_bytes())?.to_bytes(),
+                self.vault
+                    .seal(&client_secret_owner(project, integration), CLIENT_SECRET_FIELD, s.as_bytes())?
+                    .to_bytes(),
             ),
             None => None,
         };

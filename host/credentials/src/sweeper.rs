@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::service::Credentials;
 use crate::Result;
+use crate::service::Credentials;
 
 /// Most credentials one sweep picks up.
 const SWEEP_BATCH: u32 = 500;

@@ -3,8 +3,8 @@
 //! reads the environment (except `RUST_LOG` for log filtering).
 
 use figment::Figment;
-use secrecy::SecretString;
 use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

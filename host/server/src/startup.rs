@@ -119,6 +119,11 @@ impl Application {
         self.store.clone()
     }
 
+    /// The plugin host (tests call plugin actions through it).
+    pub fn plugin_host(&self) -> Arc<PluginHost> {
+        self.state.plugins.clone()
+    }
+
     /// The credential service (tests drive sweeps and read its counters).
     pub fn credentials(&self) -> Arc<Credentials> {
         self.state.credentials.clone()

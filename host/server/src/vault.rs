@@ -88,7 +88,10 @@ pub async fn open_vault(settings: &Settings, store: &dyn Store) -> anyhow::Resul
             let path = key_file_path(&dir, 1);
             let key = LocalMasterKey::create_file(&path, KeyId(1))?;
             tracing::warn!(file = %path.display(), "created the vault master key: back it up; without it no stored credential can be read");
-            eprintln!("Created the vault master key {}: back it up, without it no stored credential can be read.", path.display());
+            eprintln!(
+                "Created the vault master key {}: back it up, without it no stored credential can be read.",
+                path.display()
+            );
             Keyring::new(Arc::new(key))
         }
     };

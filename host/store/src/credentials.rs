@@ -316,8 +316,12 @@ pub trait CredentialStore: Send + Sync {
     async fn purge_connect_states(&self, now: OffsetDateTime) -> Result<u64>;
 
     /// Appends an event to the project's outbox.
-    async fn insert_event(&self, project: ProjectId, event_type: &str, payload: Map<String, Value>)
-    -> Result<ProjectEvent>;
+    async fn insert_event(
+        &self,
+        project: ProjectId,
+        event_type: &str,
+        payload: Map<String, Value>,
+    ) -> Result<ProjectEvent>;
 
     /// The project's events, oldest first.
     async fn list_events(&self, project: ProjectId, limit: u32) -> Result<Vec<ProjectEvent>>;

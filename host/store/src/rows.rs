@@ -5,7 +5,9 @@
 
 use crate::keys::SigningKeyMaterial;
 use crate::{
-    ApiKey, AppEvent, ConnectState, ConnectedUser, Credential, CredentialStatus, ProjectEvent, EnvironmentSecret, Error, Integration, Project, Result, SigningKey};
+    ApiKey, AppEvent, ConnectState, ConnectedUser, Credential, CredentialStatus, EnvironmentSecret, Error, Integration,
+    Project, ProjectEvent, Result, SigningKey,
+};
 use serde_json::{Map, Value};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -417,6 +419,6 @@ macro_rules! event_columns {
     };
 }
 pub(crate) use {
-    api_key_columns, connect_state_columns, credential_columns, event_columns, app_event_columns, integration_columns, project_columns, secret_columns, signing_key_columns,
-    user_columns,
+    api_key_columns, app_event_columns, connect_state_columns, credential_columns, event_columns, integration_columns,
+    project_columns, secret_columns, signing_key_columns, user_columns,
 };

@@ -6,4 +6,5 @@ mod admin;
 mod authz;
 mod basics;
 mod binary;
+mod connect;
 mod support;

@@ -12,6 +12,9 @@ pub(crate) struct TestApp {
     pub(crate) base: String,
     pub(crate) client: reqwest::Client,
     pub(crate) operator_key: String,
+    pub(crate) store: std::sync::Arc<dyn weft_store::Store>,
+    pub(crate) credentials: std::sync::Arc<weft_credentials::Credentials>,
+    pub(crate) plugins: std::sync::Arc<weft_plugin_host::PluginHost>,
     pub(crate) _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -42,13 +45,25 @@ pub(crate) async fn spawn_app(plugins: &[&str]) -> TestApp {
 }
 
 pub(crate) async fn spawn_app_with(plugins: &[&str], adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_clocked(plugins, adjust, std::sync::Arc::new(weft_auth::SystemClock)).await
+}
+
+/// The application on port 0 with `clock` as its business time.
+pub(crate) async fn spawn_app_clocked(
+    plugins: &[&str],
+    adjust: impl FnOnce(&mut Settings),
+    clock: std::sync::Arc<dyn weft_auth::Clock>,
+) -> TestApp {
     weft_tests::logs::install();
     let dir = data_dir_with(plugins);
     let mut settings = Settings::default();
     settings.server.port = 0;
     settings.data_dir = dir.path().to_owned();
+    // Refreshes are driven by the tests, not a background sweep.
+    settings.connect.sweep_interval_secs = 0;
     adjust(&mut settings);
-    let mut app = Application::build(settings).await.expect("build app");
+    let mut app = Application::build_with_clock(settings, clock).await.expect("build app");
+    let (store, credentials, plugin_host) = (app.store(), app.credentials(), app.plugin_host());
     let operator_key = app.take_first_operator_key().map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned());
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -58,7 +73,11 @@ pub(crate) async fn spawn_app_with(plugins: &[&str], adjust: impl FnOnce(&mut Se
     TestApp {
         base,
         client: reqwest::Client::new(),
-        operator_key: operator_key.expect("a fresh data directory creates the operator key"),
+        // Empty for a second server on a database that has one already.
+        operator_key: operator_key.unwrap_or_default(),
+        store,
+        credentials,
+        plugins: plugin_host,
         _dir: dir,
         stop: Some(stop),
     }

@@ -238,7 +238,9 @@ async fn post_form(
     egress.send(req).await.map_err(|e| match e {
         EgressError::TooLarge(_) => TokenError::Malformed("the response is larger than a token response can be"),
         EgressError::Timeout => TokenError::Unavailable { reason: "timed out".into(), retry_after: None },
-        EgressError::Connection(m) => TokenError::Unavailable { reason: format!("connection failed: {m}"), retry_after: None },
+        EgressError::Connection(m) => {
+            TokenError::Unavailable { reason: format!("connection failed: {m}"), retry_after: None }
+        }
         EgressError::Denied(m) | EgressError::InvalidRequest(m) => TokenError::NotSent(m),
     })
 }
@@ -324,8 +326,9 @@ mod tests {
 
     #[test]
     fn token_responses_are_validated() {
-        let ok = parse(200, r#"{"access_token":"a","token_type":"bearer","expires_in":"60","refresh_token":"r","x":1}"#)
-            .unwrap();
+        let ok =
+            parse(200, r#"{"access_token":"a","token_type":"bearer","expires_in":"60","refresh_token":"r","x":1}"#)
+                .unwrap();
         assert_eq!((ok.access_token.expose_secret(), ok.expires_in), ("a", Some(60)));
         assert_eq!(ok.refresh_token.as_ref().map(|r| r.expose_secret()), Some("r"));
         assert_eq!(ok.extra.get("x"), Some(&Value::from(1)));
@@ -333,7 +336,10 @@ mod tests {
         let no_expiry = parse(200, r#"{"access_token":"a"}"#).unwrap();
         assert_eq!(no_expiry.expires_in, None);
         assert_eq!(parse(200, r#"{"token_type":"Bearer"}"#).unwrap_err(), TokenError::Malformed("no access_token"));
-        assert_eq!(parse(200, r#"{"access_token":"a","token_type":"mac"}"#).unwrap_err(), TokenError::Malformed("token_type is not Bearer"));
+        assert_eq!(
+            parse(200, r#"{"access_token":"a","token_type":"mac"}"#).unwrap_err(),
+            TokenError::Malformed("token_type is not Bearer")
+        );
         assert!(matches!(parse(200, "<html>"), Err(TokenError::Malformed(_))));
     }
 
@@ -341,7 +347,10 @@ mod tests {
     fn refusals_are_classified_without_quoting_bodies() {
         assert_eq!(parse(400, r#"{"error":"invalid_grant"}"#).unwrap_err(), TokenError::InvalidGrant);
         assert_eq!(parse(401, r#"{"error":"invalid_client"}"#).unwrap_err(), TokenError::InvalidClient);
-        assert_eq!(parse(400, r#"{"error":"invalid_scope"}"#).unwrap_err(), TokenError::Rejected("invalid_scope".into()));
+        assert_eq!(
+            parse(400, r#"{"error":"invalid_scope"}"#).unwrap_err(),
+            TokenError::Rejected("invalid_scope".into())
+        );
         assert_eq!(parse(400, r#"{"error":"secret-token zzz"}"#).unwrap_err(), TokenError::Rejected("HTTP 400".into()));
         let busy = parse(429, "").unwrap_err();
         assert!(busy.is_transient());

@@ -73,7 +73,8 @@ impl CallState {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         // An operator's base URL override is permitted too (same host and port).
         let overridden = self.base_url.as_deref().and_then(|b| Url::parse(b).ok()).is_some_and(|b| {
-            b.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&host)) && b.port_or_known_default() == url.port_or_known_default()
+            b.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&host))
+                && b.port_or_known_default() == url.port_or_known_default()
         });
         let permitted = overridden
             || meta.allowed_hosts.iter().any(|p| match fill_placeholders(p, config) {

@@ -73,7 +73,12 @@ macro_rules! credential_store {
                 one(row.ok_or(Error::NotFound("credential"))?)
             }
 
-            async fn replace_credential(&self, project: ProjectId, user: &str, new: NewCredential) -> Result<Credential> {
+            async fn replace_credential(
+                &self,
+                project: ProjectId,
+                user: &str,
+                new: NewCredential,
+            ) -> Result<Credential> {
                 use $sql as sql;
                 let mut tx = self.$begin().await?;
                 let row = sql::replace_credential(project, user, &new).fetch_optional(&mut *tx).await?;
@@ -104,7 +109,10 @@ macro_rules! credential_store {
                     Some(row) => Some(one(row)?),
                     // Tell a held lease from a missing credential.
                     None => {
-                        sql::credential(project, id).fetch_optional(&mut *tx).await?.ok_or(Error::NotFound("credential"))?;
+                        sql::credential(project, id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .ok_or(Error::NotFound("credential"))?;
                         None
                     }
                 };
@@ -120,14 +128,22 @@ macro_rules! credential_store {
                 Ok(())
             }
 
-            async fn update_secrets(&self, project: ProjectId, id: CredentialId, update: SecretsUpdate) -> Result<Credential> {
+            async fn update_secrets(
+                &self,
+                project: ProjectId,
+                id: CredentialId,
+                update: SecretsUpdate,
+            ) -> Result<Credential> {
                 use $sql as sql;
                 let mut tx = self.$begin().await?;
                 let row = sql::update_secrets(project, id, &update).fetch_optional(&mut *tx).await?;
                 let outcome = match row {
                     Some(row) => one(row),
                     None => {
-                        sql::credential(project, id).fetch_optional(&mut *tx).await?.ok_or(Error::NotFound("credential"))?;
+                        sql::credential(project, id)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .ok_or(Error::NotFound("credential"))?;
                         Err(Error::Conflict("the credential changed since it was read".into()))
                     }
                 };
@@ -143,8 +159,10 @@ macro_rules! credential_store {
             ) -> Result<FailureRecorded> {
                 use $sql as sql;
                 let mut tx = self.$begin().await?;
-                let before: Credential =
-                    one(sql::credential(project, id).fetch_optional(&mut *tx).await?.ok_or(Error::NotFound("credential"))?)?;
+                let before: Credential = one(sql::credential(project, id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(Error::NotFound("credential"))?)?;
                 let row = sql::record_failure(project, id, &failure).fetch_optional(&mut *tx).await?;
                 let Some(row) = row else {
                     return Err(Error::Conflict("the refresh lease was lost".into()));
@@ -204,7 +222,10 @@ macro_rules! credential_store {
             ) -> Result<ProjectEvent> {
                 use $sql as sql;
                 let mut tx = self.$begin().await?;
-                let row = sql::insert_event(project, event_type, &payload).fetch_one(&mut *tx).await.on_write("", "project")?;
+                let row = sql::insert_event(project, event_type, &payload)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .on_write("", "project")?;
                 tx.commit().await?;
                 Ok(row.into())
             }
@@ -215,7 +236,12 @@ macro_rules! credential_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn set_client_secret(&self, project: ProjectId, id: IntegrationId, sealed: Option<Vec<u8>>) -> Result<()> {
+            async fn set_client_secret(
+                &self,
+                project: ProjectId,
+                id: IntegrationId,
+                sealed: Option<Vec<u8>>,
+            ) -> Result<()> {
                 use $sql as sql;
                 let mut tx = self.$begin().await?;
                 let done = sql::set_client_secret(project, id, sealed.as_deref()).execute(&mut *tx).await?;
@@ -229,7 +255,12 @@ macro_rules! credential_store {
                 row.ok_or(Error::NotFound("integration"))
             }
 
-            async fn set_misconfigured(&self, project: ProjectId, id: IntegrationId, reason: Option<&str>) -> Result<()> {
+            async fn set_misconfigured(
+                &self,
+                project: ProjectId,
+                id: IntegrationId,
+                reason: Option<&str>,
+            ) -> Result<()> {
                 use $sql as sql;
                 let mut tx = self.$begin().await?;
                 let done = sql::set_misconfigured(project, id, reason).execute(&mut *tx).await?;
@@ -269,7 +300,12 @@ macro_rules! credential_store {
                 Ok(sql::holds_sealed_values().fetch_one(self.$read()).await?)
             }
 
-            async fn sealed_not_under(&self, column: SealedColumn, key_id: u32, limit: u32) -> Result<Vec<SealedValue>> {
+            async fn sealed_not_under(
+                &self,
+                column: SealedColumn,
+                key_id: u32,
+                limit: u32,
+            ) -> Result<Vec<SealedValue>> {
                 use $sql as sql;
                 let rows = sql::sealed_not_under(column, key_id_bytes(key_id), limit).fetch_all(self.$read()).await?;
                 Ok(rows.into_iter().map(|r| sealed_value(column, r)).collect())

@@ -1,0 +1,9 @@
+//! Connecting accounts end to end: the real server, the real test plugins
+//! and the strict mock authorization server on loopback.
+
+mod fixture;
+mod flows;
+mod refresh;
+mod vault;
+
+pub(crate) use fixture::Fixture;
