@@ -19,6 +19,7 @@ use weft_store::{
 
 const PROJECTS: &str = "/admin/projects";
 const PROJECT: &str = "/admin/projects/{projectId}";
+const RETURN_URLS: &str = "/admin/projects/{projectId}/connect-return-urls";
 const KEYS: &str = "/admin/projects/{projectId}/api-keys";
 const KEY: &str = "/admin/projects/{projectId}/api-keys/{keyId}";
 const INTEGRATIONS: &str = "/admin/projects/{projectId}/integrations";
@@ -43,6 +44,13 @@ pub(crate) fn routes() -> Routes {
         .add(Method::POST, PROJECTS, op, "Create a project and its first admin API key", create_project)
         .add(Method::GET, PROJECTS, op, "List projects", list_projects)
         .add(Method::GET, PROJECT, any, "The key's project", get_project)
+        .add(
+            Method::PUT,
+            RETURN_URLS,
+            admin,
+            "Replace the URLs users may return to after connecting an account",
+            put_return_urls,
+        )
         .add(Method::POST, KEYS, admin, "Create an API key (shown once)", create_key)
         .add(Method::GET, KEYS, admin, "List API keys (never the keys themselves)", list_keys)
         .add(Method::DELETE, KEY, admin, "Revoke an API key", revoke_key)
@@ -125,6 +133,22 @@ async fn list_projects(State(state): State<AppState>, _: Operator) -> Result<Jso
 
 async fn get_project(State(state): State<AppState>, key: ProjectKey<AnyRole>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(state.store.get_project(key.project).await.map_err(store_error)?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReturnUrls {
+    return_urls: Vec<String>,
+}
+
+async fn put_return_urls(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+    body: Option<Json<Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let body: ReturnUrls = json_body(body, r#"{"returnUrls": ["https://app.example.com/integrations"]}"#)?;
+    let project = state.store.set_connect_return_urls(key.project, body.return_urls).await.map_err(store_error)?;
+    Ok(Json(json!(project)))
 }
 
 #[derive(Deserialize)]

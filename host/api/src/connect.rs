@@ -139,6 +139,9 @@ struct StartBody {
     allow_multiple_credentials: bool,
     #[serde(default)]
     selected_credential_id: Option<String>,
+    /// Where to send the browser after an OAuth connect.
+    #[serde(default)]
+    return_to: Option<String>,
     /// Secret input fields (submit only).
     #[serde(default)]
     fields: Map<String, Value>,
@@ -150,7 +153,12 @@ impl StartBody {
             Some(id) => Some(id.parse().map_err(|_| ApiError::not_found("Credential not found"))?),
             None => None,
         };
-        Ok(StartRequest { inputs: self.inputs.clone(), allow_multiple: self.allow_multiple_credentials, replace })
+        Ok(StartRequest {
+            inputs: self.inputs.clone(),
+            allow_multiple: self.allow_multiple_credentials,
+            replace,
+            return_to: self.return_to.clone(),
+        })
     }
 }
 
@@ -199,7 +207,12 @@ async fn callback(
     let invalid = || credential_error(CredError::InvalidState);
     let project = project.parse().map_err(|_| invalid())?;
     let integration: IntegrationId = integration.parse().map_err(|_| invalid())?;
-    let credential = state.credentials.callback(project, integration, params).await.map_err(credential_error)?;
+    let connected = state.credentials.callback(project, integration, params).await.map_err(credential_error)?;
+    let credential = connected.credential;
+    if let Some(to) = connected.return_to {
+        // Checked against the project's exact list when the flow started.
+        return Ok((StatusCode::FOUND, [(http::header::LOCATION, to)]).into_response());
+    }
     let page = format!(
         "<!doctype html><meta charset=utf-8><title>Connected</title>\
          <p>Your account is connected. You can close this window.</p>\

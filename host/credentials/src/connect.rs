@@ -29,6 +29,9 @@ pub struct StartRequest {
     pub allow_multiple: bool,
     /// Replace this account (keeping its settings).
     pub replace: Option<CredentialId>,
+    /// Where to send the user's browser after an OAuth connect; must be one
+    /// of the project's return URLs, byte for byte.
+    pub return_to: Option<String>,
 }
 
 /// How the flow continues.
@@ -65,6 +68,17 @@ struct FlowData {
     verifier: String,
     inputs: Map<String, Value>,
     replace: Option<CredentialId>,
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+/// A completed OAuth connect.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    /// The saved credential.
+    pub credential: Credential,
+    /// Where to send the browser, if the flow asked for it (already checked).
+    pub return_to: Option<String>,
 }
 
 impl Drop for FlowData {
@@ -101,6 +115,15 @@ impl Credentials {
         let inputs = connection_inputs(schema, &req.inputs)?;
         match &auth.scheme {
             Scheme::OAuth(o) => {
+                if let Some(to) = &req.return_to {
+                    // Exact match only: no prefixes, no look-alike hosts.
+                    let project_row = self.store.get_project(project).await?;
+                    if !project_row.connect_return_urls.iter().any(|u| u == to) {
+                        return Err(Error::BadRequest(
+                            "returnTo must be exactly one of the project's connect return URLs".into(),
+                        ));
+                    }
+                }
                 let client_id = auth
                     .integration
                     .client_id
@@ -110,8 +133,12 @@ impl Credentials {
                 let pkce = Pkce::generate().map_err(|e| Error::internal(e.to_string()))?;
                 let state = random_state().map_err(|e| Error::internal(e.to_string()))?;
                 let hash = state_hash(&state);
-                let flow =
-                    FlowData { verifier: pkce.verifier.expose_secret().to_owned(), inputs, replace: req.replace };
+                let flow = FlowData {
+                    verifier: pkce.verifier.expose_secret().to_owned(),
+                    inputs,
+                    replace: req.replace,
+                    return_to: req.return_to.clone(),
+                };
                 let plain =
                     zeroize::Zeroizing::new(serde_json::to_vec(&flow).map_err(|e| Error::internal(e.to_string()))?);
                 let sealed = self.vault.seal(&flow_owner(project, &hash), FLOW_FIELD, &plain)?.to_bytes();
@@ -182,7 +209,7 @@ impl Credentials {
         project: ProjectId,
         integration: IntegrationId,
         params: CallbackParams,
-    ) -> Result<Credential> {
+    ) -> Result<Connected> {
         let state = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512).ok_or(Error::InvalidState)?;
         let hash = state_hash(state);
         let taken = self.store.take_connect_state(project, integration, &hash).await?.ok_or(Error::InvalidState)?;
@@ -227,7 +254,9 @@ impl Credentials {
         secrets.scope = tokens.scope.clone();
         secrets.extra = tokens.extra.clone();
         let expires_at = Some(self.expiry(self.now(), tokens.expires_in));
-        self.save_tested(&auth, &taken.user_id, flow.replace, flow.inputs.clone(), secrets, expires_at).await
+        let credential =
+            self.save_tested(&auth, &taken.user_id, flow.replace, flow.inputs.clone(), secrets, expires_at).await?;
+        Ok(Connected { credential, return_to: flow.return_to.clone() })
     }
 
     /// Connects with submitted secret fields: API keys, basic auth, bearer

@@ -33,7 +33,7 @@ mod secrets;
 mod service;
 mod sweeper;
 
-pub use connect::{CallbackParams, StartOutcome, StartRequest};
+pub use connect::{CallbackParams, Connected, StartOutcome, StartRequest};
 pub use error::{Error, Result};
 pub use inject::Injector;
 pub use refresh::Usable;

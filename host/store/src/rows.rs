@@ -71,6 +71,7 @@ pub(crate) struct ProjectRow {
     environment: String,
     release_group_id: Option<Uuid>,
     created_at: Ts,
+    connect_return_urls: Json<Vec<String>>,
 }
 
 impl TryFrom<ProjectRow> for Project {
@@ -82,6 +83,7 @@ impl TryFrom<ProjectRow> for Project {
             environment: r.environment.parse().map_err(|_| Error::corrupt("unknown environment"))?,
             release_group_id: r.release_group_id.map(Into::into),
             created_at: r.created_at.0,
+            connect_return_urls: r.connect_return_urls.0,
         })
     }
 }
@@ -366,7 +368,7 @@ where
 // queries of both backends; kept here so they change with the structs.
 macro_rules! project_columns {
     () => {
-        "id, name, environment, release_group_id, created_at"
+        "id, name, environment, release_group_id, created_at, connect_return_urls"
     };
 }
 macro_rules! signing_key_columns {

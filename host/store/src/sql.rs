@@ -78,6 +78,16 @@ macro_rules! statements {
                 .bind(name)
         }
 
+        /// Replaces the project's return URLs, returning it if it exists.
+        pub(crate) fn set_return_urls<'q>(id: ProjectId, urls: &'q [String]) -> Rows<'q, ProjectRow> {
+            sqlx::query_as(concat!(
+                "UPDATE projects SET connect_return_urls = $2 WHERE id = $1 RETURNING ",
+                project_columns!()
+            ))
+            .bind(id.as_uuid())
+            .bind(Json(urls))
+        }
+
         /// Deletes the project `id`.
         pub(crate) fn delete_project<'q>(id: ProjectId) -> Command<'q> {
             sqlx::query("DELETE FROM projects WHERE id = $1").bind(id.as_uuid())

@@ -49,3 +49,33 @@ pub(crate) fn open(
         .map(Zeroizing::new)
         .map_err(|_| Error::Integrity)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The XChaCha20-Poly1305 vector of draft-irtf-cfrg-xchacha, appendix
+    /// A.3.1: `seal` and `open` are the standard construction.
+    #[test]
+    fn known_answer() {
+        let key: [u8; KEY_LEN] = std::array::from_fn(|i| 0x80 + i as u8);
+        let nonce: [u8; NONCE_LEN] = std::array::from_fn(|i| 0x40 + i as u8);
+        let aad = hex::decode("50515253c0c1c2c3c4c5c6c7").unwrap();
+        let plaintext = b"Ladies and Gentlemen of the class of '99: \
+            If I could offer you only one tip for the future, sunscreen would be it.";
+        let expected = hex::decode(concat!(
+            "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb",
+            "731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b452",
+            "2f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff9",
+            "21f9664c97637da9768812f615c68b13b52e",
+            "c0875924c1c7987947deafd8780acf49",
+        ))
+        .unwrap();
+        let sealed = seal(&key, &nonce, plaintext, &aad).unwrap();
+        assert_eq!(sealed, expected);
+        assert_eq!(open(&key, &nonce, &sealed, &aad).unwrap().as_slice(), plaintext);
+        let mut bad = sealed.clone();
+        bad[0] ^= 0xaa;
+        assert!(matches!(open(&key, &nonce, &bad, &aad), Err(Error::Integrity)));
+    }
+}

@@ -10,6 +10,8 @@ CREATE TABLE vault_canary (
 
 ALTER TABLE integrations ADD COLUMN client_secret bytea;
 ALTER TABLE integrations ADD COLUMN misconfigured text;
+-- Where the app may send users back after connecting (exact URLs only).
+ALTER TABLE projects ADD COLUMN connect_return_urls jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(connect_return_urls) = 'array');
 ALTER TABLE environment_secrets ADD COLUMN value bytea;
 
 CREATE TABLE credentials (

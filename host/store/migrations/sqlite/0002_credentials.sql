@@ -18,6 +18,8 @@ ALTER TABLE integrations ADD COLUMN client_secret BLOB;
 -- Set when the provider refused the app's own client (invalid_client): an
 -- operator has to fix the integration; users' credentials are untouched.
 ALTER TABLE integrations ADD COLUMN misconfigured TEXT;
+-- Where the app may send users back after connecting (exact URLs only).
+ALTER TABLE projects ADD COLUMN connect_return_urls TEXT    NOT NULL DEFAULT '[]' CHECK (json_type(connect_return_urls) = 'array');
 ALTER TABLE environment_secrets ADD COLUMN value BLOB;
 
 CREATE TABLE credentials (

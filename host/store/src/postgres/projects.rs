@@ -37,4 +37,10 @@ impl ProjectStore for PgStore {
         let done = sql::delete_project(id).execute(self.pool()).await?;
         found(done.rows_affected(), "project")
     }
+
+    async fn set_connect_return_urls(&self, id: ProjectId, urls: Vec<String>) -> Result<Project> {
+        crate::projects::check_return_urls(&urls)?;
+        let row = sql::set_return_urls(id, &urls).fetch_optional(self.pool()).await?;
+        one(row.ok_or(Error::NotFound("project"))?)
+    }
 }

@@ -43,4 +43,12 @@ impl ProjectStore for SqliteStore {
         tx.commit().await?;
         found(done.rows_affected(), "project")
     }
+
+    async fn set_connect_return_urls(&self, id: ProjectId, urls: Vec<String>) -> Result<Project> {
+        crate::projects::check_return_urls(&urls)?;
+        let mut tx = self.begin_write().await?;
+        let row = sql::set_return_urls(id, &urls).fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        one(row.ok_or(Error::NotFound("project"))?)
+    }
 }

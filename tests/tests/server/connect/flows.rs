@@ -279,3 +279,59 @@ async fn credential_config_is_replaced() {
     let (status, _) = f.sdk(Method::PATCH, &format!("credentials/{id}"), "u1", Some(json!({"config": 3}))).await;
     assert_eq!(status, 400);
 }
+
+/// C2-27: after connecting, the browser goes back only to an exact entry of
+/// the project's return URLs; look-alikes and other schemes are refused.
+#[tokio::test]
+async fn return_urls_must_match_the_project_list_exactly() {
+    let f = Fixture::oauth().await;
+    let path = format!("/admin/projects/{}/connect-return-urls", f.project);
+    let (status, _) =
+        f.app.call(Method::PUT, &path, Some(&f.admin_key), Some(json!({"returnUrls": ["javascript:alert(1)"]}))).await;
+    assert_eq!(status, 400, "only http(s) URLs can be registered");
+    let allowed = "https://app.example.com/integrations";
+    let (status, project) =
+        f.app.call(Method::PUT, &path, Some(&f.admin_key), Some(json!({"returnUrls": [allowed]}))).await;
+    assert_eq!(status, 200, "{project}");
+    for evil in [
+        "https://app.example.com.evil.test",
+        "//evil.test",
+        "javascript:alert(1)",
+        "https://app.example.com@evil.test",
+        "https://app.example.com/integrations/../../evil",
+        "https://app.example.com/integrations?next=//evil.test",
+    ] {
+        let (status, refused) = f.sdk(Method::POST, "connect/test-oauth", "u1", Some(json!({"returnTo": evil}))).await;
+        assert_eq!(status, 400, "{evil}: {refused}");
+    }
+    assert_eq!(f.mock.log().len(), 0, "no refused flow reached the provider");
+    let url = f.start("u1", json!({"returnTo": allowed})).await;
+    let location = f.mock.approve(&url).await;
+    let resp = weft_tests::mock_auth::browser().get(&location).send().await.unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(resp.headers()["location"], allowed);
+}
+
+/// C2-30: client credentials: the token is fetched once for 50 concurrent
+/// users of an expired one, and not before it is due.
+#[tokio::test]
+async fn client_credentials_tokens_are_fetched_once_and_only_when_due() {
+    let f = Fixture::new("test_client_credentials", json!({}), |_| {}, false).await;
+    let secret = canary("userclientsecret");
+    f.mock.register_client("user-client", &secret, "http://127.0.0.1/unused");
+    let (status, started) = f.sdk(Method::POST, "connect/test-client-credentials", "u1", Some(json!({}))).await;
+    assert_eq!((status, started), (200, json!({"type": "inputs", "fields": ["client_id", "client_secret"]})));
+    let body = json!({"fields": {"client_id": "user-client", "client_secret": secret}});
+    let (status, created) = f.sdk(Method::POST, "connect/test-client-credentials/credentials", "u1", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(f.mock.token_requests_with_grant("client_credentials"), 1);
+    let (project, id) = (f.project.parse().unwrap(), created["id"].as_str().unwrap().parse().unwrap());
+    for _ in 0..10 {
+        f.app.credentials.usable(project, id).await.unwrap();
+    }
+    assert_eq!(f.mock.token_requests_with_grant("client_credentials"), 1, "a fresh token is reused");
+    f.advance(3600);
+    let all = futures::future::join_all((0..50).map(|_| f.app.credentials.usable(project, id))).await;
+    assert!(all.iter().all(Result::is_ok));
+    assert_eq!(f.mock.token_requests_with_grant("client_credentials"), 2, "one fetch for 50 callers");
+}
