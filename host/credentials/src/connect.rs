@@ -106,13 +106,7 @@ impl Credentials {
         integration_type: &str,
         req: StartRequest,
     ) -> Result<StartOutcome> {
-        let auth = self.integration_auth_by_type(project, integration_type).await?;
-        if !auth.integration.active {
-            return Err(Error::BadRequest(format!("the {integration_type} integration is not active")));
-        }
-        self.check_replace_or_multiple(project, user, &auth, req.replace, req.allow_multiple).await?;
-        let schema = auth.plugin.metadata.as_ref().and_then(|m| m.connection_config_schema.as_ref());
-        let inputs = connection_inputs(schema, &req.inputs)?;
+        let (auth, inputs) = self.prepare(project, user, integration_type, &req).await?;
         match &auth.scheme {
             Scheme::OAuth(o) => {
                 if let Some(to) = &req.return_to {
@@ -171,6 +165,25 @@ impl Credentials {
                 None => Err(Error::BadRequest(format!("{integration_type} needs no connection"))),
             },
         }
+    }
+
+    /// What every connect starts with: an active integration of this type,
+    /// the multiple-account rule, and the checked pre-authorization inputs.
+    async fn prepare(
+        &self,
+        project: ProjectId,
+        user: &str,
+        integration_type: &str,
+        req: &StartRequest,
+    ) -> Result<(IntegrationAuth, Map<String, Value>)> {
+        let auth = self.integration_auth_by_type(project, integration_type).await?;
+        if !auth.integration.active {
+            return Err(Error::BadRequest(format!("the {integration_type} integration is not active")));
+        }
+        self.check_replace_or_multiple(project, user, &auth, req.replace, req.allow_multiple).await?;
+        let schema = auth.plugin.metadata.as_ref().and_then(|m| m.connection_config_schema.as_ref());
+        let inputs = connection_inputs(schema, &req.inputs)?;
+        Ok((auth, inputs))
     }
 
     /// Refuses a second account unless asked for, and a replacement that is
@@ -270,13 +283,7 @@ impl Credentials {
         req: StartRequest,
         fields: Map<String, Value>,
     ) -> Result<Credential> {
-        let auth = self.integration_auth_by_type(project, integration_type).await?;
-        if !auth.integration.active {
-            return Err(Error::BadRequest(format!("the {integration_type} integration is not active")));
-        }
-        self.check_replace_or_multiple(project, user, &auth, req.replace, req.allow_multiple).await?;
-        let schema = auth.plugin.metadata.as_ref().and_then(|m| m.connection_config_schema.as_ref());
-        let inputs = connection_inputs(schema, &req.inputs)?;
+        let (auth, inputs) = self.prepare(project, user, integration_type, &req).await?;
         let text = |name: &str| -> Result<String> {
             match fields.get(name) {
                 Some(Value::String(s)) if !s.is_empty() && s.len() <= 8192 => Ok(s.clone()),

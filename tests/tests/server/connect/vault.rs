@@ -141,14 +141,16 @@ async fn moved_or_altered_ciphertext_fails_closed() {
     let a = f.connect("u1", "acct-a", json!({})).await["id"].as_str().unwrap().to_owned();
     let b = f.connect("u2", "acct-b", json!({})).await["id"].as_str().unwrap().to_owned();
     let db = f.app._dir.path().join("weft.db");
+    // Edits the file behind the server's back, as an attacker with database
+    // access would.
     let sqlite = |sql: String| {
-        let out = std::process::Command::new("python3")
-            .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"])
-            .arg(&db)
-            .arg(&sql)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let db = db.clone();
+        async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+            sqlx::query(&sql).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
     };
     let blob = |id: &str| format!("x'{}'", uuid::Uuid::parse_str(id).unwrap().simple());
     // Copy A's sealed secrets into B's row.
@@ -156,7 +158,8 @@ async fn moved_or_altered_ciphertext_fails_closed() {
         "UPDATE credentials SET secrets = (SELECT secrets FROM credentials WHERE id = {}) WHERE id = {}",
         blob(&a),
         blob(&b)
-    ));
+    ))
+    .await;
     let before = f.mock.log().len();
     let err = f.whoami(&b).await.unwrap_err();
     assert!(err.to_string().contains("could not be used"), "{err}");
@@ -168,10 +171,10 @@ async fn moved_or_altered_ciphertext_fails_closed() {
     for position in [0usize, 3, 10, 40, 90, original.len() - 1] {
         let mut tampered = original.clone();
         tampered[position] ^= 0x01;
-        sqlite(format!("UPDATE credentials SET secrets = x'{}' WHERE id = {}", hex::encode(&tampered), blob(&a)));
+        sqlite(format!("UPDATE credentials SET secrets = x'{}' WHERE id = {}", hex::encode(&tampered), blob(&a))).await;
         assert!(f.whoami(&a).await.is_err(), "bit flip at {position} must fail closed");
     }
-    sqlite(format!("UPDATE credentials SET secrets = x'{}' WHERE id = {}", hex::encode(&original), blob(&a)));
+    sqlite(format!("UPDATE credentials SET secrets = x'{}' WHERE id = {}", hex::encode(&original), blob(&a))).await;
     assert_eq!(f.whoami(&a).await.unwrap()["id"], "acct-a");
 }
 
