@@ -58,6 +58,8 @@ pub enum Fault {
     /// refresh token is now used up) but delays the answer; models a response
     /// lost to the client's timeout.
     DelayAfterProcessing(Duration),
+    /// Sleeps, then answers with the inner fault (e.g. a slow `invalid_grant`).
+    DelayThen(Duration, Box<Fault>),
 }
 
 /// One request as the mock saw it.

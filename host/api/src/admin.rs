@@ -73,6 +73,7 @@ pub(crate) fn routes() -> Routes {
         .add(Method::DELETE, SIGNING_KEY, admin, "Remove a signing key", config::delete_signing_key)
         .add(Method::POST, SECRETS, admin, "Declare an environment secret name", config::add_secret)
         .add(Method::GET, SECRETS, admin, "List environment secret names", config::list_secrets)
+        .add(Method::PUT, SECRET, admin, "Set an environment secret's value (write-only, sealed)", config::set_secret)
         .add(Method::DELETE, SECRET, admin, "Remove an environment secret name", config::delete_secret)
         .add(Method::PUT, EVENTS, staff, "Create or replace an app event", config::put_app_event)
         .add(Method::GET, EVENTS, staff, "List app events", config::list_app_events)

@@ -171,6 +171,7 @@ impl Credentials {
                 return Err(e);
             }
         };
+        let started = tokio::time::Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -197,7 +198,10 @@ impl Credentials {
                 }
                 Err(Refusal::Token(e)) if e.is_transient() => {
                     let wait = self.backoff(attempt, e.retry_after());
-                    if attempt < self.settings.max_refresh_attempts && wait <= self.settings.max_inline_wait {
+                    // Another attempt must end before the lease does, or a
+                    // second holder could present the same refresh token.
+                    let fits = started.elapsed() + wait + self.settings.token_timeout < self.settings.lease_ttl;
+                    if attempt < self.settings.max_refresh_attempts && wait <= self.settings.max_inline_wait && fits {
                         tracing::warn!(credential = %credential.id, attempt, error = %e, "refresh failed; retrying");
                         tokio::time::sleep(wait).await;
                         continue;

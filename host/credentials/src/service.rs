@@ -223,6 +223,27 @@ impl Credentials {
         Ok(())
     }
 
+    /// Seals and stores the value of a declared environment secret.
+    pub async fn set_environment_secret(&self, project: ProjectId, name: &str, value: &SecretString) -> Result<()> {
+        use secrecy::ExposeSecret;
+        if value.expose_secret().is_empty() || value.expose_secret().len() > 64 * 1024 {
+            return Err(Error::BadRequest("a secret value must be 1 byte to 64 KiB".into()));
+        }
+        let owner = Owner::new(project.to_string(), OwnerKind::EnvironmentSecret, name);
+        let sealed = self.vault.seal(&owner, SECRET_VALUE_FIELD, value.expose_secret().as_bytes())?;
+        self.store.set_secret_value(project, name, sealed.to_bytes()).await?;
+        tracing::info!(project = %project, secret = name, "environment secret value set");
+        Ok(())
+    }
+
+    /// The value of an environment secret, if it has one (for workflows).
+    pub async fn environment_secret(&self, project: ProjectId, name: &str) -> Result<Option<SecretString>> {
+        let Some(bytes) = self.store.secret_value(project, name).await? else { return Ok(None) };
+        let sealed = Sealed::from_bytes(&bytes).map_err(|_| Error::Corrupt)?;
+        let owner = Owner::new(project.to_string(), OwnerKind::EnvironmentSecret, name);
+        Ok(Some(self.vault.open_string(&owner, SECRET_VALUE_FIELD, &sealed)?))
+    }
+
     /// The per-credential refresh lock of this process.
     pub(crate) fn flight(&self, id: CredentialId) -> Arc<tokio::sync::Mutex<()>> {
         let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
@@ -237,6 +258,8 @@ impl Credentials {
 }
 
 const CLIENT_SECRET_FIELD: &str = "client_secret";
+/// Must match the field `rotate.rs` re-wraps environment secrets under.
+const SECRET_VALUE_FIELD: &str = "value";
 
 fn client_secret_owner(project: ProjectId, integration: IntegrationId) -> Owner {
     Owner::new(project.to_string(), OwnerKind::IntegrationSecret, integration.to_string())

@@ -209,6 +209,11 @@ async fn token(state: &Shared, req: &Req) -> (String, Response, Option<Duration>
         None => {}
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::DelayAfterProcessing(d)) => linger = Some(d),
+        Some(Fault::DelayThen(d, inner)) => {
+            tokio::time::sleep(d).await;
+            let (outcome, response) = fault_response(*inner);
+            return (outcome, response, None);
+        }
         Some(fault) => {
             let (outcome, response) = fault_response(fault);
             return (outcome, response, None);
@@ -256,7 +261,9 @@ fn fault_response(fault: Fault) -> (String, Response) {
             (format!("fault:body:{code}"), response)
         }
         // Handled by the caller; kept total so a new variant cannot panic.
-        Fault::Delay(_) | Fault::DelayAfterProcessing(_) => ("fault:delay".into(), StatusCode::OK.into_response()),
+        Fault::Delay(_) | Fault::DelayAfterProcessing(_) | Fault::DelayThen(..) => {
+            ("fault:delay".into(), StatusCode::OK.into_response())
+        }
     }
 }
 

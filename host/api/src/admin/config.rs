@@ -98,6 +98,29 @@ pub(crate) async fn add_secret(
     Ok((StatusCode::CREATED, Json(json!(stored))))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecretValue {
+    value: String,
+}
+
+/// Seals a declared secret's value in the vault; it is never shown again.
+pub(crate) async fn set_secret(
+    State(state): State<AppState>,
+    key: ProjectKey<AdminOnly>,
+    Path((_, name)): Path<(String, String)>,
+    raw: Option<Json<Value>>,
+) -> Result<StatusCode, ApiError> {
+    let req: SecretValue = json_body(raw, r#"{"value": "<the secret>"}"#)?;
+    let value = secrecy::SecretString::from(req.value);
+    state
+        .credentials
+        .set_environment_secret(key.project, &name, &value)
+        .await
+        .map_err(crate::connect::credential_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub(crate) async fn list_secrets(
     State(state): State<AppState>,
     key: ProjectKey<AdminOnly>,

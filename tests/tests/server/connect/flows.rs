@@ -335,3 +335,25 @@ async fn client_credentials_tokens_are_fetched_once_and_only_when_due() {
     assert!(all.iter().all(Result::is_ok));
     assert_eq!(f.mock.token_requests_with_grant("client_credentials"), 2, "one fetch for 50 callers");
 }
+
+/// Pre-authorization inputs fill `{config.x}` placeholders of the
+/// authorization URL; only host-safe values are accepted, and the inputs
+/// are kept with the credential.
+#[tokio::test]
+async fn pre_authorization_inputs_fill_the_authorization_url() {
+    let mock = MockAuthServer::start().await;
+    let templated = mock.authorize_url().replace("127.0.0.1", "{config.subdomain}");
+    let f = Fixture::with_mock("test_oauth", json!({"authorizeUrl": templated}), |_| {}, false, mock).await;
+    for (inputs, why) in [(json!({}), "missing"), (json!({"subdomain": "evil.test/x?"}), "unsafe")] {
+        let (status, refused) = f.sdk(Method::POST, "connect/test-oauth", "u1", Some(json!({"inputs": inputs}))).await;
+        assert_eq!(status, 400, "{why}: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains("subdomain"), "{refused}");
+    }
+    let url = f.start("u1", json!({"inputs": {"subdomain": "localhost"}})).await;
+    assert!(url.starts_with("http://localhost:"), "{url}");
+    let (status, _) = f.deliver(&f.mock.approve(&url).await).await;
+    assert_eq!(status, 200);
+    let (_, list) = f.sdk(Method::GET, "credentials", "u1", None).await;
+    let stored = f.stored(list[0]["id"].as_str().unwrap()).await;
+    assert_eq!(Value::Object(stored.connection_config), json!({"subdomain": "localhost"}));
+}

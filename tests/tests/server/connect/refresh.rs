@@ -302,3 +302,23 @@ async fn failing_on_four_days_gives_up_until_forced() {
     assert_eq!((forced.credential.failure_days, forced.credential.refresh_failure_count), (0, 0));
     assert_eq!(f.whoami(&id).await.unwrap()["id"], "acct-1");
 }
+
+/// C2-38: an invalid_grant answered after someone else replaced the
+/// tokens (here a reconnect while the refresh was in flight) is not
+/// believed: the caller re-reads and uses the new tokens.
+#[tokio::test]
+async fn a_stale_invalid_grant_is_not_believed_after_a_re_read() {
+    let f = Fixture::oauth().await;
+    let id = connected(&f).await;
+    f.advance(3600);
+    f.mock.push_fault(Fault::DelayThen(Duration::from_millis(1500), Box::new(Fault::InvalidGrant)));
+    let (call, reconnected) = tokio::join!(f.whoami(&id), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        f.connect("u1", "acct-1", json!({"selectedCredentialId": id})).await
+    });
+    assert_eq!(reconnected["status"], "VALID");
+    assert_eq!(call.expect("the re-read finds the new tokens")["id"], "acct-1");
+    let stored = f.stored(&id).await;
+    assert_eq!(stored.status, CredentialStatus::Valid);
+    assert!(f.events("credentials_failure").await.is_empty());
+}

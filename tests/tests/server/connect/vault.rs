@@ -223,7 +223,10 @@ async fn master_key_rotation_under_load_loses_no_request() {
     let ((ok, failed), report) = tokio::join!(load, rotate);
     assert_eq!(failed, 0, "no request failed during the rotation ({ok} succeeded)");
     assert!(ok > 0);
-    assert!(report.rewrapped >= 6, "{report:?}");
+    // Rows a refresh re-sealed during the pass count as raced: they are
+    // under v2 already, which the scan below confirms.
+    assert!(report.rewrapped + report.raced >= 6, "{report:?}");
+    assert!(report.rewrapped >= 1, "{report:?}");
     for column in weft_store::SealedColumn::ALL {
         let left = f.app.store.sealed_not_under(column, 2, 10).await.unwrap();
         assert!(left.is_empty(), "{column:?} still references v1: {left:?}");
@@ -280,7 +283,7 @@ async fn listing_credentials_decrypts_nothing() {
     let f = Fixture::oauth().await;
     let c = f.connect("u1", "acct-1", json!({})).await;
     let stored = f.stored(c["id"].as_str().unwrap()).await;
-    for _ in 0..300 {
+    for _ in 0..1000 {
         let mut new = weft_store::NewCredential {
             id: weft_store::CredentialId::new(),
             integration_id: stored.integration_id,
@@ -297,9 +300,9 @@ async fn listing_credentials_decrypts_nothing() {
     let before = f.app.credentials.counters.decrypts.load(Ordering::Relaxed);
     let (status, list) = f.sdk(Method::GET, "credentials", "u1", None).await;
     assert_eq!(status, 200);
-    assert_eq!(list.as_array().unwrap().len(), 301);
+    assert_eq!(list.as_array().unwrap().len(), 1001);
     let (_, me) = f.sdk(Method::GET, "me", "u1", None).await;
-    assert_eq!(me["integrations"]["test-oauth"]["allCredentials"].as_array().unwrap().len(), 301);
+    assert_eq!(me["integrations"]["test-oauth"]["allCredentials"].as_array().unwrap().len(), 1001);
     assert_eq!(f.app.credentials.counters.decrypts.load(Ordering::Relaxed), before, "listing opened a secret");
 }
 
@@ -331,4 +334,28 @@ async fn uninstall_shreds_the_credential() {
     let row = f.app.store.insert_credential(old.project_id, restored).await.unwrap();
     let err = f.app.credentials.usable(row.project_id, row.id).await.err().expect("does not open");
     assert!(matches!(err, weft_credentials::Error::Corrupt), "{err:?}");
+}
+
+/// Environment secret values are write-only and sealed: set through the
+/// admin API, readable only through the vault, absent from the file.
+#[tokio::test]
+async fn environment_secret_values_are_sealed() {
+    let f = Fixture::oauth().await;
+    let path = format!("/admin/projects/{}/secrets", f.project);
+    let (status, _) = f.app.call(Method::POST, &path, Some(&f.admin_key), Some(json!({"name": "SLACK_TOKEN"}))).await;
+    assert_eq!(status, 201);
+    let value = canary("envsecret");
+    let put = |name: &str| format!("{path}/{name}");
+    let (status, _) =
+        f.app.call(Method::PUT, &put("SLACK_TOKEN"), Some(&f.admin_key), Some(json!({"value": value}))).await;
+    assert_eq!(status, 204);
+    let (status, _) = f.app.call(Method::PUT, &put("UNKNOWN"), Some(&f.admin_key), Some(json!({"value": "x"}))).await;
+    assert_eq!(status, 404);
+    let (_, listed) = f.app.call(Method::GET, &path, Some(&f.admin_key), None).await;
+    assert!(!listed.to_string().contains(&value));
+    let read = f.app.credentials.environment_secret(f.project.parse().unwrap(), "SLACK_TOKEN").await.unwrap();
+    assert_eq!(read.as_ref().map(secrecy::ExposeSecret::expose_secret), Some(value.as_str()));
+    let bytes = std::fs::read(f.app._dir.path().join("weft.db")).unwrap_or_default();
+    let wal = std::fs::read(f.app._dir.path().join("weft.db-wal")).unwrap_or_default();
+    assert_absent(&[bytes, wal].concat(), std::slice::from_ref(&value), "the database");
 }
