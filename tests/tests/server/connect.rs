@@ -3,6 +3,7 @@
 
 mod fixture;
 mod flows;
+mod processes;
 mod refresh;
 mod vault;
 

@@ -101,8 +101,14 @@ pub(crate) fn weft_binary() -> PathBuf {
 
 /// Runs a `weft` CLI command on `data_dir` and returns its stdout.
 pub(crate) fn weft_cli(data_dir: &std::path::Path, args: &[&str]) -> String {
+    weft_cli_env(data_dir, &[], args)
+}
+
+/// [`weft_cli`] with extra environment (settings overrides).
+pub(crate) fn weft_cli_env(data_dir: &std::path::Path, env: &[(&str, String)], args: &[&str]) -> String {
     let out = std::process::Command::new(weft_binary())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("WEFT__DATA_DIR", data_dir)
         .env("WEFT__LOG__FORMAT", "json")
         .output()
@@ -113,8 +119,17 @@ pub(crate) fn weft_cli(data_dir: &std::path::Path, args: &[&str]) -> String {
 
 /// The real server binary on port 0; its printed lines, and its base URL.
 pub(crate) async fn start_binary(data_dir: &std::path::Path) -> (tokio::process::Child, Vec<String>, String) {
+    start_binary_env(data_dir, &[]).await
+}
+
+/// [`start_binary`] with extra environment (settings overrides).
+pub(crate) async fn start_binary_env(
+    data_dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> (tokio::process::Child, Vec<String>, String) {
     let mut child = tokio::process::Command::new(weft_binary())
         .arg("serve")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("WEFT__SERVER__PORT", "0")
         .env("WEFT__DATA_DIR", data_dir)
         .env("WEFT__LOG__FORMAT", "json")
@@ -184,6 +199,16 @@ impl PgDatabase {
 
     pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@localhost/{}?host=/var/run/postgresql", self.name)
+    }
+
+    /// Runs one SQL statement and returns psql's unaligned output.
+    pub(crate) fn sql(&self, statement: &str) -> String {
+        let out = std::process::Command::new("psql")
+            .args(["-h", "/var/run/postgresql", "-U", "postgres", "-At", "-d", &self.name, "-c", statement])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     pub(crate) fn dump(&self) -> Vec<u8> {
