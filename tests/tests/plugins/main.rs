@@ -7,6 +7,7 @@
 mod example_step;
 mod test_apikey;
 mod test_client_credentials;
+mod test_custom_refresh;
 mod test_echo;
 mod test_fs_import;
 mod test_future_api;

@@ -322,3 +322,17 @@ async fn a_stale_invalid_grant_is_not_believed_after_a_re_read() {
     assert_eq!(stored.status, CredentialStatus::Valid);
     assert!(f.events("credentials_failure").await.is_empty());
 }
+
+/// A plugin that declares custom refresh is asked through its
+/// `auth.refresh` hook; the token endpoint is never called for a refresh.
+#[tokio::test]
+async fn a_custom_refresh_plugin_refreshes_through_its_hook() {
+    let f = Fixture::new("test_custom_refresh", json!({}), |_| {}, false).await;
+    let id = f.connect("u1", "acct-1", json!({})).await["id"].as_str().unwrap().to_owned();
+    f.advance(3600);
+    let (project, cid) = (f.project.parse().unwrap(), id.parse().unwrap());
+    let usable = f.app.credentials.usable(project, cid).await.unwrap();
+    assert!(usable.secrets.access_token.as_deref().unwrap().starts_with("custom-"), "{:?}", usable.secrets);
+    assert_eq!(usable.credential.version, 2);
+    assert_eq!(f.mock.token_requests_with_grant("refresh_token"), 0);
+}
