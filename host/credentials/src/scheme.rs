@@ -293,6 +293,34 @@ mod tests {
     }
 
     #[test]
+    fn secrets_go_where_the_scheme_says() {
+        let req = || OutboundRequest::get("https://api.test/x?a=1".parse().unwrap());
+        let mut s = CredentialSecrets::default();
+        s.username = Some("ada".into());
+        s.password = Some("pw".into());
+        s.fields.insert("api_key".into(), "k1".into());
+        s.access_token = Some("at".into());
+
+        let mut r = req();
+        Scheme::Basic.inject(&s, &mut r).unwrap();
+        assert_eq!(r.injected_headers, [("authorization".to_owned(), format!("Basic {}", STANDARD.encode("ada:pw")))]);
+        let mut r = req();
+        Scheme::ApiKey { in_query: true, name: "key".into(), prefix: None }.inject(&s, &mut r).unwrap();
+        assert_eq!(r.url.as_str(), "https://api.test/x?a=1&key=k1");
+        assert!(r.injected_headers.is_empty());
+        let mut r = req();
+        Scheme::ApiKey { in_query: false, name: "X-Key".into(), prefix: Some("Token ".into()) }
+            .inject(&s, &mut r)
+            .unwrap();
+        assert_eq!(r.injected_headers, [("x-key".to_owned(), "Token k1".to_owned())]);
+        let mut r = req();
+        Scheme::Bearer.inject(&s, &mut r).unwrap();
+        assert_eq!(r.injected_headers, [("authorization".to_owned(), "Bearer at".to_owned())]);
+        let empty = CredentialSecrets::default();
+        assert!(matches!(Scheme::Bearer.inject(&empty, &mut req()), Err(Error::NeedsReauth { .. })));
+    }
+
+    #[test]
     fn inputs_keep_only_declared_scalar_fields() {
         let schema = json!({"properties": {"subdomain": {"type": "string"}}});
         let inputs = json!({"subdomain": "acme", "other": "x"});

@@ -135,6 +135,28 @@ pub trait ProjectStore: Send + Sync {
     async fn set_connect_return_urls(&self, id: ProjectId, urls: Vec<String>) -> Result<Project>;
 }
 
+/// Checks return URLs: absolute http(s), no user info, no fragment.
+pub(crate) fn check_return_urls(urls: &[String]) -> Result<()> {
+    if urls.len() > 50 {
+        return Err(Error::invalid("at most 50 return URLs"));
+    }
+    for u in urls {
+        let ok = url::Url::parse(u).is_ok_and(|p| {
+            matches!(p.scheme(), "https" | "http")
+                && p.host().is_some()
+                && p.username().is_empty()
+                && p.password().is_none()
+                && p.fragment().is_none()
+        });
+        if !ok || u.len() > 2048 {
+            return Err(Error::invalid(format!(
+                "return URL {u:?} must be an absolute http(s) URL without user info or fragment"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,26 +180,4 @@ mod tests {
         assert!(project_name(&"x".repeat(MAX_PROJECT_NAME_LEN)).is_ok());
         assert!(matches!(project_name(&"x".repeat(MAX_PROJECT_NAME_LEN + 1)), Err(Error::Invalid(_))));
     }
-}
-
-/// Checks return URLs: absolute http(s), no user info, no fragment.
-pub(crate) fn check_return_urls(urls: &[String]) -> Result<()> {
-    if urls.len() > 50 {
-        return Err(Error::invalid("at most 50 return URLs"));
-    }
-    for u in urls {
-        let ok = url::Url::parse(u).is_ok_and(|p| {
-            matches!(p.scheme(), "https" | "http")
-                && p.host().is_some()
-                && p.username().is_empty()
-                && p.password().is_none()
-                && p.fragment().is_none()
-        });
-        if !ok || u.len() > 2048 {
-            return Err(Error::invalid(format!(
-                "return URL {u:?} must be an absolute http(s) URL without user info or fragment"
-            )));
-        }
-    }
-    Ok(())
 }

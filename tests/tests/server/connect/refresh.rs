@@ -336,3 +336,22 @@ async fn a_custom_refresh_plugin_refreshes_through_its_hook() {
     assert_eq!(usable.credential.version, 2);
     assert_eq!(f.mock.token_requests_with_grant("refresh_token"), 0);
 }
+
+/// Reactive refresh: the provider rejects a token the host still thought
+/// valid → one refresh (shared by every concurrent caller) and one retry.
+#[tokio::test]
+async fn a_provider_401_triggers_one_refresh_and_one_retry() {
+    let f = Fixture::oauth().await;
+    let id = connected(&f).await;
+    // Revoked or expired early at the provider; not due by our clock.
+    f.mock.expire_access_tokens();
+    let results = fifty_calls(&f, &id).await;
+    for r in &results {
+        assert_eq!(r.as_ref().expect("retried with the new token")["id"], "acct-1");
+    }
+    assert_eq!(f.mock.token_requests_with_grant("refresh_token"), 1);
+    // The retries went out with the new token, and each call retried once.
+    let rejected = f.mock.log().into_iter().filter(|r| r.path == "/api/me" && r.outcome != "ok").count();
+    assert_eq!(rejected, 50, "each caller saw one 401");
+    assert_eq!(f.stored(&id).await.version, 2);
+}
