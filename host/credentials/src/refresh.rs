@@ -91,6 +91,11 @@ impl Credentials {
                 return Ok(Usable { credential: current, secrets });
             }
             if let Some(wait) = self.in_backoff(&current, force.as_ref()) {
+                // An early (proactive) refresh failed: the token still works.
+                if force.is_none() && self.still_valid(&current) {
+                    let secrets = self.open(&current)?;
+                    return Ok(Usable { credential: current, secrets });
+                }
                 return Err(Error::Unavailable { retry_after: Some(wait) });
             }
             let lease = Uuid::new_v4();
@@ -98,7 +103,16 @@ impl Credentials {
             let until = now + self.settings.lease_ttl;
             match self.store.claim_refresh_lease(project, id, lease, now, until).await? {
                 Some(leased) if leased.version == current.version => {
-                    return self.refresh_under_lease(leased, lease, force.is_some()).await;
+                    let outcome = self.refresh_under_lease(leased, lease, force.is_some()).await;
+                    return match outcome {
+                        // The provider is down, but the current token has
+                        // not expired yet: use it (the refresh was early).
+                        Err(Error::Unavailable { .. }) if force.is_none() && self.still_valid(&current) => {
+                            let secrets = self.open(&current)?;
+                            Ok(Usable { credential: current, secrets })
+                        }
+                        other => other,
+                    };
                 }
                 Some(leased) => {
                     // Refreshed elsewhere between our read and the claim.
@@ -126,6 +140,12 @@ impl Credentials {
         }
         let margin = self.settings.refresh_margin;
         Ok(credential.expires_at.is_some_and(|exp| exp - margin <= self.now()))
+    }
+
+    /// Whether the access token has not expired yet (it may be within the
+    /// refresh margin).
+    fn still_valid(&self, credential: &Credential) -> bool {
+        credential.expires_at.is_some_and(|exp| exp > self.now())
     }
 
     /// The wait left when the credential is in backoff and its token is

@@ -355,3 +355,26 @@ async fn a_provider_401_triggers_one_refresh_and_one_retry() {
     assert_eq!(rejected, 50, "each caller saw one 401");
     assert_eq!(f.stored(&id).await.version, 2);
 }
+
+/// An early refresh (inside the margin) that meets a provider outage does
+/// not fail the call: the token has not expired, so it is used, and the
+/// refresh is tried again after the backoff.
+#[tokio::test]
+async fn an_early_refresh_that_fails_keeps_the_valid_token() {
+    let f = Fixture::new("test_oauth", json!({}), |s| s.connect.max_refresh_attempts = 1, false).await;
+    let id = connected(&f).await;
+    f.advance(3600 - 60);
+    f.mock.push_fault(Fault::Status(503));
+    assert_eq!(f.whoami(&id).await.unwrap()["id"], "acct-1", "the unexpired token is used");
+    let stored = f.stored(&id).await;
+    assert_eq!((stored.version, stored.refresh_failure_count), (1, 1));
+    assert!(stored.retry_at.is_some());
+    // Inside the backoff the call does not retry the provider.
+    let before = f.mock.token_requests();
+    assert!(f.whoami(&id).await.is_ok());
+    assert_eq!(f.mock.token_requests(), before);
+    // Past the backoff (and the expiry) it refreshes.
+    f.advance(120);
+    assert_eq!(f.whoami(&id).await.unwrap()["id"], "acct-1");
+    assert_eq!(f.stored(&id).await.version, 2);
+}
