@@ -26,9 +26,11 @@
 
 mod client;
 mod headers;
+pub mod policy;
 
 pub use client::{EgressClient, EgressConfig};
 pub use headers::{is_hop_by_hop, strip_forbidden_request_headers};
+pub use policy::EgressPolicy;
 pub use url::Url;
 
 use bytes::Bytes;
