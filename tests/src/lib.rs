@@ -102,7 +102,9 @@ impl TestHost {
         if config.cache_dir.is_none() {
             config.cache_dir = Some(shared_cache_dir());
         }
-        let egress = Arc::new(EgressClient::new(EgressConfig::default()).expect("egress client"));
+        // The mock providers live on loopback, which the policy refuses by default.
+        let policy = weft_egress::EgressPolicy { allow_loopback: true, ..Default::default() };
+        let egress = Arc::new(EgressClient::new(EgressConfig { policy, ..Default::default() }).expect("egress client"));
         let secrets = Arc::new(StaticSecrets::default());
         let services = HostServices {
             egress,

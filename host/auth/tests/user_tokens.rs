@@ -100,7 +100,9 @@ impl MockJwks {
     }
 
     fn keys(&self, config: JwksConfig) -> ProjectKeys {
-        let egress = Arc::new(EgressClient::new(EgressConfig::default()).unwrap());
+        // The JWKS mock is on loopback, which the egress policy refuses by default.
+        let policy = weft_egress::EgressPolicy { allow_loopback: true, ..Default::default() };
+        let egress = Arc::new(EgressClient::new(EgressConfig { policy, ..Default::default() }).unwrap());
         ProjectKeys::default().with_jwks(Arc::new(JwksCache::new(self.url.parse().unwrap(), egress, config)))
     }
 }

@@ -1,8 +1,12 @@
 //! The reqwest-backed [`Egress`] implementation.
 
 use crate::headers::strip_forbidden_request_headers;
+use crate::policy::EgressPolicy;
+use crate::resolve::{GuardedResolver, PolicyDenied};
 use crate::{Egress, EgressError, Method, OutboundRequest, OutboundResponse};
 use bytes::{Bytes, BytesMut};
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Limits of the outbound client.
@@ -16,6 +20,8 @@ pub struct EgressConfig {
     pub max_response_bytes: u64,
     /// Idle keep-alive connections kept per host.
     pub pool_max_idle_per_host: usize,
+    /// Which addresses may be reached (private ones are refused by default).
+    pub policy: EgressPolicy,
 }
 
 impl Default for EgressConfig {
@@ -25,6 +31,7 @@ impl Default for EgressConfig {
             max_timeout: Duration::from_secs(30),
             max_response_bytes: 10 * 1024 * 1024,
             pool_max_idle_per_host: 32,
+            policy: EgressPolicy::default(),
         }
     }
 }
@@ -46,6 +53,9 @@ impl EgressClient {
             .no_proxy()
             .connect_timeout(config.connect_timeout)
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
+            // Names resolve through the policy; never `.resolve()` overrides,
+            // which would bypass it.
+            .dns_resolver(Arc::new(GuardedResolver { policy: Arc::new(config.policy.clone()) }))
             .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| EgressError::InvalidRequest(format!("building the client: {e}")))?;
@@ -80,6 +90,18 @@ impl Egress for EgressClient {
                 "unsupported scheme {:?}; only http and https are allowed",
                 req.url.scheme()
             )));
+        }
+        // IP literals never reach the resolver: check them here.
+        let literal = match req.url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(url::Host::Domain(_)) => None,
+            None => return Err(EgressError::InvalidRequest("the URL has no host".into())),
+        };
+        if let Some(ip) = literal
+            && let Err(refused) = self.config.policy.check(ip, None)
+        {
+            return Err(EgressError::Denied(format!("{ip}: {refused}")));
         }
         let timeout = req.timeout.unwrap_or(self.config.max_timeout).min(self.config.max_timeout);
         let cap = req.max_response_bytes.unwrap_or(self.config.max_response_bytes).min(self.config.max_response_bytes);
@@ -130,10 +152,17 @@ fn classify(e: reqwest::Error) -> EgressError {
         let mut msg = e.to_string();
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
+            if let Some(denied) = s.downcast_ref::<PolicyDenied>() {
+                return EgressError::Denied(denied.0.clone());
+            }
             msg = s.to_string();
             source = s.source();
         }
-        EgressError::Connection(msg)
+        // Some layers re-wrap errors as text; the marker survives that.
+        match msg.strip_prefix("egress policy: ") {
+            Some(why) => EgressError::Denied(why.to_owned()),
+            None => EgressError::Connection(msg),
+        }
     }
 }
 
@@ -141,6 +170,11 @@ fn classify(e: reqwest::Error) -> EgressError {
 mod tests {
     use super::*;
     use axum::{Router, http::HeaderMap, routing::get};
+
+    /// The test servers live on loopback, which the default policy refuses.
+    fn loopback() -> EgressConfig {
+        EgressConfig { policy: EgressPolicy { allow_loopback: true, ..Default::default() }, ..Default::default() }
+    }
 
     async fn serve(app: Router) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -156,7 +190,7 @@ mod tests {
                 .route("/", get(|| async { (axum::http::StatusCode::FOUND, [("location", "/elsewhere")], "") })),
         )
         .await;
-        let client = EgressClient::new(EgressConfig::default()).unwrap();
+        let client = EgressClient::new(loopback()).unwrap();
         let resp = client.send(OutboundRequest::get(base.parse().unwrap())).await.unwrap();
         assert_eq!(resp.status, 302);
     }
@@ -171,7 +205,7 @@ mod tests {
             }),
         ))
         .await;
-        let client = EgressClient::new(EgressConfig::default()).unwrap();
+        let client = EgressClient::new(loopback()).unwrap();
         let mut req = OutboundRequest::get(base.parse().unwrap());
         req.headers.push(("Authorization".into(), "Bearer caller".into()));
         req.injected_headers.push(("Authorization".into(), "Bearer host".into()));
@@ -183,7 +217,7 @@ mod tests {
 
     #[tokio::test]
     async fn refused_connection_and_bad_scheme_are_typed() {
-        let client = EgressClient::new(EgressConfig::default()).unwrap();
+        let client = EgressClient::new(loopback()).unwrap();
         // Bind then drop to get a port nobody listens on.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let err =
@@ -191,5 +225,50 @@ mod tests {
         assert!(matches!(err, EgressError::Connection(_)), "{err:?}");
         let err = client.send(OutboundRequest::get("file:///etc/passwd".parse().unwrap())).await;
         assert!(matches!(err, Err(EgressError::InvalidRequest(_))));
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A listener on loopback that counts the connections it accepts.
+    async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((_socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        (port, accepted)
+    }
+
+    /// Loopback is refused by default, as a literal (before connecting) and
+    /// as a name (in the resolver); the listener never sees a connection.
+    #[tokio::test]
+    async fn loopback_is_refused_by_default_as_literal_and_name() {
+        let (port, accepted) = counting_listener().await;
+        let client = EgressClient::new(EgressConfig::default()).unwrap();
+        for url in [
+            format!("http://127.0.0.1:{port}/"),
+            format!("http://[::ffff:127.0.0.1]:{port}/"),
+            format!("http://localhost:{port}/"),
+        ] {
+            let err = client.send(OutboundRequest::get(url.parse().unwrap())).await.unwrap_err();
+            assert!(matches!(err, EgressError::Denied(_)), "{url}: {err:?}");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection was attempted");
+        let open = EgressClient::new(EgressConfig {
+            policy: EgressPolicy { allow_loopback: true, ..Default::default() },
+            ..Default::default()
+        })
+        .unwrap();
+        let err = open.send(OutboundRequest::get(format!("http://localhost:{port}/").parse().unwrap())).await;
+        // The listener accepts and says nothing: any outcome but Denied.
+        assert!(!matches!(err, Err(EgressError::Denied(_))), "{err:?}");
     }
 }

@@ -27,6 +27,7 @@
 mod client;
 mod headers;
 pub mod policy;
+mod resolve;
 
 pub use client::{EgressClient, EgressConfig};
 pub use headers::{is_hop_by_hop, strip_forbidden_request_headers};

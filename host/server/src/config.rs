@@ -190,6 +190,12 @@ pub struct EgressSettings {
     pub timeout_ms: u64,
     /// Largest response body, bytes.
     pub max_response_bytes: u64,
+    /// Allow loopback destinations (local mock providers, development).
+    pub allow_loopback: bool,
+    /// Networks reachable although private, e.g. `["10.66.0.0/24"]`.
+    pub allow_cidrs: Vec<String>,
+    /// Host names (or `*.suffix`) that may resolve to private addresses.
+    pub allow_hosts: Vec<String>,
 }
 
 /// Log output format.
@@ -256,6 +262,9 @@ impl Default for EgressSettings {
             connect_timeout_ms: d.connect_timeout.as_millis() as u64,
             timeout_ms: d.max_timeout.as_millis() as u64,
             max_response_bytes: d.max_response_bytes,
+            allow_loopback: false,
+            allow_cidrs: Vec::new(),
+            allow_hosts: Vec::new(),
         }
     }
 }
@@ -323,14 +332,26 @@ impl Settings {
         }
     }
 
-    /// The outbound client configuration.
-    pub fn egress_config(&self) -> weft_egress::EgressConfig {
-        weft_egress::EgressConfig {
+    /// The outbound client configuration; a malformed CIDR is an error.
+    pub fn egress_config(&self) -> anyhow::Result<weft_egress::EgressConfig> {
+        let mut allow_cidrs = Vec::new();
+        for cidr in &self.egress.allow_cidrs {
+            let net = cidr
+                .parse()
+                .map_err(|_| anyhow::anyhow!("egress.allow_cidrs: {cidr:?} is not a CIDR like 10.0.0.0/8"))?;
+            allow_cidrs.push(net);
+        }
+        Ok(weft_egress::EgressConfig {
             connect_timeout: Duration::from_millis(self.egress.connect_timeout_ms),
             max_timeout: Duration::from_millis(self.egress.timeout_ms),
             max_response_bytes: self.egress.max_response_bytes,
+            policy: weft_egress::EgressPolicy {
+                allow_loopback: self.egress.allow_loopback,
+                allow_cidrs,
+                allow_hosts: self.egress.allow_hosts.clone(),
+            },
             ..Default::default()
-        }
+        })
     }
 }
 

@@ -162,7 +162,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn inspect(settings: Settings, file: PathBuf) -> anyhow::Result<()> {
-    let egress = Arc::new(weft_egress::EgressClient::new(settings.egress_config())?);
+    let egress = Arc::new(weft_egress::EgressClient::new(settings.egress_config()?)?);
     let mut config = settings.host_config();
     config.cache_dir = None;
     let host = weft_plugin_host::PluginHost::new(config, weft_plugin_host::HostServices::in_memory(egress))?;

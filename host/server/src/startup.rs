@@ -58,7 +58,7 @@ impl Application {
         // Before anything else touches the store: the wrong key must stop us.
         let vault = crate::vault::open_vault(&settings, store.as_ref()).await.context("opening the vault")?;
         let first_operator_key = bootstrap_operator_key(store.as_ref()).await?;
-        let egress = Arc::new(EgressClient::new(settings.egress_config()).context("building the egress client")?);
+        let egress = Arc::new(EgressClient::new(settings.egress_config()?).context("building the egress client")?);
         let user_tokens = Arc::new(UserTokens::new(UserTokenVerifier::new(TokenPolicy::default()), egress.clone()));
         let credentials =
             Arc::new(Credentials::new(store.clone(), vault, egress.clone(), clock, settings.credential_settings()));

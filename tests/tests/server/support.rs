@@ -61,6 +61,8 @@ pub(crate) async fn spawn_app_clocked(
     settings.data_dir = dir.path().to_owned();
     // Refreshes are driven by the tests, not a background sweep.
     settings.connect.sweep_interval_secs = 0;
+    // Mock providers and authorization servers live on loopback.
+    settings.egress.allow_loopback = true;
     adjust(&mut settings);
     let mut app = Application::build_with_clock(settings, clock).await.expect("build app");
     let (store, credentials, plugin_host) = (app.store(), app.credentials(), app.plugin_host());
@@ -129,6 +131,8 @@ pub(crate) async fn start_binary_env(
 ) -> (tokio::process::Child, Vec<String>, String) {
     let mut child = tokio::process::Command::new(weft_binary())
         .arg("serve")
+        // Mock providers live on loopback; `env` may say otherwise.
+        .env("WEFT__EGRESS__ALLOW_LOOPBACK", "true")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("WEFT__SERVER__PORT", "0")
         .env("WEFT__DATA_DIR", data_dir)

@@ -357,3 +357,18 @@ async fn pre_authorization_inputs_fill_the_authorization_url() {
     let stored = f.stored(list[0]["id"].as_str().unwrap()).await;
     assert_eq!(Value::Object(stored.connection_config), json!({"subdomain": "localhost"}));
 }
+
+/// C4-61 for token calls: with the default egress policy a token endpoint
+/// on a loopback (internal) address is refused before any connection; the
+/// mock authorization server receives nothing.
+#[tokio::test]
+async fn the_egress_policy_refuses_an_internal_token_endpoint() {
+    let f = Fixture::new("test_oauth", json!({}), |s| s.egress.allow_loopback = false, false).await;
+    let url = f.start("u1", json!({})).await;
+    let (status, body) = f.deliver(&f.mock.approve(&url).await).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("not allowed"), "{body}");
+    assert_eq!(f.mock.token_requests(), 0);
+    let (_, list) = f.sdk(Method::GET, "credentials", "u1", None).await;
+    assert_eq!(list, json!([]));
+}

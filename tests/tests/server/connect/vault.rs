@@ -237,6 +237,7 @@ async fn master_key_rotation_under_load_loses_no_request() {
     let settings = {
         let mut s = weft_server::config::Settings::default();
         s.server.port = 0;
+        s.egress.allow_loopback = true;
         s.data_dir = f.app._dir.path().to_owned();
         s
     };
@@ -257,6 +258,7 @@ async fn a_wrong_or_missing_master_key_refuses_to_start() {
     let settings = || {
         let mut s = weft_server::config::Settings::default();
         s.server.port = 0;
+        s.egress.allow_loopback = true;
         s.data_dir = data.clone();
         s
     };
