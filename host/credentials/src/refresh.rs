@@ -103,7 +103,13 @@ impl Credentials {
             let until = now + self.settings.lease_ttl;
             match self.store.claim_refresh_lease(project, id, lease, now, until).await? {
                 Some(leased) if leased.version == current.version => {
-                    let outcome = self.refresh_under_lease(leased, lease, force.is_some()).await;
+                    // The refresh runs in its own task: a caller that goes away
+                    // (a client disconnect) must not leave the lease held and
+                    // a rotated refresh token unstored.
+                    let this = self.arc()?;
+                    let forced = force.is_some();
+                    let task = tokio::spawn(async move { this.refresh_under_lease(leased, lease, forced).await });
+                    let outcome = task.await.map_err(|e| Error::internal(format!("the refresh task failed: {e}")))?;
                     return match outcome {
                         // The provider is down, but the current token has
                         // not expired yet: use it (the refresh was early).

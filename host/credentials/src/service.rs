@@ -86,6 +86,8 @@ type Pending = Mutex<HashMap<String, (Scheme, CredentialSecrets)>>;
 
 /// Connected accounts: connect flows, sealed storage, refresh, injection.
 pub struct Credentials {
+    /// This service, for work that must outlive a cancelled caller.
+    me: Weak<Credentials>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) vault: Arc<Vault>,
     pub(crate) egress: Arc<dyn Egress>,
@@ -109,8 +111,9 @@ impl Credentials {
         egress: Arc<dyn Egress>,
         clock: Arc<dyn Clock>,
         settings: CredentialSettings,
-    ) -> Self {
-        Self {
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             store,
             vault,
             egress,
@@ -121,7 +124,12 @@ impl Credentials {
             flights: Mutex::default(),
             pending: Mutex::default(),
             counters: Counters::default(),
-        }
+        })
+    }
+
+    /// This service as an `Arc` (it is only ever built as one).
+    pub(crate) fn arc(&self) -> Result<Arc<Self>> {
+        self.me.upgrade().ok_or_else(|| Error::internal("the credential service is shutting down"))
     }
 
     /// Gives the service the plugin host (which itself holds the service

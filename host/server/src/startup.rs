@@ -60,8 +60,7 @@ impl Application {
         let first_operator_key = bootstrap_operator_key(store.as_ref()).await?;
         let egress = Arc::new(EgressClient::new(settings.egress_config()?).context("building the egress client")?);
         let user_tokens = Arc::new(UserTokens::new(UserTokenVerifier::new(TokenPolicy::default()), egress.clone()));
-        let credentials =
-            Arc::new(Credentials::new(store.clone(), vault, egress.clone(), clock, settings.credential_settings()));
+        let credentials = Credentials::new(store.clone(), vault, egress.clone(), clock, settings.credential_settings());
         let services =
             HostServices { credentials: Arc::new(Injector(credentials.clone())), ..HostServices::in_memory(egress) };
         let host = Arc::new(PluginHost::new(settings.host_config(), services).context("starting the plugin runtime")?);

@@ -378,3 +378,22 @@ async fn an_early_refresh_that_fails_keeps_the_valid_token() {
     assert_eq!(f.whoami(&id).await.unwrap()["id"], "acct-1");
     assert_eq!(f.stored(&id).await.version, 2);
 }
+
+/// A caller that goes away mid-refresh (a client disconnect) does not leave
+/// the lease held: the refresh finishes on its own and the next caller
+/// gets its result at once, without a second token request.
+#[tokio::test]
+async fn a_cancelled_caller_does_not_strand_the_refresh() {
+    let f = Fixture::oauth().await;
+    let id = connected(&f).await;
+    f.advance(3600);
+    f.mock.push_fault(Fault::Delay(Duration::from_millis(700)));
+    let cancelled = tokio::time::timeout(Duration::from_millis(200), f.whoami(&id)).await;
+    assert!(cancelled.is_err(), "the first caller gave up");
+    let started = Instant::now();
+    assert_eq!(f.whoami(&id).await.unwrap()["id"], "acct-1");
+    assert!(started.elapsed() < Duration::from_secs(10), "not stranded behind a 30 s lease");
+    assert_eq!(f.mock.token_requests_with_grant("refresh_token"), 1);
+    let stored = f.stored(&id).await;
+    assert_eq!((stored.version, stored.lease_until), (2, None));
+}
