@@ -66,7 +66,8 @@ pub(crate) fn routes() -> Routes {
 /// Maps a credential-service error to the answer.
 pub(crate) fn credential_error(e: CredError) -> ApiError {
     match e {
-        CredError::NotFound(what) => ApiError::not_found(format!("{} not found", capitalised(what))),
+        // The store's wording, so a foreign id reads like a missing one.
+        CredError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
         CredError::BadRequest(m) => ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", m),
         e @ CredError::InvalidState => ApiError::new(StatusCode::BAD_REQUEST, "INVALID_STATE", e.to_string()),
         e @ CredError::NeedsReauth { .. } => ApiError::new(
@@ -97,11 +98,6 @@ pub(crate) fn credential_error(e: CredError) -> ApiError {
         }
         other => ApiError::internal(other),
     }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn rfc3339(t: Option<time::OffsetDateTime>) -> Value {
@@ -150,7 +146,7 @@ struct StartBody {
 impl StartBody {
     fn request(&self) -> Result<StartRequest, ApiError> {
         let replace = match &self.selected_credential_id {
-            Some(id) => Some(id.parse().map_err(|_| ApiError::not_found("Credential not found"))?),
+            Some(id) => Some(id.parse().map_err(|_| ApiError::not_found("credential not found"))?),
             None => None,
         };
         Ok(StartRequest {
@@ -230,7 +226,7 @@ async fn list(State(state): State<AppState>, user: User) -> Result<Json<Value>, 
 
 /// The user's credential `id`, or 404 (another user's is "not found" too).
 async fn mine(state: &AppState, user: &User, id: &str) -> Result<Credential, ApiError> {
-    let id: CredentialId = id.parse().map_err(|_| ApiError::not_found("Credential not found"))?;
+    let id: CredentialId = id.parse().map_err(|_| ApiError::not_found("credential not found"))?;
     let c = state.store.get_credential(user.project, id).await.map_err(crate::store_error)?;
     if c.user_id != user.user.user_id {
         return Err(ApiError::not_found("credential not found"));
@@ -275,9 +271,9 @@ async fn uninstall(
     Path((_, integration)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let integration: IntegrationId = integration.parse().map_err(|_| ApiError::not_found("Integration not found"))?;
+    let integration: IntegrationId = integration.parse().map_err(|_| ApiError::not_found("integration not found"))?;
     let selected = match headers.get(CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) {
-        Some(id) => Some(id.parse().map_err(|_| ApiError::not_found("Credential not found"))?),
+        Some(id) => Some(id.parse().map_err(|_| ApiError::not_found("credential not found"))?),
         None => None,
     };
     let removed = state

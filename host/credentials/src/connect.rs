@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 use weft_auth::oauth::{AuthorizationRequest, Grant, OAuthClient, Pkce, TokenError, random_state, request_token};
 use weft_plugin_host::{CallError, CallOptions, PluginError};
 use weft_store::{ConnectState, Credential, CredentialId, CredentialStatus, IntegrationId, NewCredential, ProjectId};
-use weft_vault::{Owner, OwnerKind, Sealed};
+use weft_vault::Sealed;
 
+use crate::owners;
 use crate::scheme::{Scheme, connection_inputs, fill_url};
 use crate::secrets::CredentialSecrets;
 use crate::service::{Credentials, IntegrationAuth};
@@ -87,14 +88,8 @@ impl Drop for FlowData {
     }
 }
 
-const FLOW_FIELD: &str = "flow";
-
 fn state_hash(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
-}
-
-fn flow_owner(project: ProjectId, hash: &str) -> Owner {
-    Owner::new(project.to_string(), OwnerKind::ConnectState, hash)
 }
 
 impl Credentials {
@@ -135,7 +130,8 @@ impl Credentials {
                 };
                 let plain =
                     zeroize::Zeroizing::new(serde_json::to_vec(&flow).map_err(|e| Error::internal(e.to_string()))?);
-                let sealed = self.vault.seal(&flow_owner(project, &hash), FLOW_FIELD, &plain)?.to_bytes();
+                let (owner, field) = owners::connect_flow(project, &hash);
+                let sealed = self.vault.seal(&owner, field, &plain)?.to_bytes();
                 let redirect_uri = self.redirect_uri(project, auth.integration.id);
                 self.store
                     .insert_connect_state(ConnectState {
@@ -238,7 +234,8 @@ impl Credentials {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::BadRequest("the callback has no code".into()))?;
         let sealed = Sealed::from_bytes(&taken.sealed).map_err(|_| Error::Corrupt)?;
-        let plain = self.vault.open(&flow_owner(project, &hash), FLOW_FIELD, &sealed)?;
+        let (owner, field) = owners::connect_flow(project, &hash);
+        let plain = self.vault.open(&owner, field, &sealed)?;
         let flow: FlowData = serde_json::from_slice(plain.expose_secret()).map_err(|_| Error::Corrupt)?;
         let auth = self.integration_auth(project, integration).await?;
         let Scheme::OAuth(o) = &auth.scheme else {

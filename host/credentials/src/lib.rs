@@ -26,6 +26,7 @@
 mod connect;
 mod error;
 mod inject;
+mod owners;
 mod refresh;
 mod rotate;
 mod scheme;

@@ -232,11 +232,17 @@ impl Credentials {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    return self.on_transient_failure(&credential, lease, wait, forced, &e).await;
+                    return Err(if self.note_failure(&auth, &credential, lease, wait, forced, &e).await? {
+                        Error::NeedsReauth { reason: "refresh_exhausted".into() }
+                    } else {
+                        Error::Unavailable { retry_after: Some(wait) }
+                    });
                 }
                 Err(Refusal::Token(e)) => {
+                    // Refused for a reason retrying will not fix: recorded
+                    // (backoff, no give-up) and answered as the provider's.
                     let wait = self.backoff(attempt, None);
-                    self.on_transient_failure(&credential, lease, wait, true, &e).await?;
+                    self.note_failure(&auth, &credential, lease, wait, true, &e).await?;
                     return Err(Error::Provider(e.to_string()));
                 }
                 Err(Refusal::Other(e)) => {
@@ -395,31 +401,25 @@ impl Credentials {
         Err(Error::NeedsReauth { reason: reason.into() })
     }
 
-    /// A failure worth retrying later: back off; give up after the
-    /// configured number of distinct failing days (unless forced).
-    async fn on_transient_failure(
+    /// Records a failed refresh with its backoff; gives up (true) after the
+    /// configured number of distinct failing days, unless `forced`.
+    async fn note_failure(
         &self,
+        auth: &IntegrationAuth,
         credential: &Credential,
         lease: Uuid,
         wait: Duration,
         forced: bool,
         error: &TokenError,
-    ) -> Result<Usable> {
-        let today = day_number(self.now());
-        let days = failure_days(credential, today);
+    ) -> Result<bool> {
+        let days = failure_days(credential, day_number(self.now()));
         let give_up = !forced && days >= self.settings.give_up_days;
-        let reason = give_up.then_some("refresh_exhausted");
         tracing::warn!(credential = %credential.id, error = %error, days, give_up, "refresh failed");
-        let became_invalid = self.record_failure(credential, lease, Some(wait), reason).await?;
-        if became_invalid
-            && let Ok(auth) = self.integration_auth(credential.project_id, credential.integration_id).await
-        {
-            self.emit_credentials_failure(&auth, credential, "refresh_exhausted").await;
+        let reason = give_up.then_some("refresh_exhausted");
+        if self.record_failure(credential, lease, Some(wait), reason).await? {
+            self.emit_credentials_failure(auth, credential, "refresh_exhausted").await;
         }
-        if give_up {
-            return Err(Error::NeedsReauth { reason: "refresh_exhausted".into() });
-        }
-        Err(Error::Unavailable { retry_after: Some(wait) })
+        Ok(give_up)
     }
 
     /// Records a failed refresh; true when it turned the credential invalid.

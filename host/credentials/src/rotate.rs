@@ -4,7 +4,7 @@
 //! reconnect is never overwritten (its row is simply visited again).
 
 use weft_store::{SealedColumn, SealedValue, Store};
-use weft_vault::{Owner, OwnerKind, Sealed, Vault};
+use weft_vault::{Sealed, Vault};
 
 use crate::{Error, Result};
 
@@ -22,21 +22,6 @@ pub struct RotationReport {
 /// Batch size of one query.
 const BATCH: u32 = 200;
 
-/// The vault owner and field of a stored sealed value.
-fn owner_of(value: &SealedValue) -> Option<(Owner, &'static str)> {
-    let project = value.project_id?.to_string();
-    let id = value.owner_id.clone();
-    Some(match value.column {
-        SealedColumn::CredentialSecrets => (Owner::new(project, OwnerKind::Credential, id), "secrets"),
-        SealedColumn::IntegrationClientSecret => {
-            (Owner::new(project, OwnerKind::IntegrationSecret, id), "client_secret")
-        }
-        SealedColumn::EnvironmentSecretValue => (Owner::new(project, OwnerKind::EnvironmentSecret, id), "value"),
-        SealedColumn::ConnectState => (Owner::new(project, OwnerKind::ConnectState, id), "flow"),
-        SealedColumn::VaultCanary => return None,
-    })
-}
-
 /// Re-wraps everything not under `vault`'s current key, until nothing is
 /// left (values that do not open are skipped and counted).
 pub async fn rotate(store: &dyn Store, vault: &Vault) -> Result<RotationReport> {
@@ -52,7 +37,7 @@ pub async fn rotate(store: &dyn Store, vault: &Vault) -> Result<RotationReport> 
             }
             for value in todo {
                 let sealed = Sealed::from_bytes(&value.bytes).map_err(|_| Error::Corrupt);
-                let rewrapped = sealed.and_then(|s| match owner_of(&value) {
+                let rewrapped = sealed.and_then(|s| match crate::owners::of_stored(&value) {
                     Some((owner, field)) => vault.rewrap(&owner, field, &s).map_err(Error::from),
                     None => vault.rewrap_canary(&s).map_err(Error::from),
                 });

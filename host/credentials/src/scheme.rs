@@ -2,8 +2,6 @@
 //! the integration's settings applied (endpoint overrides, the password
 //! grant switch, scopes), and how its secrets go on a request.
 
-use std::collections::BTreeMap;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
@@ -213,36 +211,19 @@ impl Scheme {
 }
 
 /// Fills `{config.<field>}` placeholders of `template` from the connection's
-/// pre-authorization inputs. Values may only be host- and path-safe tokens
-/// (letters, digits, `-`, `_`, `.`), so an input cannot move a URL to
-/// another host or path.
+/// pre-authorization inputs (the plugin host's rules: only host-safe
+/// values) and parses the result as an http(s) URL.
 pub fn fill_url(template: &str, config: &Map<String, Value>) -> Result<Url> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{config.") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + "{config.".len()..];
-        let end = after.find('}').ok_or_else(|| Error::Misconfigured(format!("unclosed placeholder in {template}")))?;
-        let field = &after[..end];
-        let value = match config.get(field) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => return Err(Error::BadRequest(format!("the input field `{field}` is required to connect"))),
-        };
-        let safe = !value.is_empty()
-            && value.len() <= 253
-            && !value.starts_with('.')
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !safe {
-            return Err(Error::BadRequest(format!(
-                "the input field `{field}` may only hold letters, digits, '-', '_' and '.'"
-            )));
-        }
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    let url: Url = out.parse().map_err(|_| Error::Misconfigured(format!("{template} is not a URL")))?;
+    use weft_plugin_host::PlaceholderError as P;
+    let filled =
+        weft_plugin_host::fill_placeholders(template, &Value::Object(config.clone())).map_err(|e| match e {
+            P::Unclosed => Error::Misconfigured(format!("unclosed placeholder in {template}")),
+            P::Missing(field) => Error::BadRequest(format!("the input field `{field}` is required to connect")),
+            P::Unsafe(field) => {
+                Error::BadRequest(format!("the input field `{field}` may only hold letters, digits, '-', '_' and '.'"))
+            }
+        })?;
+    let url: Url = filled.parse().map_err(|_| Error::Misconfigured(format!("{template} is not a URL")))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(Error::Misconfigured(format!("{template} is not an http(s) URL")));
     }
@@ -253,14 +234,10 @@ pub fn fill_url(template: &str, config: &Map<String, Value>) -> Result<Url> {
 /// plugin's connection-config schema (top-level properties only; values
 /// must be strings, numbers or booleans).
 pub fn connection_inputs(schema: Option<&Value>, inputs: &Map<String, Value>) -> Result<Map<String, Value>> {
-    let allowed: BTreeMap<&str, ()> = schema
-        .and_then(|s| s.get("properties"))
-        .and_then(Value::as_object)
-        .map(|p| p.keys().map(|k| (k.as_str(), ())).collect())
-        .unwrap_or_default();
+    let declared = schema.and_then(|s| s.get("properties")).and_then(Value::as_object);
     let mut out = Map::new();
     for (k, v) in inputs {
-        if !allowed.contains_key(k.as_str()) {
+        if !declared.is_some_and(|d| d.contains_key(k)) {
             continue;
         }
         match v {

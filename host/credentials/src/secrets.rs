@@ -11,13 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use weft_store::{CredentialId, ProjectId};
-use weft_vault::{Owner, OwnerKind, Sealed, Vault};
+use weft_vault::{Sealed, Vault};
+
+use crate::owners;
 use zeroize::Zeroize;
 
 use crate::{Error, Result};
-
-/// The vault field credentials are sealed under.
-const FIELD: &str = "secrets";
 
 /// A credential's secrets. `Debug` shows which fields are set, never their
 /// values; every value is wiped when dropped.
@@ -95,23 +94,20 @@ impl CredentialSecrets {
     /// Seals these secrets for credential `id` of `project`.
     pub(crate) fn seal(&self, vault: &Vault, project: ProjectId, id: CredentialId) -> Result<Vec<u8>> {
         let json = zeroize::Zeroizing::new(serde_json::to_vec(self).map_err(|e| Error::internal(format!("{e}")))?);
-        Ok(vault.seal(&owner(project, id), FIELD, &json)?.to_bytes())
+        let (owner, field) = owners::credential(project, id);
+        Ok(vault.seal(&owner, field, &json)?.to_bytes())
     }
 
     /// Opens the sealed secrets of credential `id` of `project`. Anything
     /// that does not open is [`Error::Corrupt`].
     pub(crate) fn open(vault: &Vault, project: ProjectId, id: CredentialId, sealed: &[u8]) -> Result<Self> {
         let sealed = Sealed::from_bytes(sealed).map_err(|_| Error::Corrupt)?;
+        let (owner, field) = owners::credential(project, id);
         let plain = vault
-            .open(&owner(project, id), FIELD, &sealed)
+            .open(&owner, field, &sealed)
             .map_err(|e| if e.is_corrupt() { Error::Corrupt } else { Error::Vault(e) })?;
         serde_json::from_slice(plain.expose_secret()).map_err(|_| Error::Corrupt)
     }
-}
-
-/// The vault owner of a credential's secrets.
-pub(crate) fn owner(project: ProjectId, id: CredentialId) -> Owner {
-    Owner::new(project.to_string(), OwnerKind::Credential, id.to_string())
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use weft_auth::Clock;
 use weft_egress::Egress;
 use weft_plugin_host::{PluginHost, PluginInfo};
 use weft_store::{Credential, CredentialId, Integration, IntegrationId, ProjectId, Store};
-use weft_vault::{Owner, OwnerKind, Sealed, Vault};
+use weft_vault::{Sealed, Vault};
 
+use crate::owners;
 use crate::scheme::Scheme;
 use crate::secrets::CredentialSecrets;
 use crate::{Error, Result};
@@ -206,8 +207,8 @@ impl Credentials {
             return Ok(None);
         };
         let sealed = Sealed::from_bytes(&bytes).map_err(|_| Error::Corrupt)?;
-        let owner = client_secret_owner(integration.project_id, integration.id);
-        Ok(Some(self.vault.open_string(&owner, CLIENT_SECRET_FIELD, &sealed)?))
+        let (owner, field) = owners::client_secret(integration.project_id, integration.id);
+        Ok(Some(self.vault.open_string(&owner, field, &sealed)?))
     }
 
     /// Seals and stores (or with `None` clears) an integration's client secret.
@@ -217,12 +218,9 @@ impl Credentials {
         integration: IntegrationId,
         secret: Option<&str>,
     ) -> Result<()> {
+        let (owner, field) = owners::client_secret(project, integration);
         let sealed = match secret {
-            Some(s) => Some(
-                self.vault
-                    .seal(&client_secret_owner(project, integration), CLIENT_SECRET_FIELD, s.as_bytes())?
-                    .to_bytes(),
-            ),
+            Some(s) => Some(self.vault.seal(&owner, field, s.as_bytes())?.to_bytes()),
             None => None,
         };
         self.store.set_client_secret(project, integration, sealed).await?;
@@ -237,8 +235,8 @@ impl Credentials {
         if value.expose_secret().is_empty() || value.expose_secret().len() > 64 * 1024 {
             return Err(Error::BadRequest("a secret value must be 1 byte to 64 KiB".into()));
         }
-        let owner = Owner::new(project.to_string(), OwnerKind::EnvironmentSecret, name);
-        let sealed = self.vault.seal(&owner, SECRET_VALUE_FIELD, value.expose_secret().as_bytes())?;
+        let (owner, field) = owners::environment_secret(project, name);
+        let sealed = self.vault.seal(&owner, field, value.expose_secret().as_bytes())?;
         self.store.set_secret_value(project, name, sealed.to_bytes()).await?;
         tracing::info!(project = %project, secret = name, "environment secret value set");
         Ok(())
@@ -248,8 +246,8 @@ impl Credentials {
     pub async fn environment_secret(&self, project: ProjectId, name: &str) -> Result<Option<SecretString>> {
         let Some(bytes) = self.store.secret_value(project, name).await? else { return Ok(None) };
         let sealed = Sealed::from_bytes(&bytes).map_err(|_| Error::Corrupt)?;
-        let owner = Owner::new(project.to_string(), OwnerKind::EnvironmentSecret, name);
-        Ok(Some(self.vault.open_string(&owner, SECRET_VALUE_FIELD, &sealed)?))
+        let (owner, field) = owners::environment_secret(project, name);
+        Ok(Some(self.vault.open_string(&owner, field, &sealed)?))
     }
 
     /// The per-credential refresh lock of this process.
@@ -263,12 +261,4 @@ impl Credentials {
         flights.insert(id, Arc::downgrade(&lock));
         lock
     }
-}
-
-const CLIENT_SECRET_FIELD: &str = "client_secret";
-/// Must match the field `rotate.rs` re-wraps environment secrets under.
-const SECRET_VALUE_FIELD: &str = "value";
-
-fn client_secret_owner(project: ProjectId, integration: IntegrationId) -> Owner {
-    Owner::new(project.to_string(), OwnerKind::IntegrationSecret, integration.to_string())
 }

@@ -41,6 +41,7 @@ mod error;
 mod host;
 mod imports;
 mod inspect;
+mod placeholders;
 mod services;
 mod types;
 
@@ -51,6 +52,7 @@ pub use host::{
     WebhookDelivery, WebhookOutcome, WebhookReply,
 };
 pub use inspect::{API_VERSION_SECTION, HOST_API_VERSION};
+pub use placeholders::{PlaceholderError, fill_placeholders};
 pub use services::{
     CallScope, CredentialError, CredentialInjector, HostServices, MemoryStateStore, NoCredentials, SecretSource,
     StateError, StateStore, StaticSecrets,

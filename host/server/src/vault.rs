@@ -71,6 +71,11 @@ pub async fn open_vault(settings: &Settings, store: &dyn Store) -> anyhow::Resul
         Some(bytes) => Some(Sealed::from_bytes(&bytes).context("the stored vault canary is corrupt")?),
         None => None,
     };
+    // Without a canary the database must hold nothing sealed: otherwise the
+    // bookkeeping was lost, and a fresh canary would bless any key.
+    if canary.is_none() && store.holds_sealed_values().await? {
+        bail!("the database holds sealed values but no vault canary: refusing to start");
+    }
     let keyring = match (load_keyring(settings)?, &canary) {
         (Some(ring), _) => ring,
         (None, Some(canary)) => bail!(
@@ -80,9 +85,6 @@ pub async fn open_vault(settings: &Settings, store: &dyn Store) -> anyhow::Resul
             canary.key_id()
         ),
         (None, None) => {
-            if store.holds_sealed_values().await? {
-                bail!("the database holds sealed values but no vault canary and no master key: refusing to start");
-            }
             let dir = settings.vault_key_dir();
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             let path = key_file_path(&dir, 1);
@@ -98,9 +100,6 @@ pub async fn open_vault(settings: &Settings, store: &dyn Store) -> anyhow::Resul
     let vault = vault_with_reload(settings, keyring);
     match vault.verify_master_key(canary.as_ref())? {
         MasterKeyCheck::Created(new) => {
-            if store.holds_sealed_values().await? {
-                bail!("the database holds sealed values but no vault canary: refusing to start with a new canary");
-            }
             store.insert_vault_canary(new.to_bytes()).await?;
         }
         MasterKeyCheck::Verified { stale } => {

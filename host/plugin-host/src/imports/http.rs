@@ -172,31 +172,16 @@ fn resolve_url(base: &str, url: &str, config: &serde_json::Value) -> Result<Url,
     Ok(parsed)
 }
 
-/// Replaces `{config.<field>}` with the connection's setting. Values are
-/// restricted to host-safe characters so a setting cannot change which host a
-/// template points at (e.g. `evil.test/` as a "subdomain").
+/// Fills `{config.<field>}` placeholders, as a typed `http` error.
 fn fill_placeholders(template: &str, config: &serde_json::Value) -> Result<String, Error> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{config.") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + "{config.".len()..];
-        let end =
-            after.find('}').ok_or_else(|| Error::InvalidRequest(format!("unclosed placeholder in {template:?}")))?;
-        let field = &after[..end];
-        let value = config.get(field).and_then(|v| v.as_str()).ok_or_else(|| {
-            Error::InvalidRequest(format!("connection setting {field:?} is required by {template:?}"))
-        })?;
-        if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
-            return Err(Error::InvalidRequest(format!(
-                "connection setting {field:?} has characters not allowed in a host"
-            )));
+    use crate::placeholders::PlaceholderError as P;
+    crate::placeholders::fill_placeholders(template, config).map_err(|e| match e {
+        P::Unclosed => Error::InvalidRequest(format!("unclosed placeholder in {template:?}")),
+        P::Missing(field) => Error::InvalidRequest(format!("connection setting {field:?} is required by {template:?}")),
+        P::Unsafe(field) => {
+            Error::InvalidRequest(format!("connection setting {field:?} has characters not allowed in a host"))
         }
-        out.push_str(value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    })
 }
 
 /// Matches a host against one `allowed-hosts` pattern: an exact name, a

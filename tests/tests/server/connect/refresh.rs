@@ -15,6 +15,16 @@ async fn connected(f: &Fixture) -> String {
     f.connect("u1", "acct-1", json!({})).await["id"].as_str().unwrap().to_owned()
 }
 
+/// When the mock received each refresh grant.
+fn refresh_times(f: &Fixture) -> Vec<Instant> {
+    f.mock.log().into_iter().filter(|r| r.form_value("grant_type") == Some("refresh_token")).map(|r| r.at).collect()
+}
+
+/// The refresh tokens presented to the mock, in order.
+fn refresh_tokens_sent(f: &Fixture) -> Vec<String> {
+    f.mock.log().into_iter().filter_map(|r| r.form_value("refresh_token").map(str::to_owned)).collect()
+}
+
 async fn fifty_calls(f: &Fixture, id: &str) -> Vec<Result<Value, weft_plugin_host::CallError>> {
     join_all((0..50).map(|_| f.whoami(id))).await
 }
@@ -116,13 +126,7 @@ async fn transient_failures_back_off_and_recover() {
     f.advance(3600);
     f.mock.push_fault(Fault::TooManyRequests { retry_after_secs: 2 });
     assert_eq!(f.whoami(&id).await.unwrap()["id"], "acct-1");
-    let times: Vec<Instant> = f
-        .mock
-        .log()
-        .into_iter()
-        .filter(|r| r.form_value("grant_type") == Some("refresh_token"))
-        .map(|r| r.at)
-        .collect();
+    let times = refresh_times(&f);
     let (busy, retried) = (times[times.len() - 2], times[times.len() - 1]);
     assert!(retried - busy >= Duration::from_secs(2), "waited {:?}", retried - busy);
 
@@ -215,8 +219,7 @@ async fn rotation_bookkeeping() {
     }
     // Two rotations, each with the refresh token of the one before: a
     // reused token would have revoked the family.
-    let sent: Vec<String> =
-        f.mock.log().into_iter().filter_map(|r| r.form_value("refresh_token").map(str::to_owned)).collect();
+    let sent = refresh_tokens_sent(&f);
     assert_eq!(sent.len(), 2);
     assert_ne!(sent[0], sent[1]);
     assert!(!f.mock.is_family_revoked(&sent[1]));
@@ -225,8 +228,7 @@ async fn rotation_bookkeeping() {
         f.advance(3600);
         assert_eq!(f.whoami(&id).await.unwrap()["id"], "acct-1");
     }
-    let sent: Vec<String> =
-        f.mock.log().into_iter().filter_map(|r| r.form_value("refresh_token").map(str::to_owned)).collect();
+    let sent = refresh_tokens_sent(&f);
     assert_eq!(sent[2], sent[3], "without rotation the old refresh token is kept");
     assert_eq!(f.stored(&id).await.version, 5);
 }
@@ -268,13 +270,7 @@ async fn the_sweep_refreshes_due_tokens_with_jitter() {
         assert_eq!(f.stored(id).await.version, 2);
     }
     assert_eq!(f.stored(&late).await.version, 1, "a token outside the margin is untouched");
-    let times: Vec<Instant> = f
-        .mock
-        .log()
-        .into_iter()
-        .filter(|r| r.form_value("grant_type") == Some("refresh_token"))
-        .map(|r| r.at)
-        .collect();
+    let times = refresh_times(&f);
     let spread = *times.iter().max().unwrap() - *times.iter().min().unwrap();
     assert!(spread >= Duration::from_millis(100), "refreshes are spread, not a spike: {spread:?}");
 }
