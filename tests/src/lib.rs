@@ -6,6 +6,7 @@
 //! 127.0.0.1 reached through the real egress client.
 
 pub mod logs;
+pub mod mock_api;
 pub mod mock_auth;
 pub mod mock_provider;
 
@@ -111,6 +112,7 @@ impl TestHost {
             state: Arc::new(MemoryStateStore::with_quota(100)),
             secrets: secrets.clone(),
             credentials,
+            governor: Default::default(),
         };
         let host = PluginHost::new(config, services).expect("plugin host");
         Self { host: Arc::new(host), secrets }

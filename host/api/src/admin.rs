@@ -220,6 +220,8 @@ async fn patch_integration(
     let (body, secret) = take_client_secret(body)?;
     let patch: IntegrationPatch = json_body(body, r#"the fields to change, e.g. {"active": true}"#)?;
     let updated = state.store.update_integration(key.project, id, patch).await.map_err(store_error)?;
+    // Proxy calls use the new base URL, scopes and activity at once.
+    state.credentials.forget_sessions();
     if let Some(secret) = secret {
         set_client_secret(&state, key.project, id, secret).await?;
         return Ok(Json(json!(state.store.get_integration(key.project, id).await.map_err(store_error)?)));
@@ -259,6 +261,7 @@ async fn delete_integration(
 ) -> Result<StatusCode, ApiError> {
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
     state.store.delete_integration(key.project, id).await.map_err(store_error)?;
+    state.credentials.forget_sessions();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -300,5 +303,7 @@ async fn patch_user(
 ) -> Result<Json<Value>, ApiError> {
     let req: PatchUser = json_body(body, r#"{"disabled": true}"#)?;
     let user = state.store.set_user_disabled(key.project, &user_id, req.disabled).await.map_err(store_error)?;
+    state.user_tokens.forget_user(key.project, &user_id);
+    state.credentials.forget_sessions();
     Ok(Json(json!(user)))
 }

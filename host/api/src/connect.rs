@@ -262,6 +262,7 @@ async fn patch_one(
         .set_credential_config(user.project, &user.user.user_id, c.id, body.config)
         .await
         .map_err(crate::store_error)?;
+    state.credentials.forget_sessions();
     Ok(Json(credential_view(&updated, time::OffsetDateTime::now_utc())))
 }
 

@@ -16,6 +16,12 @@ use serde_json::json;
 /// Header carrying the request id, set on every request and response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Whole seconds, rounded up so a caller that waits exactly that long is
+/// not refused again; at least 1.
+fn ceil_secs(d: std::time::Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+}
+
 /// An error answered to the caller.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -34,13 +40,13 @@ impl ApiError {
     /// 429 with `Retry-After`.
     pub fn too_many_requests(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
         let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", message);
-        e.retry_after_secs = Some(retry_after.as_secs().max(1));
+        e.retry_after_secs = Some(ceil_secs(retry_after));
         e
     }
 
-    /// Adds `Retry-After` (whole seconds, at least 1).
+    /// Adds `Retry-After` (whole seconds, rounded up, at least 1).
     pub fn with_retry_after(mut self, after: std::time::Duration) -> Self {
-        self.retry_after_secs = Some(after.as_secs().max(1));
+        self.retry_after_secs = Some(ceil_secs(after));
         self
     }
 

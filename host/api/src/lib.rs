@@ -12,6 +12,7 @@ mod health;
 mod openapi;
 mod plugins;
 mod principal;
+mod proxy;
 mod routes;
 mod sdk;
 mod throttle;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub auth_throttle: Arc<AuthThrottle>,
     /// Connected accounts.
     pub credentials: Arc<weft_credentials::Credentials>,
+    /// The Proxy API's service.
+    pub proxy: Arc<weft_proxy::Proxy>,
 }
 
 /// The caller's address, when the server was started with connection info.
@@ -101,6 +104,7 @@ fn all_routes() -> routes::Routes {
         .merge(plugins::routes())
         .merge(sdk::routes())
         .merge(connect::routes().layer_all(|r| r.layer(sdk::cors())))
+        .merge(proxy::routes())
         .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }

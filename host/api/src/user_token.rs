@@ -7,25 +7,61 @@ use http::StatusCode;
 use http::request::Parts;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use weft_auth::{AuthError, JwksCache, JwksConfig, ProjectKeys, StaticKey, UserTokenVerifier};
 use weft_egress::Egress;
 use weft_store::{ConnectedUser, ProjectId, SigningKeyMaterial, Store};
+
+/// How long a project's key list and a user's "seen" record are reused
+/// before the store is asked again. Changes made through this process's
+/// admin API apply at once (they clear the entries); other processes see
+/// them within this time.
+const CACHE_TTL: Duration = Duration::from_secs(1);
 
 /// Verifies user tokens against the keys the store holds for a project.
 pub struct UserTokens {
     verifier: UserTokenVerifier,
     egress: Arc<dyn Egress>,
     jwks: Mutex<HashMap<String, Arc<JwksCache>>>,
+    /// The project's keys, as last read.
+    keys: Mutex<HashMap<ProjectId, (ProjectKeys, Instant)>>,
+    /// Users recorded as seen recently, with their disabled flag.
+    seen: Mutex<HashMap<(ProjectId, String), (bool, Instant)>>,
 }
 
 impl UserTokens {
     /// Token checks with `verifier`; JWKS documents fetched through `egress`.
     pub fn new(verifier: UserTokenVerifier, egress: Arc<dyn Egress>) -> Self {
-        Self { verifier, egress, jwks: Mutex::default() }
+        Self { verifier, egress, jwks: Mutex::default(), keys: Mutex::default(), seen: Mutex::default() }
     }
 
-    /// The keys of `project`, as configured now (keys removed from the store
-    /// stop verifying at once).
+    /// Forgets the cached keys of `project` (after they changed).
+    pub fn forget_keys(&self, project: ProjectId) {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner()).remove(&project);
+    }
+
+    /// Forgets what is cached about a user (after it was disabled or removed).
+    pub fn forget_user(&self, project: ProjectId, user: &str) {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&(project, user.to_owned()));
+    }
+
+    /// The keys of `project`, read at most [`CACHE_TTL`] ago.
+    async fn cached_keys(&self, store: &dyn Store, project: ProjectId) -> Result<ProjectKeys, ApiError> {
+        if let Some((keys, at)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(&project)
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(keys.clone());
+        }
+        let keys = self.keys(store, project).await?;
+        let mut all = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if all.len() >= MAX_CACHED {
+            all.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+        }
+        all.insert(project, (keys.clone(), Instant::now()));
+        Ok(keys)
+    }
+
+    /// The keys of `project`, as configured now.
     async fn keys(&self, store: &dyn Store, project: ProjectId) -> Result<ProjectKeys, ApiError> {
         let mut keys = ProjectKeys::default();
         let mut statics = Vec::new();
@@ -58,6 +94,9 @@ impl UserTokens {
     }
 }
 
+/// Entries kept per cache before expired ones are dropped.
+const MAX_CACHED: usize = 100_000;
+
 /// The authenticated connected user of an SDK request.
 pub struct User {
     /// The route's project.
@@ -70,24 +109,75 @@ impl FromRequestParts<AppState> for User {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found("No project matches this path"))?;
-        let project: ProjectId = params
-            .get("projectId")
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| ApiError::not_found("No project matches this path"))?;
-        let ip = crate::client_ip(parts);
-        crate::check_throttle(state, ip)?;
-        let outcome = authenticate(parts, state, project).await;
-        if outcome.as_ref().is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED) {
-            crate::record_auth_failure(state, ip);
+        let (project, claims) = verified(parts, state).await?;
+        let user = state.store.upsert_seen(project, &claims.sub).await.map_err(crate::store_error)?;
+        if user.disabled {
+            return Err(disabled_error());
         }
-        outcome
+        Ok(User { project, user })
     }
 }
 
-async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Result<User, ApiError> {
+/// The user of a Proxy API call: only the id, with the "seen" record
+/// written at most once per [`CACHE_TTL`] (the proxy is the hot path; a
+/// disable through this process's admin API applies at once).
+pub struct ProxyUser {
+    /// The route's project.
+    pub project: ProjectId,
+    /// The user's id.
+    pub user_id: String,
+}
+
+impl FromRequestParts<AppState> for ProxyUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (project, claims) = verified(parts, state).await?;
+        let tokens = &state.user_tokens;
+        let key = (project, claims.sub);
+        let cached = tokens.seen.lock().unwrap_or_else(|p| p.into_inner()).get(&key).copied();
+        let disabled = match cached {
+            Some((disabled, at)) if at.elapsed() < CACHE_TTL => disabled,
+            _ => {
+                let user = state.store.upsert_seen(project, &key.1).await.map_err(crate::store_error)?;
+                let mut seen = tokens.seen.lock().unwrap_or_else(|p| p.into_inner());
+                if seen.len() >= MAX_CACHED {
+                    seen.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+                }
+                seen.insert(key.clone(), (user.disabled, Instant::now()));
+                user.disabled
+            }
+        };
+        if disabled {
+            return Err(disabled_error());
+        }
+        Ok(ProxyUser { project, user_id: key.1 })
+    }
+}
+
+fn disabled_error() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "USER_DISABLED", "This user is disabled in this project")
+}
+
+/// The route's project and the verified claims of its user token.
+async fn verified(parts: &mut Parts, state: &AppState) -> Result<(ProjectId, weft_auth::UserClaims), ApiError> {
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::not_found("No project matches this path"))?;
+    let project: ProjectId = params
+        .get("projectId")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| ApiError::not_found("No project matches this path"))?;
+    let ip = crate::client_ip(parts);
+    crate::check_throttle(state, ip)?;
+    let outcome = authenticate(parts, state, project).await;
+    if outcome.as_ref().is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED) {
+        crate::record_auth_failure(state, ip);
+    }
+    Ok((project, outcome?))
+}
+
+async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Result<weft_auth::UserClaims, ApiError> {
     let header = parts
         .headers
         .get(http::header::AUTHORIZATION)
@@ -95,7 +185,7 @@ async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Re
         .ok_or_else(|| ApiError::unauthorized("Send a user token in the Authorization header"))?;
     // The reference accepts the token with or without the Bearer scheme.
     let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
-    let keys = state.user_tokens.keys(state.store.as_ref(), project).await?;
+    let keys = state.user_tokens.cached_keys(state.store.as_ref(), project).await?;
     let claims = state.user_tokens.verifier.verify(&project.to_string(), &keys, token).await.map_err(|e| match e {
         AuthError::KeysUnavailable(why) => {
             tracing::warn!(project = %project, error = %why, "JWKS unavailable");
@@ -107,9 +197,5 @@ async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Re
         }
         other => ApiError::unauthorized(format!("The user token was refused: {other}")),
     })?;
-    let user = state.store.upsert_seen(project, &claims.sub).await.map_err(crate::store_error)?;
-    if user.disabled {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "USER_DISABLED", "This user is disabled in this project"));
-    }
-    Ok(User { project, user })
+    Ok(claims)
 }

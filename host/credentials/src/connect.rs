@@ -385,6 +385,7 @@ impl Credentials {
                 self.store.insert_credential(project, new).await?
             }
         };
+        self.sessions.touch();
         tracing::info!(
             project = %project, integration = %auth.integration.integration_type, credential = %saved.id,
             "account connected"
@@ -452,6 +453,7 @@ impl Credentials {
                 self.revoke_at_provider(auth, c).await;
             }
             self.store.delete_credential(project, user, c.id).await?;
+            self.sessions.touch();
             tracing::info!(project = %project, credential = %c.id, "account disconnected");
         }
         Ok(targets.len())

@@ -32,6 +32,7 @@ mod rotate;
 mod scheme;
 mod secrets;
 mod service;
+mod session;
 mod sweeper;
 
 pub use connect::{CallbackParams, Connected, StartOutcome, StartRequest};
@@ -42,3 +43,4 @@ pub use rotate::{RotationReport, rotate};
 pub use scheme::{Scheme, overrides};
 pub use secrets::CredentialSecrets;
 pub use service::{CredentialSettings, Credentials};
+pub use session::{IntegrationRef, Session};

@@ -144,8 +144,13 @@ impl Credentials {
         if force.is_some() {
             return Ok(true);
         }
+        Ok(self.due(credential))
+    }
+
+    /// Whether the token expires within the refresh margin.
+    pub(crate) fn due(&self, credential: &Credential) -> bool {
         let margin = self.settings.refresh_margin;
-        Ok(credential.expires_at.is_some_and(|exp| exp - margin <= self.now()))
+        credential.expires_at.is_some_and(|exp| exp - margin <= self.now())
     }
 
     /// Whether the access token has not expired yet (it may be within the
@@ -219,6 +224,7 @@ impl Credentials {
                     );
                     let reason = "the provider refused the app's OAuth client (invalid_client)";
                     self.store.set_misconfigured(project, auth.integration.id, Some(reason)).await?;
+                    self.sessions.touch();
                     self.store.release_refresh_lease(project, credential.id, lease).await?;
                     return Err(Error::Misconfigured(reason.into()));
                 }
@@ -366,6 +372,7 @@ impl Credentials {
             now,
         };
         let stored = self.store.update_secrets(credential.project_id, credential.id, update).await?;
+        self.sessions.touch();
         tracing::info!(credential = %credential.id, version = stored.version, "credential refreshed");
         Ok(Usable { credential: stored, secrets })
     }
@@ -440,6 +447,7 @@ impl Credentials {
             day: today,
             invalid_reason: invalid_reason.map(str::to_owned),
         };
+        self.sessions.touch();
         match self.store.record_refresh_failure(credential.project_id, credential.id, failure).await {
             Ok(r) => Ok(r.became_invalid),
             // The lease expired and another holder took over: its outcome stands.

@@ -99,6 +99,8 @@ pub struct Credentials {
     /// One refresh at a time per credential in this process.
     flights: Mutex<HashMap<CredentialId, Weak<tokio::sync::Mutex<()>>>>,
     pub(crate) pending: Pending,
+    /// Recently used sessions (sealed rows only), for the Proxy API.
+    pub(crate) sessions: crate::session::SessionCache,
     /// What happened, for tests and metrics.
     pub counters: Counters,
 }
@@ -124,6 +126,7 @@ impl Credentials {
             public_url: OnceLock::new(),
             flights: Mutex::default(),
             pending: Mutex::default(),
+            sessions: Default::default(),
             counters: Counters::default(),
         })
     }
@@ -224,6 +227,7 @@ impl Credentials {
             None => None,
         };
         self.store.set_client_secret(project, integration, sealed).await?;
+        self.sessions.touch();
         // A new secret is the fix for a refused client.
         self.store.set_misconfigured(project, integration, None).await?;
         Ok(())

@@ -2,26 +2,42 @@
 
 use crate::headers::strip_forbidden_request_headers;
 use crate::policy::EgressPolicy;
-use crate::resolve::{GuardedResolver, PolicyDenied};
-use crate::{Egress, EgressError, Method, OutboundRequest, OutboundResponse};
-use bytes::{Bytes, BytesMut};
+use crate::resolve::{GuardedResolver, Lookup, PolicyDenied, SystemLookup};
+use crate::{BodyStream, Egress, EgressError, Method, OutboundRequest, StreamingResponse};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Limits of the outbound client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EgressConfig {
     /// Time allowed to establish a connection.
     pub connect_timeout: Duration,
     /// Default and maximum total time of one request.
     pub max_timeout: Duration,
-    /// Default and maximum response body size.
+    /// Response body size for requests that set no cap of their own.
     pub max_response_bytes: u64,
     /// Idle keep-alive connections kept per host.
     pub pool_max_idle_per_host: usize,
     /// Which addresses may be reached (private ones are refused by default).
     pub policy: EgressPolicy,
+    /// Where names resolve; `None` is the system resolver. Every answer is
+    /// checked against `policy` whatever the source.
+    pub lookup: Option<Arc<dyn Lookup>>,
+}
+
+impl std::fmt::Debug for EgressConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EgressConfig")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_timeout", &self.max_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("policy", &self.policy)
+            .field("lookup", &self.lookup.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl Default for EgressConfig {
@@ -32,6 +48,7 @@ impl Default for EgressConfig {
             max_response_bytes: 10 * 1024 * 1024,
             pool_max_idle_per_host: 32,
             policy: EgressPolicy::default(),
+            lookup: None,
         }
     }
 }
@@ -55,7 +72,10 @@ impl EgressClient {
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             // Names resolve through the policy; never `.resolve()` overrides,
             // which would bypass it.
-            .dns_resolver(Arc::new(GuardedResolver { policy: Arc::new(config.policy.clone()) }))
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: Arc::new(config.policy.clone()),
+                lookup: config.lookup.clone().unwrap_or_else(|| Arc::new(SystemLookup)),
+            }))
             .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| EgressError::InvalidRequest(format!("building the client: {e}")))?;
@@ -66,25 +86,36 @@ impl EgressClient {
     pub fn config(&self) -> &EgressConfig {
         &self.config
     }
+}
 
-    async fn read_capped(mut resp: reqwest::Response, cap: u64) -> Result<Bytes, EgressError> {
-        if resp.content_length().is_some_and(|len| len > cap) {
-            return Err(EgressError::TooLarge(cap));
+/// Reads `resp`'s body chunk by chunk: at most `cap` bytes, and nothing
+/// after `deadline` (a slow drip cannot hold a caller past its timeout).
+fn capped_body(resp: reqwest::Response, cap: u64, deadline: Instant) -> BodyStream {
+    let state = (resp, 0u64, false);
+    Box::pin(futures::stream::unfold(state, move |(mut resp, read, done)| async move {
+        if done {
+            return None;
         }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
-            if body.len() as u64 + chunk.len() as u64 > cap {
-                return Err(EgressError::TooLarge(cap));
+        let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+            Err(_) => Err(EgressError::Timeout),
+            Ok(Err(e)) => Err(classify(e)),
+            Ok(Ok(None)) => return None,
+            Ok(Ok(Some(chunk))) => Ok(chunk),
+        };
+        match chunk {
+            Ok(chunk) if read + chunk.len() as u64 > cap => Some((Err(EgressError::TooLarge(cap)), (resp, read, true))),
+            Ok(chunk) => {
+                let read = read + chunk.len() as u64;
+                Some((Ok(chunk), (resp, read, false)))
             }
-            body.extend_from_slice(&chunk);
+            Err(e) => Some((Err(e), (resp, read, true))),
         }
-        Ok(body.freeze())
-    }
+    }))
 }
 
 #[async_trait::async_trait]
 impl Egress for EgressClient {
-    async fn send(&self, mut req: OutboundRequest) -> Result<OutboundResponse, EgressError> {
+    async fn send_streaming(&self, mut req: OutboundRequest) -> Result<StreamingResponse, EgressError> {
         if !matches!(req.url.scheme(), "http" | "https") {
             return Err(EgressError::InvalidRequest(format!(
                 "unsupported scheme {:?}; only http and https are allowed",
@@ -104,8 +135,15 @@ impl Egress for EgressClient {
             return Err(EgressError::Denied(format!("{ip}: {refused}")));
         }
         let timeout = req.timeout.unwrap_or(self.config.max_timeout).min(self.config.max_timeout);
-        let cap = req.max_response_bytes.unwrap_or(self.config.max_response_bytes).min(self.config.max_response_bytes);
+        let deadline = Instant::now() + timeout;
+        // A request's own cap is host code's choice (the proxy streams large
+        // raw bodies); the client's is the default for those that set none.
+        let cap = req.max_response_bytes.unwrap_or(self.config.max_response_bytes);
         strip_forbidden_request_headers(&mut req.headers);
+        // A caller cannot add its own value beside an injected credential
+        // (a second `X-API-Key` the provider might read first).
+        let injected = &req.injected_headers;
+        req.headers.retain(|(name, _)| !injected.iter().any(|(i, _)| i.eq_ignore_ascii_case(name)));
         let mut builder = self.http.request(method(req.method), req.url.clone()).timeout(timeout);
         for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
             builder = builder.header(name.as_str(), value.as_str());
@@ -113,20 +151,21 @@ impl Egress for EgressClient {
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
-        let exchange = async {
-            let resp = builder.send().await.map_err(classify)?;
-            let status = resp.status().as_u16();
-            let headers = resp
-                .headers()
-                .iter()
-                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                .collect();
-            let body = Self::read_capped(resp, cap).await?;
-            Ok(OutboundResponse { status, headers, body })
+        let resp = match tokio::time::timeout_at(deadline, builder.send()).await {
+            Err(_) => return Err(EgressError::Timeout),
+            Ok(sent) => sent.map_err(classify)?,
         };
-        // reqwest's timeout covers the body too, but a slow-drip body read
-        // through `chunk()` is bounded here as well so no caller can hang.
-        tokio::time::timeout(timeout, exchange).await.map_err(|_| EgressError::Timeout)?
+        let content_length = resp.content_length();
+        if content_length.is_some_and(|len| len > cap) {
+            return Err(EgressError::TooLarge(cap));
+        }
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        Ok(StreamingResponse { status, headers, content_length, body: capped_body(resp, cap, deadline) })
     }
 }
 

@@ -25,16 +25,21 @@
 #![deny(missing_docs)]
 
 mod client;
+pub mod governor;
 mod headers;
 pub mod policy;
 mod resolve;
 
 pub use client::{EgressClient, EgressConfig};
+pub use governor::Governor;
 pub use headers::{is_hop_by_hop, strip_forbidden_request_headers};
 pub use policy::EgressPolicy;
+pub use resolve::{Lookup, SystemLookup};
 pub use url::Url;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use std::pin::Pin;
 use std::time::Duration;
 
 /// An HTTP method Weft sends.
@@ -71,7 +76,7 @@ pub struct OutboundRequest {
     pub body: Option<Bytes>,
     /// Total time allowed, connect included; clamped to the client's maximum.
     pub timeout: Option<Duration>,
-    /// Largest body accepted; clamped to the client's maximum.
+    /// Largest body accepted; the client's default when `None`.
     pub max_response_bytes: Option<u64>,
 }
 
@@ -106,6 +111,45 @@ pub struct OutboundResponse {
     pub body: Bytes,
 }
 
+/// A body read as it arrives, capped and bounded in time like a whole one;
+/// the stream ends with an error item when the cap, the timeout or the
+/// connection fails mid-way.
+pub type BodyStream = Pin<Box<dyn futures::Stream<Item = Result<Bytes, EgressError>> + Send>>;
+
+/// The provider's status and headers, with the body still to read.
+pub struct StreamingResponse {
+    /// HTTP status; 3xx are returned as they are, never followed.
+    pub status: u16,
+    /// Response headers in order (non-UTF-8 values are dropped).
+    pub headers: Vec<(String, String)>,
+    /// The declared body length, when the provider sent one (already
+    /// checked against the cap).
+    pub content_length: Option<u64>,
+    /// The body.
+    pub body: BodyStream,
+}
+
+impl std::fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamingResponse {
+    /// Reads the whole body (it is capped already).
+    pub async fn collect(mut self) -> Result<OutboundResponse, EgressError> {
+        let mut body = BytesMut::with_capacity(self.content_length.unwrap_or(0).min(1 << 20) as usize);
+        while let Some(chunk) = self.body.next().await {
+            body.extend_from_slice(&chunk?);
+        }
+        Ok(OutboundResponse { status: self.status, headers: self.headers, body: body.freeze() })
+    }
+}
+
 /// Why a request got no HTTP answer.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum EgressError {
@@ -130,6 +174,12 @@ pub enum EgressError {
 /// tests of other crates may wrap it, never bypass it.
 #[async_trait::async_trait]
 pub trait Egress: Send + Sync + 'static {
+    /// Sends one request and answers as soon as the status and headers
+    /// arrived; the body streams under the request's cap and timeout.
+    async fn send_streaming(&self, req: OutboundRequest) -> Result<StreamingResponse, EgressError>;
+
     /// Sends one request and reads the whole (capped) response.
-    async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, EgressError>;
+    async fn send(&self, req: OutboundRequest) -> Result<OutboundResponse, EgressError> {
+        self.send_streaming(req).await?.collect().await
+    }
 }

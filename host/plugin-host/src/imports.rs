@@ -4,7 +4,7 @@
 //! handles: a denied host, a missing secret or a full state scope are typed
 //! errors; only a broken host invariant traps.
 
-mod http;
+pub(crate) mod http;
 mod logging;
 mod secrets;
 mod state;

@@ -51,6 +51,7 @@ pub use host::{
     ActionCall, ActionOutput, CallOptions, Event, PluginHost, PollOutcome, RefreshedCredentials, StepCall,
     WebhookDelivery, WebhookOutcome, WebhookReply,
 };
+pub use imports::http::host_permitted;
 pub use inspect::{API_VERSION_SECTION, HOST_API_VERSION};
 pub use placeholders::{PlaceholderError, fill_placeholders};
 pub use services::{

@@ -88,6 +88,8 @@ pub struct HostServices {
     pub secrets: Arc<dyn SecretSource>,
     /// Connection credentials.
     pub credentials: Arc<dyn CredentialInjector>,
+    /// Provider rate limits, shared with the proxy and workflows.
+    pub governor: Arc<weft_egress::Governor>,
 }
 
 impl HostServices {
@@ -98,6 +100,7 @@ impl HostServices {
             state: Arc::new(MemoryStateStore::default()),
             secrets: Arc::new(StaticSecrets::default()),
             credentials: Arc::new(NoCredentials),
+            governor: Arc::new(weft_egress::Governor::default()),
         }
     }
 }

@@ -31,8 +31,33 @@ pub struct Settings {
     pub vault: VaultSettings,
     /// Connecting accounts and refreshing their tokens.
     pub connect: ConnectSettings,
+    /// The Proxy API.
+    pub proxy: ProxySettings,
     /// Log output.
     pub log: LogSettings,
+}
+
+/// The Proxy API's limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    /// Time for the provider's whole answer, milliseconds (at most `egress.timeout_ms`).
+    pub timeout_ms: u64,
+    /// Largest provider body wrapped as `{"output": ...}` (decoded), bytes.
+    pub max_response_bytes: u64,
+    /// Largest raw body streamed through (`X-Paragon-Use-Raw-Response`), bytes.
+    pub max_raw_response_bytes: u64,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        let d = weft_proxy::ProxySettings::default();
+        Self {
+            timeout_ms: d.timeout.as_millis() as u64,
+            max_response_bytes: d.max_json_response_bytes,
+            max_raw_response_bytes: d.max_raw_response_bytes,
+        }
+    }
 }
 
 /// Master keys of the credential vault. Without an inline key, key files
@@ -232,6 +257,7 @@ impl Default for Settings {
             egress: EgressSettings::default(),
             vault: VaultSettings::default(),
             connect: ConnectSettings::default(),
+            proxy: ProxySettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -329,6 +355,15 @@ impl Settings {
             default_token_lifetime: Duration::from_secs(c.default_token_lifetime_secs),
             sweep_interval: Duration::from_secs(c.sweep_interval_secs),
             sweep_jitter: Duration::from_secs(c.sweep_jitter_secs),
+        }
+    }
+
+    /// The Proxy API's limits.
+    pub fn proxy_settings(&self) -> weft_proxy::ProxySettings {
+        weft_proxy::ProxySettings {
+            timeout: Duration::from_millis(self.proxy.timeout_ms),
+            max_json_response_bytes: self.proxy.max_response_bytes,
+            max_raw_response_bytes: self.proxy.max_raw_response_bytes,
         }
     }
 

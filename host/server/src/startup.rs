@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use weft_api::{AppState, AuthThrottle, UserTokens};
 use weft_auth::{Clock, SystemClock, TokenPolicy, UserTokenVerifier};
 use weft_credentials::{Credentials, Injector};
-use weft_egress::EgressClient;
+use weft_egress::{EgressClient, Governor};
 use weft_plugin_host::{HostServices, PluginHost, PluginInfo};
+use weft_proxy::{Proxy, TaskRecorder};
 use weft_store::Store;
 
 /// A bound, ready-to-serve Weft.
@@ -59,10 +60,15 @@ impl Application {
         let vault = crate::vault::open_vault(&settings, store.as_ref()).await.context("opening the vault")?;
         let first_operator_key = bootstrap_operator_key(store.as_ref()).await?;
         let egress = Arc::new(EgressClient::new(settings.egress_config()?).context("building the egress client")?);
+        // One governor for every path to providers: proxy, plugins, workflows.
+        let governor = Arc::new(Governor::default());
         let user_tokens = Arc::new(UserTokens::new(UserTokenVerifier::new(TokenPolicy::default()), egress.clone()));
         let credentials = Credentials::new(store.clone(), vault, egress.clone(), clock, settings.credential_settings());
-        let services =
-            HostServices { credentials: Arc::new(Injector(credentials.clone())), ..HostServices::in_memory(egress) };
+        let services = HostServices {
+            credentials: Arc::new(Injector(credentials.clone())),
+            governor: governor.clone(),
+            ..HostServices::in_memory(egress.clone())
+        };
         let host = Arc::new(PluginHost::new(settings.host_config(), services).context("starting the plugin runtime")?);
         credentials.attach_plugins(host.clone());
         let plugin_dir = settings.plugin_dir();
@@ -79,7 +85,15 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
         let bound = listener.local_addr().context("reading the bound address")?;
         credentials.set_public_url(&settings.connect.public_url.clone().unwrap_or_else(|| format!("http://{bound}")));
+        let proxy = Arc::new(Proxy::new(
+            credentials.clone(),
+            egress.clone(),
+            governor,
+            TaskRecorder::start(store.clone()),
+            settings.proxy_settings(),
+        ));
         let state = AppState {
+            proxy,
             credentials,
             plugins: host,
             ready: Arc::new(AtomicBool::new(false)),
@@ -140,6 +154,9 @@ impl Application {
         for task in background {
             task.abort();
         }
+        // Every finished proxy call's task record is stored before the
+        // database closes.
+        self.state.proxy.recorder().shutdown().await;
         served.context("serving HTTP")?;
         // Lets SQLite checkpoint its WAL and PostgreSQL connections end cleanly.
         self.store.close().await;

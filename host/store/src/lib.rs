@@ -47,6 +47,7 @@ mod projects;
 mod rows;
 mod sql;
 mod sqlite;
+mod tasks;
 mod users;
 
 pub use config::{AppEvent, ConfigStore, EnvironmentSecret};
@@ -62,6 +63,7 @@ pub use open::{Backend, DEFAULT_SQLITE_FILE, open};
 pub use postgres::PgStore;
 pub use projects::{Environment, NewProject, Project, ProjectStore};
 pub use sqlite::{SqlitePragmas, SqliteStore};
+pub use tasks::{TaskRecord, TaskStore};
 pub use users::{ConnectedUser, MAX_PAGE_SIZE, UserCursor, UserPage, UserStore};
 
 use async_trait::async_trait;
@@ -71,7 +73,7 @@ use async_trait::async_trait;
 /// Held as `Arc<dyn Store>`; [`open`] picks the implementation.
 #[async_trait]
 pub trait Store:
-    ProjectStore + KeyStore + UserStore + IntegrationStore + ConfigStore + CredentialStore + Send + Sync
+    ProjectStore + KeyStore + UserStore + IntegrationStore + ConfigStore + CredentialStore + TaskStore + Send + Sync
 {
     /// Which implementation this is.
     fn backend(&self) -> Backend;
@@ -87,5 +89,7 @@ pub trait Store:
 
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
-    pub use crate::{ConfigStore, CredentialStore, IntegrationStore, KeyStore, ProjectStore, Store, UserStore};
+    pub use crate::{
+        ConfigStore, CredentialStore, IntegrationStore, KeyStore, ProjectStore, Store, TaskStore, UserStore,
+    };
 }

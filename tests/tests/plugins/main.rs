@@ -13,6 +13,7 @@ mod test_fs_import;
 mod test_future_api;
 mod test_hostile;
 mod test_oauth;
+mod test_proxy;
 
 macro_rules! assert_test_exists {
     ($name:ident) => {

@@ -124,8 +124,9 @@ async fn sdk_maps_provider_statuses_to_plugin_errors() {
     let mapped = |code: u16| json!({"url": mock.url(&format!("/status/{code}"))});
     let opts = connected();
     assert_eq!(run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(200)).await.unwrap(), json!({"status": 200}));
+    // 429 last: its Retry-After pauses this connection's calls (the governor).
     let cases =
-        [(401, "unauthorized"), (403, "forbidden"), (404, "not-found"), (429, "rate-limited"), (503, "upstream")];
+        [(401, "unauthorized"), (403, "forbidden"), (404, "not-found"), (503, "upstream"), (429, "rate-limited")];
     for (code, kind) in cases {
         let err = run(&t, &id, &opts, "HTTP_GET_MAPPED", mapped(code)).await.unwrap_err();
         let CallError::Plugin(e) = &err else { panic!("{code}: {err:?}") };

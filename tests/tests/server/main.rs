@@ -7,4 +7,5 @@ mod authz;
 mod basics;
 mod binary;
 mod connect;
+mod proxy;
 mod support;

@@ -164,6 +164,17 @@ pub(crate) async fn start_binary_env(
     (child, printed, base)
 }
 
+/// A development project named `name` with a generated signing key (kid
+/// `k`): its id and the private key, to mint its users' tokens.
+pub(crate) async fn project_with_key(store: &dyn weft_store::Store, name: &str) -> (String, String) {
+    use weft_store::{Environment, NewProject, NewSigningKey, SigningKeyMaterial};
+    let project = store.create_project(NewProject::new(name, Environment::Development)).await.unwrap();
+    let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
+    let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
+    store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
+    (project.id.to_string(), private_pem)
+}
+
 /// A project with a generated signing key, and a token of one of its users.
 pub(crate) async fn project_with_token(store: &dyn weft_store::Store, name: &str) -> (String, String) {
     use weft_store::{Environment, NewProject, NewSigningKey, SigningKeyMaterial};

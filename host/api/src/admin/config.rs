@@ -57,6 +57,7 @@ pub(crate) async fn add_signing_key(
         .add_signing_key(key.project, NewSigningKey { kid: req.kid, material })
         .await
         .map_err(store_error)?;
+    state.user_tokens.forget_keys(key.project);
     let mut out = json!(stored);
     if let Some(private) = private_pem {
         out["privateKeyPem"] = json!(private);
@@ -78,6 +79,8 @@ pub(crate) async fn delete_signing_key(
 ) -> Result<StatusCode, ApiError> {
     let id: SigningKeyId = super::parse_id(&id, "signing key")?;
     state.store.delete_signing_key(key.project, id).await.map_err(store_error)?;
+    // Tokens signed with it stop verifying here at once.
+    state.user_tokens.forget_keys(key.project);
     Ok(StatusCode::NO_CONTENT)
 }
 

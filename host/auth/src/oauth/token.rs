@@ -249,12 +249,11 @@ fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
-/// `Retry-After` in delta-seconds (HTTP dates are rare on token endpoints
-/// and treated as absent).
+/// `Retry-After` in delta-seconds or as an HTTP date, capped.
 fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
     header(headers, "retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER))
+        .and_then(|v| weft_egress::governor::retry_after(v, std::time::SystemTime::now()))
+        .map(|d| d.min(MAX_RETRY_AFTER))
 }
 
 /// Maps a non-2xx answer to an error.

@@ -7,14 +7,18 @@
 use crate::bindings::http::{self, Auth, Error, Method, Request, Response};
 use crate::call_state::{CallState, Phase};
 use crate::services::{CallScope, HostServices};
+use crate::types::Metadata;
 use futures::StreamExt;
 use std::time::Duration;
+use weft_egress::governor::{Rule, Scope, Subject};
 use weft_egress::{EgressError, OutboundRequest, Url};
 
 /// A request that passed every check and only waits to be sent.
 struct Prepared {
     req: OutboundRequest,
     with_credentials: bool,
+    /// The plugin's declared rate limits.
+    rules: Vec<Rule>,
 }
 
 impl http::Host for CallState {
@@ -71,17 +75,7 @@ impl CallState {
         let base = self.base_url.as_deref().unwrap_or(&meta.base_url);
         let url = resolve_url(base, &req.url, config)?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        // An operator's base URL override is permitted too (same host and port).
-        let overridden = self.base_url.as_deref().and_then(|b| Url::parse(b).ok()).is_some_and(|b| {
-            b.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&host))
-                && b.port_or_known_default() == url.port_or_known_default()
-        });
-        let permitted = overridden
-            || meta.allowed_hosts.iter().any(|p| match fill_placeholders(p, config) {
-                Ok(pattern) => allowed_host_matches(&pattern, &host, url.port_or_known_default()),
-                Err(_) => false,
-            });
-        if !permitted {
+        if !host_permitted(&meta, self.base_url.as_deref(), config, &url) {
             return Err(Error::Denied(format!("host {host:?} is not in the allowed hosts of plugin {}", meta.id)));
         }
         if self.http_requests >= self.config.max_http_requests_per_call {
@@ -105,7 +99,16 @@ impl CallState {
         out.body = req.body.map(Into::into);
         out.timeout = Some(asked.min(remaining).min(self.config.max_http_timeout));
         out.max_response_bytes = Some(self.config.max_http_response_bytes);
-        Ok(Prepared { req: out, with_credentials: matches!(req.auth, Auth::Connection) })
+        let rules = meta
+            .rate_limits
+            .iter()
+            .map(|r| Rule {
+                scope: if r.scope == "app" { Scope::App } else { Scope::Connection },
+                requests: r.requests,
+                per: Duration::from_secs(u64::from(r.per_seconds.max(1))),
+            })
+            .collect();
+        Ok(Prepared { req: out, with_credentials: matches!(req.auth, Auth::Connection), rules })
     }
 }
 
@@ -116,18 +119,31 @@ async fn send(services: HostServices, scope: CallScope, mut p: Prepared) -> Resu
     if scope.connection_id.is_none() {
         return Err(Error::CredentialsUnavailable("this call acts for no connection".into()));
     }
+    // The same budgets as the proxy's: per project, integration and account.
+    let subject = Subject {
+        project: &scope.project_id,
+        integration: &scope.plugin_id,
+        connection: scope.connection_id.as_deref(),
+    };
+    if let Err(wait) = services.governor.admit(&subject, &p.rules) {
+        return Err(Error::QuotaExceeded(format!(
+            "the provider's rate limit is reached; retry in {} ms",
+            wait.as_millis()
+        )));
+    }
     let bare = p.req.clone();
     services.credentials.inject(&scope, &mut p.req).await.map_err(|e| Error::CredentialsUnavailable(e.0))?;
     let sent = p.req.clone();
-    let resp = deliver(&services, p.req).await?;
+    let mut resp = deliver(&services, p.req).await?;
     // A provider 401: one refresh (single-flight in the credential
     // service), then one retry with the new credentials.
-    if resp.status != 401 || !services.credentials.refresh_rejected(&scope, &sent).await {
-        return Ok(resp);
+    if resp.status == 401 && services.credentials.refresh_rejected(&scope, &sent).await {
+        let mut retry = bare;
+        services.credentials.inject(&scope, &mut retry).await.map_err(|e| Error::CredentialsUnavailable(e.0))?;
+        resp = deliver(&services, retry).await?;
     }
-    let mut retry = bare;
-    services.credentials.inject(&scope, &mut retry).await.map_err(|e| Error::CredentialsUnavailable(e.0))?;
-    deliver(&services, retry).await
+    services.governor.learn(&subject, resp.status, &resp.headers);
+    Ok(resp)
 }
 
 async fn deliver(services: &HostServices, req: OutboundRequest) -> Result<Response, Error> {
@@ -182,6 +198,22 @@ fn fill_placeholders(template: &str, config: &serde_json::Value) -> Result<Strin
             Error::InvalidRequest(format!("connection setting {field:?} has characters not allowed in a host"))
         }
     })
+}
+
+/// Whether `url`'s host is one a plugin's connection may reach: a host of
+/// the plugin's `allowed-hosts` (placeholders filled from the connection's
+/// settings), or the operator's base URL override (same host and port).
+pub fn host_permitted(meta: &Metadata, base_override: Option<&str>, config: &serde_json::Value, url: &Url) -> bool {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let port = url.port_or_known_default();
+    let overridden = base_override.and_then(|b| Url::parse(b).ok()).is_some_and(|b| {
+        b.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&host)) && b.port_or_known_default() == port
+    });
+    overridden
+        || meta.allowed_hosts.iter().any(|p| match fill_placeholders(p, config) {
+            Ok(pattern) => allowed_host_matches(&pattern, &host, port),
+            Err(_) => false,
+        })
 }
 
 /// Matches a host against one `allowed-hosts` pattern: an exact name, a

@@ -73,12 +73,7 @@ impl Fixture {
         )
         .await;
         let store = app.store.clone();
-        use weft_store::{Environment, NewProject, NewSigningKey, SigningKeyMaterial};
-        let project = store.create_project(NewProject::new("Connect", Environment::Development)).await.unwrap();
-        let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
-        let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
-        store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
-        let project = project.id.to_string();
+        let (project, private_pem) = project_with_key(store.as_ref(), "Connect").await;
         let admin_key = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
         let plugin_id = plugin.replace('_', "-");
         let client_secret = canary("clientsecret");

@@ -1,0 +1,172 @@
+//! The Proxy API routes: any method on
+//! `/projects/{projectId}/sdk/proxy/{integrationType}/{*path}` and
+//! `/projects/{projectId}/sdk/proxy/custom/{integrationId}/{*path}`, with a
+//! user token. The work is `weft-proxy`'s; this module reads the request
+//! and writes the answer.
+
+use crate::routes::{Access, Routes};
+use crate::user_token::ProxyUser;
+use crate::{ApiError, AppState, REQUEST_ID_HEADER};
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use weft_egress::EgressError;
+use weft_proxy::{Answer, ProxyCall, ProxyError, Target, TargetError};
+
+const BY_TYPE: &str = "/projects/{projectId}/sdk/proxy/{integrationType}/{*path}";
+const CUSTOM: &str = "/projects/{projectId}/sdk/proxy/custom/{integrationId}/{*path}";
+
+/// Largest request body forwarded.
+const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+pub(crate) fn routes() -> Routes {
+    let mut routes = Routes::new();
+    for method in [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
+        routes = routes
+            .add(method.clone(), BY_TYPE, Access::User, "Send a request to the provider as the user", proxy)
+            .add(method, CUSTOM, Access::User, "Send a request to a custom integration's provider as the user", proxy);
+    }
+    routes.layer_all(|r| r.layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)).layer(crate::sdk::cors()))
+}
+
+/// The integration and the rest of the path, from the raw (still
+/// percent-encoded) request path.
+fn split_path(uri: &Uri) -> Result<(Target, String), ApiError> {
+    let bad = || ApiError::bad_request("Send /projects/{projectId}/sdk/proxy/{integrationType}/{path}");
+    let after = uri.path().split_once("/sdk/proxy/").map(|(_, rest)| rest).ok_or_else(bad)?;
+    let (first, rest) = after.split_once('/').ok_or_else(bad)?;
+    let (target, rest) = if first == "custom" {
+        let (id, rest) = rest.split_once('/').ok_or_else(bad)?;
+        let id = id.parse().map_err(|_| ApiError::not_found("integration not found"))?;
+        (Target::Custom(id), rest)
+    } else {
+        (Target::Type(first.to_owned()), rest)
+    };
+    let path = match uri.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    Ok((target, path))
+}
+
+fn method(m: &Method) -> Result<weft_egress::Method, ApiError> {
+    use weft_egress::Method as E;
+    Ok(match *m {
+        Method::GET => E::Get,
+        Method::POST => E::Post,
+        Method::PUT => E::Put,
+        Method::PATCH => E::Patch,
+        Method::DELETE => E::Delete,
+        _ => return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Unsupported method")),
+    })
+}
+
+async fn proxy(
+    State(state): State<AppState>,
+    user: ProxyUser,
+    verb: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (target, path) = split_path(&uri)?;
+    let credential = match headers.get("x-paragon-credential").map(|v| v.to_str().map(str::trim)) {
+        None => None,
+        Some(Ok(id)) => Some(id.parse().map_err(|_| ApiError::not_found("credential not found"))?),
+        Some(Err(_)) => return Err(ApiError::not_found("credential not found")),
+    };
+    let raw = headers
+        .get("x-paragon-use-raw-response")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim(), "1" | "true"));
+    let call = ProxyCall {
+        project: user.project,
+        user: user.user_id,
+        target,
+        method: method(&verb)?,
+        path,
+        headers: headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body,
+        credential,
+        raw,
+        request_id: headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+    };
+    match state.proxy.call(call).await {
+        Ok(Answer::Json { status, headers, body }) => {
+            let mut resp = (status_of(status), axum::Json(body)).into_response();
+            copy_headers(resp.headers_mut(), headers);
+            Ok(resp)
+        }
+        Ok(Answer::Raw { status, headers, body }) => {
+            let mut resp = Response::new(Body::from_stream(body));
+            *resp.status_mut() = status_of(status);
+            copy_headers(resp.headers_mut(), headers);
+            Ok(resp)
+        }
+        Err(e) => Err(proxy_error(e)),
+    }
+}
+
+fn status_of(status: u16) -> StatusCode {
+    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY)
+}
+
+fn copy_headers(into: &mut HeaderMap, headers: Vec<(String, String)>) {
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            into.append(n, v);
+        }
+    }
+}
+
+fn proxy_error(e: ProxyError) -> ApiError {
+    match e {
+        ProxyError::Credentials(e) => crate::connect::credential_error(e),
+        ProxyError::Target(TargetError::HostNotPermitted(host)) => {
+            tracing::info!(host = %host, "proxy target host not permitted");
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "HOST_NOT_PERMITTED",
+                "This domain is invalid for the current integration",
+            )
+        }
+        ProxyError::Target(TargetError::BadPath(m)) => ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PATH", m),
+        ProxyError::Target(TargetError::NoBaseUrl(m)) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INTEGRATION_MISCONFIGURED", m)
+        }
+        ProxyError::RateLimited(wait) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "The integration's rate limit is reached; retry after the delay in Retry-After",
+        )
+        .with_retry_after(wait),
+        ProxyError::Egress(EgressError::Denied(why)) => {
+            tracing::warn!(reason = %why, "proxy destination refused by the egress policy");
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "EGRESS_DENIED",
+                "The destination is not allowed by the network policy",
+            )
+        }
+        ProxyError::Egress(EgressError::Timeout) => {
+            ApiError::new(StatusCode::GATEWAY_TIMEOUT, "PROVIDER_TIMEOUT", "The provider did not answer in time")
+        }
+        ProxyError::Egress(EgressError::TooLarge(limit)) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "RESPONSE_TOO_LARGE",
+            format!("The provider's answer is larger than {limit} bytes"),
+        ),
+        ProxyError::Egress(EgressError::Connection(why)) => {
+            tracing::warn!(reason = %why, "proxy call to the provider failed");
+            ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_UNREACHABLE", "The provider could not be reached")
+        }
+        ProxyError::Egress(EgressError::InvalidRequest(m)) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", m)
+        }
+        ProxyError::BadAnswer(m) => ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_ERROR", m),
+    }
+}

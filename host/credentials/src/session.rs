@@ -1,0 +1,198 @@
+//! A user's connected account ready for a direct call (the Proxy API): the
+//! integration, its plugin's description, the credential picked for the
+//! user and its open secrets, which only [`Session::inject`] ever uses.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use weft_egress::OutboundRequest;
+use weft_plugin_host::PluginInfo;
+use weft_store::{Credential, CredentialId, CredentialStatus, Integration, IntegrationId, ProjectId};
+
+use crate::scheme::Scheme;
+use crate::secrets::CredentialSecrets;
+use crate::service::{Credentials, IntegrationAuth};
+use crate::{Error, Result};
+
+/// Which integration a call names.
+#[derive(Debug, Clone, Copy)]
+pub enum IntegrationRef<'a> {
+    /// By type (`slack`, `custom.tasklab`).
+    Type(&'a str),
+    /// By id (custom integrations in the proxy path).
+    Id(IntegrationId),
+}
+
+/// Secrets ready for one call; never serialised, never logged.
+pub struct Session {
+    /// The integration.
+    pub integration: Integration,
+    /// Its plugin.
+    pub plugin: Arc<PluginInfo>,
+    /// The credential used.
+    pub credential: Credential,
+    scheme: Scheme,
+    secrets: CredentialSecrets,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("integration", &self.integration.id)
+            .field("credential", &self.credential.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Adds the credential to `req` as the integration's scheme says.
+    pub fn inject(&self, req: &mut OutboundRequest) -> Result<()> {
+        self.scheme.inject(&self.secrets, req)
+    }
+
+    /// The bearer token `req` carries, if this session put one there.
+    fn bearer_of(req: &OutboundRequest) -> Option<&str> {
+        req.injected_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, v)| v.strip_prefix("Bearer "))
+    }
+}
+
+/// How long a resolved session (integration, plugin, scheme and the sealed
+/// credential row) is reused. A change made in this process invalidates
+/// every entry at once; a change made by another process is seen within
+/// this time (and a token refreshed elsewhere heals through the 401 path).
+const SESSION_TTL: Duration = Duration::from_secs(1);
+/// Entries kept before expired ones are dropped.
+const MAX_SESSIONS: usize = 100_000;
+
+type SessionKey = (ProjectId, String, String, Option<CredentialId>);
+
+/// Sessions resolved recently. Holds sealed rows, never open secrets: every
+/// use still opens the secrets through the vault.
+#[derive(Default)]
+pub(crate) struct SessionCache {
+    entries: Mutex<HashMap<SessionKey, (IntegrationAuth, Credential, Instant, u64)>>,
+    generation: AtomicU64,
+}
+
+impl SessionCache {
+    /// Something a session depends on changed: forget every entry.
+    pub(crate) fn touch(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn get(&self, key: &SessionKey) -> Option<(IntegrationAuth, Credential)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (auth, credential, at, generation) = entries.get(key)?;
+        (*generation == self.generation() && at.elapsed() < SESSION_TTL).then(|| (auth.clone(), credential.clone()))
+    }
+
+    fn insert(&self, key: SessionKey, auth: IntegrationAuth, credential: Credential, generation: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_SESSIONS {
+            let current = self.generation();
+            entries.retain(|_, (_, _, at, g)| *g == current && at.elapsed() < SESSION_TTL);
+        }
+        entries.insert(key, (auth, credential, Instant::now(), generation));
+    }
+}
+
+impl Credentials {
+    /// Integrations, credentials or users changed outside this service
+    /// (the admin API): cached sessions are dropped.
+    pub fn forget_sessions(&self) {
+        self.sessions.touch();
+    }
+
+    /// The session of `user` for `integration`: the credential named by
+    /// `selected` (which must be the user's and of this integration), or
+    /// the user's first VALID one; refreshed first when due.
+    pub async fn session(
+        &self,
+        project: ProjectId,
+        user: &str,
+        integration: IntegrationRef<'_>,
+        selected: Option<CredentialId>,
+    ) -> Result<Session> {
+        let name = match integration {
+            IntegrationRef::Type(kind) => kind.to_owned(),
+            IntegrationRef::Id(id) => id.to_string(),
+        };
+        let key: SessionKey = (project, user.to_owned(), name, selected);
+        // Read before resolving: a change while we resolve makes the entry stale.
+        let generation = self.sessions.generation();
+        if let Some((auth, credential)) = self.sessions.get(&key)
+            && credential.status == CredentialStatus::Valid
+            && !self.due(&credential)
+        {
+            let secrets = self.open(&credential)?;
+            return Ok(assemble(auth, credential, secrets));
+        }
+        let auth = match integration {
+            IntegrationRef::Type(kind) => self.integration_auth_by_type(project, kind).await?,
+            IntegrationRef::Id(id) => self.integration_auth(project, id).await?,
+        };
+        if !auth.integration.active {
+            return Err(Error::BadRequest(format!(
+                "The integration {} is not active in this project",
+                auth.integration.integration_type
+            )));
+        }
+        let mine: Vec<Credential> = self
+            .store
+            .list_user_credentials(project, user)
+            .await?
+            .into_iter()
+            .filter(|c| c.integration_id == auth.integration.id)
+            .collect();
+        let chosen = match selected {
+            Some(id) => mine.iter().find(|c| c.id == id).ok_or(Error::NotFound("credential"))?,
+            None => mine.iter().find(|c| c.status == CredentialStatus::Valid).or(mine.first()).ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "This user has not connected {}; connect an account first",
+                    auth.integration.integration_type
+                ))
+            })?,
+        };
+        let usable = self.usable(project, chosen.id).await?;
+        if usable.credential.status == CredentialStatus::Valid {
+            self.sessions.insert(key, auth.clone(), usable.credential.clone(), generation);
+        }
+        Ok(assemble(auth, usable.credential, usable.secrets))
+    }
+
+    /// After the provider answered 401 to `rejected`: the session with
+    /// refreshed secrets (single-flight with every other caller), or `None`
+    /// when there is nothing to refresh (no bearer token, or the refresh
+    /// failed; the caller then passes the 401 on).
+    pub async fn session_after_401(&self, session: &Session, rejected: &OutboundRequest) -> Option<Session> {
+        let token = Session::bearer_of(rejected)?;
+        let (project, id) = (session.credential.project_id, session.credential.id);
+        match self.refresh_rejected(project, id, token).await {
+            Ok(usable) => {
+                let auth = IntegrationAuth {
+                    integration: session.integration.clone(),
+                    plugin: session.plugin.clone(),
+                    scheme: session.scheme.clone(),
+                };
+                Some(assemble(auth, usable.credential, usable.secrets))
+            }
+            Err(e) => {
+                tracing::warn!(credential = %id, error = %e, "refresh after a provider 401 failed");
+                None
+            }
+        }
+    }
+}
+
+fn assemble(auth: IntegrationAuth, credential: Credential, secrets: CredentialSecrets) -> Session {
+    Session { integration: auth.integration, plugin: auth.plugin, credential, scheme: auth.scheme, secrets }
+}

@@ -1,0 +1,385 @@
+//! The rate-limit governor: keeps Weft's calls to a provider within the
+//! limits the plugin declares and the limits the provider reveals at run
+//! time, so callers get an immediate 429 with a wait instead of a provider
+//! error (or a ban).
+//!
+//! Buckets are per (project, integration) for limits on the whole app and
+//! per (project, integration, connection) for limits on one account; the
+//! project is part of every key, so one tenant's traffic never spends or
+//! learns another's budget. Declared limits are sliding windows (at most
+//! `requests` in any `per` interval, exactly, not a token bucket that lets
+//! twice the rate through at the edge of a window). Learned limits are
+//! pauses: `Retry-After` on a 429 or 503, and a remaining count of zero
+//! with a reset time (`X-RateLimit-*`, `RateLimit-*`), stop calls on that
+//! account until the time passes.
+//!
+//! The proxy, workflow request steps and plugin HTTP (ActionKit) share one
+//! [`Governor`] per process.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Which calls a declared limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Every call of the app (project) to the integration.
+    App,
+    /// The calls made with one connected account.
+    Connection,
+}
+
+/// A declared limit: at most `requests` calls in any `per` interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// What the limit counts.
+    pub scope: Scope,
+    /// Calls allowed per interval (0 refuses every call).
+    pub requests: u32,
+    /// The interval.
+    pub per: Duration,
+}
+
+/// Who is calling: the keys of the buckets a call spends.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The project (the app).
+    pub project: &'a str,
+    /// The integration (type or id), within the project.
+    pub integration: &'a str,
+    /// The connected account, when the call uses one.
+    pub connection: Option<&'a str>,
+}
+
+/// Settings of the governor.
+#[derive(Debug, Clone, Copy)]
+pub struct GovernorConfig {
+    /// Longest pause a provider header can impose (a bad header must not
+    /// stop an integration for days).
+    pub max_learned_pause: Duration,
+    /// Pause after a 429 that says nothing about when to retry.
+    pub default_pause: Duration,
+    /// Buckets kept; idle ones are dropped past this.
+    pub max_buckets: usize,
+}
+
+impl Default for GovernorConfig {
+    fn default() -> Self {
+        Self {
+            max_learned_pause: Duration::from_secs(3600),
+            default_pause: Duration::from_secs(1),
+            max_buckets: 100_000,
+        }
+    }
+}
+
+/// The largest window kept exactly; larger limits are scaled down to this
+/// many calls over a proportionally shorter interval (same rate, stricter).
+const MAX_WINDOW: u32 = 4_096;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    project: String,
+    integration: String,
+    connection: Option<String>,
+}
+
+#[derive(Default)]
+struct Bucket {
+    /// Start times of the calls in the current window, oldest first.
+    calls: VecDeque<Instant>,
+    /// No calls before this (learned from the provider).
+    paused_until: Option<Instant>,
+    last_used: Option<Instant>,
+}
+
+/// Shared by every outbound path of one process.
+pub struct Governor {
+    buckets: Mutex<HashMap<Key, Bucket>>,
+    config: GovernorConfig,
+}
+
+impl Default for Governor {
+    fn default() -> Self {
+        Self::new(GovernorConfig::default())
+    }
+}
+
+impl Governor {
+    /// A governor with no buckets yet.
+    pub fn new(config: GovernorConfig) -> Self {
+        Self { buckets: Mutex::new(HashMap::new()), config }
+    }
+
+    fn keys(subject: &Subject<'_>) -> (Key, Option<Key>) {
+        let app = Key { project: subject.project.into(), integration: subject.integration.into(), connection: None };
+        let conn = subject.connection.map(|c| Key { connection: Some(c.into()), ..app.clone() });
+        (app, conn)
+    }
+
+    /// Admits one call now, spending it from every bucket that applies, or
+    /// says how long to wait (nothing is spent then).
+    pub fn admit(&self, subject: &Subject<'_>, rules: &[Rule]) -> Result<(), Duration> {
+        self.admit_at(subject, rules, Instant::now())
+    }
+
+    /// [`Governor::admit`] at a given instant.
+    pub fn admit_at(&self, subject: &Subject<'_>, rules: &[Rule], now: Instant) -> Result<(), Duration> {
+        if rules.iter().any(|r| r.requests == 0) {
+            return Err(self.config.max_learned_pause);
+        }
+        let (app, conn) = Self::keys(subject);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= self.config.max_buckets {
+            evict_idle(&mut buckets, now);
+        }
+        // Check every bucket first: a refused call spends nothing anywhere.
+        let mut wait = Duration::ZERO;
+        for (key, scope) in [(Some(&app), Scope::App), (conn.as_ref(), Scope::Connection)] {
+            let Some(key) = key else { continue };
+            let Some(bucket) = buckets.get_mut(key) else { continue };
+            if let Some(until) = bucket.paused_until {
+                if until > now {
+                    wait = wait.max(until - now);
+                } else {
+                    bucket.paused_until = None;
+                }
+            }
+            for rule in rules.iter().filter(|r| r.scope == scope) {
+                wait = wait.max(window_wait(bucket, *rule, now));
+            }
+        }
+        if wait > Duration::ZERO {
+            return Err(wait);
+        }
+        for (key, scope) in [(Some(app), Scope::App), (conn, Scope::Connection)] {
+            let Some(key) = key else { continue };
+            let declared: Vec<Rule> = rules.iter().filter(|r| r.scope == scope).copied().collect();
+            let bucket = buckets.entry(key).or_default();
+            bucket.last_used = Some(now);
+            if let Some(longest) = declared.iter().map(|r| scaled(*r).0).max() {
+                bucket.calls.push_back(now);
+                while bucket.calls.len() > longest as usize {
+                    bucket.calls.pop_front();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Learns from a provider's answer: a pause after `Retry-After` on 429
+    /// or 503, or after a remaining count of zero with its reset time.
+    pub fn learn(&self, subject: &Subject<'_>, status: u16, headers: &[(String, String)]) {
+        self.learn_at(subject, status, headers, Instant::now(), std::time::SystemTime::now());
+    }
+
+    /// [`Governor::learn`] at given instants (`wall` reads epoch resets).
+    pub fn learn_at(
+        &self,
+        subject: &Subject<'_>,
+        status: u16,
+        headers: &[(String, String)],
+        now: Instant,
+        wall: std::time::SystemTime,
+    ) {
+        let Some(pause) = learned_pause(status, headers, wall, self.config.default_pause) else { return };
+        let pause = pause.min(self.config.max_learned_pause);
+        let (app, conn) = Self::keys(subject);
+        let key = conn.unwrap_or(app);
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = buckets.entry(key).or_default();
+        let until = now + pause;
+        bucket.paused_until = Some(bucket.paused_until.map_or(until, |u| u.max(until)));
+        bucket.last_used = Some(now);
+        tracing::info!(
+            project = subject.project,
+            integration = subject.integration,
+            pause_ms = pause.as_millis() as u64,
+            status,
+            "provider rate limit learned; calls pause"
+        );
+    }
+}
+
+/// A rule as the window holds it: at most [`MAX_WINDOW`] calls, over the
+/// interval plus a margin. Calls admitted exactly one interval apart can
+/// arrive closer together at the provider (network and scheduling jitter),
+/// which counts arrivals; the margin (a tenth of the interval, at most a
+/// second) keeps the provider's count at or under the limit.
+fn scaled(rule: Rule) -> (u32, Duration) {
+    let per = rule.per + (rule.per / 10).min(Duration::from_secs(1));
+    if rule.requests <= MAX_WINDOW {
+        return (rule.requests, per);
+    }
+    (MAX_WINDOW, per.mul_f64(f64::from(MAX_WINDOW) / f64::from(rule.requests)))
+}
+
+/// How long until `rule` admits one more call on `bucket`.
+fn window_wait(bucket: &Bucket, rule: Rule, now: Instant) -> Duration {
+    let (requests, per) = scaled(rule);
+    let in_window = bucket.calls.iter().rev().take_while(|t| now.duration_since(**t) < per).count();
+    if in_window < requests as usize {
+        return Duration::ZERO;
+    }
+    // The call that leaves the window first is the `requests`-th newest.
+    let oldest = bucket.calls[bucket.calls.len() - requests as usize];
+    (oldest + per).saturating_duration_since(now).max(Duration::from_millis(1))
+}
+
+fn evict_idle(buckets: &mut HashMap<Key, Bucket>, now: Instant) {
+    buckets.retain(|_, b| {
+        b.paused_until.is_some_and(|u| u > now)
+            || b.last_used.is_some_and(|t| now.duration_since(t) < Duration::from_secs(3600))
+    });
+    if buckets.len() >= 2 {
+        // Still full of recent buckets: drop the least recently used half.
+        let mut ages: Vec<_> = buckets.iter().map(|(k, b)| (b.last_used, k.clone())).collect();
+        ages.sort_by_key(|(t, _)| *t);
+        for (_, k) in ages.into_iter().take(buckets.len() / 2) {
+            buckets.remove(&k);
+        }
+    }
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+}
+
+/// A reset value: seconds from now, or a Unix time when it is that large.
+fn reset_delay(value: &str, wall: std::time::SystemTime) -> Option<Duration> {
+    let n: f64 = value.parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    if n > 1_000_000_000.0 {
+        let now = wall.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
+        return Some(Duration::from_secs_f64((n - now).max(0.0)));
+    }
+    Some(Duration::from_secs_f64(n))
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(value: &str, wall: std::time::SystemTime) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value.trim()).ok()?;
+    Some(at.duration_since(wall).unwrap_or(Duration::ZERO))
+}
+
+/// The pause a provider's answer asks for, if any.
+fn learned_pause(
+    status: u16,
+    headers: &[(String, String)],
+    wall: std::time::SystemTime,
+    default_pause: Duration,
+) -> Option<Duration> {
+    if matches!(status, 429 | 503)
+        && let Some(wait) = header(headers, "retry-after").and_then(|v| retry_after(v, wall))
+    {
+        return Some(wait);
+    }
+    for (remaining, reset) in [
+        ("x-ratelimit-remaining", "x-ratelimit-reset"),
+        ("ratelimit-remaining", "ratelimit-reset"),
+        ("x-rate-limit-remaining", "x-rate-limit-reset"),
+    ] {
+        let exhausted = header(headers, remaining).and_then(|v| v.parse::<f64>().ok()).is_some_and(|n| n <= 0.0);
+        if exhausted && let Some(wait) = header(headers, reset).and_then(|v| reset_delay(v, wall)) {
+            return Some(wait);
+        }
+    }
+    (status == 429).then_some(default_pause)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(conn: &str) -> Subject<'_> {
+        Subject { project: "p1", integration: "slack", connection: Some(conn) }
+    }
+
+    const FIVE_PER_SEC: Rule = Rule { scope: Scope::Connection, requests: 5, per: Duration::from_secs(1) };
+
+    #[test]
+    fn a_sliding_window_never_admits_more_than_the_limit_in_any_interval() {
+        let g = Governor::default();
+        let start = Instant::now();
+        let mut admitted = Vec::new();
+        // A call attempt every 10 ms for 3 s.
+        for i in 0..300u64 {
+            let now = start + Duration::from_millis(i * 10);
+            if g.admit_at(&subject("c1"), &[FIVE_PER_SEC], now).is_ok() {
+                admitted.push(now);
+            }
+        }
+        for (i, t) in admitted.iter().enumerate() {
+            let in_window = admitted[i..].iter().take_while(|u| u.duration_since(*t) < Duration::from_secs(1)).count();
+            assert!(in_window <= 5, "{in_window} calls within one second from call {i}");
+        }
+        assert!(admitted.len() >= 13, "the limit is used, not starved: {}", admitted.len());
+    }
+
+    #[test]
+    fn refusals_say_how_long_and_spend_nothing() {
+        let g = Governor::default();
+        let now = Instant::now();
+        for _ in 0..5 {
+            g.admit_at(&subject("c1"), &[FIVE_PER_SEC], now).unwrap();
+        }
+        let wait = g.admit_at(&subject("c1"), &[FIVE_PER_SEC], now + Duration::from_millis(200)).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(900), "one second, a tenth of margin, 200 ms gone");
+        // Another account and another project have their own budgets.
+        g.admit_at(&subject("c2"), &[FIVE_PER_SEC], now).unwrap();
+        let other = Subject { project: "p2", ..subject("c1") };
+        g.admit_at(&other, &[FIVE_PER_SEC], now).unwrap();
+        assert!(g.admit_at(&subject("c1"), &[FIVE_PER_SEC], now + Duration::from_millis(1_100)).is_ok());
+    }
+
+    #[test]
+    fn an_app_limit_spans_accounts() {
+        let g = Governor::default();
+        let rule = Rule { scope: Scope::App, requests: 3, per: Duration::from_secs(10) };
+        let now = Instant::now();
+        for c in ["a", "b", "c"] {
+            g.admit_at(&subject(c), &[rule], now).unwrap();
+        }
+        assert!(g.admit_at(&subject("d"), &[rule], now).is_err());
+    }
+
+    #[test]
+    fn learned_pauses_stop_calls_until_they_pass() {
+        let g = Governor::default();
+        let now = Instant::now();
+        let wall = std::time::SystemTime::now();
+        let h = |pairs: &[(&str, &str)]| pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
+        g.learn_at(&subject("c1"), 429, &h(&[("Retry-After", "2")]), now, wall);
+        assert_eq!(g.admit_at(&subject("c1"), &[], now + Duration::from_millis(500)), Err(Duration::from_millis(1500)));
+        assert!(g.admit_at(&subject("c2"), &[], now).is_ok(), "other accounts go on");
+        assert!(g.admit_at(&subject("c1"), &[], now + Duration::from_secs(2)).is_ok());
+
+        let epoch = wall.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 30;
+        g.learn_at(
+            &subject("c3"),
+            200,
+            &h(&[("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", &epoch.to_string())]),
+            now,
+            wall,
+        );
+        let wait = g.admit_at(&subject("c3"), &[], now).unwrap_err();
+        assert!(wait > Duration::from_secs(28) && wait <= Duration::from_secs(30), "{wait:?}");
+        g.learn_at(&subject("c4"), 200, &h(&[("RateLimit-Remaining", "3"), ("RateLimit-Reset", "9")]), now, wall);
+        assert!(g.admit_at(&subject("c4"), &[], now).is_ok(), "calls remain: no pause");
+        g.learn_at(&subject("c5"), 429, &h(&[("Retry-After", "999999999")]), now, wall);
+        assert_eq!(g.admit_at(&subject("c5"), &[], now), Err(Duration::from_secs(3600)), "capped");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let wall = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(retry_after("7", wall), Some(Duration::from_secs(7)));
+        let date = httpdate::fmt_http_date(wall + Duration::from_secs(12));
+        assert_eq!(retry_after(&date, wall), Some(Duration::from_secs(12)));
+        assert_eq!(retry_after("soon", wall), None);
+    }
+}

@@ -1,0 +1,380 @@
+//! The Proxy API's core: one call of an app's backend (or browser) to a
+//! provider, on behalf of one connected user.
+//!
+//! The flow: the user's session for the integration (the credential picked
+//! by `X-Paragon-Credential` or the first valid one, refreshed when due) →
+//! the target URL (a path under the base URL, or a fully qualified URL on a
+//! permitted host) → the rate-limit governor → the caller's headers, cleaned
+//! → the credential, injected by the host → the egress client (network
+//! policy, no redirects, time and size limits) → on a 401, one refresh and
+//! one retry → the answer, as `{"output": ...}` or raw and streamed → a task
+//! record, written in batches off the request path.
+//!
+//! HTTP routing and the error shape belong to `weft-api`; this crate answers
+//! with [`Answer`] or [`ProxyError`].
+
+#![deny(missing_docs)]
+
+mod recorder;
+mod target;
+
+pub use recorder::TaskRecorder;
+pub use target::TargetError;
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use weft_credentials::{Credentials, IntegrationRef, Session};
+use weft_egress::governor::{Rule, Scope, Subject};
+use weft_egress::{BodyStream, Egress, EgressError, Governor, Method, OutboundRequest, StreamingResponse};
+use weft_store::{CredentialId, IntegrationId, ProjectId, TaskRecord};
+
+/// Limits of proxy calls.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    /// Total time for the provider's answer (the body included).
+    pub timeout: Duration,
+    /// Largest provider body parsed into `{"output": ...}` (decoded bytes).
+    pub max_json_response_bytes: u64,
+    /// Largest raw body streamed through.
+    pub max_raw_response_bytes: u64,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            max_json_response_bytes: 10 * 1024 * 1024,
+            max_raw_response_bytes: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// Which integration the route names.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `/sdk/proxy/{integrationType}/...`
+    Type(String),
+    /// `/sdk/proxy/custom/{integrationId}/...`
+    Custom(IntegrationId),
+}
+
+/// One call as the API received it.
+#[derive(Debug, Clone)]
+pub struct ProxyCall {
+    /// The route's project.
+    pub project: ProjectId,
+    /// The authenticated user.
+    pub user: String,
+    /// The integration.
+    pub target: Target,
+    /// The method to send.
+    pub method: Method,
+    /// The path after the integration, query included, as received.
+    pub path: String,
+    /// The caller's headers; cleaned before sending.
+    pub headers: Vec<(String, String)>,
+    /// The request body, sent as received.
+    pub body: Bytes,
+    /// `X-Paragon-Credential`: the account to use.
+    pub credential: Option<CredentialId>,
+    /// `X-Paragon-Use-Raw-Response: 1`.
+    pub raw: bool,
+    /// The API request id.
+    pub request_id: String,
+}
+
+/// The provider's answer, as the caller gets it.
+pub enum Answer {
+    /// `{"output": <the provider's JSON, or its text>}` with the provider's
+    /// status and the headers worth keeping (`Retry-After`, `Location`,
+    /// rate-limit headers).
+    Json {
+        /// The provider's status.
+        status: u16,
+        /// Headers passed on.
+        headers: Vec<(String, String)>,
+        /// The wrapped body.
+        body: Value,
+    },
+    /// The provider's status, headers (without hop-by-hop ones and cookies)
+    /// and body bytes, streamed.
+    Raw {
+        /// The provider's status.
+        status: u16,
+        /// Headers passed on.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: BodyStream,
+    },
+}
+
+/// Why a call got no provider answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The session could not be opened (no account, dead credential...).
+    #[error(transparent)]
+    Credentials(#[from] weft_credentials::Error),
+    /// The target was refused.
+    #[error("{0:?}")]
+    Target(TargetError),
+    /// The governor refused: retry after the duration.
+    #[error("rate limited; retry after {0:?}")]
+    RateLimited(Duration),
+    /// The egress client refused or failed.
+    #[error(transparent)]
+    Egress(#[from] EgressError),
+    /// The provider's body could not be decoded.
+    #[error("the provider's answer could not be read: {0}")]
+    BadAnswer(String),
+}
+
+/// The proxy service; one per process.
+pub struct Proxy {
+    credentials: Arc<Credentials>,
+    egress: Arc<dyn Egress>,
+    governor: Arc<Governor>,
+    recorder: Arc<TaskRecorder>,
+    settings: ProxySettings,
+}
+
+/// Caller headers never forwarded (besides the egress client's own list of
+/// credentials, routing and hop-by-hop headers): forwarding metadata that
+/// would let a caller pose as an internal client, Weft's own controls, and
+/// browser context.
+fn dropped_request_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("x-forwarded-")
+        || n.starts_with("x-paragon-")
+        || n.starts_with("sec-")
+        || n.starts_with("proxy-")
+        || matches!(
+            n.as_str(),
+            "forwarded" | "x-real-ip" | "via" | "x-request-id" | "origin" | "referer" | "accept-encoding" | "cookie"
+        )
+}
+
+/// Provider headers never passed to the caller: connection-level ones, and
+/// cookies (a provider must not set cookies on Weft's origin).
+fn dropped_response_header(name: &str) -> bool {
+    weft_egress::is_hop_by_hop(name)
+        || name.eq_ignore_ascii_case("set-cookie")
+        || name.eq_ignore_ascii_case("set-cookie2")
+}
+
+/// Provider headers kept in `{"output": ...}` answers.
+fn kept_json_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "retry-after" || n == "location" || n.starts_with("x-ratelimit-") || n.starts_with("ratelimit-")
+}
+
+impl Proxy {
+    /// The proxy over the shared services.
+    pub fn new(
+        credentials: Arc<Credentials>,
+        egress: Arc<dyn Egress>,
+        governor: Arc<Governor>,
+        recorder: Arc<TaskRecorder>,
+        settings: ProxySettings,
+    ) -> Self {
+        Self { credentials, egress, governor, recorder, settings }
+    }
+
+    /// The task recorder (shut down with the server).
+    pub fn recorder(&self) -> &Arc<TaskRecorder> {
+        &self.recorder
+    }
+
+    /// Runs one call and records it as a task.
+    pub async fn call(&self, call: ProxyCall) -> Result<Answer, ProxyError> {
+        let started = Instant::now();
+        let created_at = time::OffsetDateTime::now_utc();
+        let mut record = TaskRecord {
+            id: uuid::Uuid::new_v4(),
+            project_id: call.project,
+            kind: "proxy".into(),
+            user_id: call.user.clone(),
+            integration_id: None,
+            credential_id: None,
+            request_id: call.request_id.clone(),
+            method: method_name(call.method).into(),
+            target: String::new(),
+            status: 0,
+            outcome: String::new(),
+            duration_us: 0,
+            created_at,
+        };
+        let outcome = self.run(&call, &mut record).await;
+        let (status, label) = match &outcome {
+            Ok(Answer::Json { status, .. } | Answer::Raw { status, .. }) => {
+                (*status, if *status < 400 { "ok" } else { "provider_error" })
+            }
+            Err(ProxyError::RateLimited(_)) => (429, "rate_limited"),
+            Err(ProxyError::Egress(EgressError::Timeout)) => (504, "timeout"),
+            Err(ProxyError::Target(_) | ProxyError::Egress(EgressError::Denied(_))) => (403, "refused"),
+            Err(_) => (502, "failed"),
+        };
+        record.status = status;
+        record.outcome = label.into();
+        record.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // A call refused before an integration was found is not a task.
+        if record.integration_id.is_some() {
+            self.recorder.record(record);
+        }
+        outcome
+    }
+
+    async fn run(&self, call: &ProxyCall, record: &mut TaskRecord) -> Result<Answer, ProxyError> {
+        let integration = match &call.target {
+            Target::Type(kind) => IntegrationRef::Type(kind),
+            Target::Custom(id) => IntegrationRef::Id(*id),
+        };
+        let session = self.credentials.session(call.project, &call.user, integration, call.credential).await?;
+        record.integration_id = Some(session.integration.id);
+        record.credential_id = Some(session.credential.id);
+        let url = target::resolve(&session, &call.path).map_err(ProxyError::Target)?;
+        record.target = target::display(&url);
+
+        let project = call.project.to_string();
+        // Keyed like plugin calls (by type) so both spend one budget.
+        let integration = session.integration.integration_type.clone();
+        let connection = session.credential.id.to_string();
+        let subject = Subject { project: &project, integration: &integration, connection: Some(&connection) };
+        let rules = declared_rules(&session);
+        self.governor.admit(&subject, &rules).map_err(ProxyError::RateLimited)?;
+
+        let mut bare = OutboundRequest::new(call.method, url);
+        bare.headers = call.headers.iter().filter(|(n, _)| !dropped_request_header(n)).cloned().collect();
+        if !call.body.is_empty() {
+            if !bare.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+                bare.headers.push(("content-type".into(), "application/json".into()));
+            }
+            bare.body = Some(call.body.clone());
+        }
+        bare.timeout = Some(self.settings.timeout);
+        bare.max_response_bytes =
+            Some(if call.raw { self.settings.max_raw_response_bytes } else { self.settings.max_json_response_bytes });
+
+        let mut sent = bare.clone();
+        session.inject(&mut sent)?;
+        let mut resp = self.egress.send_streaming(sent.clone()).await?;
+        if resp.status == 401
+            && let Some(fresh) = self.credentials.session_after_401(&session, &sent).await
+        {
+            // One refresh (single-flight with every other caller), one retry.
+            drop(resp);
+            let mut retry = bare;
+            fresh.inject(&mut retry)?;
+            resp = self.egress.send_streaming(retry).await?;
+        }
+        self.governor.learn(&subject, resp.status, &resp.headers);
+        if call.raw { Ok(raw_answer(resp)) } else { json_answer(resp, self.settings.max_json_response_bytes).await }
+    }
+}
+
+fn declared_rules(session: &Session) -> Vec<Rule> {
+    let Some(meta) = session.plugin.metadata.as_ref() else { return Vec::new() };
+    meta.rate_limits
+        .iter()
+        .map(|r| Rule {
+            scope: if r.scope == "app" { Scope::App } else { Scope::Connection },
+            requests: r.requests,
+            per: Duration::from_secs(u64::from(r.per_seconds.max(1))),
+        })
+        .collect()
+}
+
+fn raw_answer(resp: StreamingResponse) -> Answer {
+    let headers = resp.headers.into_iter().filter(|(n, _)| !dropped_response_header(n)).collect();
+    Answer::Raw { status: resp.status, headers, body: resp.body }
+}
+
+async fn json_answer(resp: StreamingResponse, cap: u64) -> Result<Answer, ProxyError> {
+    let status = resp.status;
+    let headers: Vec<(String, String)> = resp.headers.iter().filter(|(n, _)| kept_json_header(n)).cloned().collect();
+    let encoding = resp
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))
+        .map(|(_, v)| v.trim().to_ascii_lowercase());
+    let mut body = Vec::new();
+    let mut stream = resp.body;
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk?);
+    }
+    let body = match encoding.as_deref() {
+        None | Some("" | "identity") => body,
+        Some(enc) => decode(enc, &body, cap)?,
+    };
+    let output = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+    };
+    Ok(Answer::Json { status, headers, body: json!({ "output": output }) })
+}
+
+/// Decodes a compressed body, counting the cap against the decoded bytes
+/// (a small gzip can expand to gigabytes).
+fn decode(encoding: &str, body: &[u8], cap: u64) -> Result<Vec<u8>, ProxyError> {
+    let reader: Box<dyn Read> = match encoding {
+        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
+        "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
+        other => return Err(ProxyError::BadAnswer(format!("content encoding {other:?} is not supported"))),
+    };
+    let mut out = Vec::new();
+    let read = reader
+        .take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ProxyError::BadAnswer(format!("the {encoding} body does not decode: {e}")))?;
+    if read as u64 > cap {
+        return Err(ProxyError::Egress(EgressError::TooLarge(cap)));
+    }
+    Ok(out)
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+        Method::Options => "OPTIONS",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_decompression_bomb_is_cut_at_the_decoded_cap() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 8 * 1024 * 1024]).unwrap();
+        let small = gz.finish().unwrap();
+        assert!(small.len() < 64 * 1024, "{} bytes", small.len());
+        assert!(matches!(decode("gzip", &small, 1024 * 1024), Err(ProxyError::Egress(EgressError::TooLarge(_)))));
+        assert_eq!(decode("gzip", &small, 16 * 1024 * 1024).unwrap().len(), 8 * 1024 * 1024);
+        assert!(matches!(decode("br", &small, 1024), Err(ProxyError::BadAnswer(_))));
+    }
+
+    #[test]
+    fn forwarding_and_control_headers_are_not_forwarded() {
+        for h in ["X-Forwarded-For", "x-forwarded-host", "Forwarded", "X-Real-IP", "X-Paragon-Credential", "Cookie"] {
+            assert!(dropped_request_header(h), "{h}");
+        }
+        for h in ["Accept", "Content-Type", "Notion-Version", "X-Custom"] {
+            assert!(!dropped_request_header(h), "{h}");
+        }
+        assert!(dropped_response_header("Set-Cookie"));
+        assert!(dropped_response_header("Transfer-Encoding"));
+        assert!(!dropped_response_header("Content-Type"));
+    }
+}

@@ -1,0 +1,124 @@
+//! Where a proxy call goes: the path the caller wrote, resolved against the
+//! integration's base URL, or a fully qualified URL that must name one of
+//! the integration's permitted hosts.
+//!
+//! A relative path can never move the call to another host: it is appended
+//! to the base URL and the result must keep the base's scheme, host, port
+//! and path prefix (`..` segments cannot climb out of it). Percent-encoded
+//! slashes stay encoded, backslashes and `@` land in the path, and a path
+//! that only looks like a URL (`//host/x`, `%2F%2Fhost`) is a path.
+
+use serde_json::Value;
+use weft_credentials::Session;
+use weft_egress::Url;
+use weft_plugin_host::fill_placeholders;
+
+/// Why a target was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// The path cannot be used (the message says why).
+    BadPath(String),
+    /// A fully qualified URL names a host the integration may not reach.
+    HostNotPermitted(String),
+    /// The integration has no usable base URL.
+    NoBaseUrl(String),
+}
+
+/// The integration's base URL: the operator's override, else the plugin's,
+/// with `{config.x}` placeholders filled from the account's settings.
+pub(crate) fn base_url(session: &Session) -> Result<Url, TargetError> {
+    let meta = session.plugin.metadata.as_ref();
+    let template = session
+        .integration
+        .base_url
+        .as_deref()
+        .or(meta.map(|m| m.base_url.as_str()))
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| TargetError::NoBaseUrl("the integration declares no base URL".into()))?;
+    let config = Value::Object(session.credential.connection_config.clone());
+    let filled = fill_placeholders(template, &config).map_err(|e| {
+        TargetError::NoBaseUrl(format!("the base URL cannot be filled from the account's settings: {e:?}"))
+    })?;
+    let url = Url::parse(&filled).map_err(|_| TargetError::NoBaseUrl("the base URL does not parse".into()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(TargetError::NoBaseUrl("the base URL is not an http(s) URL".into()));
+    }
+    Ok(url)
+}
+
+/// A fully qualified URL in the path, if the caller wrote one.
+fn absolute(rest: &str) -> Option<String> {
+    let lower = rest.get(..8).unwrap_or(rest).to_ascii_lowercase();
+    for scheme in ["https:", "http:"] {
+        if lower.starts_with(scheme) {
+            let after = rest[scheme.len()..].trim_start_matches('/');
+            // Some intermediaries merge `//` into `/`: put it back.
+            return Some(format!("{scheme}//{after}"));
+        }
+    }
+    None
+}
+
+/// Resolves `rest` (the path after the integration, query included, still
+/// percent-encoded as received) for `session`.
+pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError> {
+    if rest.chars().any(|c| c.is_control()) {
+        return Err(TargetError::BadPath("the path contains control characters".into()));
+    }
+    let base = base_url(session)?;
+    if let Some(full) = absolute(rest) {
+        let url = Url::parse(&full).map_err(|_| TargetError::BadPath(format!("{full:?} is not a URL")))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(TargetError::BadPath("URLs may not carry credentials".into()));
+        }
+        let meta = session.plugin.metadata.as_ref();
+        let config = Value::Object(session.credential.connection_config.clone());
+        let same_as_base = url.scheme() == base.scheme()
+            && url.host() == base.host()
+            && url.port_or_known_default() == base.port_or_known_default();
+        let permitted = same_as_base
+            || meta.is_some_and(|m| {
+                weft_plugin_host::host_permitted(m, session.integration.base_url.as_deref(), &config, &url)
+            });
+        if !permitted {
+            return Err(TargetError::HostNotPermitted(url.host_str().unwrap_or_default().to_owned()));
+        }
+        return Ok(url);
+    }
+    let joined = format!("{}/{}", base.as_str().trim_end_matches('/'), rest.trim_start_matches('/'));
+    let url = Url::parse(&joined).map_err(|_| TargetError::BadPath("the path does not form a URL".into()))?;
+    let base_path = base.path().trim_end_matches('/');
+    let stays = url.scheme() == base.scheme()
+        && url.host() == base.host()
+        && url.port_or_known_default() == base.port_or_known_default()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && (url.path() == base_path || url.path().starts_with(&format!("{base_path}/")));
+    if !stays {
+        return Err(TargetError::BadPath("the path leaves the integration's base URL".into()));
+    }
+    Ok(url)
+}
+
+/// Scheme, host and path of `url`, for records and logs (no query: an API
+/// key may travel there).
+pub(crate) fn display(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute;
+
+    #[test]
+    fn only_a_leading_scheme_makes_a_url() {
+        assert_eq!(absolute("https://sheets.test/v4").as_deref(), Some("https://sheets.test/v4"));
+        assert_eq!(absolute("HTTP:/one.test/x").as_deref(), Some("http://one.test/x"));
+        assert_eq!(absolute("v1/https://x"), None);
+        assert_eq!(absolute("https%3A%2F%2Fx"), None);
+        assert_eq!(absolute("//127.0.0.1/x"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! `test-proxy`: the provider of the Proxy API tests. It takes an API key
+//! in `X-API-Key`, may reach only 127.0.0.2 (tests point the integration's
+//! base URL at a mock there), and declares a limit of 20 calls per second
+//! per connected account, which the governor enforces for proxy calls and
+//! for this plugin's own action alike.
+
+use serde_json::Value;
+use weft_sdk::{Action, Auth, Ctx, Empty, Error, Integration, Metadata, RateLimit, Result};
+
+/// `GET /echo` with the connection's key: the provider's JSON.
+fn echo(cx: &Ctx, _input: Empty) -> Result<Value> {
+    let answer = cx.http().get("/echo").connection_auth().send_raw()?;
+    match answer.status {
+        200 => answer.json(),
+        status => Err(Error::upstream(status, format!("GET /echo: upstream answered {status}"), None)),
+    }
+}
+
+struct TestProxy;
+
+impl Integration for TestProxy {
+    fn metadata() -> Metadata {
+        Metadata::new("test-proxy", "Test Proxy", "0.1.0")
+            .description("A provider reached through the Proxy API in tests")
+            .base_url("http://127.0.0.2/api")
+            .allowed_hosts(["127.0.0.2"])
+            .auth(Auth::api_key_header("X-API-Key"))
+            .rate_limit(RateLimit::per_connection(20, 1))
+    }
+
+    fn actions() -> Vec<Action> {
+        vec![Action::new("TEST_PROXY_ECHO", "Echo", echo).description("GET /echo of the provider API")]
+    }
+}
+
+weft_sdk::export_integration!(TestProxy);

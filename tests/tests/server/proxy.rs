@@ -1,0 +1,11 @@
+//! The Proxy API end to end: a user's call through Weft to a mock provider
+//! on loopback, with the credential injected by the host. TESTING.md C4
+//! (54–68), the raw stream, provider faults and the rate-limit governor.
+
+mod faults;
+mod fixture;
+mod flows;
+mod governor;
+mod netns;
+mod ssrf;
+mod stream;

@@ -1,0 +1,132 @@
+//! The Proxy API's happy paths and its contract: credential injection,
+//! `{"output": ...}` and raw answers, account selection, task records, and
+//! one refresh + one retry after a provider 401 (C4-54).
+
+use super::fixture::ProxyFixture;
+use crate::connect::Fixture;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// C4-54: a call to the permitted host gets the credential exactly as the
+/// integration defines it (an `X-API-Key` header), the caller's query and
+/// body arrive, and the answer is `{"output": <provider JSON>}`.
+#[tokio::test]
+async fn the_credential_is_injected_and_the_answer_wrapped() {
+    let f = ProxyFixture::new().await;
+    f.connect("u1", "key-u1-secret").await;
+    let (status, body) = f.get("u1", "test-proxy/echo?page=2&q=a%20b").await;
+    assert_eq!(status, 200, "{body}");
+    let output = &body["output"];
+    assert_eq!(output["method"], "GET");
+    assert_eq!(output["uri"], "/api/echo?page=2&q=a%20b");
+    assert_eq!(output["headers"]["x-api-key"], "key-u1-secret");
+    assert!(output["headers"].get("authorization").is_none(), "the user token never reaches the provider: {output}");
+
+    let resp = f
+        .proxy(Method::POST, "u1", "test-proxy/echo")
+        .json(&json!({"channel": "C1", "text": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["output"]["method"], "POST");
+    assert_eq!(body["output"]["body"], json!({"channel": "C1", "text": "hi"}));
+    assert_eq!(body["output"]["headers"]["content-type"], "application/json");
+
+    // Text answers are wrapped as a string; every call is one task record,
+    // with the request id and without the query.
+    let (_, text) = f.get("u1", "test-proxy/text").await;
+    assert_eq!(text, json!({"output": "plain text"}));
+    let tasks = f.tasks(3).await;
+    assert_eq!(tasks.len(), 3);
+    assert!(tasks.iter().all(|t| t.kind == "proxy" && t.user_id == "u1" && t.outcome == "ok"));
+    let post = tasks.iter().find(|t| t.request_id == request_id).expect("the POST's record");
+    assert_eq!((post.method.as_str(), post.status), ("POST", 200));
+    assert!(tasks.iter().all(|t| !t.target.contains('?')), "no query in records: {tasks:?}");
+    assert_eq!(f.mock.count(), 3);
+}
+
+/// Raw answers keep the provider's status, headers and bytes, minus
+/// cookies; `{"output"}` answers drop the provider's headers but rate-limit
+/// and retry hints. Custom integrations answer on `/custom/{id}/...`.
+#[tokio::test]
+async fn raw_answers_and_the_custom_route() {
+    let f = ProxyFixture::new().await;
+    f.connect("u1", "key-raw").await;
+    let resp =
+        f.proxy(Method::GET, "u1", "test-proxy/json").header("X-Paragon-Use-Raw-Response", "1").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-provider"], "1");
+    assert!(resp.headers().get("set-cookie").is_none(), "provider cookies are not set on Weft's origin");
+    assert_eq!(resp.text().await.unwrap(), r#"{"ok":true}"#);
+
+    let resp = f.proxy(Method::GET, "u1", "test-proxy/json").send().await.unwrap();
+    assert!(resp.headers().get("x-provider").is_none() && resp.headers().get("set-cookie").is_none());
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"output": {"ok": true}}));
+
+    let (status, body) = f.get("u1", "test-proxy/status/404").await;
+    assert_eq!((status, body), (404, json!({"output": {"status": 404}})), "the provider's status passes through");
+
+    let (status, body) = f.get("u1", &format!("custom/{}/echo", f.integration)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"]["headers"]["x-api-key"], "key-raw");
+}
+
+/// `X-Paragon-Credential` picks one of the user's accounts; another
+/// user's account, an unknown id and a user without an account are refused
+/// without calling the provider.
+#[tokio::test]
+async fn the_account_is_the_users_own() {
+    let f = ProxyFixture::new().await;
+    let first = f.connect("u1", "key-first").await;
+    let second = f.connect_as("u1", "test-proxy", "key-second", true).await;
+    let other = f.connect("u2", "key-of-u2").await;
+    let with =
+        |id: &str| f.proxy(Method::GET, "u1", "test-proxy/echo").header("X-Paragon-Credential", id.to_owned()).send();
+    let body: Value = with(&second).await.unwrap().json().await.unwrap();
+    assert_eq!(body["output"]["headers"]["x-api-key"], "key-second");
+    let body: Value = with(&first).await.unwrap().json().await.unwrap();
+    assert_eq!(body["output"]["headers"]["x-api-key"], "key-first");
+    let before = f.mock.count();
+    for id in [other.as_str(), "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c15", "not-an-id"] {
+        let resp = with(id).await.unwrap();
+        assert_eq!(resp.status(), 404, "{id}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["code"], "NOT_FOUND");
+        assert!(body["meta"]["requestId"].is_string());
+    }
+    let (status, body) = f.get("u3", "test-proxy/echo").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("connect"), "{body}");
+    let (status, _) = f.get("u1", "unknown-integration/echo").await;
+    assert_eq!(status, 404);
+    assert_eq!(f.mock.count(), before, "refused calls never reach the provider");
+    let anonymous = f.app.client.get(format!("{}{}", f.app.base, f.target("test-proxy/echo"))).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
+
+/// A provider 401 on an OAuth account: one refresh at the token endpoint,
+/// one retry with the new token, and the caller sees only the success.
+#[tokio::test]
+async fn a_provider_401_refreshes_once_and_retries_once() {
+    let f = Fixture::oauth().await;
+    f.connect("u1", "acct-1", json!({})).await;
+    let api_calls = || f.mock.log().iter().filter(|r| r.path.starts_with("/api/")).count();
+    let connected = api_calls();
+    let call = || async {
+        let url = format!("{}/projects/{}/sdk/proxy/test-oauth/items", f.app.base, f.project);
+        let resp = f.app.client.get(url).bearer_auth(f.token("u1")).send().await.unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (status, body) = call().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"]["account"], "acct-1");
+    let refreshes = f.mock.token_requests_with_grant("refresh_token");
+    f.mock.expire_access_tokens();
+    let (status, body) = call().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(f.mock.token_requests_with_grant("refresh_token"), refreshes + 1);
+    assert_eq!(api_calls() - connected, 3, "first call, the refused call, the one retry");
+}

@@ -1,0 +1,102 @@
+//! The rate-limit governor through the proxy (acceptance 4): `test-proxy`
+//! declares 20 calls per second per account. A burst reaches the provider
+//! at no more than that, the rest are answered 429 with `Retry-After`
+//! without calling it, and limits the provider reveals pause calls.
+
+use super::fixture::ProxyFixture;
+use reqwest::Method;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const LIMIT: usize = 20;
+
+/// At most `LIMIT` arrivals in any one-second window.
+fn max_in_any_second(mut at: Vec<Instant>) -> usize {
+    at.sort();
+    (0..at.len())
+        .map(|i| at[i..].iter().take_while(|t| t.duration_since(at[i]) < Duration::from_secs(1)).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_declared_limit_holds_under_a_burst() {
+    let f = ProxyFixture::new().await;
+    f.connect("u1", "key-burst").await;
+    f.connect("u2", "key-other").await;
+    // 60 at once: 20 pass, 40 are refused here with a wait.
+    let burst = futures::future::join_all((0..60).map(|_| f.proxy(Method::GET, "u1", "test-proxy/echo").send())).await;
+    let mut passed = 0;
+    for resp in burst {
+        let resp = resp.unwrap();
+        match resp.status().as_u16() {
+            200 => passed += 1,
+            429 => {
+                let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+                assert!((1..=2).contains(&wait), "Retry-After {wait}");
+                let body: Value = resp.json().await.unwrap();
+                assert_eq!(body["code"], "RATE_LIMITED");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(passed >= LIMIT, "{passed}");
+    assert_eq!(f.mock.count(), passed, "refused calls never reached the provider");
+    assert!(max_in_any_second(f.mock.hits().into_iter().map(|h| h.at).collect()) <= LIMIT);
+    // Another account has its own budget.
+    assert_eq!(f.get("u2", "test-proxy/echo").await.0, 200);
+
+    // Eight callers hammering for 2.5 s, retrying as told: the provider
+    // never sees more than the limit in any second.
+    let until = Instant::now() + Duration::from_millis(2_500);
+    let workers = (0..8).map(|_| async {
+        let mut ok = 0;
+        while Instant::now() < until {
+            let resp = f.proxy(Method::GET, "u1", "test-proxy/echo").send().await.unwrap();
+            if resp.status() == 200 {
+                ok += 1;
+            } else {
+                assert_eq!(resp.status(), 429);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        ok
+    });
+    let ok: usize = futures::future::join_all(workers).await.into_iter().sum();
+    let arrivals: Vec<Instant> =
+        f.mock.hits().into_iter().filter(|h| h.header("x-api-key") == Some("key-burst")).map(|h| h.at).collect();
+    let peak = max_in_any_second(arrivals.clone());
+    println!(
+        "governor: {} calls of u1 reached the provider, at most {peak} in one second (limit {LIMIT})",
+        arrivals.len()
+    );
+    assert!(peak <= LIMIT, "{peak} calls in one second");
+    assert!(ok >= LIMIT, "the limit is used, not starved: {ok}");
+}
+
+#[tokio::test]
+async fn a_learned_retry_after_stops_calls_until_it_passes() {
+    let f = ProxyFixture::new().await;
+    f.connect("u1", "key-learn").await;
+    f.connect("u2", "key-learn-2").await;
+    // The provider's own 429 is passed back with its Retry-After (C8-106).
+    let resp = f.proxy(Method::GET, "u1", "test-proxy/status/429").send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "2");
+    let learned_at = Instant::now();
+    let reached = f.mock.count();
+    let (status, body) = f.get("u1", "test-proxy/echo").await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("RATE_LIMITED")), "{body}");
+    assert_eq!(f.mock.count(), reached, "the paused account did not call the provider");
+    assert_eq!(f.get("u2", "test-proxy/echo").await.0, 200, "other accounts go on");
+    tokio::time::sleep(Duration::from_millis(2_000).saturating_sub(learned_at.elapsed()) + Duration::from_millis(100))
+        .await;
+    assert_eq!(f.get("u1", "test-proxy/echo").await.0, 200);
+
+    // `X-RateLimit-Remaining: 0` with a reset in 3 s pauses the account too.
+    assert_eq!(f.get("u1", "test-proxy/limited").await.0, 200);
+    let resp = f.proxy(Method::GET, "u1", "test-proxy/echo").send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((2..=3).contains(&wait), "Retry-After {wait}");
+}
