@@ -17,6 +17,7 @@ pub(crate) struct TestApp {
     pub(crate) plugins: std::sync::Arc<weft_plugin_host::PluginHost>,
     pub(crate) _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -69,7 +70,7 @@ pub(crate) async fn spawn_app_clocked(
     let operator_key = app.take_first_operator_key().map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned());
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    tokio::spawn(app.run_until(async move {
+    let running = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
@@ -82,10 +83,22 @@ pub(crate) async fn spawn_app_clocked(
         plugins: plugin_host,
         _dir: dir,
         stop: Some(stop),
+        running: Some(running),
     }
 }
 
 impl TestApp {
+    /// A clean shutdown, as on SIGTERM: waits until the server has stopped
+    /// (in-flight requests finished, queued records stored, store closed).
+    pub(crate) async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.base)).send().await.expect("request")
     }

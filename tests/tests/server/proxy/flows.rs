@@ -107,6 +107,26 @@ async fn the_account_is_the_users_own() {
     assert_eq!(anonymous.status(), 401);
 }
 
+/// Task records are written off the request path, and a clean shutdown
+/// stores every one of them before the database closes.
+#[tokio::test]
+async fn a_clean_shutdown_keeps_every_task_record() {
+    let mut f = ProxyFixture::new().await;
+    f.connect("u1", "key-records").await;
+    f.connect("u2", "key-records-2").await;
+    let calls = (0..15).flat_map(|_| ["u1", "u2"]).map(|u| f.proxy(Method::GET, u, "test-proxy/echo").send());
+    let answers = futures::future::join_all(calls).await;
+    assert!(answers.iter().all(|r| r.as_ref().is_ok_and(|r| r.status() == 200)));
+    f.app.shutdown().await;
+    let db = f.app._dir.path().join("weft.db").display().to_string();
+    let store = weft_store::open(&db).await.unwrap();
+    let project = f.project.parse().unwrap();
+    assert_eq!(store.count_task_records(project).await.unwrap(), 30, "a task record was lost at shutdown");
+    let users: std::collections::BTreeSet<_> =
+        store.list_task_records(project, 100).await.unwrap().into_iter().map(|t| t.user_id).collect();
+    assert_eq!(users.into_iter().collect::<Vec<_>>(), ["u1", "u2"]);
+}
+
 /// A provider 401 on an OAuth account: one refresh at the token endpoint,
 /// one retry with the new token, and the caller sees only the success.
 #[tokio::test]

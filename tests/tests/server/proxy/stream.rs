@@ -1,7 +1,9 @@
 //! Acceptance 2: a 50 MB raw answer streams through the real `weft` binary
 //! with bounded memory. The client reads slowly on purpose, so a server
 //! that buffered the body would hold all of it; the server's RSS (from
-//! `/proc/<pid>/status`) is sampled throughout and printed.
+//! `/proc/<pid>/status`) is sampled throughout and printed. The binary runs
+//! with `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` pointing at a sink,
+//! which must see nothing (C4-64).
 
 use super::fixture::PERMITTED;
 use crate::support::*;
@@ -27,7 +29,13 @@ fn rss_kib(pid: u32) -> u64 {
 async fn a_50_mb_raw_answer_streams_with_bounded_memory() {
     let mock = MockApi::start_on(PERMITTED).await;
     let dir = data_dir_with(&["test_proxy"]);
-    let (child, _, base) = start_binary(dir.path()).await;
+    let sink = MockApi::start_on(std::net::Ipv4Addr::LOCALHOST).await;
+    let proxies: Vec<(&str, String)> =
+        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"]
+            .into_iter()
+            .map(|v| (v, sink.origin.clone()))
+            .collect();
+    let (child, _, base) = start_binary_env(dir.path(), &proxies).await;
     let pid = child.id().unwrap();
     let store = weft_store::open(&dir.path().join("weft.db").display().to_string()).await.unwrap();
     let (project, private_pem) = project_with_key(store.as_ref(), "Stream").await;
@@ -109,5 +117,7 @@ async fn a_50_mb_raw_answer_streams_with_bounded_memory() {
         peak as f64 / 1024.0,
     );
     assert!(growth_mib < 20.0, "the server's memory grew by {growth_mib:.1} MiB for a 50 MiB body");
+    assert_eq!(sink.count(), 0, "the system proxy variables were used");
+    assert_eq!(mock.count(), 2, "the provider was called directly");
     drop(child);
 }
