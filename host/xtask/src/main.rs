@@ -12,9 +12,9 @@ commands:
   run            build the plugins and start `weft serve` on ./weft-data (127.0.0.1:8080)
   test           install the wasm target, build the plugins, run every test
   plugins        build every plugin in plugins/ for wasm32-wasip2
-  bench [name]   run benchmarks (all, or one of: plugin-call), writing target/bench/<name>.json";
+  bench [name]   run benchmarks (all, or one of: plugin-call, proxy), writing target/bench/<name>.json";
 
-const BENCHES: &[&str] = &["plugin-call"];
+const BENCHES: &[&str] = &["plugin-call", "proxy"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -4,6 +4,10 @@
 //! `test-echo` component + drop the store, against the same work done by a
 //! native Rust function in the same run. Latency is measured one call at a
 //! time; throughput with one task per core for a fixed time.
+//!
+//! `proxy`: Weft's proxy against nginx and the bare provider; see [`proxy`].
+
+mod proxy;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -18,11 +22,18 @@ const THROUGHPUT_TIME: Duration = Duration::from_secs(4);
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // The servers `proxy` starts as child processes: this binary again.
+    match args.first().map(String::as_str) {
+        Some(proxy::MOCK_PROVIDER) => return proxy::mock_provider(&args[1..]),
+        Some(proxy::WEFT) => return proxy::weft(&args[1..]),
+        _ => {}
+    }
     let (Some(name), Some(out)) = (args.first(), args.get(1)) else {
         anyhow::bail!("usage: bench <name> <output.json>");
     };
     let figures = match name.as_str() {
         "plugin-call" => plugin_echo_call()?,
+        "proxy" => proxy::run()?,
         other => anyhow::bail!("unknown benchmark {other:?}"),
     };
     let report = json!({ "bench": name, "figures": figures });
