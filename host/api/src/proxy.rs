@@ -9,7 +9,7 @@ use crate::user_token::ProxyUser;
 use crate::{ApiError, AppState, REQUEST_ID_HEADER};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use weft_egress::EgressError;
 use weft_proxy::{Answer, ProxyCall, ProxyError, Target, TargetError};
@@ -97,7 +97,9 @@ async fn proxy(
     };
     match state.proxy.call(call).await {
         Ok(Answer::Json { status, headers, body }) => {
-            let mut resp = (status_of(status), axum::Json(body)).into_response();
+            let mut resp = Response::new(Body::from(body));
+            *resp.status_mut() = status_of(status);
+            resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             copy_headers(resp.headers_mut(), headers);
             Ok(resp)
         }

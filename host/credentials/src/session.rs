@@ -11,7 +11,6 @@ use weft_egress::OutboundRequest;
 use weft_plugin_host::PluginInfo;
 use weft_store::{Credential, CredentialId, CredentialStatus, Integration, IntegrationId, ProjectId};
 
-use crate::scheme::Scheme;
 use crate::secrets::CredentialSecrets;
 use crate::service::{Credentials, IntegrationAuth};
 use crate::{Error, Result};
@@ -27,29 +26,39 @@ pub enum IntegrationRef<'a> {
 
 /// Secrets ready for one call; never serialised, never logged.
 pub struct Session {
-    /// The integration.
-    pub integration: Integration,
-    /// Its plugin.
-    pub plugin: Arc<PluginInfo>,
-    /// The credential used.
-    pub credential: Credential,
-    scheme: Scheme,
+    auth: Arc<IntegrationAuth>,
+    credential: Arc<Credential>,
     secrets: CredentialSecrets,
 }
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
-            .field("integration", &self.integration.id)
+            .field("integration", &self.auth.integration.id)
             .field("credential", &self.credential.id)
             .finish_non_exhaustive()
     }
 }
 
 impl Session {
+    /// The integration.
+    pub fn integration(&self) -> &Integration {
+        &self.auth.integration
+    }
+
+    /// Its plugin.
+    pub fn plugin(&self) -> &PluginInfo {
+        &self.auth.plugin
+    }
+
+    /// The credential used.
+    pub fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
     /// Adds the credential to `req` as the integration's scheme says.
     pub fn inject(&self, req: &mut OutboundRequest) -> Result<()> {
-        self.scheme.inject(&self.secrets, req)
+        self.auth.scheme.inject(&self.secrets, req)
     }
 
     /// The bearer token `req` carries, if this session put one there.
@@ -75,7 +84,7 @@ type SessionKey = (ProjectId, String, String, Option<CredentialId>);
 /// use still opens the secrets through the vault.
 #[derive(Default)]
 pub(crate) struct SessionCache {
-    entries: Mutex<HashMap<SessionKey, (IntegrationAuth, Credential, Instant, u64)>>,
+    entries: Mutex<HashMap<SessionKey, (Arc<IntegrationAuth>, Arc<Credential>, Instant, u64)>>,
     generation: AtomicU64,
 }
 
@@ -89,13 +98,13 @@ impl SessionCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn get(&self, key: &SessionKey) -> Option<(IntegrationAuth, Credential)> {
+    fn get(&self, key: &SessionKey) -> Option<(Arc<IntegrationAuth>, Arc<Credential>)> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let (auth, credential, at, generation) = entries.get(key)?;
         (*generation == self.generation() && at.elapsed() < SESSION_TTL).then(|| (auth.clone(), credential.clone()))
     }
 
-    fn insert(&self, key: SessionKey, auth: IntegrationAuth, credential: Credential, generation: u64) {
+    fn insert(&self, key: SessionKey, auth: Arc<IntegrationAuth>, credential: Arc<Credential>, generation: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_SESSIONS {
             let current = self.generation();
@@ -134,7 +143,7 @@ impl Credentials {
             && !self.due(&credential)
         {
             let secrets = self.open(&credential)?;
-            return Ok(assemble(auth, credential, secrets));
+            return Ok(Session { auth, credential, secrets });
         }
         let auth = match integration {
             IntegrationRef::Type(kind) => self.integration_auth_by_type(project, kind).await?,
@@ -163,10 +172,11 @@ impl Credentials {
             })?,
         };
         let usable = self.usable(project, chosen.id).await?;
-        if usable.credential.status == CredentialStatus::Valid {
-            self.sessions.insert(key, auth.clone(), usable.credential.clone(), generation);
+        let (auth, credential) = (Arc::new(auth), Arc::new(usable.credential));
+        if credential.status == CredentialStatus::Valid {
+            self.sessions.insert(key, auth.clone(), credential.clone(), generation);
         }
-        Ok(assemble(auth, usable.credential, usable.secrets))
+        Ok(Session { auth, credential, secrets: usable.secrets })
     }
 
     /// After the provider answered 401 to `rejected`: the session with
@@ -177,22 +187,15 @@ impl Credentials {
         let token = Session::bearer_of(rejected)?;
         let (project, id) = (session.credential.project_id, session.credential.id);
         match self.refresh_rejected(project, id, token).await {
-            Ok(usable) => {
-                let auth = IntegrationAuth {
-                    integration: session.integration.clone(),
-                    plugin: session.plugin.clone(),
-                    scheme: session.scheme.clone(),
-                };
-                Some(assemble(auth, usable.credential, usable.secrets))
-            }
+            Ok(usable) => Some(Session {
+                auth: session.auth.clone(),
+                credential: Arc::new(usable.credential),
+                secrets: usable.secrets,
+            }),
             Err(e) => {
                 tracing::warn!(credential = %id, error = %e, "refresh after a provider 401 failed");
                 None
             }
         }
     }
-}
-
-fn assemble(auth: IntegrationAuth, credential: Credential, secrets: CredentialSecrets) -> Session {
-    Session { integration: auth.integration, plugin: auth.plugin, credential, scheme: auth.scheme, secrets }
 }

@@ -144,7 +144,9 @@ impl Egress for EgressClient {
         // (a second `X-API-Key` the provider might read first).
         let injected = &req.injected_headers;
         req.headers.retain(|(name, _)| !injected.iter().any(|(i, _)| i.eq_ignore_ascii_case(name)));
-        let mut builder = self.http.request(method(req.method), req.url.clone()).timeout(timeout);
+        // The deadline is enforced here, around the headers and each chunk of
+        // the body, so reqwest needs no timer of its own.
+        let mut builder = self.http.request(method(req.method), req.url.clone());
         for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
             builder = builder.header(name.as_str(), value.as_str());
         }

@@ -98,8 +98,8 @@ pub enum Answer {
         status: u16,
         /// Headers passed on.
         headers: Vec<(String, String)>,
-        /// The wrapped body.
-        body: Value,
+        /// The wrapped body, serialised: `{"output": ...}`.
+        body: Bytes,
     },
     /// The provider's status, headers (without hop-by-hop ones and cookies)
     /// and body bytes, streamed.
@@ -234,15 +234,15 @@ impl Proxy {
             Target::Custom(id) => IntegrationRef::Id(*id),
         };
         let session = self.credentials.session(call.project, &call.user, integration, call.credential).await?;
-        record.integration_id = Some(session.integration.id);
-        record.credential_id = Some(session.credential.id);
+        record.integration_id = Some(session.integration().id);
+        record.credential_id = Some(session.credential().id);
         let url = target::resolve(&session, &call.path).map_err(ProxyError::Target)?;
         record.target = target::display(&url);
 
         let project = call.project.to_string();
         // Keyed like plugin calls (by type) so both spend one budget.
-        let integration = session.integration.integration_type.clone();
-        let connection = session.credential.id.to_string();
+        let integration = session.integration().integration_type.clone();
+        let connection = session.credential().id.to_string();
         let subject = Subject { project: &project, integration: &integration, connection: Some(&connection) };
         let rules = declared_rules(&session);
         self.governor.admit(&subject, &rules).map_err(ProxyError::RateLimited)?;
@@ -277,7 +277,7 @@ impl Proxy {
 }
 
 fn declared_rules(session: &Session) -> Vec<Rule> {
-    let Some(meta) = session.plugin.metadata.as_ref() else { return Vec::new() };
+    let Some(meta) = session.plugin().metadata.as_ref() else { return Vec::new() };
     meta.rate_limits
         .iter()
         .map(|r| Rule {
@@ -310,12 +310,25 @@ async fn json_answer(resp: StreamingResponse, cap: u64) -> Result<Answer, ProxyE
         None | Some("" | "identity") => body,
         Some(enc) => decode(enc, &body, cap)?,
     };
-    let output = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
-    };
-    Ok(Answer::Json { status, headers, body: json!({ "output": output }) })
+    Ok(Answer::Json { status, headers, body: wrap_output(&body) })
+}
+
+/// `{"output": <body>}`: a JSON body is spliced in as it is (checked, not
+/// rebuilt), anything else becomes a JSON string, an empty body `null`.
+fn wrap_output(body: &[u8]) -> Bytes {
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() {
+        return Bytes::from_static(br#"{"output":null}"#);
+    }
+    if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok() {
+        let mut out = Vec::with_capacity(trimmed.len() + 12);
+        out.extend_from_slice(br#"{"output":"#);
+        out.extend_from_slice(trimmed);
+        out.push(b'}');
+        return out.into();
+    }
+    let text = Value::String(String::from_utf8_lossy(body).into_owned());
+    serde_json::to_vec(&json!({ "output": text })).unwrap_or_default().into()
 }
 
 /// Decodes a compressed body, counting the cap against the decoded bytes
@@ -363,6 +376,16 @@ mod tests {
         assert!(matches!(decode("gzip", &small, 1024 * 1024), Err(ProxyError::Egress(EgressError::TooLarge(_)))));
         assert_eq!(decode("gzip", &small, 16 * 1024 * 1024).unwrap().len(), 8 * 1024 * 1024);
         assert!(matches!(decode("br", &small, 1024), Err(ProxyError::BadAnswer(_))));
+    }
+
+    #[test]
+    fn outputs_wrap_json_text_and_nothing() {
+        let parse = |b: &[u8]| serde_json::from_slice::<Value>(&wrap_output(b)).unwrap();
+        assert_eq!(parse(br#" {"ok": [1, 2]} "#), json!({"output": {"ok": [1, 2]}}));
+        assert_eq!(parse(br#"plain "text""#), json!({"output": "plain \"text\""}));
+        assert_eq!(parse(b"{\"half\":"), json!({"output": "{\"half\":"}));
+        assert_eq!(parse(b"  "), json!({"output": null}));
+        assert_eq!(parse(b"42"), json!({"output": 42}));
     }
 
     #[test]

@@ -16,6 +16,8 @@ use weft_store::{Store, TaskRecord};
 const QUEUE: usize = 65_536;
 /// Records per insert transaction.
 const BATCH: usize = 512;
+/// How long the writer waits for more records before a transaction.
+const LINGER: Duration = Duration::from_millis(100);
 
 /// Hands records to the writer task.
 pub struct TaskRecorder {
@@ -75,6 +77,16 @@ impl TaskRecorder {
 async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<TaskRecord>, written: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // Gather for a moment: every commit syncs the database, so fewer,
+        // larger transactions cost the request path far less.
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < BATCH {
+            let room = BATCH - batch.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
         let mut delay = Duration::from_millis(100);
         loop {
             match store.insert_task_records(&batch).await {

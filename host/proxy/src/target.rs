@@ -27,15 +27,15 @@ pub enum TargetError {
 /// The integration's base URL: the operator's override, else the plugin's,
 /// with `{config.x}` placeholders filled from the account's settings.
 pub(crate) fn base_url(session: &Session) -> Result<Url, TargetError> {
-    let meta = session.plugin.metadata.as_ref();
+    let meta = session.plugin().metadata.as_ref();
     let template = session
-        .integration
+        .integration()
         .base_url
         .as_deref()
         .or(meta.map(|m| m.base_url.as_str()))
         .filter(|b| !b.is_empty())
         .ok_or_else(|| TargetError::NoBaseUrl("the integration declares no base URL".into()))?;
-    let config = Value::Object(session.credential.connection_config.clone());
+    let config = Value::Object(session.credential().connection_config.clone());
     let filled = fill_placeholders(template, &config).map_err(|e| {
         TargetError::NoBaseUrl(format!("the base URL cannot be filled from the account's settings: {e:?}"))
     })?;
@@ -71,14 +71,14 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
         if !url.username().is_empty() || url.password().is_some() {
             return Err(TargetError::BadPath("URLs may not carry credentials".into()));
         }
-        let meta = session.plugin.metadata.as_ref();
-        let config = Value::Object(session.credential.connection_config.clone());
+        let meta = session.plugin().metadata.as_ref();
+        let config = Value::Object(session.credential().connection_config.clone());
         let same_as_base = url.scheme() == base.scheme()
             && url.host() == base.host()
             && url.port_or_known_default() == base.port_or_known_default();
         let permitted = same_as_base
             || meta.is_some_and(|m| {
-                weft_plugin_host::host_permitted(m, session.integration.base_url.as_deref(), &config, &url)
+                weft_plugin_host::host_permitted(m, session.integration().base_url.as_deref(), &config, &url)
             });
         if !permitted {
             return Err(TargetError::HostNotPermitted(url.host_str().unwrap_or_default().to_owned()));

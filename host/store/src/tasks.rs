@@ -90,9 +90,44 @@ impl From<TaskRow> for TaskRecord {
     }
 }
 
-const INSERT: &str = "INSERT INTO task_records (id, project_id, kind, user_id, integration_id, credential_id, \
-     request_id, method, target, status, outcome, duration_us, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING";
+/// Rows per `INSERT` statement: one statement per chunk keeps a batch to a
+/// few round trips to the database (13 values a row stays far below both
+/// backends' limits on bound parameters).
+const ROWS_PER_INSERT: usize = 256;
+
+/// Appends one multi-row insert of `rows` to `qb`.
+fn push_insert<'a, DB>(qb: &mut sqlx::QueryBuilder<'a, DB>, rows: &'a [TaskRecord])
+where
+    DB: sqlx::Database,
+    Uuid: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<Uuid>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Ts: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(
+        "INSERT INTO task_records (id, project_id, kind, user_id, integration_id, credential_id, \
+         request_id, method, target, status, outcome, duration_us, created_at) ",
+    );
+    qb.push_values(rows, |mut b, r| {
+        b.push_bind(r.id)
+            .push_bind(r.project_id.as_uuid())
+            .push_bind(r.kind.as_str())
+            .push_bind(r.user_id.as_str())
+            .push_bind(r.integration_id.map(|i| i.as_uuid()))
+            .push_bind(r.credential_id.map(|c| c.as_uuid()))
+            .push_bind(r.request_id.as_str())
+            .push_bind(r.method.as_str())
+            .push_bind(r.target.as_str())
+            .push_bind(i32::from(r.status))
+            .push_bind(r.outcome.as_str())
+            .push_bind(i64::try_from(r.duration_us).unwrap_or(i64::MAX))
+            .push_bind(Ts(r.created_at));
+    });
+    qb.push(" ON CONFLICT (id) DO NOTHING");
+}
+
 const LIST: &str = "SELECT id, project_id, kind, user_id, integration_id, credential_id, request_id, method, target, \
      status, outcome, duration_us, created_at FROM task_records WHERE project_id = $1 \
      ORDER BY created_at DESC, id DESC LIMIT $2";
@@ -107,23 +142,11 @@ macro_rules! task_store {
                     return Ok(());
                 }
                 let mut tx = self.$begin().await?;
-                for r in batch {
-                    sqlx::query(INSERT)
-                        .bind(r.id)
-                        .bind(r.project_id.as_uuid())
-                        .bind(&r.kind)
-                        .bind(&r.user_id)
-                        .bind(r.integration_id.map(|i| i.as_uuid()))
-                        .bind(r.credential_id.map(|c| c.as_uuid()))
-                        .bind(&r.request_id)
-                        .bind(&r.method)
-                        .bind(&r.target)
-                        .bind(i32::from(r.status))
-                        .bind(&r.outcome)
-                        .bind(i64::try_from(r.duration_us).unwrap_or(i64::MAX))
-                        .bind(Ts(r.created_at))
-                        .execute(&mut *tx)
-                        .await?;
+                for rows in batch.chunks(ROWS_PER_INSERT) {
+                    let mut qb = sqlx::QueryBuilder::new("");
+                    push_insert(&mut qb, rows);
+                    // Statements of varying row counts: not worth caching.
+                    qb.build().persistent(false).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod projects;
 mod sqlite_only;
+mod tasks;
 mod users;
 
 /// Generates one test per case and backend.
@@ -90,6 +91,9 @@ conformance! {
         vault_canary,
         rotation,
         cascade,
+    ],
+    tasks: [
+        batches_and_order,
     ],
     lifecycle: [
         migrate_is_idempotent,
