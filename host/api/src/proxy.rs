@@ -54,6 +54,8 @@ fn method(m: &Method) -> Result<weft_egress::Method, ApiError> {
     use weft_egress::Method as E;
     Ok(match *m {
         Method::GET => E::Get,
+        // GET routes answer HEAD too; the provider gets a HEAD.
+        Method::HEAD => E::Head,
         Method::POST => E::Post,
         Method::PUT => E::Put,
         Method::PATCH => E::Patch,

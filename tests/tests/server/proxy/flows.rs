@@ -66,6 +66,10 @@ async fn raw_answers_and_the_custom_route() {
     assert!(resp.headers().get("x-provider").is_none() && resp.headers().get("set-cookie").is_none());
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"output": {"ok": true}}));
 
+    let head = f.proxy(Method::HEAD, "u1", "test-proxy/json").send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(f.mock.hits().last().unwrap().method, "HEAD", "a HEAD goes out as a HEAD");
+
     let (status, body) = f.get("u1", "test-proxy/status/404").await;
     assert_eq!((status, body), (404, json!({"output": {"status": 404}})), "the provider's status passes through");
 
