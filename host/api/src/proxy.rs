@@ -50,20 +50,6 @@ fn split_path(uri: &Uri) -> Result<(Target, String), ApiError> {
     Ok((target, path))
 }
 
-fn method(m: &Method) -> Result<weft_egress::Method, ApiError> {
-    use weft_egress::Method as E;
-    Ok(match *m {
-        Method::GET => E::Get,
-        // GET routes answer HEAD too; the provider gets a HEAD.
-        Method::HEAD => E::Head,
-        Method::POST => E::Post,
-        Method::PUT => E::Put,
-        Method::PATCH => E::Patch,
-        Method::DELETE => E::Delete,
-        _ => return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Unsupported method")),
-    })
-}
-
 async fn proxy(
     State(state): State<AppState>,
     user: ProxyUser,
@@ -86,7 +72,9 @@ async fn proxy(
         project: user.project,
         user: user.user_id,
         target,
-        method: method(&verb)?,
+        // GET routes answer HEAD too; the provider gets a HEAD.
+        method: weft_egress::Method::from_http(&verb)
+            .ok_or_else(|| ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Unsupported method"))?,
         path,
         headers: headers
             .iter()
@@ -98,25 +86,21 @@ async fn proxy(
         request_id: headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
     };
     match state.proxy.call(call).await {
-        Ok(Answer::Json { status, headers, body }) => {
-            let mut resp = Response::new(Body::from(body));
-            *resp.status_mut() = status_of(status);
-            resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            copy_headers(resp.headers_mut(), headers);
-            Ok(resp)
+        Ok(Answer::Json { status, mut headers, body }) => {
+            headers.push(("content-type".into(), "application/json".into()));
+            Ok(respond(status, headers, Body::from(body)))
         }
-        Ok(Answer::Raw { status, headers, body }) => {
-            let mut resp = Response::new(Body::from_stream(body));
-            *resp.status_mut() = status_of(status);
-            copy_headers(resp.headers_mut(), headers);
-            Ok(resp)
-        }
+        Ok(Answer::Raw { status, headers, body }) => Ok(respond(status, headers, Body::from_stream(body))),
         Err(e) => Err(proxy_error(e)),
     }
 }
 
-fn status_of(status: u16) -> StatusCode {
-    StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY)
+/// The provider's status and the headers kept, over `body`.
+fn respond(status: u16, headers: Vec<(String, String)>, body: Body) -> Response {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    copy_headers(resp.headers_mut(), headers);
+    resp
 }
 
 fn copy_headers(into: &mut HeaderMap, headers: Vec<(String, String)>) {

@@ -181,6 +181,17 @@ impl Scheme {
         }
     }
 
+    /// The bearer token this scheme sends with `secrets`, if it sends one
+    /// (the token a provider 401 refuses, and a refresh replaces).
+    pub fn bearer<'s>(&self, secrets: &'s CredentialSecrets) -> Option<&'s str> {
+        match self {
+            Scheme::Bearer | Scheme::OAuth(_) | Scheme::ClientCredentials { .. } | Scheme::Custom { .. } => {
+                secrets.access_token.as_deref()
+            }
+            Scheme::None | Scheme::ApiKey { .. } | Scheme::Basic => None,
+        }
+    }
+
     /// Adds the credential to an outbound request: after the egress header
     /// hygiene, and never visible to a plugin.
     pub fn inject(&self, secrets: &CredentialSecrets, req: &mut OutboundRequest) -> Result<()> {
@@ -203,7 +214,7 @@ impl Scheme {
                 req.injected_headers.push(("authorization".into(), format!("Basic {}", STANDARD.encode(pair))));
             }
             Scheme::Bearer | Scheme::OAuth(_) | Scheme::ClientCredentials { .. } | Scheme::Custom { .. } => {
-                req.injected_headers.push(bearer(secrets.access_token.as_deref().ok_or_else(missing)?));
+                req.injected_headers.push(bearer(self.bearer(secrets).ok_or_else(missing)?));
             }
         }
         Ok(())

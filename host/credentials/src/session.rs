@@ -60,14 +60,6 @@ impl Session {
     pub fn inject(&self, req: &mut OutboundRequest) -> Result<()> {
         self.auth.scheme.inject(&self.secrets, req)
     }
-
-    /// The bearer token `req` carries, if this session put one there.
-    fn bearer_of(req: &OutboundRequest) -> Option<&str> {
-        req.injected_headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
-            .and_then(|(_, v)| v.strip_prefix("Bearer "))
-    }
 }
 
 /// How long a resolved session (integration, plugin, scheme and the sealed
@@ -80,11 +72,19 @@ const MAX_SESSIONS: usize = 100_000;
 
 type SessionKey = (ProjectId, String, String, Option<CredentialId>);
 
+/// One resolved session: what it holds, when, under which generation.
+struct Cached {
+    auth: Arc<IntegrationAuth>,
+    credential: Arc<Credential>,
+    at: Instant,
+    generation: u64,
+}
+
 /// Sessions resolved recently. Holds sealed rows, never open secrets: every
 /// use still opens the secrets through the vault.
 #[derive(Default)]
 pub(crate) struct SessionCache {
-    entries: Mutex<HashMap<SessionKey, (Arc<IntegrationAuth>, Arc<Credential>, Instant, u64)>>,
+    entries: Mutex<HashMap<SessionKey, Cached>>,
     generation: AtomicU64,
 }
 
@@ -100,17 +100,18 @@ impl SessionCache {
 
     fn get(&self, key: &SessionKey) -> Option<(Arc<IntegrationAuth>, Arc<Credential>)> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let (auth, credential, at, generation) = entries.get(key)?;
-        (*generation == self.generation() && at.elapsed() < SESSION_TTL).then(|| (auth.clone(), credential.clone()))
+        let c = entries.get(key)?;
+        (c.generation == self.generation() && c.at.elapsed() < SESSION_TTL)
+            .then(|| (c.auth.clone(), c.credential.clone()))
     }
 
     fn insert(&self, key: SessionKey, auth: Arc<IntegrationAuth>, credential: Arc<Credential>, generation: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_SESSIONS {
             let current = self.generation();
-            entries.retain(|_, (_, _, at, g)| *g == current && at.elapsed() < SESSION_TTL);
+            entries.retain(|_, c| c.generation == current && c.at.elapsed() < SESSION_TTL);
         }
-        entries.insert(key, (auth, credential, Instant::now(), generation));
+        entries.insert(key, Cached { auth, credential, at: Instant::now(), generation });
     }
 }
 
@@ -179,12 +180,12 @@ impl Credentials {
         Ok(Session { auth, credential, secrets: usable.secrets })
     }
 
-    /// After the provider answered 401 to `rejected`: the session with
-    /// refreshed secrets (single-flight with every other caller), or `None`
-    /// when there is nothing to refresh (no bearer token, or the refresh
-    /// failed; the caller then passes the 401 on).
-    pub async fn session_after_401(&self, session: &Session, rejected: &OutboundRequest) -> Option<Session> {
-        let token = Session::bearer_of(rejected)?;
+    /// After the provider answered 401 to a request `session` injected:
+    /// the session with refreshed secrets (single-flight with every other
+    /// caller), or `None` when there is nothing to refresh (no bearer token,
+    /// or the refresh failed; the caller then passes the 401 on).
+    pub async fn session_after_401(&self, session: &Session) -> Option<Session> {
+        let token = session.auth.scheme.bearer(&session.secrets)?;
         let (project, id) = (session.credential.project_id, session.credential.id);
         match self.refresh_rejected(project, id, token).await {
             Ok(usable) => Some(Session {

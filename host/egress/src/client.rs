@@ -3,7 +3,7 @@
 use crate::headers::strip_forbidden_request_headers;
 use crate::policy::EgressPolicy;
 use crate::resolve::{GuardedResolver, Lookup, PolicyDenied, SystemLookup};
-use crate::{BodyStream, Egress, EgressError, Method, OutboundRequest, StreamingResponse};
+use crate::{BodyStream, Egress, EgressError, OutboundRequest, StreamingResponse};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,7 +146,7 @@ impl Egress for EgressClient {
         req.headers.retain(|(name, _)| !injected.iter().any(|(i, _)| i.eq_ignore_ascii_case(name)));
         // The deadline is enforced here, around the headers and each chunk of
         // the body, so reqwest needs no timer of its own.
-        let mut builder = self.http.request(method(req.method), req.url.clone());
+        let mut builder = self.http.request(req.method.to_http(), req.url.clone());
         for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -168,18 +168,6 @@ impl Egress for EgressClient {
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
         Ok(StreamingResponse { status, headers, content_length, body: capped_body(resp, cap, deadline) })
-    }
-}
-
-fn method(m: Method) -> reqwest::Method {
-    match m {
-        Method::Get => reqwest::Method::GET,
-        Method::Head => reqwest::Method::HEAD,
-        Method::Post => reqwest::Method::POST,
-        Method::Put => reqwest::Method::PUT,
-        Method::Patch => reqwest::Method::PATCH,
-        Method::Delete => reqwest::Method::DELETE,
-        Method::Options => reqwest::Method::OPTIONS,
     }
 }
 

@@ -61,6 +61,42 @@ pub enum Method {
     Options,
 }
 
+impl Method {
+    /// Every method, with its `http` twin.
+    const ALL: [(Method, http::Method); 7] = [
+        (Method::Get, http::Method::GET),
+        (Method::Head, http::Method::HEAD),
+        (Method::Post, http::Method::POST),
+        (Method::Put, http::Method::PUT),
+        (Method::Patch, http::Method::PATCH),
+        (Method::Delete, http::Method::DELETE),
+        (Method::Options, http::Method::OPTIONS),
+    ];
+
+    /// The `http` crate's method.
+    pub fn to_http(self) -> http::Method {
+        Self::ALL.into_iter().find(|(m, _)| *m == self).map(|(_, h)| h).unwrap_or_default()
+    }
+
+    /// The method of an incoming request, if Weft sends it.
+    pub fn from_http(method: &http::Method) -> Option<Self> {
+        Self::ALL.into_iter().find(|(_, h)| h == method).map(|(m, _)| m)
+    }
+
+    /// The method's name, e.g. `GET`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+        }
+    }
+}
+
 /// One request to send.
 #[derive(Debug, Clone)]
 pub struct OutboundRequest {

@@ -71,6 +71,22 @@ pub struct Metadata {
     pub extra: Value,
 }
 
+impl Metadata {
+    /// The declared rate limits as the governor counts them (every path to
+    /// the provider, proxy or plugin HTTP, spends the same budgets).
+    pub fn governor_rules(&self) -> Vec<weft_egress::governor::Rule> {
+        use weft_egress::governor::{Rule, Scope};
+        self.rate_limits
+            .iter()
+            .map(|r| Rule {
+                scope: if r.scope == "app" { Scope::App } else { Scope::Connection },
+                requests: r.requests,
+                per: std::time::Duration::from_secs(u64::from(r.per_seconds.max(1))),
+            })
+            .collect()
+    }
+}
+
 /// How the provider authenticates, as declared by the plugin.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]

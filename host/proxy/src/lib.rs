@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use weft_credentials::{Credentials, IntegrationRef, Session};
-use weft_egress::governor::{Rule, Scope, Subject};
+use weft_credentials::{Credentials, IntegrationRef};
+use weft_egress::governor::Subject;
 use weft_egress::{BodyStream, Egress, EgressError, Governor, Method, OutboundRequest, StreamingResponse};
 use weft_store::{CredentialId, IntegrationId, ProjectId, TaskRecord};
 
@@ -201,7 +201,7 @@ impl Proxy {
             integration_id: None,
             credential_id: None,
             request_id: call.request_id.clone(),
-            method: method_name(call.method).into(),
+            method: call.method.as_str().into(),
             target: String::new(),
             status: 0,
             outcome: String::new(),
@@ -244,7 +244,7 @@ impl Proxy {
         let integration = session.integration().integration_type.clone();
         let connection = session.credential().id.to_string();
         let subject = Subject { project: &project, integration: &integration, connection: Some(&connection) };
-        let rules = declared_rules(&session);
+        let rules = session.plugin().metadata.as_ref().map(|m| m.governor_rules()).unwrap_or_default();
         self.governor.admit(&subject, &rules).map_err(ProxyError::RateLimited)?;
 
         let mut bare = OutboundRequest::new(call.method, url);
@@ -261,9 +261,9 @@ impl Proxy {
 
         let mut sent = bare.clone();
         session.inject(&mut sent)?;
-        let mut resp = self.egress.send_streaming(sent.clone()).await?;
+        let mut resp = self.egress.send_streaming(sent).await?;
         if resp.status == 401
-            && let Some(fresh) = self.credentials.session_after_401(&session, &sent).await
+            && let Some(fresh) = self.credentials.session_after_401(&session).await
         {
             // One refresh (single-flight with every other caller), one retry.
             drop(resp);
@@ -274,18 +274,6 @@ impl Proxy {
         self.governor.learn(&subject, resp.status, &resp.headers);
         if call.raw { Ok(raw_answer(resp)) } else { json_answer(resp, self.settings.max_json_response_bytes).await }
     }
-}
-
-fn declared_rules(session: &Session) -> Vec<Rule> {
-    let Some(meta) = session.plugin().metadata.as_ref() else { return Vec::new() };
-    meta.rate_limits
-        .iter()
-        .map(|r| Rule {
-            scope: if r.scope == "app" { Scope::App } else { Scope::Connection },
-            requests: r.requests,
-            per: Duration::from_secs(u64::from(r.per_seconds.max(1))),
-        })
-        .collect()
 }
 
 fn raw_answer(resp: StreamingResponse) -> Answer {
@@ -348,18 +336,6 @@ fn decode(encoding: &str, body: &[u8], cap: u64) -> Result<Vec<u8>, ProxyError> 
         return Err(ProxyError::Egress(EgressError::TooLarge(cap)));
     }
     Ok(out)
-}
-
-fn method_name(m: Method) -> &'static str {
-    match m {
-        Method::Get => "GET",
-        Method::Head => "HEAD",
-        Method::Post => "POST",
-        Method::Put => "PUT",
-        Method::Patch => "PATCH",
-        Method::Delete => "DELETE",
-        Method::Options => "OPTIONS",
-    }
 }
 
 #[cfg(test)]

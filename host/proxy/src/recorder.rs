@@ -4,7 +4,6 @@
 //! so no record of a finished call is lost.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -23,22 +22,14 @@ const LINGER: Duration = Duration::from_millis(100);
 pub struct TaskRecorder {
     tx: std::sync::Mutex<Option<mpsc::Sender<TaskRecord>>>,
     writer: tokio::sync::Mutex<Option<JoinHandle<()>>>,
-    dropped: AtomicU64,
-    written: Arc<AtomicU64>,
 }
 
 impl TaskRecorder {
     /// Starts the writer on the current runtime.
     pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let written = Arc::new(AtomicU64::new(0));
-        let writer = tokio::spawn(write_batches(store, rx, written.clone()));
-        Arc::new(Self {
-            tx: std::sync::Mutex::new(Some(tx)),
-            writer: tokio::sync::Mutex::new(Some(writer)),
-            dropped: AtomicU64::new(0),
-            written,
-        })
+        let writer = tokio::spawn(write_batches(store, rx));
+        Arc::new(Self { tx: std::sync::Mutex::new(Some(tx)), writer: tokio::sync::Mutex::new(Some(writer)) })
     }
 
     /// Queues one record; never waits.
@@ -46,23 +37,11 @@ impl TaskRecorder {
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let Some(tx) = tx else {
             tracing::error!(request_id = %record.request_id, "task record after shutdown; not stored");
-            self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
         if let Err(e) = tx.try_send(record) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %e, "task record queue full; record not stored");
         }
-    }
-
-    /// Records stored so far.
-    pub fn written(&self) -> u64 {
-        self.written.load(Ordering::Relaxed)
-    }
-
-    /// Records that could not be queued.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Stops taking records and waits until every queued one is stored.
@@ -74,7 +53,7 @@ impl TaskRecorder {
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<TaskRecord>, written: Arc<AtomicU64>) {
+async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<TaskRecord>) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         // Gather for a moment: every commit syncs the database, so fewer,
@@ -116,7 +95,6 @@ async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<TaskRecord>
                 "proxy call"
             );
         }
-        written.fetch_add(batch.len() as u64, Ordering::Relaxed);
         batch.clear();
     }
 }

@@ -26,7 +26,7 @@ pub enum TargetError {
 
 /// The integration's base URL: the operator's override, else the plugin's,
 /// with `{config.x}` placeholders filled from the account's settings.
-pub(crate) fn base_url(session: &Session) -> Result<Url, TargetError> {
+fn base_url(session: &Session, config: &Value) -> Result<Url, TargetError> {
     let meta = session.plugin().metadata.as_ref();
     let template = session
         .integration()
@@ -35,8 +35,7 @@ pub(crate) fn base_url(session: &Session) -> Result<Url, TargetError> {
         .or(meta.map(|m| m.base_url.as_str()))
         .filter(|b| !b.is_empty())
         .ok_or_else(|| TargetError::NoBaseUrl("the integration declares no base URL".into()))?;
-    let config = Value::Object(session.credential().connection_config.clone());
-    let filled = fill_placeholders(template, &config).map_err(|e| {
+    let filled = fill_placeholders(template, config).map_err(|e| {
         TargetError::NoBaseUrl(format!("the base URL cannot be filled from the account's settings: {e:?}"))
     })?;
     let url = Url::parse(&filled).map_err(|_| TargetError::NoBaseUrl("the base URL does not parse".into()))?;
@@ -44,6 +43,11 @@ pub(crate) fn base_url(session: &Session) -> Result<Url, TargetError> {
         return Err(TargetError::NoBaseUrl("the base URL is not an http(s) URL".into()));
     }
     Ok(url)
+}
+
+/// Same scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host() == b.host() && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// A fully qualified URL in the path, if the caller wrote one.
@@ -65,18 +69,15 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
     if rest.chars().any(|c| c.is_control()) {
         return Err(TargetError::BadPath("the path contains control characters".into()));
     }
-    let base = base_url(session)?;
+    let config = Value::Object(session.credential().connection_config.clone());
+    let base = base_url(session, &config)?;
     if let Some(full) = absolute(rest) {
         let url = Url::parse(&full).map_err(|_| TargetError::BadPath(format!("{full:?} is not a URL")))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(TargetError::BadPath("URLs may not carry credentials".into()));
         }
         let meta = session.plugin().metadata.as_ref();
-        let config = Value::Object(session.credential().connection_config.clone());
-        let same_as_base = url.scheme() == base.scheme()
-            && url.host() == base.host()
-            && url.port_or_known_default() == base.port_or_known_default();
-        let permitted = same_as_base
+        let permitted = same_origin(&url, &base)
             || meta.is_some_and(|m| {
                 weft_plugin_host::host_permitted(m, session.integration().base_url.as_deref(), &config, &url)
             });
@@ -88,9 +89,7 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
     let joined = format!("{}/{}", base.as_str().trim_end_matches('/'), rest.trim_start_matches('/'));
     let url = Url::parse(&joined).map_err(|_| TargetError::BadPath("the path does not form a URL".into()))?;
     let base_path = base.path().trim_end_matches('/');
-    let stays = url.scheme() == base.scheme()
-        && url.host() == base.host()
-        && url.port_or_known_default() == base.port_or_known_default()
+    let stays = same_origin(&url, &base)
         && url.username().is_empty()
         && url.password().is_none()
         && (url.path() == base_path || url.path().starts_with(&format!("{base_path}/")));

@@ -190,14 +190,9 @@ pub(crate) async fn project_with_key(store: &dyn weft_store::Store, name: &str) 
 
 /// A project with a generated signing key, and a token of one of its users.
 pub(crate) async fn project_with_token(store: &dyn weft_store::Store, name: &str) -> (String, String) {
-    use weft_store::{Environment, NewProject, NewSigningKey, SigningKeyMaterial};
-    let project = store.create_project(NewProject::new(name, Environment::Development)).await.unwrap();
-    let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
-    let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
-    store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
-    let now = now_unix();
-    let token = weft_auth::mint_user_token(&private_pem, Some("k"), "matrix-user", now, 600).unwrap();
-    (project.id.to_string(), token)
+    let (project, private_pem) = project_with_key(store, name).await;
+    let token = weft_auth::mint_user_token(&private_pem, Some("k"), "matrix-user", now_unix(), 600).unwrap();
+    (project, token)
 }
 
 /// An API key of `project` with `role`, stored as the API would store it.

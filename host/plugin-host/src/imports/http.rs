@@ -10,7 +10,7 @@ use crate::services::{CallScope, HostServices};
 use crate::types::Metadata;
 use futures::StreamExt;
 use std::time::Duration;
-use weft_egress::governor::{Rule, Scope, Subject};
+use weft_egress::governor::{Rule, Subject};
 use weft_egress::{EgressError, OutboundRequest, Url};
 
 /// A request that passed every check and only waits to be sent.
@@ -99,15 +99,7 @@ impl CallState {
         out.body = req.body.map(Into::into);
         out.timeout = Some(asked.min(remaining).min(self.config.max_http_timeout));
         out.max_response_bytes = Some(self.config.max_http_response_bytes);
-        let rules = meta
-            .rate_limits
-            .iter()
-            .map(|r| Rule {
-                scope: if r.scope == "app" { Scope::App } else { Scope::Connection },
-                requests: r.requests,
-                per: Duration::from_secs(u64::from(r.per_seconds.max(1))),
-            })
-            .collect();
+        let rules = meta.governor_rules();
         Ok(Prepared { req: out, with_credentials: matches!(req.auth, Auth::Connection), rules })
     }
 }
