@@ -43,7 +43,8 @@ pub struct TaskRecord {
 /// Storage of task records.
 #[async_trait]
 pub trait TaskStore: Send + Sync {
-    /// Inserts a batch in one transaction.
+    /// Inserts a batch in one transaction; rows already stored (same
+    /// project, time and id: a batch retried) are skipped.
     async fn insert_task_records(&self, batch: &[TaskRecord]) -> Result<()>;
 
     /// The project's most recent records, newest first.
@@ -90,43 +91,125 @@ impl From<TaskRow> for TaskRecord {
     }
 }
 
-/// Rows per `INSERT` statement: one statement per chunk keeps a batch to a
-/// few round trips to the database (13 values a row stays far below both
-/// backends' limits on bound parameters).
-const ROWS_PER_INSERT: usize = 256;
+/// PostgreSQL rows per statement: a batch travels as one JSON array bound
+/// to one parameter, so the statement text never changes (it is prepared
+/// once per connection) and the server unpacks the rows in one pass.
+const ROWS_PER_INSERT: usize = 1024;
 
-/// Appends one multi-row insert of `rows` to `qb`.
-fn push_insert<'a, DB>(qb: &mut sqlx::QueryBuilder<'a, DB>, rows: &'a [TaskRecord])
-where
-    DB: sqlx::Database,
-    Uuid: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Option<Uuid>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    Ts: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    qb.push(
-        "INSERT INTO task_records (id, project_id, kind, user_id, integration_id, credential_id, \
-         request_id, method, target, status, outcome, duration_us, created_at) ",
-    );
-    qb.push_values(rows, |mut b, r| {
-        b.push_bind(r.id)
-            .push_bind(r.project_id.as_uuid())
-            .push_bind(r.kind.as_str())
-            .push_bind(r.user_id.as_str())
-            .push_bind(r.integration_id.map(|i| i.as_uuid()))
-            .push_bind(r.credential_id.map(|c| c.as_uuid()))
-            .push_bind(r.request_id.as_str())
-            .push_bind(r.method.as_str())
-            .push_bind(r.target.as_str())
-            .push_bind(i32::from(r.status))
-            .push_bind(r.outcome.as_str())
-            .push_bind(i64::try_from(r.duration_us).unwrap_or(i64::MAX))
-            .push_bind(Ts(r.created_at));
-    });
-    qb.push(" ON CONFLICT (id) DO NOTHING");
+/// One row as PostgreSQL's insert reads it from JSON.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    id: uuid::fmt::Simple,
+    project_id: uuid::fmt::Simple,
+    kind: &'a str,
+    user_id: &'a str,
+    integration_id: Option<uuid::fmt::Simple>,
+    credential_id: Option<uuid::fmt::Simple>,
+    request_id: &'a str,
+    method: &'a str,
+    target: &'a str,
+    status: u16,
+    outcome: &'a str,
+    duration_us: i64,
+    created_at: String,
 }
+
+/// The batch as a JSON array.
+fn json_rows(rows: &[TaskRecord]) -> Result<String> {
+    let rows: Vec<JsonRow<'_>> = rows
+        .iter()
+        .map(|r| {
+            let created_at = r
+                .created_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .map_err(|e| crate::Error::Invalid(format!("timestamp: {e}")))?;
+            Ok(JsonRow {
+                id: r.id.simple(),
+                project_id: r.project_id.as_uuid().simple(),
+                kind: &r.kind,
+                user_id: &r.user_id,
+                integration_id: r.integration_id.map(|i| i.as_uuid().simple()),
+                credential_id: r.credential_id.map(|c| c.as_uuid().simple()),
+                request_id: &r.request_id,
+                method: &r.method,
+                target: &r.target,
+                status: r.status,
+                outcome: &r.outcome,
+                duration_us: i64::try_from(r.duration_us).unwrap_or(i64::MAX),
+                created_at,
+            })
+        })
+        .collect::<Result<_>>()?;
+    serde_json::to_string(&rows).map_err(|e| crate::Error::Invalid(format!("task records: {e}")))
+}
+
+/// SQLite: rows bound as parameters of a multi-row insert. Only a few
+/// row counts are used (a batch is cut into chunks of these sizes), so
+/// each statement is prepared once per connection and then reused: SQLite
+/// parses nothing per batch, and binds values straight from the records.
+const SQLITE_CHUNKS: [usize; 3] = [64, 8, 1];
+
+/// The multi-row insert of `rows` rows, for SQLite.
+fn sqlite_insert(rows: usize) -> &'static str {
+    static TEXT: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = TEXT.get_or_init(|| {
+        SQLITE_CHUNKS
+            .iter()
+            .map(|&n| {
+                let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                format!(
+                    "INSERT INTO task_records (id, project_id, kind, user_id, integration_id, credential_id, \
+                     request_id, method, target, status, outcome, duration_us, created_at) VALUES {} \
+                     ON CONFLICT DO NOTHING",
+                    vec![row; n].join(", ")
+                )
+            })
+            .collect()
+    });
+    let at = SQLITE_CHUNKS.iter().position(|&n| n == rows).unwrap_or(SQLITE_CHUNKS.len() - 1);
+    &all[at]
+}
+
+impl crate::SqliteStore {
+    async fn insert_sqlite(&self, batch: &[TaskRecord]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let n = SQLITE_CHUNKS.iter().copied().find(|&n| n <= rest.len()).unwrap_or(1);
+            let (rows, after) = rest.split_at(n);
+            let mut query = sqlx::query(sqlite_insert(n));
+            for r in rows {
+                query = query
+                    .bind(r.id)
+                    .bind(r.project_id.as_uuid())
+                    .bind(r.kind.as_str())
+                    .bind(r.user_id.as_str())
+                    .bind(r.integration_id.map(|i| i.as_uuid()))
+                    .bind(r.credential_id.map(|c| c.as_uuid()))
+                    .bind(r.request_id.as_str())
+                    .bind(r.method.as_str())
+                    .bind(r.target.as_str())
+                    .bind(i32::from(r.status))
+                    .bind(r.outcome.as_str())
+                    .bind(i64::try_from(r.duration_us).unwrap_or(i64::MAX))
+                    .bind(Ts(r.created_at));
+            }
+            query.execute(&mut *tx).await?;
+            rest = after;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// PostgreSQL: the rows of `jsonb_to_recordset`, typed by its column list.
+const INSERT_PG: &str = "INSERT INTO task_records (id, project_id, kind, user_id, integration_id, \
+     credential_id, request_id, method, target, status, outcome, duration_us, created_at) \
+     SELECT id, project_id, kind, user_id, integration_id, credential_id, request_id, method, target, \
+     status, outcome, duration_us, created_at FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, \
+     project_id uuid, kind text, user_id text, integration_id uuid, credential_id uuid, request_id text, \
+     method text, target text, status integer, outcome text, duration_us bigint, created_at timestamptz) \
+     ON CONFLICT DO NOTHING";
 
 const LIST: &str = "SELECT id, project_id, kind, user_id, integration_id, credential_id, request_id, method, target, \
      status, outcome, duration_us, created_at FROM task_records WHERE project_id = $1 \
@@ -134,22 +217,14 @@ const LIST: &str = "SELECT id, project_id, kind, user_id, integration_id, creden
 const COUNT: &str = "SELECT COUNT(*) FROM task_records WHERE project_id = $1";
 
 macro_rules! task_store {
-    ($store:ty, $begin:ident, $read:ident) => {
+    ($store:ty, $read:ident, $insert:ident) => {
         #[async_trait]
         impl TaskStore for $store {
             async fn insert_task_records(&self, batch: &[TaskRecord]) -> Result<()> {
                 if batch.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.$begin().await?;
-                for rows in batch.chunks(ROWS_PER_INSERT) {
-                    let mut qb = sqlx::QueryBuilder::new("");
-                    push_insert(&mut qb, rows);
-                    // Statements of varying row counts: not worth caching.
-                    qb.build().persistent(false).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.$insert(batch).await
             }
 
             async fn list_task_records(&self, project: ProjectId, limit: u32) -> Result<Vec<TaskRecord>> {
@@ -169,5 +244,16 @@ macro_rules! task_store {
     };
 }
 
-task_store!(SqliteStore, begin_write, read);
-task_store!(PgStore, begin, pool);
+impl crate::PgStore {
+    async fn insert_pg(&self, batch: &[TaskRecord]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for rows in batch.chunks(ROWS_PER_INSERT) {
+            sqlx::query(INSERT_PG).bind(json_rows(rows)?).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+task_store!(SqliteStore, read, insert_sqlite);
+task_store!(PgStore, pool, insert_pg);
