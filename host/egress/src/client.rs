@@ -1,30 +1,38 @@
-//! The reqwest-backed [`Egress`] implementation.
+//! The [`Egress`] implementation: request hygiene and limits here, the
+//! connections in [`crate::conn`].
 
+use crate::conn::{Connector, Origin, Pool, PooledBody, ReqBody};
 use crate::headers::strip_forbidden_request_headers;
 use crate::policy::EgressPolicy;
-use crate::resolve::{GuardedResolver, Lookup, PolicyDenied, SystemLookup};
+use crate::resolve::{GuardedResolver, Lookup, SystemLookup};
 use crate::{BodyStream, Egress, EgressError, OutboundRequest, StreamingResponse};
+use http::header::{HOST, HeaderName, HeaderValue, USER_AGENT};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
 
 /// Limits of the outbound client.
 #[derive(Clone)]
 pub struct EgressConfig {
-    /// Time allowed to establish a connection.
+    /// Time allowed to establish a connection (TCP and TLS).
     pub connect_timeout: Duration,
     /// Default and maximum total time of one request.
     pub max_timeout: Duration,
     /// Response body size for requests that set no cap of their own.
     pub max_response_bytes: u64,
-    /// Idle keep-alive connections kept per host.
+    /// Idle keep-alive connections kept per origin.
     pub pool_max_idle_per_host: usize,
     /// Which addresses may be reached (private ones are refused by default).
     pub policy: EgressPolicy,
     /// Where names resolve; `None` is the system resolver. Every answer is
     /// checked against `policy` whatever the source.
     pub lookup: Option<Arc<dyn Lookup>>,
+    /// Certificates (DER) trusted besides the public web roots: an
+    /// operator's internal CA, a test's own.
+    pub extra_roots: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for EgressConfig {
@@ -36,6 +44,7 @@ impl std::fmt::Debug for EgressConfig {
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("policy", &self.policy)
             .field("lookup", &self.lookup.as_ref().map(|_| "custom"))
+            .field("extra_roots", &self.extra_roots.len())
             .finish()
     }
 }
@@ -49,6 +58,7 @@ impl Default for EgressConfig {
             pool_max_idle_per_host: 32,
             policy: EgressPolicy::default(),
             lookup: None,
+            extra_roots: Vec::new(),
         }
     }
 }
@@ -56,72 +66,126 @@ impl Default for EgressConfig {
 /// The outbound client. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct EgressClient {
-    http: reqwest::Client,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     config: EgressConfig,
+    pool: Arc<Pool>,
+    connector: Connector,
+    user_agent: HeaderValue,
 }
 
 impl EgressClient {
-    /// Builds the client: no redirects, no system proxy, the given timeouts.
+    /// Builds the client: HTTP/1.1 over TCP or TLS (the public web roots
+    /// plus `extra_roots`), names resolved through the policy, no redirects
+    /// followed, no system proxy, the given timeouts.
     pub fn new(config: EgressConfig) -> Result<Self, EgressError> {
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        for der in &config.extra_roots {
+            roots
+                .add(rustls::pki_types::CertificateDer::from(der.clone()))
+                .map_err(|e| EgressError::InvalidRequest(format!("an extra root certificate is unusable: {e}")))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| EgressError::InvalidRequest(format!("TLS set-up: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         // This is the one place in Weft allowed to build an HTTP client.
-        #[allow(clippy::disallowed_methods)]
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(config.connect_timeout)
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            // Names resolve through the policy; never `.resolve()` overrides,
-            // which would bypass it.
-            .dns_resolver(Arc::new(GuardedResolver {
+        let connector = Connector {
+            resolver: GuardedResolver {
                 policy: Arc::new(config.policy.clone()),
                 lookup: config.lookup.clone().unwrap_or_else(|| Arc::new(SystemLookup)),
-            }))
-            .user_agent(concat!("weft/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| EgressError::InvalidRequest(format!("building the client: {e}")))?;
-        Ok(Self { http, config })
+            },
+            tls: TlsConnector::from(Arc::new(tls)),
+            connect_timeout: config.connect_timeout,
+        };
+        let inner = Inner {
+            pool: Pool::new(config.pool_max_idle_per_host),
+            connector,
+            user_agent: HeaderValue::from_static(concat!("weft/", env!("CARGO_PKG_VERSION"))),
+            config,
+        };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The limits in force.
     pub fn config(&self) -> &EgressConfig {
-        &self.config
+        &self.inner.config
     }
 }
 
-/// Reads `resp`'s body chunk by chunk: at most `cap` bytes, and nothing
-/// after `deadline` (a slow drip cannot hold a caller past its timeout).
-fn capped_body(resp: reqwest::Response, cap: u64, deadline: Instant) -> BodyStream {
-    let state = (resp, 0u64, false);
-    Box::pin(futures::stream::unfold(state, move |(mut resp, read, done)| async move {
+/// Reads `body` chunk by chunk: at most `cap` bytes, and nothing after
+/// `deadline` (a slow drip cannot hold a caller past its timeout).
+fn capped_body(body: PooledBody, cap: u64, deadline: Instant) -> BodyStream {
+    let state = (body, 0u64, false);
+    Box::pin(futures::stream::unfold(state, move |(mut body, read, done)| async move {
         if done {
             return None;
         }
-        let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
+        let chunk = match tokio::time::timeout_at(deadline, body.chunk()).await {
             Err(_) => Err(EgressError::Timeout),
-            Ok(Err(e)) => Err(classify(e)),
+            Ok(Err(e)) => Err(e),
             Ok(Ok(None)) => return None,
             Ok(Ok(Some(chunk))) => Ok(chunk),
         };
         match chunk {
-            Ok(chunk) if read + chunk.len() as u64 > cap => Some((Err(EgressError::TooLarge(cap)), (resp, read, true))),
+            Ok(chunk) if read + chunk.len() as u64 > cap => Some((Err(EgressError::TooLarge(cap)), (body, read, true))),
             Ok(chunk) => {
                 let read = read + chunk.len() as u64;
-                Some((Ok(chunk), (resp, read, false)))
+                Some((Ok(chunk), (body, read, false)))
             }
-            Err(e) => Some((Err(e), (resp, read, true))),
+            Err(e) => Some((Err(e), (body, read, true))),
         }
     }))
+}
+
+/// The request hyper sends: origin-form target, `Host`, the caller's
+/// headers (already cleaned), then the injected ones.
+fn http_request(req: &mut OutboundRequest, user_agent: &HeaderValue) -> Result<http::Request<ReqBody>, EgressError> {
+    let invalid = |what: String| EgressError::InvalidRequest(what);
+    let target = match req.url.query() {
+        Some(q) => format!("{}?{q}", req.url.path()),
+        None => req.url.path().to_owned(),
+    };
+    let host = match (req.url.host_str(), req.url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return Err(invalid("the URL has no host".into())),
+    };
+    let mut out = http::Request::new(ReqBody::new(req.body.take().unwrap_or_default()));
+    *out.method_mut() = req.method.to_http();
+    *out.uri_mut() = target.parse().map_err(|_| invalid(format!("{} is not a valid request target", req.url)))?;
+    let headers = out.headers_mut();
+    headers.insert(HOST, HeaderValue::try_from(host).map_err(|_| invalid("the host is not a valid header".into()))?);
+    for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
+        let name = HeaderName::try_from(name.as_str()).map_err(|_| invalid(format!("{name:?} is not a header name")))?;
+        let value =
+            HeaderValue::try_from(value.as_str()).map_err(|_| invalid(format!("the value of {name} is not valid")))?;
+        headers.append(name, value);
+    }
+    if !headers.contains_key(USER_AGENT) {
+        headers.insert(USER_AGENT, user_agent.clone());
+    }
+    Ok(out)
 }
 
 #[async_trait::async_trait]
 impl Egress for EgressClient {
     async fn send_streaming(&self, mut req: OutboundRequest) -> Result<StreamingResponse, EgressError> {
-        if !matches!(req.url.scheme(), "http" | "https") {
-            return Err(EgressError::InvalidRequest(format!(
-                "unsupported scheme {:?}; only http and https are allowed",
-                req.url.scheme()
-            )));
-        }
+        let inner = &*self.inner;
+        let https = match req.url.scheme() {
+            "https" => true,
+            "http" => false,
+            other => {
+                return Err(EgressError::InvalidRequest(format!(
+                    "unsupported scheme {other:?}; only http and https are allowed"
+                )));
+            }
+        };
         // IP literals never reach the resolver: check them here.
         let literal = match req.url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
@@ -130,68 +194,51 @@ impl Egress for EgressClient {
             None => return Err(EgressError::InvalidRequest("the URL has no host".into())),
         };
         if let Some(ip) = literal
-            && let Err(refused) = self.config.policy.check(ip, None)
+            && let Err(refused) = inner.config.policy.check(ip, None)
         {
             return Err(EgressError::Denied(format!("{ip}: {refused}")));
         }
-        let timeout = req.timeout.unwrap_or(self.config.max_timeout).min(self.config.max_timeout);
+        let timeout = req.timeout.unwrap_or(inner.config.max_timeout).min(inner.config.max_timeout);
         let deadline = Instant::now() + timeout;
         // A request's own cap is host code's choice (the proxy streams large
         // raw bodies); the client's is the default for those that set none.
-        let cap = req.max_response_bytes.unwrap_or(self.config.max_response_bytes);
+        let cap = req.max_response_bytes.unwrap_or(inner.config.max_response_bytes);
         strip_forbidden_request_headers(&mut req.headers);
         // A caller cannot add its own value beside an injected credential
         // (a second `X-API-Key` the provider might read first).
         let injected = &req.injected_headers;
         req.headers.retain(|(name, _)| !injected.iter().any(|(i, _)| i.eq_ignore_ascii_case(name)));
-        // The deadline is enforced here, around the headers and each chunk of
-        // the body, so reqwest needs no timer of its own.
-        let mut builder = self.http.request(req.method.to_http(), req.url.clone());
-        for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        if let Some(body) = req.body {
-            builder = builder.body(body);
-        }
-        let resp = match tokio::time::timeout_at(deadline, builder.send()).await {
-            Err(_) => return Err(EgressError::Timeout),
-            Ok(sent) => sent.map_err(classify)?,
+        let origin = Origin {
+            https,
+            host: req.url.host_str().unwrap_or_default().to_owned(),
+            port: req.url.port_or_known_default().unwrap_or(if https { 443 } else { 80 }),
+            literal,
         };
-        let content_length = resp.content_length();
+        let request = http_request(&mut req, &inner.user_agent)?;
+        let sent = crate::conn::send(&inner.pool, &inner.connector, origin, request);
+        let (head, body) = match tokio::time::timeout_at(deadline, sent).await {
+            Err(_) => return Err(EgressError::Timeout),
+            Ok(sent) => sent?,
+        };
+        let content_length = head
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         if content_length.is_some_and(|len| len > cap) {
             return Err(EgressError::TooLarge(cap));
         }
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
+        let headers = head
+            .headers
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect();
-        Ok(StreamingResponse { status, headers, content_length, body: capped_body(resp, cap, deadline) })
-    }
-}
-
-fn classify(e: reqwest::Error) -> EgressError {
-    if e.is_timeout() {
-        EgressError::Timeout
-    } else if e.is_builder() {
-        EgressError::InvalidRequest(e.to_string())
-    } else {
-        // Walk to the innermost cause: "error sending request" alone tells nothing.
-        let mut msg = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            if let Some(denied) = s.downcast_ref::<PolicyDenied>() {
-                return EgressError::Denied(denied.0.clone());
-            }
-            msg = s.to_string();
-            source = s.source();
-        }
-        // Some layers re-wrap errors as text; the marker survives that.
-        match msg.strip_prefix("egress policy: ") {
-            Some(why) => EgressError::Denied(why.to_owned()),
-            None => EgressError::Connection(msg),
-        }
+        Ok(StreamingResponse {
+            status: head.status.as_u16(),
+            headers,
+            content_length,
+            body: capped_body(body, cap, deadline),
+        })
     }
 }
 

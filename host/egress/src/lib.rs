@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod client;
+mod conn;
 pub mod governor;
 mod headers;
 pub mod policy;

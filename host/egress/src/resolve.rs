@@ -6,12 +6,11 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-
+use crate::EgressError;
 use crate::policy::EgressPolicy;
 
 /// Where names get their addresses: the system resolver by default; tests
@@ -32,33 +31,25 @@ impl Lookup for SystemLookup {
     }
 }
 
-/// A resolution the policy refused; the client reports it as `Denied`.
-#[derive(Debug, thiserror::Error)]
-#[error("egress policy: {0}")]
-pub(crate) struct PolicyDenied(pub(crate) String);
-
 /// Resolves through `lookup`, then applies the policy.
 pub(crate) struct GuardedResolver {
     pub(crate) policy: Arc<EgressPolicy>,
     pub(crate) lookup: Arc<dyn Lookup>,
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let (policy, lookup) = (self.policy.clone(), self.lookup.clone());
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs = lookup.lookup(&host).await?;
-            if addrs.is_empty() {
-                return Err(Box::new(PolicyDenied(format!("{host} resolves to no address"))) as _);
+impl GuardedResolver {
+    /// The addresses to connect to for `host`, all of them permitted.
+    pub(crate) async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, EgressError> {
+        let addrs =
+            self.lookup.lookup(host).await.map_err(|e| EgressError::Connection(format!("resolving {host}: {e}")))?;
+        if addrs.is_empty() {
+            return Err(EgressError::Denied(format!("{host} resolves to no address")));
+        }
+        for ip in &addrs {
+            if let Err(refused) = self.policy.check(*ip, Some(host)) {
+                return Err(EgressError::Denied(format!("{host} resolves to {ip}: {refused}")));
             }
-            for ip in &addrs {
-                if let Err(refused) = policy.check(*ip, Some(&host)) {
-                    let why = format!("{host} resolves to {ip}: {refused}");
-                    return Err(Box::new(PolicyDenied(why)) as _);
-                }
-            }
-            Ok(Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0))) as Addrs)
-        })
+        }
+        Ok(addrs)
     }
 }
