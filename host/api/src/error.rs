@@ -7,8 +7,6 @@
 //! Server errors are logged with their cause and answered generically.
 
 use axum::Json;
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
@@ -85,11 +83,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Renders [`ApiError`]s, and bare 404/405s from the router, in the error
-/// shape with the request id.
-pub async fn render_errors(req: Request, next: Next) -> Response {
-    let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let mut resp = next.run(req).await;
+/// Renders [`ApiError`]s, and bare 405s from the router, in the error
+/// shape with the request id. It runs outside the layer that copies the
+/// request id onto responses, so the id is read from the response.
+pub fn render_errors(mut resp: Response) -> Response {
     let err = match resp.extensions_mut().remove::<ApiError>() {
         Some(e) => e,
         None if resp.status() == StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
@@ -99,6 +96,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         ),
         None => return resp,
     };
+    let request_id = resp.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let body = json!({
         "message": err.message,
         "code": err.code,

@@ -128,12 +128,13 @@ pub fn router(state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::not_found("No route matches this path") })
         .with_state(state)
-        .layer(axum::middleware::from_fn(render_errors))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let path = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+            let path = req.extensions().get::<MatchedPath>().map_or("-", |p| p.as_str());
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("weft_api.request", method = %req.method(), path = path.as_deref().unwrap_or("-"), request_id = %id)
+            tracing::info_span!("weft_api.request", method = %req.method(), path = path, request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        // Outside the propagation: responses carry the request id here.
+        .layer(tower::util::MapResponseLayer::new(render_errors))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }

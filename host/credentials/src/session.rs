@@ -1,6 +1,12 @@
 //! A user's connected account ready for a direct call (the Proxy API): the
 //! integration, its plugin's description, the credential picked for the
 //! user and its open secrets, which only [`Session::inject`] ever uses.
+//!
+//! Resolved sessions are kept for [`SESSION_TTL`] with their secrets
+//! already opened, so a burst of calls for one account costs one
+//! decryption a second instead of one per call. The open secrets stay in
+//! this crate's memory only (wiped when the last holder drops them) and
+//! leave it only as the header or query value [`Session::inject`] writes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +34,7 @@ pub enum IntegrationRef<'a> {
 pub struct Session {
     auth: Arc<IntegrationAuth>,
     credential: Arc<Credential>,
-    secrets: CredentialSecrets,
+    secrets: Arc<CredentialSecrets>,
 }
 
 impl std::fmt::Debug for Session {
@@ -76,12 +82,17 @@ type SessionKey = (ProjectId, String, String, Option<CredentialId>);
 struct Cached {
     auth: Arc<IntegrationAuth>,
     credential: Arc<Credential>,
+    secrets: Arc<CredentialSecrets>,
     at: Instant,
     generation: u64,
 }
 
-/// Sessions resolved recently. Holds sealed rows, never open secrets: every
-/// use still opens the secrets through the vault.
+/// What a cache hit hands out.
+type Hit = (Arc<IntegrationAuth>, Arc<Credential>, Arc<CredentialSecrets>);
+
+/// Sessions resolved recently, with their secrets open. A change to a
+/// credential in this process (a refresh, a reconnect, a disconnect)
+/// drops every entry at once.
 #[derive(Default)]
 pub(crate) struct SessionCache {
     entries: Mutex<HashMap<SessionKey, Cached>>,
@@ -98,20 +109,21 @@ impl SessionCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn get(&self, key: &SessionKey) -> Option<(Arc<IntegrationAuth>, Arc<Credential>)> {
+    fn get(&self, key: &SessionKey) -> Option<Hit> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let c = entries.get(key)?;
         (c.generation == self.generation() && c.at.elapsed() < SESSION_TTL)
-            .then(|| (c.auth.clone(), c.credential.clone()))
+            .then(|| (c.auth.clone(), c.credential.clone(), c.secrets.clone()))
     }
 
-    fn insert(&self, key: SessionKey, auth: Arc<IntegrationAuth>, credential: Arc<Credential>, generation: u64) {
+    fn insert(&self, key: SessionKey, hit: Hit, generation: u64) {
+        let (auth, credential, secrets) = hit;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_SESSIONS {
             let current = self.generation();
             entries.retain(|_, c| c.generation == current && c.at.elapsed() < SESSION_TTL);
         }
-        entries.insert(key, Cached { auth, credential, at: Instant::now(), generation });
+        entries.insert(key, Cached { auth, credential, secrets, at: Instant::now(), generation });
     }
 }
 
@@ -139,11 +151,10 @@ impl Credentials {
         let key: SessionKey = (project, user.to_owned(), name, selected);
         // Read before resolving: a change while we resolve makes the entry stale.
         let generation = self.sessions.generation();
-        if let Some((auth, credential)) = self.sessions.get(&key)
+        if let Some((auth, credential, secrets)) = self.sessions.get(&key)
             && credential.status == CredentialStatus::Valid
             && !self.due(&credential)
         {
-            let secrets = self.open(&credential)?;
             return Ok(Session { auth, credential, secrets });
         }
         let auth = match integration {
@@ -173,11 +184,11 @@ impl Credentials {
             })?,
         };
         let usable = self.usable(project, chosen.id).await?;
-        let (auth, credential) = (Arc::new(auth), Arc::new(usable.credential));
+        let (auth, credential, secrets) = (Arc::new(auth), Arc::new(usable.credential), Arc::new(usable.secrets));
         if credential.status == CredentialStatus::Valid {
-            self.sessions.insert(key, auth.clone(), credential.clone(), generation);
+            self.sessions.insert(key, (auth.clone(), credential.clone(), secrets.clone()), generation);
         }
-        Ok(Session { auth, credential, secrets: usable.secrets })
+        Ok(Session { auth, credential, secrets })
     }
 
     /// After the provider answered 401 to a request `session` injected:
@@ -191,7 +202,7 @@ impl Credentials {
             Ok(usable) => Some(Session {
                 auth: session.auth.clone(),
                 credential: Arc::new(usable.credential),
-                secrets: usable.secrets,
+                secrets: Arc::new(usable.secrets),
             }),
             Err(e) => {
                 tracing::warn!(credential = %id, error = %e, "refresh after a provider 401 failed");

@@ -147,15 +147,14 @@ pub struct Proxy {
 /// would let a caller pose as an internal client, Weft's own controls, and
 /// browser context.
 fn dropped_request_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.starts_with("x-forwarded-")
-        || n.starts_with("x-paragon-")
-        || n.starts_with("sec-")
-        || n.starts_with("proxy-")
-        || matches!(
-            n.as_str(),
-            "forwarded" | "x-real-ip" | "via" | "x-request-id" | "origin" | "referer" | "accept-encoding" | "cookie"
-        )
+    let starts = |prefix: &str| name.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    starts("x-forwarded-")
+        || starts("x-paragon-")
+        || starts("sec-")
+        || starts("proxy-")
+        || ["forwarded", "x-real-ip", "via", "x-request-id", "origin", "referer", "accept-encoding", "cookie"]
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// Provider headers never passed to the caller: connection-level ones, and
@@ -168,8 +167,11 @@ fn dropped_response_header(name: &str) -> bool {
 
 /// Provider headers kept in `{"output": ...}` answers.
 fn kept_json_header(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n == "retry-after" || n == "location" || n.starts_with("x-ratelimit-") || n.starts_with("ratelimit-")
+    let starts = |prefix: &str| name.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    name.eq_ignore_ascii_case("retry-after")
+        || name.eq_ignore_ascii_case("location")
+        || starts("x-ratelimit-")
+        || starts("ratelimit-")
 }
 
 impl Proxy {
@@ -194,7 +196,8 @@ impl Proxy {
         let started = Instant::now();
         let created_at = time::OffsetDateTime::now_utc();
         let mut record = TaskRecord {
-            id: uuid::Uuid::new_v4(),
+            // Time-ordered: rows append at the end of the primary key index.
+            id: uuid::Uuid::now_v7(),
             project_id: call.project,
             kind: "proxy".into(),
             user_id: call.user.clone(),
@@ -247,19 +250,22 @@ impl Proxy {
         let rules = session.plugin().metadata.as_ref().map(|m| m.governor_rules()).unwrap_or_default();
         self.governor.admit(&subject, &rules).map_err(ProxyError::RateLimited)?;
 
-        let mut bare = OutboundRequest::new(call.method, url);
-        bare.headers = call.headers.iter().filter(|(n, _)| !dropped_request_header(n)).cloned().collect();
-        if !call.body.is_empty() {
-            if !bare.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
-                bare.headers.push(("content-type".into(), "application/json".into()));
+        // Built twice at most (a retry after a 401), so never cloned.
+        let outbound = |url: weft_egress::Url| {
+            let mut req = OutboundRequest::new(call.method, url);
+            req.headers = call.headers.iter().filter(|(n, _)| !dropped_request_header(n)).cloned().collect();
+            if !call.body.is_empty() {
+                if !req.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+                    req.headers.push(("content-type".into(), "application/json".into()));
+                }
+                req.body = Some(call.body.clone());
             }
-            bare.body = Some(call.body.clone());
-        }
-        bare.timeout = Some(self.settings.timeout);
-        bare.max_response_bytes =
-            Some(if call.raw { self.settings.max_raw_response_bytes } else { self.settings.max_json_response_bytes });
-
-        let mut sent = bare.clone();
+            req.timeout = Some(self.settings.timeout);
+            req.max_response_bytes =
+                Some(if call.raw { self.settings.max_raw_response_bytes } else { self.settings.max_json_response_bytes });
+            req
+        };
+        let mut sent = outbound(url.clone());
         session.inject(&mut sent)?;
         let mut resp = self.egress.send_streaming(sent).await?;
         if resp.status == 401
@@ -267,7 +273,7 @@ impl Proxy {
         {
             // One refresh (single-flight with every other caller), one retry.
             drop(resp);
-            let mut retry = bare;
+            let mut retry = outbound(url);
             fresh.inject(&mut retry)?;
             resp = self.egress.send_streaming(retry).await?;
         }

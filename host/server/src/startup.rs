@@ -150,7 +150,11 @@ impl Application {
         tracing::info!(addr = %self.local_addr(), "weft serving");
         // Connection info gives handlers the client address (auth throttling).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        // Answers go out as soon as they are written (as nginx's `tcp_nodelay`).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
         for task in background {
             task.abort();
         }
