@@ -14,6 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,6 +38,9 @@ pub(crate) type ReqBody = Full<Bytes>;
 /// theirs after 60 to 120 s; an old one is more likely dead than useful).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
+/// Give-backs between two sweeps of the whole pool.
+const SWEEP_EVERY: usize = 1024;
+
 /// Where a connection goes: scheme, host as written in the URL, port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Origin {
@@ -52,21 +56,26 @@ struct Idle {
     since: Instant,
 }
 
-/// Idle keep-alive connections, per origin, most recently used last.
+/// Idle keep-alive connections, per thread and origin, most recently used
+/// last. Per thread because a connection's I/O task runs where it was
+/// opened: the server's threads each run their own runtime, and a request
+/// served on one should not wait on another's.
 pub(crate) struct Pool {
-    idle: Mutex<HashMap<Origin, Vec<Idle>>>,
+    idle: Mutex<HashMap<ThreadId, HashMap<Origin, Vec<Idle>>>>,
+    /// Give-backs since the last sweep of every list.
+    since_sweep: std::sync::atomic::AtomicUsize,
     max_idle_per_origin: usize,
 }
 
 impl Pool {
     pub(crate) fn new(max_idle_per_origin: usize) -> Arc<Self> {
-        Arc::new(Self { idle: Mutex::default(), max_idle_per_origin })
+        Arc::new(Self { idle: Mutex::default(), since_sweep: Default::default(), max_idle_per_origin })
     }
 
     /// The most recently used live connection to `origin`, if any.
     fn take(&self, origin: &Origin) -> Option<SendRequest<ReqBody>> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.get_mut(origin)?;
+        let list = idle.get_mut(&std::thread::current().id())?.get_mut(origin)?;
         while let Some(c) = list.pop() {
             if !c.sender.is_closed() && c.since.elapsed() < IDLE_TIMEOUT {
                 return Some(c.sender);
@@ -81,9 +90,18 @@ impl Pool {
         if sender.is_closed() || self.max_idle_per_origin == 0 {
             return;
         }
+        let live = |c: &Idle| !c.sender.is_closed() && c.since.elapsed() < IDLE_TIMEOUT;
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(origin).or_default();
-        list.retain(|c| !c.sender.is_closed() && c.since.elapsed() < IDLE_TIMEOUT);
+        // Now and then, every list: threads that ended leave theirs behind.
+        if self.since_sweep.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SWEEP_EVERY == 0 {
+            for lists in idle.values_mut() {
+                lists.values_mut().for_each(|list| list.retain(live));
+                lists.retain(|_, list| !list.is_empty());
+            }
+            idle.retain(|_, lists| !lists.is_empty());
+        }
+        let list = idle.entry(std::thread::current().id()).or_default().entry(origin).or_default();
+        list.retain(live);
         if list.len() < self.max_idle_per_origin {
             list.push(Idle { sender, since: Instant::now() });
         }

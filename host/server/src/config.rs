@@ -147,6 +147,9 @@ pub struct ServerSettings {
     pub host: String,
     /// Port; 0 picks a free one.
     pub port: u16,
+    /// Threads serving HTTP, each with its own single-threaded runtime and
+    /// its own connections; 0 means one per core.
+    pub io_threads: usize,
 }
 
 /// The database: SQLite in the data directory unless a URL is given.
@@ -265,7 +268,7 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080 }
+        Self { host: "127.0.0.1".into(), port: 8080, io_threads: 0 }
     }
 }
 
