@@ -93,7 +93,7 @@ impl Pool {
         let live = |c: &Idle| !c.sender.is_closed() && c.since.elapsed() < IDLE_TIMEOUT;
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         // Now and then, every list: threads that ended leave theirs behind.
-        if self.since_sweep.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % SWEEP_EVERY == 0 {
+        if self.since_sweep.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(SWEEP_EVERY) {
             for lists in idle.values_mut() {
                 lists.values_mut().for_each(|list| list.retain(live));
                 lists.retain(|_, list| !list.is_empty());
