@@ -63,6 +63,19 @@ impl Default for EgressConfig {
     }
 }
 
+/// The certificates (DER) of a PEM document, for [`EgressConfig::extra_roots`].
+pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, EgressError> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| EgressError::InvalidRequest(format!("not a PEM certificate list: {e}")))?;
+    if certs.is_empty() {
+        return Err(EgressError::InvalidRequest("no certificate in the PEM document".into()));
+    }
+    Ok(certs)
+}
+
 /// The outbound client. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct EgressClient {

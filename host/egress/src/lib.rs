@@ -31,7 +31,7 @@ mod headers;
 pub mod policy;
 mod resolve;
 
-pub use client::{EgressClient, EgressConfig};
+pub use client::{EgressClient, EgressConfig, certificates_from_pem};
 pub use governor::Governor;
 pub use headers::{is_hop_by_hop, strip_forbidden_request_headers};
 pub use policy::EgressPolicy;

@@ -93,11 +93,11 @@ async fn a_body_left_half_read_does_not_poison_the_pool() {
 }
 
 /// A TLS server for `localhost` with a self-signed certificate; answers
-/// one request per connection. Returns its port and certificate (DER).
-async fn tls_server() -> (u16, Vec<u8>) {
+/// one request per connection. Returns its port and certificate (PEM).
+async fn tls_server() -> (u16, String) {
     use tokio_rustls::rustls;
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let der = cert.cert.der().to_vec();
+    let pem = cert.cert.pem();
     let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -121,16 +121,19 @@ async fn tls_server() -> (u16, Vec<u8>) {
             });
         }
     });
-    (port, der)
+    (port, pem)
 }
 
 #[tokio::test]
 async fn tls_is_verified_against_the_trusted_roots() {
-    let (port, cert) = tls_server().await;
+    let (port, pem) = tls_server().await;
     let url = format!("https://localhost:{port}/");
     let untrusting = EgressClient::new(loopback()).unwrap();
     let err = get(&untrusting, &url).await.unwrap_err();
     assert!(matches!(&err, EgressError::Connection(m) if m.contains("certificate")), "{err:?}");
-    let trusting = EgressClient::new(EgressConfig { extra_roots: vec![cert], ..loopback() }).unwrap();
+    // As an operator gives it: a PEM file.
+    let roots = weft_egress::certificates_from_pem(pem.as_bytes()).unwrap();
+    assert!(weft_egress::certificates_from_pem(b"not pem").is_err());
+    let trusting = EgressClient::new(EgressConfig { extra_roots: roots, ..loopback() }).unwrap();
     assert_eq!(get(&trusting, &url).await.unwrap(), b"secret");
 }

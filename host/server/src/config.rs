@@ -224,6 +224,9 @@ pub struct EgressSettings {
     pub allow_cidrs: Vec<String>,
     /// Host names (or `*.suffix`) that may resolve to private addresses.
     pub allow_hosts: Vec<String>,
+    /// PEM files of certificate authorities trusted besides the public web
+    /// roots (a provider behind an internal CA).
+    pub extra_ca_files: Vec<PathBuf>,
 }
 
 /// Log output format.
@@ -294,6 +297,7 @@ impl Default for EgressSettings {
             allow_loopback: false,
             allow_cidrs: Vec::new(),
             allow_hosts: Vec::new(),
+            extra_ca_files: Vec::new(),
         }
     }
 }
@@ -379,7 +383,17 @@ impl Settings {
                 .map_err(|_| anyhow::anyhow!("egress.allow_cidrs: {cidr:?} is not a CIDR like 10.0.0.0/8"))?;
             allow_cidrs.push(net);
         }
+        let mut extra_roots = Vec::new();
+        for file in &self.egress.extra_ca_files {
+            let pem = std::fs::read(file)
+                .map_err(|e| anyhow::anyhow!("egress.extra_ca_files: reading {}: {e}", file.display()))?;
+            extra_roots.extend(
+                weft_egress::certificates_from_pem(&pem)
+                    .map_err(|e| anyhow::anyhow!("egress.extra_ca_files: {}: {e}", file.display()))?,
+            );
+        }
         Ok(weft_egress::EgressConfig {
+            extra_roots,
             connect_timeout: Duration::from_millis(self.egress.connect_timeout_ms),
             max_timeout: Duration::from_millis(self.egress.timeout_ms),
             max_response_bytes: self.egress.max_response_bytes,
@@ -418,5 +432,20 @@ mod tests {
             assert!(Settings::load(None).is_err(), "unknown keys must be refused");
             Ok(())
         });
+    }
+
+    #[test]
+    fn extra_ca_files_must_exist_and_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::default();
+        s.egress.extra_ca_files = vec![dir.path().join("missing.pem")];
+        let err = s.egress_config().unwrap_err().to_string();
+        assert!(err.contains("egress.extra_ca_files") && err.contains("missing.pem"), "{err}");
+        std::fs::write(dir.path().join("empty.pem"), "no certificate here").unwrap();
+        s.egress.extra_ca_files = vec![dir.path().join("empty.pem")];
+        let err = s.egress_config().unwrap_err().to_string();
+        assert!(err.contains("no certificate"), "{err}");
+        s.egress.extra_ca_files = Vec::new();
+        assert!(s.egress_config().unwrap().extra_roots.is_empty());
     }
 }
