@@ -24,7 +24,7 @@ pub struct UserTokens {
     egress: Arc<dyn Egress>,
     jwks: Mutex<HashMap<String, Arc<JwksCache>>>,
     /// The project's keys, as last read.
-    keys: Mutex<HashMap<ProjectId, (ProjectKeys, Instant)>>,
+    keys: Mutex<HashMap<ProjectId, (Arc<ProjectKeys>, Instant)>>,
     /// Users recorded as seen recently, with their disabled flag.
     seen: Mutex<HashMap<(ProjectId, String), (bool, Instant)>>,
 }
@@ -46,13 +46,13 @@ impl UserTokens {
     }
 
     /// The keys of `project`, read at most [`CACHE_TTL`] ago.
-    async fn cached_keys(&self, store: &dyn Store, project: ProjectId) -> Result<ProjectKeys, ApiError> {
+    async fn cached_keys(&self, store: &dyn Store, project: ProjectId) -> Result<Arc<ProjectKeys>, ApiError> {
         if let Some((keys, at)) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(&project)
             && at.elapsed() < CACHE_TTL
         {
             return Ok(keys.clone());
         }
-        let keys = self.keys(store, project).await?;
+        let keys = Arc::new(self.keys(store, project).await?);
         let mut all = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if all.len() >= MAX_CACHED {
             all.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
@@ -161,13 +161,16 @@ fn disabled_error() -> ApiError {
 
 /// The route's project and the verified claims of its user token.
 async fn verified(parts: &mut Parts, state: &AppState) -> Result<(ProjectId, weft_auth::UserClaims), ApiError> {
-    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+    // Only the project of the route's parameters (others are ignored).
+    #[derive(serde::Deserialize)]
+    struct Route {
+        #[serde(rename = "projectId")]
+        project: String,
+    }
+    let Path(Route { project }) = Path::<Route>::from_request_parts(parts, state)
         .await
         .map_err(|_| ApiError::not_found("No project matches this path"))?;
-    let project: ProjectId = params
-        .get("projectId")
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| ApiError::not_found("No project matches this path"))?;
+    let project: ProjectId = project.parse().map_err(|_| ApiError::not_found("No project matches this path"))?;
     let ip = crate::client_ip(parts);
     crate::check_throttle(state, ip)?;
     let outcome = authenticate(parts, state, project).await;
