@@ -80,9 +80,7 @@ type SessionKey = (ProjectId, String, String, Option<CredentialId>);
 
 /// One resolved session: what it holds, when, under which generation.
 struct Cached {
-    auth: Arc<IntegrationAuth>,
-    credential: Arc<Credential>,
-    secrets: Arc<CredentialSecrets>,
+    hit: Hit,
     at: Instant,
     generation: u64,
 }
@@ -112,18 +110,16 @@ impl SessionCache {
     fn get(&self, key: &SessionKey) -> Option<Hit> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let c = entries.get(key)?;
-        (c.generation == self.generation() && c.at.elapsed() < SESSION_TTL)
-            .then(|| (c.auth.clone(), c.credential.clone(), c.secrets.clone()))
+        (c.generation == self.generation() && c.at.elapsed() < SESSION_TTL).then(|| c.hit.clone())
     }
 
     fn insert(&self, key: SessionKey, hit: Hit, generation: u64) {
-        let (auth, credential, secrets) = hit;
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_SESSIONS {
             let current = self.generation();
             entries.retain(|_, c| c.generation == current && c.at.elapsed() < SESSION_TTL);
         }
-        entries.insert(key, Cached { auth, credential, secrets, at: Instant::now(), generation });
+        entries.insert(key, Cached { hit, at: Instant::now(), generation });
     }
 }
 

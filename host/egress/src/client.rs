@@ -107,7 +107,7 @@ impl EgressClient {
             .with_root_certificates(roots)
             .with_no_client_auth();
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        // This is the one place in Weft allowed to build an HTTP client.
+        // Connections are opened only by this connector (see `conn`).
         let connector = Connector {
             resolver: GuardedResolver {
                 policy: Arc::new(config.policy.clone()),
@@ -159,7 +159,7 @@ fn capped_body(body: PooledBody, cap: u64, deadline: Instant) -> BodyStream {
 /// The request hyper sends: origin-form target, `Host`, the caller's
 /// headers (already cleaned), then the injected ones.
 fn http_request(req: &mut OutboundRequest, user_agent: &HeaderValue) -> Result<http::Request<ReqBody>, EgressError> {
-    let invalid = |what: String| EgressError::InvalidRequest(what);
+    let invalid = EgressError::InvalidRequest;
     let target = match req.url.query() {
         Some(q) => format!("{}?{q}", req.url.path()),
         None => req.url.path().to_owned(),
@@ -175,7 +175,8 @@ fn http_request(req: &mut OutboundRequest, user_agent: &HeaderValue) -> Result<h
     let headers = out.headers_mut();
     headers.insert(HOST, HeaderValue::try_from(host).map_err(|_| invalid("the host is not a valid header".into()))?);
     for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
-        let name = HeaderName::try_from(name.as_str()).map_err(|_| invalid(format!("{name:?} is not a header name")))?;
+        let name =
+            HeaderName::try_from(name.as_str()).map_err(|_| invalid(format!("{name:?} is not a header name")))?;
         let value =
             HeaderValue::try_from(value.as_str()).map_err(|_| invalid(format!("the value of {name} is not valid")))?;
         headers.append(name, value);

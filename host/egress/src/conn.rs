@@ -11,14 +11,12 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::thread::ThreadId;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
@@ -227,7 +225,7 @@ fn pooled(
     let (parts, body) = resp.into_parts();
     let mut pooled = PooledBody { body, lender: Some((pool.clone(), origin, sender)) };
     // Nothing to read (HEAD, 204, 304): the connection is free already.
-    if hyper::body::Body::is_end_stream(&pooled.body) {
+    if pooled.body.is_end_stream() {
         pooled.give_back();
     }
     (parts, pooled)
@@ -250,7 +248,7 @@ impl PooledBody {
     /// the pool by then).
     pub(crate) async fn chunk(&mut self) -> Result<Option<Bytes>, EgressError> {
         loop {
-            match std::future::poll_fn(|cx| self.poll_frame(cx)).await {
+            match self.body.frame().await {
                 None => {
                     self.give_back();
                     return Ok(None);
@@ -260,20 +258,13 @@ impl PooledBody {
                     self.lender = None;
                     return Err(EgressError::Connection(hyper_error(&e)));
                 }
+                // Trailers carry nothing to pass on.
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         return Ok(Some(data));
                     }
-                    // Trailers: nothing to pass on.
                 }
             }
         }
-    }
-
-    fn poll_frame(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
     }
 }

@@ -147,7 +147,7 @@ pub struct Proxy {
 /// would let a caller pose as an internal client, Weft's own controls, and
 /// browser context.
 fn dropped_request_header(name: &str) -> bool {
-    let starts = |prefix: &str| name.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    let starts = |prefix| starts_ignoring_case(name, prefix);
     starts("x-forwarded-")
         || starts("x-paragon-")
         || starts("sec-")
@@ -165,9 +165,14 @@ fn dropped_response_header(name: &str) -> bool {
         || name.eq_ignore_ascii_case("set-cookie2")
 }
 
+/// Whether header `name` begins with `prefix`, in any case.
+fn starts_ignoring_case(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
 /// Provider headers kept in `{"output": ...}` answers.
 fn kept_json_header(name: &str) -> bool {
-    let starts = |prefix: &str| name.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+    let starts = |prefix| starts_ignoring_case(name, prefix);
     name.eq_ignore_ascii_case("retry-after")
         || name.eq_ignore_ascii_case("location")
         || starts("x-ratelimit-")
@@ -261,8 +266,11 @@ impl Proxy {
                 req.body = Some(call.body.clone());
             }
             req.timeout = Some(self.settings.timeout);
-            req.max_response_bytes =
-                Some(if call.raw { self.settings.max_raw_response_bytes } else { self.settings.max_json_response_bytes });
+            req.max_response_bytes = Some(if call.raw {
+                self.settings.max_raw_response_bytes
+            } else {
+                self.settings.max_json_response_bytes
+            });
             req
         };
         let mut sent = outbound(url.clone());

@@ -91,6 +91,14 @@ impl From<TaskRow> for TaskRecord {
     }
 }
 
+/// The stored columns, in the order every statement names them.
+macro_rules! columns {
+    () => {
+        "id, project_id, kind, user_id, integration_id, credential_id, request_id, method, target, status, \
+         outcome, duration_us, created_at"
+    };
+}
+
 /// PostgreSQL rows per statement: a batch travels as one JSON array bound
 /// to one parameter, so the statement text never changes (it is prepared
 /// once per connection) and the server unpacks the rows in one pass.
@@ -149,24 +157,21 @@ fn json_rows(rows: &[TaskRecord]) -> Result<String> {
 /// parses nothing per batch, and binds values straight from the records.
 const SQLITE_CHUNKS: [usize; 3] = [64, 8, 1];
 
-/// The multi-row insert of `rows` rows, for SQLite.
-fn sqlite_insert(rows: usize) -> &'static str {
+/// The multi-row insert of `SQLITE_CHUNKS[at]` rows, for SQLite.
+fn sqlite_insert(at: usize) -> &'static str {
     static TEXT: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = TEXT.get_or_init(|| {
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         SQLITE_CHUNKS
             .iter()
             .map(|&n| {
-                let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
                 format!(
-                    "INSERT INTO task_records (id, project_id, kind, user_id, integration_id, credential_id, \
-                     request_id, method, target, status, outcome, duration_us, created_at) VALUES {} \
-                     ON CONFLICT DO NOTHING",
+                    concat!("INSERT INTO task_records (", columns!(), ") VALUES {} ON CONFLICT DO NOTHING"),
                     vec![row; n].join(", ")
                 )
             })
             .collect()
     });
-    let at = SQLITE_CHUNKS.iter().position(|&n| n == rows).unwrap_or(SQLITE_CHUNKS.len() - 1);
     &all[at]
 }
 
@@ -175,9 +180,10 @@ impl crate::SqliteStore {
         let mut tx = self.begin_write().await?;
         let mut rest = batch;
         while !rest.is_empty() {
-            let n = SQLITE_CHUNKS.iter().copied().find(|&n| n <= rest.len()).unwrap_or(1);
-            let (rows, after) = rest.split_at(n);
-            let mut query = sqlx::query(sqlite_insert(n));
+            // The largest chunk that fits; the last one is a single row.
+            let at = SQLITE_CHUNKS.iter().position(|&n| n <= rest.len()).unwrap_or(SQLITE_CHUNKS.len() - 1);
+            let (rows, after) = rest.split_at(SQLITE_CHUNKS[at]);
+            let mut query = sqlx::query(sqlite_insert(at));
             for r in rows {
                 query = query
                     .bind(r.id)
@@ -203,17 +209,21 @@ impl crate::SqliteStore {
 }
 
 /// PostgreSQL: the rows of `jsonb_to_recordset`, typed by its column list.
-const INSERT_PG: &str = "INSERT INTO task_records (id, project_id, kind, user_id, integration_id, \
-     credential_id, request_id, method, target, status, outcome, duration_us, created_at) \
-     SELECT id, project_id, kind, user_id, integration_id, credential_id, request_id, method, target, \
-     status, outcome, duration_us, created_at FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, \
-     project_id uuid, kind text, user_id text, integration_id uuid, credential_id uuid, request_id text, \
-     method text, target text, status integer, outcome text, duration_us bigint, created_at timestamptz) \
-     ON CONFLICT DO NOTHING";
+const INSERT_PG: &str = concat!(
+    "INSERT INTO task_records (",
+    columns!(),
+    ") SELECT ",
+    columns!(),
+    " FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, project_id uuid, kind text, user_id text, \
+     integration_id uuid, credential_id uuid, request_id text, method text, target text, status integer, \
+     outcome text, duration_us bigint, created_at timestamptz) ON CONFLICT DO NOTHING"
+);
 
-const LIST: &str = "SELECT id, project_id, kind, user_id, integration_id, credential_id, request_id, method, target, \
-     status, outcome, duration_us, created_at FROM task_records WHERE project_id = $1 \
-     ORDER BY created_at DESC, id DESC LIMIT $2";
+const LIST: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM task_records WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+);
 const COUNT: &str = "SELECT COUNT(*) FROM task_records WHERE project_id = $1";
 
 macro_rules! task_store {
