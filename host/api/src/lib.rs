@@ -33,9 +33,28 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use weft_plugin_host::PluginHost;
 
-/// What handlers share.
+/// What handlers share: one pointer, so the per-request copy axum makes
+/// for every handler is one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state over `services`.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+pub struct Services {
     /// Installed plugins.
     pub plugins: Arc<PluginHost>,
     /// Set once start-up finished (plugins loaded); `/readyz` reports it.
@@ -125,16 +144,17 @@ pub fn route_table() -> Vec<RouteSpec> {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let (routes, _) = all_routes().into_parts();
-    routes
-        .fallback(|| async { ApiError::not_found("No route matches this path") })
-        .with_state(state)
+    // One layer of four (not four layers): axum wraps and boxes every route
+    // once per layer and clones each box per request.
+    let layers = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req.extensions().get::<MatchedPath>().map_or("-", |p| p.as_str());
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
             tracing::info_span!("weft_api.request", method = %req.method(), path = path, request_id = %id)
         }))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
         // Outside the propagation: responses carry the request id here.
         .layer(tower::util::MapResponseLayer::new(render_errors))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(request_id));
+    routes.fallback(|| async { ApiError::not_found("No route matches this path") }).with_state(state).layer(layers)
 }

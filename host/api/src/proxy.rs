@@ -27,7 +27,9 @@ pub(crate) fn routes() -> Routes {
             .add(method.clone(), BY_TYPE, Access::User, "Send a request to the provider as the user", proxy)
             .add(method, CUSTOM, Access::User, "Send a request to a custom integration's provider as the user", proxy);
     }
-    routes.layer_all(|r| r.layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)).layer(crate::sdk::cors()))
+    routes.layer_all(|r| {
+        r.layer(tower::ServiceBuilder::new().layer(crate::sdk::cors()).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)))
+    })
 }
 
 /// The integration and the rest of the path, from the raw (still

@@ -1,100 +1,149 @@
-//! Task records and call logs, written off the request path: calls hand a
-//! record to a channel and return; one writer task stores them in batches
-//! and logs each call. A clean shutdown drains the channel before it ends,
-//! so no record of a finished call is lost.
+//! Task records and call logs, written off the request path: a call appends
+//! its record to a shared queue and returns; one writer task takes the
+//! queue every [`LINGER`] (or as soon as a batch is full), stores it in
+//! batches and logs each call. Appending wakes nobody until a batch is
+//! full, so a call never pays for a thread switch. A clean shutdown drains
+//! the queue before it ends, so no record of a finished call is lost.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use weft_store::{Store, TaskRecord};
 
 /// Records waiting to be written, at most; past that a record is dropped
 /// with an error log (the database has been down for a long time).
 const QUEUE: usize = 65_536;
-/// Records per insert transaction.
+/// Records per insert transaction; a queue this long wakes the writer.
 const BATCH: usize = 512;
-/// How long the writer waits for more records before a transaction.
+/// How long records wait for company before the writer takes them.
 const LINGER: Duration = Duration::from_millis(100);
 
 /// Hands records to the writer task.
 pub struct TaskRecorder {
-    tx: std::sync::Mutex<Option<mpsc::Sender<TaskRecord>>>,
+    queue: Mutex<Queue>,
+    /// Wakes the writer early: a full batch, or shutdown.
+    wake: Notify,
     writer: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Queue {
+    records: Vec<TaskRecord>,
+    open: bool,
 }
 
 impl TaskRecorder {
     /// Starts the writer on the current runtime.
     pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_batches(store, rx));
-        Arc::new(Self { tx: std::sync::Mutex::new(Some(tx)), writer: tokio::sync::Mutex::new(Some(writer)) })
+        let recorder = Arc::new(Self {
+            queue: Mutex::new(Queue { records: Vec::with_capacity(BATCH), open: true }),
+            wake: Notify::new(),
+            writer: tokio::sync::Mutex::new(None),
+        });
+        let writer = tokio::spawn(write_batches(store, recorder.clone()));
+        // Nobody else has the recorder yet: the lock is free.
+        if let Ok(mut slot) = recorder.writer.try_lock() {
+            *slot = Some(writer);
+        }
+        recorder
     }
 
     /// Queues one record; never waits.
     pub fn record(&self, record: TaskRecord) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let Some(tx) = tx else {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if !queue.open {
+            drop(queue);
             tracing::error!(request_id = %record.request_id, "task record after shutdown; not stored");
             return;
-        };
-        if let Err(e) = tx.try_send(record) {
-            tracing::error!(error = %e, "task record queue full; record not stored");
+        }
+        if queue.records.len() >= QUEUE {
+            drop(queue);
+            tracing::error!(request_id = %record.request_id, "task record queue full; record not stored");
+            return;
+        }
+        queue.records.push(record);
+        let batch_full = queue.records.len() == BATCH;
+        drop(queue);
+        if batch_full {
+            self.wake.notify_one();
         }
     }
 
     /// Stops taking records and waits until every queued one is stored.
     pub async fn shutdown(&self) {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).open = false;
+        self.wake.notify_one();
         if let Some(writer) = self.writer.lock().await.take() {
             let _ = writer.await;
         }
     }
+
+    fn is_open(&self) -> bool {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).open
+    }
+
+    /// The queued records and whether more can come.
+    fn take(&self) -> (Vec<TaskRecord>, bool) {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let records = std::mem::replace(&mut queue.records, Vec::with_capacity(BATCH));
+        (records, queue.open)
+    }
 }
 
-async fn write_batches(store: Arc<dyn Store>, mut rx: mpsc::Receiver<TaskRecord>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        // Gather for a moment: every commit syncs the database, so fewer,
-        // larger transactions cost the request path far less.
-        let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < BATCH {
-            let room = BATCH - batch.len();
-            match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
+async fn write_batches(store: Arc<dyn Store>, recorder: Arc<TaskRecorder>) {
+    loop {
+        // Gathering costs the request path nothing and saves commits (each
+        // syncs the database).
+        tokio::select! {
+            () = tokio::time::sleep(LINGER) => {}
+            () = recorder.wake.notified() => {}
+        }
+        let (records, open) = recorder.take();
+        for batch in records.chunks(BATCH) {
+            store_batch(store.as_ref(), batch, &recorder).await;
+            log_calls(batch);
+        }
+        // Closed before the take: nothing can have been queued since.
+        if !open {
+            return;
+        }
+    }
+}
+
+/// Stores `batch`, retrying with backoff while the database fails; at
+/// shutdown it gives up (with an error naming the loss) after a few tries.
+async fn store_batch(store: &dyn Store, batch: &[TaskRecord], recorder: &TaskRecorder) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match store.insert_task_records(batch).await {
+            Ok(()) => return,
+            Err(e) if !recorder.is_open() && delay > Duration::from_secs(5) => {
+                tracing::error!(error = %e, lost = batch.len(), "task records could not be stored at shutdown");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, pending = batch.len(), "storing task records failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match store.insert_task_records(&batch).await {
-                Ok(()) => break,
-                Err(e) if rx.is_closed() && delay > Duration::from_secs(5) => {
-                    tracing::error!(error = %e, lost = batch.len(), "task records could not be stored at shutdown");
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, pending = batch.len(), "storing task records failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
-            }
-        }
-        for r in &batch {
-            tracing::info!(
-                target: "weft_proxy::calls",
-                request_id = %r.request_id,
-                project = %r.project_id,
-                user = %r.user_id,
-                method = %r.method,
-                target = %r.target,
-                status = r.status,
-                outcome = %r.outcome,
-                duration_us = r.duration_us,
-                "proxy call"
-            );
-        }
-        batch.clear();
+    }
+}
+
+fn log_calls(batch: &[TaskRecord]) {
+    for r in batch {
+        tracing::info!(
+            target: "weft_proxy::calls",
+            request_id = %r.request_id,
+            project = %r.project_id,
+            user = %r.user_id,
+            method = %r.method,
+            target = %r.target,
+            status = r.status,
+            outcome = %r.outcome,
+            duration_us = r.duration_us,
+            "proxy call"
+        );
     }
 }

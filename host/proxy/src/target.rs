@@ -8,6 +8,8 @@
 //! slashes stay encoded, backslashes and `@` land in the path, and a path
 //! that only looks like a URL (`//host/x`, `%2F%2Fhost`) is a path.
 
+use std::cell::RefCell;
+
 use serde_json::Value;
 use weft_credentials::Session;
 use weft_egress::Url;
@@ -26,7 +28,7 @@ pub enum TargetError {
 
 /// The integration's base URL: the operator's override, else the plugin's,
 /// with `{config.x}` placeholders filled from the account's settings.
-fn base_url(session: &Session, config: &Value) -> Result<Url, TargetError> {
+fn base_url(session: &Session) -> Result<Url, TargetError> {
     let meta = session.plugin().metadata.as_ref();
     let template = session
         .integration()
@@ -35,14 +37,41 @@ fn base_url(session: &Session, config: &Value) -> Result<Url, TargetError> {
         .or(meta.map(|m| m.base_url.as_str()))
         .filter(|b| !b.is_empty())
         .ok_or_else(|| TargetError::NoBaseUrl("the integration declares no base URL".into()))?;
-    let filled = fill_placeholders(template, config).map_err(|e| {
+    if !template.contains('{') {
+        return parse_base(template);
+    }
+    let filled = fill_placeholders(template, &config(session)).map_err(|e| {
         TargetError::NoBaseUrl(format!("the base URL cannot be filled from the account's settings: {e:?}"))
     })?;
-    let url = Url::parse(&filled).map_err(|_| TargetError::NoBaseUrl("the base URL does not parse".into()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(TargetError::NoBaseUrl("the base URL is not an http(s) URL".into()));
-    }
-    Ok(url)
+    parse_base(&filled)
+}
+
+/// The account's settings, as placeholders read them.
+fn config(session: &Session) -> Value {
+    Value::Object(session.credential().connection_config.clone())
+}
+
+thread_local! {
+    /// The base URL this thread parsed last, with its text: calls go to a
+    /// few integrations, and parsing costs more than the rest of resolving.
+    static LAST_BASE: RefCell<Option<(String, Url)>> = const { RefCell::new(None) };
+}
+
+/// `text` parsed as a base URL (an absolute http(s) URL with a host).
+fn parse_base(text: &str) -> Result<Url, TargetError> {
+    LAST_BASE.with_borrow_mut(|last| {
+        if let Some((known, url)) = last.as_ref()
+            && known == text
+        {
+            return Ok(url.clone());
+        }
+        let url = Url::parse(text).map_err(|_| TargetError::NoBaseUrl("the base URL does not parse".into()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(TargetError::NoBaseUrl("the base URL is not an http(s) URL".into()));
+        }
+        *last = Some((text.to_owned(), url.clone()));
+        Ok(url)
+    })
 }
 
 /// Same scheme, host and port.
@@ -69,8 +98,7 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
     if rest.chars().any(|c| c.is_control()) {
         return Err(TargetError::BadPath("the path contains control characters".into()));
     }
-    let config = Value::Object(session.credential().connection_config.clone());
-    let base = base_url(session, &config)?;
+    let base = base_url(session)?;
     if let Some(full) = absolute(rest) {
         let url = Url::parse(&full).map_err(|_| TargetError::BadPath(format!("{full:?} is not a URL")))?;
         if !url.username().is_empty() || url.password().is_some() {
@@ -79,7 +107,7 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
         let meta = session.plugin().metadata.as_ref();
         let permitted = same_origin(&url, &base)
             || meta.is_some_and(|m| {
-                weft_plugin_host::host_permitted(m, session.integration().base_url.as_deref(), &config, &url)
+                weft_plugin_host::host_permitted(m, session.integration().base_url.as_deref(), &config(session), &url)
             });
         if !permitted {
             return Err(TargetError::HostNotPermitted(url.host_str().unwrap_or_default().to_owned()));
@@ -92,7 +120,7 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
     let stays = same_origin(&url, &base)
         && url.username().is_empty()
         && url.password().is_none()
-        && (url.path() == base_path || url.path().starts_with(&format!("{base_path}/")));
+        && url.path().strip_prefix(base_path).is_some_and(|after| after.is_empty() || after.starts_with('/'));
     if !stays {
         return Err(TargetError::BadPath("the path leaves the integration's base URL".into()));
     }
@@ -102,15 +130,28 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
 /// Scheme, host and path of `url`, for records and logs (no query: an API
 /// key may travel there).
 pub(crate) fn display(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
+    url[..url::Position::AfterPath].to_owned()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::absolute;
+    use super::{absolute, display, parse_base};
+
+    #[test]
+    fn records_show_no_query_and_no_fragment() {
+        let url = weft_egress::Url::parse("https://api.test:8443/v1/items?api_key=secret#top").unwrap();
+        assert_eq!(display(&url), "https://api.test:8443/v1/items");
+    }
+
+    #[test]
+    fn the_remembered_base_is_the_one_asked_for() {
+        assert_eq!(parse_base("https://one.test/v1").unwrap().as_str(), "https://one.test/v1");
+        assert_eq!(parse_base("https://two.test/v2").unwrap().as_str(), "https://two.test/v2");
+        assert_eq!(parse_base("https://two.test/v2").unwrap().as_str(), "https://two.test/v2");
+        assert!(parse_base("ftp://three.test/").is_err());
+        assert!(parse_base("/relative").is_err());
+        assert_eq!(parse_base("https://one.test/v1").unwrap().host_str(), Some("one.test"));
+    }
 
     #[test]
     fn only_a_leading_scheme_makes_a_url() {

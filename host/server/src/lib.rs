@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+mod listener;
 mod startup;
 pub mod telemetry;
 pub mod vault;

@@ -7,7 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use weft_api::{AppState, AuthThrottle, UserTokens};
+use weft_api::{AppState, AuthThrottle, Services, UserTokens};
 use weft_auth::{Clock, SystemClock, TokenPolicy, UserTokenVerifier};
 use weft_credentials::{Credentials, Injector};
 use weft_egress::{EgressClient, Governor};
@@ -92,7 +92,7 @@ impl Application {
             TaskRecorder::start(store.clone()),
             settings.proxy_settings(),
         ));
-        let state = AppState {
+        let state = AppState::new(Services {
             proxy,
             credentials,
             plugins: host,
@@ -103,7 +103,7 @@ impl Application {
                 settings.auth.max_failures_per_minute,
                 std::time::Duration::from_secs(60),
             )),
-        };
+        });
         Ok(Self { listener, state, settings, store, first_operator_key })
     }
 
@@ -145,29 +145,30 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     ///
     /// HTTP is served by `server.io_threads` threads (one per core by
-    /// default), each running a single-threaded runtime that accepts from
-    /// the shared listener and keeps its connections, and the outbound
-    /// connections they open, to itself: a request never hops between
-    /// threads, which on a busy machine costs more than the request. The
-    /// background work (sweeps, key reloads, task records) stays on the
-    /// calling runtime. The serving runtimes live until the database is
-    /// closed, since connections opened from them are bound to them.
+    /// default), each running a single-threaded runtime that serves the
+    /// connections handed to it (each new one to the thread with the fewest
+    /// open) and keeps them, and the outbound connections they open, to
+    /// itself: a request never hops between threads, which on a busy machine
+    /// costs more than the request. The acceptor and the background work
+    /// (sweeps, key reloads, task records) stay on the calling runtime. The
+    /// serving runtimes live until the database is closed, since connections
+    /// opened from them are bound to them.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let background = self.start_background();
         let router = weft_api::router(self.state.clone());
         let addr = self.local_addr();
-        let listener = self.listener.into_std().context("taking the listener")?;
         let threads = match self.settings.server.io_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        let (listeners, acceptor) = crate::listener::spread(self.listener, threads).context("reading the listener")?;
+        let acceptor = tokio::spawn(acceptor);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let (release, released) = tokio::sync::watch::channel(false);
         // Each thread reports here when its server has ended.
         let (ended, mut endings) = tokio::sync::mpsc::unbounded_channel();
         let mut servers = Vec::with_capacity(threads);
-        for i in 0..threads {
-            let listener = listener.try_clone().context("sharing the listener")?;
+        for (i, listener) in listeners.into_iter().enumerate() {
             let (router, mut stopped, mut released) = (router.clone(), stopped.clone(), released.clone());
             let done = ended.clone();
             let thread = std::thread::Builder::new()
@@ -201,6 +202,7 @@ impl Application {
             // A serving thread that ends by itself (its runtime failed) ends the server.
             Some(outcome) = endings.recv() => outcomes.push(outcome),
         }
+        acceptor.abort();
         let _ = stop.send(true);
         while let Some(outcome) = endings.recv().await {
             outcomes.push(outcome);
@@ -223,20 +225,29 @@ impl Application {
     }
 }
 
-/// Serves `router` on this thread's runtime from `listener` until `stop`.
+/// Serves `router` on this thread's runtime, the connections `listener`
+/// hands over, until `stop`.
 async fn serve(
-    listener: std::net::TcpListener,
+    listener: crate::listener::HandedListener,
     router: axum::Router,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener).context("registering the listener")?;
-    // Answers go out as soon as they are written (as nginx's `tcp_nodelay`).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
+    // tokio wakes its own driver (a syscall and a spurious poll) whenever a
+    // timer is set while no other one is pending, which would be once per
+    // request (each outbound call has a deadline). A timer always pending
+    // avoids it.
+    let anchor = tokio::spawn(async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
     });
+    // (A tap, even a no-op, is what gives handlers the client address.)
+    let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
     // Connection info gives handlers the client address (auth throttling).
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(stop).await.context("serving HTTP")
+    let served = axum::serve(listener, service).with_graceful_shutdown(stop).await.context("serving HTTP");
+    anchor.abort();
+    served
 }
 
 impl Application {

@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use weft_plugin_host::{ActionCall, CallOptions, HostConfig, HostServices, PluginHost};
 
+/// The allocator the `weft` binary uses (Weft runs in this process).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const LATENCY_CALLS: usize = 20_000;
 const THROUGHPUT_TIME: Duration = Duration::from_secs(4);
 

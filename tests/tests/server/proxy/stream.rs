@@ -101,7 +101,7 @@ async fn a_50_mb_raw_answer_streams_with_bounded_memory() {
         offset += chunk.len() as u64;
         chunks += 1;
         // A slow reader: the server must wait for it, not buffer ahead.
-        if chunks % 16 == 0 {
+        if chunks.is_multiple_of(16) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
