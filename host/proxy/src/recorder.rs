@@ -20,12 +20,18 @@ const BATCH: usize = 512;
 /// How long records wait for company before the writer takes them.
 const LINGER: Duration = Duration::from_millis(100);
 
-/// Hands records to the writer task.
+/// Hands records to the writer task. Dropping it (without a shutdown)
+/// still lets the writer store what is queued and end.
 pub struct TaskRecorder {
-    queue: Mutex<Queue>,
-    /// Wakes the writer early: a full batch, or shutdown.
-    wake: Notify,
+    shared: Arc<Shared>,
     writer: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the recorder and its writer share.
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes the writer early: a full batch, or closing.
+    wake: Notify,
 }
 
 struct Queue {
@@ -36,22 +42,17 @@ struct Queue {
 impl TaskRecorder {
     /// Starts the writer on the current runtime.
     pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
-        let recorder = Arc::new(Self {
+        let shared = Arc::new(Shared {
             queue: Mutex::new(Queue { records: Vec::with_capacity(BATCH), open: true }),
             wake: Notify::new(),
-            writer: tokio::sync::Mutex::new(None),
         });
-        let writer = tokio::spawn(write_batches(store, recorder.clone()));
-        // Nobody else has the recorder yet: the lock is free.
-        if let Ok(mut slot) = recorder.writer.try_lock() {
-            *slot = Some(writer);
-        }
-        recorder
+        let writer = tokio::spawn(write_batches(store, shared.clone()));
+        Arc::new(Self { shared, writer: tokio::sync::Mutex::new(Some(writer)) })
     }
 
     /// Queues one record; never waits.
     pub fn record(&self, record: TaskRecord) {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.shared.lock();
         if !queue.open {
             drop(queue);
             tracing::error!(request_id = %record.request_id, "task record after shutdown; not stored");
@@ -66,32 +67,49 @@ impl TaskRecorder {
         let batch_full = queue.records.len() == BATCH;
         drop(queue);
         if batch_full {
-            self.wake.notify_one();
+            self.shared.wake.notify_one();
         }
     }
 
     /// Stops taking records and waits until every queued one is stored.
     pub async fn shutdown(&self) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).open = false;
-        self.wake.notify_one();
+        self.shared.close();
         if let Some(writer) = self.writer.lock().await.take() {
             let _ = writer.await;
         }
     }
+}
+
+impl Drop for TaskRecorder {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes no more records; the writer stores the rest and ends.
+    fn close(&self) {
+        self.lock().open = false;
+        self.wake.notify_one();
+    }
 
     fn is_open(&self) -> bool {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).open
+        self.lock().open
     }
 
     /// The queued records and whether more can come.
     fn take(&self) -> (Vec<TaskRecord>, bool) {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.lock();
         let records = std::mem::replace(&mut queue.records, Vec::with_capacity(BATCH));
         (records, queue.open)
     }
 }
 
-async fn write_batches(store: Arc<dyn Store>, recorder: Arc<TaskRecorder>) {
+async fn write_batches(store: Arc<dyn Store>, recorder: Arc<Shared>) {
     loop {
         // Gathering costs the request path nothing and saves commits (each
         // syncs the database).
@@ -113,7 +131,7 @@ async fn write_batches(store: Arc<dyn Store>, recorder: Arc<TaskRecorder>) {
 
 /// Stores `batch`, retrying with backoff while the database fails; at
 /// shutdown it gives up (with an error naming the loss) after a few tries.
-async fn store_batch(store: &dyn Store, batch: &[TaskRecord], recorder: &TaskRecorder) {
+async fn store_batch(store: &dyn Store, batch: &[TaskRecord], recorder: &Shared) {
     let mut delay = Duration::from_millis(100);
     loop {
         match store.insert_task_records(batch).await {

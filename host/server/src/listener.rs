@@ -73,8 +73,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, lanes: Vec<Lane>) {
                 continue;
             }
         };
-        let live: Vec<&Lane> = lanes.iter().filter(|l| !l.tx.is_closed()).collect();
-        let Some(lane) = live.iter().min_by_key(|l| l.open.load(Ordering::Relaxed)) else {
+        let live = lanes.iter().filter(|l| !l.tx.is_closed());
+        let Some(lane) = live.min_by_key(|l| l.open.load(Ordering::Relaxed)) else {
             return;
         };
         lane.open.fetch_add(1, Ordering::Relaxed);
