@@ -7,6 +7,7 @@
 
 mod admin;
 mod connect;
+mod cors;
 mod error;
 mod health;
 mod openapi;
@@ -29,7 +30,7 @@ use axum::extract::{MatchedPath, Request};
 use http::HeaderName;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use weft_plugin_host::PluginHost;
 
@@ -122,7 +123,7 @@ fn all_routes() -> routes::Routes {
     let documented = health::routes()
         .merge(plugins::routes())
         .merge(sdk::routes())
-        .merge(connect::routes().layer_all(|r| r.layer(sdk::cors())))
+        .merge(connect::routes().layer_all(|r| r.layer(cors::SdkCors)))
         .merge(proxy::routes())
         .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
@@ -139,6 +140,19 @@ pub fn route_table() -> Vec<RouteSpec> {
     all_routes().into_parts().1
 }
 
+/// A random (v4) UUID for a request that came without an id, written
+/// straight into the header value (no intermediate string).
+#[derive(Clone, Copy)]
+struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+        http::HeaderValue::from_str(text).ok().map(RequestId::new)
+    }
+}
+
 /// The whole API with its layers: request id (set, propagated), tracing
 /// span (method, matched path, request id), error rendering.
 pub fn router(state: AppState) -> Router {
@@ -147,7 +161,7 @@ pub fn router(state: AppState) -> Router {
     // One layer of four (not four layers): axum wraps and boxes every route
     // once per layer and clones each box per request.
     let layers = tower::ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id.clone(), NewRequestId))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req.extensions().get::<MatchedPath>().map_or("-", |p| p.as_str());
             let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();

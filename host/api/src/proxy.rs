@@ -28,7 +28,9 @@ pub(crate) fn routes() -> Routes {
             .add(method, CUSTOM, Access::User, "Send a request to a custom integration's provider as the user", proxy);
     }
     routes.layer_all(|r| {
-        r.layer(tower::ServiceBuilder::new().layer(crate::sdk::cors()).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)))
+        r.layer(
+            tower::ServiceBuilder::new().layer(crate::cors::SdkCors).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
+        )
     })
 }
 

@@ -6,25 +6,11 @@ use crate::user_token::User;
 use crate::{ApiError, AppState, store_error};
 use axum::Json;
 use axum::extract::State;
-use http::{HeaderName, Method};
+use http::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
-use tower_http::cors::{Any, CorsLayer};
 use weft_store::{ConnectedUser, Credential, CredentialStatus, Integration, ProjectId};
-
-/// Browsers call these routes from the app's own origin with a user token
-/// in the `Authorization` header (no cookies), so any origin may call them.
-pub(crate) fn cors() -> CorsLayer {
-    let headers =
-        ["authorization", "content-type", "x-paragon-credential", "x-paragon-use-raw-response", "x-request-id"];
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers(headers.map(HeaderName::from_static))
-        .expose_headers([HeaderName::from_static(crate::REQUEST_ID_HEADER)])
-        .max_age(std::time::Duration::from_secs(600))
-}
 
 pub(crate) fn routes() -> Routes {
     let me = "/projects/{projectId}/sdk/me";
@@ -45,7 +31,7 @@ pub(crate) fn routes() -> Routes {
             "The project's integrations",
             integrations,
         )
-        .layer_all(|r| r.layer(cors()))
+        .layer_all(|r| r.layer(crate::cors::SdkCors))
 }
 
 async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec<Integration>, ApiError> {

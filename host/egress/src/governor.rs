@@ -79,11 +79,54 @@ impl Default for GovernorConfig {
 /// many calls over a proportionally shorter interval (same rate, stricter).
 const MAX_WINDOW: u32 = 4_096;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    project: String,
-    integration: String,
-    connection: Option<String>,
+/// A bucket's key: project, integration and, for an account's bucket, the
+/// connection, joined by NUL (which none of them holds).
+type Key = Box<str>;
+
+/// The keys of a call's buckets, in one string: the app's key is a prefix
+/// of the account's, and both are looked up as `&str` (no key is allocated
+/// unless a bucket is created).
+struct Keys {
+    text: String,
+    app_len: usize,
+    has_connection: bool,
+}
+
+impl Keys {
+    fn new(subject: &Subject<'_>) -> Self {
+        let connection = subject.connection.unwrap_or_default();
+        let mut text = String::with_capacity(subject.project.len() + subject.integration.len() + connection.len() + 2);
+        text.push_str(subject.project);
+        text.push('\0');
+        text.push_str(subject.integration);
+        let app_len = text.len();
+        if let Some(c) = subject.connection {
+            text.push('\0');
+            text.push_str(c);
+        }
+        Self { text, app_len, has_connection: subject.connection.is_some() }
+    }
+
+    fn app(&self) -> &str {
+        &self.text[..self.app_len]
+    }
+
+    fn connection(&self) -> Option<&str> {
+        self.has_connection.then_some(self.text.as_str())
+    }
+
+    /// The buckets a call may spend, with the scope of rules each counts.
+    fn scoped(&self) -> [(Option<&str>, Scope); 2] {
+        [(Some(self.app()), Scope::App), (self.connection(), Scope::Connection)]
+    }
+}
+
+/// The bucket under `key`, created empty when missing.
+fn bucket<'b>(buckets: &'b mut HashMap<Key, Bucket>, key: &str) -> &'b mut Bucket {
+    if !buckets.contains_key(key) {
+        buckets.insert(key.into(), Bucket::default());
+    }
+    buckets.get_mut(key).expect("inserted above")
 }
 
 #[derive(Default)]
@@ -113,12 +156,6 @@ impl Governor {
         Self { buckets: Mutex::new(HashMap::new()), config }
     }
 
-    fn keys(subject: &Subject<'_>) -> (Key, Option<Key>) {
-        let app = Key { project: subject.project.into(), integration: subject.integration.into(), connection: None };
-        let conn = subject.connection.map(|c| Key { connection: Some(c.into()), ..app.clone() });
-        (app, conn)
-    }
-
     /// Admits one call now, spending it from every bucket that applies, or
     /// says how long to wait (nothing is spent then).
     pub fn admit(&self, subject: &Subject<'_>, rules: &[Rule]) -> Result<(), Duration> {
@@ -130,14 +167,14 @@ impl Governor {
         if rules.iter().any(|r| r.requests == 0) {
             return Err(self.config.max_learned_pause);
         }
-        let (app, conn) = Self::keys(subject);
+        let keys = Keys::new(subject);
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= self.config.max_buckets {
             evict_idle(&mut buckets, now);
         }
         // Check every bucket first: a refused call spends nothing anywhere.
         let mut wait = Duration::ZERO;
-        for (key, scope) in [(Some(&app), Scope::App), (conn.as_ref(), Scope::Connection)] {
+        for (key, scope) in keys.scoped() {
             let Some(key) = key else { continue };
             let Some(bucket) = buckets.get_mut(key) else { continue };
             if let Some(until) = bucket.paused_until {
@@ -154,12 +191,16 @@ impl Governor {
         if wait > Duration::ZERO {
             return Err(wait);
         }
-        for (key, scope) in [(Some(app), Scope::App), (conn, Scope::Connection)] {
+        for (key, scope) in keys.scoped() {
             let Some(key) = key else { continue };
-            let declared: Vec<Rule> = rules.iter().filter(|r| r.scope == scope).copied().collect();
-            let bucket = buckets.entry(key).or_default();
+            let longest = rules.iter().filter(|r| r.scope == scope).map(|r| scaled(*r).0).max();
+            if longest.is_none() && !buckets.contains_key(key) {
+                // Nothing to count and nothing learned: no bucket needed.
+                continue;
+            }
+            let bucket = bucket(&mut buckets, key);
             bucket.last_used = Some(now);
-            if let Some(longest) = declared.iter().map(|r| scaled(*r).0).max() {
+            if let Some(longest) = longest {
                 bucket.calls.push_back(now);
                 while bucket.calls.len() > longest as usize {
                     bucket.calls.pop_front();
@@ -186,10 +227,10 @@ impl Governor {
     ) {
         let Some(pause) = learned_pause(status, headers, wall, self.config.default_pause) else { return };
         let pause = pause.min(self.config.max_learned_pause);
-        let (app, conn) = Self::keys(subject);
-        let key = conn.unwrap_or(app);
+        let keys = Keys::new(subject);
+        let key = keys.connection().unwrap_or(keys.app());
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = buckets.entry(key).or_default();
+        let bucket = bucket(&mut buckets, key);
         let until = now + pause;
         bucket.paused_until = Some(bucket.paused_until.map_or(until, |u| u.max(until)));
         bucket.last_used = Some(now);
@@ -372,6 +413,22 @@ mod tests {
         assert!(g.admit_at(&subject("c4"), &[], now).is_ok(), "calls remain: no pause");
         g.learn_at(&subject("c5"), 429, &h(&[("Retry-After", "999999999")]), now, wall);
         assert_eq!(g.admit_at(&subject("c5"), &[], now), Err(Duration::from_secs(3600)), "capped");
+    }
+
+    #[test]
+    fn calls_without_limits_keep_no_bucket_until_one_is_learned() {
+        let g = Governor::default();
+        let now = Instant::now();
+        for c in ["a", "b", "c"] {
+            g.admit_at(&subject(c), &[], now).unwrap();
+        }
+        assert_eq!(g.buckets.lock().unwrap().len(), 0, "nothing to count, nothing kept");
+        g.learn_at(&subject("a"), 429, &[("Retry-After".into(), "5".into())], now, std::time::SystemTime::now());
+        assert_eq!(g.buckets.lock().unwrap().len(), 1);
+        assert!(g.admit_at(&subject("a"), &[], now).is_err(), "the learned pause applies");
+        // The app key is a prefix of the account key; they stay apart.
+        let app_only = Subject { connection: None, ..subject("a") };
+        assert!(g.admit_at(&app_only, &[], now).is_ok(), "the pause was the account's");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
+use uuid::fmt::Hyphenated;
 use weft_credentials::{Credentials, IntegrationRef};
 use weft_egress::governor::Subject;
 use weft_egress::{BodyStream, Egress, EgressError, Governor, Method, OutboundRequest, StreamingResponse};
@@ -247,11 +248,13 @@ impl Proxy {
         let url = target::resolve(&session, &call.path).map_err(ProxyError::Target)?;
         record.target = target::display(&url);
 
-        let project = call.project.to_string();
-        // Keyed like plugin calls (by type) so both spend one budget.
-        let integration = session.integration().integration_type.clone();
-        let connection = session.credential().id.to_string();
-        let subject = Subject { project: &project, integration: &integration, connection: Some(&connection) };
+        let (mut project, mut connection) = ([0u8; Hyphenated::LENGTH], [0u8; Hyphenated::LENGTH]);
+        let subject = Subject {
+            project: call.project.as_uuid().hyphenated().encode_lower(&mut project),
+            // Keyed like plugin calls (by type) so both spend one budget.
+            integration: &session.integration().integration_type,
+            connection: Some(session.credential().id.as_uuid().hyphenated().encode_lower(&mut connection)),
+        };
         let rules = session.plugin().metadata.as_ref().map(|m| m.governor_rules()).unwrap_or_default();
         self.governor.admit(&subject, &rules).map_err(ProxyError::RateLimited)?;
 

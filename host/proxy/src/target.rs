@@ -114,8 +114,7 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
         }
         return Ok(url);
     }
-    let joined = format!("{}/{}", base.as_str().trim_end_matches('/'), rest.trim_start_matches('/'));
-    let url = Url::parse(&joined).map_err(|_| TargetError::BadPath("the path does not form a URL".into()))?;
+    let url = extend(&base, rest);
     let base_path = base.path().trim_end_matches('/');
     let stays = same_origin(&url, &base)
         && url.username().is_empty()
@@ -127,6 +126,31 @@ pub(crate) fn resolve(session: &Session, rest: &str) -> Result<Url, TargetError>
     Ok(url)
 }
 
+/// `base` with `rest` appended to its path (and the caller's query): the
+/// URL that parsing `{base}/{rest}` gives, without parsing scheme and host
+/// again, and with no way for `rest` to reach the authority.
+fn extend(base: &Url, rest: &str) -> Url {
+    let (path, query, fragment) = split_reference(rest.trim_start_matches('/'));
+    let mut url = base.clone();
+    url.set_path(&format!("{}/{path}", base.path().trim_end_matches('/')));
+    url.set_query(query);
+    url.set_fragment(fragment);
+    url
+}
+
+/// `rest` cut where a URL parser cuts it: path, then query (after the
+/// first `?`), then fragment (after the first `#`).
+fn split_reference(rest: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (before, fragment) = match rest.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (rest, None),
+    };
+    match before.split_once('?') {
+        Some((path, query)) => (path, Some(query), fragment),
+        None => (before, None, fragment),
+    }
+}
+
 /// Scheme, host and path of `url`, for records and logs (no query: an API
 /// key may travel there).
 pub(crate) fn display(url: &Url) -> String {
@@ -135,7 +159,32 @@ pub(crate) fn display(url: &Url) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{absolute, display, parse_base};
+    use super::{absolute, display, extend, parse_base};
+    use weft_egress::Url;
+
+    /// Extending the base gives what parsing the concatenation gives.
+    #[test]
+    fn an_extended_base_is_the_concatenation_parsed() {
+        for base in ["https://api.test/v1", "https://api.test/", "http://api.test:8080/a/b/"] {
+            let parsed = parse_base(base).unwrap();
+            for rest in [
+                "items",
+                "items?limit=5&x=%2F",
+                "a/../../b",
+                "%2e%2e/x",
+                "\\evil.test/x",
+                "@evil.test/x",
+                "a?b#c",
+                "a#b?c",
+                "",
+                "?only=query",
+                "sp ace/ü",
+            ] {
+                let joined = format!("{}/{}", parsed.as_str().trim_end_matches('/'), rest);
+                assert_eq!(extend(&parsed, rest), Url::parse(&joined).unwrap(), "{base} + {rest}");
+            }
+        }
+    }
 
     #[test]
     fn records_show_no_query_and_no_fragment() {

@@ -155,7 +155,7 @@ fn json_rows(rows: &[TaskRecord]) -> Result<String> {
 /// row counts are used (a batch is cut into chunks of these sizes), so
 /// each statement is prepared once per connection and then reused: SQLite
 /// parses nothing per batch, and binds values straight from the records.
-const SQLITE_CHUNKS: [usize; 3] = [64, 8, 1];
+const SQLITE_CHUNKS: [usize; 4] = [512, 64, 8, 1];
 
 /// The multi-row insert of `SQLITE_CHUNKS[at]` rows, for SQLite.
 fn sqlite_insert(at: usize) -> &'static str {

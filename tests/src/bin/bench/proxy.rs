@@ -19,6 +19,13 @@
 //! text to parse) and needs nothing installed. The ratio to nginx and the
 //! latency added over the direct call are what the budgets in DESIGN.md
 //! bound; the absolute numbers depend on the machine.
+//!
+//! A 2-core machine shared with other work drifts by tens of percent from
+//! one second to the next, so one window per target would report the drift.
+//! The run is [`ROUNDS`] rounds, each measuring every target at both
+//! concurrencies back to back; a round's ratio and added latency compare
+//! targets measured within seconds of each other, and the report takes the
+//! median over rounds of each figure (the per-round figures are printed).
 
 mod load;
 mod nginx;
@@ -37,8 +44,10 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-const WARMUP: Duration = Duration::from_secs(2);
-const MEASURE: Duration = Duration::from_secs(5);
+const WARMUP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(3);
+/// Rounds of measurements; figures are medians over rounds.
+const ROUNDS: usize = 5;
 /// Latency: one connection, one request at a time.
 const C1: Shape = Shape { connections: 1, threads: 1, warmup: WARMUP, measure: MEASURE };
 /// Throughput: 32 connections on two generator threads.
@@ -99,29 +108,49 @@ pub fn run() -> anyhow::Result<Value> {
     }
 
     let targets = [Some(&direct), Some(&via_nginx), weft_refused.is_none().then_some(&via_weft)];
-    let mut measured = [Measured::default(), Measured::default(), Measured::default()];
-    for (shape, label) in [(C1, "c1"), (C32, "c32")] {
-        for (i, target) in targets.iter().enumerate() {
-            let Some(target) = target else { continue };
-            rig.ensure_running()?;
-            eprintln!("measuring {} at {label}...", TARGETS[i]);
-            let outcome = load::run(target, shape).with_context(|| format!("driving {}", TARGETS[i]))?;
-            match label {
-                "c1" => measured[i].c1 = outcome,
-                _ => measured[i].c32 = outcome,
+    let mut rounds = Vec::with_capacity(ROUNDS);
+    for round in 1..=ROUNDS {
+        let mut measured = [Measured::default(), Measured::default(), Measured::default()];
+        for (shape, label) in [(C1, "c1"), (C32, "c32")] {
+            for (i, target) in targets.iter().enumerate() {
+                let Some(target) = target else { continue };
+                rig.ensure_running()?;
+                eprintln!("round {round}/{ROUNDS}: measuring {} at {label}...", TARGETS[i]);
+                let outcome = load::run(target, shape).with_context(|| format!("driving {}", TARGETS[i]))?;
+                match label {
+                    "c1" => measured[i].c1 = outcome,
+                    _ => measured[i].c32 = outcome,
+                }
             }
+        }
+        print_table(&format!("round {round}"), &measured, weft_refused.is_none());
+        check_errors(&measured)?;
+        rounds.push(measured);
+        if weft_refused.is_some() {
+            break;
         }
     }
     drop(rig);
 
-    print_table(&measured, weft_refused.is_none());
     if let Some(e) = weft_refused {
         return Err(e.context("Weft's proxy route must answer 200 before it can be measured"));
     }
-    check_errors(&measured)?;
-    let figures = figures(&measured);
+    let figures = figures(&rounds);
+    let per_round: Vec<String> = rounds.iter().map(|[_, n, w]| format!("{:.3}", w.c32.rps / n.c32.rps)).collect();
+    eprintln!("Weft/nginx at c32 per round: {}; the report takes the median", per_round.join(", "));
     print_verdicts(&figures);
     Ok(figures)
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 impl Rig {
@@ -173,36 +202,40 @@ async fn probe(target: &Target, expect: &str) -> anyhow::Result<()> {
 }
 
 /// The figures written to the report: the required ones (rps at c32, the
-/// ratio to nginx, Weft's added latency at c1) and the ones they come from.
-fn figures(m: &[Measured; 3]) -> Value {
-    let [direct, nginx, weft] = m;
+/// ratio to nginx, Weft's added latency at c1) and the ones they come from,
+/// each the median over rounds of that figure within a round.
+fn figures(rounds: &[[Measured; 3]]) -> Value {
     let (ms, rps) = (|v: f64| (v * 1000.0).round() / 1000.0, |v: f64| v.round());
-    let errors: u64 = m.iter().map(|t| t.c1.errors + t.c32.errors).sum();
+    let over = |f: &dyn Fn(&Measured, &Measured, &Measured) -> f64| {
+        median(rounds.iter().map(|[direct, nginx, weft]| f(direct, nginx, weft)).collect())
+    };
+    let errors: u64 = rounds.iter().flatten().map(|t| t.c1.errors + t.c32.errors).sum();
     json!({
-        "direct_rps": rps(direct.c32.rps),
-        "nginx_rps": rps(nginx.c32.rps),
-        "proxy_rps": rps(weft.c32.rps),
-        "ratio_vs_nginx": ms(weft.c32.rps / nginx.c32.rps),
-        "added_p50_ms_c1": ms(weft.c1.p50_ms - direct.c1.p50_ms),
-        "added_p99_ms_c1": ms(weft.c1.p99_ms - direct.c1.p99_ms),
-        "nginx_added_p50_ms_c1": ms(nginx.c1.p50_ms - direct.c1.p50_ms),
-        "nginx_added_p99_ms_c1": ms(nginx.c1.p99_ms - direct.c1.p99_ms),
-        "direct_p50_ms_c1": ms(direct.c1.p50_ms),
-        "direct_p99_ms_c1": ms(direct.c1.p99_ms),
-        "nginx_p50_ms_c1": ms(nginx.c1.p50_ms),
-        "nginx_p99_ms_c1": ms(nginx.c1.p99_ms),
-        "proxy_p50_ms_c1": ms(weft.c1.p50_ms),
-        "proxy_p99_ms_c1": ms(weft.c1.p99_ms),
-        "direct_p99_ms_c32": ms(direct.c32.p99_ms),
-        "nginx_p99_ms_c32": ms(nginx.c32.p99_ms),
-        "proxy_p99_ms_c32": ms(weft.c32.p99_ms),
+        "direct_rps": rps(over(&|d, _, _| d.c32.rps)),
+        "nginx_rps": rps(over(&|_, n, _| n.c32.rps)),
+        "proxy_rps": rps(over(&|_, _, w| w.c32.rps)),
+        "ratio_vs_nginx": ms(over(&|_, n, w| w.c32.rps / n.c32.rps)),
+        "added_p50_ms_c1": ms(over(&|d, _, w| w.c1.p50_ms - d.c1.p50_ms)),
+        "added_p99_ms_c1": ms(over(&|d, _, w| w.c1.p99_ms - d.c1.p99_ms)),
+        "nginx_added_p50_ms_c1": ms(over(&|d, n, _| n.c1.p50_ms - d.c1.p50_ms)),
+        "nginx_added_p99_ms_c1": ms(over(&|d, n, _| n.c1.p99_ms - d.c1.p99_ms)),
+        "direct_p50_ms_c1": ms(over(&|d, _, _| d.c1.p50_ms)),
+        "direct_p99_ms_c1": ms(over(&|d, _, _| d.c1.p99_ms)),
+        "nginx_p50_ms_c1": ms(over(&|_, n, _| n.c1.p50_ms)),
+        "nginx_p99_ms_c1": ms(over(&|_, n, _| n.c1.p99_ms)),
+        "proxy_p50_ms_c1": ms(over(&|_, _, w| w.c1.p50_ms)),
+        "proxy_p99_ms_c1": ms(over(&|_, _, w| w.c1.p99_ms)),
+        "direct_p99_ms_c32": ms(over(&|d, _, _| d.c32.p99_ms)),
+        "nginx_p99_ms_c32": ms(over(&|_, n, _| n.c32.p99_ms)),
+        "proxy_p99_ms_c32": ms(over(&|_, _, w| w.c32.p99_ms)),
+        "rounds": rounds.len(),
         "errors": errors,
     })
 }
 
-fn print_table(m: &[Measured; 3], with_weft: bool) {
+fn print_table(title: &str, m: &[Measured; 3], with_weft: bool) {
     eprintln!(
-        "\n{:<8} {:>11} {:>10} {:>10} {:>11} {:>11} {:>8}",
+        "\n{title}\n{:<8} {:>11} {:>10} {:>10} {:>11} {:>11} {:>8}",
         "target", "c32 req/s", "c1 p50 ms", "c1 p99 ms", "c32 p50 ms", "c32 p99 ms", "errors"
     );
     for (name, t) in TARGETS.iter().zip(m).take(if with_weft { 3 } else { 2 }) {
