@@ -114,6 +114,10 @@ impl MockApi {
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind mock API");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("mock API") });
+        static PREPARING: std::sync::Once = std::sync::Once::new();
+        PREPARING.call_once(|| {
+            std::thread::spawn(bomb);
+        });
         Self { origin: format!("http://{addr}"), addr, shared }
     }
 
@@ -227,14 +231,25 @@ async fn once_401(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     echo(req).await.into_response()
 }
 
+/// The gzip bomb's body: compressed once per test process, on a thread of
+/// its own started with the first mock, so that the answer comes faster
+/// than the proxy's timeout however busy the machine is.
+fn bomb() -> Bytes {
+    static BOMB: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
+    BOMB.get_or_init(|| {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1024 * 1024];
+        for _ in 0..64 {
+            gz.write_all(&zeros).expect("gzip");
+        }
+        Bytes::from(gz.finish().expect("gzip"))
+    })
+    .clone()
+}
+
 async fn gzip_bomb() -> Response {
-    use std::io::Write;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![0u8; 1024 * 1024];
-    for _ in 0..64 {
-        gz.write_all(&zeros).expect("gzip");
-    }
-    let body = gz.finish().expect("gzip");
+    let body = tokio::task::spawn_blocking(bomb).await.expect("gzip");
     ([("content-encoding", "gzip"), ("content-type", "application/json")], body).into_response()
 }
 

@@ -40,32 +40,48 @@ impl StaticKey {
 }
 
 /// Every key a project accepts: static keys and optionally one JWKS.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ProjectKeys {
     pub(crate) static_keys: Vec<StaticKey>,
     pub(crate) jwks: Option<Arc<JwksCache>>,
+    /// [`ProjectKeys::fingerprint`], kept up to date by every change.
+    fingerprint: [u8; 32],
+}
+
+impl Default for ProjectKeys {
+    fn default() -> Self {
+        Self::with_static(Vec::new())
+    }
 }
 
 impl ProjectKeys {
     /// Static keys only.
     pub fn with_static(keys: Vec<StaticKey>) -> Self {
-        Self { static_keys: keys, jwks: None }
+        let mut keys = Self { static_keys: keys, jwks: None, fingerprint: [0; 32] };
+        keys.refresh_fingerprint();
+        keys
     }
 
     /// Replaces the static keys.
     pub fn set_static(&mut self, keys: Vec<StaticKey>) {
         self.static_keys = keys;
+        self.refresh_fingerprint();
     }
 
     /// Adds a JWKS provider.
     pub fn with_jwks(mut self, jwks: Arc<JwksCache>) -> Self {
         self.jwks = Some(jwks);
+        self.refresh_fingerprint();
         self
     }
 
     /// Identifies this exact key set: cached verifications made with another
     /// set (a key since removed) are not reused.
     pub(crate) fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
+    fn refresh_fingerprint(&mut self) {
         let mut h = Sha256::new();
         for k in &self.static_keys {
             h.update(k.fingerprint);
@@ -73,6 +89,6 @@ impl ProjectKeys {
         if let Some(j) = &self.jwks {
             h.update(j.url().as_bytes());
         }
-        h.finalize().into()
+        self.fingerprint = h.finalize().into();
     }
 }

@@ -73,7 +73,7 @@ impl Pool {
     /// The most recently used live connection to `origin`, if any.
     fn take(&self, origin: &Origin) -> Option<SendRequest<ReqBody>> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.get_mut(&std::thread::current().id())?.get_mut(origin)?;
+        let list = idle.get_mut(&this_thread())?.get_mut(origin)?;
         while let Some(c) = list.pop() {
             if !c.sender.is_closed() && c.since.elapsed() < IDLE_TIMEOUT {
                 return Some(c.sender);
@@ -98,12 +98,24 @@ impl Pool {
             }
             idle.retain(|_, lists| !lists.is_empty());
         }
-        let list = idle.entry(std::thread::current().id()).or_default().entry(origin).or_default();
-        list.retain(live);
+        let list = idle.entry(this_thread()).or_default().entry(origin).or_default();
+        // Dead ones are looked for only when they would keep a live one out
+        // (and at sweeps): a check costs a clock read per connection.
+        if list.len() >= self.max_idle_per_origin {
+            list.retain(live);
+        }
         if list.len() < self.max_idle_per_origin {
             list.push(Idle { sender, since: Instant::now() });
         }
     }
+}
+
+/// This thread's id (read once per thread: `thread::current` clones a handle).
+fn this_thread() -> ThreadId {
+    thread_local! {
+        static ID: ThreadId = std::thread::current().id();
+    }
+    ID.with(|id| *id)
 }
 
 /// Opens connections: resolution through the policy, TCP, TLS, HTTP/1.1.

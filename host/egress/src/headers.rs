@@ -21,10 +21,16 @@ pub fn is_hop_by_hop(name: &str) -> bool {
     HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
+/// True for a header the egress client never forwards from a caller
+/// (hop-by-hop, `Authorization`, `Host`, `Content-Length`, `Cookie`).
+pub fn is_forbidden_request_header(name: &str) -> bool {
+    is_hop_by_hop(name) || CALLER_FORBIDDEN.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
 /// Removes hop-by-hop headers and the ones a caller may not supply
 /// (`Authorization`, `Host`, `Content-Length`, `Cookie`).
 pub fn strip_forbidden_request_headers(headers: &mut Vec<(String, String)>) {
-    headers.retain(|(name, _)| !is_hop_by_hop(name) && !CALLER_FORBIDDEN.iter().any(|h| h.eq_ignore_ascii_case(name)));
+    headers.retain(|(name, _)| !is_forbidden_request_header(name));
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ mod resolve;
 
 pub use client::{EgressClient, EgressConfig, certificates_from_pem};
 pub use governor::Governor;
-pub use headers::{is_hop_by_hop, strip_forbidden_request_headers};
+pub use headers::{is_forbidden_request_header, is_hop_by_hop, strip_forbidden_request_headers};
 pub use policy::EgressPolicy;
 pub use resolve::{Lookup, SystemLookup};
 pub use url::Url;

@@ -16,7 +16,9 @@ use weft_store::{Store, TaskRecord};
 /// with an error log (the database has been down for a long time).
 const QUEUE: usize = 65_536;
 /// Records per insert transaction; a queue this long wakes the writer.
-const BATCH: usize = 512;
+/// Each commit syncs the database to disk, so under load a commit holds
+/// thousands of records (the store cuts them into multi-row statements).
+const BATCH: usize = 4096;
 /// How long records wait for company before the writer takes them.
 const LINGER: Duration = Duration::from_millis(100);
 
@@ -42,10 +44,8 @@ struct Queue {
 impl TaskRecorder {
     /// Starts the writer on the current runtime.
     pub fn start(store: Arc<dyn Store>) -> Arc<Self> {
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue { records: Vec::with_capacity(BATCH), open: true }),
-            wake: Notify::new(),
-        });
+        let shared =
+            Arc::new(Shared { queue: Mutex::new(Queue { records: Vec::new(), open: true }), wake: Notify::new() });
         let writer = tokio::spawn(write_batches(store, shared.clone()));
         Arc::new(Self { shared, writer: tokio::sync::Mutex::new(Some(writer)) })
     }
@@ -104,7 +104,9 @@ impl Shared {
     /// The queued records and whether more can come.
     fn take(&self) -> (Vec<TaskRecord>, bool) {
         let mut queue = self.lock();
-        let records = std::mem::replace(&mut queue.records, Vec::with_capacity(BATCH));
+        // Room for as many as last time: a push under load rarely reallocates.
+        let room = queue.records.len().min(BATCH);
+        let records = std::mem::replace(&mut queue.records, Vec::with_capacity(room));
         (records, queue.open)
     }
 }
