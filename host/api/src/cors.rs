@@ -14,17 +14,16 @@ use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ORIGIN, VARY,
 };
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// Methods a cross-origin page may use.
-pub(crate) const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
+const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 /// Request headers a cross-origin page may send.
-pub(crate) const HEADERS: &str =
-    "authorization, content-type, x-paragon-credential, x-paragon-use-raw-response, x-request-id";
+const HEADERS: &str = "authorization, content-type, x-paragon-credential, x-paragon-use-raw-response, x-request-id";
 /// Seconds a browser may cache a preflight answer.
 const MAX_AGE: &str = "600";
 /// The answer depends on these request headers, so caches must key on them.
@@ -65,7 +64,8 @@ where
             let mut resp = Response::new(Body::empty());
             *resp.status_mut() = StatusCode::OK;
             let h = resp.headers_mut();
-            allow(h);
+            h.insert(VARY, HeaderValue::from_static(VARY_ON));
+            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
             h.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(METHODS));
             h.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(HEADERS));
             h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(MAX_AGE));
@@ -74,12 +74,6 @@ where
         let cross_origin = req.headers().contains_key(ORIGIN);
         CorsFuture::Call { inner: self.inner.call(req), cross_origin }
     }
-}
-
-/// The headers every answer to a cross-origin caller carries.
-fn allow(h: &mut HeaderMap) {
-    h.append(VARY, HeaderValue::from_static(VARY_ON));
-    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
 }
 
 pin_project_lite::pin_project! {
@@ -100,11 +94,10 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for CorsFuture<F> 
             Projected::Call { inner, cross_origin } => {
                 let mut resp = std::task::ready!(inner.poll(cx))?;
                 let h = resp.headers_mut();
+                h.append(VARY, HeaderValue::from_static(VARY_ON));
                 if *cross_origin {
-                    allow(h);
+                    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
                     h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(crate::REQUEST_ID_HEADER));
-                } else {
-                    h.append(VARY, HeaderValue::from_static(VARY_ON));
                 }
                 Poll::Ready(Ok(resp))
             }

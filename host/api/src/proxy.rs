@@ -80,17 +80,11 @@ async fn proxy(
         method: weft_egress::Method::from_http(&verb)
             .ok_or_else(|| ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Unsupported method"))?,
         path,
-        // Not copied when they could never be forwarded (the user token
-        // above all: the egress client would drop it anyway).
-        headers: headers
-            .iter()
-            .filter(|(n, _)| !weft_egress::is_forbidden_request_header(n.as_str()))
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect(),
+        request_id: headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+        headers,
         body,
         credential,
         raw,
-        request_id: headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
     };
     match state.proxy.call(call).await {
         Ok(Answer::Json { status, mut headers, body }) => {

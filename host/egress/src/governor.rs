@@ -89,7 +89,6 @@ type Key = Box<str>;
 struct Keys {
     text: String,
     app_len: usize,
-    has_connection: bool,
 }
 
 impl Keys {
@@ -104,15 +103,17 @@ impl Keys {
             text.push('\0');
             text.push_str(c);
         }
-        Self { text, app_len, has_connection: subject.connection.is_some() }
+        Self { text, app_len }
     }
 
     fn app(&self) -> &str {
         &self.text[..self.app_len]
     }
 
+    /// The account's key, when the call names an account (then the text
+    /// goes on past the app's key).
     fn connection(&self) -> Option<&str> {
-        self.has_connection.then_some(self.text.as_str())
+        (self.text.len() > self.app_len).then_some(self.text.as_str())
     }
 
     /// The buckets a call may spend, with the scope of rules each counts.

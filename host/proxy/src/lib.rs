@@ -77,8 +77,9 @@ pub struct ProxyCall {
     pub method: Method,
     /// The path after the integration, query included, as received.
     pub path: String,
-    /// The caller's headers; cleaned before sending.
-    pub headers: Vec<(String, String)>,
+    /// The caller's headers, as received; only the ones worth forwarding
+    /// are sent.
+    pub headers: http::HeaderMap,
     /// The request body, sent as received.
     pub body: Bytes,
     /// `X-Paragon-Credential`: the account to use.
@@ -143,13 +144,13 @@ pub struct Proxy {
     settings: ProxySettings,
 }
 
-/// Caller headers never forwarded (besides the egress client's own list of
-/// credentials, routing and hop-by-hop headers): forwarding metadata that
-/// would let a caller pose as an internal client, Weft's own controls, and
-/// browser context.
+/// Caller headers never forwarded: the egress client's list (credentials,
+/// routing, hop-by-hop), forwarding metadata that would let a caller pose
+/// as an internal client, Weft's own controls, and browser context.
 fn dropped_request_header(name: &str) -> bool {
     let starts = |prefix| starts_ignoring_case(name, prefix);
-    starts("x-forwarded-")
+    weft_egress::is_forbidden_request_header(name)
+        || starts("x-forwarded-")
         || starts("x-paragon-")
         || starts("sec-")
         || starts("proxy-")
@@ -261,7 +262,12 @@ impl Proxy {
         // Built twice at most (a retry after a 401), so never cloned.
         let outbound = |url: weft_egress::Url| {
             let mut req = OutboundRequest::new(call.method, url);
-            req.headers = call.headers.iter().filter(|(n, _)| !dropped_request_header(n)).cloned().collect();
+            req.headers = call
+                .headers
+                .iter()
+                .filter(|(n, _)| !dropped_request_header(n.as_str()))
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect();
             if !call.body.is_empty() {
                 if !req.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
                     req.headers.push(("content-type".into(), "application/json".into()));
