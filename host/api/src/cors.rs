@@ -93,15 +93,20 @@ impl<F: Future<Output = Result<Response, Infallible>>> Future for CorsFuture<F> 
             Projected::Preflight { resp } => Poll::Ready(Ok(resp.take().expect("polled after completion"))),
             Projected::Call { inner, cross_origin } => {
                 let mut resp = std::task::ready!(inner.poll(cx))?;
-                let h = resp.headers_mut();
-                h.append(VARY, HeaderValue::from_static(VARY_ON));
-                if *cross_origin {
-                    h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-                    h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(crate::REQUEST_ID_HEADER));
-                }
+                decorate(resp.headers_mut(), *cross_origin);
                 Poll::Ready(Ok(resp))
             }
         }
+    }
+}
+
+/// The CORS headers of an answer to a call that was not a preflight;
+/// `cross_origin` when the call came with an `Origin` header.
+pub(crate) fn decorate(h: &mut http::HeaderMap, cross_origin: bool) {
+    h.append(VARY, HeaderValue::from_static(VARY_ON));
+    if cross_origin {
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(crate::REQUEST_ID_HEADER));
     }
 }
 

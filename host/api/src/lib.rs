@@ -147,9 +147,78 @@ struct NewRequestId;
 
 impl MakeRequestId for NewRequestId {
     fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
-        http::HeaderValue::from_str(text).ok().map(RequestId::new)
+        Some(RequestId::new(new_request_id()))
+    }
+}
+
+fn new_request_id() -> http::HeaderValue {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    http::HeaderValue::from_str(text).expect("a UUID is a valid header value")
+}
+
+/// The request's id, as the router's layers settle it: the caller's
+/// `x-request-id` when it sent one, else a new one, set on the request.
+pub(crate) fn ensure_request_id(headers: &mut http::HeaderMap) -> http::HeaderValue {
+    if let Some(id) = headers.get(REQUEST_ID_HEADER) {
+        return id.clone();
+    }
+    let id = new_request_id();
+    headers.insert(REQUEST_ID_HEADER, id.clone());
+    id
+}
+
+/// The whole API as one service: [`router`], except that Proxy API calls
+/// (the hot path, see `proxy::direct_route`) go straight to their handler.
+#[derive(Clone)]
+pub struct Api {
+    router: Router,
+    state: AppState,
+}
+
+/// The API service over `state`.
+pub fn service(state: AppState) -> Api {
+    Api { router: router(state.clone()), state }
+}
+
+impl tower::Service<Request> for Api {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = ApiFuture;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::<Request>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, req: Request) -> ApiFuture {
+        match proxy::direct_route(req.method(), req.uri().path()) {
+            Some((project, template)) => {
+                ApiFuture::Direct { inner: Box::pin(proxy::serve_direct(self.state.clone(), req, project, template)) }
+            }
+            None => ApiFuture::Routed { inner: self.router.call(req) },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of [`Api`]: the router's, or the proxy handler's.
+    #[project = ApiProjected]
+    pub enum ApiFuture {
+        /// Through the router.
+        Routed { #[pin] inner: axum::routing::future::RouteFuture<std::convert::Infallible> },
+        /// Straight to the proxy.
+        Direct { inner: std::pin::Pin<Box<dyn Future<Output = axum::response::Response> + Send>> },
+    }
+}
+
+impl Future for ApiFuture {
+    type Output = Result<axum::response::Response, std::convert::Infallible>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            ApiProjected::Routed { inner } => inner.poll(cx),
+            ApiProjected::Direct { inner } => inner.as_mut().poll(cx).map(Ok),
+        }
     }
 }
 

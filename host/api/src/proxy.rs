@@ -8,11 +8,14 @@ use crate::routes::{Access, Routes};
 use crate::user_token::ProxyUser;
 use crate::{ApiError, AppState, REQUEST_ID_HEADER};
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::response::Response;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use http_body_util::BodyExt;
+use tracing::Instrument;
 use weft_egress::EgressError;
 use weft_proxy::{Answer, ProxyCall, ProxyError, Target, TargetError};
+use weft_store::ProjectId;
 
 const BY_TYPE: &str = "/projects/{projectId}/sdk/proxy/{integrationType}/{*path}";
 const CUSTOM: &str = "/projects/{projectId}/sdk/proxy/custom/{integrationId}/{*path}";
@@ -27,11 +30,76 @@ pub(crate) fn routes() -> Routes {
             .add(method.clone(), BY_TYPE, Access::User, "Send a request to the provider as the user", proxy)
             .add(method, CUSTOM, Access::User, "Send a request to a custom integration's provider as the user", proxy);
     }
-    routes.layer_all(|r| {
-        r.layer(
-            tower::ServiceBuilder::new().layer(crate::cors::SdkCors).layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
-        )
-    })
+    routes.layer_all(|r| r.layer(crate::cors::SdkCors))
+}
+
+/// The project and route template of a Proxy API call of the usual shape:
+/// `/projects/{uuid}/sdk/proxy/{type}/{path}` or
+/// `/projects/{uuid}/sdk/proxy/custom/{id}/{path}`, every part non-empty,
+/// with one of the routes' methods. [`serve_direct`] serves those; anything
+/// else (a preflight, HEAD, an encoded project id, a malformed path) is
+/// left to the router, whose answer for these is the same.
+pub(crate) fn direct_route(method: &Method, path: &str) -> Option<(ProjectId, &'static str)> {
+    if !matches!(*method, Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+        return None;
+    }
+    let (project, rest) = path.strip_prefix("/projects/")?.split_once('/')?;
+    let (kind, rest) = rest.strip_prefix("sdk/proxy/")?.split_once('/')?;
+    let (template, rest) = match kind {
+        "custom" => {
+            let (id, rest) = rest.split_once('/')?;
+            (!id.is_empty()).then_some((CUSTOM, rest))?
+        }
+        _ => (BY_TYPE, rest),
+    };
+    if kind.is_empty() || rest.is_empty() {
+        return None;
+    }
+    Some((project.parse().ok()?, template))
+}
+
+/// Serves a call [`direct_route`] accepted as the router would, with the
+/// same request id, span, CORS headers and error shape, but without route
+/// matching and the per-request futures of the router's layers: this is
+/// the path every proxied request takes.
+pub(crate) async fn serve_direct(
+    state: AppState,
+    req: Request,
+    project: ProjectId,
+    template: &'static str,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let request_id = crate::ensure_request_id(&mut parts.headers);
+    let cross_origin = parts.headers.contains_key(http::header::ORIGIN);
+    let span = tracing::info_span!(
+        "weft_api.request",
+        method = %parts.method,
+        path = template,
+        request_id = request_id.to_str().unwrap_or_default(),
+    );
+    let answered = async {
+        let user = ProxyUser::of_project(&parts, &state, project).await?;
+        forward(&state, user, parts.method, &parts.uri, parts.headers, body).await
+    }
+    .instrument(span)
+    .await;
+    let mut resp = answered.unwrap_or_else(IntoResponse::into_response);
+    crate::cors::decorate(resp.headers_mut(), cross_origin);
+    resp.headers_mut().insert(REQUEST_ID_HEADER, request_id);
+    crate::render_errors(resp)
+}
+
+/// The request body, at most [`MAX_REQUEST_BYTES`].
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    match http_body_util::Limited::new(body, MAX_REQUEST_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("The request body is larger than {MAX_REQUEST_BYTES} bytes"),
+        )),
+        Err(_) => Err(ApiError::bad_request("The request body could not be read")),
+    }
 }
 
 /// The integration and the rest of the path, from the raw (still
@@ -54,15 +122,28 @@ fn split_path(uri: &Uri) -> Result<(Target, String), ApiError> {
     Ok((target, path))
 }
 
+/// The routed handler (calls [`direct_route`] leaves to the router).
 async fn proxy(
     State(state): State<AppState>,
     user: ProxyUser,
     verb: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let (target, path) = split_path(&uri)?;
+    forward(&state, user, verb, &uri, headers, body).await
+}
+
+/// One call of an authenticated user: reads the request, runs it, answers.
+async fn forward(
+    state: &AppState,
+    user: ProxyUser,
+    verb: Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (target, path) = split_path(uri)?;
     let credential = match headers.get("x-paragon-credential").map(|v| v.to_str().map(str::trim)) {
         None => None,
         Some(Ok(id)) => Some(id.parse().map_err(|_| ApiError::not_found("credential not found"))?),
@@ -82,7 +163,7 @@ async fn proxy(
         path,
         request_id: headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         headers,
-        body,
+        body: read_body(body).await?,
         credential,
         raw,
     };
@@ -157,5 +238,37 @@ fn proxy_error(e: ProxyError) -> ApiError {
             ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", m)
         }
         ProxyError::BadAnswer(m) => ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_ERROR", m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_calls_of_the_usual_shape_skip_the_router() {
+        let p = "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c15";
+        let direct = |method: Method, path: &str| direct_route(&method, path).map(|(_, template)| template);
+        assert_eq!(direct(Method::GET, &format!("/projects/{p}/sdk/proxy/slack/chat.postMessage")), Some(BY_TYPE));
+        assert_eq!(direct(Method::DELETE, &format!("/projects/{p}/sdk/proxy/slack/a/b?c=d")), Some(BY_TYPE));
+        assert_eq!(direct(Method::POST, &format!("/projects/{p}/sdk/proxy/custom/{p}/v1/x")), Some(CUSTOM));
+        for (method, path) in [
+            // Preflights and HEAD are the router's (CORS layer, body-less GET).
+            (Method::OPTIONS, format!("/projects/{p}/sdk/proxy/slack/x")),
+            (Method::HEAD, format!("/projects/{p}/sdk/proxy/slack/x")),
+            (Method::TRACE, format!("/projects/{p}/sdk/proxy/slack/x")),
+            // Shapes the router answers (404, or a percent-decoded id).
+            (Method::GET, format!("/projects/{p}/sdk/proxy/slack/")),
+            (Method::GET, format!("/projects/{p}/sdk/proxy/slack")),
+            (Method::GET, format!("/projects/{p}/sdk/proxy//x")),
+            (Method::GET, format!("/projects/{p}/sdk/proxy/custom/{p}")),
+            (Method::GET, format!("/projects/{p}/sdk/proxy/custom//x")),
+            (Method::GET, format!("/projects/{p}/sdk/me")),
+            (Method::GET, "/projects/not-a-uuid/sdk/proxy/slack/x".to_owned()),
+            (Method::GET, format!("/projects/{}%2D{}/sdk/proxy/slack/x", &p[..8], &p[9..])),
+            (Method::GET, format!("/v2/projects/{p}/sdk/proxy/slack/x")),
+        ] {
+            assert_eq!(direct(method.clone(), &path), None, "{method} {path}");
+        }
     }
 }

@@ -132,7 +132,15 @@ impl FromRequestParts<AppState> for ProxyUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (project, claims) = verified(parts, state).await?;
+        let project = route_project(parts, state).await?;
+        Self::of_project(parts, state, project).await
+    }
+}
+
+impl ProxyUser {
+    /// The user of a call to `project` (already read from the path).
+    pub(crate) async fn of_project(parts: &Parts, state: &AppState, project: ProjectId) -> Result<Self, ApiError> {
+        let claims = verified_for(parts, state, project).await?;
         let tokens = &state.user_tokens;
         let key = (project, claims.sub);
         let cached = tokens.seen.lock().unwrap_or_else(|p| p.into_inner()).get(&key).copied();
@@ -161,7 +169,12 @@ fn disabled_error() -> ApiError {
 
 /// The route's project and the verified claims of its user token.
 async fn verified(parts: &mut Parts, state: &AppState) -> Result<(ProjectId, weft_auth::UserClaims), ApiError> {
-    // Only the project of the route's parameters (others are ignored).
+    let project = route_project(parts, state).await?;
+    Ok((project, verified_for(parts, state, project).await?))
+}
+
+/// The `{projectId}` of the route's parameters (others are ignored).
+async fn route_project(parts: &mut Parts, state: &AppState) -> Result<ProjectId, ApiError> {
     #[derive(serde::Deserialize)]
     struct Route {
         #[serde(rename = "projectId")]
@@ -170,14 +183,19 @@ async fn verified(parts: &mut Parts, state: &AppState) -> Result<(ProjectId, wef
     let Path(Route { project }) = Path::<Route>::from_request_parts(parts, state)
         .await
         .map_err(|_| ApiError::not_found("No project matches this path"))?;
-    let project: ProjectId = project.parse().map_err(|_| ApiError::not_found("No project matches this path"))?;
+    project.parse().map_err(|_| ApiError::not_found("No project matches this path"))
+}
+
+/// The verified claims of the user token sent to `project`; failures count
+/// against the caller's address.
+async fn verified_for(parts: &Parts, state: &AppState, project: ProjectId) -> Result<weft_auth::UserClaims, ApiError> {
     let ip = crate::client_ip(parts);
     crate::check_throttle(state, ip)?;
     let outcome = authenticate(parts, state, project).await;
     if outcome.as_ref().is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED) {
         crate::record_auth_failure(state, ip);
     }
-    Ok((project, outcome?))
+    outcome
 }
 
 async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Result<weft_auth::UserClaims, ApiError> {

@@ -155,7 +155,7 @@ impl Application {
     /// opened from them are bound to them.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let background = self.start_background();
-        let router = weft_api::router(self.state.clone());
+        let router = weft_api::service(self.state.clone());
         let addr = self.local_addr();
         let threads = match self.settings.server.io_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -229,7 +229,7 @@ impl Application {
 /// hands over, until `stop`.
 async fn serve(
     listener: crate::listener::HandedListener,
-    router: axum::Router,
+    router: weft_api::Api,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // tokio wakes its own driver (a syscall and a spurious poll) whenever a
@@ -244,7 +244,7 @@ async fn serve(
     // (A tap, even a no-op, is what gives handlers the client address.)
     let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
     // Connection info gives handlers the client address (auth throttling).
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(router);
     let served = axum::serve(listener, service).with_graceful_shutdown(stop).await.context("serving HTTP");
     anchor.abort();
     served

@@ -78,6 +78,72 @@ async fn raw_answers_and_the_custom_route() {
     assert_eq!(body["output"]["headers"]["x-api-key"], "key-raw");
 }
 
+/// Proxy calls skip the router's matching and layers, and keep its
+/// contract: the caller's request id (or a new one) on the answer and the
+/// task record, CORS headers for browsers, a preflight answered, the error
+/// shape, and a body cap.
+#[tokio::test]
+async fn proxy_calls_keep_the_routers_contract() {
+    let f = ProxyFixture::new().await;
+    f.connect("u1", "key-contract").await;
+    let resp = f
+        .proxy(Method::GET, "u1", "test-proxy/echo")
+        .header("X-Request-Id", "req-from-the-caller")
+        .header("Origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers();
+    assert_eq!(h["x-request-id"], "req-from-the-caller");
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(h["access-control-expose-headers"], "x-request-id");
+    assert!(h["vary"].to_str().unwrap().contains("origin"));
+    let tasks = f.tasks(1).await;
+    assert_eq!(tasks[0].request_id, "req-from-the-caller");
+
+    // Without an id, one is made; without an Origin, no CORS grant.
+    let resp = f.proxy(Method::GET, "u1", "test-proxy/echo").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"].len(), 36);
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+
+    let preflight = f
+        .app
+        .client
+        .request(Method::OPTIONS, format!("{}{}", f.app.base, f.target("test-proxy/echo")))
+        .header("Origin", "https://app.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    assert!(preflight.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+
+    let before = f.mock.count();
+    let refused = f
+        .app
+        .client
+        .get(format!("{}{}", f.app.base, f.target("test-proxy/echo")))
+        .header("Authorization", "Bearer not-a-token")
+        .header("X-Request-Id", "req-refused")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["x-request-id"], "req-refused");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!((body["code"].as_str(), body["status"].as_u64()), (Some("UNAUTHORIZED"), Some(401)));
+    assert_eq!(body["meta"]["requestId"], "req-refused");
+
+    let big = vec![b'x'; 16 * 1024 * 1024 + 1];
+    let resp = f.proxy(Method::POST, "u1", "test-proxy/echo").body(big).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "PAYLOAD_TOO_LARGE");
+    assert!(body["meta"]["requestId"].is_string());
+    assert_eq!(f.mock.count(), before, "refused calls never reach the provider");
+}
+
 /// `X-Paragon-Credential` picks one of the user's accounts; another
 /// user's account, an unknown id and a user without an account are refused
 /// without calling the provider.
