@@ -52,7 +52,8 @@ impl UserTokens {
         {
             return Ok(keys.clone());
         }
-        let keys = Arc::new(self.keys(store, project).await?);
+        // Boxed: the store read is the rare path.
+        let keys = Arc::new(Box::pin(self.keys(store, project)).await?);
         let mut all = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if all.len() >= MAX_CACHED {
             all.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);

@@ -65,6 +65,20 @@ impl UserTokenVerifier {
         if let Some(hit) = self.cache.get(&cache_key, now) {
             return Ok(hit);
         }
+        // Boxed: verifying (and perhaps fetching a JWKS) is the rare path,
+        // and its state would otherwise be carried by every call's future.
+        Box::pin(self.verify_uncached(project_id, keys, token, cache_key, now)).await
+    }
+
+    /// The signature and claims check of a token the cache did not hold.
+    async fn verify_uncached(
+        &self,
+        project_id: &str,
+        keys: &ProjectKeys,
+        token: &str,
+        cache_key: [u8; 32],
+        now: i64,
+    ) -> Result<UserClaims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
             return Err(AuthError::Invalid(format!("algorithm {:?} is not accepted; sign with RS256", header.alg)));

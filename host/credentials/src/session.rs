@@ -153,6 +153,22 @@ impl Credentials {
         {
             return Ok(Session { auth, credential, secrets });
         }
+        // Boxed: resolving (store reads, a refresh) is the rare path, and its
+        // state would otherwise be carried by every call's future.
+        Box::pin(self.resolve_session(project, user, integration, selected, key, generation)).await
+    }
+
+    /// The session, read from the store (and refreshed when due), cached
+    /// under `key` when valid.
+    async fn resolve_session(
+        &self,
+        project: ProjectId,
+        user: &str,
+        integration: IntegrationRef<'_>,
+        selected: Option<CredentialId>,
+        key: SessionKey,
+        generation: u64,
+    ) -> Result<Session> {
         let auth = match integration {
             IntegrationRef::Type(kind) => self.integration_auth_by_type(project, kind).await?,
             IntegrationRef::Id(id) => self.integration_auth(project, id).await?,

@@ -8,7 +8,9 @@ use crate::resolve::{GuardedResolver, Lookup, SystemLookup};
 use crate::{BodyStream, Egress, EgressError, OutboundRequest, StreamingResponse};
 use http::header::{HOST, HeaderName, HeaderValue, USER_AGENT};
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -131,27 +133,45 @@ impl EgressClient {
     }
 }
 
+/// The request's one timer: registered once, shared by the wait for the
+/// answer's head and every body read.
+type Deadline = Pin<Box<tokio::time::Sleep>>;
+
+/// `work`'s output, or `None` when `deadline` passes first.
+async fn within<F: Future>(deadline: &mut Deadline, work: F) -> Option<F::Output> {
+    let mut work = std::pin::pin!(work);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 /// Reads `body` chunk by chunk: at most `cap` bytes, and nothing after
 /// `deadline` (a slow drip cannot hold a caller past its timeout).
-fn capped_body(body: PooledBody, cap: u64, deadline: Instant) -> BodyStream {
-    let state = (body, 0u64, false);
-    Box::pin(futures::stream::unfold(state, move |(mut body, read, done)| async move {
+fn capped_body(body: PooledBody, cap: u64, deadline: Deadline) -> BodyStream {
+    let state = (body, 0u64, false, deadline);
+    Box::pin(futures::stream::unfold(state, move |(mut body, read, done, mut deadline)| async move {
         if done {
             return None;
         }
-        let chunk = match tokio::time::timeout_at(deadline, body.chunk()).await {
-            Err(_) => Err(EgressError::Timeout),
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(None)) => return None,
-            Ok(Ok(Some(chunk))) => Ok(chunk),
+        let chunk = match within(&mut deadline, body.chunk()).await {
+            None => Err(EgressError::Timeout),
+            Some(Err(e)) => Err(e),
+            Some(Ok(None)) => return None,
+            Some(Ok(Some(chunk))) => Ok(chunk),
         };
         match chunk {
-            Ok(chunk) if read + chunk.len() as u64 > cap => Some((Err(EgressError::TooLarge(cap)), (body, read, true))),
+            Ok(chunk) if read + chunk.len() as u64 > cap => {
+                Some((Err(EgressError::TooLarge(cap)), (body, read, true, deadline)))
+            }
             Ok(chunk) => {
                 let read = read + chunk.len() as u64;
-                Some((Ok(chunk), (body, read, false)))
+                Some((Ok(chunk), (body, read, false, deadline)))
             }
-            Err(e) => Some((Err(e), (body, read, true))),
+            Err(e) => Some((Err(e), (body, read, true, deadline))),
         }
     }))
 }
@@ -229,11 +249,9 @@ impl Egress for EgressClient {
             literal,
         };
         let request = http_request(&mut req, &inner.user_agent)?;
+        let mut deadline = Box::pin(tokio::time::sleep_until(deadline));
         let sent = crate::conn::send(&inner.pool, &inner.connector, origin, request);
-        let (head, body) = match tokio::time::timeout_at(deadline, sent).await {
-            Err(_) => return Err(EgressError::Timeout),
-            Ok(sent) => sent?,
-        };
+        let (head, body) = within(&mut deadline, sent).await.ok_or(EgressError::Timeout)??;
         let content_length = head
             .headers
             .get(http::header::CONTENT_LENGTH)
@@ -315,6 +333,60 @@ mod tests {
         assert!(matches!(err, EgressError::Connection(_)), "{err:?}");
         let err = client.send(OutboundRequest::get("file:///etc/passwd".parse().unwrap())).await;
         assert!(matches!(err, Err(EgressError::InvalidRequest(_))));
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers one request per connection, keep-alive as far
+    /// as the client can tell, then closes the connection.
+    async fn one_answer_per_connection() -> (u16, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut read = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !read.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => read.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    /// A pooled connection the server closed while it was idle is noticed
+    /// when it is taken: the next request goes out on a new connection and
+    /// succeeds, rather than failing on the dead one.
+    #[tokio::test]
+    async fn a_connection_closed_while_idle_is_not_reused() {
+        let (port, accepted) = one_answer_per_connection().await;
+        let client = EgressClient::new(EgressConfig {
+            policy: EgressPolicy { allow_loopback: true, ..Default::default() },
+            ..Default::default()
+        })
+        .unwrap();
+        let url: url::Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
+        for round in 1..=3 {
+            let resp = client.send(OutboundRequest::get(url.clone())).await.unwrap();
+            assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]), "round {round}");
+            // Time for the server's close to arrive.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "one connection per request");
     }
 }
 

@@ -286,7 +286,7 @@ impl Proxy {
         session.inject(&mut sent)?;
         let mut resp = self.egress.send_streaming(sent).await?;
         if resp.status == 401
-            && let Some(fresh) = self.credentials.session_after_401(&session).await
+            && let Some(fresh) = Box::pin(self.credentials.session_after_401(&session)).await
         {
             // One refresh (single-flight with every other caller), one retry.
             drop(resp);
