@@ -197,6 +197,27 @@ async fn a_clean_shutdown_keeps_every_task_record() {
     assert_eq!(users.into_iter().collect::<Vec<_>>(), ["u1", "u2"]);
 }
 
+/// A call in flight when the server is told to stop is still answered
+/// (and recorded); the server then stops.
+#[tokio::test]
+async fn a_call_in_flight_at_shutdown_is_answered() {
+    let mut f = ProxyFixture::new().await;
+    f.connect("u1", "key-in-flight").await;
+    let call = tokio::spawn(f.proxy(Method::GET, "u1", "test-proxy/slow/500").send());
+    // Let it reach the provider, then stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while f.mock.count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the call never reached the provider");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    f.app.shutdown().await;
+    let answer = call.await.unwrap().expect("answered, not cut off");
+    assert_eq!(answer.status(), 200);
+    let db = f.app._dir.path().join("weft.db").display().to_string();
+    let store = weft_store::open(&db).await.unwrap();
+    assert_eq!(store.count_task_records(f.project.parse().unwrap()).await.unwrap(), 1);
+}
+
 /// A provider 401 on an OAuth account: one refresh at the token endpoint,
 /// one retry with the new token, and the caller sees only the success.
 #[tokio::test]
