@@ -121,9 +121,9 @@ struct Idle {
 }
 
 /// Idle keep-alive connections, per thread and origin, most recently used
-/// last. Per thread because a connection's I/O task runs where it was
-/// opened: the server's threads each run their own runtime, and a request
-/// served on one should not wait on another's.
+/// last. Per thread because a connection's socket is registered with the
+/// runtime that opened it: the server's threads each run their own, and a
+/// request served on one should not wait on another's event loop.
 pub(crate) struct Pool {
     idle: Mutex<HashMap<ThreadId, HashMap<Origin, Vec<Idle>>>>,
     /// Give-backs since the last sweep of every list.
