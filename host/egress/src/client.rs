@@ -337,60 +337,6 @@ mod tests {
 }
 
 #[cfg(test)]
-mod pool_tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// A server that answers one request per connection, keep-alive as far
-    /// as the client can tell, then closes the connection.
-    async fn one_answer_per_connection() -> (u16, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut read = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !read.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => read.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
-                });
-            }
-        });
-        (port, accepted)
-    }
-
-    /// A pooled connection the server closed while it was idle is noticed
-    /// when it is taken: the next request goes out on a new connection and
-    /// succeeds, rather than failing on the dead one.
-    #[tokio::test]
-    async fn a_connection_closed_while_idle_is_not_reused() {
-        let (port, accepted) = one_answer_per_connection().await;
-        let client = EgressClient::new(EgressConfig {
-            policy: EgressPolicy { allow_loopback: true, ..Default::default() },
-            ..Default::default()
-        })
-        .unwrap();
-        let url: url::Url = format!("http://127.0.0.1:{port}/").parse().unwrap();
-        for round in 1..=3 {
-            let resp = client.send(OutboundRequest::get(url.clone())).await.unwrap();
-            assert_eq!((resp.status, &resp.body[..]), (200, &b"ok"[..]), "round {round}");
-            // Time for the server's close to arrive.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 3, "one connection per request");
-    }
-}
-
-#[cfg(test)]
 mod policy_tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -111,8 +111,12 @@ impl ProxyFixture {
 
     /// `/projects/{p}/sdk/proxy/{rest}` as `user` (a reqwest request to finish).
     pub(crate) fn proxy(&self, method: Method, user: &str, rest: &str) -> reqwest::RequestBuilder {
-        let url = format!("{}/projects/{}/sdk/proxy/{rest}", self.app.base, self.project);
-        self.client.request(method, url).bearer_auth(self.token(user))
+        self.unauthenticated(method, rest).bearer_auth(self.token(user))
+    }
+
+    /// `/projects/{p}/sdk/proxy/{rest}` with no user token.
+    pub(crate) fn unauthenticated(&self, method: Method, rest: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, format!("{}{}", self.app.base, self.target(rest)))
     }
 
     /// A GET through the proxy; status and JSON answer.

@@ -108,9 +108,7 @@ async fn proxy_calls_keep_the_routers_contract() {
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 
     let preflight = f
-        .app
-        .client
-        .request(Method::OPTIONS, format!("{}{}", f.app.base, f.target("test-proxy/echo")))
+        .unauthenticated(Method::OPTIONS, "test-proxy/echo")
         .header("Origin", "https://app.example.com")
         .header("Access-Control-Request-Method", "POST")
         .send()
@@ -121,9 +119,7 @@ async fn proxy_calls_keep_the_routers_contract() {
 
     let before = f.mock.count();
     let refused = f
-        .app
-        .client
-        .get(format!("{}{}", f.app.base, f.target("test-proxy/echo")))
+        .unauthenticated(Method::GET, "test-proxy/echo")
         .header("Authorization", "Bearer not-a-token")
         .header("X-Request-Id", "req-refused")
         .send()
@@ -173,7 +169,7 @@ async fn the_account_is_the_users_own() {
     let (status, _) = f.get("u1", "unknown-integration/echo").await;
     assert_eq!(status, 404);
     assert_eq!(f.mock.count(), before, "refused calls never reach the provider");
-    let anonymous = f.app.client.get(format!("{}{}", f.app.base, f.target("test-proxy/echo"))).send().await.unwrap();
+    let anonymous = f.unauthenticated(Method::GET, "test-proxy/echo").send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
 
