@@ -14,6 +14,9 @@ use serde_json::json;
 /// Header carrying the request id, set on every request and response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// [`REQUEST_ID_HEADER`] as a header name: inserting it copies nothing.
+pub(crate) const REQUEST_ID: http::HeaderName = http::HeaderName::from_static(REQUEST_ID_HEADER);
+
 /// Whole seconds, rounded up so a caller that waits exactly that long is
 /// not refused again; at least 1.
 fn ceil_secs(d: std::time::Duration) -> u64 {

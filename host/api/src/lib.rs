@@ -164,7 +164,7 @@ pub(crate) fn ensure_request_id(headers: &mut http::HeaderMap) -> http::HeaderVa
         return id.clone();
     }
     let id = new_request_id();
-    headers.insert(REQUEST_ID_HEADER, id.clone());
+    headers.insert(error::REQUEST_ID, id.clone());
     id
 }
 
@@ -174,11 +174,44 @@ pub(crate) fn ensure_request_id(headers: &mut http::HeaderMap) -> http::HeaderVa
 pub struct Api {
     router: Router,
     state: AppState,
+    /// The client's address, when served through [`Api::per_connection`].
+    peer: Option<std::net::SocketAddr>,
 }
 
 /// The API service over `state`.
 pub fn service(state: AppState) -> Api {
-    Api { router: router(state.clone()), state }
+    Api { router: router(state.clone()), state, peer: None }
+}
+
+impl Api {
+    /// The service `axum::serve` asks for: one [`Api`] per connection that
+    /// knows the client's address (auth throttling counts failures by
+    /// address). Proxy calls take it from there; routed requests get it as
+    /// [`axum::extract::ConnectInfo`], as the router's extractors expect.
+    pub fn per_connection(self) -> PerConnection {
+        PerConnection(self)
+    }
+}
+
+/// Makes the [`Api`] of each accepted connection; see [`Api::per_connection`].
+#[derive(Clone)]
+pub struct PerConnection(Api);
+
+impl<L> tower::Service<axum::serve::IncomingStream<'_, L>> for PerConnection
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    type Response = Api;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Api, std::convert::Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: axum::serve::IncomingStream<'_, L>) -> Self::Future {
+        std::future::ready(Ok(Api { peer: Some(*stream.remote_addr()), ..self.0.clone() }))
+    }
 }
 
 impl tower::Service<Request> for Api {
@@ -190,12 +223,20 @@ impl tower::Service<Request> for Api {
         tower::Service::<Request>::poll_ready(&mut self.router, cx)
     }
 
-    fn call(&mut self, req: Request) -> ApiFuture {
+    fn call(&mut self, mut req: Request) -> ApiFuture {
         match proxy::direct_route(req.method(), req.uri().path()) {
             Some((project, template)) => {
-                ApiFuture::Direct { inner: Box::pin(proxy::serve_direct(self.state.clone(), req, project, template)) }
+                let ip = self.peer.map(|p| p.ip());
+                ApiFuture::Direct {
+                    inner: Box::pin(proxy::serve_direct(self.state.clone(), req, project, template, ip)),
+                }
             }
-            None => ApiFuture::Routed { inner: self.router.call(req) },
+            None => {
+                if let Some(peer) = self.peer {
+                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                }
+                ApiFuture::Routed { inner: self.router.call(req) }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::{ApiError, AppState, REQUEST_ID_HEADER};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 use tracing::Instrument;
 use weft_egress::EgressError;
@@ -67,6 +67,7 @@ pub(crate) async fn serve_direct(
     req: Request,
     project: ProjectId,
     template: &'static str,
+    ip: Option<std::net::IpAddr>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let request_id = crate::ensure_request_id(&mut parts.headers);
@@ -78,14 +79,14 @@ pub(crate) async fn serve_direct(
         request_id = request_id.to_str().unwrap_or_default(),
     );
     let answered = async {
-        let user = ProxyUser::of_project(&parts, &state, project).await?;
+        let user = ProxyUser::of_project(&parts, &state, project, ip).await?;
         forward(&state, user, parts.method, &parts.uri, parts.headers, body).await
     }
     .instrument(span)
     .await;
     let mut resp = answered.unwrap_or_else(IntoResponse::into_response);
     crate::cors::decorate(resp.headers_mut(), cross_origin);
-    resp.headers_mut().insert(REQUEST_ID_HEADER, request_id);
+    resp.headers_mut().insert(crate::error::REQUEST_ID, request_id);
     crate::render_errors(resp)
 }
 
@@ -104,7 +105,7 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 
 /// The integration and the rest of the path, from the raw (still
 /// percent-encoded) request path.
-fn split_path(uri: &Uri) -> Result<(Target, String), ApiError> {
+fn split_path(uri: &Uri) -> Result<(Target<'_>, &str), ApiError> {
     let bad = || ApiError::bad_request("Send /projects/{projectId}/sdk/proxy/{integrationType}/{path}");
     let after = uri.path().split_once("/sdk/proxy/").map(|(_, rest)| rest).ok_or_else(bad)?;
     let (first, rest) = after.split_once('/').ok_or_else(bad)?;
@@ -113,12 +114,11 @@ fn split_path(uri: &Uri) -> Result<(Target, String), ApiError> {
         let id = id.parse().map_err(|_| ApiError::not_found("integration not found"))?;
         (Target::Custom(id), rest)
     } else {
-        (Target::Type(first.to_owned()), rest)
+        (Target::Type(first), rest)
     };
-    let path = match uri.query() {
-        Some(q) => format!("{rest}?{q}"),
-        None => rest.to_owned(),
-    };
+    // `rest` ends the path, and the query follows it in the request target.
+    let rest_at = uri.path().len() - rest.len();
+    let path = uri.path_and_query().map_or(rest, |target| &target.as_str()[rest_at..]);
     Ok((target, path))
 }
 
@@ -169,7 +169,7 @@ async fn forward(
     };
     match state.proxy.call(call).await {
         Ok(Answer::Json { status, mut headers, body }) => {
-            headers.push(("content-type".into(), "application/json".into()));
+            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             Ok(respond(status, headers, Body::from(body)))
         }
         Ok(Answer::Raw { status, headers, body }) => Ok(respond(status, headers, Body::from_stream(body))),
@@ -178,19 +178,11 @@ async fn forward(
 }
 
 /// The provider's status and the headers kept, over `body`.
-fn respond(status: u16, headers: Vec<(String, String)>, body: Body) -> Response {
+fn respond(status: u16, headers: HeaderMap, body: Body) -> Response {
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
-    copy_headers(resp.headers_mut(), headers);
+    *resp.headers_mut() = headers;
     resp
-}
-
-fn copy_headers(into: &mut HeaderMap, headers: Vec<(String, String)>) {
-    for (name, value) in headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            into.append(n, v);
-        }
-    }
 }
 
 fn proxy_error(e: ProxyError) -> ApiError {
@@ -244,6 +236,25 @@ fn proxy_error(e: ProxyError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_path_after_the_integration_keeps_its_query_as_received() {
+        let p = "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c15";
+        for (uri, kind, path) in [
+            (format!("/projects/{p}/sdk/proxy/slack/chat.postMessage"), "slack", "chat.postMessage"),
+            (format!("/projects/{p}/sdk/proxy/slack/a/b?c=d&e=%2F"), "slack", "a/b?c=d&e=%2F"),
+            (format!("/projects/{p}/sdk/proxy/slack/https://x.test/y?z"), "slack", "https://x.test/y?z"),
+            (format!("/projects/{p}/sdk/proxy/custom/{p}/v1/x?"), "custom", "v1/x?"),
+        ] {
+            let uri: Uri = uri.parse().unwrap();
+            let (target, rest) = split_path(&uri).unwrap();
+            match target {
+                Target::Type(t) => assert_eq!(t, kind, "{uri}"),
+                Target::Custom(id) => assert_eq!((kind, id.to_string()), ("custom", p.to_owned())),
+            }
+            assert_eq!(rest, path, "{uri}");
+        }
+    }
 
     #[test]
     fn only_calls_of_the_usual_shape_skip_the_router() {

@@ -6,6 +6,7 @@ use axum::extract::{FromRequestParts, Path};
 use http::StatusCode;
 use http::request::Parts;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weft_auth::{AuthError, JwksCache, JwksConfig, ProjectKeys, StaticKey, UserTokenVerifier};
@@ -134,14 +135,20 @@ impl FromRequestParts<AppState> for ProxyUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let project = route_project(parts, state).await?;
-        Self::of_project(parts, state, project).await
+        Self::of_project(parts, state, project, crate::client_ip(parts)).await
     }
 }
 
 impl ProxyUser {
-    /// The user of a call to `project` (already read from the path).
-    pub(crate) async fn of_project(parts: &Parts, state: &AppState, project: ProjectId) -> Result<Self, ApiError> {
-        let claims = verified_for(parts, state, project).await?;
+    /// The user of a call to `project` (already read from the path) from
+    /// the client at `ip`.
+    pub(crate) async fn of_project(
+        parts: &Parts,
+        state: &AppState,
+        project: ProjectId,
+        ip: Option<IpAddr>,
+    ) -> Result<Self, ApiError> {
+        let claims = verified_for(parts, state, project, ip).await?;
         let tokens = &state.user_tokens;
         let key = (project, claims.sub);
         let cached = tokens.seen.lock().unwrap_or_else(|p| p.into_inner()).get(&key).copied();
@@ -171,7 +178,7 @@ fn disabled_error() -> ApiError {
 /// The route's project and the verified claims of its user token.
 async fn verified(parts: &mut Parts, state: &AppState) -> Result<(ProjectId, weft_auth::UserClaims), ApiError> {
     let project = route_project(parts, state).await?;
-    Ok((project, verified_for(parts, state, project).await?))
+    Ok((project, verified_for(parts, state, project, crate::client_ip(parts)).await?))
 }
 
 /// The `{projectId}` of the route's parameters (others are ignored).
@@ -188,9 +195,13 @@ async fn route_project(parts: &mut Parts, state: &AppState) -> Result<ProjectId,
 }
 
 /// The verified claims of the user token sent to `project`; failures count
-/// against the caller's address.
-async fn verified_for(parts: &Parts, state: &AppState, project: ProjectId) -> Result<weft_auth::UserClaims, ApiError> {
-    let ip = crate::client_ip(parts);
+/// against the caller's address, `ip`.
+async fn verified_for(
+    parts: &Parts,
+    state: &AppState,
+    project: ProjectId,
+    ip: Option<IpAddr>,
+) -> Result<weft_auth::UserClaims, ApiError> {
     crate::check_throttle(state, ip)?;
     let outcome = authenticate(parts, state, project).await;
     if outcome.as_ref().is_err_and(|e| e.status() == StatusCode::UNAUTHORIZED) {
@@ -208,7 +219,9 @@ async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Re
     // The reference accepts the token with or without the Bearer scheme.
     let token = header.strip_prefix("Bearer ").unwrap_or(header).trim();
     let keys = state.user_tokens.cached_keys(state.store.as_ref(), project).await?;
-    let claims = state.user_tokens.verifier.verify(&project.to_string(), &keys, token).await.map_err(|e| match e {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let project_text = project.as_uuid().hyphenated().encode_lower(&mut text);
+    let claims = state.user_tokens.verifier.verify(project_text, &keys, token).await.map_err(|e| match e {
         AuthError::KeysUnavailable(why) => {
             tracing::warn!(project = %project, error = %why, "JWKS unavailable");
             ApiError::new(

@@ -76,7 +76,45 @@ const SESSION_TTL: Duration = Duration::from_secs(1);
 /// Entries kept before expired ones are dropped.
 const MAX_SESSIONS: usize = 100_000;
 
-type SessionKey = (ProjectId, String, String, Option<CredentialId>);
+/// A session's cache key as text (see [`session_key`]).
+type SessionKey = Box<str>;
+
+/// Writes the cache key of a session into `out`: the project, the selected
+/// credential, the user's id after its length (so no user id can run into
+/// the next part), then the integration's type or id, marked apart.
+fn session_key(
+    out: &mut String,
+    project: ProjectId,
+    user: &str,
+    integration: IntegrationRef<'_>,
+    selected: Option<CredentialId>,
+) {
+    use std::fmt::Write;
+    let mut uuid = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    out.clear();
+    out.push_str(project.as_uuid().hyphenated().encode_lower(&mut uuid));
+    out.push('/');
+    match selected {
+        Some(id) => out.push_str(id.as_uuid().hyphenated().encode_lower(&mut uuid)),
+        None => out.push('-'),
+    }
+    let _ = write!(out, "/{}:{user}", user.len());
+    match integration {
+        IntegrationRef::Type(kind) => {
+            out.push_str("t:");
+            out.push_str(kind);
+        }
+        IntegrationRef::Id(id) => {
+            out.push_str("i:");
+            out.push_str(id.as_uuid().hyphenated().encode_lower(&mut uuid));
+        }
+    }
+}
+
+thread_local! {
+    /// The buffer lookups write their key into: a cache hit allocates nothing.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
 
 /// One resolved session: what it holds, when, under which generation.
 struct Cached {
@@ -107,7 +145,7 @@ impl SessionCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn get(&self, key: &SessionKey) -> Option<Hit> {
+    fn get(&self, key: &str) -> Option<Hit> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let c = entries.get(key)?;
         (c.generation == self.generation() && c.at.elapsed() < SESSION_TTL).then(|| c.hit.clone())
@@ -140,19 +178,22 @@ impl Credentials {
         integration: IntegrationRef<'_>,
         selected: Option<CredentialId>,
     ) -> Result<Session> {
-        let name = match integration {
-            IntegrationRef::Type(kind) => kind.to_owned(),
-            IntegrationRef::Id(id) => id.to_string(),
-        };
-        let key: SessionKey = (project, user.to_owned(), name, selected);
         // Read before resolving: a change while we resolve makes the entry stale.
         let generation = self.sessions.generation();
-        if let Some((auth, credential, secrets)) = self.sessions.get(&key)
-            && credential.status == CredentialStatus::Valid
-            && !self.due(&credential)
-        {
+        let (hit, key) = KEY.with_borrow_mut(|key| {
+            session_key(key, project, user, integration, selected);
+            let hit = self
+                .sessions
+                .get(key)
+                .filter(|(_, credential, _)| credential.status == CredentialStatus::Valid && !self.due(credential));
+            // The key is kept only when the session must be resolved.
+            let owned = hit.is_none().then(|| SessionKey::from(key.as_str()));
+            (hit, owned)
+        });
+        if let Some((auth, credential, secrets)) = hit {
             return Ok(Session { auth, credential, secrets });
         }
+        let key = key.unwrap_or_default();
         // Boxed: resolving (store reads, a refresh) is the rare path, and its
         // state would otherwise be carried by every call's future.
         Box::pin(self.resolve_session(project, user, integration, selected, key, generation)).await
@@ -221,5 +262,37 @@ impl Credentials {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_keys_never_read_alike_for_different_sessions() {
+        let project: ProjectId = "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c15".parse().unwrap();
+        let id: IntegrationId = "0f0b7a1d-4a0e-4d8f-9a39-7d1c2a529c15".parse().unwrap();
+        let credential: CredentialId = "4a0e4d8f-0f0b-7a1d-9a39-7d1c2a529c15".parse().unwrap();
+        let id_text = id.as_uuid().hyphenated().to_string();
+        let cases = [
+            ("ab", IntegrationRef::Type("c"), None),
+            ("a", IntegrationRef::Type("bc"), None),
+            ("a:1", IntegrationRef::Type("b"), None),
+            ("a", IntegrationRef::Type("1:b"), None),
+            ("u", IntegrationRef::Type(&id_text), None),
+            ("u", IntegrationRef::Id(id), None),
+            ("u", IntegrationRef::Id(id), Some(credential)),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for (user, integration, selected) in cases {
+            let mut key = String::from("left over");
+            session_key(&mut key, project, user, integration, selected);
+            assert!(seen.insert(key.clone()), "{key} repeats");
+        }
+        let (mut once, mut again) = (String::new(), String::new());
+        session_key(&mut once, project, "u", IntegrationRef::Type("slack"), Some(credential));
+        session_key(&mut again, project, "u", IntegrationRef::Type("slack"), Some(credential));
+        assert_eq!(once, again);
     }
 }

@@ -179,21 +179,21 @@ fn capped_body(body: PooledBody, cap: u64, deadline: Deadline) -> BodyStream {
 /// The request hyper sends: origin-form target, `Host`, the caller's
 /// headers (already cleaned), then the injected ones.
 fn http_request(req: &mut OutboundRequest, user_agent: &HeaderValue) -> Result<http::Request<ReqBody>, EgressError> {
+    use url::Position;
     let invalid = EgressError::InvalidRequest;
-    let target = match req.url.query() {
-        Some(q) => format!("{}?{q}", req.url.path()),
-        None => req.url.path().to_owned(),
-    };
-    let host = match (req.url.host_str(), req.url.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => return Err(invalid("the URL has no host".into())),
-    };
+    if req.url.host_str().is_none() {
+        return Err(invalid("the URL has no host".into()));
+    }
+    // Slices of the URL: `/path?query`, and `host` or `host:port` (a
+    // default port is never written out).
+    let target = &req.url[Position::BeforePath..Position::AfterQuery];
+    let host = &req.url[Position::BeforeHost..Position::AfterPort];
     let mut out = http::Request::new(ReqBody::new(req.body.take().unwrap_or_default()));
     *out.method_mut() = req.method.to_http();
-    *out.uri_mut() = target.parse().map_err(|_| invalid(format!("{} is not a valid request target", req.url)))?;
+    *out.uri_mut() =
+        http::Uri::try_from(target).map_err(|_| invalid(format!("{} is not a valid request target", req.url)))?;
     let headers = out.headers_mut();
-    headers.insert(HOST, HeaderValue::try_from(host).map_err(|_| invalid("the host is not a valid header".into()))?);
+    headers.insert(HOST, HeaderValue::from_str(host).map_err(|_| invalid("the host is not a valid header".into()))?);
     for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
         let name =
             HeaderName::try_from(name.as_str()).map_err(|_| invalid(format!("{name:?} is not a header name")))?;
@@ -260,14 +260,9 @@ impl Egress for EgressClient {
         if content_length.is_some_and(|len| len > cap) {
             return Err(EgressError::TooLarge(cap));
         }
-        let headers = head
-            .headers
-            .iter()
-            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-            .collect();
         Ok(StreamingResponse {
             status: head.status.as_u16(),
-            headers,
+            headers: head.headers,
             content_length,
             body: capped_body(body, cap, deadline),
         })
@@ -289,6 +284,24 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         format!("http://{addr}")
+    }
+
+    #[test]
+    fn the_request_names_the_host_and_the_origin_form_target() {
+        let ua = HeaderValue::from_static("weft/test");
+        for (url, host, target) in [
+            ("http://api.test/v1/items?limit=5&x=%2F", "api.test", "/v1/items?limit=5&x=%2F"),
+            ("https://api.test:8443/a%20b", "api.test:8443", "/a%20b"),
+            ("https://api.test:443/x#frag", "api.test", "/x"),
+            ("http://[::1]:8080/?q", "[::1]:8080", "/?q"),
+            ("http://127.0.0.1", "127.0.0.1", "/"),
+        ] {
+            let mut req = OutboundRequest::get(url.parse().unwrap());
+            let out = http_request(&mut req, &ua).unwrap();
+            assert_eq!(out.headers()[HOST], host, "{url}");
+            assert_eq!(out.uri().to_string(), target, "{url}");
+            assert_eq!(out.headers()[USER_AGENT], "weft/test");
+        }
     }
 
     #[tokio::test]

@@ -168,8 +168,12 @@ impl Governor {
         if rules.iter().any(|r| r.requests == 0) {
             return Err(self.config.max_learned_pause);
         }
-        let keys = Keys::new(subject);
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if rules.is_empty() && buckets.is_empty() {
+            // No limit declared, none learned: nothing to check or count.
+            return Ok(());
+        }
+        let keys = Keys::new(subject);
         if buckets.len() >= self.config.max_buckets {
             evict_idle(&mut buckets, now);
         }
@@ -213,16 +217,21 @@ impl Governor {
 
     /// Learns from a provider's answer: a pause after `Retry-After` on 429
     /// or 503, or after a remaining count of zero with its reset time.
-    pub fn learn(&self, subject: &Subject<'_>, status: u16, headers: &[(String, String)]) {
-        self.learn_at(subject, status, headers, Instant::now(), std::time::SystemTime::now());
+    pub fn learn<H: Headers + ?Sized>(&self, subject: &Subject<'_>, status: u16, headers: &H) {
+        // Most answers say nothing about limits: no clock read for those.
+        let silent = !matches!(status, 429 | 503)
+            && REMAINING_AND_RESET.iter().all(|(remaining, _)| headers.value(remaining).is_none());
+        if !silent {
+            self.learn_at(subject, status, headers, Instant::now(), std::time::SystemTime::now());
+        }
     }
 
     /// [`Governor::learn`] at given instants (`wall` reads epoch resets).
-    pub fn learn_at(
+    pub fn learn_at<H: Headers + ?Sized>(
         &self,
         subject: &Subject<'_>,
         status: u16,
-        headers: &[(String, String)],
+        headers: &H,
         now: Instant,
         wall: std::time::SystemTime,
     ) {
@@ -285,9 +294,41 @@ fn evict_idle(buckets: &mut HashMap<Key, Bucket>, now: Instant) {
     }
 }
 
-fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+fn header<'h, H: Headers + ?Sized>(headers: &'h H, name: &str) -> Option<&'h str> {
+    headers.value(name).map(str::trim)
 }
+
+/// Response headers the governor reads: a streamed answer's map, or the
+/// name-value pairs of a collected one.
+pub trait Headers {
+    /// The first value of `name` (lower case), if it is text.
+    fn value(&self, name: &str) -> Option<&str>;
+}
+
+impl Headers for http::HeaderMap {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.get(name)?.to_str().ok()
+    }
+}
+
+impl Headers for [(String, String)] {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+impl Headers for Vec<(String, String)> {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.as_slice().value(name)
+    }
+}
+
+/// Pairs of rate-limit headers: calls left, and when the window resets.
+const REMAINING_AND_RESET: [(&str, &str); 3] = [
+    ("x-ratelimit-remaining", "x-ratelimit-reset"),
+    ("ratelimit-remaining", "ratelimit-reset"),
+    ("x-rate-limit-remaining", "x-rate-limit-reset"),
+];
 
 /// A reset value: seconds from now, or a Unix time when it is that large.
 fn reset_delay(value: &str, wall: std::time::SystemTime) -> Option<Duration> {
@@ -309,9 +350,9 @@ pub fn retry_after(value: &str, wall: std::time::SystemTime) -> Option<Duration>
 }
 
 /// The pause a provider's answer asks for, if any.
-fn learned_pause(
+fn learned_pause<H: Headers + ?Sized>(
     status: u16,
-    headers: &[(String, String)],
+    headers: &H,
     wall: std::time::SystemTime,
     default_pause: Duration,
 ) -> Option<Duration> {
@@ -320,11 +361,7 @@ fn learned_pause(
     {
         return Some(wait);
     }
-    for (remaining, reset) in [
-        ("x-ratelimit-remaining", "x-ratelimit-reset"),
-        ("ratelimit-remaining", "ratelimit-reset"),
-        ("x-rate-limit-remaining", "x-rate-limit-reset"),
-    ] {
+    for (remaining, reset) in REMAINING_AND_RESET {
         let exhausted = header(headers, remaining).and_then(|v| v.parse::<f64>().ok()).is_some_and(|n| n <= 0.0);
         if exhausted && let Some(wait) = header(headers, reset).and_then(|v| reset_delay(v, wall)) {
             return Some(wait);
@@ -424,7 +461,7 @@ mod tests {
             g.admit_at(&subject(c), &[], now).unwrap();
         }
         assert_eq!(g.buckets.lock().unwrap().len(), 0, "nothing to count, nothing kept");
-        g.learn_at(&subject("a"), 429, &[("Retry-After".into(), "5".into())], now, std::time::SystemTime::now());
+        g.learn_at(&subject("a"), 429, &vec![("Retry-After".into(), "5".into())], now, std::time::SystemTime::now());
         assert_eq!(g.buckets.lock().unwrap().len(), 1);
         assert!(g.admit_at(&subject("a"), &[], now).is_err(), "the learned pause applies");
         // The app key is a prefix of the account key; they stay apart.

@@ -157,8 +157,8 @@ pub type BodyStream = Pin<Box<dyn futures::Stream<Item = Result<Bytes, EgressErr
 pub struct StreamingResponse {
     /// HTTP status; 3xx are returned as they are, never followed.
     pub status: u16,
-    /// Response headers in order (non-UTF-8 values are dropped).
-    pub headers: Vec<(String, String)>,
+    /// Response headers, as received.
+    pub headers: http::HeaderMap,
     /// The declared body length, when the provider sent one (already
     /// checked against the cap).
     pub content_length: Option<u64>,
@@ -183,7 +183,13 @@ impl StreamingResponse {
         while let Some(chunk) = self.body.next().await {
             body.extend_from_slice(&chunk?);
         }
-        Ok(OutboundResponse { status: self.status, headers: self.headers, body: body.freeze() })
+        // Pairs in order; a value that is not text is dropped.
+        let headers = self
+            .headers
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        Ok(OutboundResponse { status: self.status, headers, body: body.freeze() })
     }
 }
 

@@ -57,26 +57,26 @@ impl Default for ProxySettings {
 
 /// Which integration the route names.
 #[derive(Debug, Clone)]
-pub enum Target {
+pub enum Target<'a> {
     /// `/sdk/proxy/{integrationType}/...`
-    Type(String),
+    Type(&'a str),
     /// `/sdk/proxy/custom/{integrationId}/...`
     Custom(IntegrationId),
 }
 
-/// One call as the API received it.
+/// One call as the API received it (borrowing from the request).
 #[derive(Debug, Clone)]
-pub struct ProxyCall {
+pub struct ProxyCall<'a> {
     /// The route's project.
     pub project: ProjectId,
     /// The authenticated user.
     pub user: String,
     /// The integration.
-    pub target: Target,
+    pub target: Target<'a>,
     /// The method to send.
     pub method: Method,
     /// The path after the integration, query included, as received.
-    pub path: String,
+    pub path: &'a str,
     /// The caller's headers, as received; only the ones worth forwarding
     /// are sent.
     pub headers: http::HeaderMap,
@@ -99,7 +99,7 @@ pub enum Answer {
         /// The provider's status.
         status: u16,
         /// Headers passed on.
-        headers: Vec<(String, String)>,
+        headers: http::HeaderMap,
         /// The wrapped body, serialised: `{"output": ...}`.
         body: Bytes,
     },
@@ -109,7 +109,7 @@ pub enum Answer {
         /// The provider's status.
         status: u16,
         /// Headers passed on.
-        headers: Vec<(String, String)>,
+        headers: http::HeaderMap,
         /// The body.
         body: BodyStream,
     },
@@ -167,6 +167,17 @@ fn dropped_response_header(name: &str) -> bool {
         || name.eq_ignore_ascii_case("set-cookie2")
 }
 
+/// `headers` without the ones [`dropped_response_header`] names.
+fn passed_response_headers(mut headers: http::HeaderMap) -> http::HeaderMap {
+    // Empty (no allocation) for the usual answer, which drops nothing.
+    let dropped: Vec<http::HeaderName> =
+        headers.keys().filter(|n| dropped_response_header(n.as_str())).cloned().collect();
+    for name in dropped {
+        headers.remove(name);
+    }
+    headers
+}
+
 /// Whether header `name` begins with `prefix`, in any case.
 fn starts_ignoring_case(name: &str, prefix: &str) -> bool {
     name.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
@@ -199,7 +210,7 @@ impl Proxy {
     }
 
     /// Runs one call and records it as a task.
-    pub async fn call(&self, call: ProxyCall) -> Result<Answer, ProxyError> {
+    pub async fn call(&self, call: ProxyCall<'_>) -> Result<Answer, ProxyError> {
         let started = Instant::now();
         let created_at = time::OffsetDateTime::now_utc();
         let mut record = TaskRecord {
@@ -207,14 +218,15 @@ impl Proxy {
             id: uuid::Uuid::now_v7(),
             project_id: call.project,
             kind: "proxy".into(),
-            user_id: call.user.clone(),
+            // Moved in once the call is done with them.
+            user_id: String::new(),
             integration_id: None,
             credential_id: None,
-            request_id: call.request_id.clone(),
+            request_id: String::new(),
             method: call.method.as_str().into(),
             target: String::new(),
             status: 0,
-            outcome: String::new(),
+            outcome: "".into(),
             duration_us: 0,
             created_at,
         };
@@ -233,12 +245,14 @@ impl Proxy {
         record.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         // A call refused before an integration was found is not a task.
         if record.integration_id.is_some() {
+            record.user_id = call.user;
+            record.request_id = call.request_id;
             self.recorder.record(record);
         }
         outcome
     }
 
-    async fn run(&self, call: &ProxyCall, record: &mut TaskRecord) -> Result<Answer, ProxyError> {
+    async fn run(&self, call: &ProxyCall<'_>, record: &mut TaskRecord) -> Result<Answer, ProxyError> {
         let integration = match &call.target {
             Target::Type(kind) => IntegrationRef::Type(kind),
             Target::Custom(id) => IntegrationRef::Id(*id),
@@ -246,7 +260,7 @@ impl Proxy {
         let session = self.credentials.session(call.project, &call.user, integration, call.credential).await?;
         record.integration_id = Some(session.integration().id);
         record.credential_id = Some(session.credential().id);
-        let url = target::resolve(&session, &call.path).map_err(ProxyError::Target)?;
+        let url = target::resolve(&session, call.path).map_err(ProxyError::Target)?;
         record.target = target::display(&url);
 
         let (mut project, mut connection) = ([0u8; Hyphenated::LENGTH], [0u8; Hyphenated::LENGTH]);
@@ -300,18 +314,26 @@ impl Proxy {
 }
 
 fn raw_answer(resp: StreamingResponse) -> Answer {
-    let headers = resp.headers.into_iter().filter(|(n, _)| !dropped_response_header(n)).collect();
-    Answer::Raw { status: resp.status, headers, body: resp.body }
+    Answer::Raw { status: resp.status, headers: passed_response_headers(resp.headers), body: resp.body }
 }
 
 async fn json_answer(resp: StreamingResponse, cap: u64) -> Result<Answer, ProxyError> {
     let status = resp.status;
-    let headers: Vec<(String, String)> = resp.headers.iter().filter(|(n, _)| kept_json_header(n)).cloned().collect();
     let encoding = resp
         .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))
-        .map(|(_, v)| v.trim().to_ascii_lowercase());
+        .get(http::header::CONTENT_ENCODING)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
+    let mut headers = http::HeaderMap::new();
+    let mut name = None;
+    // `into_iter` names a header once, before its first value.
+    for (next, value) in resp.headers {
+        if next.is_some() {
+            name = next;
+        }
+        if let Some(name) = name.as_ref().filter(|n| kept_json_header(n.as_str())) {
+            headers.append(name.clone(), value);
+        }
+    }
     let mut body = Vec::new();
     let mut stream = resp.body;
     while let Some(chunk) = stream.next().await {
@@ -332,7 +354,8 @@ fn wrap_output(body: &[u8]) -> Bytes {
         return Bytes::from_static(br#"{"output":null}"#);
     }
     if serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok() {
-        let mut out = Vec::with_capacity(trimmed.len() + 12);
+        // Exactly the length: `Bytes` then takes the buffer as it is.
+        let mut out = Vec::with_capacity(trimmed.len() + br#"{"output":}"#.len());
         out.extend_from_slice(br#"{"output":"#);
         out.extend_from_slice(trimmed);
         out.push(b'}');

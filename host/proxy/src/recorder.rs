@@ -17,7 +17,8 @@ use weft_store::{Store, TaskRecord};
 const QUEUE: usize = 65_536;
 /// Records per insert transaction; a queue this long wakes the writer.
 /// Each commit syncs the database to disk, so under load a commit holds
-/// thousands of records (the store cuts them into multi-row statements).
+/// thousands of records (on SQLite one prepared insert, on PostgreSQL a
+/// JSON array per thousand rows).
 const BATCH: usize = 4096;
 /// How long records wait for company before the writer takes them.
 const LINGER: Duration = Duration::from_millis(100);

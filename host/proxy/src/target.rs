@@ -9,6 +9,7 @@
 //! that only looks like a URL (`//host/x`, `%2F%2Fhost`) is a path.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde_json::Value;
 use weft_credentials::Session;
@@ -28,7 +29,7 @@ pub enum TargetError {
 
 /// The integration's base URL: the operator's override, else the plugin's,
 /// with `{config.x}` placeholders filled from the account's settings.
-fn base_url(session: &Session) -> Result<Url, TargetError> {
+fn base_url(session: &Session) -> Result<Rc<Url>, TargetError> {
     let meta = session.plugin().metadata.as_ref();
     let template = session
         .integration()
@@ -54,11 +55,12 @@ fn config(session: &Session) -> Value {
 thread_local! {
     /// The base URL this thread parsed last, with its text: calls go to a
     /// few integrations, and parsing costs more than the rest of resolving.
-    static LAST_BASE: RefCell<Option<(String, Url)>> = const { RefCell::new(None) };
+    /// Shared, not cloned: resolving copies it once, into the target.
+    static LAST_BASE: RefCell<Option<(String, Rc<Url>)>> = const { RefCell::new(None) };
 }
 
 /// `text` parsed as a base URL (an absolute http(s) URL with a host).
-fn parse_base(text: &str) -> Result<Url, TargetError> {
+fn parse_base(text: &str) -> Result<Rc<Url>, TargetError> {
     LAST_BASE.with_borrow_mut(|last| {
         if let Some((known, url)) = last.as_ref()
             && known == text
@@ -69,6 +71,7 @@ fn parse_base(text: &str) -> Result<Url, TargetError> {
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(TargetError::NoBaseUrl("the base URL is not an http(s) URL".into()));
         }
+        let url = Rc::new(url);
         *last = Some((text.to_owned(), url.clone()));
         Ok(url)
     })
@@ -81,9 +84,8 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 
 /// A fully qualified URL in the path, if the caller wrote one.
 fn absolute(rest: &str) -> Option<String> {
-    let lower = rest.get(..8).unwrap_or(rest).to_ascii_lowercase();
     for scheme in ["https:", "http:"] {
-        if lower.starts_with(scheme) {
+        if rest.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)) {
             let after = rest[scheme.len()..].trim_start_matches('/');
             // Some intermediaries merge `//` into `/`: put it back.
             return Some(format!("{scheme}//{after}"));

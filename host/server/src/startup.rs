@@ -241,10 +241,8 @@ async fn serve(
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     });
-    // (A tap, even a no-op, is what gives handlers the client address.)
-    let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
-    // Connection info gives handlers the client address (auth throttling).
-    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(router);
+    // Each connection's service knows the client address (auth throttling).
+    let service = router.per_connection();
     let served = axum::serve(listener, service).with_graceful_shutdown(stop).await.context("serving HTTP");
     anchor.abort();
     served

@@ -47,6 +47,7 @@ mod projects;
 mod rows;
 mod sql;
 mod sqlite;
+mod sqlite_rows;
 mod tasks;
 mod users;
 

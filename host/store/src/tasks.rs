@@ -1,6 +1,8 @@
 //! Task records: one row per unit of billable work (today a Proxy API
 //! call), written in batches by a recorder off the request path.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -15,8 +17,9 @@ pub struct TaskRecord {
     pub id: Uuid,
     /// The project it counts against.
     pub project_id: ProjectId,
-    /// What ran: `proxy`.
-    pub kind: String,
+    /// What ran: `proxy`. (The few fixed words of `kind`, `method` and
+    /// `outcome` are borrowed when written, owned when read back.)
+    pub kind: Cow<'static, str>,
     /// The connected user it ran for.
     pub user_id: String,
     /// The integration, once known.
@@ -26,14 +29,14 @@ pub struct TaskRecord {
     /// The API request id (`X-Request-Id`).
     pub request_id: String,
     /// HTTP method sent.
-    pub method: String,
+    pub method: Cow<'static, str>,
     /// Scheme, host and path called (never the query: it may hold a key).
     pub target: String,
     /// The provider's status, or the status Weft answered when the provider
     /// was not called (a refusal, a rate limit, a timeout).
     pub status: u16,
     /// `ok`, `provider_error`, `rate_limited`, `refused`, `timeout`, `failed`.
-    pub outcome: String,
+    pub outcome: Cow<'static, str>,
     /// Wall time spent, in microseconds.
     pub duration_us: u64,
     /// When it started.
@@ -76,15 +79,15 @@ impl From<TaskRow> for TaskRecord {
         TaskRecord {
             id: r.id,
             project_id: r.project_id.into(),
-            kind: r.kind,
+            kind: r.kind.into(),
             user_id: r.user_id,
             integration_id: r.integration_id.map(Into::into),
             credential_id: r.credential_id.map(Into::into),
             request_id: r.request_id,
-            method: r.method,
+            method: r.method.into(),
             target: r.target,
             status: u16::try_from(r.status).unwrap_or(0),
-            outcome: r.outcome,
+            outcome: r.outcome.into(),
             duration_us: u64::try_from(r.duration_us).unwrap_or(0),
             created_at: r.created_at.0,
         }
@@ -151,57 +154,14 @@ fn json_rows(rows: &[TaskRecord]) -> Result<String> {
     serde_json::to_string(&rows).map_err(|e| crate::Error::Invalid(format!("task records: {e}")))
 }
 
-/// SQLite: rows bound as parameters of a multi-row insert. Only a few
-/// row counts are used (a batch is cut into chunks of these sizes), so
-/// each statement is prepared once per connection and then reused: SQLite
-/// parses nothing per batch, and binds values straight from the records.
-const SQLITE_CHUNKS: [usize; 4] = [512, 64, 8, 1];
-
-/// The multi-row insert of `SQLITE_CHUNKS[at]` rows, for SQLite.
-fn sqlite_insert(at: usize) -> &'static str {
-    static TEXT: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let all = TEXT.get_or_init(|| {
-        let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-        SQLITE_CHUNKS
-            .iter()
-            .map(|&n| {
-                format!(
-                    concat!("INSERT INTO task_records (", columns!(), ") VALUES {} ON CONFLICT DO NOTHING"),
-                    vec![row; n].join(", ")
-                )
-            })
-            .collect()
-    });
-    &all[at]
-}
-
 impl crate::SqliteStore {
+    /// One transaction; the rows go through SQLite's C API (see
+    /// `sqlite_rows`), on the writer connection this transaction holds.
     async fn insert_sqlite(&self, batch: &[TaskRecord]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let mut rest = batch;
-        while !rest.is_empty() {
-            // The largest chunk that fits; the last one is a single row.
-            let at = SQLITE_CHUNKS.iter().position(|&n| n <= rest.len()).unwrap_or(SQLITE_CHUNKS.len() - 1);
-            let (rows, after) = rest.split_at(SQLITE_CHUNKS[at]);
-            let mut query = sqlx::query(sqlite_insert(at));
-            for r in rows {
-                query = query
-                    .bind(r.id)
-                    .bind(r.project_id.as_uuid())
-                    .bind(r.kind.as_str())
-                    .bind(r.user_id.as_str())
-                    .bind(r.integration_id.map(|i| i.as_uuid()))
-                    .bind(r.credential_id.map(|c| c.as_uuid()))
-                    .bind(r.request_id.as_str())
-                    .bind(r.method.as_str())
-                    .bind(r.target.as_str())
-                    .bind(i32::from(r.status))
-                    .bind(r.outcome.as_str())
-                    .bind(i64::try_from(r.duration_us).unwrap_or(i64::MAX))
-                    .bind(Ts(r.created_at));
-            }
-            query.execute(&mut *tx).await?;
-            rest = after;
+        {
+            let mut handle = tx.lock_handle().await?;
+            crate::sqlite_rows::insert_task_records(handle.as_raw_handle(), batch)?;
         }
         tx.commit().await?;
         Ok(())

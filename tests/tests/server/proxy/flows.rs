@@ -43,7 +43,7 @@ async fn the_credential_is_injected_and_the_answer_wrapped() {
     assert_eq!(tasks.len(), 3);
     assert!(tasks.iter().all(|t| t.kind == "proxy" && t.user_id == "u1" && t.outcome == "ok"));
     let post = tasks.iter().find(|t| t.request_id == request_id).expect("the POST's record");
-    assert_eq!((post.method.as_str(), post.status), ("POST", 200));
+    assert_eq!((post.method.as_ref(), post.status), ("POST", 200));
     assert!(tasks.iter().all(|t| !t.target.contains('?')), "no query in records: {tasks:?}");
     assert_eq!(f.mock.count(), 3);
 }
@@ -171,6 +171,28 @@ async fn the_account_is_the_users_own() {
     assert_eq!(f.mock.count(), before, "refused calls never reach the provider");
     let anonymous = f.unauthenticated(Method::GET, "test-proxy/echo").send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
+}
+
+/// Forged user tokens count against the caller's address on the proxy's
+/// own path too: past the budget that address is refused (429) even with a
+/// valid token, while other addresses go on.
+#[tokio::test]
+async fn token_guessing_on_the_proxy_is_throttled_by_address() {
+    let f = ProxyFixture::with(|s| s.auth.max_failures_per_minute = 5).await;
+    f.connect("u1", "key-u1-secret").await;
+    let from = |ip: [u8; 4]| reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().unwrap();
+    let (attacker, url) = (from([127, 0, 0, 3]), format!("{}{}", f.app.base, f.target("test-proxy/echo")));
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let r = attacker.get(&url).bearer_auth(format!("forged.{i}.token")).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
+    let valid = attacker.get(&url).bearer_auth(f.token("u1")).send().await.unwrap();
+    assert_eq!(valid.status(), 429, "the address is throttled whatever it sends");
+    assert!(valid.headers().contains_key("retry-after"));
+    let other = from([127, 0, 0, 4]).get(&url).bearer_auth(f.token("u1")).send().await.unwrap();
+    assert_eq!(other.status(), 200, "another address is not");
 }
 
 /// Task records are written off the request path, and a clean shutdown
