@@ -27,7 +27,6 @@ pub use user_token::{User, UserTokens};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use http::HeaderName;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -266,7 +265,7 @@ impl Future for ApiFuture {
 /// The whole API with its layers: request id (set, propagated), tracing
 /// span (method, matched path, request id), error rendering.
 pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let request_id = error::REQUEST_ID;
     let (routes, _) = all_routes().into_parts();
     // One layer of four (not four layers): axum wraps and boxes every route
     // once per layer and clones each box per request.

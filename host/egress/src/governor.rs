@@ -218,12 +218,9 @@ impl Governor {
     /// Learns from a provider's answer: a pause after `Retry-After` on 429
     /// or 503, or after a remaining count of zero with its reset time.
     pub fn learn<H: Headers + ?Sized>(&self, subject: &Subject<'_>, status: u16, headers: &H) {
-        // Most answers say nothing about limits: no clock read for those.
-        let silent = !matches!(status, 429 | 503)
-            && REMAINING_AND_RESET.iter().all(|(remaining, _)| headers.value(remaining).is_none());
-        if !silent {
-            self.learn_at(subject, status, headers, Instant::now(), std::time::SystemTime::now());
-        }
+        // The clocks are read only when the answer asks for a pause (most
+        // say nothing about limits).
+        self.learn_with(subject, status, headers, Instant::now, std::time::SystemTime::now);
     }
 
     /// [`Governor::learn`] at given instants (`wall` reads epoch resets).
@@ -235,8 +232,20 @@ impl Governor {
         now: Instant,
         wall: std::time::SystemTime,
     ) {
+        self.learn_with(subject, status, headers, || now, || wall);
+    }
+
+    fn learn_with<H: Headers + ?Sized>(
+        &self,
+        subject: &Subject<'_>,
+        status: u16,
+        headers: &H,
+        now: impl FnOnce() -> Instant,
+        wall: impl Fn() -> std::time::SystemTime,
+    ) {
         let Some(pause) = learned_pause(status, headers, wall, self.config.default_pause) else { return };
         let pause = pause.min(self.config.max_learned_pause);
+        let now = now();
         let keys = Keys::new(subject);
         let key = keys.connection().unwrap_or(keys.app());
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -317,19 +326,6 @@ impl Headers for [(String, String)] {
     }
 }
 
-impl Headers for Vec<(String, String)> {
-    fn value(&self, name: &str) -> Option<&str> {
-        self.as_slice().value(name)
-    }
-}
-
-/// Pairs of rate-limit headers: calls left, and when the window resets.
-const REMAINING_AND_RESET: [(&str, &str); 3] = [
-    ("x-ratelimit-remaining", "x-ratelimit-reset"),
-    ("ratelimit-remaining", "ratelimit-reset"),
-    ("x-rate-limit-remaining", "x-rate-limit-reset"),
-];
-
 /// A reset value: seconds from now, or a Unix time when it is that large.
 fn reset_delay(value: &str, wall: std::time::SystemTime) -> Option<Duration> {
     let n: f64 = value.parse().ok().filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
@@ -353,17 +349,21 @@ pub fn retry_after(value: &str, wall: std::time::SystemTime) -> Option<Duration>
 fn learned_pause<H: Headers + ?Sized>(
     status: u16,
     headers: &H,
-    wall: std::time::SystemTime,
+    wall: impl Fn() -> std::time::SystemTime,
     default_pause: Duration,
 ) -> Option<Duration> {
     if matches!(status, 429 | 503)
-        && let Some(wait) = header(headers, "retry-after").and_then(|v| retry_after(v, wall))
+        && let Some(wait) = header(headers, "retry-after").and_then(|v| retry_after(v, wall()))
     {
         return Some(wait);
     }
-    for (remaining, reset) in REMAINING_AND_RESET {
+    for (remaining, reset) in [
+        ("x-ratelimit-remaining", "x-ratelimit-reset"),
+        ("ratelimit-remaining", "ratelimit-reset"),
+        ("x-rate-limit-remaining", "x-rate-limit-reset"),
+    ] {
         let exhausted = header(headers, remaining).and_then(|v| v.parse::<f64>().ok()).is_some_and(|n| n <= 0.0);
-        if exhausted && let Some(wait) = header(headers, reset).and_then(|v| reset_delay(v, wall)) {
+        if exhausted && let Some(wait) = header(headers, reset).and_then(|v| reset_delay(v, wall())) {
             return Some(wait);
         }
     }
@@ -432,7 +432,7 @@ mod tests {
         let now = Instant::now();
         let wall = std::time::SystemTime::now();
         let h = |pairs: &[(&str, &str)]| pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>();
-        g.learn_at(&subject("c1"), 429, &h(&[("Retry-After", "2")]), now, wall);
+        g.learn_at(&subject("c1"), 429, h(&[("Retry-After", "2")]).as_slice(), now, wall);
         assert_eq!(g.admit_at(&subject("c1"), &[], now + Duration::from_millis(500)), Err(Duration::from_millis(1500)));
         assert!(g.admit_at(&subject("c2"), &[], now).is_ok(), "other accounts go on");
         assert!(g.admit_at(&subject("c1"), &[], now + Duration::from_secs(2)).is_ok());
@@ -441,15 +441,21 @@ mod tests {
         g.learn_at(
             &subject("c3"),
             200,
-            &h(&[("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", &epoch.to_string())]),
+            h(&[("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", &epoch.to_string())]).as_slice(),
             now,
             wall,
         );
         let wait = g.admit_at(&subject("c3"), &[], now).unwrap_err();
         assert!(wait > Duration::from_secs(28) && wait <= Duration::from_secs(30), "{wait:?}");
-        g.learn_at(&subject("c4"), 200, &h(&[("RateLimit-Remaining", "3"), ("RateLimit-Reset", "9")]), now, wall);
+        g.learn_at(
+            &subject("c4"),
+            200,
+            h(&[("RateLimit-Remaining", "3"), ("RateLimit-Reset", "9")]).as_slice(),
+            now,
+            wall,
+        );
         assert!(g.admit_at(&subject("c4"), &[], now).is_ok(), "calls remain: no pause");
-        g.learn_at(&subject("c5"), 429, &h(&[("Retry-After", "999999999")]), now, wall);
+        g.learn_at(&subject("c5"), 429, h(&[("Retry-After", "999999999")]).as_slice(), now, wall);
         assert_eq!(g.admit_at(&subject("c5"), &[], now), Err(Duration::from_secs(3600)), "capped");
     }
 
@@ -461,7 +467,7 @@ mod tests {
             g.admit_at(&subject(c), &[], now).unwrap();
         }
         assert_eq!(g.buckets.lock().unwrap().len(), 0, "nothing to count, nothing kept");
-        g.learn_at(&subject("a"), 429, &vec![("Retry-After".into(), "5".into())], now, std::time::SystemTime::now());
+        g.learn_at(&subject("a"), 429, &[("Retry-After".into(), "5".into())][..], now, std::time::SystemTime::now());
         assert_eq!(g.buckets.lock().unwrap().len(), 1);
         assert!(g.admit_at(&subject("a"), &[], now).is_err(), "the learned pause applies");
         // The app key is a prefix of the account key; they stay apart.

@@ -167,15 +167,25 @@ fn dropped_response_header(name: &str) -> bool {
         || name.eq_ignore_ascii_case("set-cookie2")
 }
 
-/// `headers` without the ones [`dropped_response_header`] names.
-fn passed_response_headers(mut headers: http::HeaderMap) -> http::HeaderMap {
-    // Empty (no allocation) for the usual answer, which drops nothing.
-    let dropped: Vec<http::HeaderName> =
-        headers.keys().filter(|n| dropped_response_header(n.as_str())).cloned().collect();
-    for name in dropped {
-        headers.remove(name);
+/// The headers of `headers` that `keep` accepts. An answer that keeps
+/// them all (the usual raw one) is returned as it is; otherwise the kept
+/// ones move into a new map, nothing copied.
+fn kept_headers(headers: http::HeaderMap, keep: impl Fn(&str) -> bool) -> http::HeaderMap {
+    if headers.keys().all(|n| keep(n.as_str())) {
+        return headers;
     }
-    headers
+    let mut kept = http::HeaderMap::new();
+    let mut name = None;
+    // `into_iter` names a header once, before its first value.
+    for (next, value) in headers {
+        if next.is_some() {
+            name = next;
+        }
+        if let Some(name) = name.as_ref().filter(|n| keep(n.as_str())) {
+            kept.append(name.clone(), value);
+        }
+    }
+    kept
 }
 
 /// Whether header `name` begins with `prefix`, in any case.
@@ -314,7 +324,8 @@ impl Proxy {
 }
 
 fn raw_answer(resp: StreamingResponse) -> Answer {
-    Answer::Raw { status: resp.status, headers: passed_response_headers(resp.headers), body: resp.body }
+    let headers = kept_headers(resp.headers, |n| !dropped_response_header(n));
+    Answer::Raw { status: resp.status, headers, body: resp.body }
 }
 
 async fn json_answer(resp: StreamingResponse, cap: u64) -> Result<Answer, ProxyError> {
@@ -323,17 +334,7 @@ async fn json_answer(resp: StreamingResponse, cap: u64) -> Result<Answer, ProxyE
         .headers
         .get(http::header::CONTENT_ENCODING)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
-    let mut headers = http::HeaderMap::new();
-    let mut name = None;
-    // `into_iter` names a header once, before its first value.
-    for (next, value) in resp.headers {
-        if next.is_some() {
-            name = next;
-        }
-        if let Some(name) = name.as_ref().filter(|n| kept_json_header(n.as_str())) {
-            headers.append(name.clone(), value);
-        }
-    }
+    let headers = kept_headers(resp.headers, kept_json_header);
     let mut body = Vec::new();
     let mut stream = resp.body;
     while let Some(chunk) = stream.next().await {

@@ -85,7 +85,7 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 /// A fully qualified URL in the path, if the caller wrote one.
 fn absolute(rest: &str) -> Option<String> {
     for scheme in ["https:", "http:"] {
-        if rest.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)) {
+        if crate::starts_ignoring_case(rest, scheme) {
             let after = rest[scheme.len()..].trim_start_matches('/');
             // Some intermediaries merge `//` into `/`: put it back.
             return Some(format!("{scheme}//{after}"));

@@ -21,12 +21,6 @@ use libsqlite3_sys as ffi;
 use crate::tasks::TaskRecord;
 use crate::{Error, Result};
 
-/// The insert, one row; a record already stored (a batch retried) is
-/// skipped.
-const INSERT: &CStr = c"INSERT INTO task_records (id, project_id, kind, user_id, integration_id, credential_id, \
-    request_id, method, target, status, outcome, duration_us, created_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING";
-
 /// A prepared statement, finalized when dropped.
 struct Statement {
     db: NonNull<ffi::sqlite3>,
@@ -49,15 +43,15 @@ fn failure(db: NonNull<ffi::sqlite3>, rc: c_int, doing: &str) -> Error {
 }
 
 impl Statement {
-    fn prepare(db: NonNull<ffi::sqlite3>) -> Result<Self> {
+    fn prepare(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<Self> {
         let mut stmt = ptr::null_mut();
-        let len = c_int::try_from(INSERT.to_bytes_with_nul().len()).unwrap_or(c_int::MAX);
+        let len = c_int::try_from(sql.len()).map_err(|_| Error::Invalid("statement too long".into()))?;
         // SAFETY: `db` is an open connection this thread holds exclusively
-        // (the sqlx worker is locked out); the text is NUL-terminated.
+        // (the sqlx worker is locked out); `sql` is valid for `len` bytes.
         let rc = unsafe {
             ffi::sqlite3_prepare_v3(
                 db.as_ptr(),
-                INSERT.as_ptr(),
+                sql.as_ptr().cast(),
                 len,
                 ffi::SQLITE_PREPARE_PERSISTENT,
                 &mut stmt,
@@ -160,8 +154,10 @@ impl Statement {
 }
 
 /// Inserts `batch` on `db`, which the caller holds (locked out of sqlx's
-/// worker, inside the caller's transaction).
-pub(crate) fn insert_task_records(db: NonNull<ffi::sqlite3>, batch: &[TaskRecord]) -> Result<()> {
-    let statement = Statement::prepare(db)?;
+/// worker, inside the caller's transaction), with `sql`: a single-row
+/// insert whose 13 parameters are the columns in the order `insert` binds
+/// them (the store's column order).
+pub(crate) fn insert_task_records(db: NonNull<ffi::sqlite3>, sql: &str, batch: &[TaskRecord]) -> Result<()> {
+    let statement = Statement::prepare(db, sql)?;
     batch.iter().try_for_each(|r| statement.insert(r))
 }

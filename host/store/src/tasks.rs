@@ -154,6 +154,14 @@ fn json_rows(rows: &[TaskRecord]) -> Result<String> {
     serde_json::to_string(&rows).map_err(|e| crate::Error::Invalid(format!("task records: {e}")))
 }
 
+/// SQLite: the insert run once per record (parameters in column order);
+/// a record already stored (a batch retried) is skipped.
+const INSERT_SQLITE: &str = concat!(
+    "INSERT INTO task_records (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING"
+);
+
 impl crate::SqliteStore {
     /// One transaction; the rows go through SQLite's C API (see
     /// `sqlite_rows`), on the writer connection this transaction holds.
@@ -161,7 +169,7 @@ impl crate::SqliteStore {
         let mut tx = self.begin_write().await?;
         {
             let mut handle = tx.lock_handle().await?;
-            crate::sqlite_rows::insert_task_records(handle.as_raw_handle(), batch)?;
+            crate::sqlite_rows::insert_task_records(handle.as_raw_handle(), INSERT_SQLITE, batch)?;
         }
         tx.commit().await?;
         Ok(())

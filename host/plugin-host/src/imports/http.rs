@@ -134,7 +134,7 @@ async fn send(services: HostServices, scope: CallScope, mut p: Prepared) -> Resu
         services.credentials.inject(&scope, &mut retry).await.map_err(|e| Error::CredentialsUnavailable(e.0))?;
         resp = deliver(&services, retry).await?;
     }
-    services.governor.learn(&subject, resp.status, &resp.headers);
+    services.governor.learn(&subject, resp.status, resp.headers.as_slice());
     Ok(resp)
 }
 
