@@ -1,0 +1,229 @@
+//! The provider model: everything Weft needs to know to connect an account
+//! of a provider and call its API on that account's behalf.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One provider: a plugin's metadata, or a declarative definition.
+///
+/// Serialised in camelCase; the shape of `/plugins` answers and of
+/// definition files (see [`crate::schema`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Provider {
+    /// Stable id: the integration type (`pipedrive`, `custom.tasklab`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The definition's own version.
+    #[serde(default = "default_version")]
+    pub version: String,
+    /// What it integrates with.
+    #[serde(default)]
+    pub description: String,
+    /// Icon shown in the portal.
+    #[serde(default)]
+    pub icon_url: Option<String>,
+    /// Base URL of relative requests (may hold `{config.x}` placeholders).
+    pub base_url: String,
+    /// Host patterns a connection may reach besides the base URL's: exact
+    /// names or `*.suffix`, optionally with `:port`, placeholders allowed.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// How the provider authenticates.
+    pub auth: AuthScheme,
+    /// JSON Schema of the non-secret settings a user gives when connecting
+    /// (a subdomain, a region), which placeholders read.
+    #[serde(default)]
+    pub connection_config_schema: Option<Value>,
+    /// Secret names the provider's plugin may read.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Documented provider limits.
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitRule>,
+    /// How a new account is checked and named; none accepts it as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_test: Option<ConnectionTest>,
+    /// Extension data.
+    #[serde(default = "empty_object")]
+    pub extra: Value,
+}
+
+fn default_version() -> String {
+    "1.0.0".into()
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// Where an API key goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiKeyLocation {
+    /// A request header.
+    Header,
+    /// A query parameter.
+    Query,
+}
+
+/// How the app's OAuth client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// HTTP basic auth (RFC 6749's recommendation).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+/// How the provider authenticates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AuthScheme {
+    /// No credentials.
+    None,
+    /// An API key in a header or query parameter.
+    ApiKey {
+        /// Header or query.
+        location: ApiKeyLocation,
+        /// Header or parameter name.
+        name: String,
+        /// Value prefix (`Token `).
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+    /// HTTP basic auth.
+    Basic,
+    /// A static bearer token.
+    Bearer,
+    /// OAuth 2.0 authorization code (with PKCE).
+    #[serde(rename_all = "camelCase")]
+    Oauth2 {
+        /// Authorization endpoint (placeholders allowed).
+        authorize_url: String,
+        /// Token endpoint (placeholders allowed).
+        token_url: String,
+        /// Revocation endpoint.
+        #[serde(default)]
+        revoke_url: Option<String>,
+        /// Default scopes.
+        #[serde(default)]
+        scopes: Vec<String>,
+        /// Scope separator.
+        #[serde(default = "space")]
+        scope_separator: String,
+        /// Token-endpoint client authentication.
+        #[serde(default)]
+        client_auth: ClientAuth,
+        /// Extra authorization parameters, in order.
+        #[serde(default)]
+        extra_authorize_params: Vec<(String, String)>,
+        /// The plugin refreshes tokens itself (plugins only).
+        #[serde(default)]
+        custom_refresh: bool,
+        /// The provider supports the password grant.
+        #[serde(default)]
+        password_grant: bool,
+    },
+    /// OAuth 2.0 client credentials with the user's own client.
+    #[serde(rename_all = "camelCase")]
+    Oauth2ClientCredentials {
+        /// Token endpoint.
+        token_url: String,
+        /// Scopes.
+        #[serde(default)]
+        scopes: Vec<String>,
+        /// Token-endpoint client authentication.
+        #[serde(default)]
+        client_auth: ClientAuth,
+    },
+    /// Provider-defined credential fields (JSON Schema), refreshed by the
+    /// provider's plugin.
+    Custom {
+        /// JSON Schema of the fields.
+        schema: Value,
+    },
+}
+
+fn space() -> String {
+    " ".into()
+}
+
+/// What a declared limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitScope {
+    /// The calls made with one connected account.
+    Connection,
+    /// Every call of the app (project) to the provider.
+    App,
+}
+
+/// A documented provider limit: at most `requests` per `per_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimitRule {
+    /// What it counts.
+    pub scope: RateLimitScope,
+    /// Requests allowed per window.
+    pub requests: u32,
+    /// Window length in seconds.
+    pub per_seconds: u32,
+}
+
+/// How a declarative provider checks a new account: one request made with
+/// the account's credentials, and where its answer names the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectionTest {
+    /// `GET` unless said otherwise.
+    #[serde(default = "get")]
+    pub method: String,
+    /// Path under the base URL (or a URL on a permitted host).
+    pub path: String,
+    /// JSON Pointer (RFC 6901) to the account's id in the answer
+    /// (`/data/id`); none when the answer names no account.
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// JSON Pointer to a display name, if the answer has one.
+    #[serde(default)]
+    pub account_name: Option<String>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+impl Provider {
+    /// The declared rate limits as the governor counts them (every path to
+    /// the provider, proxy or plugin HTTP, spends the same budgets).
+    pub fn governor_rules(&self) -> Vec<weft_egress::governor::Rule> {
+        use weft_egress::governor::{Rule, Scope};
+        self.rate_limits
+            .iter()
+            .map(|r| Rule {
+                scope: match r.scope {
+                    RateLimitScope::App => Scope::App,
+                    RateLimitScope::Connection => Scope::Connection,
+                },
+                requests: r.requests,
+                per: std::time::Duration::from_secs(u64::from(r.per_seconds.max(1))),
+            })
+            .collect()
+    }
+}
+
+/// Whether `id` is usable as a provider id: the reference's integration
+/// types (`googledrive`, `microsoftTeams`, `monday.com`, `custom.tasklab`):
+/// ASCII letters, digits, `-`, `_` and `.`, not starting with a dot, 1 to
+/// 64 characters.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}

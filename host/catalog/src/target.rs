@@ -1,0 +1,336 @@
+//! Where a call made as a connection goes: a path resolved against the
+//! provider's base URL, or a fully qualified URL that must name a host the
+//! connection may reach. The Proxy API, plugin HTTP and (later) workflow
+//! requests all resolve targets here.
+//!
+//! A relative path can never move the call to another host: it is appended
+//! to the base URL and the result must keep the base's scheme, host, port
+//! and path prefix (`..` segments cannot climb out of it). Percent-encoded
+//! slashes stay encoded, backslashes and `@` land in the path, and a path
+//! that only looks like a URL (`//host/x`, `%2F%2Fhost`) is a path.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::placeholders::fill_placeholders;
+use crate::provider::Provider;
+
+/// Why a target was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// The path cannot be used (the message says why).
+    #[error("{0}")]
+    BadPath(String),
+    /// A fully qualified URL names a host the connection may not reach.
+    #[error("the host {0:?} is not permitted for this integration")]
+    HostNotPermitted(String),
+    /// The provider has no usable base URL.
+    #[error("{0}")]
+    NoBaseUrl(String),
+}
+
+/// A provider as one connection reaches it: the provider, the
+/// integration's base URL override, and the connection's settings (which
+/// fill `{config.x}` placeholders).
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint<'a> {
+    /// The provider.
+    pub provider: &'a Provider,
+    /// The integration's base URL, replacing the provider's (a sandbox, a
+    /// mock); its origin is permitted too.
+    pub base_override: Option<&'a str>,
+    /// The connection's non-secret settings.
+    pub config: &'a Map<String, Value>,
+}
+
+/// The longest resolved target accepted (scheme to fragment).
+pub const MAX_TARGET_LEN: usize = 16 * 1024;
+
+impl Endpoint<'_> {
+    /// The base URL in force, placeholders filled.
+    pub fn base_url(&self) -> Result<Rc<Url>, TargetError> {
+        let template = self
+            .base_override
+            .or(Some(self.provider.base_url.as_str()))
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| TargetError::NoBaseUrl("the integration declares no base URL".into()))?;
+        if !template.contains('{') {
+            return parse_base(template);
+        }
+        let filled = fill_placeholders(template, self.config).map_err(|e| {
+            TargetError::NoBaseUrl(format!("the base URL cannot be filled from the account's settings: {e}"))
+        })?;
+        parse_base(&filled)
+    }
+
+    /// Resolves `rest` (a path under the base URL, query included and still
+    /// percent-encoded, or a fully qualified http(s) URL).
+    pub fn resolve(&self, rest: &str) -> Result<Url, TargetError> {
+        if rest.chars().any(|c| c.is_control()) {
+            return Err(TargetError::BadPath("the path contains control characters".into()));
+        }
+        if rest.len() > MAX_TARGET_LEN {
+            return Err(TargetError::BadPath(format!("the path is longer than {MAX_TARGET_LEN} bytes")));
+        }
+        let base = self.base_url()?;
+        if let Some(full) = absolute(rest) {
+            let url = Url::parse(&full).map_err(|_| TargetError::BadPath("the URL does not parse".into()))?;
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(TargetError::BadPath("URLs may not carry credentials".into()));
+            }
+            if !(same_origin(&url, &base) || self.permits(&url)) {
+                return Err(TargetError::HostNotPermitted(url.host_str().unwrap_or_default().to_owned()));
+            }
+            return Ok(url);
+        }
+        if other_scheme(rest) {
+            return Err(TargetError::BadPath("only http and https URLs can be called".into()));
+        }
+        let url = extend(&base, rest);
+        let base_path = base.path().trim_end_matches('/');
+        let stays = same_origin(&url, &base)
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.path().strip_prefix(base_path).is_some_and(|after| after.is_empty() || after.starts_with('/'));
+        if !stays {
+            return Err(TargetError::BadPath("the path leaves the integration's base URL".into()));
+        }
+        Ok(url)
+    }
+
+    /// Whether `url`'s host is one this connection may reach: a host of the
+    /// provider's `allowedHosts` (placeholders filled from the connection's
+    /// settings), or the base URL override's (same host and port).
+    pub fn permits(&self, url: &Url) -> bool {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let port = url.port_or_known_default();
+        let overridden = self.base_override.and_then(|b| Url::parse(b).ok()).is_some_and(|b| {
+            b.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&host)) && b.port_or_known_default() == port
+        });
+        overridden
+            || self.provider.allowed_hosts.iter().any(|p| match fill_placeholders(p, self.config) {
+                Ok(pattern) => host_matches(&pattern, &host, port),
+                Err(_) => false,
+            })
+    }
+}
+
+/// Matches a host against one `allowedHosts` pattern: an exact name, a
+/// `*.suffix` wildcard (any subdomain, not the apex), optionally `:port`.
+pub fn host_matches(pattern: &str, host: &str, port: Option<u16>) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    let (pat_host, pat_port) = match pattern.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (h.to_owned(), p.parse::<u16>().ok()),
+        _ => (pattern.clone(), None),
+    };
+    if pat_port.is_some_and(|p| Some(p) != port) {
+        return false;
+    }
+    match pat_host.strip_prefix("*.") {
+        Some(suffix) => {
+            host.len() > suffix.len() + 1 && host.ends_with(suffix) && host[..host.len() - suffix.len()].ends_with('.')
+        }
+        None => pat_host == host,
+    }
+}
+
+thread_local! {
+    /// The base URL this thread parsed last, with its text: calls go to a
+    /// few integrations, and parsing costs more than the rest of resolving.
+    /// Shared, not cloned: resolving copies it once, into the target.
+    static LAST_BASE: RefCell<Option<(String, Rc<Url>)>> = const { RefCell::new(None) };
+}
+
+/// `text` parsed as a base URL (an absolute http(s) URL with a host).
+fn parse_base(text: &str) -> Result<Rc<Url>, TargetError> {
+    LAST_BASE.with_borrow_mut(|last| {
+        if let Some((known, url)) = last.as_ref()
+            && known == text
+        {
+            return Ok(url.clone());
+        }
+        let url = Url::parse(text).map_err(|_| TargetError::NoBaseUrl("the base URL does not parse".into()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(TargetError::NoBaseUrl("the base URL is not an http(s) URL".into()));
+        }
+        let url = Rc::new(url);
+        *last = Some((text.to_owned(), url.clone()));
+        Ok(url)
+    })
+}
+
+/// Same scheme, host and port.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host() == b.host() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Whether header-like `name` begins with `prefix`, in any case.
+fn starts_ignoring_case(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+/// A fully qualified URL in the path, if the caller wrote one.
+fn absolute(rest: &str) -> Option<String> {
+    for scheme in ["https:", "http:"] {
+        if starts_ignoring_case(rest, scheme) {
+            let after = rest[scheme.len()..].trim_start_matches('/');
+            // Some intermediaries merge `//` into `/`: put it back.
+            return Some(format!("{scheme}//{after}"));
+        }
+    }
+    None
+}
+
+/// Whether `rest` starts like a URL of another scheme (`ftp://`, `file://`).
+fn other_scheme(rest: &str) -> bool {
+    let Some((scheme, after)) = rest.split_once("://") else { return false };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !after.is_empty()
+}
+
+/// `base` with `rest` appended to its path (and the caller's query): the
+/// URL that parsing `{base}/{rest}` gives, without parsing scheme and host
+/// again, and with no way for `rest` to reach the authority.
+fn extend(base: &Url, rest: &str) -> Url {
+    let (path, query, fragment) = split_reference(rest.trim_start_matches('/'));
+    let mut url = base.clone();
+    url.set_path(&format!("{}/{path}", base.path().trim_end_matches('/')));
+    url.set_query(query);
+    url.set_fragment(fragment);
+    url
+}
+
+/// `rest` cut where a URL parser cuts it: path, then query (after the
+/// first `?`), then fragment (after the first `#`).
+fn split_reference(rest: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (before, fragment) = match rest.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (rest, None),
+    };
+    match before.split_once('?') {
+        Some((path, query)) => (path, Some(query), fragment),
+        None => (before, None, fragment),
+    }
+}
+
+/// Scheme, host and path of `url`, for records, logs and error messages (no
+/// query: an API key may travel there).
+pub fn display(url: &Url) -> String {
+    url[..url::Position::AfterPath].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::AuthScheme;
+    use serde_json::json;
+
+    fn provider(base: &str, allowed: &[&str]) -> Provider {
+        Provider {
+            id: "t".into(),
+            name: "T".into(),
+            version: "1".into(),
+            description: String::new(),
+            icon_url: None,
+            base_url: base.into(),
+            allowed_hosts: allowed.iter().map(|s| (*s).to_owned()).collect(),
+            auth: AuthScheme::None,
+            connection_config_schema: None,
+            secrets: vec![],
+            rate_limits: vec![],
+            connection_test: None,
+            extra: json!({}),
+        }
+    }
+
+    /// Extending the base gives what parsing the concatenation gives.
+    #[test]
+    fn an_extended_base_is_the_concatenation_parsed() {
+        for base in ["https://api.test/v1", "https://api.test/", "http://api.test:8080/a/b/"] {
+            let parsed = parse_base(base).unwrap();
+            for rest in [
+                "items",
+                "items?limit=5&x=%2F",
+                "a/../../b",
+                "%2e%2e/x",
+                "\\evil.test/x",
+                "@evil.test/x",
+                "a?b#c",
+                "a#b?c",
+                "",
+                "?only=query",
+                "sp ace/ü",
+            ] {
+                let joined = format!("{}/{}", parsed.as_str().trim_end_matches('/'), rest);
+                assert_eq!(extend(&parsed, rest), Url::parse(&joined).unwrap(), "{base} + {rest}");
+            }
+        }
+    }
+
+    #[test]
+    fn records_show_no_query_and_no_fragment() {
+        let url = Url::parse("https://api.test:8443/v1/items?api_key=secret#top").unwrap();
+        assert_eq!(display(&url), "https://api.test:8443/v1/items");
+    }
+
+    #[test]
+    fn the_remembered_base_is_the_one_asked_for() {
+        assert_eq!(parse_base("https://one.test/v1").unwrap().as_str(), "https://one.test/v1");
+        assert_eq!(parse_base("https://two.test/v2").unwrap().as_str(), "https://two.test/v2");
+        assert_eq!(parse_base("https://two.test/v2").unwrap().as_str(), "https://two.test/v2");
+        assert!(parse_base("ftp://three.test/").is_err());
+        assert!(parse_base("/relative").is_err());
+        assert_eq!(parse_base("https://one.test/v1").unwrap().host_str(), Some("one.test"));
+    }
+
+    #[test]
+    fn only_a_leading_scheme_makes_a_url() {
+        assert_eq!(absolute("https://sheets.test/v4").as_deref(), Some("https://sheets.test/v4"));
+        assert_eq!(absolute("HTTP:/one.test/x").as_deref(), Some("http://one.test/x"));
+        assert_eq!(absolute("v1/https://x"), None);
+        assert_eq!(absolute("https%3A%2F%2Fx"), None);
+        assert_eq!(absolute("//127.0.0.1/x"), None);
+    }
+
+    #[test]
+    fn host_patterns() {
+        assert!(host_matches("api.github.com", "api.github.com", Some(443)));
+        assert!(host_matches("API.GitHub.com", "api.github.com", Some(443)));
+        assert!(!host_matches("api.github.com", "api.github.com.evil.test", Some(443)));
+        assert!(host_matches("*.slack.com", "hooks.slack.com", None));
+        assert!(host_matches("*.slack.com", "a.b.slack.com", None));
+        assert!(!host_matches("*.slack.com", "slack.com", None));
+        assert!(!host_matches("*.slack.com", "evilslack.com", None));
+        assert!(host_matches("127.0.0.1:8080", "127.0.0.1", Some(8080)));
+        assert!(!host_matches("127.0.0.1:8080", "127.0.0.1", Some(9090)));
+    }
+
+    #[test]
+    fn targets_stay_on_the_base_or_a_permitted_host() {
+        let p = provider("https://{config.sub}.api.test/v1", &["files.test", "*.{config.sub}.cdn.test"]);
+        let config = json!({"sub": "acme"});
+        let at = Endpoint { provider: &p, base_override: None, config: config.as_object().unwrap() };
+        assert_eq!(at.resolve("/items?x=1").unwrap().as_str(), "https://acme.api.test/v1/items?x=1");
+        assert_eq!(at.resolve("https://files.test/a").unwrap().as_str(), "https://files.test/a");
+        assert_eq!(at.resolve("https://img.acme.cdn.test/a").unwrap().host_str(), Some("img.acme.cdn.test"));
+        assert!(matches!(at.resolve("https://evil.test/a"), Err(TargetError::HostNotPermitted(_))));
+        assert!(matches!(at.resolve("../../x"), Err(TargetError::BadPath(_))));
+        assert!(matches!(at.resolve("ftp://files.test/a"), Err(TargetError::BadPath(_))));
+        assert!(matches!(at.resolve("https://u:p@files.test/a"), Err(TargetError::BadPath(_))));
+        assert!(matches!(at.resolve("a\nb"), Err(TargetError::BadPath(_))));
+        let long = "a".repeat(MAX_TARGET_LEN + 1);
+        assert!(matches!(at.resolve(&long), Err(TargetError::BadPath(_))));
+        let empty = Map::new();
+        let unfilled = Endpoint { provider: &p, base_override: None, config: &empty };
+        assert!(matches!(unfilled.resolve("/x"), Err(TargetError::NoBaseUrl(_))));
+        let overridden = Endpoint { provider: &p, base_override: Some("http://127.0.0.1:9/mock"), config: &empty };
+        assert_eq!(overridden.resolve("x").unwrap().as_str(), "http://127.0.0.1:9/mock/x");
+        assert!(overridden.permits(&Url::parse("http://127.0.0.1:9/elsewhere").unwrap()));
+        assert!(!overridden.permits(&Url::parse("http://127.0.0.1:10/").unwrap()));
+    }
+}
