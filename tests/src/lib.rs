@@ -13,11 +13,9 @@ pub mod mock_provider;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use weft_egress::{EgressClient, EgressConfig, OutboundRequest};
-use weft_plugin_host::{
-    CallScope, CredentialError, CredentialInjector, HostConfig, HostServices, MemoryStateStore, PluginHost,
-    StaticSecrets,
-};
+use weft_catalog::{ConnectionError, ConnectionHttp, ConnectionRequest, Endpoint};
+use weft_egress::{Egress, EgressClient, EgressConfig, OutboundRequest, OutboundResponse};
+use weft_plugin_host::{CallOptions, HostConfig, HostServices, MemoryStateStore, PluginHost, StaticSecrets};
 
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 
@@ -46,6 +44,21 @@ pub fn test_config() -> HostConfig {
     }
 }
 
+/// What plugin-host tests put in place of the credential service: how a
+/// connection's credentials go on a request, and whether a provider 401 can
+/// be answered with new ones. (The real path, `weft-credentials`, is tested
+/// through the server.)
+#[async_trait::async_trait]
+pub trait TestCredentials: Send + Sync + 'static {
+    /// Adds `connection`'s credentials to `req`.
+    async fn inject(&self, connection: &str, req: &mut OutboundRequest) -> Result<(), String>;
+
+    /// The provider refused the credentials: true when new ones exist.
+    async fn refresh_rejected(&self, _connection: &str) -> bool {
+        false
+    }
+}
+
 /// Injects `Authorization: Bearer <token>` for one connection id, and
 /// refuses every other connection: the stand-in for the vault.
 pub struct StaticCredentials {
@@ -56,13 +69,56 @@ pub struct StaticCredentials {
 }
 
 #[async_trait::async_trait]
-impl CredentialInjector for StaticCredentials {
-    async fn inject(&self, scope: &CallScope, req: &mut OutboundRequest) -> Result<(), CredentialError> {
-        if scope.connection_id.as_deref() != Some(self.connection_id.as_str()) {
-            return Err(CredentialError("no credentials for this connection".into()));
+impl TestCredentials for StaticCredentials {
+    async fn inject(&self, connection: &str, req: &mut OutboundRequest) -> Result<(), String> {
+        if connection != self.connection_id {
+            return Err("no credentials for this connection".into());
         }
         req.injected_headers.push(("Authorization".into(), format!("Bearer {}", self.token)));
         Ok(())
+    }
+}
+
+/// A [`ConnectionHttp`] granted to one test call: the target resolved
+/// against the plugin's provider, [`TestCredentials`] injected, one retry
+/// after a 401 when they say so.
+struct TestGrant {
+    host: Arc<PluginHost>,
+    plugin: String,
+    connection: String,
+    config: serde_json::Map<String, serde_json::Value>,
+    base_url: Option<String>,
+    credentials: Arc<dyn TestCredentials>,
+    egress: Arc<dyn Egress>,
+}
+
+#[async_trait::async_trait]
+impl ConnectionHttp for TestGrant {
+    async fn send(&self, req: ConnectionRequest) -> Result<OutboundResponse, ConnectionError> {
+        let info = self.host.get(&self.plugin).ok_or_else(|| ConnectionError::Credentials("no plugin".into()))?;
+        let provider = info.metadata.as_ref().ok_or_else(|| ConnectionError::Credentials("no provider".into()))?;
+        let endpoint = Endpoint { provider, base_override: self.base_url.as_deref(), config: &self.config };
+        let mut url = endpoint.resolve(&req.target)?;
+        if !req.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&req.query);
+        }
+        let build = || {
+            let mut out = OutboundRequest::new(req.method, url.clone());
+            out.headers = req.headers.clone();
+            out.body = req.body.clone();
+            out.timeout = req.timeout;
+            out.max_response_bytes = req.max_response_bytes;
+            out
+        };
+        let mut first = build();
+        self.credentials.inject(&self.connection, &mut first).await.map_err(ConnectionError::Credentials)?;
+        let answer = self.egress.send(first).await?;
+        if answer.status != 401 || !self.credentials.refresh_rejected(&self.connection).await {
+            return Ok(answer);
+        }
+        let mut retry = build();
+        self.credentials.inject(&self.connection, &mut retry).await.map_err(ConnectionError::Credentials)?;
+        Ok(self.egress.send(retry).await?)
     }
 }
 
@@ -72,6 +128,8 @@ pub struct TestHost {
     pub host: Arc<PluginHost>,
     /// Secrets the host hands to plugins.
     pub secrets: Arc<StaticSecrets>,
+    credentials: Arc<dyn TestCredentials>,
+    egress: Arc<dyn Egress>,
 }
 
 /// Connection id that [`TestHost`] has credentials for.
@@ -94,11 +152,11 @@ impl TestHost {
 
     /// A host with [`test_config`] whose outbound requests get their
     /// credentials from `credentials` instead of [`StaticCredentials`].
-    pub fn with_credentials(credentials: Arc<dyn CredentialInjector>) -> Self {
+    pub fn with_credentials(credentials: Arc<dyn TestCredentials>) -> Self {
         Self::with_services(test_config(), credentials)
     }
 
-    fn with_services(mut config: HostConfig, credentials: Arc<dyn CredentialInjector>) -> Self {
+    fn with_services(mut config: HostConfig, credentials: Arc<dyn TestCredentials>) -> Self {
         logs::install();
         if config.cache_dir.is_none() {
             config.cache_dir = Some(shared_cache_dir());
@@ -108,14 +166,28 @@ impl TestHost {
         let egress = Arc::new(EgressClient::new(EgressConfig { policy, ..Default::default() }).expect("egress client"));
         let secrets = Arc::new(StaticSecrets::default());
         let services = HostServices {
-            egress,
+            egress: egress.clone(),
             state: Arc::new(MemoryStateStore::with_quota(100)),
             secrets: secrets.clone(),
-            credentials,
-            governor: Default::default(),
         };
         let host = PluginHost::new(config, services).expect("plugin host");
-        Self { host: Arc::new(host), secrets }
+        Self { host: Arc::new(host), secrets, credentials, egress }
+    }
+
+    /// `opts` with this host's test credentials granted for its connection,
+    /// as the credential service grants them to a call of `plugin`.
+    pub fn granted(&self, plugin: &str, opts: CallOptions) -> CallOptions {
+        let Some(connection) = opts.connection_id.clone() else { return opts };
+        let grant = TestGrant {
+            host: self.host.clone(),
+            plugin: plugin.to_owned(),
+            connection,
+            config: opts.connection_config.as_object().cloned().unwrap_or_default(),
+            base_url: opts.base_url.as_deref().map(str::to_owned),
+            credentials: self.credentials.clone(),
+            egress: self.egress.clone(),
+        };
+        opts.with_connection_http(Arc::new(grant))
     }
 
     /// Installs a built plugin by crate identifier and returns its id.

@@ -106,13 +106,12 @@ async fn metadata(State(state): State<AppState>, user: User) -> Result<Json<Valu
         .await?
         .into_iter()
         .map(|i| {
-            let plugin = state.plugins.get(&i.integration_type);
-            let meta = plugin.as_ref().and_then(|p| p.metadata.as_ref());
+            let provider = state.credentials.providers().provider(&i.integration_type).map(|e| e.provider);
             json!({
                 "type": i.integration_type,
-                "name": meta.map(|m| m.name.clone()).unwrap_or_else(|| i.integration_type.clone()),
+                "name": provider.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| i.integration_type.clone()),
                 "brandColor": i.accent_color,
-                "icon": meta.and_then(|m| m.icon_url.clone()),
+                "icon": provider.as_ref().and_then(|p| p.icon_url.clone()),
             })
         })
         .collect();

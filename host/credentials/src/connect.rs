@@ -1,25 +1,28 @@
 //! Connecting accounts: starting a flow, the OAuth callback, submitted
 //! input fields, reconnecting and uninstalling.
 //!
-//! Every flow ends the same way: the new secrets are tested with the
-//! plugin's `test-connection` while they exist only in memory, and only an
-//! account that passes is sealed and saved (with the `providerId` and
-//! profile the test reported).
+//! Every flow ends the same way: the new secrets are tested while they
+//! exist only in memory (the plugin's `test-connection`, or a declarative
+//! provider's connection test), and only an account that passes is sealed
+//! and saved (with the `providerId` and profile the test reported).
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use weft_auth::oauth::{AuthorizationRequest, Grant, OAuthClient, Pkce, TokenError, random_state, request_token};
-use weft_plugin_host::{CallError, CallOptions, PluginError};
+use weft_catalog::Origin;
 use weft_store::{ConnectState, Credential, CredentialId, CredentialStatus, IntegrationId, NewCredential, ProjectId};
 use weft_vault::Sealed;
 
+use crate::hooks::{HookCall, HookError};
 use crate::owners;
 use crate::scheme::{Scheme, connection_inputs, fill_url};
 use crate::secrets::CredentialSecrets;
 use crate::service::{Credentials, IntegrationAuth};
+use crate::session::Session;
 use crate::{Error, Result};
+use std::sync::Arc;
 
 /// What a user asks for when starting to connect.
 #[derive(Debug, Clone, Default)]
@@ -177,7 +180,7 @@ impl Credentials {
             return Err(Error::BadRequest(format!("the {integration_type} integration is not active")));
         }
         self.check_replace_or_multiple(project, user, &auth, req.replace, req.allow_multiple).await?;
-        let schema = auth.plugin.metadata.as_ref().and_then(|m| m.connection_config_schema.as_ref());
+        let schema = auth.provider.connection_config_schema.as_ref();
         let inputs = connection_inputs(schema, &req.inputs)?;
         Ok((auth, inputs))
     }
@@ -393,7 +396,8 @@ impl Credentials {
         Ok(saved)
     }
 
-    /// Runs `test-connection` with secrets that are not stored yet.
+    /// Tests secrets that are not stored yet: the plugin's
+    /// `test-connection`, or the definition's connection test.
     async fn test_pending(
         &self,
         auth: &IntegrationAuth,
@@ -401,31 +405,27 @@ impl Credentials {
         inputs: &Map<String, Value>,
         secrets: &CredentialSecrets,
     ) -> Result<(Option<String>, Value)> {
-        let key = id.to_string();
-        self.pending_insert(&key, auth.scheme.clone(), secrets.clone());
-        let opts = CallOptions::new(auth.integration.project_id.to_string())
-            .with_connection(key.clone(), Value::Object(inputs.clone()))
-            .with_base_url(auth.integration.base_url.as_deref());
-        let outcome = self.plugins()?.test_connection(&auth.plugin.id, &opts).await;
-        self.pending_remove(&key);
-        match outcome {
+        let unsaved = unsaved_credential(id, auth, inputs.clone());
+        let session = Session::pending(Arc::new(auth.clone()), unsaved, secrets.clone());
+        if auth.origin == Origin::Definition {
+            return self.declarative_test(auth, &session).await;
+        }
+        let call = HookCall {
+            project: auth.integration.project_id,
+            connection_id: id.to_string(),
+            config: inputs.clone(),
+            base_url: auth.integration.base_url.clone(),
+            http: Some(self.arc()?.grant_pending(session)),
+        };
+        match self.hooks.test_connection(&auth.provider.id, call).await {
             Ok(info) => Ok((Some(info.account_id), info.profile)),
-            Err(CallError::Plugin(PluginError::Unauthorized { message: m })) => Err(Error::ConnectionTest(trim(&m))),
-            Err(CallError::Plugin(PluginError::InvalidInput { message: m })) => Err(Error::ConnectionTest(trim(&m))),
-            Err(CallError::Plugin(PluginError::Unsupported { .. })) => Ok((None, Value::Object(Map::new()))),
+            Err(HookError::Unauthorized(m) | HookError::InvalidInput(m)) => Err(Error::ConnectionTest(trim(&m))),
+            Err(HookError::Unsupported) => Ok((None, Value::Object(Map::new()))),
             Err(e) => {
-                tracing::warn!(plugin = %auth.plugin.id, error = %e, "test-connection failed");
+                tracing::warn!(provider = %auth.provider.id, error = %e, "test-connection failed");
                 Err(Error::ConnectionTest("the provider could not be reached to verify the account".into()))
             }
         }
-    }
-
-    fn pending_insert(&self, key: &str, scheme: Scheme, secrets: CredentialSecrets) {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_owned(), (scheme, secrets));
-    }
-
-    fn pending_remove(&self, key: &str) {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 
     /// Disconnects the user's accounts of an integration (or only
@@ -486,6 +486,35 @@ fn exchange_error(e: TokenError) -> Error {
         TokenError::InvalidGrant => Error::BadRequest("the provider refused the authorization (invalid_grant)".into()),
         e if e.is_transient() => Error::Unavailable { retry_after: e.retry_after() },
         e => Error::Provider(e.to_string()),
+    }
+}
+
+/// The row a credential will have once saved, for testing it before: only
+/// what a call reads (ids, settings) is set.
+fn unsaved_credential(id: CredentialId, auth: &IntegrationAuth, inputs: Map<String, Value>) -> Credential {
+    let now = time::OffsetDateTime::now_utc();
+    Credential {
+        id,
+        project_id: auth.integration.project_id,
+        integration_id: auth.integration.id,
+        user_id: String::new(),
+        status: CredentialStatus::Valid,
+        invalid_reason: None,
+        provider_id: None,
+        provider_data: Value::Object(Map::new()),
+        config: Map::new(),
+        connection_config: inputs,
+        secrets: Vec::new(),
+        version: 0,
+        expires_at: None,
+        refreshed_at: None,
+        refresh_failure_count: 0,
+        failure_days: 0,
+        last_failure_day: None,
+        retry_at: None,
+        lease_until: None,
+        created_at: now,
+        updated_at: now,
     }
 }
 

@@ -6,12 +6,16 @@
 //! where an integration enables it, client credentials, API keys, basic
 //! auth, custom fields), sealing credentials in the vault, the single-flight
 //! refresh (per process and across processes, see `refresh.rs`), the
-//! proactive refresh sweep, injecting credentials into plugin requests, and
-//! master-key rotation over the stored values. The OAuth wire protocol is
-//! `weft-auth`'s; storage is `weft-store`'s; encryption is `weft-vault`'s.
+//! proactive refresh sweep, the one authorised-request path every call made
+//! as a connected account takes ([`Credentials::send_as`]; the proxy calls
+//! it, plugins reach it through a [`Credentials::grant`]), the generic path
+//! of declarative providers, and master-key rotation over the stored values.
+//! The OAuth wire protocol is `weft-auth`'s; storage is `weft-store`'s;
+//! encryption is `weft-vault`'s; what a provider is, `weft-catalog`'s.
 //!
-//! It does not own HTTP answers (the API maps [`Error`]) nor which
-//! plugins exist (the plugin host).
+//! It does not own HTTP answers (the API maps [`Error`]) nor plugins: their
+//! connection tests and custom refreshes arrive as [`ProviderHooks`], given
+//! at construction.
 //!
 //! ```no_run
 //! # async fn demo(credentials: std::sync::Arc<weft_credentials::Credentials>,
@@ -24,10 +28,14 @@
 #![deny(missing_docs)]
 
 mod connect;
+mod declarative;
+mod environment;
 mod error;
-mod inject;
+mod grant;
+mod hooks;
 mod owners;
 mod refresh;
+mod request;
 mod rotate;
 mod scheme;
 mod secrets;
@@ -36,11 +44,13 @@ mod session;
 mod sweeper;
 
 pub use connect::{CallbackParams, Connected, StartOutcome, StartRequest};
+pub use environment::EnvironmentSecrets;
 pub use error::{Error, Result};
-pub use inject::Injector;
+pub use hooks::{AccountInfo, HookCall, HookError, NoHooks, ProviderHooks, RefreshedTokens};
 pub use refresh::Usable;
+pub use request::{Call, Report, SendError};
 pub use rotate::{RotationReport, rotate};
 pub use scheme::{Scheme, overrides};
 pub use secrets::CredentialSecrets;
-pub use service::{CredentialSettings, Credentials};
+pub use service::{CredentialDeps, CredentialSettings, Credentials};
 pub use session::{IntegrationRef, Session};

@@ -18,12 +18,12 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::hooks::{HookCall, HookError};
 use secrecy::ExposeSecret;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use weft_auth::oauth::{Grant, OAuthClient, TokenError, TokenResponse, request_token};
-use weft_plugin_host::CallOptions;
 use weft_store::{
     Credential, CredentialId, CredentialStatus, Error as StoreError, ProjectId, RefreshFailure, SecretsUpdate,
     day_number,
@@ -301,33 +301,25 @@ impl Credentials {
 
     /// The plugin's `auth.refresh` hook; its errors map to token errors.
     async fn plugin_refresh(&self, auth: &IntegrationAuth, credential: &Credential) -> Result<TokenResponse, Refusal> {
-        let opts = CallOptions::new(credential.project_id.to_string())
-            .with_connection(credential.id.to_string(), Value::Object(credential.connection_config.clone()))
-            .with_base_url(auth.integration.base_url.as_deref());
-        let plugins = self.plugins().map_err(Refusal::Other)?;
-        match plugins.refresh(&auth.plugin.id, &opts).await {
+        let call = HookCall {
+            project: credential.project_id,
+            connection_id: credential.id.to_string(),
+            config: credential.connection_config.clone(),
+            base_url: auth.integration.base_url.clone(),
+            // The credentials being replaced are not lent to the hook.
+            http: None,
+        };
+        match self.hooks.refresh(&auth.provider.id, call).await {
             Ok(r) => Ok(TokenResponse {
                 access_token: r.access_token,
                 token_type: "Bearer".into(),
                 expires_in: r.expires_in_seconds,
                 refresh_token: r.refresh_token,
                 scope: None,
-                extra: match r.extra {
-                    Value::Object(m) => m,
-                    _ => Map::new(),
-                },
+                extra: r.extra,
             }),
-            Err(e) => {
-                let unauthorized = matches!(
-                    &e,
-                    weft_plugin_host::CallError::Plugin(weft_plugin_host::PluginError::Unauthorized { .. })
-                );
-                if unauthorized {
-                    Err(Refusal::Token(TokenError::InvalidGrant))
-                } else {
-                    Err(Refusal::Token(TokenError::Unavailable { reason: e.to_string(), retry_after: None }))
-                }
-            }
+            Err(HookError::Unauthorized(_)) => Err(Refusal::Token(TokenError::InvalidGrant)),
+            Err(e) => Err(Refusal::Token(TokenError::Unavailable { reason: e.to_string(), retry_after: None })),
         }
     }
 

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 use url::Url;
 use weft_auth::oauth::ClientAuth;
+use weft_catalog::{ApiKeyLocation, AuthScheme};
 use weft_egress::OutboundRequest;
-use weft_plugin_host::AuthScheme;
 use weft_store::Integration;
 
 use crate::secrets::CredentialSecrets;
@@ -89,8 +89,11 @@ pub enum Scheme {
     },
 }
 
-fn client_auth(s: &str) -> ClientAuth {
-    if s == "post" { ClientAuth::Post } else { ClientAuth::Basic }
+fn client_auth(c: weft_catalog::ClientAuth) -> ClientAuth {
+    match c {
+        weft_catalog::ClientAuth::Post => ClientAuth::Post,
+        weft_catalog::ClientAuth::Basic => ClientAuth::Basic,
+    }
 }
 
 fn text_override(integration: &Integration, key: &str) -> Option<String> {
@@ -102,16 +105,18 @@ fn flag(integration: &Integration, key: &str) -> bool {
 }
 
 impl Scheme {
-    /// The scheme of `declared` (the plugin's) under `integration`'s settings.
+    /// The scheme of `declared` (the provider's) under `integration`'s settings.
     pub fn resolve(declared: &AuthScheme, integration: &Integration) -> Scheme {
         let scopes = |default: &[String]| {
             if integration.scopes.is_empty() { default.to_vec() } else { integration.scopes.clone() }
         };
         match declared {
             AuthScheme::None => Scheme::None,
-            AuthScheme::ApiKey { location, name, prefix } => {
-                Scheme::ApiKey { in_query: location == "query", name: name.clone(), prefix: prefix.clone() }
-            }
+            AuthScheme::ApiKey { location, name, prefix } => Scheme::ApiKey {
+                in_query: *location == ApiKeyLocation::Query,
+                name: name.clone(),
+                prefix: prefix.clone(),
+            },
             AuthScheme::Basic => Scheme::Basic,
             AuthScheme::Bearer => Scheme::Bearer,
             AuthScheme::Oauth2 {
@@ -131,7 +136,7 @@ impl Scheme {
                 revoke_url: text_override(integration, overrides::REVOKE_URL).or_else(|| revoke_url.clone()),
                 scopes: scopes(default_scopes),
                 scope_separator: if scope_separator.is_empty() { " ".into() } else { scope_separator.clone() },
-                client_auth: client_auth(auth),
+                client_auth: client_auth(*auth),
                 extra_params: extra_authorize_params.clone(),
                 custom_refresh: *custom_refresh,
                 // Both the plugin and the integration must enable it.
@@ -142,7 +147,7 @@ impl Scheme {
                 Scheme::ClientCredentials {
                     token_url: text_override(integration, overrides::TOKEN_URL).unwrap_or_else(|| token_url.clone()),
                     scopes: scopes(default_scopes),
-                    client_auth: client_auth(auth),
+                    client_auth: client_auth(*auth),
                 }
             }
             AuthScheme::Custom { schema } => Scheme::Custom { schema: schema.clone() },
@@ -225,15 +230,14 @@ impl Scheme {
 /// pre-authorization inputs (the plugin host's rules: only host-safe
 /// values) and parses the result as an http(s) URL.
 pub fn fill_url(template: &str, config: &Map<String, Value>) -> Result<Url> {
-    use weft_plugin_host::PlaceholderError as P;
-    let filled =
-        weft_plugin_host::fill_placeholders(template, &Value::Object(config.clone())).map_err(|e| match e {
-            P::Unclosed => Error::Misconfigured(format!("unclosed placeholder in {template}")),
-            P::Missing(field) => Error::BadRequest(format!("the input field `{field}` is required to connect")),
-            P::Unsafe(field) => {
-                Error::BadRequest(format!("the input field `{field}` may only hold letters, digits, '-', '_' and '.'"))
-            }
-        })?;
+    use weft_catalog::PlaceholderError as P;
+    let filled = weft_catalog::fill_placeholders(template, config).map_err(|e| match e {
+        P::Unclosed => Error::Misconfigured(format!("unclosed placeholder in {template}")),
+        P::Missing(field) => Error::BadRequest(format!("the input field `{field}` is required to connect")),
+        P::Unsafe(field) => {
+            Error::BadRequest(format!("the input field `{field}` may only hold letters, digits, '-', '_' and '.'"))
+        }
+    })?;
     let url: Url = filled.parse().map_err(|_| Error::Misconfigured(format!("{template} is not a URL")))?;
     if !matches!(url.scheme(), "https" | "http") {
         return Err(Error::Misconfigured(format!("{template} is not an http(s) URL")));

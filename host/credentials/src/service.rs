@@ -1,19 +1,22 @@
-//! [`Credentials`]: the service the API, the plugin host and (later) the
-//! proxy and workflows use to connect accounts and get usable secrets.
+//! [`Credentials`]: the service the API, the proxy, plugin calls and (later)
+//! workflows use to connect accounts and to call providers as them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use secrecy::SecretString;
 use time::OffsetDateTime;
 use weft_auth::Clock;
-use weft_egress::Egress;
-use weft_plugin_host::{PluginHost, PluginInfo};
+use weft_catalog::{Origin, Provider, Providers};
+use weft_egress::governor::Rule;
+use weft_egress::{Egress, Governor};
 use weft_store::{Credential, CredentialId, Integration, IntegrationId, ProjectId, Store};
 use weft_vault::{Sealed, Vault};
 
+use crate::environment::EnvironmentSecrets;
+use crate::hooks::ProviderHooks;
 use crate::owners;
 use crate::scheme::Scheme;
 use crate::secrets::CredentialSecrets;
@@ -74,16 +77,39 @@ pub struct Counters {
     pub refreshes: AtomicU64,
 }
 
-/// An integration with its plugin and resolved scheme.
+/// An integration with its provider and resolved scheme.
 #[derive(Clone)]
 pub(crate) struct IntegrationAuth {
     pub integration: Integration,
-    pub plugin: Arc<PluginInfo>,
+    pub provider: Arc<Provider>,
+    pub origin: Origin,
+    /// The provider's rate limits, converted once.
+    pub rules: Vec<Rule>,
     pub scheme: Scheme,
 }
 
-/// Secrets being tested before they are saved, by connection id.
-type Pending = Mutex<HashMap<String, (Scheme, CredentialSecrets)>>;
+/// What the credential service is built from.
+pub struct CredentialDeps {
+    /// Where credentials, integrations and users are kept.
+    pub store: Arc<dyn Store>,
+    /// Seals and opens every secret.
+    pub vault: Arc<Vault>,
+    /// The one outbound client.
+    pub egress: Arc<dyn Egress>,
+    /// Provider rate limits, shared by every path to a provider.
+    pub governor: Arc<Governor>,
+    /// Business time.
+    pub clock: Arc<dyn Clock>,
+    /// Which providers exist (plugins, then definitions).
+    pub providers: Arc<dyn Providers>,
+    /// The plugins' connection tests and custom refreshes.
+    pub hooks: Arc<dyn ProviderHooks>,
+    /// The externally visible base URL OAuth redirect URIs use
+    /// (`https://weft.example.com`).
+    pub public_url: String,
+    /// Timing and policy.
+    pub settings: CredentialSettings,
+}
 
 /// Connected accounts: connect flows, sealed storage, refresh, injection.
 pub struct Credentials {
@@ -92,13 +118,14 @@ pub struct Credentials {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) vault: Arc<Vault>,
     pub(crate) egress: Arc<dyn Egress>,
+    pub(crate) governor: Arc<Governor>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: CredentialSettings,
-    plugins: OnceLock<Arc<PluginHost>>,
-    public_url: OnceLock<String>,
+    providers: Arc<dyn Providers>,
+    pub(crate) hooks: Arc<dyn ProviderHooks>,
+    public_url: String,
     /// One refresh at a time per credential in this process.
     flights: Mutex<HashMap<CredentialId, Weak<tokio::sync::Mutex<()>>>>,
-    pub(crate) pending: Pending,
     /// Recently used sessions (sealed rows only), for the Proxy API.
     pub(crate) sessions: crate::session::SessionCache,
     /// What happened, for tests and metrics.
@@ -106,26 +133,21 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// The service. Call [`Credentials::attach_plugins`] and
-    /// [`Credentials::set_public_url`] before serving.
-    pub fn new(
-        store: Arc<dyn Store>,
-        vault: Arc<Vault>,
-        egress: Arc<dyn Egress>,
-        clock: Arc<dyn Clock>,
-        settings: CredentialSettings,
-    ) -> Arc<Self> {
+    /// The service, complete: nothing is attached later.
+    pub fn new(deps: CredentialDeps) -> Arc<Self> {
+        let CredentialDeps { store, vault, egress, governor, clock, providers, hooks, public_url, settings } = deps;
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             store,
             vault,
             egress,
+            governor,
             clock,
             settings,
-            plugins: OnceLock::new(),
-            public_url: OnceLock::new(),
+            providers,
+            hooks,
+            public_url: public_url.trim_end_matches('/').to_owned(),
             flights: Mutex::default(),
-            pending: Mutex::default(),
             sessions: Default::default(),
             counters: Counters::default(),
         })
@@ -134,18 +156,6 @@ impl Credentials {
     /// This service as an `Arc` (it is only ever built as one).
     pub(crate) fn arc(&self) -> Result<Arc<Self>> {
         self.me.upgrade().ok_or_else(|| Error::internal("the credential service is shutting down"))
-    }
-
-    /// Gives the service the plugin host (which itself holds the service
-    /// as its credential injector, hence the late binding).
-    pub fn attach_plugins(&self, plugins: Arc<PluginHost>) {
-        let _ = self.plugins.set(plugins);
-    }
-
-    /// Sets the externally visible base URL the OAuth redirect URIs use
-    /// (`https://weft.example.com`); only the first call counts.
-    pub fn set_public_url(&self, url: &str) {
-        let _ = self.public_url.set(url.trim_end_matches('/').to_owned());
     }
 
     /// Re-reads the vault's master keys (a rotation elsewhere added one).
@@ -166,12 +176,12 @@ impl Credentials {
     /// The exact redirect URI of an integration: one per integration, so a
     /// code can only come back to the integration that asked for it.
     pub fn redirect_uri(&self, project: ProjectId, integration: IntegrationId) -> String {
-        let base = self.public_url.get().map(String::as_str).unwrap_or("http://127.0.0.1:8080");
-        format!("{base}/projects/{project}/connect/{integration}/oauth/callback")
+        format!("{}/projects/{project}/connect/{integration}/oauth/callback", self.public_url)
     }
 
-    pub(crate) fn plugins(&self) -> Result<&Arc<PluginHost>> {
-        self.plugins.get().ok_or_else(|| Error::internal("the plugin host is not attached"))
+    /// The providers this service knows (plugins, then definitions).
+    pub fn providers(&self) -> &Arc<dyn Providers> {
+        &self.providers
     }
 
     /// Business time now.
@@ -179,23 +189,23 @@ impl Credentials {
         OffsetDateTime::from_unix_timestamp(self.clock.now_unix()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
-    /// The integration, its plugin and its scheme.
+    /// The integration, its provider and its scheme.
     pub(crate) async fn integration_auth(&self, project: ProjectId, id: IntegrationId) -> Result<IntegrationAuth> {
         let integration = self.store.get_integration(project, id).await?;
-        self.with_plugin(integration)
+        self.with_provider(integration)
     }
 
-    /// The integration of this type, its plugin and its scheme.
+    /// The integration of this type, its provider and its scheme.
     pub(crate) async fn integration_auth_by_type(&self, project: ProjectId, kind: &str) -> Result<IntegrationAuth> {
         let integration = self.store.get_integration_by_type(project, kind).await?;
-        self.with_plugin(integration)
+        self.with_provider(integration)
     }
 
-    fn with_plugin(&self, integration: Integration) -> Result<IntegrationAuth> {
-        let plugin = self.plugins()?.get(&integration.integration_type).ok_or(Error::NotFound("plugin"))?;
-        let declared = plugin.metadata.as_ref().map(|m| &m.auth).ok_or(Error::NotFound("plugin"))?;
-        let scheme = Scheme::resolve(declared, &integration);
-        Ok(IntegrationAuth { integration, plugin, scheme })
+    fn with_provider(&self, integration: Integration) -> Result<IntegrationAuth> {
+        let entry = self.providers.provider(&integration.integration_type).ok_or(Error::NotFound("plugin"))?;
+        let scheme = Scheme::resolve(&entry.provider.auth, &integration);
+        let rules = entry.provider.governor_rules();
+        Ok(IntegrationAuth { integration, provider: entry.provider, origin: entry.origin, rules, scheme })
     }
 
     /// Opens a credential's secrets (counted: listing never decrypts).
@@ -235,23 +245,12 @@ impl Credentials {
 
     /// Seals and stores the value of a declared environment secret.
     pub async fn set_environment_secret(&self, project: ProjectId, name: &str, value: &SecretString) -> Result<()> {
-        use secrecy::ExposeSecret;
-        if value.expose_secret().is_empty() || value.expose_secret().len() > 64 * 1024 {
-            return Err(Error::BadRequest("a secret value must be 1 byte to 64 KiB".into()));
-        }
-        let (owner, field) = owners::environment_secret(project, name);
-        let sealed = self.vault.seal(&owner, field, value.expose_secret().as_bytes())?;
-        self.store.set_secret_value(project, name, sealed.to_bytes()).await?;
-        tracing::info!(project = %project, secret = name, "environment secret value set");
-        Ok(())
+        EnvironmentSecrets::new(self.store.clone(), self.vault.clone()).set(project, name, value).await
     }
 
     /// The value of an environment secret, if it has one (for workflows).
     pub async fn environment_secret(&self, project: ProjectId, name: &str) -> Result<Option<SecretString>> {
-        let Some(bytes) = self.store.secret_value(project, name).await? else { return Ok(None) };
-        let sealed = Sealed::from_bytes(&bytes).map_err(|_| Error::Corrupt)?;
-        let (owner, field) = owners::environment_secret(project, name);
-        Ok(Some(self.vault.open_string(&owner, field, &sealed)?))
+        EnvironmentSecrets::new(self.store.clone(), self.vault.clone()).get(project, name).await
     }
 
     /// The per-credential refresh lock of this process.

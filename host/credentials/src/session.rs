@@ -1,6 +1,6 @@
-//! A user's connected account ready for a direct call (the Proxy API): the
-//! integration, its plugin's description, the credential picked for the
-//! user and its open secrets, which only [`Session::inject`] ever uses.
+//! A user's connected account ready for calls: the integration, its
+//! provider, the credential picked for the user and its open secrets, which
+//! only [`Session::inject`] ever uses.
 //!
 //! Resolved sessions are kept for [`SESSION_TTL`] with their secrets
 //! already opened, so a burst of calls for one account costs one
@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use weft_catalog::{Endpoint, Provider};
 use weft_egress::OutboundRequest;
-use weft_plugin_host::PluginInfo;
+use weft_egress::governor::Rule;
 use weft_store::{Credential, CredentialId, CredentialStatus, Integration, IntegrationId, ProjectId};
 
 use crate::secrets::CredentialSecrets;
@@ -31,6 +32,7 @@ pub enum IntegrationRef<'a> {
 }
 
 /// Secrets ready for one call; never serialised, never logged.
+#[derive(Clone)]
 pub struct Session {
     auth: Arc<IntegrationAuth>,
     credential: Arc<Credential>,
@@ -52,9 +54,29 @@ impl Session {
         &self.auth.integration
     }
 
-    /// Its plugin.
-    pub fn plugin(&self) -> &PluginInfo {
-        &self.auth.plugin
+    /// Its provider.
+    pub fn provider(&self) -> &Provider {
+        &self.auth.provider
+    }
+
+    /// Where calls as this account may go: the provider under the
+    /// integration's base URL override and the account's settings.
+    pub fn endpoint(&self) -> Endpoint<'_> {
+        Endpoint {
+            provider: &self.auth.provider,
+            base_override: self.auth.integration.base_url.as_deref(),
+            config: &self.credential.connection_config,
+        }
+    }
+
+    /// The provider's declared rate limits, as the governor counts them.
+    pub fn rules(&self) -> &[Rule] {
+        &self.auth.rules
+    }
+
+    /// A session over secrets not saved yet (a connection test).
+    pub(crate) fn pending(auth: Arc<IntegrationAuth>, credential: Credential, secrets: CredentialSecrets) -> Self {
+        Self { auth, credential: Arc::new(credential), secrets: Arc::new(secrets) }
     }
 
     /// The credential used.
@@ -197,6 +219,25 @@ impl Credentials {
         // Boxed: resolving (store reads, a refresh) is the rare path, and its
         // state would otherwise be carried by every call's future.
         Box::pin(self.resolve_session(project, user, integration, selected, key, generation)).await
+    }
+
+    /// The session of a saved credential, which must be an account of
+    /// `integration_type` (a plugin's call may use only its own
+    /// integration's credentials); refreshed first when due. Read from the
+    /// store every time: a plugin call resolves its grant once, so a change
+    /// to the credential (or tampering with its row) is seen by the next call.
+    pub async fn session_of(
+        &self,
+        project: ProjectId,
+        credential: CredentialId,
+        integration_type: &str,
+    ) -> Result<Session> {
+        let usable = self.usable(project, credential).await?;
+        let auth = self.integration_auth(project, usable.credential.integration_id).await?;
+        if auth.integration.integration_type != integration_type {
+            return Err(Error::NotFound("credential"));
+        }
+        Ok(Session { auth: Arc::new(auth), credential: Arc::new(usable.credential), secrets: Arc::new(usable.secrets) })
     }
 
     /// The session, read from the store (and refreshed when due), cached

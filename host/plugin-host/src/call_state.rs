@@ -3,10 +3,10 @@
 
 use crate::config::HostConfig;
 use crate::services::{CallScope, HostServices};
-use crate::types::Metadata;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use weft_catalog::Provider;
 
 /// Unix epoch milliseconds: the unit of every deadline a guest sees.
 pub(crate) fn now_ms() -> u64 {
@@ -36,9 +36,11 @@ pub(crate) struct CallState {
     pub phase: Phase,
     pub deadline_ms: u64,
     pub connection_config: Arc<serde_json::Value>,
-    pub metadata: Option<Arc<Metadata>>,
+    pub metadata: Option<Arc<Provider>>,
     /// The integration's base URL override, if any.
     pub base_url: Option<Arc<str>>,
+    /// Sends requests with the connection's credentials, when granted.
+    pub connection_http: Option<Arc<dyn weft_catalog::ConnectionHttp>>,
     pub services: HostServices,
     pub config: Arc<HostConfig>,
     pub http_requests: u32,

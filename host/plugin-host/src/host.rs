@@ -15,13 +15,14 @@ use crate::config::HostConfig;
 use crate::error::{InstallError, Result};
 use crate::inspect::inspect;
 use crate::services::HostServices;
-use crate::types::{ActionDefinition, Metadata, PluginInfo, TriggerDefinition, World};
+use crate::types::{ActionDefinition, PluginInfo, TriggerDefinition, World};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
+use weft_catalog::Provider;
 
 /// The pre-instantiated component of one plugin version.
 pub(crate) enum Pre {
@@ -32,7 +33,7 @@ pub(crate) enum Pre {
 /// An installed plugin version, ready to be called.
 pub(crate) struct Installed {
     pub info: Arc<PluginInfo>,
-    pub metadata: Option<Arc<Metadata>>,
+    pub metadata: Option<Arc<Provider>>,
     pub pre: Pre,
 }
 
@@ -191,7 +192,7 @@ impl PluginHost {
         &self,
         name: &str,
         pre: &IntegrationPre<CallState>,
-    ) -> Result<(Metadata, Vec<ActionDefinition>, Vec<TriggerDefinition>)> {
+    ) -> Result<(Provider, Vec<ActionDefinition>, Vec<TriggerDefinition>)> {
         let opts = CallOptions::new("_install");
         type Described = (
             exports::plugin::PluginMetadata,
@@ -209,7 +210,7 @@ impl PluginHost {
             })
             .await
             .map_err(InstallError::Describe)?;
-        let metadata = Metadata::try_from(raw.0).map_err(InstallError::Declarations)?;
+        let metadata = crate::types::provider_from(raw.0).map_err(InstallError::Declarations)?;
         let actions = collect_unique(raw.1, "action", |a| a.key.clone())?;
         let triggers = collect_unique(raw.2, "trigger", |t| t.key.clone())?;
         Ok((metadata, actions, triggers))
@@ -233,4 +234,13 @@ fn collect_unique<W, D: TryFrom<W, Error = String>>(
             D::try_from(w).map_err(InstallError::Declarations)
         })
         .collect()
+}
+
+/// Installed integration plugins are providers; their hooks test
+/// connections and may refresh credentials.
+impl weft_catalog::Providers for PluginHost {
+    fn provider(&self, id: &str) -> Option<weft_catalog::Entry> {
+        let provider = self.read().get(id)?.metadata.clone()?;
+        Some(weft_catalog::Entry { provider, origin: weft_catalog::Origin::Plugin })
+    }
 }

@@ -41,7 +41,6 @@ mod error;
 mod host;
 mod imports;
 mod inspect;
-mod placeholders;
 mod services;
 mod types;
 
@@ -51,14 +50,6 @@ pub use host::{
     ActionCall, ActionOutput, CallOptions, Event, PluginHost, PollOutcome, RefreshedCredentials, StepCall,
     WebhookDelivery, WebhookOutcome, WebhookReply,
 };
-pub use imports::http::host_permitted;
 pub use inspect::{API_VERSION_SECTION, HOST_API_VERSION};
-pub use placeholders::{PlaceholderError, fill_placeholders};
-pub use services::{
-    CallScope, CredentialError, CredentialInjector, HostServices, MemoryStateStore, NoCredentials, SecretSource,
-    StateError, StateStore, StaticSecrets,
-};
-pub use types::{
-    ActionDefinition, AuthScheme, ConnectionInfo, Metadata, PluginError, PluginInfo, PollingInterval, RateLimitRule,
-    TriggerDefinition, World,
-};
+pub use services::{CallScope, HostServices, MemoryStateStore, SecretSource, StateError, StateStore, StaticSecrets};
+pub use types::{ActionDefinition, ConnectionInfo, PluginError, PluginInfo, PollingInterval, TriggerDefinition, World};

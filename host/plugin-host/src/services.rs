@@ -1,15 +1,18 @@
 //! What the plugin host needs from the rest of Weft, as traits.
 //!
-//! The plugin host never holds a database pool or a decryption key: storage,
-//! secrets and credentials arrive through these traits, implemented by the
-//! store, vault and auth crates. In-memory implementations serve tests and
-//! the foundation release.
+//! The plugin host never holds a database pool or a decryption key: state
+//! and secrets arrive through these traits (the server backs them with the
+//! store and the vault), and a connection's credentials are never here at
+//! all: a call acting for a connection carries a
+//! [`weft_catalog::ConnectionHttp`] granted by the credential service, which
+//! sends the plugin's requests on the one authorised-request path. The
+//! in-memory implementations serve tests and tools.
 
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use weft_egress::{Egress, OutboundRequest};
+use weft_egress::Egress;
 
 /// Who a call acts for: the scope of state, secrets and credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -55,28 +58,6 @@ pub trait SecretSource: Send + Sync + 'static {
     async fn get(&self, scope: &CallScope, name: &str) -> Option<String>;
 }
 
-/// Why a connection's credentials could not be used.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct CredentialError(pub String);
-
-/// Adds a connection's credentials to an outbound request, after header
-/// hygiene and outside guest memory: plugins never see tokens.
-#[async_trait]
-pub trait CredentialInjector: Send + Sync + 'static {
-    /// Injects credentials for `scope` into `req.injected_headers` (or its URL).
-    async fn inject(&self, scope: &CallScope, req: &mut OutboundRequest) -> Result<(), CredentialError>;
-
-    /// The provider answered 401 to `rejected` (a request [`inject`] filled):
-    /// refresh the credentials if they are still the rejected ones. True
-    /// when a retry with freshly injected credentials may succeed.
-    ///
-    /// [`inject`]: CredentialInjector::inject
-    async fn refresh_rejected(&self, _scope: &CallScope, _rejected: &OutboundRequest) -> bool {
-        false
-    }
-}
-
 /// Everything the host imports are backed by.
 #[derive(Clone)]
 pub struct HostServices {
@@ -86,32 +67,12 @@ pub struct HostServices {
     pub state: Arc<dyn StateStore>,
     /// Plugin secrets.
     pub secrets: Arc<dyn SecretSource>,
-    /// Connection credentials.
-    pub credentials: Arc<dyn CredentialInjector>,
-    /// Provider rate limits, shared with the proxy and workflows.
-    pub governor: Arc<weft_egress::Governor>,
 }
 
 impl HostServices {
-    /// Services with in-memory state, no secrets and no credentials.
+    /// Services with in-memory state and no secrets.
     pub fn in_memory(egress: Arc<dyn Egress>) -> Self {
-        Self {
-            egress,
-            state: Arc::new(MemoryStateStore::default()),
-            secrets: Arc::new(StaticSecrets::default()),
-            credentials: Arc::new(NoCredentials),
-            governor: Arc::new(weft_egress::Governor::default()),
-        }
-    }
-}
-
-/// Refuses every credential request: the default until connections exist.
-pub struct NoCredentials;
-
-#[async_trait]
-impl CredentialInjector for NoCredentials {
-    async fn inject(&self, _: &CallScope, _: &mut OutboundRequest) -> Result<(), CredentialError> {
-        Err(CredentialError("no credentials are configured for this connection".into()))
+        Self { egress, state: Arc::new(MemoryStateStore::default()), secrets: Arc::new(StaticSecrets::default()) }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::bindings::exports::{actions as wa, auth as wau, plugin as wp, trigger
 use crate::bindings::types as wty;
 use serde::Serialize;
 use serde_json::Value;
+use weft_catalog::{ApiKeyLocation, AuthScheme, ClientAuth, Provider, RateLimitRule, RateLimitScope};
 
 /// Which world a component implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,128 +34,13 @@ pub struct PluginInfo {
     pub sha256: String,
     /// What the component imports beyond the basics: its capability list.
     pub capabilities: Vec<String>,
-    /// Metadata; none for function steps.
-    pub metadata: Option<Metadata>,
+    /// The provider the plugin describes (its metadata); none for
+    /// function steps.
+    pub metadata: Option<Provider>,
     /// Actions, in the plugin's order.
     pub actions: Vec<ActionDefinition>,
     /// Triggers, in the plugin's order.
     pub triggers: Vec<TriggerDefinition>,
-}
-
-/// A plugin's static description.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Metadata {
-    /// Plugin id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// The plugin's own version.
-    pub version: String,
-    /// What it integrates with.
-    pub description: String,
-    /// Icon shown in the portal.
-    pub icon_url: Option<String>,
-    /// Base URL for relative requests (may hold `{config.x}` placeholders).
-    pub base_url: String,
-    /// Host patterns the plugin may reach.
-    pub allowed_hosts: Vec<String>,
-    /// How the provider authenticates.
-    pub auth: AuthScheme,
-    /// JSON Schema of connection settings.
-    pub connection_config_schema: Option<Value>,
-    /// Secret names the plugin may read.
-    pub secrets: Vec<String>,
-    /// Documented provider limits.
-    pub rate_limits: Vec<RateLimitRule>,
-    /// Extension data.
-    pub extra: Value,
-}
-
-impl Metadata {
-    /// The declared rate limits as the governor counts them (every path to
-    /// the provider, proxy or plugin HTTP, spends the same budgets).
-    pub fn governor_rules(&self) -> Vec<weft_egress::governor::Rule> {
-        use weft_egress::governor::{Rule, Scope};
-        self.rate_limits
-            .iter()
-            .map(|r| Rule {
-                scope: if r.scope == "app" { Scope::App } else { Scope::Connection },
-                requests: r.requests,
-                per: std::time::Duration::from_secs(u64::from(r.per_seconds.max(1))),
-            })
-            .collect()
-    }
-}
-
-/// How the provider authenticates, as declared by the plugin.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum AuthScheme {
-    /// No credentials.
-    None,
-    /// An API key in a header or query parameter.
-    ApiKey {
-        /// `header` or `query`.
-        location: String,
-        /// Header or parameter name.
-        name: String,
-        /// Value prefix.
-        prefix: Option<String>,
-    },
-    /// HTTP basic auth.
-    Basic,
-    /// A static bearer token.
-    Bearer,
-    /// OAuth 2.0 authorization code.
-    #[serde(rename_all = "camelCase")]
-    Oauth2 {
-        /// Authorization endpoint.
-        authorize_url: String,
-        /// Token endpoint.
-        token_url: String,
-        /// Revocation endpoint.
-        revoke_url: Option<String>,
-        /// Default scopes.
-        scopes: Vec<String>,
-        /// Scope separator.
-        scope_separator: String,
-        /// `basic` or `post`.
-        client_auth: String,
-        /// Extra authorization parameters.
-        extra_authorize_params: Vec<(String, String)>,
-        /// The plugin refreshes tokens itself.
-        custom_refresh: bool,
-        /// The provider supports the password grant.
-        password_grant: bool,
-    },
-    /// OAuth 2.0 client credentials.
-    #[serde(rename_all = "camelCase")]
-    Oauth2ClientCredentials {
-        /// Token endpoint.
-        token_url: String,
-        /// Scopes.
-        scopes: Vec<String>,
-        /// `basic` or `post`.
-        client_auth: String,
-    },
-    /// Plugin-defined credential fields (JSON Schema).
-    Custom {
-        /// JSON Schema of the fields.
-        schema: Value,
-    },
-}
-
-/// A documented provider limit.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RateLimitRule {
-    /// `connection` or `app`.
-    pub scope: String,
-    /// Requests allowed per window.
-    pub requests: u32,
-    /// Window length.
-    pub per_seconds: u32,
 }
 
 /// One action as listed.
@@ -291,85 +177,82 @@ pub(crate) fn parse_declared_json(what: &str, text: &str) -> Result<Value, Strin
     serde_json::from_str(text).map_err(|e| format!("{what} is not valid JSON: {e}"))
 }
 
-fn client_auth(c: wp::ClientAuth) -> String {
+fn client_auth(c: wp::ClientAuth) -> ClientAuth {
     match c {
-        wp::ClientAuth::Basic => "basic".into(),
-        wp::ClientAuth::Post => "post".into(),
+        wp::ClientAuth::Basic => ClientAuth::Basic,
+        wp::ClientAuth::Post => ClientAuth::Post,
     }
 }
 
-impl TryFrom<wp::PluginMetadata> for Metadata {
-    type Error = String;
-    fn try_from(m: wp::PluginMetadata) -> Result<Self, String> {
-        use wp::AuthScheme as A;
-        let auth = match m.auth {
-            A::None => AuthScheme::None,
-            A::ApiKey(k) => AuthScheme::ApiKey {
-                location: match k.location {
-                    wp::ApiKeyLocation::Header => "header".into(),
-                    wp::ApiKeyLocation::Query => "query".into(),
-                },
-                name: k.name,
-                prefix: k.prefix,
+/// A plugin's declared metadata as the provider model.
+pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
+    use wp::AuthScheme as A;
+    let auth = match m.auth {
+        A::None => AuthScheme::None,
+        A::ApiKey(k) => AuthScheme::ApiKey {
+            location: match k.location {
+                wp::ApiKeyLocation::Header => ApiKeyLocation::Header,
+                wp::ApiKeyLocation::Query => ApiKeyLocation::Query,
             },
-            A::Basic => AuthScheme::Basic,
-            A::Bearer => AuthScheme::Bearer,
-            A::Oauth2(o) => AuthScheme::Oauth2 {
-                authorize_url: o.authorize_url,
-                token_url: o.token_url,
-                revoke_url: o.revoke_url,
-                scopes: o.scopes,
-                scope_separator: o.scope_separator,
-                client_auth: client_auth(o.client_auth),
-                extra_authorize_params: o.extra_authorize_params,
-                custom_refresh: o.custom_refresh,
-                password_grant: o.password_grant,
-            },
-            A::Oauth2ClientCredentials(c) => AuthScheme::Oauth2ClientCredentials {
-                token_url: c.token_url,
-                scopes: c.scopes,
-                client_auth: client_auth(c.client_auth),
-            },
-            A::Custom(schema) => AuthScheme::Custom { schema: parse_declared_json("custom auth schema", &schema)? },
-        };
-        if m.id.is_empty()
-            || !m.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        {
-            return Err(format!("plugin id {:?} must be non-empty lowercase ASCII letters, digits, '-' or '_'", m.id));
-        }
-        Ok(Self {
-            connection_config_schema: m
-                .connection_config_schema
-                .map(|s| parse_declared_json("connection config schema", &s))
-                .transpose()?,
-            extra: if m.extra.trim().is_empty() {
-                Value::Object(Default::default())
-            } else {
-                parse_declared_json("metadata extra", &m.extra)?
-            },
-            id: m.id,
-            name: m.name,
-            version: m.version,
-            description: m.description,
-            icon_url: m.icon_url,
-            base_url: m.base_url,
-            allowed_hosts: m.allowed_hosts,
-            auth,
-            secrets: m.secrets,
-            rate_limits: m
-                .rate_limits
-                .into_iter()
-                .map(|r| RateLimitRule {
-                    scope: match r.scope {
-                        wp::RateLimitScope::Connection => "connection".into(),
-                        wp::RateLimitScope::App => "app".into(),
-                    },
-                    requests: r.requests,
-                    per_seconds: r.per_seconds,
-                })
-                .collect(),
-        })
+            name: k.name,
+            prefix: k.prefix,
+        },
+        A::Basic => AuthScheme::Basic,
+        A::Bearer => AuthScheme::Bearer,
+        A::Oauth2(o) => AuthScheme::Oauth2 {
+            authorize_url: o.authorize_url,
+            token_url: o.token_url,
+            revoke_url: o.revoke_url,
+            scopes: o.scopes,
+            scope_separator: o.scope_separator,
+            client_auth: client_auth(o.client_auth),
+            extra_authorize_params: o.extra_authorize_params,
+            custom_refresh: o.custom_refresh,
+            password_grant: o.password_grant,
+        },
+        A::Oauth2ClientCredentials(c) => AuthScheme::Oauth2ClientCredentials {
+            token_url: c.token_url,
+            scopes: c.scopes,
+            client_auth: client_auth(c.client_auth),
+        },
+        A::Custom(schema) => AuthScheme::Custom { schema: parse_declared_json("custom auth schema", &schema)? },
+    };
+    if m.id.is_empty() || !m.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        return Err(format!("plugin id {:?} must be non-empty lowercase ASCII letters, digits, '-' or '_'", m.id));
     }
+    Ok(Provider {
+        connection_config_schema: m
+            .connection_config_schema
+            .map(|s| parse_declared_json("connection config schema", &s))
+            .transpose()?,
+        extra: if m.extra.trim().is_empty() {
+            Value::Object(Default::default())
+        } else {
+            parse_declared_json("metadata extra", &m.extra)?
+        },
+        id: m.id,
+        name: m.name,
+        version: m.version,
+        description: m.description,
+        icon_url: m.icon_url,
+        base_url: m.base_url,
+        allowed_hosts: m.allowed_hosts,
+        auth,
+        secrets: m.secrets,
+        rate_limits: m
+            .rate_limits
+            .into_iter()
+            .map(|r| RateLimitRule {
+                scope: match r.scope {
+                    wp::RateLimitScope::Connection => RateLimitScope::Connection,
+                    wp::RateLimitScope::App => RateLimitScope::App,
+                },
+                requests: r.requests,
+                per_seconds: r.per_seconds,
+            })
+            .collect(),
+        connection_test: None,
+    })
 }
 
 impl TryFrom<wa::ActionDefinition> for ActionDefinition {

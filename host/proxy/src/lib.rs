@@ -3,12 +3,11 @@
 //!
 //! The flow: the user's session for the integration (the credential picked
 //! by `X-Paragon-Credential` or the first valid one, refreshed when due) →
-//! the target URL (a path under the base URL, or a fully qualified URL on a
-//! permitted host) → the rate-limit governor → the caller's headers, cleaned
-//! → the credential, injected by the host → the egress client (network
-//! policy, no redirects, time and size limits) → on a 401, one refresh and
-//! one retry → the answer, as `{"output": ...}` or raw and streamed → a task
-//! record, written in batches off the request path.
+//! the caller's headers, cleaned → the one authorised-request path of
+//! `weft-credentials` (target, permitted hosts, governor, injection, egress,
+//! one refresh and one retry after a 401) → the answer, as `{"output": ...}`
+//! or raw and streamed → a task record, written in batches off the request
+//! path.
 //!
 //! HTTP routing and the error shape belong to `weft-api`; this crate answers
 //! with [`Answer`] or [`ProxyError`].
@@ -16,10 +15,9 @@
 #![deny(missing_docs)]
 
 mod recorder;
-mod target;
 
 pub use recorder::TaskRecorder;
-pub use target::TargetError;
+pub use weft_catalog::TargetError;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -28,10 +26,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
-use uuid::fmt::Hyphenated;
-use weft_credentials::{Credentials, IntegrationRef};
-use weft_egress::governor::Subject;
-use weft_egress::{BodyStream, Egress, EgressError, Governor, Method, OutboundRequest, StreamingResponse};
+use weft_credentials::{Call, Credentials, IntegrationRef, Report, SendError};
+use weft_egress::{BodyStream, EgressError, Method, OutboundRequest, StreamingResponse};
 use weft_store::{CredentialId, IntegrationId, ProjectId, TaskRecord};
 
 /// Limits of proxy calls.
@@ -138,8 +134,6 @@ pub enum ProxyError {
 /// The proxy service; one per process.
 pub struct Proxy {
     credentials: Arc<Credentials>,
-    egress: Arc<dyn Egress>,
-    governor: Arc<Governor>,
     recorder: Arc<TaskRecorder>,
     settings: ProxySettings,
 }
@@ -203,15 +197,9 @@ fn kept_json_header(name: &str) -> bool {
 }
 
 impl Proxy {
-    /// The proxy over the shared services.
-    pub fn new(
-        credentials: Arc<Credentials>,
-        egress: Arc<dyn Egress>,
-        governor: Arc<Governor>,
-        recorder: Arc<TaskRecorder>,
-        settings: ProxySettings,
-    ) -> Self {
-        Self { credentials, egress, governor, recorder, settings }
+    /// The proxy over the credential service.
+    pub fn new(credentials: Arc<Credentials>, recorder: Arc<TaskRecorder>, settings: ProxySettings) -> Self {
+        Self { credentials, recorder, settings }
     }
 
     /// The task recorder (shut down with the server).
@@ -270,22 +258,8 @@ impl Proxy {
         let session = self.credentials.session(call.project, &call.user, integration, call.credential).await?;
         record.integration_id = Some(session.integration().id);
         record.credential_id = Some(session.credential().id);
-        let url = target::resolve(&session, call.path).map_err(ProxyError::Target)?;
-        record.target = target::display(&url);
-
-        let (mut project, mut connection) = ([0u8; Hyphenated::LENGTH], [0u8; Hyphenated::LENGTH]);
-        let subject = Subject {
-            project: call.project.as_uuid().hyphenated().encode_lower(&mut project),
-            // Keyed like plugin calls (by type) so both spend one budget.
-            integration: &session.integration().integration_type,
-            connection: Some(session.credential().id.as_uuid().hyphenated().encode_lower(&mut connection)),
-        };
-        let rules = session.plugin().metadata.as_ref().map(|m| m.governor_rules()).unwrap_or_default();
-        self.governor.admit(&subject, &rules).map_err(ProxyError::RateLimited)?;
-
-        // Built twice at most (a retry after a 401), so never cloned.
-        let outbound = |url: weft_egress::Url| {
-            let mut req = OutboundRequest::new(call.method, url);
+        // Built once, or twice for a retry after a 401: never cloned.
+        let fill = |req: &mut OutboundRequest| {
             req.headers = call
                 .headers
                 .iter()
@@ -304,21 +278,19 @@ impl Proxy {
             } else {
                 self.settings.max_json_response_bytes
             });
-            req
         };
-        let mut sent = outbound(url.clone());
-        session.inject(&mut sent)?;
-        let mut resp = self.egress.send_streaming(sent).await?;
-        if resp.status == 401
-            && let Some(fresh) = Box::pin(self.credentials.session_after_401(&session)).await
-        {
-            // One refresh (single-flight with every other caller), one retry.
-            drop(resp);
-            let mut retry = outbound(url);
-            fresh.inject(&mut retry)?;
-            resp = self.egress.send_streaming(retry).await?;
-        }
-        self.governor.learn(&subject, resp.status, &resp.headers);
+        let mut report = Report::default();
+        let sent = self
+            .credentials
+            .send_as(&session, Call { method: call.method, target: call.path, query: &[], fill: &fill }, &mut report)
+            .await;
+        record.target = report.target;
+        let resp = sent.map_err(|e| match e {
+            SendError::Target(t) => ProxyError::Target(t),
+            SendError::RateLimited(wait) => ProxyError::RateLimited(wait),
+            SendError::Credentials(e) => ProxyError::Credentials(e),
+            SendError::Egress(e) => ProxyError::Egress(e),
+        })?;
         if call.raw { Ok(raw_answer(resp)) } else { json_answer(resp, self.settings.max_json_response_bytes).await }
     }
 }

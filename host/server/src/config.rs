@@ -330,6 +330,11 @@ impl Settings {
         self.plugins.dir.clone().unwrap_or_else(|| self.data_dir.join("plugins"))
     }
 
+    /// The directory of operator provider definitions: `<data_dir>/providers`.
+    pub fn provider_dir(&self) -> PathBuf {
+        self.data_dir.join("providers")
+    }
+
     /// The sandbox configuration for the plugin host.
     pub fn host_config(&self) -> weft_plugin_host::HostConfig {
         weft_plugin_host::HostConfig {

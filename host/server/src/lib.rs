@@ -8,5 +8,6 @@ mod listener;
 mod startup;
 pub mod telemetry;
 pub mod vault;
+mod wiring;
 
 pub use startup::{Application, open_store, shutdown_signal};

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use weft_api::{AppState, AuthThrottle, Services, UserTokens};
 use weft_auth::{Clock, SystemClock, TokenPolicy, UserTokenVerifier};
-use weft_credentials::{Credentials, Injector};
+use weft_catalog::{Catalog, Layered};
+use weft_credentials::{CredentialDeps, Credentials, EnvironmentSecrets};
 use weft_egress::{EgressClient, Governor};
 use weft_plugin_host::{HostServices, PluginHost, PluginInfo};
 use weft_proxy::{Proxy, TaskRecorder};
@@ -31,6 +32,40 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     store.migrate().await.context("applying database migrations")?;
     tracing::info!(backend = ?store.backend(), "database ready");
     Ok(store)
+}
+
+/// Installs the plugins of `dir`; a refused component is logged, not fatal.
+async fn install_plugins(host: &PluginHost, dir: &std::path::Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        tracing::warn!(dir = %dir.display(), "plugin directory does not exist; no plugins installed");
+        return Ok(());
+    }
+    for (path, outcome) in host.install_dir(dir).await.context("reading the plugin directory")? {
+        if let Err(e) = outcome {
+            tracing::error!(file = %path.display(), error = %e, "plugin refused");
+        }
+    }
+    Ok(())
+}
+
+/// The provider definitions Weft ships, then the operator's in `dir` (a
+/// refused file is logged with its problems, not fatal).
+fn load_definitions(dir: &std::path::Path) -> Catalog {
+    let (mut catalog, refused) = Catalog::bundled();
+    for e in refused {
+        tracing::error!(error = %e, "bundled provider definition refused");
+    }
+    if dir.is_dir() {
+        match catalog.load_dir(dir) {
+            Ok(refused) => {
+                for (path, e) in refused {
+                    tracing::error!(file = %path.display(), error = %e, "provider definition refused");
+                }
+            }
+            Err(e) => tracing::error!(dir = %dir.display(), error = %e, "reading the provider definitions failed"),
+        }
+    }
+    catalog
 }
 
 /// Creates the operator key on the very first start; returns it that once.
@@ -63,35 +98,33 @@ impl Application {
         // One governor for every path to providers: proxy, plugins, workflows.
         let governor = Arc::new(Governor::default());
         let user_tokens = Arc::new(UserTokens::new(UserTokenVerifier::new(TokenPolicy::default()), egress.clone()));
-        let credentials = Credentials::new(store.clone(), vault, egress.clone(), clock, settings.credential_settings());
+        // The plugin runtime first: it needs nothing of the credential
+        // service (a call that acts for a connection is granted its
+        // credentials by that service, per call).
+        let secrets = Arc::new(EnvironmentSecrets::new(store.clone(), vault.clone()));
         let services = HostServices {
-            credentials: Arc::new(Injector(credentials.clone())),
-            governor: governor.clone(),
+            secrets: Arc::new(crate::wiring::VaultSecrets(secrets)),
             ..HostServices::in_memory(egress.clone())
         };
         let host = Arc::new(PluginHost::new(settings.host_config(), services).context("starting the plugin runtime")?);
-        credentials.attach_plugins(host.clone());
-        let plugin_dir = settings.plugin_dir();
-        if plugin_dir.is_dir() {
-            for (path, outcome) in host.install_dir(&plugin_dir).await.context("reading the plugin directory")? {
-                if let Err(e) = outcome {
-                    tracing::error!(file = %path.display(), error = %e, "plugin refused");
-                }
-            }
-        } else {
-            tracing::warn!(dir = %plugin_dir.display(), "plugin directory does not exist; no plugins installed");
-        }
+        install_plugins(&host, &settings.plugin_dir()).await?;
+        let providers = Arc::new(Layered::new(host.clone(), load_definitions(&settings.provider_dir())));
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
         let bound = listener.local_addr().context("reading the bound address")?;
-        credentials.set_public_url(&settings.connect.public_url.clone().unwrap_or_else(|| format!("http://{bound}")));
-        let proxy = Arc::new(Proxy::new(
-            credentials.clone(),
-            egress.clone(),
+        let credentials = Credentials::new(CredentialDeps {
+            store: store.clone(),
+            vault,
+            egress: egress.clone(),
             governor,
-            TaskRecorder::start(store.clone()),
-            settings.proxy_settings(),
-        ));
+            clock,
+            providers,
+            hooks: Arc::new(crate::wiring::PluginHooks(host.clone())),
+            public_url: settings.connect.public_url.clone().unwrap_or_else(|| format!("http://{bound}")),
+            settings: settings.credential_settings(),
+        });
+        let proxy =
+            Arc::new(Proxy::new(credentials.clone(), TaskRecorder::start(store.clone()), settings.proxy_settings()));
         let state = AppState::new(Services {
             proxy,
             credentials,

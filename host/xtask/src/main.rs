@@ -87,7 +87,40 @@ fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     )
 }
 
+/// Crates that must not depend on others (ARCHITECTURE.md): the credential
+/// path reaches plugins only through traits, the plugin host never holds
+/// storage or keys, and the provider model sits at the bottom.
+const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
+    ("weft-credentials", &["weft-plugin-host", "wasmtime"]),
+    ("weft-proxy", &["weft-plugin-host", "wasmtime"]),
+    ("weft-plugin-host", &["weft-credentials", "weft-store", "weft-vault", "sqlx"]),
+    ("weft-catalog", &["weft-credentials", "weft-plugin-host", "weft-store", "weft-vault", "wasmtime", "sqlx"]),
+];
+
+/// Fails when a crate's normal dependency tree holds a crate it must not.
+fn check_layering(root: &Path) -> anyhow::Result<()> {
+    for (krate, forbidden) in FORBIDDEN_DEPENDENCIES {
+        let out = cargo()
+            .current_dir(root)
+            .args(["tree", "--locked", "-e", "normal", "--prefix", "none", "-p", krate])
+            .output()
+            .with_context(|| format!("running cargo tree -p {krate}"))?;
+        if !out.status.success() {
+            bail!("cargo tree -p {krate} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        for name in *forbidden {
+            if tree.lines().any(|l| l.split_whitespace().next() == Some(name)) {
+                bail!("{krate} depends on {name}; see ARCHITECTURE.md for the allowed directions");
+            }
+        }
+    }
+    eprintln!("layering: {} crates checked", FORBIDDEN_DEPENDENCIES.len());
+    Ok(())
+}
+
 fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    check_layering(root)?;
     ensure_wasm_target()?;
     build_plugins(root)?;
     // End-to-end tests start the real `weft` binary; `cargo test` builds a

@@ -4,8 +4,15 @@
 //! per connected account, which the governor enforces for proxy calls and
 //! for this plugin's own action alike.
 
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Value, json};
 use weft_sdk::{Action, Auth, Ctx, Empty, Error, Integration, Metadata, RateLimit, Result};
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct Target {
+    /// A path under the base URL, or a full URL.
+    url: String,
+}
 
 /// `GET /echo` with the connection's key: the provider's JSON.
 fn echo(cx: &Ctx, _input: Empty) -> Result<Value> {
@@ -14,6 +21,13 @@ fn echo(cx: &Ctx, _input: Empty) -> Result<Value> {
         200 => answer.json(),
         status => Err(Error::upstream(status, format!("GET /echo: upstream answered {status}"), None)),
     }
+}
+
+/// `GET <url>` with the connection's key: the status and the provider's
+/// JSON, or the host's refusal as the error.
+fn get(cx: &Ctx, input: Target) -> Result<Value> {
+    let answer = cx.http().get(input.url).connection_auth().send_raw()?;
+    Ok(json!({ "status": answer.status, "body": answer.json::<Value>().unwrap_or(Value::Null) }))
 }
 
 struct TestProxy;
@@ -29,7 +43,10 @@ impl Integration for TestProxy {
     }
 
     fn actions() -> Vec<Action> {
-        vec![Action::new("TEST_PROXY_ECHO", "Echo", echo).description("GET /echo of the provider API")]
+        vec![
+            Action::new("TEST_PROXY_ECHO", "Echo", echo).description("GET /echo of the provider API"),
+            Action::new("TEST_PROXY_GET", "Get", get).description("GET a path or URL with the connection's key"),
+        ]
     }
 }
 

@@ -3,12 +3,11 @@
 
 use serde_json::json;
 use std::sync::Arc;
+use weft_catalog::{ApiKeyLocation, AuthScheme};
 use weft_egress::OutboundRequest;
-use weft_plugin_host::{
-    AuthScheme, CallError, CallOptions, CallScope, CredentialError, CredentialInjector, PluginError,
-};
-use weft_tests::TestHost;
+use weft_plugin_host::{CallError, CallOptions, PluginError};
 use weft_tests::mock_auth::MockAuthServer;
+use weft_tests::{TestCredentials, TestHost};
 
 /// Injects `X-API-Key: <key>` for connection `c1`, as the vault does for the
 /// plugin's declared scheme.
@@ -17,10 +16,10 @@ struct ApiKeyCredentials {
 }
 
 #[async_trait::async_trait]
-impl CredentialInjector for ApiKeyCredentials {
-    async fn inject(&self, scope: &CallScope, req: &mut OutboundRequest) -> Result<(), CredentialError> {
-        if scope.connection_id.as_deref() != Some("c1") {
-            return Err(CredentialError("no credentials for this connection".into()));
+impl TestCredentials for ApiKeyCredentials {
+    async fn inject(&self, connection: &str, req: &mut OutboundRequest) -> Result<(), String> {
+        if connection != "c1" {
+            return Err("no credentials for this connection".into());
         }
         req.injected_headers.push(("X-API-Key".into(), self.key.clone()));
         Ok(())
@@ -33,8 +32,8 @@ async fn host_with_key(key: &str) -> (TestHost, String) {
     (t, id)
 }
 
-fn opts(mock: &MockAuthServer) -> CallOptions {
-    CallOptions::new("p1").with_connection("c1", json!({})).with_base_url(Some(&mock.api_base()))
+fn opts(t: &TestHost, id: &str, mock: &MockAuthServer) -> CallOptions {
+    t.granted(id, CallOptions::new("p1").with_connection("c1", json!({})).with_base_url(Some(&mock.api_base())))
 }
 
 #[tokio::test]
@@ -49,7 +48,7 @@ async fn declares_an_api_key_header() {
     let AuthScheme::ApiKey { location, name, prefix } = &meta.auth else {
         panic!("unexpected auth scheme {:?}", meta.auth);
     };
-    assert_eq!((location.as_str(), name.as_str(), prefix.as_deref()), ("header", "X-API-Key", None));
+    assert_eq!((*location, name.as_str(), prefix.as_deref()), (ApiKeyLocation::Header, "X-API-Key", None));
     assert!(meta.connection_config_schema.is_none());
 }
 
@@ -58,7 +57,7 @@ async fn test_connection_reads_the_account_with_the_connection_key() {
     let mock = MockAuthServer::start().await;
     mock.add_api_key("key-live-7", "acct-7");
     let (t, id) = host_with_key("key-live-7").await;
-    let info = t.host.test_connection(&id, &opts(&mock)).await.unwrap();
+    let info = t.host.test_connection(&id, &opts(&t, &id, &mock)).await.unwrap();
     assert_eq!(info.account_id, "acct-7");
     assert_eq!(info.display_name, "User acct-7");
     assert_eq!(info.profile, json!({"name": "User acct-7"}));
@@ -68,6 +67,6 @@ async fn test_connection_reads_the_account_with_the_connection_key() {
     assert_eq!(last.header("authorization"), None);
 
     let (t, id) = host_with_key("key-unknown").await;
-    let err = t.host.test_connection(&id, &opts(&mock)).await.unwrap_err();
+    let err = t.host.test_connection(&id, &opts(&t, &id, &mock)).await.unwrap_err();
     assert!(matches!(err, CallError::Plugin(PluginError::Unauthorized { .. })), "{err:?}");
 }

@@ -3,7 +3,8 @@
 
 use serde_json::json;
 use std::sync::Arc;
-use weft_plugin_host::{AuthScheme, CallError, CallOptions, PluginError};
+use weft_catalog::{AuthScheme, ClientAuth};
+use weft_plugin_host::{CallError, CallOptions, PluginError};
 use weft_tests::mock_auth::MockAuthServer;
 use weft_tests::{StaticCredentials, TestHost};
 
@@ -34,7 +35,7 @@ async fn declares_client_credentials() {
     };
     assert_eq!(token_url, "http://127.0.0.1/token");
     assert_eq!(scopes, &["read"]);
-    assert_eq!(client_auth, "basic");
+    assert_eq!(*client_auth, ClientAuth::Basic);
     assert!(meta.connection_config_schema.is_none());
 }
 
@@ -44,7 +45,7 @@ async fn test_connection_reads_the_account_with_the_connection_token() {
     mock.register_client(CLIENT, "s3cret", "http://127.0.0.1:9/oauth/callback");
     let (access, _) = mock.issue_tokens(CLIENT, "acct-7", "read");
     let (t, id) = host_with_token(&access).await;
-    let info = t.host.test_connection(&id, &opts(&mock)).await.unwrap();
+    let info = t.host.test_connection(&id, &t.granted(&id, opts(&mock))).await.unwrap();
     assert_eq!(info.account_id, "acct-7");
     assert_eq!(info.display_name, "User acct-7");
     assert_eq!(info.profile, json!({"name": "User acct-7"}));
@@ -53,6 +54,6 @@ async fn test_connection_reads_the_account_with_the_connection_token() {
     assert_eq!(last.header("authorization"), Some(format!("Bearer {access}").as_str()));
 
     let (t, id) = host_with_token("at_forged").await;
-    let err = t.host.test_connection(&id, &opts(&mock)).await.unwrap_err();
+    let err = t.host.test_connection(&id, &t.granted(&id, opts(&mock))).await.unwrap_err();
     assert!(matches!(err, CallError::Plugin(PluginError::Unauthorized { .. })), "{err:?}");
 }

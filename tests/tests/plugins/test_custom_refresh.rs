@@ -1,7 +1,8 @@
 //! `test-custom-refresh`: declares OAuth with custom refresh, and its
 //! `auth.refresh` hook answers new credentials.
 
-use weft_plugin_host::{AuthScheme, CallOptions};
+use weft_catalog::AuthScheme;
+use weft_plugin_host::CallOptions;
 use weft_tests::TestHost;
 
 #[tokio::test]

@@ -22,7 +22,7 @@ fn connected() -> CallOptions {
 
 async fn run(t: &TestHost, id: &str, opts: &CallOptions, key: &str, input: Value) -> Result<Value, CallError> {
     let call = ActionCall { action: key.into(), input, page: None };
-    t.host.run_action(id, opts, call).await.map(|o| o.output)
+    t.host.run_action(id, &t.granted(id, opts.clone()), call).await.map(|o| o.output)
 }
 
 fn hmac_hex(secret: &str, body: &[u8]) -> String {

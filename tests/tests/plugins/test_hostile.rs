@@ -94,7 +94,7 @@ async fn non_permitted_host_gets_the_typed_denied_error() {
         .host
         .run_action(
             &id,
-            &CallOptions::new("p1").with_connection("conn-1", json!({})),
+            &t.granted(&id, CallOptions::new("p1").with_connection("conn-1", json!({}))),
             action("FORBIDDEN_HOST", json!({})),
         )
         .await

@@ -3,12 +3,11 @@
 
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
+use weft_catalog::AuthScheme;
 use weft_egress::OutboundRequest;
-use weft_plugin_host::{
-    ActionCall, AuthScheme, CallError, CallOptions, CallScope, CredentialError, CredentialInjector, PluginError,
-};
+use weft_plugin_host::{ActionCall, CallError, CallOptions, PluginError};
 use weft_tests::mock_auth::MockAuthServer;
-use weft_tests::{StaticCredentials, TestHost};
+use weft_tests::{StaticCredentials, TestCredentials, TestHost};
 
 const CLIENT: &str = "weft-client";
 
@@ -32,7 +31,7 @@ fn opts(mock: &MockAuthServer) -> CallOptions {
 
 async fn run(t: &TestHost, id: &str, opts: &CallOptions, key: &str, input: Value) -> Result<Value, CallError> {
     let call = ActionCall { action: key.into(), input, page: None };
-    t.host.run_action(id, opts, call).await.map(|o| o.output)
+    t.host.run_action(id, &t.granted(id, opts.clone()), call).await.map(|o| o.output)
 }
 
 #[tokio::test]
@@ -62,7 +61,7 @@ async fn declares_oauth2_with_password_grant_and_a_subdomain_setting() {
     assert_eq!(token_url, "http://127.0.0.1/token");
     assert_eq!(revoke_url.as_deref(), Some("http://127.0.0.1/revoke"));
     assert_eq!(scopes, &["read"]);
-    assert_eq!(client_auth, "basic");
+    assert_eq!(*client_auth, weft_catalog::ClientAuth::Basic);
     let schema = meta.connection_config_schema.as_ref().expect("connection-config schema");
     let subdomain = &schema["properties"]["subdomain"];
     assert!(subdomain["type"] == "string" || subdomain["type"] == json!(["string", "null"]), "{schema}");
@@ -77,7 +76,7 @@ async fn test_connection_reads_the_account_with_the_connection_token() {
     let mock = mock().await;
     let (access, _) = mock.issue_tokens(CLIENT, "acct-7", "read");
     let (t, id) = host_with_token(&access).await;
-    let info = t.host.test_connection(&id, &opts(&mock)).await.unwrap();
+    let info = t.host.test_connection(&id, &t.granted(&id, opts(&mock))).await.unwrap();
     assert_eq!(info.account_id, "acct-7");
     assert_eq!(info.display_name, "User acct-7");
     assert_eq!(info.profile, json!({"name": "User acct-7"}));
@@ -92,7 +91,7 @@ async fn test_connection_with_a_rejected_token_is_unauthorized() {
     let mock = mock().await;
     mock.issue_tokens(CLIENT, "acct-7", "read");
     let (t, id) = host_with_token("at_forged").await;
-    let err = t.host.test_connection(&id, &opts(&mock)).await.unwrap_err();
+    let err = t.host.test_connection(&id, &t.granted(&id, opts(&mock))).await.unwrap_err();
     assert!(matches!(err, CallError::Plugin(PluginError::Unauthorized { .. })), "{err:?}");
     assert_eq!(mock.log().last().map(|r| r.outcome.clone()).as_deref(), Some("invalid_token"));
 }
@@ -117,17 +116,17 @@ async fn actions_call_the_provider_api() {
 struct RotatingTokens(Mutex<Vec<String>>);
 
 #[async_trait::async_trait]
-impl CredentialInjector for RotatingTokens {
-    async fn inject(&self, scope: &CallScope, req: &mut OutboundRequest) -> Result<(), CredentialError> {
-        if scope.connection_id.as_deref() != Some("c1") {
-            return Err(CredentialError("no credentials for this connection".into()));
+impl TestCredentials for RotatingTokens {
+    async fn inject(&self, connection: &str, req: &mut OutboundRequest) -> Result<(), String> {
+        if connection != "c1" {
+            return Err("no credentials for this connection".into());
         }
-        let token = self.0.lock().unwrap().first().cloned().ok_or_else(|| CredentialError("no token left".into()))?;
+        let token = self.0.lock().unwrap().first().cloned().ok_or_else(|| "no token left".to_owned())?;
         req.injected_headers.push(("Authorization".into(), format!("Bearer {token}")));
         Ok(())
     }
 
-    async fn refresh_rejected(&self, _scope: &CallScope, _rejected: &OutboundRequest) -> bool {
+    async fn refresh_rejected(&self, _connection: &str) -> bool {
         let mut tokens = self.0.lock().unwrap();
         if tokens.len() < 2 {
             return false;

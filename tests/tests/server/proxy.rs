@@ -2,6 +2,7 @@
 //! on loopback, with the credential injected by the host. TESTING.md C4
 //! (54–68), the raw stream, provider faults and the rate-limit governor.
 
+mod definitions;
 mod faults;
 mod fixture;
 mod flows;

@@ -10,9 +10,10 @@ use crate::types::{ConnectionInfo, PluginError};
 use secrecy::SecretString;
 use serde_json::Value;
 use std::sync::Arc;
+use weft_catalog::ConnectionHttp;
 
 /// Who a call acts for.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CallOptions {
     /// The project (tenant).
     pub project_id: String,
@@ -25,6 +26,22 @@ pub struct CallOptions {
     /// Replaces the plugin's base URL (an integration's override, e.g. a
     /// sandbox); its host is permitted in addition to the plugin's own.
     pub base_url: Option<Arc<str>>,
+    /// Sends the plugin's requests with the connection's credentials,
+    /// granted by the credential service for this call; without it a
+    /// request that asks for the connection's credentials is refused.
+    pub connection_http: Option<Arc<dyn ConnectionHttp>>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("project_id", &self.project_id)
+            .field("connection_id", &self.connection_id)
+            .field("invocation_id", &self.invocation_id)
+            .field("base_url", &self.base_url)
+            .field("connection_http", &self.connection_http.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CallOptions {
@@ -36,7 +53,15 @@ impl CallOptions {
             connection_config: Arc::new(Value::Object(Default::default())),
             invocation_id: uuid::Uuid::new_v4().to_string(),
             base_url: None,
+            connection_http: None,
         }
+    }
+
+    /// Grants the call the connection's credentials: its requests with
+    /// `auth: connection` go through `http`.
+    pub fn with_connection_http(mut self, http: Arc<dyn ConnectionHttp>) -> Self {
+        self.connection_http = Some(http);
+        self
     }
 
     /// Uses `base_url` instead of the plugin's (an integration's override).

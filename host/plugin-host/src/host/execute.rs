@@ -7,13 +7,13 @@ use crate::bindings::step::{FunctionStep, FunctionStepPre};
 use crate::call_state::{CallState, CpuBudgetExceeded, MemoryLimiter, Phase};
 use crate::error::CallError;
 use crate::services::CallScope;
-use crate::types::Metadata;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
+use weft_catalog::Provider;
 
 /// A boxed future borrowing the store for `'a`.
 pub(crate) type GuestFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
@@ -22,7 +22,7 @@ impl PluginHost {
     fn new_store(
         &self,
         plugin_id: &str,
-        metadata: Option<Arc<Metadata>>,
+        metadata: Option<Arc<Provider>>,
         opts: &CallOptions,
         phase: Phase,
     ) -> Store<CallState> {
@@ -44,6 +44,7 @@ impl PluginHost {
             connection_config: opts.connection_config.clone(),
             metadata,
             base_url: opts.base_url.clone(),
+            connection_http: opts.connection_http.clone(),
             services: self.services.clone(),
             config: self.config.clone(),
             http_requests: 0,
@@ -71,7 +72,7 @@ impl PluginHost {
     pub(crate) async fn execute_integration<R: Send>(
         &self,
         plugin_id: &str,
-        metadata: Option<Arc<Metadata>>,
+        metadata: Option<Arc<Provider>>,
         pre: &IntegrationPre<CallState>,
         opts: &CallOptions,
         phase: Phase,

@@ -227,8 +227,13 @@ async fn whoami(
     api_base: &str,
     credential: &str,
 ) -> Result<Value, CallError> {
-    let opts =
-        CallOptions::new(project.to_owned()).with_connection(credential, json!({})).with_base_url(Some(api_base));
+    // The credential service grants the account to this call, as it does
+    // for every plugin call acting for a connection.
+    let grant = app.credentials.grant(project.parse().unwrap(), credential.parse().unwrap(), plugin);
+    let opts = CallOptions::new(project.to_owned())
+        .with_connection(credential, json!({}))
+        .with_base_url(Some(api_base))
+        .with_connection_http(grant);
     let call = ActionCall { action: "TEST_OAUTH_WHOAMI".into(), input: json!({}), page: None };
     app.plugins.run_action(plugin, &opts, call).await.map(|o| o.output)
 }

@@ -109,6 +109,25 @@ impl ProxyFixture {
         self.connect_as(user, "test-proxy", key, false).await
     }
 
+    /// Runs `action` of the `test-proxy` plugin as `credential`, granted by
+    /// the credential service as for every plugin call acting for an account.
+    pub(crate) async fn plugin_action(
+        &self,
+        _user: &str,
+        credential: &str,
+        action: &str,
+        input: Value,
+    ) -> Result<Value, weft_plugin_host::CallError> {
+        let project = self.project.parse().unwrap();
+        let grant = self.app.credentials.grant(project, credential.parse().unwrap(), "test-proxy");
+        let opts = weft_plugin_host::CallOptions::new(self.project.clone())
+            .with_connection(credential, json!({}))
+            .with_base_url(Some(&self.mock.api_base()))
+            .with_connection_http(grant);
+        let call = weft_plugin_host::ActionCall { action: action.into(), input, page: None };
+        self.app.plugins.run_action("test-proxy", &opts, call).await.map(|o| o.output)
+    }
+
     /// `/projects/{p}/sdk/proxy/{rest}` as `user` (a reqwest request to finish).
     pub(crate) fn proxy(&self, method: Method, user: &str, rest: &str) -> reqwest::RequestBuilder {
         self.unauthenticated(method, rest).bearer_auth(self.token(user))

@@ -100,3 +100,33 @@ async fn a_learned_retry_after_stops_calls_until_it_passes() {
     let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((2..=3).contains(&wait), "Retry-After {wait}");
 }
+
+/// Acceptance 2 of the groundwork issue: a plugin's own HTTP, granted the
+/// account by the credential service, takes the same path as the proxy and
+/// spends the same budget: 20 plugin calls exhaust the second, the rest of
+/// the burst and a proxy call are refused without reaching the provider.
+#[tokio::test]
+async fn plugin_calls_share_the_budget() {
+    let f = ProxyFixture::new().await;
+    let credential = f.connect("u1", "key-plugin").await;
+    let mut ok = 0;
+    let mut limited = 0;
+    for _ in 0..30 {
+        match f.plugin_action("u1", &credential, "TEST_PROXY_ECHO", serde_json::json!({})).await {
+            Ok(out) => {
+                assert_eq!(out["headers"]["x-api-key"], "key-plugin");
+                ok += 1;
+            }
+            Err(weft_plugin_host::CallError::Plugin(weft_plugin_host::PluginError::RateLimited { .. })) => limited += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let (status, _) = f.get("u1", "test-proxy/echo").await;
+    // The whole burst fits in one second on any machine that runs the suite
+    // in time; a slower one would see the window slide and pass more.
+    assert!(ok >= LIMIT && ok + limited == 30, "{ok} passed, {limited} limited");
+    if ok == LIMIT {
+        assert_eq!(status, 429, "the proxy shares the plugin's budget");
+    }
+    assert_eq!(f.mock.count(), ok + usize::from(status == 200), "refused calls never reached the provider");
+}

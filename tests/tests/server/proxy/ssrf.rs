@@ -29,6 +29,27 @@ async fn only_permitted_hosts_are_reached() {
     assert_eq!(forbidden.count(), 0);
 }
 
+/// The same rule for a plugin's own HTTP with the account's credentials:
+/// the one authorised-request path refuses a host the integration does not
+/// permit (a typed `denied` error for the plugin, nothing sent), and a path
+/// cannot climb out of the base URL.
+#[tokio::test]
+async fn plugin_requests_reach_only_permitted_hosts() {
+    let f = ProxyFixture::new().await;
+    let forbidden = MockApi::start_on(OTHER).await;
+    let credential = f.connect("u1", "key-plugin-55").await;
+    let get = |url: String| f.plugin_action("u1", &credential, "TEST_PROXY_GET", serde_json::json!({ "url": url }));
+    let err = get(format!("{}/api/echo", forbidden.origin)).await.unwrap_err();
+    assert!(err.to_string().contains("not in the allowed hosts"), "{err}");
+    let err = get("/../../escape".into()).await.unwrap_err();
+    assert!(err.to_string().contains("leaves the integration's base URL"), "{err}");
+    let out = get(format!("{}/api/echo", f.mock.origin)).await.unwrap();
+    assert_eq!(out["status"], 200);
+    assert_eq!(out["body"]["headers"]["x-api-key"], "key-plugin-55");
+    assert_eq!(forbidden.count(), 0);
+    assert_eq!(f.mock.count(), 1);
+}
+
 /// C4-56: path tricks either stay on the permitted host or are refused;
 /// the forbidden listener sees nothing and never the key.
 #[tokio::test]

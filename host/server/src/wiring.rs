@@ -1,0 +1,81 @@
+//! The seams between the crates that must not know each other: the plugin
+//! host serves the credential service's provider hooks, and reads the
+//! project's environment secrets. Construction runs in one direction
+//! (secrets and state, plugin host, then credentials); a hook call carries
+//! the credentials it may use, granted by the credential service for that
+//! call.
+
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use weft_credentials::{AccountInfo, EnvironmentSecrets, HookCall, HookError, ProviderHooks, RefreshedTokens};
+use weft_plugin_host::{CallError, CallOptions, CallScope, PluginError, PluginHost, SecretSource};
+
+/// A plugin's `secrets` import: the project's environment secrets (the
+/// plugin host has already checked the name against the plugin's list).
+/// Every read is logged with the plugin and the name, never the value.
+pub struct VaultSecrets(pub Arc<EnvironmentSecrets>);
+
+#[async_trait::async_trait]
+impl SecretSource for VaultSecrets {
+    async fn get(&self, scope: &CallScope, name: &str) -> Option<String> {
+        let project = scope.project_id.parse().ok()?;
+        match self.0.get(project, name).await {
+            Ok(value) => {
+                tracing::info!(
+                    project = %scope.project_id, plugin = %scope.plugin_id, secret = name, found = value.is_some(),
+                    "plugin read a secret"
+                );
+                value.map(|v| v.expose_secret().to_owned())
+            }
+            Err(e) => {
+                tracing::warn!(project = %scope.project_id, secret = name, error = %e, "secret could not be read");
+                None
+            }
+        }
+    }
+}
+
+/// [`ProviderHooks`] served by installed plugins.
+pub struct PluginHooks(pub Arc<PluginHost>);
+
+fn options(call: HookCall) -> CallOptions {
+    let opts = CallOptions::new(call.project.to_string())
+        .with_connection(call.connection_id, Value::Object(call.config))
+        .with_base_url(call.base_url.as_deref());
+    match call.http {
+        Some(http) => opts.with_connection_http(http),
+        None => opts,
+    }
+}
+
+fn hook_error(e: CallError) -> HookError {
+    match e {
+        CallError::Plugin(PluginError::Unauthorized { message }) => HookError::Unauthorized(message),
+        CallError::Plugin(PluginError::InvalidInput { message }) => HookError::InvalidInput(message),
+        CallError::Plugin(PluginError::Unsupported { .. }) => HookError::Unsupported,
+        other => HookError::Failed(other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderHooks for PluginHooks {
+    async fn test_connection(&self, provider: &str, call: HookCall) -> Result<AccountInfo, HookError> {
+        let info = self.0.test_connection(provider, &options(call)).await.map_err(hook_error)?;
+        Ok(AccountInfo { account_id: info.account_id, profile: info.profile })
+    }
+
+    async fn refresh(&self, provider: &str, call: HookCall) -> Result<RefreshedTokens, HookError> {
+        let r = self.0.refresh(provider, &options(call)).await.map_err(hook_error)?;
+        Ok(RefreshedTokens {
+            access_token: r.access_token,
+            refresh_token: r.refresh_token,
+            expires_in_seconds: r.expires_in_seconds,
+            extra: match r.extra {
+                Value::Object(m) => m,
+                _ => Default::default(),
+            },
+        })
+    }
+}
