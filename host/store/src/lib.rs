@@ -34,6 +34,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backends;
 mod check;
 mod config;
 mod credentials;

@@ -3,11 +3,7 @@
 //! every column has one Rust type on both: UUIDs (BLOB / `uuid`), [`Ts`]
 //! (INTEGER / `timestamptz`), booleans, text and JSON (TEXT / `jsonb`).
 
-use crate::keys::SigningKeyMaterial;
-use crate::{
-    ApiKey, AppEvent, ConnectState, ConnectedUser, Credential, CredentialStatus, EnvironmentSecret, Error, Integration,
-    Project, ProjectEvent, Result, SigningKey,
-};
+use crate::{ConnectState, Credential, CredentialStatus, Error, ProjectEvent, Result};
 use serde_json::{Map, Value};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -61,190 +57,6 @@ impl<'q> Encode<'q, Postgres> for Ts {
 impl<'r> Decode<'r, Postgres> for Ts {
     fn decode(value: <Postgres as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
         <OffsetDateTime as Decode<'r, Postgres>>::decode(value).map(Ts)
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct ProjectRow {
-    id: Uuid,
-    name: String,
-    environment: String,
-    release_group_id: Option<Uuid>,
-    created_at: Ts,
-    connect_return_urls: Json<Vec<String>>,
-}
-
-impl TryFrom<ProjectRow> for Project {
-    type Error = Error;
-    fn try_from(r: ProjectRow) -> Result<Self> {
-        Ok(Project {
-            id: r.id.into(),
-            name: r.name,
-            environment: r.environment.parse().map_err(|_| Error::corrupt("unknown environment"))?,
-            release_group_id: r.release_group_id.map(Into::into),
-            created_at: r.created_at.0,
-            connect_return_urls: r.connect_return_urls.0,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct SigningKeyRow {
-    id: Uuid,
-    project_id: Uuid,
-    kind: String,
-    kid: Option<String>,
-    public_key_pem: Option<String>,
-    jwks_url: Option<String>,
-    created_at: Ts,
-}
-
-impl TryFrom<SigningKeyRow> for SigningKey {
-    type Error = Error;
-    fn try_from(r: SigningKeyRow) -> Result<Self> {
-        let material = match (r.kind.as_str(), r.public_key_pem, r.jwks_url) {
-            ("generated", Some(public_key_pem), None) => SigningKeyMaterial::Generated { public_key_pem },
-            ("uploaded", Some(public_key_pem), None) => SigningKeyMaterial::Uploaded { public_key_pem },
-            ("jwks", None, Some(url)) => SigningKeyMaterial::Jwks { url },
-            _ => return Err(Error::corrupt("inconsistent signing key row")),
-        };
-        Ok(SigningKey {
-            id: r.id.into(),
-            project_id: r.project_id.into(),
-            kid: r.kid,
-            material,
-            created_at: r.created_at.0,
-        })
-    }
-}
-
-/// The bind values of a signing key's material: (public key, JWKS URL).
-pub(crate) fn material_columns(m: &SigningKeyMaterial) -> (Option<&str>, Option<&str>) {
-    match m {
-        SigningKeyMaterial::Generated { public_key_pem } | SigningKeyMaterial::Uploaded { public_key_pem } => {
-            (Some(public_key_pem), None)
-        }
-        SigningKeyMaterial::Jwks { url } => (None, Some(url)),
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct ApiKeyRow {
-    id: Uuid,
-    project_id: Uuid,
-    name: String,
-    role: String,
-    key_prefix: String,
-    created_at: Ts,
-    last_used_at: Option<Ts>,
-    revoked_at: Option<Ts>,
-}
-
-impl TryFrom<ApiKeyRow> for ApiKey {
-    type Error = Error;
-    fn try_from(r: ApiKeyRow) -> Result<Self> {
-        Ok(ApiKey {
-            id: r.id.into(),
-            project_id: r.project_id.into(),
-            name: r.name,
-            role: r.role.parse().map_err(|_| Error::corrupt("unknown API key role"))?,
-            key_prefix: r.key_prefix,
-            created_at: r.created_at.0,
-            last_used_at: r.last_used_at.map(|t| t.0),
-            revoked_at: r.revoked_at.map(|t| t.0),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
-    project_id: Uuid,
-    user_id: String,
-    metadata: Json<Map<String, Value>>,
-    disabled: bool,
-    created_at: Ts,
-    last_seen_at: Ts,
-}
-
-impl From<UserRow> for ConnectedUser {
-    fn from(r: UserRow) -> Self {
-        ConnectedUser {
-            project_id: r.project_id.into(),
-            user_id: r.user_id,
-            metadata: r.metadata.0,
-            disabled: r.disabled,
-            created_at: r.created_at.0,
-            last_seen_at: r.last_seen_at.0,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct IntegrationRow {
-    id: Uuid,
-    project_id: Uuid,
-    integration_type: String,
-    active: bool,
-    client_id: Option<String>,
-    scopes: Json<Vec<String>>,
-    base_url: Option<String>,
-    endpoint_overrides: Json<Map<String, Value>>,
-    portal_texts: Json<Map<String, Value>>,
-    accent_color: Option<String>,
-    created_at: Ts,
-    has_client_secret: bool,
-    misconfigured: Option<String>,
-}
-
-impl From<IntegrationRow> for Integration {
-    fn from(r: IntegrationRow) -> Self {
-        Integration {
-            id: r.id.into(),
-            project_id: r.project_id.into(),
-            integration_type: r.integration_type,
-            active: r.active,
-            client_id: r.client_id,
-            scopes: r.scopes.0,
-            base_url: r.base_url,
-            endpoint_overrides: r.endpoint_overrides.0,
-            portal_texts: r.portal_texts.0,
-            accent_color: r.accent_color,
-            created_at: r.created_at.0,
-            has_client_secret: r.has_client_secret,
-            misconfigured: r.misconfigured,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct SecretRow {
-    project_id: Uuid,
-    name: String,
-    created_at: Ts,
-}
-
-impl From<SecretRow> for EnvironmentSecret {
-    fn from(r: SecretRow) -> Self {
-        EnvironmentSecret { project_id: r.project_id.into(), name: r.name, created_at: r.created_at.0 }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct AppEventRow {
-    project_id: Uuid,
-    name: String,
-    example_payload: Json<Value>,
-    created_at: Ts,
-}
-
-impl From<AppEventRow> for AppEvent {
-    fn from(r: AppEventRow) -> Self {
-        AppEvent {
-            project_id: r.project_id.into(),
-            name: r.name,
-            example_payload: r.example_payload.0,
-            created_at: r.created_at.0,
-        }
     }
 }
 
@@ -366,43 +178,6 @@ where
 
 // The column lists the row structs above decode, for `concat!` into the
 // queries of both backends; kept here so they change with the structs.
-macro_rules! project_columns {
-    () => {
-        "id, name, environment, release_group_id, created_at, connect_return_urls"
-    };
-}
-macro_rules! signing_key_columns {
-    () => {
-        "id, project_id, kind, kid, public_key_pem, jwks_url, created_at"
-    };
-}
-macro_rules! api_key_columns {
-    () => {
-        "id, project_id, name, role, key_prefix, created_at, last_used_at, revoked_at"
-    };
-}
-macro_rules! user_columns {
-    () => {
-        "project_id, user_id, metadata, disabled, created_at, last_seen_at"
-    };
-}
-macro_rules! integration_columns {
-    () => {
-        "id, project_id, integration_type, active, client_id, scopes, base_url, \
-         endpoint_overrides, portal_texts, accent_color, created_at, \
-         client_secret IS NOT NULL AS has_client_secret, misconfigured"
-    };
-}
-macro_rules! secret_columns {
-    () => {
-        "project_id, name, created_at"
-    };
-}
-macro_rules! app_event_columns {
-    () => {
-        "project_id, name, example_payload, created_at"
-    };
-}
 macro_rules! credential_columns {
     () => {
         "id, project_id, integration_id, user_id, status, invalid_reason, provider_id, provider_data, config, \
@@ -420,7 +195,4 @@ macro_rules! event_columns {
         "id, project_id, event_type, payload, created_at"
     };
 }
-pub(crate) use {
-    api_key_columns, app_event_columns, connect_state_columns, credential_columns, event_columns, integration_columns,
-    project_columns, secret_columns, signing_key_columns, user_columns,
-};
+pub(crate) use {connect_state_columns, credential_columns, event_columns};

@@ -224,7 +224,7 @@ macro_rules! task_store {
 
 impl crate::PgStore {
     async fn insert_pg(&self, batch: &[TaskRecord]) -> Result<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_write().await?;
         for rows in batch.chunks(ROWS_PER_INSERT) {
             sqlx::query(INSERT_PG).bind(json_rows(rows)?).execute(&mut *tx).await?;
         }
@@ -234,4 +234,4 @@ impl crate::PgStore {
 }
 
 task_store!(SqliteStore, read, insert_sqlite);
-task_store!(PgStore, pool, insert_pg);
+task_store!(PgStore, read, insert_pg);

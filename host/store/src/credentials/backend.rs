@@ -329,4 +329,4 @@ macro_rules! credential_store {
 }
 
 credential_store!(SqliteStore, crate::sql::sqlite, begin_write, read);
-credential_store!(PgStore, crate::sql::postgres, begin, pool);
+credential_store!(PgStore, crate::sql::postgres, begin_write, read);
