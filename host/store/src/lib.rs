@@ -46,7 +46,6 @@ mod open;
 mod postgres;
 mod projects;
 mod rows;
-mod sql;
 mod sqlite;
 mod sqlite_rows;
 mod tasks;
