@@ -47,7 +47,6 @@ mod postgres;
 mod projects;
 mod rows;
 mod sqlite;
-mod sqlite_rows;
 mod tasks;
 mod users;
 
