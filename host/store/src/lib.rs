@@ -6,15 +6,16 @@
 //! it stores hashes it is given (API keys, the operator key) and public keys
 //! only, never decrypts anything, and checks only what keeps its own rows
 //! consistent (known enum values, non-empty names, JSON objects where objects
-//! belong).
+//! belong) and bounded (sizes of JSON documents and plugin state, the key
+//! quota of a plugin state scope).
 //!
 //! [`Store`] is the trait the server holds as `Arc<dyn Store>`; its methods
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
-//! [`CredentialStore`], [`TaskStore`]), and a new concern (the queue, see
-//! `queue.rs`) arrives as a new supertrait. On `dyn Store` every method is
-//! callable without imports; on a concrete [`SqliteStore`] or [`PgStore`],
-//! import [`prelude`].
+//! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`]), and a new
+//! concern (the queue, see `queue.rs`) arrives as a new supertrait. On
+//! `dyn Store` every method is callable without imports; on a concrete
+//! [`SqliteStore`] or [`PgStore`], import [`prelude`].
 //!
 //! Every method that reads or writes project data takes the project id and
 //! filters on it: an id of project A used with project B is [`Error::NotFound`].
@@ -45,11 +46,11 @@
 //!      `const` of SQL text on each store when only the text differs (the
 //!      `FOR UPDATE` of `integrations`), an inherent method on each store
 //!      when the steps differ (the user metadata merge, the task record
-//!      batch insert). A step too large for that gets a file under
-//!      `<concern>/sql/`: the SQLite C-API insert of task records
-//!      (`tasks/sql/sqlite_insert.rs`, a measured hot path and the crate's
-//!      only `unsafe`) and the rotation statements of sealed values
-//!      (`credentials/sql/sealed.rs`).
+//!      batch insert, the plugin state scope lock). A step too large for
+//!      that gets a file under `<concern>/sql/`: the SQLite C-API insert of
+//!      task records (`tasks/sql/sqlite_insert.rs`, a measured hot path and
+//!      the crate's only `unsafe`) and the rotation statements of sealed
+//!      values (`credentials/sql/sealed.rs`).
 //! 3. `migrations/sqlite/NNNN_<concern>.sql` and
 //!    `migrations/postgres/NNNN_<concern>.sql`: same number, same tables and
 //!    columns, each backend's native types (mapping in `rows.rs`).
@@ -95,6 +96,7 @@ mod ids;
 mod integrations;
 mod keys;
 mod open;
+mod plugin_state;
 mod postgres;
 mod projects;
 mod queue;
@@ -113,6 +115,7 @@ pub use ids::{ApiKeyId, CredentialId, IntegrationId, ProjectId, ReleaseGroupId, 
 pub use integrations::{Integration, IntegrationPatch, IntegrationStore, NewIntegration};
 pub use keys::{ApiKey, KeyStore, NewApiKey, NewSigningKey, Role, SigningKey, SigningKeyMaterial};
 pub use open::{Backend, DEFAULT_SQLITE_FILE, open};
+pub use plugin_state::{MAX_PLUGIN_STATE_KEY_BYTES, MAX_PLUGIN_STATE_VALUE_BYTES, PluginStateScope, PluginStateStore};
 pub use postgres::PgStore;
 pub use projects::{Environment, NewProject, Project, ProjectStore};
 pub use sqlite::{SqlitePragmas, SqliteStore};
@@ -126,7 +129,16 @@ use async_trait::async_trait;
 /// Held as `Arc<dyn Store>`; [`open`] picks the implementation.
 #[async_trait]
 pub trait Store:
-    ProjectStore + KeyStore + UserStore + IntegrationStore + ConfigStore + CredentialStore + TaskStore + Send + Sync
+    ProjectStore
+    + KeyStore
+    + UserStore
+    + IntegrationStore
+    + ConfigStore
+    + CredentialStore
+    + TaskStore
+    + PluginStateStore
+    + Send
+    + Sync
 {
     /// Which implementation this is.
     fn backend(&self) -> Backend;
@@ -143,6 +155,7 @@ pub trait Store:
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ConfigStore, CredentialStore, IntegrationStore, KeyStore, ProjectStore, Store, TaskStore, UserStore,
+        ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore, Store, TaskStore,
+        UserStore,
     };
 }
