@@ -1,6 +1,8 @@
 //! Per-project configuration that workflows refer to by name: environment
 //! secrets (names only here; the values go to the vault) and app events.
 
+mod sql;
+
 use crate::ids::ProjectId;
 use crate::{Error, Result};
 use async_trait::async_trait;

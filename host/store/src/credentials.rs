@@ -6,7 +6,7 @@
 //! around them: status, expiry, the refresh lease and the version that
 //! makes every change of the secrets a compare-and-swap.
 
-mod backend;
+mod sql;
 
 use crate::ids::{CredentialId, IntegrationId, ProjectId};
 use crate::{Error, Result};

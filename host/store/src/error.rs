@@ -1,7 +1,7 @@
 //! The store's one error type.
 //!
-//! `NotFound`, `Conflict` and `Invalid` describe the caller's request and
-//! their messages are safe to show to it. `Backend` is an internal failure:
+//! `NotFound`, `Conflict`, `Invalid`, `TooLarge` and `QuotaExceeded`
+//! describe the caller's request and their messages are safe to show to it. `Backend` is an internal failure:
 //! its message carries database details for the logs and must never reach
 //! an HTTP caller (answer it as a generic 500).
 
@@ -19,6 +19,27 @@ pub enum Error {
     /// empty name, malformed hash...); the message says which.
     #[error("{0}")]
     Invalid(String),
+    /// A value is larger than the store accepts for it (a plugin state key
+    /// or value); `limit` is the most it takes, in bytes.
+    #[error("{what} is {size} bytes; at most {limit} are accepted")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size, in bytes.
+        size: u64,
+        /// The most accepted, in bytes.
+        limit: u64,
+    },
+    /// A bounded collection is full: writing one more entry (a new key in
+    /// a plugin state scope that holds `limit` live keys) is refused until
+    /// one is removed or expires.
+    #[error("{what} is full: it holds the {limit} entries allowed")]
+    QuotaExceeded {
+        /// What is full.
+        what: &'static str,
+        /// How many entries it may hold.
+        limit: u64,
+    },
     /// The database failed, or holds something this build cannot read.
     /// Internal: log it, never echo it.
     #[error("storage backend failed: {0}")]

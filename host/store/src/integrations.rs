@@ -4,6 +4,8 @@
 //!
 //! The OAuth client secret is not here: it belongs to the vault.
 
+mod sql;
+
 use crate::ids::{IntegrationId, ProjectId};
 use crate::{Error, Result};
 use async_trait::async_trait;

@@ -7,6 +7,8 @@
 //! random and long, comparing their hashes in SQL leaks nothing useful
 //! through timing.
 
+mod sql;
+
 use crate::ids::{ApiKeyId, ProjectId, SigningKeyId};
 use crate::{Error, Result};
 use async_trait::async_trait;

@@ -6,18 +6,71 @@
 //! it stores hashes it is given (API keys, the operator key) and public keys
 //! only, never decrypts anything, and checks only what keeps its own rows
 //! consistent (known enum values, non-empty names, JSON objects where objects
-//! belong).
+//! belong) and bounded (sizes of JSON documents and plugin state, the key
+//! quota of a plugin state scope).
 //!
 //! [`Store`] is the trait the server holds as `Arc<dyn Store>`; its methods
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
-//! [`UserStore`], [`IntegrationStore`], [`ConfigStore`], [`CredentialStore`]) so each backend
-//! implements one concern per file, and later concerns (the queue,
-//! credentials) arrive as new supertraits. On `dyn Store` every method is
-//! callable without imports; on a concrete [`SqliteStore`] or [`PgStore`],
-//! import [`prelude`].
+//! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
+//! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`]), and a new
+//! concern (the queue, see `queue.rs`) arrives as a new supertrait. On
+//! `dyn Store` every method is callable without imports; on a concrete
+//! [`SqliteStore`] or [`PgStore`], import [`prelude`].
 //!
 //! Every method that reads or writes project data takes the project id and
 //! filters on it: an id of project A used with project B is [`Error::NotFound`].
+//!
+//! # How a concern is stored
+//!
+//! Every concern is stored the same way, in two files and two migrations:
+//!
+//! 1. `src/<concern>.rs`, the contract: the public types, the
+//!    `<Concern>Store` trait (a supertrait of [`Store`], re-exported here and
+//!    listed in [`prelude`]) and the checks of its input, unit-tested there.
+//!    No SQL.
+//! 2. `src/<concern>/sql.rs`, the storage, top to bottom:
+//!    - the row structs (private `sqlx::FromRow`), each followed by a
+//!      `columns!` macro naming the columns it decodes and by its conversion
+//!      into the public type (`TryFrom` when a stored value may be
+//!      unreadable). This is the only place a row is mapped; every
+//!      statement returning one uses its `columns!`.
+//!    - one implementation of the trait for both backends, written inside
+//!      `backends::for_both_backends!`, which stamps it out for
+//!      [`SqliteStore`] and [`PgStore`]. Its SQL is written inline, once:
+//!      both backends take `$n` placeholders and the values bound encode on
+//!      both (UUIDs, `rows::Ts` for times, `Json`, booleans bound rather than
+//!      written as literals). Helpers that run inside a transaction sit in
+//!      the same block and take `conn: &mut Conn`.
+//!    - where the backends really differ, one name with two definitions side
+//!      by side below the block, which the shared code calls: an associated
+//!      `const` of SQL text on each store when only the text differs (the
+//!      `FOR UPDATE` of `integrations`), an inherent method on each store
+//!      when the steps differ (the user metadata merge, the task record
+//!      batch insert, the plugin state scope lock). A step too large for
+//!      that gets a file under `<concern>/sql/`: the SQLite C-API insert of
+//!      task records (`tasks/sql/sqlite_insert.rs`, a measured hot path and
+//!      the crate's only `unsafe`) and the rotation statements of sealed
+//!      values (`credentials/sql/sealed.rs`).
+//! 3. `migrations/sqlite/NNNN_<concern>.sql` and
+//!    `migrations/postgres/NNNN_<concern>.sql`: same number, same tables and
+//!    columns, each backend's native types (mapping in `rows.rs`).
+//!
+//! plus a group in the conformance suite (`tests/conformance/<concern>.rs`),
+//! whose cases all run on both backends and include one on tenancy.
+//!
+//! Inside the shared implementation, both stores offer the same three
+//! entry points. `self.read()` is the pool reads run on. `self.write_one()`
+//! runs exactly one write statement, finished by `.commit()`: SQLite's
+//! single writer in `BEGIN IMMEDIATE`, PostgreSQL in autocommit.
+//! `self.begin_write()` is a transaction for several statements: on SQLite
+//! `BEGIN IMMEDIATE`, which makes every write transaction serial; on
+//! PostgreSQL read committed, plus the locks the concern takes (`FOR
+//! UPDATE`, or a transaction-scoped advisory lock when the row to lock may
+//! not exist yet). Ids and times a write generates are taken after it has
+//! started, so on SQLite they follow commit order. A unique or foreign-key
+//! violation becomes `Conflict` or `NotFound` through `error::WriteContext`,
+//! a single-row change that touched nothing becomes `NotFound` through
+//! `error::found`.
 //!
 //! ```no_run
 //! # async fn demo() -> weft_store::Result<()> {
@@ -34,6 +87,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backends;
 mod check;
 mod config;
 mod credentials;
@@ -42,12 +96,12 @@ mod ids;
 mod integrations;
 mod keys;
 mod open;
+mod plugin_state;
 mod postgres;
 mod projects;
+mod queue;
 mod rows;
-mod sql;
 mod sqlite;
-mod sqlite_rows;
 mod tasks;
 mod users;
 
@@ -61,6 +115,7 @@ pub use ids::{ApiKeyId, CredentialId, IntegrationId, ProjectId, ReleaseGroupId, 
 pub use integrations::{Integration, IntegrationPatch, IntegrationStore, NewIntegration};
 pub use keys::{ApiKey, KeyStore, NewApiKey, NewSigningKey, Role, SigningKey, SigningKeyMaterial};
 pub use open::{Backend, DEFAULT_SQLITE_FILE, open};
+pub use plugin_state::{MAX_PLUGIN_STATE_KEY_BYTES, MAX_PLUGIN_STATE_VALUE_BYTES, PluginStateScope, PluginStateStore};
 pub use postgres::PgStore;
 pub use projects::{Environment, NewProject, Project, ProjectStore};
 pub use sqlite::{SqlitePragmas, SqliteStore};
@@ -74,7 +129,16 @@ use async_trait::async_trait;
 /// Held as `Arc<dyn Store>`; [`open`] picks the implementation.
 #[async_trait]
 pub trait Store:
-    ProjectStore + KeyStore + UserStore + IntegrationStore + ConfigStore + CredentialStore + TaskStore + Send + Sync
+    ProjectStore
+    + KeyStore
+    + UserStore
+    + IntegrationStore
+    + ConfigStore
+    + CredentialStore
+    + TaskStore
+    + PluginStateStore
+    + Send
+    + Sync
 {
     /// Which implementation this is.
     fn backend(&self) -> Backend;
@@ -91,6 +155,7 @@ pub trait Store:
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ConfigStore, CredentialStore, IntegrationStore, KeyStore, ProjectStore, Store, TaskStore, UserStore,
+        ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore, Store, TaskStore,
+        UserStore,
     };
 }

@@ -6,17 +6,13 @@
 //! (`SELECT ... FOR UPDATE`), so concurrent processes serialise per row
 //! rather than per database.
 
-mod config;
-mod integrations;
-mod keys;
-mod projects;
-mod users;
-
 use crate::{Backend, Result, Store};
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -49,13 +45,46 @@ impl PgStore {
     /// Starts a transaction (read committed). Dropping it uncommitted rolls
     /// back. Multi-statement writes start here, and so will the queue's
     /// claims.
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }
 
-    /// The pool, for single statements.
-    pub(crate) fn pool(&self) -> &PgPool {
+    /// Where a write of exactly one statement runs: a pooled connection in
+    /// autocommit, since one statement is atomic by itself and a
+    /// transaction around it would cost two more round trips. Never run a
+    /// second statement on it: each would commit on its own.
+    pub(crate) async fn write_one(&self) -> Result<Autocommit> {
+        Ok(Autocommit(self.pool.acquire().await?))
+    }
+
+    /// The pool for reads.
+    pub(crate) fn read(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// A pooled connection for one write statement (see [`PgStore::write_one`]).
+/// It has the `commit` of a transaction, which does nothing, so a concern's
+/// code reads the same on both backends.
+pub(crate) struct Autocommit(PoolConnection<Postgres>);
+
+impl Autocommit {
+    /// Nothing to do: the statement committed when it ran.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+impl Deref for Autocommit {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.0
+    }
+}
+
+impl DerefMut for Autocommit {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.0
     }
 }
 

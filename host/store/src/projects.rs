@@ -1,5 +1,7 @@
 //! Projects: the tenants. Every other row belongs to one.
 
+mod sql;
+
 use crate::ids::{ProjectId, ReleaseGroupId};
 use crate::{Error, Result};
 use async_trait::async_trait;

@@ -8,12 +8,6 @@
 //! run alongside the writer. `synchronous=FULL` makes a commit durable
 //! before it returns: accepted work survives a power cut.
 
-mod config;
-mod integrations;
-mod keys;
-mod projects;
-mod users;
-
 use crate::{Backend, Result, Store};
 use async_trait::async_trait;
 use serde::Serialize;
@@ -101,6 +95,16 @@ impl SqliteStore {
     /// queue's claims.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Where a write of exactly one statement runs: here, like every write,
+    /// in a `BEGIN IMMEDIATE` transaction of the writer. Even one statement
+    /// needs it: another process (the `weft` command) may write the same
+    /// file, and a statement that reads before it writes would otherwise
+    /// fail on the lock upgrade instead of waiting; values it generates (ids,
+    /// times) are then also taken in commit order.
+    pub(crate) async fn write_one(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.begin_write().await
     }
 
     /// The pool for reads.

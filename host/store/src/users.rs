@@ -1,6 +1,8 @@
 //! Connected users: the end users of a project's app, identified by the
 //! `sub` of the user tokens the app signs.
 
+mod sql;
+
 use crate::ids::ProjectId;
 use crate::{Error, Result};
 use async_trait::async_trait;

@@ -12,6 +12,7 @@ mod credentials;
 mod integrations;
 mod keys;
 mod lifecycle;
+mod plugin_state;
 mod projects;
 mod sqlite_only;
 mod tasks;
@@ -94,6 +95,17 @@ conformance! {
     ],
     tasks: [
         batches_and_order,
+    ],
+    plugin_state: [
+        scoping,
+        ttl_expiry,
+        purge_expired,
+        quota,
+        concurrent_new_keys_respect_the_quota,
+        overwrite,
+        delete,
+        large_binary_values,
+        invalid_input,
     ],
     lifecycle: [
         migrate_is_idempotent,

@@ -12,6 +12,12 @@
 //!
 //! `libsqlite3-sys` is pinned to the version sqlx links (see its
 //! `as_raw_handle` notes); both then use the one bundled SQLite.
+//!
+//! In the store's pattern this is a backend-specific step of one concern
+//! (SQLite's half of `insert_task_batch`, which `TaskStore` calls on both
+//! backends), in a file of its own because it is the only code of the crate
+//! that is `unsafe`. Nothing else should follow it without a measurement
+//! as clear as this one's.
 
 use std::ffi::{CStr, c_int};
 use std::ptr::{self, NonNull};
