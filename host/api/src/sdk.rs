@@ -31,7 +31,6 @@ pub(crate) fn routes() -> Routes {
             "The project's integrations",
             integrations,
         )
-        .layer_all(|r| r.layer(crate::cors::SdkCors))
 }
 
 async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec<Integration>, ApiError> {
