@@ -1,5 +1,6 @@
-//! Weft's HTTP API: the axum routers and the request context every answer
-//! goes through (request id, span, CORS, the one error shape).
+//! Weft's HTTP API: the axum routers, the request context every answer goes
+//! through (request id, span, CORS, the one error shape) and the extractors
+//! that answer bad input in that shape.
 //!
 //! This crate owns request handling and answers; it never touches wasmtime
 //! or SQL. It calls the domain crates (today `weft-plugin-host`) through
@@ -10,6 +11,7 @@ mod admin;
 mod connect;
 mod context;
 mod error;
+mod extract;
 mod health;
 mod openapi;
 mod plugins;
@@ -94,16 +96,6 @@ pub(crate) fn record_auth_failure(state: &AppState, ip: Option<std::net::IpAddr>
     }
 }
 
-/// Reads an optional JSON body into `T`; a missing or unfitting body gets
-/// 400 with `example` showing what to send.
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
-    raw: Option<axum::Json<serde_json::Value>>,
-    example: &str,
-) -> Result<T, ApiError> {
-    let value = raw.map(|axum::Json(v)| v).unwrap_or(serde_json::Value::Null);
-    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("Send {example}: {e}")))
-}
-
 /// Maps a store error to the answer: its public message for caller
 /// mistakes, a generic 500 (cause logged) for backend failures.
 pub(crate) fn store_error(e: weft_store::Error) -> ApiError {
@@ -129,9 +121,9 @@ fn all_routes() -> routes::Routes {
 }
 
 /// The OpenAPI document of every route, built once.
-async fn serve_openapi() -> axum::Json<serde_json::Value> {
+async fn serve_openapi() -> extract::Json<serde_json::Value> {
     static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    axum::Json(DOC.get_or_init(|| openapi::document(&route_table())).clone())
+    extract::Json(DOC.get_or_init(|| openapi::document(&route_table())).clone())
 }
 
 /// Every route the API serves, with the access it requires.

@@ -85,12 +85,8 @@ pub(crate) async fn serve_direct(
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     match http_body_util::Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("The request body is larger than {MAX_REQUEST_BYTES} bytes"),
-        )),
-        Err(_) => Err(ApiError::bad_request("The request body could not be read")),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(crate::extract::too_large(MAX_REQUEST_BYTES)),
+        Err(_) => Err(crate::extract::unreadable_body()),
     }
 }
 
