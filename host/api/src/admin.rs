@@ -4,11 +4,11 @@
 
 mod config;
 
+use crate::extract::{Json, Path, Query, json_body};
 use crate::principal::{AdminOnly, AnyRole, Operator, ProjectKey, Roles, Staff};
 use crate::routes::{Access, Routes};
-use crate::{ApiError, AppState, json_body, store_error};
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use crate::{ApiError, AppState, store_error};
+use axum::extract::State;
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};

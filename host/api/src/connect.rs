@@ -5,11 +5,11 @@
 //! Responses describe credentials from their rows only: listing never
 //! opens a secret, and no secret is ever part of an answer.
 
+use crate::extract::{Json, Path, Query, json_body};
 use crate::routes::{Access, Routes};
 use crate::user_token::User;
-use crate::{ApiError, AppState, json_body};
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use crate::{ApiError, AppState};
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode};
 use serde::Deserialize;

@@ -1,21 +1,14 @@
-//! The one error type of the API and the middleware that renders it.
+//! The one error type of the API.
 //!
-//! Handlers return [`ApiError`]; its response carries the error in an
-//! extension with an empty body, and [`render_errors`] (which knows the
-//! request id) writes the reference's shape:
-//! `{"message", "code", "status", "meta": {"requestId"}}`.
+//! Handlers and extractors return [`ApiError`]; its response carries the
+//! error in an extension with an empty body, and the request context
+//! (`crate::context`, which knows the request id) writes the reference's
+//! shape: `{"message", "code", "status", "meta": {"requestId"}}`.
 //! Server errors are logged with their cause and answered generically.
 
-use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
-use serde_json::json;
-
-/// Header carrying the request id, set on every request and response.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// [`REQUEST_ID_HEADER`] as a header name: inserting it copies nothing.
-pub(crate) const REQUEST_ID: http::HeaderName = http::HeaderName::from_static(REQUEST_ID_HEADER);
+use serde::Serialize;
 
 /// Whole seconds, rounded up so a caller that waits exactly that long is
 /// not refused again; at least 1.
@@ -86,35 +79,32 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Renders [`ApiError`]s, and bare 405s from the router, in the error
-/// shape with the request id. It runs outside the layer that copies the
-/// request id onto responses, so the id is read from the response.
-pub fn render_errors(mut resp: Response) -> Response {
-    let err = match resp.extensions_mut().remove::<ApiError>() {
-        Some(e) => e,
-        None if resp.status() == StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "This method is not allowed on this path",
-        ),
-        None => return resp,
-    };
-    let request_id = resp.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let body = json!({
-        "message": err.message,
-        "code": err.code,
-        "status": err.status.as_u16(),
-        "meta": { "requestId": request_id },
-    });
-    let mut out = (err.status, Json(body)).into_response();
-    if let Some(secs) = err.retry_after_secs {
-        out.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+/// The error shape, as written to the caller.
+#[derive(Serialize)]
+struct Shape<'a> {
+    message: &'a str,
+    code: &'a str,
+    status: u16,
+    meta: Meta<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta<'a> {
+    request_id: &'a str,
+}
+
+impl ApiError {
+    /// The answer's body in the error shape, for the request `request_id`.
+    pub(crate) fn body(&self, request_id: &str) -> Vec<u8> {
+        let shape =
+            Shape { message: &self.message, code: self.code, status: self.status.as_u16(), meta: Meta { request_id } };
+        // Strings and a number: serializing cannot fail.
+        serde_json::to_vec(&shape).unwrap_or_default()
     }
-    // Keep the headers the inner layers set (request id, CORS...).
-    for (name, value) in resp.headers() {
-        if name != http::header::CONTENT_TYPE && name != http::header::CONTENT_LENGTH {
-            out.headers_mut().insert(name.clone(), value.clone());
-        }
+
+    /// Whole seconds for `Retry-After`, when the caller should wait.
+    pub(crate) fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
     }
-    out
 }

@@ -1,8 +1,8 @@
 //! Liveness and readiness probes.
 
+use crate::extract::Json;
 use crate::routes::{Access, Routes};
 use crate::{ApiError, AppState};
-use axum::Json;
 use axum::extract::State;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};

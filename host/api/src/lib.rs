@@ -1,4 +1,6 @@
-//! Weft's HTTP API: the axum routers, the one error shape and request ids.
+//! Weft's HTTP API: the axum routers, the request context every answer goes
+//! through (request id, span, CORS, the one error shape) and the extractors
+//! that answer bad input in that shape.
 //!
 //! This crate owns request handling and answers; it never touches wasmtime
 //! or SQL. It calls the domain crates (today `weft-plugin-host`) through
@@ -7,8 +9,9 @@
 
 mod admin;
 mod connect;
-mod cors;
+mod context;
 mod error;
+mod extract;
 mod health;
 mod openapi;
 mod plugins;
@@ -19,18 +22,17 @@ mod sdk;
 mod throttle;
 mod user_token;
 
-pub use error::{ApiError, REQUEST_ID_HEADER, render_errors};
+pub use context::REQUEST_ID_HEADER;
+pub use error::ApiError;
 pub use principal::Principal;
 pub use routes::{Access, RouteSpec};
 pub use throttle::AuthThrottle;
 pub use user_token::{User, UserTokens};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use weft_plugin_host::PluginHost;
 
 /// What handlers share: one pointer, so the per-request copy axum makes
@@ -94,16 +96,6 @@ pub(crate) fn record_auth_failure(state: &AppState, ip: Option<std::net::IpAddr>
     }
 }
 
-/// Reads an optional JSON body into `T`; a missing or unfitting body gets
-/// 400 with `example` showing what to send.
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
-    raw: Option<axum::Json<serde_json::Value>>,
-    example: &str,
-) -> Result<T, ApiError> {
-    let value = raw.map(|axum::Json(v)| v).unwrap_or(serde_json::Value::Null);
-    serde_json::from_value(value).map_err(|e| ApiError::bad_request(format!("Send {example}: {e}")))
-}
-
 /// Maps a store error to the answer: its public message for caller
 /// mistakes, a generic 500 (cause logged) for backend failures.
 pub(crate) fn store_error(e: weft_store::Error) -> ApiError {
@@ -122,49 +114,21 @@ fn all_routes() -> routes::Routes {
     let documented = health::routes()
         .merge(plugins::routes())
         .merge(sdk::routes())
-        .merge(connect::routes().layer_all(|r| r.layer(cors::SdkCors)))
+        .merge(connect::routes())
         .merge(proxy::routes())
         .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }
 
 /// The OpenAPI document of every route, built once.
-async fn serve_openapi() -> axum::Json<serde_json::Value> {
+async fn serve_openapi() -> extract::Json<serde_json::Value> {
     static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    axum::Json(DOC.get_or_init(|| openapi::document(&route_table())).clone())
+    extract::Json(DOC.get_or_init(|| openapi::document(&route_table())).clone())
 }
 
 /// Every route the API serves, with the access it requires.
 pub fn route_table() -> Vec<RouteSpec> {
     all_routes().into_parts().1
-}
-
-/// A random (v4) UUID for a request that came without an id, written
-/// straight into the header value (no intermediate string).
-#[derive(Clone, Copy)]
-struct NewRequestId;
-
-impl MakeRequestId for NewRequestId {
-    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
-        Some(RequestId::new(new_request_id()))
-    }
-}
-
-fn new_request_id() -> http::HeaderValue {
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
-    http::HeaderValue::from_str(text).expect("a UUID is a valid header value")
-}
-
-/// The request's id, as the router's layers settle it: the caller's
-/// `x-request-id` when it sent one, else a new one, set on the request.
-pub(crate) fn ensure_request_id(headers: &mut http::HeaderMap) -> http::HeaderValue {
-    if let Some(id) = headers.get(REQUEST_ID_HEADER) {
-        return id.clone();
-    }
-    let id = new_request_id();
-    headers.insert(error::REQUEST_ID, id.clone());
-    id
 }
 
 /// The whole API as one service: [`router`], except that Proxy API calls
@@ -262,22 +226,19 @@ impl Future for ApiFuture {
     }
 }
 
-/// The whole API with its layers: request id (set, propagated), tracing
-/// span (method, matched path, request id), error rendering.
+/// The whole API with its request context (request id, span, CORS, error
+/// shape) around every route and fallback.
 pub fn router(state: AppState) -> Router {
-    let request_id = error::REQUEST_ID;
     let (routes, _) = all_routes().into_parts();
-    // One layer of four (not four layers): axum wraps and boxes every route
-    // once per layer and clones each box per request.
-    let layers = tower::ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), NewRequestId))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let path = req.extensions().get::<MatchedPath>().map_or("-", |p| p.as_str());
-            let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("weft_api.request", method = %req.method(), path = path, request_id = %id)
-        }))
-        // Outside the propagation: responses carry the request id here.
-        .layer(tower::util::MapResponseLayer::new(render_errors))
-        .layer(PropagateRequestIdLayer::new(request_id));
-    routes.fallback(|| async { ApiError::not_found("No route matches this path") }).with_state(state).layer(layers)
+    routes
+        .fallback(|| async { ApiError::not_found("No route matches this path") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "This method is not allowed on this path",
+            )
+        })
+        .with_state(state)
+        .layer(context::Context)
 }

@@ -1,10 +1,10 @@
 //! The catalogue of installed plugins: metadata, capabilities, actions
 //! (with their JSON Schemas) and triggers. Read-only and tenant-neutral.
 
+use crate::extract::{Json, Path};
 use crate::routes::{Access, Routes};
 use crate::{ApiError, AppState};
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use http::Method;
 use serde_json::{Value, json};
 

@@ -4,9 +4,10 @@
 //! user token. The work is `weft-proxy`'s; this module reads the request
 //! and writes the answer.
 
+use crate::context::{REQUEST_ID, RequestContext};
 use crate::routes::{Access, Routes};
 use crate::user_token::ProxyUser;
-use crate::{ApiError, AppState, REQUEST_ID_HEADER};
+use crate::{ApiError, AppState};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -30,7 +31,7 @@ pub(crate) fn routes() -> Routes {
             .add(method.clone(), BY_TYPE, Access::User, "Send a request to the provider as the user", proxy)
             .add(method, CUSTOM, Access::User, "Send a request to a custom integration's provider as the user", proxy);
     }
-    routes.layer_all(|r| r.layer(crate::cors::SdkCors))
+    routes
 }
 
 /// The project and route template of a Proxy API call of the usual shape:
@@ -58,10 +59,10 @@ pub(crate) fn direct_route(method: &Method, path: &str) -> Option<(ProjectId, &'
     Some((project.parse().ok()?, template))
 }
 
-/// Serves a call [`direct_route`] accepted as the router would, with the
-/// same request id, span, CORS headers and error shape, but without route
-/// matching and the per-request futures of the router's layers: this is
-/// the path every proxied request takes.
+/// Serves a call [`direct_route`] accepted as the router would, in the same
+/// request context (request id, span, CORS headers, error shape), but
+/// without route matching and the per-request futures of the router's
+/// layers: this is the path every proxied request takes.
 pub(crate) async fn serve_direct(
     state: AppState,
     req: Request,
@@ -70,36 +71,22 @@ pub(crate) async fn serve_direct(
     ip: Option<std::net::IpAddr>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
-    let request_id = crate::ensure_request_id(&mut parts.headers);
-    let cross_origin = parts.headers.contains_key(http::header::ORIGIN);
-    let span = tracing::info_span!(
-        "weft_api.request",
-        method = %parts.method,
-        path = template,
-        request_id = request_id.to_str().unwrap_or_default(),
-    );
+    let (mut context, span) = RequestContext::begin(&parts.method, template, &mut parts.headers);
     let answered = async {
         let user = ProxyUser::of_project(&parts, &state, project, ip).await?;
         forward(&state, user, parts.method, &parts.uri, parts.headers, body).await
     }
     .instrument(span)
     .await;
-    let mut resp = answered.unwrap_or_else(IntoResponse::into_response);
-    crate::cors::decorate(resp.headers_mut(), cross_origin);
-    resp.headers_mut().insert(crate::error::REQUEST_ID, request_id);
-    crate::render_errors(resp)
+    context.finish(answered.unwrap_or_else(IntoResponse::into_response))
 }
 
 /// The request body, at most [`MAX_REQUEST_BYTES`].
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     match http_body_util::Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            format!("The request body is larger than {MAX_REQUEST_BYTES} bytes"),
-        )),
-        Err(_) => Err(ApiError::bad_request("The request body could not be read")),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(crate::extract::too_large(MAX_REQUEST_BYTES)),
+        Err(_) => Err(crate::extract::unreadable_body()),
     }
 }
 
@@ -161,7 +148,7 @@ async fn forward(
         method: weft_egress::Method::from_http(&verb)
             .ok_or_else(|| ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Unsupported method"))?,
         path,
-        request_id: headers.get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+        request_id: headers.get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
         headers,
         body: read_body(body).await?,
         credential,

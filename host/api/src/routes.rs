@@ -65,12 +65,6 @@ impl Routes {
         self
     }
 
-    /// Applies a layer to the routes registered so far.
-    pub(crate) fn layer_all(mut self, f: impl FnOnce(Router<AppState>) -> Router<AppState>) -> Self {
-        self.router = f(self.router);
-        self
-    }
-
     /// Appends another group of routes.
     pub(crate) fn merge(mut self, other: Routes) -> Self {
         self.router = self.router.merge(other.router);

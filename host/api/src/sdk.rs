@@ -1,10 +1,10 @@
 //! SDK routes (user token): the connected user and the project's
 //! integrations, in the reference's shapes.
 
+use crate::extract::Json;
 use crate::routes::{Access, Routes};
 use crate::user_token::User;
 use crate::{ApiError, AppState, store_error};
-use axum::Json;
 use axum::extract::State;
 use http::Method;
 use serde::Deserialize;
@@ -31,7 +31,6 @@ pub(crate) fn routes() -> Routes {
             "The project's integrations",
             integrations,
         )
-        .layer_all(|r| r.layer(crate::cors::SdkCors))
 }
 
 async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec<Integration>, ApiError> {

@@ -7,5 +7,6 @@ mod authz;
 mod basics;
 mod binary;
 mod connect;
+mod malformed;
 mod proxy;
 mod support;

@@ -1,9 +1,9 @@
 //! Admin routes for a project's signing keys, secret names and app events.
 
+use crate::extract::{Json, Path, json_body};
 use crate::principal::{AdminOnly, ProjectKey, Staff};
-use crate::{ApiError, AppState, json_body, store_error};
-use axum::Json;
-use axum::extract::{Path, State};
+use crate::{ApiError, AppState, store_error};
+use axum::extract::State;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
