@@ -184,14 +184,22 @@ impl Default for AuthSettings {
     }
 }
 
-/// Plugin loading.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Plugin loading and plugin state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginSettings {
     /// Directory of `*.wasm` components installed at start; default `<data_dir>/plugins`.
     pub dir: Option<PathBuf>,
     /// Compiled-artifact cache; default `<data_dir>/cache`.
     pub cache_dir: Option<PathBuf>,
+    /// Live state keys one plugin may keep per project and connection.
+    pub max_state_keys: u32,
+}
+
+impl Default for PluginSettings {
+    fn default() -> Self {
+        Self { dir: None, cache_dir: None, max_state_keys: 10_000 }
+    }
 }
 
 /// Per-call sandbox limits.

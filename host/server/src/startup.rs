@@ -103,8 +103,12 @@ impl Application {
         // credentials by that service, per call).
         let secrets = Arc::new(EnvironmentSecrets::new(store.clone(), vault.clone()));
         let services = HostServices {
+            egress: egress.clone(),
+            state: Arc::new(crate::wiring::StoreState {
+                store: store.clone(),
+                max_keys: settings.plugins.max_state_keys,
+            }),
             secrets: Arc::new(crate::wiring::VaultSecrets(secrets)),
-            ..HostServices::in_memory(egress.clone())
         };
         let host = Arc::new(PluginHost::new(settings.host_config(), services).context("starting the plugin runtime")?);
         install_plugins(&host, &settings.plugin_dir()).await?;
@@ -289,6 +293,19 @@ impl Application {
         if !credentials.settings().sweep_interval.is_zero() {
             tasks.push(tokio::spawn(credentials.clone().run_sweeper()));
         }
+        // Expired plugin state reads as absent already; this frees its rows.
+        let store = self.store.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(STATE_PURGE).await;
+                let now = time::OffsetDateTime::now_utc();
+                match store.purge_expired_plugin_state(now, 10_000).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(rows = n, "expired plugin state purged"),
+                    Err(e) => tracing::warn!(error = %e, "purging expired plugin state failed"),
+                }
+            }
+        }));
         // Picks up a key a `weft vault rotate` in another process added, so
         // new values are sealed under it.
         tasks.push(tokio::spawn(async move {
@@ -302,6 +319,9 @@ impl Application {
         tasks
     }
 }
+
+/// How often expired plugin state is removed.
+const STATE_PURGE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// How often the vault re-reads its key files.
 const VAULT_RELOAD: std::time::Duration = std::time::Duration::from_secs(10);

@@ -9,12 +9,58 @@ use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use serde_json::Value;
+use std::time::Duration;
 use weft_credentials::{AccountInfo, EnvironmentSecrets, HookCall, HookError, ProviderHooks, RefreshedTokens};
-use weft_plugin_host::{CallError, CallOptions, CallScope, PluginError, PluginHost, SecretSource};
+use weft_plugin_host::{
+    CallError, CallOptions, CallScope, PluginError, PluginHost, SecretSource, StateError, StateStore,
+};
+use weft_store::{PluginStateScope, Store};
+
+/// A plugin's `state` import, kept in the store: it survives restarts and is
+/// shared by every process on one database. Scoped by project, plugin and
+/// connection; at most `max_keys` live keys per scope.
+pub struct StoreState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Live keys allowed per scope.
+    pub max_keys: u32,
+}
+
+fn state_scope(scope: &CallScope) -> Result<PluginStateScope<'_>, StateError> {
+    let project = scope.project_id.parse().map_err(|_| StateError::Unavailable("no state for this project".into()))?;
+    Ok(PluginStateScope::new(project, &scope.plugin_id, scope.connection_id.as_deref()))
+}
+
+fn state_error(e: weft_store::Error) -> StateError {
+    match e {
+        weft_store::Error::TooLarge { limit, .. } => StateError::TooLarge(limit),
+        weft_store::Error::QuotaExceeded { .. } => StateError::QuotaExceeded,
+        other => {
+            tracing::warn!(error = %other, "plugin state failed");
+            StateError::Unavailable("state is unavailable; retry later".into())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for StoreState {
+    async fn get(&self, scope: &CallScope, key: &str) -> Result<Option<Vec<u8>>, StateError> {
+        self.store.get_plugin_state(state_scope(scope)?, key).await.map_err(state_error)
+    }
+
+    async fn set(&self, scope: &CallScope, key: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), StateError> {
+        let max = self.max_keys;
+        self.store.set_plugin_state(state_scope(scope)?, key, &value, ttl, max).await.map_err(state_error)
+    }
+
+    async fn delete(&self, scope: &CallScope, key: &str) -> Result<(), StateError> {
+        self.store.delete_plugin_state(state_scope(scope)?, key).await.map_err(state_error)
+    }
+}
 
 /// A plugin's `secrets` import: the project's environment secrets (the
-/// plugin host has already checked the name against the plugin's list).
-/// Every read is logged with the plugin and the name, never the value.
+/// plugin host has already checked the name against the plugin's list, and
+/// audits the read).
 pub struct VaultSecrets(pub Arc<EnvironmentSecrets>);
 
 #[async_trait::async_trait]
@@ -22,13 +68,7 @@ impl SecretSource for VaultSecrets {
     async fn get(&self, scope: &CallScope, name: &str) -> Option<String> {
         let project = scope.project_id.parse().ok()?;
         match self.0.get(project, name).await {
-            Ok(value) => {
-                tracing::info!(
-                    project = %scope.project_id, plugin = %scope.plugin_id, secret = name, found = value.is_some(),
-                    "plugin read a secret"
-                );
-                value.map(|v| v.expose_secret().to_owned())
-            }
+            Ok(value) => value.map(|v| v.expose_secret().to_owned()),
             Err(e) => {
                 tracing::warn!(project = %scope.project_id, secret = name, error = %e, "secret could not be read");
                 None

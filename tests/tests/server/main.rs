@@ -8,5 +8,6 @@ mod basics;
 mod binary;
 mod connect;
 mod malformed;
+mod plugin_services;
 mod proxy;
 mod support;

@@ -48,7 +48,7 @@ async fn a_definition_only_integration_connects_and_proxies() {
     let path = format!("/projects/{}/sdk/connect/broken/credentials", f.project);
     let body = serde_json::json!({ "fields": { "api_key": "k" } });
     let (status, _) = f.app.call(Method::POST, &path, Some(&f.token("u1")), Some(body)).await;
-    assert!(status >= 400 && status < 500, "{status}");
+    assert!((400..500).contains(&status), "{status}");
 }
 
 /// A definition whose connection test is refused by the provider is not saved.
