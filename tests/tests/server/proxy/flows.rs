@@ -259,3 +259,26 @@ async fn a_provider_401_refreshes_once_and_retries_once() {
     assert_eq!(f.mock.token_requests_with_grant("refresh_token"), refreshes + 1);
     assert_eq!(api_calls() - connected, 3, "first call, the refused call, the one retry");
 }
+
+/// Acceptance 2 of the groundwork issue, on the proxy's side (the plugin's
+/// side is `connect::refresh::a_provider_401_triggers_one_refresh_and_one_retry`):
+/// 30 concurrent calls all meet a 401; one refresh serves them all, each
+/// retries once and succeeds.
+#[tokio::test]
+async fn concurrent_401s_share_one_refresh() {
+    let f = Fixture::oauth().await;
+    f.connect("u1", "acct-1", json!({})).await;
+    let token = f.token("u1");
+    let url = format!("{}/projects/{}/sdk/proxy/test-oauth/items", f.app.base, f.project);
+    let refreshes = f.mock.token_requests_with_grant("refresh_token");
+    f.mock.expire_access_tokens();
+    let calls = (0..30).map(|_| async {
+        let resp = f.app.client.get(&url).bearer_auth(&token).send().await.unwrap();
+        (resp.status().as_u16(), resp.json::<Value>().await.unwrap_or(Value::Null))
+    });
+    for (status, body) in futures::future::join_all(calls).await {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["output"]["account"], "acct-1");
+    }
+    assert_eq!(f.mock.token_requests_with_grant("refresh_token"), refreshes + 1, "one refresh for 30 callers");
+}
