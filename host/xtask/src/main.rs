@@ -12,7 +12,10 @@ commands:
   run            build the plugins and start `weft serve` on ./weft-data (127.0.0.1:8080)
   test           install the wasm target, build the plugins, run every test
   plugins        build every plugin in plugins/ for wasm32-wasip2
-  bench [name]   run benchmarks (all, or one of: plugin-call, proxy), writing target/bench/<name>.json";
+  bench [name]   run benchmarks (all, or one of: plugin-call, proxy), writing target/bench/<name>.json
+  fuzz NAME [--seconds N]
+                 build fuzz/ and run one coverage-guided target (user_token, proxy_target,
+                 egress_policy, provider_definition) for N seconds (default 60)";
 
 const BENCHES: &[&str] = &["plugin-call", "proxy"];
 
@@ -24,6 +27,7 @@ fn main() -> anyhow::Result<()> {
         Some("test") => test(&root, &args[1..]),
         Some("plugins") => build_plugins(&root).map(|_| ()),
         Some("bench") => bench(&root, args.get(1).map(String::as_str)),
+        Some("fuzz") => fuzz(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -127,6 +131,61 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     // package's binaries only for that package's own tests.
     status(cargo().current_dir(root).args(["build", "--locked", "-p", "weft-server", "--bin", "weft"]))?;
     status(cargo().current_dir(root).args(["test", "--workspace", "--locked"]).args(extra))
+}
+
+/// The fuzz targets of `fuzz/` (each a binary and a corpus folder).
+const FUZZ_TARGETS: &[&str] = &["user_token", "proxy_target", "egress_policy", "provider_definition"];
+
+/// Sanitizer coverage for libFuzzer with the stable toolchain (what
+/// `cargo fuzz --sanitizer none` passes), plus the checks a debug build has.
+const FUZZ_RUSTFLAGS: &str = "-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+     -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+     -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks";
+
+/// The host's target triple: building for it explicitly keeps the coverage
+/// flags off build scripts and proc macros.
+fn host_triple() -> anyhow::Result<String> {
+    let out = Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .context("rustc -vV names no host")
+}
+
+fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
+    let Some(name) = args.first().filter(|n| FUZZ_TARGETS.contains(&n.as_str())) else {
+        bail!("usage: cargo xtask fuzz NAME [--seconds N]; targets: {}", FUZZ_TARGETS.join(", "));
+    };
+    let seconds: u64 = match args.get(1).map(String::as_str) {
+        None => 60,
+        Some("--seconds") => args.get(2).context("--seconds needs a number")?.parse().context("--seconds N")?,
+        Some(other) => bail!("unknown option {other:?}"),
+    };
+    let triple = host_triple()?;
+    let target_dir = plugins::target_dir(root).join("fuzz");
+    status(
+        cargo()
+            .current_dir(root.join("fuzz"))
+            .env("RUSTFLAGS", FUZZ_RUSTFLAGS.split_whitespace().collect::<Vec<_>>().join(" "))
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .args(["build", "--release", "--target", &triple, "--bin", name]),
+    )?;
+    // New inputs go to a scratch corpus; the repository keeps the seeds and
+    // the interesting finds copied there by hand (replayed by the tests).
+    let scratch = target_dir.join("corpus").join(name);
+    let artifacts = target_dir.join("artifacts").join(name);
+    std::fs::create_dir_all(&scratch)?;
+    std::fs::create_dir_all(&artifacts)?;
+    let binary = target_dir.join(&triple).join("release").join(name);
+    eprintln!("fuzzing {name} for {seconds} s (new inputs in {}, crashes in {})", scratch.display(), artifacts.display());
+    status(
+        Command::new(&binary)
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-print_final_stats=1")
+            .arg(format!("-artifact_prefix={}/", artifacts.display()))
+            .arg(&scratch)
+            .arg(root.join("fuzz").join("corpus").join(name)),
+    )
 }
 
 fn bench(root: &Path, which: Option<&str>) -> anyhow::Result<()> {

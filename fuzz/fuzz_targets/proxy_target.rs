@@ -1,0 +1,8 @@
+#![no_main]
+//! `cargo xtask fuzz proxy_target --seconds N`; see `fuzz/targets.rs`.
+
+#[path = "../targets.rs"]
+#[allow(dead_code)]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::proxy_target(data));
