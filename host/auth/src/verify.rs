@@ -97,7 +97,7 @@ impl UserTokenVerifier {
         // A JWKS key may disappear at the next refresh: trust it no longer
         // than the key set itself is trusted.
         let until = match from_jwks {
-            Some(max_age) => claims.exp.min(now + max_age.as_secs() as i64),
+            Some(max_age) => claims.exp.min(now.saturating_add(max_age.as_secs() as i64)),
             None => claims.exp,
         };
         self.cache.insert(cache_key, claims.clone(), until, now);
@@ -135,7 +135,7 @@ impl UserTokenVerifier {
     }
 
     fn check_claims(&self, project_id: &str, raw: RawClaims, now: i64) -> Result<UserClaims, AuthError> {
-        let leeway = self.policy.leeway.as_secs() as i64;
+        let leeway = i64::try_from(self.policy.leeway.as_secs()).unwrap_or(i64::MAX);
         let number = |v: &Option<Value>, name: &str| match v {
             Some(Value::Number(n)) => {
                 n.as_i64().ok_or_else(|| AuthError::Invalid(format!("`{name}` is not an integer")))
@@ -152,19 +152,23 @@ impl UserTokenVerifier {
         };
         let iat = number(&raw.iat, "iat")?;
         let exp = number(&raw.exp, "exp")?;
-        if exp - iat > self.policy.max_lifetime.as_secs() as i64 {
-            return Err(AuthError::Invalid(format!(
-                "token lifetime exceeds the maximum of {} seconds",
-                self.policy.max_lifetime.as_secs()
-            )));
+        // Widened: `exp - iat` of two hostile i64s overflows, and a wrapped
+        // difference would pass the cap.
+        let lifetime = i128::from(exp) - i128::from(iat);
+        let max_lifetime = self.policy.max_lifetime.as_secs();
+        if lifetime > i128::from(max_lifetime) {
+            return Err(AuthError::Invalid(format!("token lifetime exceeds the maximum of {max_lifetime} seconds")));
         }
-        if iat > now + leeway {
+        if lifetime < 0 {
+            return Err(AuthError::Invalid("`exp` is before `iat`".into()));
+        }
+        if iat > now.saturating_add(leeway) {
             return Err(AuthError::Invalid("`iat` is in the future".into()));
         }
-        if now > exp + leeway {
+        if now > exp.saturating_add(leeway) {
             return Err(AuthError::Expired);
         }
-        if raw.nbf.is_some() && number(&raw.nbf, "nbf")? > now + leeway {
+        if raw.nbf.is_some() && number(&raw.nbf, "nbf")? > now.saturating_add(leeway) {
             return Err(AuthError::Expired);
         }
         match &raw.aud {

@@ -178,6 +178,27 @@ async fn lifetime_cap_future_iat_leeway_and_nbf() {
     assert!(check(json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "aud": ["p1"]})).await.is_ok());
 }
 
+/// Extreme `iat`, `exp` and `nbf` never overflow the checks (a debug build
+/// would panic, a release build would wrap past the lifetime cap).
+#[tokio::test]
+async fn extreme_times_are_refused_without_overflow() {
+    let v = verifier();
+    let keys = static_keys(&[0]);
+    for c in [
+        json!({"sub": "u", "iat": i64::MIN, "exp": NOW + 600}),
+        json!({"sub": "u", "iat": i64::MIN, "exp": i64::MAX}),
+        json!({"sub": "u", "iat": NOW, "exp": i64::MAX}),
+        json!({"sub": "u", "iat": i64::MAX, "exp": i64::MIN}),
+        json!({"sub": "u", "iat": NOW, "exp": NOW - 60}),
+        json!({"sub": "u", "iat": i64::MAX, "exp": i64::MAX}),
+    ] {
+        let r = v.verify("p1", &keys, &mint(0, Some("k0"), &c)).await;
+        assert!(r.is_err(), "{c} gave {r:?}");
+    }
+    let nbf = json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "nbf": i64::MAX});
+    assert_eq!(v.verify("p1", &keys, &mint(0, Some("k0"), &nbf)).await, Err(AuthError::Expired));
+}
+
 #[tokio::test]
 async fn keys_come_from_the_route_project_not_the_token() {
     let v = verifier();

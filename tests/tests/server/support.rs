@@ -195,6 +195,15 @@ pub(crate) async fn project_with_token(store: &dyn weft_store::Store, name: &str
     (project, token)
 }
 
+/// An RS256 token with exactly `claims`, signed with `private_pem` (for
+/// claims `weft_auth::mint_user_token` would never write).
+pub(crate) fn mint_claims(private_pem: &str, kid: &str, claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
 /// An API key of `project` with `role`, stored as the API would store it.
 pub(crate) async fn api_key(store: &dyn weft_store::Store, project: &str, role: weft_store::Role) -> String {
     let key = weft_auth::generate_api_key("weft_key").unwrap();
