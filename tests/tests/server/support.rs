@@ -184,7 +184,7 @@ pub(crate) async fn project_with_key(store: &dyn weft_store::Store, name: &str) 
     let project = store.create_project(NewProject::new(name, Environment::Development)).await.unwrap();
     let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
     let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
-    store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
+    store.add_signing_key(project.id, NewSigningKey::new(Some("k".into()), material)).await.unwrap();
     (project.id.to_string(), private_pem)
 }
 
