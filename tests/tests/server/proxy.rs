@@ -8,5 +8,6 @@ mod fixture;
 mod flows;
 mod governor;
 mod netns;
+mod request_ids;
 mod ssrf;
 mod stream;
