@@ -216,7 +216,9 @@ fn proxy_error(e: ProxyError) -> ApiError {
         ProxyError::Egress(EgressError::InvalidRequest(m)) => {
             ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", m)
         }
-        ProxyError::BadAnswer(m) => ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_ERROR", m),
+        ProxyError::BadAnswer(detail) => {
+            ApiError::bad_gateway("PROVIDER_ERROR", "The provider's answer could not be read", detail)
+        }
     }
 }
 
