@@ -184,6 +184,9 @@ fn proxy_error(e: ProxyError) -> ApiError {
             )
         }
         ProxyError::Target(TargetError::BadPath(m)) => ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PATH", m),
+        ProxyError::Target(e @ TargetError::TooLong) => {
+            ApiError::new(StatusCode::URI_TOO_LONG, "TARGET_TOO_LONG", format!("{e}; send a shorter path or query"))
+        }
         ProxyError::Target(TargetError::NoBaseUrl(m)) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INTEGRATION_MISCONFIGURED", m)
         }

@@ -90,7 +90,8 @@ impl UserTokens {
         if let Some(c) = all.get(url) {
             return Ok(c.clone());
         }
-        let parsed = url.parse().map_err(|_| ApiError::internal(format!("stored JWKS URL {url:?} does not parse")))?;
+        // Never quoted: a query may carry a secret.
+        let parsed = url.parse().map_err(|_| ApiError::internal("a stored JWKS URL does not parse"))?;
         let cache = Arc::new(JwksCache::new(parsed, self.egress.clone(), JwksConfig::default()));
         all.insert(url.to_owned(), cache.clone());
         Ok(cache)
