@@ -5,7 +5,7 @@
 //! same name.
 
 use super::fixture::ProxyFixture;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const KEYQ: &str = r#"
 id: keyq
@@ -78,4 +78,24 @@ async fn a_long_target_never_quotes_the_injected_key_to_a_plugin() {
         assert_eq!(out["error"]["kind"], "invalid-request", "{text:.300}");
     }
     assert_not_leaked(canary, "the log", &weft_tests::logs::all());
+}
+
+/// Issue 24, defect 6: a caller's parameter named like the injected key is
+/// replaced by the key, through the Proxy API and a plugin's HTTP; the
+/// caller's other parameters are kept as sent.
+#[tokio::test]
+async fn the_injected_query_key_replaces_the_callers() {
+    let f = fixture().await;
+    f.connect_as("u1", "keyq", "real-key-proxy", false).await;
+    let (status, body) = f.get("u1", "keyq/echo?key=attacker&page=2&Key=x&q=a%2Fb").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["output"]["uri"], "/api/echo?page=2&q=a%2Fb&key=real-key-proxy", "{body}");
+
+    let credential = f.connect_as("u1", "test-query-key", "real-key-plugin", false).await;
+    let input = json!({"url": "/echo?key=attacker", "query": {"key": "attacker-2", "page": "3"}});
+    let out = f.action_of("test-query-key", &credential, "TEST_QUERY_KEY_GET", input).await.unwrap();
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(out["body"]["uri"], "/api/echo?page=3&key=real-key-plugin", "{out}");
+    let sent: Vec<Value> = f.mock.hits().iter().map(|h| Value::from(h.uri.as_str())).collect();
+    assert!(sent.iter().all(|u| !u.as_str().unwrap().contains("attacker")), "{sent:?}");
 }
