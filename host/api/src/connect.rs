@@ -78,7 +78,13 @@ pub(crate) fn credential_error(e: CredError) -> ApiError {
         e @ CredError::Misconfigured(_) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INTEGRATION_MISCONFIGURED", e.to_string())
         }
-        e @ CredError::Provider(_) => ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_ERROR", e.to_string()),
+        // The detail may name addresses, policy reasons or the provider's
+        // words: logged, never answered.
+        CredError::Provider(detail) => ApiError::bad_gateway(
+            "PROVIDER_ERROR",
+            "The provider refused or failed; the server log has the details",
+            detail,
+        ),
         CredError::Unavailable { retry_after } => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "PROVIDER_UNAVAILABLE",

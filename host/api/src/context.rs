@@ -1,6 +1,7 @@
 //! The context of one request, from its arrival to its answer: the request
-//! id (the caller's `x-request-id`, else a new one), the `weft_api.request`
-//! span, CORS on the routes browsers call, and the error shape.
+//! id (the caller's `x-request-id` when it is short and plain, else a new
+//! one), the `weft_api.request` span, CORS on the routes browsers call, and
+//! the error shape.
 //!
 //! Every request goes through [`RequestContext`]: routed ones through the
 //! router's one layer ([`Context`]), proxy calls on the fast path (which
@@ -104,15 +105,30 @@ fn render(resp: Response, err: &ApiError, request_id: &str) -> Response {
     Response::from_parts(parts, Body::from(err.body(request_id)))
 }
 
-/// The request's id: the caller's `x-request-id` when it sent one, else a
-/// new one, set on the request.
+/// The longest caller request id kept.
+pub(crate) const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The request's id: the caller's `x-request-id` when it sent one that
+/// [`acceptable_request_id`] keeps, else a new one; set on the request
+/// (replacing the caller's), so handlers and records see only this one.
 fn ensure_request_id(headers: &mut HeaderMap) -> HeaderValue {
-    if let Some(id) = headers.get(&REQUEST_ID) {
+    if let Some(id) = headers.get(&REQUEST_ID)
+        && acceptable_request_id(id.as_bytes())
+        && headers.get_all(&REQUEST_ID).iter().nth(1).is_none()
+    {
         return id.clone();
     }
     let id = new_request_id();
     headers.insert(REQUEST_ID, id.clone());
     id
+}
+
+/// A caller's request id is echoed, logged and stored with task records:
+/// keep it only when it is 1 to [`MAX_REQUEST_ID_LEN`] characters of
+/// `[A-Za-z0-9._:-]`, so it can neither bloat rows nor inject into logs.
+fn acceptable_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// A random (v4) UUID, written straight into the header value (no
@@ -152,6 +168,26 @@ mod tests {
         let made = none[REQUEST_ID_HEADER].to_str().unwrap().to_owned();
         assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
         assert_eq!(ctx.finish(StatusCode::OK.into_response()).headers()[REQUEST_ID_HEADER], made.as_str());
+    }
+
+    #[test]
+    fn a_request_id_that_is_too_long_or_strange_is_replaced() {
+        let long = "a".repeat(MAX_REQUEST_ID_LEN + 1);
+        for bad in [long.as_str(), "", "a b", "<script>", "a\tb", "a/b", "\"quoted\""] {
+            let mut sent = HeaderMap::new();
+            sent.insert(REQUEST_ID, HeaderValue::from_bytes(bad.as_bytes()).unwrap());
+            let (mut ctx, _) = RequestContext::begin(&Method::GET, "/healthz", &mut sent);
+            let made = sent[REQUEST_ID_HEADER].to_str().unwrap().to_owned();
+            assert!(uuid::Uuid::parse_str(&made).is_ok(), "{bad:?} kept as {made:?}");
+            assert_eq!(ctx.finish(StatusCode::OK.into_response()).headers()[REQUEST_ID_HEADER], made.as_str());
+        }
+        let kept = "a".repeat(MAX_REQUEST_ID_LEN);
+        for good in [kept.as_str(), "req-1", "trace:01HX.span_2"] {
+            let mut sent = HeaderMap::new();
+            sent.insert(REQUEST_ID, HeaderValue::from_str(good).unwrap());
+            let (mut ctx, _) = RequestContext::begin(&Method::GET, "/healthz", &mut sent);
+            assert_eq!(ctx.finish(StatusCode::OK.into_response()).headers()[REQUEST_ID_HEADER], good);
+        }
     }
 
     #[tokio::test]

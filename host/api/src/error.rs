@@ -4,7 +4,8 @@
 //! error in an extension with an empty body, and the request context
 //! (`crate::context`, which knows the request id) writes the reference's
 //! shape: `{"message", "code", "status", "meta": {"requestId"}}`.
-//! Server errors are logged with their cause and answered generically.
+//! Server errors and provider-side failures are logged with their cause and
+//! answered generically, citing the request id the log line carries.
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -23,12 +24,15 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     retry_after_secs: Option<u64>,
+    /// The message ends with the request id (a generic answer whose detail
+    /// is in the log under that id).
+    cites_request_id: bool,
 }
 
 impl ApiError {
     /// A caller error with a stable `code` and an actionable message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after_secs: None }
+        Self { status, code, message: message.into(), retry_after_secs: None, cites_request_id: false }
     }
 
     /// 429 with `Retry-After`.
@@ -65,6 +69,17 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal server error")
     }
 
+    /// 502 for a failure on the provider's side (a refused or unreachable
+    /// endpoint, an unusable answer): `detail` (addresses, policy reasons,
+    /// the provider's words) is logged here, in the request's span, and the
+    /// caller gets `message` and the request id to quote, nothing more.
+    pub fn bad_gateway(code: &'static str, message: &'static str, detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(code, error = %detail, "provider-side failure");
+        let mut e = Self::new(StatusCode::BAD_GATEWAY, code, message);
+        e.cites_request_id = true;
+        e
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -97,8 +112,14 @@ struct Meta<'a> {
 impl ApiError {
     /// The answer's body in the error shape, for the request `request_id`.
     pub(crate) fn body(&self, request_id: &str) -> Vec<u8> {
-        let shape =
-            Shape { message: &self.message, code: self.code, status: self.status.as_u16(), meta: Meta { request_id } };
+        let cited;
+        let message = if self.cites_request_id {
+            cited = format!("{} (request id {request_id})", self.message);
+            cited.as_str()
+        } else {
+            self.message.as_str()
+        };
+        let shape = Shape { message, code: self.code, status: self.status.as_u16(), meta: Meta { request_id } };
         // Strings and a number: serializing cannot fail.
         serde_json::to_vec(&shape).unwrap_or_default()
     }

@@ -184,6 +184,9 @@ fn proxy_error(e: ProxyError) -> ApiError {
             )
         }
         ProxyError::Target(TargetError::BadPath(m)) => ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PATH", m),
+        ProxyError::Target(e @ TargetError::TooLong) => {
+            ApiError::new(StatusCode::URI_TOO_LONG, "TARGET_TOO_LONG", format!("{e}; send a shorter path or query"))
+        }
         ProxyError::Target(TargetError::NoBaseUrl(m)) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "INTEGRATION_MISCONFIGURED", m)
         }
@@ -216,7 +219,9 @@ fn proxy_error(e: ProxyError) -> ApiError {
         ProxyError::Egress(EgressError::InvalidRequest(m)) => {
             ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", m)
         }
-        ProxyError::BadAnswer(m) => ApiError::new(StatusCode::BAD_GATEWAY, "PROVIDER_ERROR", m),
+        ProxyError::BadAnswer(detail) => {
+            ApiError::bad_gateway("PROVIDER_ERROR", "The provider's answer could not be read", detail)
+        }
     }
 }
 

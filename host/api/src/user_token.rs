@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use weft_auth::{AuthError, JwksCache, JwksConfig, ProjectKeys, StaticKey, UserTokenVerifier};
+use weft_auth::{AuthError, ClaimRules, JwksCache, JwksConfig, ProjectKeys, StaticKey, UserTokenVerifier};
 use weft_egress::Egress;
 use weft_store::{ConnectedUser, ProjectId, SigningKeyMaterial, Store};
 
@@ -68,16 +68,17 @@ impl UserTokens {
         let mut keys = ProjectKeys::default();
         let mut statics = Vec::new();
         for k in store.list_signing_keys(project).await.map_err(crate::store_error)? {
+            let rules = ClaimRules { issuer: k.issuer, audience: k.audience };
             match k.material {
                 SigningKeyMaterial::Generated { public_key_pem } | SigningKeyMaterial::Uploaded { public_key_pem } => {
                     match StaticKey::from_pem(k.kid.clone(), &public_key_pem) {
-                        Ok(key) => statics.push(key),
+                        Ok(key) => statics.push(key.with_rules(rules)),
                         Err(e) => {
                             tracing::warn!(project = %project, kid = ?k.kid, error = %e, "unusable signing key skipped")
                         }
                     }
                 }
-                SigningKeyMaterial::Jwks { url } => keys = keys.with_jwks(self.jwks_for(&url)?),
+                SigningKeyMaterial::Jwks { url } => keys = keys.with_jwks_rules(self.jwks_for(&url)?, rules),
             }
         }
         keys.set_static(statics);
@@ -89,7 +90,8 @@ impl UserTokens {
         if let Some(c) = all.get(url) {
             return Ok(c.clone());
         }
-        let parsed = url.parse().map_err(|_| ApiError::internal(format!("stored JWKS URL {url:?} does not parse")))?;
+        // Never quoted: a query may carry a secret.
+        let parsed = url.parse().map_err(|_| ApiError::internal("a stored JWKS URL does not parse"))?;
         let cache = Arc::new(JwksCache::new(parsed, self.egress.clone(), JwksConfig::default()));
         all.insert(url.to_owned(), cache.clone());
         Ok(cache)

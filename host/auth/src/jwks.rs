@@ -118,7 +118,9 @@ impl JwksCache {
                 let usable =
                     s.fetched_at.is_some_and(|at| at.elapsed() < self.config.max_age + self.config.stale_if_error);
                 if usable {
-                    tracing::warn!(url = %self.url, error = %e, "JWKS refresh failed; serving the cached key set");
+                    // Scheme, host and path only: a query may carry a secret.
+                    let url = &self.url[..url::Position::AfterPath];
+                    tracing::warn!(url, error = %e, "JWKS refresh failed; serving the cached key set");
                     Ok(s.keys.get(kid).cloned())
                 } else {
                     Err(e)

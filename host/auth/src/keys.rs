@@ -11,12 +11,43 @@ use std::sync::Arc;
 /// Smallest RSA modulus accepted.
 pub(crate) const MIN_RSA_BITS: usize = 2048;
 
+/// What a signing key requires of the tokens it verifies, beyond the
+/// policy every token meets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimRules {
+    /// When set, a token must carry exactly this `iss`; when unset, `iss` is
+    /// not checked.
+    pub issuer: Option<String>,
+    /// When set, a token must carry an `aud` naming it (a string, or a list
+    /// holding it); when unset, an `aud` a token carries must name the
+    /// project.
+    pub audience: Option<String>,
+}
+
+impl ClaimRules {
+    /// Feeds the rules to a fingerprint: verifications cached under other
+    /// rules are not reused.
+    fn digest_into(&self, h: &mut Sha256) {
+        for part in [&self.issuer, &self.audience] {
+            match part {
+                Some(text) => {
+                    h.update([1]);
+                    h.update((text.len() as u64).to_be_bytes());
+                    h.update(text.as_bytes());
+                }
+                None => h.update([0]),
+            }
+        }
+    }
+}
+
 /// A public key configured for a project (generated or uploaded).
 #[derive(Clone)]
 pub struct StaticKey {
     pub(crate) kid: Option<String>,
     pub(crate) key: DecodingKey,
     pub(crate) fingerprint: [u8; 32],
+    pub(crate) rules: ClaimRules,
 }
 
 impl std::fmt::Debug for StaticKey {
@@ -35,7 +66,13 @@ impl StaticKey {
             return Err(AuthError::BadKey(format!("RSA keys must have at least {MIN_RSA_BITS} bits")));
         }
         let key = DecodingKey::from_rsa_pem(pem.trim().as_bytes()).map_err(|e| AuthError::BadKey(e.to_string()))?;
-        Ok(Self { kid, key, fingerprint: Sha256::digest(pem.trim().as_bytes()).into() })
+        Ok(Self { kid, key, fingerprint: Sha256::digest(pem.trim().as_bytes()).into(), rules: ClaimRules::default() })
+    }
+
+    /// The key, requiring `rules` of the tokens it verifies.
+    pub fn with_rules(mut self, rules: ClaimRules) -> Self {
+        self.rules = rules;
+        self
     }
 }
 
@@ -43,7 +80,7 @@ impl StaticKey {
 #[derive(Clone)]
 pub struct ProjectKeys {
     pub(crate) static_keys: Vec<StaticKey>,
-    pub(crate) jwks: Option<Arc<JwksCache>>,
+    pub(crate) jwks: Option<(Arc<JwksCache>, ClaimRules)>,
     /// [`ProjectKeys::fingerprint`], kept up to date by every change.
     fingerprint: [u8; 32],
 }
@@ -69,8 +106,14 @@ impl ProjectKeys {
     }
 
     /// Adds a JWKS provider.
-    pub fn with_jwks(mut self, jwks: Arc<JwksCache>) -> Self {
-        self.jwks = Some(jwks);
+    pub fn with_jwks(self, jwks: Arc<JwksCache>) -> Self {
+        self.with_jwks_rules(jwks, ClaimRules::default())
+    }
+
+    /// Adds a JWKS provider whose keys require `rules` of the tokens they
+    /// verify.
+    pub fn with_jwks_rules(mut self, jwks: Arc<JwksCache>, rules: ClaimRules) -> Self {
+        self.jwks = Some((jwks, rules));
         self.refresh_fingerprint();
         self
     }
@@ -85,9 +128,11 @@ impl ProjectKeys {
         let mut h = Sha256::new();
         for k in &self.static_keys {
             h.update(k.fingerprint);
+            k.rules.digest_into(&mut h);
         }
-        if let Some(j) = &self.jwks {
+        if let Some((j, rules)) = &self.jwks {
             h.update(j.url().as_bytes());
+            rules.digest_into(&mut h);
         }
         self.fingerprint = h.finalize().into();
     }

@@ -5,7 +5,8 @@
 //! RS256 only; the key set is chosen by the route's project, never by the
 //! token (then narrowed by `kid`); `sub`, `iat` and `exp` required; a maximum
 //! lifetime; an explicit leeway; `nbf` checked; `jku`, `x5u` and `jwk`
-//! headers ignored. JWKS key sets are cached with a maximum age, a cooldown
+//! headers ignored; `iss` and `aud` checked as the verifying key's
+//! [`ClaimRules`] say. JWKS key sets are cached with a maximum age, a cooldown
 //! before an unknown `kid` may trigger a refetch (single-flight), a fetch
 //! timeout and a bounded stale-if-error window; the fetch goes through the
 //! egress client. Verified tokens are cached (bounded, never past `exp`,
@@ -39,7 +40,7 @@ mod verify;
 
 pub use api_keys::{NewApiKey, generate_api_key, hash_api_key};
 pub use jwks::{JwksCache, JwksConfig};
-pub use keys::{ProjectKeys, StaticKey};
+pub use keys::{ClaimRules, ProjectKeys, StaticKey};
 pub use policy::{Clock, ManualClock, SystemClock, TokenPolicy};
 pub use selftest::{generate_signing_key, mint_user_token, self_test};
 pub use verify::{UserClaims, UserTokenVerifier};

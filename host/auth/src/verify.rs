@@ -2,7 +2,7 @@
 
 use crate::AuthError;
 use crate::cache::VerifiedCache;
-use crate::keys::ProjectKeys;
+use crate::keys::{ClaimRules, ProjectKeys};
 use crate::policy::{Clock, SystemClock, TokenPolicy};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -30,6 +30,7 @@ struct RawClaims {
     exp: Option<Value>,
     nbf: Option<Value>,
     aud: Option<Value>,
+    iss: Option<Value>,
 }
 
 /// Verifies user tokens. One per process; share it.
@@ -89,15 +90,16 @@ impl UserTokenVerifier {
         if candidates.is_empty() {
             return Err(AuthError::Invalid("no signing key of this project matches the token".into()));
         }
-        let raw = candidates
+        // The claims are judged by the rules of the key that verified them.
+        let (raw, rules) = candidates
             .iter()
-            .find_map(|key| decode(token, key))
+            .find_map(|(key, rules)| Some((decode(token, key)?, rules)))
             .ok_or_else(|| AuthError::Invalid("signature does not verify with this project's keys".into()))?;
-        let claims = self.check_claims(project_id, raw, now)?;
+        let claims = self.check_claims(project_id, raw, rules, now)?;
         // A JWKS key may disappear at the next refresh: trust it no longer
         // than the key set itself is trusted.
         let until = match from_jwks {
-            Some(max_age) => claims.exp.min(now + max_age.as_secs() as i64),
+            Some(max_age) => claims.exp.min(now.saturating_add(max_age.as_secs() as i64)),
             None => claims.exp,
         };
         self.cache.insert(cache_key, claims.clone(), until, now);
@@ -113,29 +115,36 @@ impl UserTokenVerifier {
         h.finalize().into()
     }
 
-    /// The keys to try, and the JWKS max age when they came from a JWKS.
+    /// The keys to try with their claim rules, and the JWKS max age when
+    /// they came from a JWKS.
     async fn candidates(
         &self,
         keys: &ProjectKeys,
         kid: Option<&str>,
-    ) -> Result<(Vec<DecodingKey>, Option<std::time::Duration>), AuthError> {
-        let out: Vec<DecodingKey> = keys
+    ) -> Result<(Vec<(DecodingKey, ClaimRules)>, Option<std::time::Duration>), AuthError> {
+        let out: Vec<(DecodingKey, ClaimRules)> = keys
             .static_keys
             .iter()
             .filter(|k| kid.is_none() || k.kid.is_none() || k.kid.as_deref() == kid)
-            .map(|k| k.key.clone())
+            .map(|k| (k.key.clone(), k.rules.clone()))
             .collect();
-        if let (Some(jwks), Some(kid)) = (&keys.jwks, kid)
+        if let (Some((jwks, rules)), Some(kid)) = (&keys.jwks, kid)
             && out.is_empty()
             && let Some(k) = jwks.key(kid).await?
         {
-            return Ok((vec![k], Some(jwks.max_age())));
+            return Ok((vec![(k, rules.clone())], Some(jwks.max_age())));
         }
         Ok((out, None))
     }
 
-    fn check_claims(&self, project_id: &str, raw: RawClaims, now: i64) -> Result<UserClaims, AuthError> {
-        let leeway = self.policy.leeway.as_secs() as i64;
+    fn check_claims(
+        &self,
+        project_id: &str,
+        raw: RawClaims,
+        rules: &ClaimRules,
+        now: i64,
+    ) -> Result<UserClaims, AuthError> {
+        let leeway = i64::try_from(self.policy.leeway.as_secs()).unwrap_or(i64::MAX);
         let number = |v: &Option<Value>, name: &str| match v {
             Some(Value::Number(n)) => {
                 n.as_i64().ok_or_else(|| AuthError::Invalid(format!("`{name}` is not an integer")))
@@ -152,28 +161,54 @@ impl UserTokenVerifier {
         };
         let iat = number(&raw.iat, "iat")?;
         let exp = number(&raw.exp, "exp")?;
-        if exp - iat > self.policy.max_lifetime.as_secs() as i64 {
-            return Err(AuthError::Invalid(format!(
-                "token lifetime exceeds the maximum of {} seconds",
-                self.policy.max_lifetime.as_secs()
-            )));
+        // Widened: `exp - iat` of two hostile i64s overflows, and a wrapped
+        // difference would pass the cap.
+        let lifetime = i128::from(exp) - i128::from(iat);
+        let max_lifetime = self.policy.max_lifetime.as_secs();
+        if lifetime > i128::from(max_lifetime) {
+            return Err(AuthError::Invalid(format!("token lifetime exceeds the maximum of {max_lifetime} seconds")));
         }
-        if iat > now + leeway {
+        if lifetime < 0 {
+            return Err(AuthError::Invalid("`exp` is before `iat`".into()));
+        }
+        if iat > now.saturating_add(leeway) {
             return Err(AuthError::Invalid("`iat` is in the future".into()));
         }
-        if now > exp + leeway {
+        if now > exp.saturating_add(leeway) {
             return Err(AuthError::Expired);
         }
-        if raw.nbf.is_some() && number(&raw.nbf, "nbf")? > now + leeway {
+        if raw.nbf.is_some() && number(&raw.nbf, "nbf")? > now.saturating_add(leeway) {
             return Err(AuthError::Expired);
         }
-        match &raw.aud {
-            None => {}
-            Some(Value::String(a)) if a == project_id => {}
-            Some(Value::Array(list)) if list.iter().any(|a| a.as_str() == Some(project_id)) => {}
-            Some(_) => return Err(AuthError::Invalid("`aud` names another audience".into())),
-        }
+        check_issuer(raw.iss.as_ref(), rules.issuer.as_deref())?;
+        check_audience(raw.aud.as_ref(), rules.audience.as_deref(), project_id)?;
         Ok(UserClaims { sub, iat, exp })
+    }
+}
+
+/// `iss` must be `expected` exactly when the key names an issuer.
+fn check_issuer(iss: Option<&Value>, expected: Option<&str>) -> Result<(), AuthError> {
+    let Some(expected) = expected else { return Ok(()) };
+    match iss {
+        Some(Value::String(i)) if i == expected => Ok(()),
+        Some(_) => Err(AuthError::Invalid("`iss` names another issuer than this signing key's".into())),
+        None => Err(AuthError::Invalid("`iss` is required by this signing key".into())),
+    }
+}
+
+/// `aud` must name the key's audience when it has one (and is then
+/// required); otherwise an `aud` the token carries must name the project.
+fn check_audience(aud: Option<&Value>, expected: Option<&str>, project_id: &str) -> Result<(), AuthError> {
+    let names = |wanted: &str| match aud {
+        Some(Value::String(a)) => a == wanted,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(wanted)),
+        _ => false,
+    };
+    match (aud, expected) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(AuthError::Invalid("`aud` is required by this signing key".into())),
+        (Some(_), expected) if names(expected.unwrap_or(project_id)) => Ok(()),
+        (Some(_), _) => Err(AuthError::Invalid("`aud` names another audience".into())),
     }
 }
 

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use weft_auth::{AuthError, Clock, JwksCache, JwksConfig, ProjectKeys, StaticKey, TokenPolicy, UserTokenVerifier};
+use weft_auth::{
+    AuthError, ClaimRules, Clock, JwksCache, JwksConfig, ProjectKeys, StaticKey, TokenPolicy, UserTokenVerifier,
+};
 use weft_egress::{EgressClient, EgressConfig};
 
 const NOW: i64 = 1_800_000_000;
@@ -176,6 +178,62 @@ async fn lifetime_cap_future_iat_leeway_and_nbf() {
     assert_eq!(check(nbf).await, Err(AuthError::Expired));
     assert!(check(json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "aud": "p2"})).await.is_err(), "other audience");
     assert!(check(json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "aud": ["p1"]})).await.is_ok());
+}
+
+/// Extreme `iat`, `exp` and `nbf` never overflow the checks (a debug build
+/// would panic, a release build would wrap past the lifetime cap).
+#[tokio::test]
+async fn extreme_times_are_refused_without_overflow() {
+    let v = verifier();
+    let keys = static_keys(&[0]);
+    for c in [
+        json!({"sub": "u", "iat": i64::MIN, "exp": NOW + 600}),
+        json!({"sub": "u", "iat": i64::MIN, "exp": i64::MAX}),
+        json!({"sub": "u", "iat": NOW, "exp": i64::MAX}),
+        json!({"sub": "u", "iat": i64::MAX, "exp": i64::MIN}),
+        json!({"sub": "u", "iat": NOW, "exp": NOW - 60}),
+        json!({"sub": "u", "iat": i64::MAX, "exp": i64::MAX}),
+    ] {
+        let r = v.verify("p1", &keys, &mint(0, Some("k0"), &c)).await;
+        assert!(r.is_err(), "{c} gave {r:?}");
+    }
+    let nbf = json!({"sub": "u", "iat": NOW, "exp": NOW + 600, "nbf": i64::MAX});
+    assert_eq!(v.verify("p1", &keys, &mint(0, Some("k0"), &nbf)).await, Err(AuthError::Expired));
+}
+
+/// A key configured with an issuer and an audience requires both; a key
+/// without them ignores `iss` and accepts only the project as `aud`.
+#[tokio::test]
+async fn a_keys_issuer_and_audience_are_required() {
+    let v = verifier();
+    let rules = ClaimRules { issuer: Some("https://idp.test".into()), audience: Some("app".into()) };
+    let ruled = ProjectKeys::with_static(vec![
+        StaticKey::from_pem(Some("k0".into()), &keypair(0).1).unwrap().with_rules(rules),
+        StaticKey::from_pem(Some("k1".into()), &keypair(1).1).unwrap(),
+    ]);
+    let check = |key: usize, extra: Value| {
+        let mut c = json!({"sub": "u", "iat": NOW, "exp": NOW + 600});
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let token = mint(key, Some(&format!("k{key}")), &c);
+        let (v, keys) = (&v, &ruled);
+        async move { v.verify("p1", keys, &token).await }
+    };
+    for refused in [
+        json!({}),
+        json!({"iss": "https://idp.test"}),
+        json!({"aud": "app"}),
+        json!({"iss": "https://other.test", "aud": "app"}),
+        json!({"iss": "https://idp.test", "aud": "p1"}),
+        json!({"iss": ["https://idp.test"], "aud": "app"}),
+    ] {
+        assert!(matches!(check(0, refused.clone()).await, Err(AuthError::Invalid(_))), "{refused}");
+    }
+    assert!(check(0, json!({"iss": "https://idp.test", "aud": "app"})).await.is_ok());
+    assert!(check(0, json!({"iss": "https://idp.test", "aud": ["x", "app"]})).await.is_ok());
+    // The other key has no rules: any `iss`, and `aud` only the project.
+    assert!(check(1, json!({"iss": "anyone"})).await.is_ok());
+    assert!(check(1, json!({"aud": "p1"})).await.is_ok());
+    assert!(check(1, json!({"aud": "app"})).await.is_err());
 }
 
 #[tokio::test]

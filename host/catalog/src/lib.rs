@@ -42,4 +42,4 @@ pub use provider::{
     ApiKeyLocation, AuthScheme, ClientAuth, ConnectionTest, Provider, RateLimitRule, RateLimitScope, valid_id,
 };
 pub use registry::{Catalog, Entry, Layered, Origin, Providers};
-pub use target::{Endpoint, MAX_TARGET_LEN, TargetError, display, host_matches};
+pub use target::{Endpoint, MAX_TARGET_LEN, MAX_URL_LEN, TargetError, check_length, display, host_matches};

@@ -30,6 +30,11 @@ pub enum TargetError {
     /// The provider has no usable base URL.
     #[error("{0}")]
     NoBaseUrl(String),
+    /// The outbound URL (query and credential included) is longer than
+    /// [`MAX_URL_LEN`]; the URL itself is never quoted, since a credential
+    /// may travel in its query.
+    #[error("the request URL is longer than {} bytes", MAX_URL_LEN)]
+    TooLong,
 }
 
 /// A provider as one connection reaches it: the provider, the
@@ -46,8 +51,19 @@ pub struct Endpoint<'a> {
     pub config: &'a Map<String, Value>,
 }
 
-/// The longest resolved target accepted (scheme to fragment).
+/// The longest path (or URL) a caller may name as a target.
 pub const MAX_TARGET_LEN: usize = 16 * 1024;
+
+/// The longest outbound URL sent, once resolved, with the caller's query
+/// pairs and an injected credential: twice [`MAX_TARGET_LEN`], room for a
+/// long path that percent-encoding grew, and well under what HTTP
+/// libraries accept (64 KiB).
+pub const MAX_URL_LEN: usize = 2 * MAX_TARGET_LEN;
+
+/// Refuses a URL longer than [`MAX_URL_LEN`] without quoting it.
+pub fn check_length(url: &Url) -> Result<(), TargetError> {
+    if url.as_str().len() > MAX_URL_LEN { Err(TargetError::TooLong) } else { Ok(()) }
+}
 
 impl Endpoint<'_> {
     /// The base URL in force, placeholders filled.
@@ -84,6 +100,7 @@ impl Endpoint<'_> {
             if !(same_origin(&url, &base) || self.permits(&url)) {
                 return Err(TargetError::HostNotPermitted(url.host_str().unwrap_or_default().to_owned()));
             }
+            check_length(&url)?;
             return Ok(url);
         }
         if other_scheme(rest) {
@@ -98,6 +115,7 @@ impl Endpoint<'_> {
         if !stays {
             return Err(TargetError::BadPath("the path leaves the integration's base URL".into()));
         }
+        check_length(&url)?;
         Ok(url)
     }
 
@@ -325,6 +343,10 @@ mod tests {
         assert!(matches!(at.resolve("a\nb"), Err(TargetError::BadPath(_))));
         let long = "a".repeat(MAX_TARGET_LEN + 1);
         assert!(matches!(at.resolve(&long), Err(TargetError::BadPath(_))));
+        // Under the caller's cap, but percent-encoding triples it.
+        let grows = "{".repeat(MAX_TARGET_LEN - 10);
+        assert_eq!(at.resolve(&grows), Err(TargetError::TooLong));
+        assert!(!TargetError::TooLong.to_string().contains('{'));
         let empty = Map::new();
         let unfilled = Endpoint { provider: &p, base_override: None, config: &empty };
         assert!(matches!(unfilled.resolve("/x"), Err(TargetError::NoBaseUrl(_))));

@@ -73,6 +73,7 @@ impl Credentials {
         let mut url = session.endpoint().resolve(call.target)?;
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(call.query);
+            weft_catalog::check_length(&url)?;
         }
         report.target = weft_catalog::display(&url);
 
@@ -93,6 +94,9 @@ impl Credentials {
         };
         let mut sent = build(url.clone());
         session.inject(&mut sent)?;
+        // A key injected as a query parameter lengthens the URL: checked
+        // here, with an error that never quotes it.
+        weft_catalog::check_length(&sent.url)?;
         let mut resp = self.egress.send_streaming(sent).await?;
         if resp.status == 401
             && let Some(fresh) = Box::pin(self.session_after_401(session)).await
@@ -100,6 +104,7 @@ impl Credentials {
             drop(resp);
             let mut retry = build(url);
             fresh.inject(&mut retry)?;
+            weft_catalog::check_length(&retry.url)?;
             resp = self.egress.send_streaming(retry).await?;
             report.retried = true;
         }

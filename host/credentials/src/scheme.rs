@@ -208,7 +208,7 @@ impl Scheme {
                 let key = secrets.fields.get("api_key").ok_or_else(missing)?;
                 let value = format!("{}{key}", prefix.as_deref().unwrap_or(""));
                 if *in_query {
-                    req.url.query_pairs_mut().append_pair(name, &value);
+                    replace_query_param(&mut req.url, name, &value);
                 } else {
                     req.injected_headers.push((name.to_ascii_lowercase(), value));
                 }
@@ -224,6 +224,33 @@ impl Scheme {
         }
         Ok(())
     }
+}
+
+/// Sets `name=value` as the one parameter of that name in `url`'s query:
+/// every parameter of the caller's that a provider could read as `name`
+/// (any spelling that decodes to it, in any case, also after a `;`) is
+/// dropped, the others are kept byte for byte, and the injected pair goes
+/// last. Appending alone would send both, and a provider reading the first
+/// would take the caller's.
+fn replace_query_param(url: &mut Url, name: &str, value: &str) {
+    let names_it = |segment: &str| {
+        segment.split(';').any(|part| {
+            let raw = part.split_once('=').map_or(part, |(n, _)| n);
+            url::form_urlencoded::parse(raw.as_bytes()).next().is_some_and(|(n, _)| n.eq_ignore_ascii_case(name))
+        })
+    };
+    let mut query: String = url
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|segment| !segment.is_empty() && !names_it(segment))
+        .collect::<Vec<_>>()
+        .join("&");
+    if !query.is_empty() {
+        query.push('&');
+    }
+    query.push_str(&url::form_urlencoded::Serializer::new(String::new()).append_pair(name, value).finish());
+    url.set_query(Some(&query));
 }
 
 /// Fills `{config.<field>}` placeholders of `template` from the connection's
@@ -310,6 +337,29 @@ mod tests {
         assert_eq!(r.injected_headers, [("authorization".to_owned(), "Bearer at".to_owned())]);
         let empty = CredentialSecrets::default();
         assert!(matches!(Scheme::Bearer.inject(&empty, &mut req()), Err(Error::NeedsReauth { .. })));
+    }
+
+    /// Issue 24, defect 6: the injected key replaces a caller's parameter
+    /// of the same name, whatever its spelling; other parameters are kept
+    /// exactly as sent.
+    #[test]
+    fn an_injected_query_key_replaces_the_callers() {
+        let mut s = CredentialSecrets::default();
+        s.fields.insert("api_key".into(), "real key".into());
+        let scheme = Scheme::ApiKey { in_query: true, name: "key".into(), prefix: None };
+        for (sent, expected) in [
+            ("https://api.test/x", "https://api.test/x?key=real+key"),
+            ("https://api.test/x?", "https://api.test/x?key=real+key"),
+            ("https://api.test/x?key=evil", "https://api.test/x?key=real+key"),
+            ("https://api.test/x?a=1&key=evil&b=%2F+x", "https://api.test/x?a=1&b=%2F+x&key=real+key"),
+            ("https://api.test/x?%6Bey=evil&KEY=evil&key&key[]=ok", "https://api.test/x?key[]=ok&key=real+key"),
+            ("https://api.test/x?a=1;key=evil&keys=ok", "https://api.test/x?keys=ok&key=real+key"),
+            ("https://api.test/x?a=%zz&&b#frag", "https://api.test/x?a=%zz&b&key=real+key#frag"),
+        ] {
+            let mut r = OutboundRequest::get(sent.parse().unwrap());
+            scheme.inject(&s, &mut r).unwrap();
+            assert_eq!(r.url.as_str(), expected, "{sent}");
+        }
     }
 
     #[test]

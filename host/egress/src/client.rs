@@ -176,6 +176,10 @@ fn capped_body(body: PooledBody, cap: u64, deadline: Deadline) -> BodyStream {
     }))
 }
 
+/// The longest request target (path and query) sent: what the `http`
+/// crate's `Uri` holds.
+const MAX_REQUEST_TARGET_LEN: usize = u16::MAX as usize - 1;
+
 /// The request hyper sends: origin-form target, `Host`, the caller's
 /// headers (already cleaned), then the injected ones.
 fn http_request(req: &mut OutboundRequest, user_agent: &HeaderValue) -> Result<http::Request<ReqBody>, EgressError> {
@@ -188,10 +192,13 @@ fn http_request(req: &mut OutboundRequest, user_agent: &HeaderValue) -> Result<h
     // default port is never written out).
     let target = &req.url[Position::BeforePath..Position::AfterQuery];
     let host = &req.url[Position::BeforeHost..Position::AfterPort];
+    // Errors never quote the URL: a credential may travel in its query.
+    if target.len() > MAX_REQUEST_TARGET_LEN {
+        return Err(invalid(format!("the request target is longer than {MAX_REQUEST_TARGET_LEN} bytes")));
+    }
     let mut out = http::Request::new(ReqBody::new(req.body.take().unwrap_or_default()));
     *out.method_mut() = req.method.to_http();
-    *out.uri_mut() =
-        http::Uri::try_from(target).map_err(|_| invalid(format!("{} is not a valid request target", req.url)))?;
+    *out.uri_mut() = http::Uri::try_from(target).map_err(|_| invalid("the request target is not valid".into()))?;
     let headers = out.headers_mut();
     headers.insert(HOST, HeaderValue::from_str(host).map_err(|_| invalid("the host is not a valid header".into()))?);
     for (name, value) in req.headers.iter().chain(req.injected_headers.iter()) {
@@ -302,6 +309,17 @@ mod tests {
             assert_eq!(out.uri().to_string(), target, "{url}");
             assert_eq!(out.headers()[USER_AGENT], "weft/test");
         }
+    }
+
+    /// Issue 24, defect 2: an unsendable target is refused without quoting
+    /// the URL, whose query may hold an injected key.
+    #[test]
+    fn a_refused_target_is_not_quoted() {
+        let ua = HeaderValue::from_static("weft/test");
+        let long = format!("http://api.test/x?pad={}&key=secret-in-query", "a".repeat(70_000));
+        let mut req = OutboundRequest::get(long.parse().unwrap());
+        let err = http_request(&mut req, &ua).unwrap_err();
+        assert!(matches!(&err, EgressError::InvalidRequest(m) if !m.contains("secret") && !m.contains("api.test")));
     }
 
     #[tokio::test]

@@ -22,7 +22,7 @@ pub async fn project_create(settings: &Settings, name: &str, environment: &str) 
     let project = store.create_project(NewProject::new(name, environment)).await?;
     let (private_pem, public_pem) = weft_auth::generate_signing_key()?;
     let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
-    store.add_signing_key(project.id, NewSigningKey { kid: Some(DEV_KID.into()), material }).await?;
+    store.add_signing_key(project.id, NewSigningKey::new(Some(DEV_KID.into()), material)).await?;
     let path = key_file(settings, project.id);
     write_private(&path, &private_pem)?;
     store.close().await;

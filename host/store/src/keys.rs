@@ -100,6 +100,12 @@ pub struct SigningKey {
     /// The public key or JWKS URL.
     #[serde(flatten)]
     pub material: SigningKeyMaterial,
+    /// The `iss` tokens verified with this key must carry; not checked when
+    /// unset.
+    pub issuer: Option<String>,
+    /// The `aud` tokens verified with this key must name; when unset, an
+    /// `aud` a token carries must name the project.
+    pub audience: Option<String>,
     /// When it was added.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -115,6 +121,19 @@ pub struct NewSigningKey {
     /// The public key or JWKS URL.
     #[serde(flatten)]
     pub material: SigningKeyMaterial,
+    /// Optional required `iss` (see [`SigningKey::issuer`]).
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Optional required `aud` (see [`SigningKey::audience`]).
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+impl NewSigningKey {
+    /// A key with an optional `kid` and no issuer or audience requirement.
+    pub fn new(kid: Option<String>, material: SigningKeyMaterial) -> Self {
+        Self { kid, material, issuer: None, audience: None }
+    }
 }
 
 /// A project API key as listed: never its hash.
@@ -220,6 +239,12 @@ pub(crate) fn check_signing_key(new: &NewSigningKey) -> Result<()> {
     if let Some(kid) = &new.kid {
         crate::check::label("kid", kid, 200)?;
     }
+    if let Some(issuer) = &new.issuer {
+        crate::check::label("issuer", issuer, 1000)?;
+    }
+    if let Some(audience) = &new.audience {
+        crate::check::label("audience", audience, 1000)?;
+    }
     match &new.material {
         SigningKeyMaterial::Generated { public_key_pem } | SigningKeyMaterial::Uploaded { public_key_pem } => {
             // A private key must never land in this table; the PEM label is
@@ -254,10 +279,23 @@ mod tests {
 
     #[test]
     fn private_keys_are_refused() {
-        let new = NewSigningKey {
-            kid: None,
-            material: SigningKeyMaterial::Uploaded { public_key_pem: "-----BEGIN PRIVATE KEY-----\n...".into() },
-        };
+        let new = NewSigningKey::new(
+            None,
+            SigningKeyMaterial::Uploaded { public_key_pem: "-----BEGIN PRIVATE KEY-----\n...".into() },
+        );
+        assert!(matches!(check_signing_key(&new), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn issuer_and_audience_are_labels() {
+        let mut new = NewSigningKey::new(None, SigningKeyMaterial::Jwks { url: "https://idp.test/jwks".into() });
+        new.issuer = Some("https://idp.test".into());
+        new.audience = Some("weft-app".into());
+        assert!(check_signing_key(&new).is_ok());
+        new.audience = Some(" ".into());
+        assert!(matches!(check_signing_key(&new), Err(Error::Invalid(_))));
+        new.audience = None;
+        new.issuer = Some("a\nb".into());
         assert!(matches!(check_signing_key(&new), Err(Error::Invalid(_))));
     }
 
@@ -268,6 +306,7 @@ mod tests {
         }))
         .expect("deserializes");
         assert_eq!(key.material.kind(), "jwks");
+        assert_eq!((&key.issuer, &key.audience), (&None, &None));
         assert!(check_signing_key(&key).is_ok());
     }
 }

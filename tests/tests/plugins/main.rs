@@ -14,6 +14,7 @@ mod test_future_api;
 mod test_hostile;
 mod test_oauth;
 mod test_proxy;
+mod test_query_key;
 
 macro_rules! assert_test_exists {
     ($name:ident) => {

@@ -11,3 +11,4 @@ mod malformed;
 mod plugin_services;
 mod proxy;
 mod support;
+mod tokens;

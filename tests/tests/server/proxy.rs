@@ -8,5 +8,7 @@ mod fixture;
 mod flows;
 mod governor;
 mod netns;
+mod query_key;
+mod request_ids;
 mod ssrf;
 mod stream;

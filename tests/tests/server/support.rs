@@ -184,7 +184,7 @@ pub(crate) async fn project_with_key(store: &dyn weft_store::Store, name: &str) 
     let project = store.create_project(NewProject::new(name, Environment::Development)).await.unwrap();
     let (private_pem, public_pem) = weft_auth::generate_signing_key().unwrap();
     let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
-    store.add_signing_key(project.id, NewSigningKey { kid: Some("k".into()), material }).await.unwrap();
+    store.add_signing_key(project.id, NewSigningKey::new(Some("k".into()), material)).await.unwrap();
     (project.id.to_string(), private_pem)
 }
 
@@ -193,6 +193,15 @@ pub(crate) async fn project_with_token(store: &dyn weft_store::Store, name: &str
     let (project, private_pem) = project_with_key(store, name).await;
     let token = weft_auth::mint_user_token(&private_pem, Some("k"), "matrix-user", now_unix(), 600).unwrap();
     (project, token)
+}
+
+/// An RS256 token with exactly `claims`, signed with `private_pem` (for
+/// claims `weft_auth::mint_user_token` would never write).
+pub(crate) fn mint_claims(private_pem: &str, kid: &str, claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap();
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
 /// An API key of `project` with `role`, stored as the API would store it.

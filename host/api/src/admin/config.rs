@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_store::{NewSigningKey, SigningKeyId, SigningKeyMaterial};
 
-/// Exactly one of `generate`, `publicKeyPem` and `jwksUrl`.
+/// Exactly one of `generate`, `publicKeyPem` and `jwksUrl`; optionally the
+/// `iss` and `aud` the key's tokens must carry.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct AddSigningKey {
@@ -18,9 +19,11 @@ struct AddSigningKey {
     generate: bool,
     public_key_pem: Option<String>,
     jwks_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
 }
 
-const SIGNING_KEY_EXAMPLE: &str = r#"{"generate": true} or {"publicKeyPem": "-----BEGIN PUBLIC KEY-----..."} or {"jwksUrl": "https://..."}, with an optional "kid""#;
+const SIGNING_KEY_EXAMPLE: &str = r#"{"generate": true} or {"publicKeyPem": "-----BEGIN PUBLIC KEY-----..."} or {"jwksUrl": "https://..."}, with an optional "kid", "issuer" and "audience""#;
 
 /// Adds a signing key. `generate` answers the private key once; Weft keeps
 /// only the public half.
@@ -54,7 +57,10 @@ pub(crate) async fn add_signing_key(
     };
     let stored = state
         .store
-        .add_signing_key(key.project, NewSigningKey { kid: req.kid, material })
+        .add_signing_key(
+            key.project,
+            NewSigningKey { kid: req.kid, material, issuer: req.issuer, audience: req.audience },
+        )
         .await
         .map_err(store_error)?;
     state.user_tokens.forget_keys(key.project);

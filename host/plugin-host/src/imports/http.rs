@@ -131,6 +131,7 @@ impl CallState {
         let mut url = endpoint.resolve(&req.url).map_err(|e| target_error(e, &self.scope.plugin_id))?;
         if !req.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&req.query);
+            weft_catalog::check_length(&url).map_err(|e| target_error(e, &self.scope.plugin_id))?;
         }
         let mut out = OutboundRequest::new(method(req.method), url);
         out.headers = req.headers;
@@ -163,6 +164,7 @@ fn target_error(e: TargetError, plugin: &str) -> Error {
             Error::Denied(format!("host {host:?} is not in the allowed hosts of plugin {plugin}"))
         }
         TargetError::BadPath(m) | TargetError::NoBaseUrl(m) => Error::InvalidRequest(m),
+        e @ TargetError::TooLong => Error::InvalidRequest(e.to_string()),
     }
 }
 

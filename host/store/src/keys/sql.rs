@@ -21,13 +21,15 @@ struct SigningKeyRow {
     kid: Option<String>,
     public_key_pem: Option<String>,
     jwks_url: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
     created_at: Ts,
 }
 
 /// The columns [`SigningKeyRow`] decodes.
 macro_rules! signing_key_columns {
     () => {
-        "id, project_id, kind, kid, public_key_pem, jwks_url, created_at"
+        "id, project_id, kind, kid, public_key_pem, jwks_url, issuer, audience, created_at"
     };
 }
 
@@ -45,6 +47,8 @@ impl TryFrom<SigningKeyRow> for SigningKey {
             project_id: r.project_id.into(),
             kid: r.kid,
             material,
+            issuer: r.issuer,
+            audience: r.audience,
             created_at: r.created_at.0,
         })
     }
@@ -103,8 +107,9 @@ for_both_backends! {
             let (pem, jwks_url) = material_columns(&new.material);
             let mut w = self.write_one().await?;
             let row: SigningKeyRow = sqlx::query_as(concat!(
-                "INSERT INTO signing_keys (id, project_id, kind, kid, public_key_pem, jwks_url, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+                "INSERT INTO signing_keys \
+                 (id, project_id, kind, kid, public_key_pem, jwks_url, issuer, audience, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
                 signing_key_columns!()
             ))
             .bind(SigningKeyId::new().as_uuid())
@@ -113,6 +118,8 @@ for_both_backends! {
             .bind(new.kid.as_deref())
             .bind(pem)
             .bind(jwks_url)
+            .bind(new.issuer.as_deref())
+            .bind(new.audience.as_deref())
             .bind(Ts(now()))
             .fetch_one(&mut *w)
             .await

@@ -6,7 +6,7 @@ use weft_store::{ApiKeyId, Error, NewApiKey, NewSigningKey, Role, SigningKeyId, 
 const PEM: &str = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\n-----END PUBLIC KEY-----\n";
 
 fn pem_key(kid: &str) -> NewSigningKey {
-    NewSigningKey { kid: Some(kid.into()), material: SigningKeyMaterial::Generated { public_key_pem: PEM.into() } }
+    NewSigningKey::new(Some(kid.into()), SigningKeyMaterial::Generated { public_key_pem: PEM.into() })
 }
 
 fn api_key(name: &str, role: Role, hash: &str) -> NewApiKey {
@@ -18,14 +18,17 @@ pub async fn signing_keys(db: Db) {
     let p = project(&*s, "P").await;
     let generated = s.add_signing_key(p.id, pem_key("k1")).await.expect("generated");
     let uploaded = s
-        .add_signing_key(
-            p.id,
-            NewSigningKey { kid: None, material: SigningKeyMaterial::Uploaded { public_key_pem: PEM.into() } },
-        )
+        .add_signing_key(p.id, NewSigningKey::new(None, SigningKeyMaterial::Uploaded { public_key_pem: PEM.into() }))
         .await
         .expect("uploaded");
     let jwks = SigningKeyMaterial::Jwks { url: "https://idp.test/.well-known/jwks.json".into() };
-    let jwks = s.add_signing_key(p.id, NewSigningKey { kid: None, material: jwks }).await.expect("jwks");
+    let mut jwks = NewSigningKey::new(None, jwks);
+    jwks.issuer = Some("https://idp.test".into());
+    jwks.audience = Some("weft-app".into());
+    let jwks = s.add_signing_key(p.id, jwks).await.expect("jwks");
+    assert_eq!(jwks.issuer.as_deref(), Some("https://idp.test"));
+    assert_eq!(jwks.audience.as_deref(), Some("weft-app"));
+    assert_eq!((uploaded.issuer.as_deref(), uploaded.audience.as_deref()), (None, None));
     assert_eq!(generated.kid.as_deref(), Some("k1"));
     assert_eq!(generated.project_id, p.id);
     assert_eq!(s.list_signing_keys(p.id).await.expect("list"), vec![generated.clone(), uploaded, jwks.clone()]);
@@ -37,14 +40,14 @@ pub async fn signing_keys(db: Db) {
     assert_eq!(left[1], jwks);
 
     // Private keys and malformed inputs never get in.
-    let private = NewSigningKey {
-        kid: None,
-        material: SigningKeyMaterial::Uploaded {
+    let private = NewSigningKey::new(
+        None,
+        SigningKeyMaterial::Uploaded {
             public_key_pem: "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----".into(),
         },
-    };
+    );
     assert!(matches!(s.add_signing_key(p.id, private).await, Err(Error::Invalid(_))));
-    let bad_url = NewSigningKey { kid: None, material: SigningKeyMaterial::Jwks { url: "not a url".into() } };
+    let bad_url = NewSigningKey::new(None, SigningKeyMaterial::Jwks { url: "not a url".into() });
     assert!(matches!(s.add_signing_key(p.id, bad_url).await, Err(Error::Invalid(_))));
     assert_eq!(s.list_signing_keys(p.id).await.expect("list").len(), 2);
 }

@@ -360,14 +360,28 @@ async fn pre_authorization_inputs_fill_the_authorization_url() {
 
 /// C4-61 for token calls: with the default egress policy a token endpoint
 /// on a loopback (internal) address is refused before any connection; the
-/// mock authorization server receives nothing.
+/// mock authorization server receives nothing. The browser's 502 says
+/// nothing of addresses or policy (issue 24, defect 3): a generic message
+/// and the request id, under which the log has the detail.
 #[tokio::test]
 async fn the_egress_policy_refuses_an_internal_token_endpoint() {
     let f = Fixture::new("test_oauth", json!({}), |s| s.egress.allow_loopback = false, false).await;
     let url = f.start("u1", json!({})).await;
     let (status, body) = f.deliver(&f.mock.approve(&url).await).await;
     assert_eq!(status, 502, "{body}");
-    assert!(body.contains("not allowed"), "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "PROVIDER_ERROR", "{body}");
+    let message = body["message"].as_str().unwrap();
+    for internal in ["not allowed", "loopback", "127.0.0.1", "resolves", "denied"] {
+        assert!(!message.contains(internal), "{internal:?} in {message}");
+    }
+    let request_id = body["meta"]["requestId"].as_str().unwrap();
+    assert!(message.contains(request_id), "{message}");
+    let logged = weft_tests::logs::lines_containing(request_id);
+    assert!(
+        logged.iter().any(|l| l.to_string().contains("PROVIDER_ERROR") && l.to_string().contains("not allowed")),
+        "the detail is logged under the request id: {logged:?}"
+    );
     assert_eq!(f.mock.token_requests(), 0);
     let (_, list) = f.sdk(Method::GET, "credentials", "u1", None).await;
     assert_eq!(list, json!([]));

@@ -44,8 +44,14 @@ impl ProxyFixture {
 
     /// With settings adjusted (timeouts, caps).
     pub(crate) async fn with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::with_plugins(&["test_proxy", "test_apikey"], adjust).await
+    }
+
+    /// With these plugins installed (`test_proxy` among them) and settings
+    /// adjusted.
+    pub(crate) async fn with_plugins(plugins: &[&str], adjust: impl FnOnce(&mut Settings)) -> Self {
         let mock = MockApi::start_on(PERMITTED).await;
-        let app = spawn_app_with(&["test_proxy", "test_apikey"], |s| {
+        let app = spawn_app_with(plugins, |s| {
             s.auth.max_failures_per_minute = 100_000;
             adjust(s);
         })
@@ -118,14 +124,26 @@ impl ProxyFixture {
         action: &str,
         input: Value,
     ) -> Result<Value, weft_plugin_host::CallError> {
+        self.action_of("test-proxy", credential, action, input).await
+    }
+
+    /// Runs `action` of `plugin` as `credential`, granted as
+    /// [`Self::plugin_action`] does.
+    pub(crate) async fn action_of(
+        &self,
+        plugin: &str,
+        credential: &str,
+        action: &str,
+        input: Value,
+    ) -> Result<Value, weft_plugin_host::CallError> {
         let project = self.project.parse().unwrap();
-        let grant = self.app.credentials.grant(project, credential.parse().unwrap(), "test-proxy");
+        let grant = self.app.credentials.grant(project, credential.parse().unwrap(), plugin);
         let opts = weft_plugin_host::CallOptions::new(self.project.clone())
             .with_connection(credential, json!({}))
             .with_base_url(Some(&self.mock.api_base()))
             .with_connection_http(grant);
         let call = weft_plugin_host::ActionCall { action: action.into(), input, page: None };
-        self.app.plugins.run_action("test-proxy", &opts, call).await.map(|o| o.output)
+        self.app.plugins.run_action(plugin, &opts, call).await.map(|o| o.output)
     }
 
     /// `/projects/{p}/sdk/proxy/{rest}` as `user` (a reqwest request to finish).

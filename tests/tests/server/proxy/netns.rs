@@ -111,10 +111,7 @@ fn the_metadata_service_is_never_reached() {
         let store = f.app.store.clone();
         let project: weft_store::ProjectId = f.project.parse().unwrap();
         let jwks = weft_store::SigningKeyMaterial::Jwks { url: imds.url_of("/jwks.json") };
-        store
-            .add_signing_key(project, weft_store::NewSigningKey { kid: Some("j".into()), material: jwks })
-            .await
-            .unwrap();
+        store.add_signing_key(project, weft_store::NewSigningKey::new(Some("j".into()), jwks)).await.unwrap();
         let (private_pem, _) = weft_auth::generate_signing_key().unwrap();
         let foreign = weft_auth::mint_user_token(&private_pem, Some("j"), "u9", now_unix(), 600).unwrap();
         let (status, _) =
