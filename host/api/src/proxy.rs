@@ -81,12 +81,14 @@ pub(crate) async fn serve_direct(
     context.finish(answered.unwrap_or_else(IntoResponse::into_response))
 }
 
-/// The request body, at most [`MAX_REQUEST_BYTES`].
+/// The request body, at most [`MAX_REQUEST_BYTES`] (a larger declared
+/// length is refused before reading).
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    crate::extract::refuse_declared_over(&body, MAX_REQUEST_BYTES)?;
     match http_body_util::Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(crate::extract::too_large(MAX_REQUEST_BYTES)),
-        Err(_) => Err(crate::extract::unreadable_body()),
+        Err(e) => Err(crate::extract::unreadable_body(&*e)),
     }
 }
 
@@ -241,6 +243,16 @@ mod tests {
             }
             assert_eq!(rest, path, "{uri}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_body_declared_over_the_limit_is_refused_before_reading_and_a_late_one_is_408() {
+        use crate::extract::tests::{Stalled, TimedOut};
+        let declared = read_body(Body::new(Stalled(1_000_000_000_000)));
+        let refused = tokio::time::timeout(std::time::Duration::from_secs(10), declared).await.expect("at once");
+        assert_eq!(refused.unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let late = read_body(Body::new(TimedOut)).await.unwrap_err();
+        assert_eq!(late.status(), StatusCode::REQUEST_TIMEOUT);
     }
 
     #[test]
