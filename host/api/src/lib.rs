@@ -137,7 +137,7 @@ pub fn route_table() -> Vec<RouteSpec> {
 pub struct Api {
     router: Router,
     state: AppState,
-    /// The client's address, when served through [`Api::per_connection`].
+    /// The client's address, when served through [`Api::for_peer`].
     peer: Option<std::net::SocketAddr>,
 }
 
@@ -147,33 +147,12 @@ pub fn service(state: AppState) -> Api {
 }
 
 impl Api {
-    /// The service `axum::serve` asks for: one [`Api`] per connection that
-    /// knows the client's address (auth throttling counts failures by
-    /// address). Proxy calls take it from there; routed requests get it as
-    /// [`axum::extract::ConnectInfo`], as the router's extractors expect.
-    pub fn per_connection(self) -> PerConnection {
-        PerConnection(self)
-    }
-}
-
-/// Makes the [`Api`] of each accepted connection; see [`Api::per_connection`].
-#[derive(Clone)]
-pub struct PerConnection(Api);
-
-impl<L> tower::Service<axum::serve::IncomingStream<'_, L>> for PerConnection
-where
-    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
-{
-    type Response = Api;
-    type Error = std::convert::Infallible;
-    type Future = std::future::Ready<Result<Api, std::convert::Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: axum::serve::IncomingStream<'_, L>) -> Self::Future {
-        std::future::ready(Ok(Api { peer: Some(*stream.remote_addr()), ..self.0.clone() }))
+    /// The service of one connection, from `peer`: auth throttling counts
+    /// failures by client address. Proxy calls take it from there; routed
+    /// requests get it as [`axum::extract::ConnectInfo`], as the router's
+    /// extractors expect.
+    pub fn for_peer(&self, peer: std::net::SocketAddr) -> Api {
+        Api { peer: Some(peer), ..self.clone() }
     }
 }
 

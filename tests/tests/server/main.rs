@@ -10,4 +10,5 @@ mod connect;
 mod malformed;
 mod plugin_services;
 mod proxy;
+mod slow_clients;
 mod support;
