@@ -156,7 +156,14 @@ impl Api {
     }
 }
 
-impl tower::Service<Request> for Api {
+/// Requests with any body the server hands over: proxy calls read it as it
+/// is, routed requests get it boxed into an [`axum::body::Body`] (which a
+/// `Body` already is).
+impl<B> tower::Service<http::Request<B>> for Api
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     type Response = axum::response::Response;
     type Error = std::convert::Infallible;
     type Future = ApiFuture;
@@ -165,7 +172,7 @@ impl tower::Service<Request> for Api {
         tower::Service::<Request>::poll_ready(&mut self.router, cx)
     }
 
-    fn call(&mut self, mut req: Request) -> ApiFuture {
+    fn call(&mut self, req: http::Request<B>) -> ApiFuture {
         match proxy::direct_route(req.method(), req.uri().path()) {
             Some((project, template)) => {
                 let ip = self.peer.map(|p| p.ip());
@@ -174,6 +181,7 @@ impl tower::Service<Request> for Api {
                 }
             }
             None => {
+                let mut req = req.map(axum::body::Body::new);
                 if let Some(peer) = self.peer {
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 }
