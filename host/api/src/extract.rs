@@ -6,7 +6,8 @@
 //! |--------------------------|--------|-----------------------------------------------|
 //! | `INVALID_JSON`           | 400    | has a body that is not JSON                   |
 //! | `UNSUPPORTED_MEDIA_TYPE` | 415    | has a body whose `Content-Type` is not JSON   |
-//! | `PAYLOAD_TOO_LARGE`      | 413    | has a body over the limit                     |
+//! | `PAYLOAD_TOO_LARGE`      | 413    | has a body over the limit, or declares one (`Content-Length`), refused before it is read |
+//! | `REQUEST_TIMEOUT`        | 408    | has a body that did not arrive in time (`server.body_read_timeout_ms`) |
 //! | `INVALID_BODY`           | 400    | has a body that cannot be read, or JSON that does not fit the route ([`json_body`]) |
 //! | `INVALID_QUERY`          | 400    | has a query the route cannot read             |
 //! | `INVALID_PATH`           | 400    | has a path parameter the route cannot read    |
@@ -35,6 +36,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        refuse_declared_over(req.body(), MAX_JSON_BYTES)?;
         let axum::Json(value) =
             <axum::Json<T> as FromRequest<S>>::from_request(req, state).await.map_err(json_rejection)?;
         Ok(Json(value))
@@ -45,6 +47,10 @@ impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        // Without a `Content-Type` the body is not read (it is absent).
+        if req.headers().contains_key(http::header::CONTENT_TYPE) {
+            refuse_declared_over(req.body(), MAX_JSON_BYTES)?;
+        }
         let body = <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await;
         Ok(body.map_err(json_rejection)?.map(|axum::Json(value)| Json(value)))
     }
@@ -65,8 +71,29 @@ pub(crate) fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// 400 for a body that could not be received.
-pub(crate) fn unreadable_body() -> ApiError {
+/// 413 at once for a request whose declared length (`Content-Length`) is
+/// over `limit`: reading would only wait for bytes that will be refused,
+/// and a client declaring far more than it sends would hold the request
+/// open until the body timeout.
+pub(crate) fn refuse_declared_over(body: &impl axum::body::HttpBody, limit: usize) -> Result<(), ApiError> {
+    if body.size_hint().lower() > limit as u64 { Err(too_large(limit)) } else { Ok(()) }
+}
+
+/// 408 for a body that did not arrive in time (the server's body timer
+/// fails the read with [`std::io::ErrorKind::TimedOut`]), 400 for one that
+/// could not be received otherwise.
+pub(crate) fn unreadable_body(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut next = Some(cause);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut) {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body did not arrive in time",
+            );
+        }
+        next = e.source();
+    }
     ApiError::bad_request("The request body could not be read")
 }
 
@@ -88,7 +115,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             ApiError::bad_request(format!("The request body does not fit: {}", detail(&e)))
         }
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(MAX_JSON_BYTES),
-        JsonRejection::BytesRejection(_) => unreadable_body(),
+        JsonRejection::BytesRejection(e) => unreadable_body(&e),
         other => ApiError::bad_request(format!("The request body cannot be read: {}", other.body_text())),
     }
 }
@@ -166,12 +193,14 @@ fn path_rejection(e: FailedToDeserializePathParams) -> ApiError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use axum::Router;
     use axum::body::Body;
     use axum::routing::{get, post};
     use serde_json::{Value, json};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
     use tower::ServiceExt;
 
     #[derive(serde::Deserialize)]
@@ -253,6 +282,55 @@ mod tests {
         let big = format!(r#"{{"pad": "{}"}}"#, "x".repeat(MAX_JSON_BYTES));
         let answer = send("POST", "/required", Some("application/json"), big).await;
         assert_error(&answer, 413, "PAYLOAD_TOO_LARGE", &MAX_JSON_BYTES.to_string());
+    }
+
+    type Frame = Poll<Option<Result<http_body::Frame<axum::body::Bytes>, std::io::Error>>>;
+
+    /// A body that declares `.0` bytes and never sends one.
+    pub(crate) struct Stalled(pub(crate) u64);
+
+    impl axum::body::HttpBody for Stalled {
+        type Data = axum::body::Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Frame {
+            Poll::Pending
+        }
+
+        fn size_hint(&self) -> http_body::SizeHint {
+            http_body::SizeHint::with_exact(self.0)
+        }
+    }
+
+    /// A body whose read fails as the server's body timer fails it.
+    pub(crate) struct TimedOut;
+
+    impl axum::body::HttpBody for TimedOut {
+        type Data = axum::body::Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Frame {
+            let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "the request body did not arrive in time");
+            Poll::Ready(Some(Err(error)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_payload_too_large_before_reading() {
+        let declared = (MAX_JSON_BYTES + 1) as u64;
+        for uri in ["/optional", "/required"] {
+            let sent = send("POST", uri, Some("application/json"), Body::new(Stalled(declared)));
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(10), sent).await.expect("answered");
+            assert_error(&answer, 413, "PAYLOAD_TOO_LARGE", &MAX_JSON_BYTES.to_string());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_did_not_arrive_in_time_is_request_timeout() {
+        for uri in ["/optional", "/required"] {
+            let answer = send("POST", uri, Some("application/json"), Body::new(TimedOut)).await;
+            assert_error(&answer, 408, "REQUEST_TIMEOUT", "in time");
+        }
     }
 
     #[tokio::test]

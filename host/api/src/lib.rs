@@ -137,7 +137,7 @@ pub fn route_table() -> Vec<RouteSpec> {
 pub struct Api {
     router: Router,
     state: AppState,
-    /// The client's address, when served through [`Api::per_connection`].
+    /// The client's address, when served through [`Api::for_peer`].
     peer: Option<std::net::SocketAddr>,
 }
 
@@ -147,37 +147,23 @@ pub fn service(state: AppState) -> Api {
 }
 
 impl Api {
-    /// The service `axum::serve` asks for: one [`Api`] per connection that
-    /// knows the client's address (auth throttling counts failures by
-    /// address). Proxy calls take it from there; routed requests get it as
-    /// [`axum::extract::ConnectInfo`], as the router's extractors expect.
-    pub fn per_connection(self) -> PerConnection {
-        PerConnection(self)
+    /// The service of one connection, from `peer`: auth throttling counts
+    /// failures by client address. Proxy calls take it from there; routed
+    /// requests get it as [`axum::extract::ConnectInfo`], as the router's
+    /// extractors expect.
+    pub fn for_peer(&self, peer: std::net::SocketAddr) -> Api {
+        Api { peer: Some(peer), ..self.clone() }
     }
 }
 
-/// Makes the [`Api`] of each accepted connection; see [`Api::per_connection`].
-#[derive(Clone)]
-pub struct PerConnection(Api);
-
-impl<L> tower::Service<axum::serve::IncomingStream<'_, L>> for PerConnection
+/// Requests with any body the server hands over: proxy calls read it as it
+/// is, routed requests get it boxed into an [`axum::body::Body`] (which a
+/// `Body` already is).
+impl<B> tower::Service<http::Request<B>> for Api
 where
-    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
 {
-    type Response = Api;
-    type Error = std::convert::Infallible;
-    type Future = std::future::Ready<Result<Api, std::convert::Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: axum::serve::IncomingStream<'_, L>) -> Self::Future {
-        std::future::ready(Ok(Api { peer: Some(*stream.remote_addr()), ..self.0.clone() }))
-    }
-}
-
-impl tower::Service<Request> for Api {
     type Response = axum::response::Response;
     type Error = std::convert::Infallible;
     type Future = ApiFuture;
@@ -186,7 +172,7 @@ impl tower::Service<Request> for Api {
         tower::Service::<Request>::poll_ready(&mut self.router, cx)
     }
 
-    fn call(&mut self, mut req: Request) -> ApiFuture {
+    fn call(&mut self, req: http::Request<B>) -> ApiFuture {
         match proxy::direct_route(req.method(), req.uri().path()) {
             Some((project, template)) => {
                 let ip = self.peer.map(|p| p.ip());
@@ -195,6 +181,7 @@ impl tower::Service<Request> for Api {
                 }
             }
             None => {
+                let mut req = req.map(axum::body::Body::new);
                 if let Some(peer) = self.peer {
                     req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 }

@@ -8,8 +8,8 @@ use crate::context::{REQUEST_ID, RequestContext};
 use crate::routes::{Access, Routes};
 use crate::user_token::ProxyUser;
 use crate::{ApiError, AppState};
-use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use http_body_util::BodyExt;
@@ -63,9 +63,9 @@ pub(crate) fn direct_route(method: &Method, path: &str) -> Option<(ProjectId, &'
 /// request context (request id, span, CORS headers, error shape), but
 /// without route matching and the per-request futures of the router's
 /// layers: this is the path every proxied request takes.
-pub(crate) async fn serve_direct(
+pub(crate) async fn serve_direct<B: RequestBody>(
     state: AppState,
-    req: Request,
+    req: http::Request<B>,
     project: ProjectId,
     template: &'static str,
     ip: Option<std::net::IpAddr>,
@@ -81,12 +81,20 @@ pub(crate) async fn serve_direct(
     context.finish(answered.unwrap_or_else(IntoResponse::into_response))
 }
 
-/// The request body, at most [`MAX_REQUEST_BYTES`].
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+/// A request body as the server hands it over. The fast path takes it as
+/// it comes (no box per request); the router boxes it into a [`Body`].
+pub(crate) trait RequestBody: HttpBody<Data = Bytes, Error: Into<axum::BoxError>> + Send + 'static {}
+
+impl<B: HttpBody<Data = Bytes, Error: Into<axum::BoxError>> + Send + 'static> RequestBody for B {}
+
+/// The request body, at most [`MAX_REQUEST_BYTES`] (a larger declared
+/// length is refused before reading).
+async fn read_body(body: impl RequestBody) -> Result<Bytes, ApiError> {
+    crate::extract::refuse_declared_over(&body, MAX_REQUEST_BYTES)?;
     match http_body_util::Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(crate::extract::too_large(MAX_REQUEST_BYTES)),
-        Err(_) => Err(crate::extract::unreadable_body()),
+        Err(e) => Err(crate::extract::unreadable_body(&*e)),
     }
 }
 
@@ -128,7 +136,7 @@ async fn forward(
     verb: Method,
     uri: &Uri,
     headers: HeaderMap,
-    body: Body,
+    body: impl RequestBody,
 ) -> Result<Response, ApiError> {
     let (target, path) = split_path(uri)?;
     let credential = match headers.get("x-paragon-credential").map(|v| v.to_str().map(str::trim)) {
@@ -246,6 +254,16 @@ mod tests {
             }
             assert_eq!(rest, path, "{uri}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_body_declared_over_the_limit_is_refused_before_reading_and_a_late_one_is_408() {
+        use crate::extract::tests::{Stalled, TimedOut};
+        let declared = read_body(Body::new(Stalled(1_000_000_000_000)));
+        let refused = tokio::time::timeout(std::time::Duration::from_secs(10), declared).await.expect("at once");
+        assert_eq!(refused.unwrap_err().status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let late = read_body(Body::new(TimedOut)).await.unwrap_err();
+        assert_eq!(late.status(), StatusCode::REQUEST_TIMEOUT);
     }
 
     #[test]

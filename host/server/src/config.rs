@@ -150,6 +150,22 @@ pub struct ServerSettings {
     /// Threads serving HTTP, each with its own single-threaded runtime and
     /// its own connections; 0 means one per core.
     pub io_threads: usize,
+    /// Time a client has to send a request's whole header block,
+    /// milliseconds; also how long a kept-alive connection may wait idle
+    /// for its next request. The connection is closed past it.
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send a request's whole body once the server
+    /// reads it, milliseconds; past it the request is answered 408 and the
+    /// connection closed.
+    pub body_read_timeout_ms: u64,
+    /// Connections one client address may hold open at once; more are
+    /// closed as they arrive. 0 turns the cap off (behind a reverse proxy
+    /// every client has the proxy's address).
+    pub max_connections_per_address: usize,
+    /// On shutdown, how long open connections may finish their requests,
+    /// milliseconds; connections still open then are closed, and the task
+    /// records of finished calls are stored before the process exits.
+    pub shutdown_grace_ms: u64,
 }
 
 /// The database: SQLite in the data directory unless a URL is given.
@@ -279,7 +295,15 @@ impl Default for Settings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { host: "127.0.0.1".into(), port: 8080, io_threads: 0 }
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            io_threads: 0,
+            header_read_timeout_ms: 30_000,
+            body_read_timeout_ms: 60_000,
+            max_connections_per_address: 256,
+            shutdown_grace_ms: 5_000,
+        }
     }
 }
 
@@ -375,6 +399,16 @@ impl Settings {
             default_token_lifetime: Duration::from_secs(c.default_token_lifetime_secs),
             sweep_interval: Duration::from_secs(c.sweep_interval_secs),
             sweep_jitter: Duration::from_secs(c.sweep_jitter_secs),
+        }
+    }
+
+    /// The limits every client connection meets.
+    pub(crate) fn connection_limits(&self) -> crate::conn::Limits {
+        let s = &self.server;
+        crate::conn::Limits {
+            header_read: Duration::from_millis(s.header_read_timeout_ms.max(1)),
+            body_read: Duration::from_millis(s.body_read_timeout_ms.max(1)),
+            shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+mod conn;
 mod listener;
 mod startup;
 pub mod telemetry;

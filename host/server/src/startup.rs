@@ -179,7 +179,9 @@ impl Application {
         self.state.credentials.clone()
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests
+    /// finish for at most `server.shutdown_grace_ms`, closes the
+    /// connections still open, and stores the queued task records.
     ///
     /// HTTP is served by `server.io_threads` threads (one per core by
     /// default), each running a single-threaded runtime that serves the
@@ -198,7 +200,9 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let (listeners, acceptor) = crate::listener::spread(self.listener, threads).context("reading the listener")?;
+        let per_address = self.settings.server.max_connections_per_address;
+        let (listeners, acceptor) = crate::listener::spread(self.listener, threads, per_address);
+        let limits = self.settings.connection_limits();
         let acceptor = tokio::spawn(acceptor);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let (release, released) = tokio::sync::watch::channel(false);
@@ -216,11 +220,11 @@ impl Application {
                         Err(e) => return drop(done.send(Err(anyhow::Error::from(e).context("starting a runtime")))),
                     };
                     runtime.block_on(async move {
-                        let served = serve(listener, router, async move {
+                        serve(listener, router, limits, async move {
                             let _ = stopped.wait_for(|stop| *stop).await;
                         })
                         .await;
-                        let _ = done.send(served);
+                        let _ = done.send(Ok(()));
                         // The main side counts the threads that reported by
                         // the senders left.
                         drop(done);
@@ -263,12 +267,13 @@ impl Application {
 }
 
 /// Serves `router` on this thread's runtime, the connections `listener`
-/// hands over, until `stop`.
+/// hands over, until `stop` (and then for at most the shutdown grace).
 async fn serve(
     listener: crate::listener::HandedListener,
     router: weft_api::Api,
-    stop: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+    limits: crate::conn::Limits,
+    stop: impl Future<Output = ()>,
+) {
     // tokio wakes its own driver (a syscall and a spurious poll) whenever a
     // timer is set while no other one is pending, which would be once per
     // request (each outbound call has a deadline). A timer always pending
@@ -278,11 +283,8 @@ async fn serve(
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     });
-    // Each connection's service knows the client address (auth throttling).
-    let service = router.per_connection();
-    let served = axum::serve(listener, service).with_graceful_shutdown(stop).await.context("serving HTTP");
+    crate::conn::serve(listener, router, limits, stop).await;
     anchor.abort();
-    served
 }
 
 impl Application {

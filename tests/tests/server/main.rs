@@ -10,5 +10,6 @@ mod connect;
 mod malformed;
 mod plugin_services;
 mod proxy;
+mod slow_clients;
 mod support;
 mod tokens;

@@ -4,7 +4,7 @@
 
 mod definitions;
 mod faults;
-mod fixture;
+pub(crate) mod fixture;
 mod flows;
 mod governor;
 mod netns;
