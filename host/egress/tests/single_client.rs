@@ -85,7 +85,9 @@ fn only_the_egress_client_builds_an_http_client() {
         }
         let text = std::fs::read_to_string(file).unwrap();
         for (n, line) in shipped_lines(&text) {
-            if FORBIDDEN.iter().any(|f| line.contains(f)) {
+            // Serving HTTP (hyper's server side) opens no outbound connection.
+            let serving = line.contains("server::conn::http1::Builder");
+            if !serving && FORBIDDEN.iter().any(|f| line.contains(f)) {
                 offenders.push(format!("{relative}:{}: {}", n + 1, line.trim()));
             }
         }
