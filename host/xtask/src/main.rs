@@ -177,7 +177,11 @@ fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&scratch)?;
     std::fs::create_dir_all(&artifacts)?;
     let binary = target_dir.join(&triple).join("release").join(name);
-    eprintln!("fuzzing {name} for {seconds} s (new inputs in {}, crashes in {})", scratch.display(), artifacts.display());
+    eprintln!(
+        "fuzzing {name} for {seconds} s (new inputs in {}, crashes in {})",
+        scratch.display(),
+        artifacts.display()
+    );
     status(
         Command::new(&binary)
             .arg(format!("-max_total_time={seconds}"))
