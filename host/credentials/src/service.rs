@@ -124,6 +124,8 @@ pub struct Credentials {
     providers: Arc<dyn Providers>,
     pub(crate) hooks: Arc<dyn ProviderHooks>,
     public_url: String,
+    /// The project's environment secrets.
+    environment: EnvironmentSecrets,
     /// One refresh at a time per credential in this process.
     flights: Mutex<HashMap<CredentialId, Weak<tokio::sync::Mutex<()>>>>,
     /// Recently used sessions (sealed rows only), for the Proxy API.
@@ -136,8 +138,10 @@ impl Credentials {
     /// The service, complete: nothing is attached later.
     pub fn new(deps: CredentialDeps) -> Arc<Self> {
         let CredentialDeps { store, vault, egress, governor, clock, providers, hooks, public_url, settings } = deps;
+        let environment = EnvironmentSecrets::new(store.clone(), vault.clone());
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
+            environment,
             store,
             vault,
             egress,
@@ -245,12 +249,12 @@ impl Credentials {
 
     /// Seals and stores the value of a declared environment secret.
     pub async fn set_environment_secret(&self, project: ProjectId, name: &str, value: &SecretString) -> Result<()> {
-        EnvironmentSecrets::new(self.store.clone(), self.vault.clone()).set(project, name, value).await
+        self.environment.set(project, name, value).await
     }
 
     /// The value of an environment secret, if it has one (for workflows).
     pub async fn environment_secret(&self, project: ProjectId, name: &str) -> Result<Option<SecretString>> {
-        EnvironmentSecrets::new(self.store.clone(), self.vault.clone()).get(project, name).await
+        self.environment.get(project, name).await
     }
 
     /// The per-credential refresh lock of this process.

@@ -31,7 +31,7 @@ impl http::Host for CallState {
             Ok(p) => p,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(send(prepared, self.plugin_label()).await)
+        Ok(send(prepared).await.map_err(|e| e.into_wit(&self.scope.plugin_id)))
     }
 
     async fn fetch_all(&mut self, reqs: Vec<Request>) -> wasmtime::Result<Vec<Result<Response, Error>>> {
@@ -46,16 +46,13 @@ impl http::Host for CallState {
                 self.prepare(r)
             })
             .collect();
-        let plugin = self.plugin_label();
+        let plugin = &self.scope.plugin_id;
         // Bounded concurrency, results in input order.
         let results = futures::stream::iter(prepared)
-            .map(|p| {
-                let plugin = plugin.clone();
-                async move {
-                    match p {
-                        Ok(p) => send(p, plugin).await,
-                        Err(e) => Err(e),
-                    }
+            .map(|p| async move {
+                match p {
+                    Ok(p) => send(p).await.map_err(|e| e.into_wit(plugin)),
+                    Err(e) => Err(e),
                 }
             })
             .buffered(8)
@@ -66,10 +63,6 @@ impl http::Host for CallState {
 }
 
 impl CallState {
-    fn plugin_label(&self) -> Arc<str> {
-        Arc::from(self.scope.plugin_id.as_str())
-    }
-
     fn prepare(&mut self, req: Request) -> Result<Prepared, Error> {
         if self.phase != Phase::Normal {
             return Err(Error::Denied(
@@ -142,17 +135,29 @@ impl CallState {
     }
 }
 
-async fn send(prepared: Prepared, plugin: Arc<str>) -> Result<Response, Error> {
-    let answer = match prepared {
-        Prepared::Connection(grant, req) => grant.send(req).await.map_err(|e| match e {
-            ConnectionError::Target(t) => target_error(t, &plugin),
-            ConnectionError::RateLimited(wait) => {
+/// Why a prepared request got no answer, before it is told to the plugin.
+enum Failure {
+    Connection(ConnectionError),
+    Egress(EgressError),
+}
+
+impl Failure {
+    fn into_wit(self, plugin: &str) -> Error {
+        match self {
+            Failure::Connection(ConnectionError::Target(t)) => target_error(t, plugin),
+            Failure::Connection(ConnectionError::RateLimited(wait)) => {
                 Error::QuotaExceeded(format!("the provider's rate limit is reached; retry in {} ms", wait.as_millis()))
             }
-            ConnectionError::Credentials(m) => Error::CredentialsUnavailable(m),
-            ConnectionError::Egress(e) => egress_error(e),
-        })?,
-        Prepared::Bare(egress, req) => egress.send(req).await.map_err(egress_error)?,
+            Failure::Connection(ConnectionError::Credentials(m)) => Error::CredentialsUnavailable(m),
+            Failure::Connection(ConnectionError::Egress(e)) | Failure::Egress(e) => egress_error(e),
+        }
+    }
+}
+
+async fn send(prepared: Prepared) -> Result<Response, Failure> {
+    let answer = match prepared {
+        Prepared::Connection(grant, req) => grant.send(req).await.map_err(Failure::Connection)?,
+        Prepared::Bare(egress, req) => egress.send(req).await.map_err(Failure::Egress)?,
     };
     let OutboundResponse { status, headers, body } = answer;
     Ok(Response { status, headers, body: body.to_vec() })
