@@ -7,8 +7,11 @@
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
-/// Every target, by name (the name of its corpus folder and binary).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target's name (of its corpus folder and binary) and body.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("user_token", user_token),
     ("proxy_target", proxy_target),
     ("egress_policy", egress_policy),

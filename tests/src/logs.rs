@@ -1,5 +1,7 @@
 //! A process-wide capture of tracing output (JSON lines at TRACE level), so
-//! tests can assert what was logged, and that secrets were not.
+//! tests can assert what was logged, and that secrets were not. With the
+//! canary sweep on (`crate::sweep`), every line also goes to this process's
+//! log file in the sweep directory.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -8,11 +10,14 @@ use tracing_subscriber::layer::SubscriberExt as _;
 static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
 
 #[derive(Clone)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+struct Capture(Arc<Mutex<Vec<u8>>>, Option<Arc<Mutex<std::fs::File>>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        if let Some(file) = &self.1 {
+            file.lock().unwrap_or_else(|p| p.into_inner()).write_all(buf)?;
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -24,7 +29,8 @@ impl Write for Capture {
 pub fn install() {
     BUFFER.get_or_init(|| {
         let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = Capture(buf.clone());
+        let file = crate::sweep::process_file("logs", "jsonl").map(|f| Arc::new(Mutex::new(f)));
+        let writer = Capture(buf.clone(), file);
         // TRACE for Weft's own targets (plugin and audit lines included),
         // INFO for dependencies. No `log` bridge: wasmtime's compiler logs
         // every pass through `log` at TRACE, which would swamp the capture.

@@ -209,7 +209,12 @@ impl AuthState {
         let mut h = Sha256::new();
         h.update(self.seed);
         h.update(self.counter.to_le_bytes());
-        format!("{prefix}_{}", &hex::encode(h.finalize())[..40])
+        let value = format!("{prefix}_{}", &hex::encode(h.finalize())[..40]);
+        // Tokens are the secrets the server must seal and never log.
+        if matches!(prefix, "at" | "rt") {
+            crate::sweep::register(&value);
+        }
+        value
     }
 
     fn new_family(&mut self, client_id: &str, account: &str, scope: &str) -> usize {
@@ -301,6 +306,9 @@ impl MockAuthServer {
 
     /// Registers (or replaces) a confidential client and its only redirect URI.
     pub fn register_client(&self, client_id: &str, client_secret: &str, redirect_uri: &str) {
+        if client_secret.len() >= 12 {
+            crate::sweep::register(client_secret);
+        }
         let reg = ClientReg { secret: client_secret.into(), redirect_uri: redirect_uri.into() };
         self.lock().clients.insert(client_id.into(), reg);
     }
@@ -314,6 +322,9 @@ impl MockAuthServer {
     /// Registers an API key that `/api` accepts in the `X-API-Key` header,
     /// acting as `account_id`, when the request has no valid bearer token.
     pub fn add_api_key(&self, key: &str, account_id: &str) {
+        if key.len() >= 12 {
+            crate::sweep::register(key);
+        }
         self.lock().api_keys.insert(key.into(), account_id.into());
     }
 

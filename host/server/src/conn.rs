@@ -4,7 +4,9 @@
 //! kept-alive connection idle that long), its body within
 //! `server.body_read_timeout_ms` ([`TimedBody`]), and at shutdown open
 //! connections get `server.shutdown_grace_ms` to finish before they are
-//! closed. (The per-address cap is the acceptor's, in `listener`.)
+//! closed. (The per-address cap is the acceptor's, in `listener`.) A
+//! connection the server closes is closed lingering (`linger`), so a client
+//! still sending a refused body reads its answer.
 //!
 //! This is what `axum::serve` did (one task per connection, hyper's HTTP/1.1
 //! connection, the service cloned per request), plus the timers and the
@@ -21,6 +23,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::linger::Lingering;
 use crate::listener::HandedListener;
 
 /// The time limits of client connections; see `ServerSettings`.
@@ -68,7 +71,7 @@ pub(crate) async fn serve(
         let service = api
             .for_peer(peer)
             .map_request(move |req: hyper::Request<Incoming>| req.map(|body| TimedBody::new(body, body_read)));
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = http.serve_connection(TokioIo::new(Lingering::new(stream)), TowerToHyperService::new(service));
         let mut phase = watching.clone();
         tokio::spawn(async move {
             let mut connection = pin!(connection);

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 mod conn;
+mod linger;
 mod listener;
 mod startup;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! `cargo xtask run|test|plugins|bench`: the project's entry points.
 
 mod plugins;
+mod sweep;
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -13,9 +14,10 @@ commands:
   test           install the wasm target, build the plugins, run every test
   plugins        build every plugin in plugins/ for wasm32-wasip2
   bench [name]   run benchmarks (all, or one of: plugin-call, proxy), writing target/bench/<name>.json
-  fuzz NAME [--seconds N]
+  fuzz NAME [--seconds N | --merge]
                  build fuzz/ and run one coverage-guided target (user_token, proxy_target,
-                 egress_policy, provider_definition) for N seconds (default 60)";
+                 egress_policy, provider_definition) for N seconds (default 60); --merge
+                 adds the scratch inputs that reach new code to the kept corpus fuzz/corpus/NAME";
 
 const BENCHES: &[&str] = &["plugin-call", "proxy"];
 
@@ -130,7 +132,29 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     // End-to-end tests start the real `weft` binary; `cargo test` builds a
     // package's binaries only for that package's own tests.
     status(cargo().current_dir(root).args(["build", "--locked", "-p", "weft-server", "--bin", "weft"]))?;
-    status(cargo().current_dir(root).args(["test", "--workspace", "--locked"]).args(extra))
+    // The tests leave their canaries, logs and data directories here for
+    // the sweep; kept when the sweep finds something, to look at.
+    let sweep_dir = std::env::temp_dir().join(format!("weft-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&sweep_dir);
+    std::fs::create_dir_all(&sweep_dir).with_context(|| format!("creating {}", sweep_dir.display()))?;
+    let tested = status(
+        cargo()
+            .current_dir(root)
+            .args(["test", "--workspace", "--locked"])
+            .args(extra)
+            .env("WEFT_SWEEP_DIR", &sweep_dir),
+    );
+    let swept = tested.and_then(|()| sweep::check(&sweep_dir, extra.is_empty()));
+    match swept {
+        Ok(()) => {
+            let _ = std::fs::remove_dir_all(&sweep_dir);
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("the sweep directory is kept: {}", sweep_dir.display());
+            Err(e)
+        }
+    }
 }
 
 /// The fuzz targets of `fuzz/` (each a binary and a corpus folder).
@@ -154,11 +178,12 @@ fn host_triple() -> anyhow::Result<String> {
 
 fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let Some(name) = args.first().filter(|n| FUZZ_TARGETS.contains(&n.as_str())) else {
-        bail!("usage: cargo xtask fuzz NAME [--seconds N]; targets: {}", FUZZ_TARGETS.join(", "));
+        bail!("usage: cargo xtask fuzz NAME [--seconds N | --merge]; targets: {}", FUZZ_TARGETS.join(", "));
     };
-    let seconds: u64 = match args.get(1).map(String::as_str) {
-        None => 60,
-        Some("--seconds") => args.get(2).context("--seconds needs a number")?.parse().context("--seconds N")?,
+    let (seconds, merge): (u64, bool) = match args.get(1).map(String::as_str) {
+        None => (60, false),
+        Some("--seconds") => (args.get(2).context("--seconds needs a number")?.parse().context("--seconds N")?, false),
+        Some("--merge") => (0, true),
         Some(other) => bail!("unknown option {other:?}"),
     };
     let triple = host_triple()?;
@@ -171,12 +196,23 @@ fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
             .args(["build", "--release", "--target", &triple, "--bin", name]),
     )?;
     // New inputs go to a scratch corpus; the repository keeps the seeds and
-    // the interesting finds copied there by hand (replayed by the tests).
+    // the interesting finds merged in with `--merge` (replayed by the tests).
     let scratch = target_dir.join("corpus").join(name);
     let artifacts = target_dir.join("artifacts").join(name);
     std::fs::create_dir_all(&scratch)?;
     std::fs::create_dir_all(&artifacts)?;
     let binary = target_dir.join(&triple).join("release").join(name);
+    let kept = root.join("fuzz").join("corpus").join(name);
+    if merge {
+        // libFuzzer's merge: of the scratch inputs, the ones that reach code
+        // the kept corpus does not are copied into it, each as small as
+        // found. Review and commit what it adds.
+        let before = std::fs::read_dir(&kept)?.count();
+        status(Command::new(&binary).arg("-merge=1").arg(&kept).arg(&scratch))?;
+        let after = std::fs::read_dir(&kept)?.count();
+        eprintln!("{name}: {} inputs added to {} (now {after})", after - before, kept.display());
+        return Ok(());
+    }
     eprintln!(
         "fuzzing {name} for {seconds} s (new inputs in {}, crashes in {})",
         scratch.display(),
@@ -188,7 +224,7 @@ fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
             .arg("-print_final_stats=1")
             .arg(format!("-artifact_prefix={}/", artifacts.display()))
             .arg(&scratch)
-            .arg(root.join("fuzz").join("corpus").join(name)),
+            .arg(&kept),
     )
 }
 

@@ -12,4 +12,5 @@ mod plugin_services;
 mod proxy;
 mod slow_clients;
 mod support;
+mod tenancy;
 mod tokens;

@@ -30,7 +30,7 @@ impl Drop for TestApp {
 
 /// A data directory holding the given plugins.
 pub(crate) fn data_dir_with(plugins: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = weft_tests::sweep::data_dir();
     let plugin_dir = dir.path().join("plugins");
     std::fs::create_dir_all(&plugin_dir).unwrap();
     for p in plugins {
@@ -255,6 +255,17 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
+        // The canary sweep scans what PostgreSQL stored, too.
+        if let Some(sweep) = weft_tests::sweep::dir() {
+            let out = std::process::Command::new("pg_dump")
+                .args(["-h", "/var/run/postgresql", "-U", "postgres", &self.name])
+                .output();
+            if let Some(out) = out.ok().filter(|o| o.status.success()) {
+                let dir = sweep.join("data");
+                let _ = std::fs::create_dir_all(&dir);
+                let _ = std::fs::write(dir.join(format!("{}.sql", self.name)), out.stdout);
+            }
+        }
         let _ = std::process::Command::new("psql")
             .args(["-h", "/var/run/postgresql", "-U", "postgres", "-q", "-c"])
             .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))

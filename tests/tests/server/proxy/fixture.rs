@@ -103,6 +103,9 @@ impl ProxyFixture {
 
     /// Connects `key` for `user` on `kind`; returns the credential id.
     pub(crate) async fn connect_as(&self, user: &str, kind: &str, key: &str, multiple: bool) -> String {
+        if key.len() >= 12 {
+            weft_tests::sweep::register(key);
+        }
         let path = format!("/projects/{}/sdk/connect/{kind}/credentials", self.project);
         let body = json!({ "fields": { "api_key": key }, "allowMultipleCredentials": multiple });
         let (status, created) = self.app.call(Method::POST, &path, Some(&self.token(user)), Some(body)).await;
