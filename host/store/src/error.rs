@@ -40,6 +40,11 @@ pub enum Error {
         /// How many entries it may hold.
         limit: u64,
     },
+    /// A queued step's completion or heartbeat came with a lease that is no
+    /// longer its own (it expired and the step was given to another
+    /// worker, or the step is done): nothing was changed.
+    #[error("the step's lease was lost: another worker has it, or it is done")]
+    LeaseLost,
     /// The database failed, or holds something this build cannot read.
     /// Internal: log it, never echo it.
     #[error("storage backend failed: {0}")]

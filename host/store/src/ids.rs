@@ -1,26 +1,23 @@
 //! Typed ids, so a signing-key id can never be passed where a project id is
 //! expected, and the store's clock.
 
-use std::fmt;
-use std::str::FromStr;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
-        pub struct $name(Uuid);
+        pub struct $name(uuid::Uuid);
 
         impl $name {
             /// A new random (v4) id.
             pub fn new() -> Self {
-                Self(Uuid::new_v4())
+                Self(uuid::Uuid::new_v4())
             }
 
             /// The UUID inside.
-            pub fn as_uuid(&self) -> Uuid {
+            pub fn as_uuid(&self) -> uuid::Uuid {
                 self.0
             }
         }
@@ -31,27 +28,29 @@ macro_rules! id_type {
             }
         }
 
-        impl From<Uuid> for $name {
-            fn from(id: Uuid) -> Self {
+        impl From<uuid::Uuid> for $name {
+            fn from(id: uuid::Uuid) -> Self {
                 Self(id)
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
             }
         }
 
-        impl FromStr for $name {
+        impl std::str::FromStr for $name {
             type Err = uuid::Error;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self)
+                uuid::Uuid::parse_str(s).map(Self)
             }
         }
     };
 }
+
+pub(crate) use id_type;
 
 id_type!(
     /// A project: the tenant every other row belongs to.

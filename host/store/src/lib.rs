@@ -12,8 +12,8 @@
 //! [`Store`] is the trait the server holds as `Arc<dyn Store>`; its methods
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
-//! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`]), and a new
-//! concern (the queue, see `queue.rs`) arrives as a new supertrait. On
+//! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`],
+//! [`QueueStore`]), and a new concern arrives as a new supertrait. On
 //! `dyn Store` every method is callable without imports; on a concrete
 //! [`SqliteStore`] or [`PgStore`], import [`prelude`].
 //!
@@ -118,6 +118,10 @@ pub use open::{Backend, DEFAULT_SQLITE_FILE, open};
 pub use plugin_state::{MAX_PLUGIN_STATE_KEY_BYTES, MAX_PLUGIN_STATE_VALUE_BYTES, PluginStateScope, PluginStateStore};
 pub use postgres::PgStore;
 pub use projects::{Environment, NewProject, Project, ProjectStore};
+pub use queue::{
+    ClaimedStep, Completion, Execution, ExecutionId, ExecutionStatus, Join, Lease, MAX_STEP_ID_LEN, NewExecution,
+    NewStep, Outcome, QueueStore, Reaped, StepRun, StepRunId, StepState, WorkflowId,
+};
 pub use sqlite::{SqlitePragmas, SqliteStore};
 pub use tasks::{TaskRecord, TaskStore};
 pub use users::{ConnectedUser, MAX_PAGE_SIZE, UserCursor, UserPage, UserStore};
@@ -137,6 +141,7 @@ pub trait Store:
     + CredentialStore
     + TaskStore
     + PluginStateStore
+    + QueueStore
     + Send
     + Sync
 {
@@ -155,7 +160,7 @@ pub trait Store:
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore, Store, TaskStore,
-        UserStore,
+        ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore, QueueStore, Store,
+        TaskStore, UserStore,
     };
 }

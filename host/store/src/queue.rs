@@ -1,47 +1,547 @@
-//! The queue: where workflow steps wait, are claimed by a worker and
-//! complete. Empty on purpose: the workflow issue fills it. This says what
-//! goes here and how, so it arrives like every other concern (see "How a
-//! concern is stored" in the crate docs).
+//! The queue: where workflow steps wait, are claimed by a worker under a
+//! lease and complete. The same rows are the task history: a step row keeps
+//! its input, output or error, and its times, once it has run.
 //!
-//! # What comes
+//! # The model
 //!
-//! As `DESIGN.md` ("Storage and queue") sets it out:
+//! An execution is one run of one version of a workflow, for one user. Its
+//! steps are rows of `steps`, one per run of a step: a step inside a fan-out
+//! runs once per instance, `instance` naming which (`"2"`, or `"2.0"` in a
+//! nested fan-out; empty outside fan-outs). `(execution, step, instance)`
+//! is unique, so queuing is idempotent: a successor queued twice (a
+//! completion repeated after a crash) is one row, and a resumed execution
+//! never runs a completed step again. A step's idempotency key is derived
+//! from that triple, so it is the same on every attempt and every restart.
 //!
-//! - one row per runnable step, with its project, execution and step, the
-//!   attempt, the state, when it may run, the lease (token, expiry, hard
-//!   deadline), how many crash restarts it has had and its idempotency key;
-//! - a `QueueStore` trait here, a supertrait of `Store`, re-exported from
-//!   the crate root and listed in `prelude`: enqueue (in the same
-//!   transaction that stores the previous step's result, so a resumed
-//!   execution never re-runs a completed step), claim with a lease,
-//!   heartbeat, complete or fail fenced on the lease token, park a
-//!   rate-limited step until its provider's window resets (no retry and no
-//!   concurrency slot consumed), and the reaper's pass that re-queues
-//!   expired leases and fails a step after 3 crash restarts;
-//! - the per-project count of executing steps, changed in the same
-//!   transaction as the step's state; work over the limit waits.
+//! What comes next is the executor's business (it reads the definition);
+//! the store makes each move atomic. A [`Completion`] stores a step's
+//! outcome, queues its successors, settles a fan-out's join and sets the
+//! execution's status in one transaction, fenced on the lease token: a
+//! worker whose lease expired (it froze, and the step was given to another)
+//! gets [`Error::LeaseLost`] and changes nothing. Successors are queued only
+//! while the execution is still running: once it has ended (a failed step
+//! ended it, or it finished), stragglers complete their own rows and queue
+//! nothing, and ending an execution as failed cancels its queued steps.
 //!
-//! # How
+//! A fan-out step completes as [`Outcome::FannedOut`]: it waits with a count
+//! of pending instances, and the completion of the last step of each
+//! instance carries a [`Join`] that counts one down; the one that reaches
+//! zero finishes the fan-out and queues what follows it.
 //!
-//! - Types and trait in this file; the rows, the shared statements and the
-//!   implementation for both stores in `queue/sql.rs` inside
-//!   `for_both_backends!`; `NNNN_queue.sql` in both migration folders; a
-//!   `queue` group in the conformance suite.
-//! - Claiming is where the backends differ, so it is an inherent method on
-//!   each store: PostgreSQL claims with `FOR UPDATE SKIP LOCKED` in a CTE,
-//!   because several processes share one database; SQLite claims inside
-//!   the single writer's `begin_write()`, whose `BEGIN IMMEDIATE` already
-//!   makes claims serial. Heartbeats, completion and the reaper are single
-//!   `UPDATE`s fenced on the lease token and are shared.
-//! - Times (`run_after`, lease expiry, deadline) are `rows::Ts`, so they
-//!   compare in SQL on both backends; methods take `now` from the caller,
-//!   as `CredentialStore::credentials_expiring` does, so tests own the clock.
-//! - Leadership of the scheduler and reapers on PostgreSQL is a one-key
-//!   advisory lock of a fixed id. PostgreSQL keeps one-key and two-key
-//!   advisory locks apart: the two-key form, with a first key naming the
-//!   concern, is for a concern's locks on things that have no row to lock.
-//!   `NOTIFY` is a wake-up hint only, polling the fallback.
-//! - The budgets (≥ 2,000 steps/s one at a time and ≥ 10,000 batched on
-//!   PostgreSQL, ≥ 5,000 durable steps/s on SQLite) are measured with the
-//!   plain pattern first; a backend-specific trick such as
-//!   `tasks/sql/sqlite_insert.rs` needs a measurement that asks for it.
+//! # Claims and leases
+//!
+//! [`QueueStore::claim_steps`] takes up to `limit` queued steps whose time
+//! has come, oldest first, and leases them: a token, a lease expiry that
+//! [`QueueStore::heartbeat`] extends, and a hard deadline it never extends
+//! past. PostgreSQL claims with `FOR UPDATE SKIP LOCKED` in a CTE, so several
+//! processes share one database; SQLite claims inside the single writer's
+//! `BEGIN IMMEDIATE`, which makes claims serial. [`QueueStore::reap`] gives
+//! the steps of expired leases back to the queue (a crash restart) and fails
+//! a step, and its execution, at the `max_restarts`-th.
+//!
+//! Methods take `now` from the caller, as `CredentialStore::credentials_expiring`
+//! does, so tests own the clock. Not here yet (the advanced workflow issue):
+//! the per-project count of executing steps and parking a rate-limited step.
+//!
+//! # Leadership
+//!
+//! Leadership of the scheduler and reapers on PostgreSQL is a one-key
+//! advisory lock of a fixed id. PostgreSQL keeps one-key and two-key
+//! advisory locks apart: the two-key form, with a first key naming the
+//! concern, is for a concern's locks on things that have no row to lock.
+//! `NOTIFY` is a wake-up hint only, polling the fallback.
+
+mod sql;
+
+use crate::ids::{CredentialId, ProjectId};
+use crate::{Error, Result};
+use async_trait::async_trait;
+use serde_json::Value;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+crate::ids::id_type!(
+    /// A workflow of a project.
+    WorkflowId
+);
+crate::ids::id_type!(
+    /// One execution (run) of a workflow.
+    ExecutionId
+);
+crate::ids::id_type!(
+    /// One run of one step of an execution (a row of the queue).
+    StepRunId
+);
+
+/// Longest step id accepted, in characters.
+pub const MAX_STEP_ID_LEN: usize = 200;
+
+/// Longest fan-out instance path accepted, in characters.
+const MAX_INSTANCE_LEN: usize = 200;
+
+/// Where an execution is. These are the reference's values; waiting work
+/// (a delay, a retry's back-off) is `Delayed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExecutionStatus {
+    /// Steps are queued or running.
+    Executing,
+    /// Waiting for a delay or a retry.
+    Delayed,
+    /// Every step ran; ended.
+    Succeeded,
+    /// A step failed; ended.
+    Failed,
+}
+
+impl ExecutionStatus {
+    /// As stored and shown: `EXECUTING`, `DELAYED`, `SUCCEEDED`, `FAILED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Executing => "EXECUTING",
+            Self::Delayed => "DELAYED",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    /// Whether the execution is over.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+impl std::str::FromStr for ExecutionStatus {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "EXECUTING" => Self::Executing,
+            "DELAYED" => Self::Delayed,
+            "SUCCEEDED" => Self::Succeeded,
+            "FAILED" => Self::Failed,
+            other => return Err(Error::Invalid(format!("unknown execution status {other:?}"))),
+        })
+    }
+}
+
+/// Where one step run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepState {
+    /// Waiting in the queue (maybe until a later `run_after`).
+    Queued,
+    /// Claimed by a worker under a lease.
+    Running,
+    /// A fan-out waiting for its instances.
+    Waiting,
+    /// Ran and succeeded (its output stored).
+    Succeeded,
+    /// Ran and failed (its error stored).
+    Failed,
+    /// Never ran: its execution ended first.
+    Cancelled,
+}
+
+impl StepState {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Waiting => "waiting",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::str::FromStr for StepState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "waiting" => Self::Waiting,
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            other => return Err(Error::Invalid(format!("unknown step state {other:?}"))),
+        })
+    }
+}
+
+/// A step to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewStep {
+    /// The step's id in the definition.
+    pub step: String,
+    /// Its fan-out instance path; empty outside fan-outs.
+    pub instance: String,
+    /// Not before this time (a delay, a retry); `None` runs it now.
+    pub run_after: Option<OffsetDateTime>,
+}
+
+impl NewStep {
+    /// `step` outside any fan-out, to run now.
+    pub fn new(step: impl Into<String>) -> Self {
+        Self { step: step.into(), instance: String::new(), run_after: None }
+    }
+
+    /// In the fan-out instance `instance`.
+    pub fn in_instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = instance.into();
+        self
+    }
+
+    /// Not before `at`.
+    pub fn after(mut self, at: OffsetDateTime) -> Self {
+        self.run_after = Some(at);
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        crate::check::label("step id", &self.step, MAX_STEP_ID_LEN)?;
+        if self.instance.len() > MAX_INSTANCE_LEN || self.instance.contains('\0') {
+            return Err(Error::Invalid(format!("fan-out instance path {:?} is not accepted", self.instance)));
+        }
+        Ok(())
+    }
+}
+
+/// An execution to start: its row, the trigger's output (stored as the
+/// trigger's own step row, succeeded) and its first steps, in one
+/// transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewExecution {
+    /// The project.
+    pub project: ProjectId,
+    /// The workflow.
+    pub workflow: WorkflowId,
+    /// The deployed version it runs, for its whole life.
+    pub version: u32,
+    /// The connected user it runs for, if any.
+    pub user: Option<String>,
+    /// The user's account it runs with (`X-Paragon-Credential`), if any.
+    pub credential: Option<CredentialId>,
+    /// The trigger's step id in the definition.
+    pub trigger_step: String,
+    /// The kind of trigger (`app_event`, `request`, ...), for the history.
+    pub trigger_kind: String,
+    /// What the trigger outputs (the event, the request).
+    pub trigger_output: Value,
+    /// The steps to queue first.
+    pub first: Vec<NewStep>,
+}
+
+/// An execution as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    /// Its id.
+    pub id: ExecutionId,
+    /// The project.
+    pub project: ProjectId,
+    /// The workflow.
+    pub workflow: WorkflowId,
+    /// The version it runs.
+    pub version: u32,
+    /// The user it runs for.
+    pub user: Option<String>,
+    /// The account it runs with.
+    pub credential: Option<CredentialId>,
+    /// The kind of trigger.
+    pub trigger_kind: String,
+    /// Where it is.
+    pub status: ExecutionStatus,
+    /// What a Response step answered, once one has.
+    pub response: Option<Value>,
+    /// When it started.
+    pub created_at: OffsetDateTime,
+    /// When it ended.
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+/// One step run as stored: the queue's row and the history's record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRun {
+    /// Its id.
+    pub id: StepRunId,
+    /// The execution.
+    pub execution: ExecutionId,
+    /// The step's id in the definition.
+    pub step: String,
+    /// Its fan-out instance path.
+    pub instance: String,
+    /// Where it is.
+    pub state: StepState,
+    /// Retries after failures so far.
+    pub attempt: u32,
+    /// Leases that expired so far (crashed or frozen workers).
+    pub restarts: u32,
+    /// The key that stays the same on every attempt and restart.
+    pub idempotency_key: String,
+    /// Its resolved input, once it ran.
+    pub input: Option<Value>,
+    /// Its output, once it succeeded.
+    pub output: Option<Value>,
+    /// Its error, once it failed.
+    pub error: Option<Value>,
+    /// Not before.
+    pub run_after: OffsetDateTime,
+    /// When it was queued.
+    pub created_at: OffsetDateTime,
+    /// When a worker first took it.
+    pub started_at: Option<OffsetDateTime>,
+    /// When it ended.
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+/// A lease on a claimed step: what a heartbeat and the completion present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The token that fences the completion.
+    pub token: Uuid,
+    /// Until when it holds unless renewed.
+    pub until: OffsetDateTime,
+    /// The hard deadline no heartbeat extends past.
+    pub deadline: OffsetDateTime,
+}
+
+/// A step claimed by a worker, with what it needs to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedStep {
+    /// The step run.
+    pub id: StepRunId,
+    /// The project.
+    pub project: ProjectId,
+    /// The execution.
+    pub execution: ExecutionId,
+    /// The workflow.
+    pub workflow: WorkflowId,
+    /// The version the execution runs.
+    pub version: u32,
+    /// The user it runs for.
+    pub user: Option<String>,
+    /// The account it runs with.
+    pub credential: Option<CredentialId>,
+    /// The step's id in the definition.
+    pub step: String,
+    /// Its fan-out instance path.
+    pub instance: String,
+    /// Retries after failures so far.
+    pub attempt: u32,
+    /// Leases that expired so far.
+    pub restarts: u32,
+    /// The key that stays the same on every attempt and restart.
+    pub idempotency_key: String,
+    /// The lease.
+    pub lease: Lease,
+}
+
+/// How a claimed step ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It succeeded with `output`.
+    Succeeded {
+        /// Its resolved input.
+        input: Value,
+        /// Its output.
+        output: Value,
+    },
+    /// It failed for good with `error`.
+    Failed {
+        /// Its resolved input.
+        input: Value,
+        /// The error, as the history shows it.
+        error: Value,
+    },
+    /// It failed and runs again at `run_after` (an auto-retry): back in
+    /// the queue with one more attempt.
+    Retry {
+        /// The error of this attempt.
+        error: Value,
+        /// When to run it again.
+        run_after: OffsetDateTime,
+    },
+    /// A fan-out: it waits for `instances` instances, whose first steps are
+    /// the completion's `next`. With no instance it simply succeeds.
+    FannedOut {
+        /// Its resolved input.
+        input: Value,
+        /// Its output (the items).
+        output: Value,
+        /// How many instances run.
+        instances: u32,
+    },
+}
+
+/// The end of one fan-out instance: counts the fan-out's pending instances
+/// down; the last one finishes the fan-out and queues `then`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    /// The fan-out's step id.
+    pub step: String,
+    /// The fan-out's own instance path (empty unless it is nested).
+    pub instance: String,
+    /// What follows the fan-out, queued by the last instance.
+    pub then: Vec<NewStep>,
+    /// The execution's status to set when the last instance is done and
+    /// nothing follows (it succeeded), if any.
+    pub finish: Option<ExecutionStatus>,
+}
+
+/// The completion of a claimed step, stored in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The project.
+    pub project: ProjectId,
+    /// The step run.
+    pub id: StepRunId,
+    /// The lease it was claimed with.
+    pub token: Uuid,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What to queue next (a fan-out's instances' first steps included).
+    pub next: Vec<NewStep>,
+    /// The fan-out instance this step ends, if it ends one.
+    pub join: Option<Join>,
+    /// The execution's new status, if it changes (`Failed` ends it and
+    /// cancels its queued steps; `Succeeded` ends it).
+    pub execution: Option<ExecutionStatus>,
+    /// What a Response step answers, stored on the execution.
+    pub response: Option<Value>,
+}
+
+/// What a pass of the reaper did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// Steps given back to the queue.
+    pub requeued: u64,
+    /// Steps failed (with their executions) at their last restart.
+    pub failed: u64,
+}
+
+/// Workflow executions and the queue of their steps.
+#[async_trait]
+pub trait QueueStore: Send + Sync {
+    /// Stores a new execution, its trigger's output and its first steps, in
+    /// one transaction. `NotFound("project")` for an unknown project.
+    async fn start_execution(&self, new: NewExecution, now: OffsetDateTime) -> Result<ExecutionId>;
+
+    /// Leases up to `limit` queued steps whose `run_after` has come, oldest
+    /// first: each lease holds for `lease_for`, renewable until
+    /// `now + deadline_for`.
+    async fn claim_steps(
+        &self,
+        now: OffsetDateTime,
+        lease_for: Duration,
+        deadline_for: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedStep>>;
+
+    /// Renews a lease for `lease_for` (never past its deadline); returns the
+    /// new expiry. [`Error::LeaseLost`] when the lease is no longer this
+    /// token's or has passed its deadline.
+    async fn heartbeat(
+        &self,
+        project: ProjectId,
+        id: StepRunId,
+        token: Uuid,
+        now: OffsetDateTime,
+        lease_for: Duration,
+    ) -> Result<OffsetDateTime>;
+
+    /// Stores a completion (see [`Completion`]); [`Error::LeaseLost`] when
+    /// the step is no longer leased with its token, and then nothing
+    /// changes.
+    async fn complete_step(&self, completion: Completion, now: OffsetDateTime) -> Result<()>;
+
+    /// Gives steps whose lease expired (or whose deadline passed) before
+    /// `now` back to the queue, counting a restart; a step at its
+    /// `max_restarts`-th restart fails instead, with its execution. Handles
+    /// up to `limit` steps per call.
+    async fn reap(&self, now: OffsetDateTime, max_restarts: u32, limit: u32) -> Result<Reaped>;
+
+    /// One execution of the project.
+    async fn get_execution(&self, project: ProjectId, id: ExecutionId) -> Result<Execution>;
+
+    /// An execution's step runs, in the order they were queued.
+    async fn execution_steps(&self, project: ProjectId, id: ExecutionId) -> Result<Vec<StepRun>>;
+}
+
+/// The idempotency key of a step run: the same on every attempt and every
+/// restart, different for every step and instance of every execution.
+pub(crate) fn idempotency_key(execution: ExecutionId, step: &str, instance: &str) -> String {
+    if instance.is_empty() { format!("{execution}:{step}") } else { format!("{execution}:{step}:{instance}") }
+}
+
+/// The checks a completion passes before it is stored.
+pub(crate) fn check_completion(c: &Completion) -> Result<()> {
+    for step in c.next.iter().chain(c.join.iter().flat_map(|j| j.then.iter())) {
+        step.check()?;
+    }
+    if let Outcome::FannedOut { instances, .. } = c.outcome
+        && instances > 0
+        && c.next.is_empty()
+    {
+        return Err(Error::Invalid("a fan-out with instances queues their first steps".into()));
+    }
+    Ok(())
+}
+
+/// `now + d`, refused when out of range.
+pub(crate) fn later(now: OffsetDateTime, d: Duration) -> Result<OffsetDateTime> {
+    time::Duration::try_from(d)
+        .ok()
+        .and_then(|d| now.checked_add(d))
+        .ok_or_else(|| Error::Invalid(format!("{d:?} from now is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in
+            [ExecutionStatus::Executing, ExecutionStatus::Delayed, ExecutionStatus::Succeeded, ExecutionStatus::Failed]
+        {
+            assert_eq!(s.as_str().parse::<ExecutionStatus>().unwrap(), s);
+        }
+        for s in [
+            StepState::Queued,
+            StepState::Running,
+            StepState::Waiting,
+            StepState::Succeeded,
+            StepState::Failed,
+            StepState::Cancelled,
+        ] {
+            assert_eq!(s.as_str().parse::<StepState>().unwrap(), s);
+        }
+        assert!("DONE".parse::<ExecutionStatus>().is_err());
+    }
+
+    #[test]
+    fn idempotency_keys_name_the_step_and_instance() {
+        let e = ExecutionId::new();
+        assert_eq!(idempotency_key(e, "s1", ""), format!("{e}:s1"));
+        assert_ne!(idempotency_key(e, "s1", "0"), idempotency_key(e, "s1", "1"));
+        assert_ne!(idempotency_key(e, "s1", ""), idempotency_key(ExecutionId::new(), "s1", ""));
+    }
+
+    #[test]
+    fn a_fan_out_with_instances_must_queue_them() {
+        let c = Completion {
+            project: ProjectId::new(),
+            id: StepRunId::new(),
+            token: Uuid::new_v4(),
+            outcome: Outcome::FannedOut { input: Value::Null, output: Value::Null, instances: 2 },
+            next: vec![],
+            join: None,
+            execution: None,
+            response: None,
+        };
+        assert!(matches!(check_completion(&c), Err(Error::Invalid(_))));
+    }
+}

@@ -14,6 +14,7 @@ mod keys;
 mod lifecycle;
 mod plugin_state;
 mod projects;
+mod queue;
 mod sqlite_only;
 mod tasks;
 mod users;
@@ -106,6 +107,18 @@ conformance! {
         delete,
         large_binary_values,
         invalid_input,
+    ],
+    queue: [
+        start_claim_complete,
+        stale_completions_are_refused,
+        the_reaper_fails_a_step_past_its_restarts,
+        successors_are_queued_once,
+        fan_out_joins_after_the_last_instance,
+        a_failure_ends_the_execution,
+        retries_wait_and_keep_their_key,
+        heartbeats_stop_at_the_deadline,
+        concurrent_claims_take_each_step_once,
+        queue_tenancy,
     ],
     lifecycle: [
         migrate_is_idempotent,

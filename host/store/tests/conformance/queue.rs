@@ -1,0 +1,335 @@
+//! The queue: executions start with their first steps, steps are claimed
+//! under leases, completions are fenced on the lease token and queue what
+//! follows, the reaper restarts abandoned steps and fails them at the limit.
+
+use crate::harness::{Db, project};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::Duration;
+use time::OffsetDateTime;
+use weft_store::{
+    ClaimedStep, Completion, Error, ExecutionStatus, Join, NewExecution, NewStep, Outcome, ProjectId, StepState, Store,
+    WorkflowId,
+};
+
+const LEASE: Duration = Duration::from_secs(30);
+const DEADLINE: Duration = Duration::from_secs(600);
+
+/// Now, at microseconds (what both backends keep).
+fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap()
+}
+
+fn at(t: OffsetDateTime, secs: i64) -> OffsetDateTime {
+    t + time::Duration::seconds(secs)
+}
+
+fn execution(project: ProjectId, first: &[&str]) -> NewExecution {
+    NewExecution {
+        project,
+        workflow: WorkflowId::new(),
+        version: 3,
+        user: Some("user-1".into()),
+        credential: None,
+        trigger_step: "trigger".into(),
+        trigger_kind: "app_event".into(),
+        trigger_output: json!({"event": "created"}),
+        first: first.iter().map(|s| NewStep::new(*s)).collect(),
+    }
+}
+
+fn done(step: &ClaimedStep, output: Value) -> Completion {
+    Completion {
+        project: step.project,
+        id: step.id,
+        token: step.lease.token,
+        outcome: Outcome::Succeeded { input: json!({}), output },
+        next: vec![],
+        join: None,
+        execution: None,
+        response: None,
+    }
+}
+
+async fn claim(s: &dyn Store, t: OffsetDateTime, limit: u32) -> Vec<ClaimedStep> {
+    s.claim_steps(t, LEASE, DEADLINE, limit).await.expect("claim")
+}
+
+async fn claim_one(s: &dyn Store, t: OffsetDateTime) -> ClaimedStep {
+    let mut claimed = claim(s, t, 1).await;
+    assert_eq!(claimed.len(), 1, "one step is due");
+    claimed.remove(0)
+}
+
+pub async fn start_claim_complete(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let new = execution(p, &["a"]);
+    let workflow = new.workflow;
+    let id = s.start_execution(new, t).await.unwrap();
+    let a = claim_one(s, t).await;
+    assert_eq!((a.step.as_str(), a.instance.as_str(), a.execution), ("a", "", id));
+    assert_eq!((a.workflow, a.version, a.user.as_deref()), (workflow, 3, Some("user-1")));
+    assert_eq!((a.attempt, a.restarts), (0, 0));
+    assert_eq!(a.lease.until, at(t, 30));
+    assert!(claim(s, t, 10).await.is_empty(), "a leased step is not claimed again");
+    let mut c = done(&a, json!({"n": 1}));
+    c.next = vec![NewStep::new("b")];
+    s.complete_step(c, t).await.unwrap();
+    let b = claim_one(s, t).await;
+    assert_eq!(b.step, "b");
+    let mut c = done(&b, json!({"n": 2}));
+    c.execution = Some(ExecutionStatus::Succeeded);
+    c.response = Some(json!({"status": 200}));
+    s.complete_step(c, at(t, 1)).await.unwrap();
+
+    let e = s.get_execution(p, id).await.unwrap();
+    assert_eq!(
+        (e.status, e.ended_at, e.response),
+        (ExecutionStatus::Succeeded, Some(at(t, 1)), Some(json!({"status": 200})))
+    );
+    let steps = s.execution_steps(p, id).await.unwrap();
+    let seen: Vec<(&str, StepState, Option<&Value>)> =
+        steps.iter().map(|r| (r.step.as_str(), r.state, r.output.as_ref())).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("trigger", StepState::Succeeded, Some(&json!({"event": "created"}))),
+            ("a", StepState::Succeeded, Some(&json!({"n": 1}))),
+            ("b", StepState::Succeeded, Some(&json!({"n": 2}))),
+        ]
+    );
+    let keys: HashSet<&str> = steps.iter().map(|r| r.idempotency_key.as_str()).collect();
+    assert_eq!(keys.len(), 3, "every step has its own idempotency key");
+    assert!(claim(s, at(t, 60), 10).await.is_empty());
+}
+
+pub async fn stale_completions_are_refused(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    s.start_execution(execution(p, &["a"]), t).await.unwrap();
+    let first = claim_one(s, t).await;
+    // The worker froze: its lease expires and the reaper gives the step back.
+    let reaped = s.reap(at(t, 31), 3, 100).await.unwrap();
+    assert_eq!((reaped.requeued, reaped.failed), (1, 0));
+    let second = claim_one(s, at(t, 32)).await;
+    assert_eq!((second.id, second.restarts), (first.id, 1));
+    assert_ne!(second.lease.token, first.lease.token);
+    assert_eq!(second.idempotency_key, first.idempotency_key, "the key survives a restart");
+    // The frozen worker wakes up: everything it presents is refused.
+    let stale = s.heartbeat(p, first.id, first.lease.token, at(t, 33), LEASE).await;
+    assert!(matches!(stale, Err(Error::LeaseLost)), "{stale:?}");
+    let mut c = done(&first, json!("stale"));
+    c.next = vec![NewStep::new("from-stale")];
+    assert!(matches!(s.complete_step(c, at(t, 33)).await, Err(Error::LeaseLost)));
+    s.complete_step(done(&second, json!("fresh")), at(t, 34)).await.unwrap();
+    // Completing twice is refused too.
+    assert!(matches!(s.complete_step(done(&second, json!("again")), at(t, 35)).await, Err(Error::LeaseLost)));
+    let steps = s.execution_steps(p, second.execution).await.unwrap();
+    assert_eq!(steps.len(), 2, "the stale completion queued nothing");
+    assert_eq!(steps[1].output, Some(json!("fresh")));
+}
+
+pub async fn the_reaper_fails_a_step_past_its_restarts(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["a", "b"]), t).await.unwrap();
+    let mut clock = t;
+    // "a" is abandoned three times (restarts allowed: 2), "b" waits queued.
+    for round in 0..3 {
+        let claimed = claim(s, clock, 10).await;
+        let a = claimed.iter().find(|c| c.step == "a").expect("a is claimed");
+        assert_eq!(a.restarts, round);
+        for other in claimed.iter().filter(|c| c.step != "a") {
+            // Hand "b" back to the queue unrun, as a retry due later.
+            let retry = Outcome::Retry { error: json!({}), run_after: at(t, 10_000) };
+            let c = Completion { outcome: retry, ..done(other, Value::Null) };
+            s.complete_step(c, clock).await.unwrap();
+        }
+        clock = at(clock, 31);
+        let reaped = s.reap(clock, 2, 100).await.unwrap();
+        let expected = if round < 2 { (1, 0) } else { (0, 1) };
+        assert_eq!((reaped.requeued, reaped.failed), expected, "round {round}");
+    }
+    let e = s.get_execution(p, id).await.unwrap();
+    assert_eq!(e.status, ExecutionStatus::Failed);
+    let steps = s.execution_steps(p, id).await.unwrap();
+    let a = steps.iter().find(|r| r.step == "a").unwrap();
+    assert_eq!((a.state, a.restarts), (StepState::Failed, 3));
+    assert_eq!(a.error.as_ref().unwrap()["code"], "STEP_ABANDONED");
+    let b = steps.iter().find(|r| r.step == "b").unwrap();
+    assert_eq!(b.state, StepState::Cancelled, "a failed execution's queued steps never run");
+    assert!(claim(s, at(t, 20_000), 10).await.is_empty());
+}
+
+pub async fn successors_are_queued_once(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["a", "b"]), t).await.unwrap();
+    let claimed = claim(s, t, 10).await;
+    assert_eq!(claimed.len(), 2);
+    // Both name "c" as their successor (and "a" twice): one row.
+    for step in &claimed {
+        let mut c = done(step, Value::Null);
+        c.next = vec![NewStep::new("c"), NewStep::new("c")];
+        s.complete_step(c, t).await.unwrap();
+    }
+    let c = claim(s, t, 10).await;
+    assert_eq!(c.iter().map(|c| c.step.as_str()).collect::<Vec<_>>(), vec!["c"]);
+    assert_eq!(s.execution_steps(p, id).await.unwrap().len(), 4);
+}
+
+pub async fn fan_out_joins_after_the_last_instance(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["fan"]), t).await.unwrap();
+    let fan = claim_one(s, t).await;
+    let mut c = done(&fan, Value::Null);
+    c.outcome = Outcome::FannedOut { input: json!({}), output: json!([1, 2, 3]), instances: 3 };
+    c.next = (0..3).map(|i| NewStep::new("body").in_instance(i.to_string())).collect();
+    s.complete_step(c, t).await.unwrap();
+    let bodies = claim(s, t, 10).await;
+    assert_eq!(bodies.len(), 3);
+    let instances: HashSet<&str> = bodies.iter().map(|b| b.instance.as_str()).collect();
+    assert_eq!(instances, HashSet::from(["0", "1", "2"]));
+    let keys: HashSet<&str> = bodies.iter().map(|b| b.idempotency_key.as_str()).collect();
+    assert_eq!(keys.len(), 3, "each instance has its own key");
+    for (n, body) in bodies.iter().enumerate() {
+        let mut c = done(body, json!(n));
+        c.join =
+            Some(Join { step: "fan".into(), instance: String::new(), then: vec![NewStep::new("after")], finish: None });
+        s.complete_step(c, t).await.unwrap();
+        let fan_row = s.execution_steps(p, id).await.unwrap().into_iter().find(|r| r.step == "fan").unwrap();
+        let next = claim(s, t, 10).await;
+        if n < 2 {
+            assert_eq!(fan_row.state, StepState::Waiting);
+            assert!(next.is_empty(), "nothing follows before every instance is done");
+        } else {
+            assert_eq!(fan_row.state, StepState::Succeeded);
+            assert_eq!(next.iter().map(|c| c.step.as_str()).collect::<Vec<_>>(), vec!["after"]);
+        }
+    }
+}
+
+pub async fn a_failure_ends_the_execution(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["a", "b", "c"]), t).await.unwrap();
+    let claimed = claim(s, t, 2).await;
+    assert_eq!(claimed.len(), 2);
+    let (failing, straggler) = (&claimed[0], &claimed[1]);
+    let mut c = done(failing, Value::Null);
+    c.outcome = Outcome::Failed { input: json!({"x": 1}), error: json!({"message": "provider said no"}) };
+    c.execution = Some(ExecutionStatus::Failed);
+    s.complete_step(c, t).await.unwrap();
+    // The step still running completes its own row and queues nothing.
+    let mut c = done(straggler, json!("late"));
+    c.next = vec![NewStep::new("d")];
+    c.execution = Some(ExecutionStatus::Succeeded);
+    s.complete_step(c, t).await.unwrap();
+    let e = s.get_execution(p, id).await.unwrap();
+    assert_eq!(e.status, ExecutionStatus::Failed, "an ended execution keeps its status");
+    let steps = s.execution_steps(p, id).await.unwrap();
+    let state = |name: &str| steps.iter().find(|r| r.step == name).map(|r| r.state);
+    assert_eq!(state(&failing.step), Some(StepState::Failed));
+    assert_eq!(state(&straggler.step), Some(StepState::Succeeded));
+    let third = ["a", "b", "c"].into_iter().find(|n| *n != failing.step && *n != straggler.step).unwrap();
+    assert_eq!(state(third), Some(StepState::Cancelled));
+    assert_eq!(state("d"), None);
+    assert!(claim(s, t, 10).await.is_empty());
+}
+
+pub async fn retries_wait_and_keep_their_key(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["a"]), t).await.unwrap();
+    let first = claim_one(s, t).await;
+    let c = Completion {
+        outcome: Outcome::Retry { error: json!({"message": "429"}), run_after: at(t, 10) },
+        execution: Some(ExecutionStatus::Delayed),
+        ..done(&first, Value::Null)
+    };
+    s.complete_step(c, t).await.unwrap();
+    assert_eq!(s.get_execution(p, id).await.unwrap().status, ExecutionStatus::Delayed);
+    assert!(claim(s, at(t, 9), 10).await.is_empty(), "not before its time");
+    let again = claim_one(s, at(t, 10)).await;
+    assert_eq!((again.id, again.attempt, again.restarts), (first.id, 1, 0));
+    assert_eq!(again.idempotency_key, first.idempotency_key);
+    assert_eq!(s.get_execution(p, id).await.unwrap().status, ExecutionStatus::Executing, "claimed, it runs again");
+}
+
+pub async fn heartbeats_stop_at_the_deadline(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    s.start_execution(execution(p, &["a"]), t).await.unwrap();
+    let claimed = s.claim_steps(t, Duration::from_secs(5), Duration::from_secs(20), 1).await.unwrap().remove(0);
+    assert_eq!((claimed.lease.until, claimed.lease.deadline), (at(t, 5), at(t, 20)));
+    let until = s.heartbeat(p, claimed.id, claimed.lease.token, at(t, 4), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(until, at(t, 9));
+    let until = s.heartbeat(p, claimed.id, claimed.lease.token, at(t, 8), Duration::from_secs(60)).await.unwrap();
+    assert_eq!(until, at(t, 20), "never past the deadline");
+    let late = s.heartbeat(p, claimed.id, claimed.lease.token, at(t, 21), Duration::from_secs(5)).await;
+    assert!(matches!(late, Err(Error::LeaseLost)), "{late:?}");
+    // Past its deadline the reaper takes it back, even with a fresh lease.
+    assert_eq!(s.reap(at(t, 21), 3, 10).await.unwrap().requeued, 1);
+}
+
+pub async fn concurrent_claims_take_each_step_once(db: Db) {
+    let s = db.store.clone();
+    let p = project(&*s, "A").await.id;
+    let t = now();
+    for _ in 0..40 {
+        s.start_execution(execution(p, &["a", "b", "c", "d", "e"]), t).await.unwrap();
+    }
+    let claimers: Vec<_> = (0..4)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = s.claim_steps(t, LEASE, DEADLINE, 7).await.expect("claim");
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(batch.into_iter().map(|c| c.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for c in claimers {
+        all.extend(c.await.unwrap());
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (200, 200), "every step claimed exactly once");
+}
+
+pub async fn queue_tenancy(db: Db) {
+    let s = &*db.store;
+    let (a, b) = (project(s, "A").await.id, project(s, "B").await.id);
+    let t = now();
+    let id = s.start_execution(execution(a, &["x"]), t).await.unwrap();
+    assert!(matches!(s.get_execution(b, id).await, Err(Error::NotFound("execution"))));
+    assert!(matches!(s.execution_steps(b, id).await, Err(Error::NotFound("execution"))));
+    let claimed = claim_one(s, t).await;
+    assert_eq!(claimed.project, a);
+    let foreign = Completion { project: b, ..done(&claimed, Value::Null) };
+    assert!(matches!(s.complete_step(foreign, t).await, Err(Error::LeaseLost)));
+    assert!(matches!(s.heartbeat(b, claimed.id, claimed.lease.token, t, LEASE).await, Err(Error::LeaseLost)));
+    s.complete_step(done(&claimed, Value::Null), t).await.unwrap();
+    // An execution of an unknown project is refused.
+    let unknown = s.start_execution(execution(ProjectId::new(), &["x"]), t).await;
+    assert!(matches!(unknown, Err(Error::NotFound("project"))), "{unknown:?}");
+    // Deleting a project deletes its executions and steps.
+    s.delete_project(a).await.unwrap();
+    assert!(claim(s, at(t, 3600), 10).await.is_empty());
+}
