@@ -60,6 +60,11 @@ pub enum Fault {
     DelayAfterProcessing(Duration),
     /// Sleeps, then answers with the inner fault (e.g. a slow `invalid_grant`).
     DelayThen(Duration, Box<Fault>),
+    /// Records the request at once (outcome `"fault:hang"`) and never answers
+    /// nor processes it: the presented refresh token stays valid. Models a
+    /// token endpoint that is still working on the request when the client
+    /// dies.
+    Hang,
 }
 
 /// One request as the mock saw it.
@@ -80,7 +85,8 @@ pub struct AuthRecord {
     /// What the mock made of it: `"ok"`, an OAuth error code such as
     /// `"invalid_grant"`, `"invalid_token"`, or `"fault:<what>"` when a
     /// [`Fault`] answered (`"fault:503"`, `"fault:429"`, `"fault:invalid_grant"`,
-    /// `"fault:invalid_client"`, `"fault:redirect"`, `"fault:body:<status>"`).
+    /// `"fault:invalid_client"`, `"fault:redirect"`, `"fault:body:<status>"`,
+    /// `"fault:hang"`).
     /// Delay faults keep the outcome of the normal processing.
     pub outcome: String,
 }

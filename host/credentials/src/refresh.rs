@@ -103,12 +103,20 @@ impl Credentials {
             let until = now + self.settings.lease_ttl;
             match self.store.claim_refresh_lease(project, id, lease, now, until).await? {
                 Some(leased) if leased.version == current.version => {
+                    // Every finished refresh clears the lease; one that merely
+                    // expired was abandoned mid-refresh by a holder that died
+                    // (kill -9, crash) or hung. Its token request may have
+                    // rotated the refresh token at the provider, so an
+                    // `invalid_grant` now means a lost rotation (C8-108, C2-41).
+                    let lease_abandoned = current.lease_until.is_some();
                     // The refresh runs in its own task: a caller that goes away
                     // (a client disconnect) must not leave the lease held and
                     // a rotated refresh token unstored.
                     let this = self.arc()?;
                     let forced = force.is_some();
-                    let task = tokio::spawn(async move { this.refresh_under_lease(leased, lease, forced).await });
+                    let task = tokio::spawn(async move {
+                        this.refresh_under_lease(leased, lease, Taken { forced, lease_abandoned }).await
+                    });
                     let outcome = task.await.map_err(|e| Error::internal(format!("the refresh task failed: {e}")))?;
                     return match outcome {
                         // The provider is down, but the current token has
@@ -186,7 +194,8 @@ impl Credentials {
     }
 
     /// Refreshes a credential whose lease this call holds.
-    async fn refresh_under_lease(&self, credential: Credential, lease: Uuid, forced: bool) -> Result<Usable> {
+    async fn refresh_under_lease(&self, credential: Credential, lease: Uuid, taken: Taken) -> Result<Usable> {
+        let Taken { forced, lease_abandoned } = taken;
         let project = credential.project_id;
         let auth = match self.integration_auth(project, credential.integration_id).await {
             Ok(a) => a,
@@ -211,9 +220,10 @@ impl Credentials {
             match outcome {
                 Ok(fresh) => return self.store_refreshed(&credential, lease, secrets, fresh).await,
                 Err(Refusal::Token(TokenError::InvalidGrant)) => {
-                    // An earlier attempt (now or before) that failed in transit
-                    // may have used the refresh token up.
-                    let lost = attempt > 1 || credential.refresh_failure_count > 0;
+                    // An earlier attempt (now, before, or by a holder that
+                    // died) that failed in transit may have used the refresh
+                    // token up.
+                    let lost = attempt > 1 || credential.refresh_failure_count > 0 || lease_abandoned;
                     return self.on_invalid_grant(&auth, &credential, lease, lost).await;
                 }
                 Err(Refusal::Token(TokenError::InvalidClient)) => {
@@ -479,6 +489,15 @@ fn failure_days(credential: &Credential, today: i64) -> i64 {
 
 fn invalid(credential: &Credential) -> Error {
     Error::NeedsReauth { reason: credential.invalid_reason.clone().unwrap_or_else(|| "needs_reauth".into()) }
+}
+
+/// How a refresh lease was taken.
+#[derive(Clone, Copy)]
+struct Taken {
+    /// For a forced refresh (ignores the give-up rule).
+    forced: bool,
+    /// Over a lease that expired instead of being released.
+    lease_abandoned: bool,
 }
 
 /// Why a refresh must happen regardless of expiry.

@@ -91,14 +91,22 @@ async fn handle(State(state): State<Shared>, req: Request) -> Response {
         outcome,
     };
     lock(&state).log.push(record);
-    if let Some(delay) = linger {
-        tokio::time::sleep(delay).await;
+    match linger {
+        Some(Linger::For(delay)) => tokio::time::sleep(delay).await,
+        Some(Linger::Forever) => std::future::pending().await,
+        None => {}
     }
     response
 }
 
+/// How long to hold a response back once the request is recorded.
+enum Linger {
+    For(Duration),
+    Forever,
+}
+
 /// Outcome, response, and how long to hold the response back.
-async fn dispatch(state: &Shared, req: &Req) -> (String, Response, Option<Duration>) {
+async fn dispatch(state: &Shared, req: &Req) -> (String, Response, Option<Linger>) {
     let path = req.path.as_str();
     if path == "/token" {
         return token(state, req).await;
@@ -202,13 +210,17 @@ fn authorize(st: &mut AuthState, q: &[(String, String)]) -> (String, Response) {
     ("ok".into(), (StatusCode::FOUND, [(header::LOCATION, location.to_string())]).into_response())
 }
 
-async fn token(state: &Shared, req: &Req) -> (String, Response, Option<Duration>) {
+async fn token(state: &Shared, req: &Req) -> (String, Response, Option<Linger>) {
     let fault = lock(state).faults.pop_front();
     let mut linger = None;
     match fault {
         None => {}
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
-        Some(Fault::DelayAfterProcessing(d)) => linger = Some(d),
+        Some(Fault::DelayAfterProcessing(d)) => linger = Some(Linger::For(d)),
+        Some(Fault::Hang) => {
+            let (outcome, response) = fault_response(Fault::Hang);
+            return (outcome, response, Some(Linger::Forever));
+        }
         Some(Fault::DelayThen(d, inner)) => {
             tokio::time::sleep(d).await;
             let (outcome, response) = fault_response(*inner);
@@ -260,6 +272,8 @@ fn fault_response(fault: Fault) -> (String, Response) {
             }
             (format!("fault:body:{code}"), response)
         }
+        // Never sent: the caller holds it back for good.
+        Fault::Hang => ("fault:hang".into(), StatusCode::OK.into_response()),
         // Handled by the caller; kept total so a new variant cannot panic.
         Fault::Delay(_) | Fault::DelayAfterProcessing(_) | Fault::DelayThen(..) => {
             ("fault:delay".into(), StatusCode::OK.into_response())

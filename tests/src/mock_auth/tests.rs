@@ -204,6 +204,29 @@ async fn delay_after_processing_uses_the_refresh_token_up() {
 }
 
 #[tokio::test]
+async fn hang_records_at_once_never_answers_and_leaves_the_refresh_token_valid() {
+    let s = server().await;
+    let (_, rt) = s.issue_tokens(CLIENT, "acct-2", "");
+    s.push_fault(Fault::Hang);
+    let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let hung = browser()
+        .post(s.token_url())
+        .basic_auth(enc(CLIENT), Some(enc(SECRET)))
+        .form(&form)
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(hung.is_err(), "a hung request is never answered");
+    let log = s.log();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].outcome.as_str(), log[0].form_value("refresh_token")), ("fault:hang", Some(rt.as_str())));
+    // Not processed: the refresh token still works, once.
+    let (status, _, body) = token(&s, &form).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!s.is_family_revoked(&rt));
+}
+
+#[tokio::test]
 async fn api_requires_a_valid_bearer_token() {
     let s = server().await;
     let (access, _) = s.issue_tokens(CLIENT, "acct-3", "");

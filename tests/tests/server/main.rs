@@ -7,6 +7,7 @@ mod authz;
 mod basics;
 mod binary;
 mod connect;
+mod crash;
 mod malformed;
 mod plugin_services;
 mod proxy;
