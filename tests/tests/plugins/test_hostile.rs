@@ -140,3 +140,28 @@ async fn one_hostile_call_among_fifty_does_not_stop_the_others() {
     }
     assert_eq!(completed, 49);
 }
+
+#[tokio::test]
+async fn leaked_resource_handles_stop_at_the_cap() {
+    let (t, id) = hostile().await;
+    let cap = test_config().max_resource_handles;
+    // The catalogue's 10⁶ handles: the default cap stops the call long before.
+    let err = run(&t, &id, "LEAK_HANDLES", json!({"count": 1_000_000})).await.unwrap_err();
+    assert!(matches!(err, CallError::ResourceLimit { limit } if limit == cap), "{err:?}");
+    assert!(err.to_string().contains(&format!("limit of {cap} live resource handles")), "{err}");
+    assert_next_call_succeeds(&t, &id).await;
+}
+
+#[tokio::test]
+async fn resource_handles_under_the_cap_are_released_with_the_call() {
+    let config = HostConfig { max_resource_handles: 1_000, ..test_config() };
+    let t = TestHost::with_config(config);
+    let id = t.install("test_hostile").await;
+    // Each call may hold most of the cap: what the previous one leaked went
+    // with its store.
+    for _ in 0..3 {
+        assert_eq!(run(&t, &id, "LEAK_HANDLES", json!({"count": 900})).await.unwrap(), json!({"count": 900}));
+    }
+    let err = run(&t, &id, "LEAK_HANDLES", json!({"count": 1_100})).await.unwrap_err();
+    assert!(matches!(err, CallError::ResourceLimit { limit: 1_000 }), "{err:?}");
+}
