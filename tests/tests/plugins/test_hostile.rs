@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use weft_plugin_host::{ActionCall, CallError, CallOptions, EPOCH_TICK, HostConfig};
+use weft_tests::process::alone;
 use weft_tests::{TestHost, test_config};
 
 fn action(key: &str, input: Value) -> ActionCall {
@@ -164,4 +165,28 @@ async fn resource_handles_under_the_cap_are_released_with_the_call() {
     }
     let err = run(&t, &id, "LEAK_HANDLES", json!({"count": 1_100})).await.unwrap_err();
     assert!(matches!(err, CallError::ResourceLimit { limit: 1_000 }), "{err:?}");
+}
+
+/// A variable in the host process's environment, which the guest must not
+/// see. The test runs in a child process that starts with it: `set_var`
+/// while other tests run in threads is unsound.
+const ENV_CANARY: &str = "WEFT_TEST_ENV_CANARY";
+
+#[tokio::test]
+async fn the_guest_sees_nothing_of_the_host_environment() {
+    let canary = format!("cnry-env-{}", uuid::Uuid::new_v4());
+    if !alone("test_hostile::the_guest_sees_nothing_of_the_host_environment", &[(ENV_CANARY, &canary)]) {
+        return;
+    }
+    // Alone in a child process now, whose environment holds the canary.
+    let canary = std::env::var(ENV_CANARY).expect("the canary is in the host's environment");
+    assert!(std::env::var_os("PATH").is_some(), "the host has variables the guest could leak");
+    let (t, id) = hostile().await;
+    let out = run(&t, &id, "ENV", json!({})).await.unwrap();
+    assert!(!out.to_string().contains(&canary), "{out}");
+    assert_eq!(out["vars"], json!({}), "{out}");
+    assert_eq!(out["args"], json!([]), "{out}");
+    // Without an initial directory from the host, wasi-libc reports "/".
+    let host_cwd = std::env::current_dir().unwrap().display().to_string();
+    assert_ne!(out["cwd"], json!(host_cwd), "{out}");
 }
