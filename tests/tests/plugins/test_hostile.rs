@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use weft_plugin_host::{ActionCall, CallError, CallOptions, EPOCH_TICK, HostConfig};
-use weft_tests::process::alone;
+use weft_tests::process::{alone, open_fds, rss_kib};
 use weft_tests::{TestHost, test_config};
 
 fn action(key: &str, input: Value) -> ActionCall {
@@ -189,4 +189,56 @@ async fn the_guest_sees_nothing_of_the_host_environment() {
     // Without an initial directory from the host, wasi-libc reports "/".
     let host_cwd = std::env::current_dir().unwrap().display().to_string();
     assert_ne!(out["cwd"], json!(host_cwd), "{out}");
+}
+
+/// Call `i` of a rotation through the ways a guest gets stopped: a panic,
+/// leaked handles, a stack overflow, a memory bomb once in ten calls and an
+/// endless loop once in a hundred (the slow ones: they run until a limit);
+/// each must end in its own error.
+async fn stopped_call(t: &TestHost, id: &str, i: usize) {
+    let (key, input) = match i % 3 {
+        _ if i % 100 == 49 => ("LOOP", json!({})),
+        _ if i % 10 == 5 => ("MEMORY_BOMB", json!({})),
+        0 => ("PANIC", json!({})),
+        1 => ("LEAK_HANDLES", json!({"count": 1_000_000})),
+        _ => ("RECURSE", json!({"depth": 10_000_000u64})),
+    };
+    let err = run(t, id, key, input).await.unwrap_err();
+    let expected = match (key, &err) {
+        ("PANIC", CallError::Trap(msg)) => msg.contains("unreachable"),
+        ("LEAK_HANDLES", CallError::ResourceLimit { .. }) => true,
+        ("MEMORY_BOMB", CallError::MemoryLimit { .. }) => true,
+        ("RECURSE", CallError::StackOverflow) => true,
+        ("RECURSE", CallError::Trap(msg)) => msg.contains("out of bounds"),
+        ("LOOP", CallError::CpuBudgetExceeded { .. }) => true,
+        _ => false,
+    };
+    assert!(expected, "{key}: {err:?}");
+}
+
+#[tokio::test]
+async fn a_thousand_traps_leave_memory_and_descriptors_flat() {
+    if !alone("test_hostile::a_thousand_traps_leave_memory_and_descriptors_flat", &[]) {
+        return;
+    }
+    let (t, id) = hostile().await;
+    // Warm-up: the pool's slots, the allocator's arenas and the runtime's
+    // threads settle during the first calls.
+    for i in 0..50 {
+        stopped_call(&t, &id, i).await;
+    }
+    let (rss_before, fds_before) = (rss_kib(), open_fds());
+    let started = Instant::now();
+    for i in 50..1_050 {
+        stopped_call(&t, &id, i).await;
+    }
+    let elapsed = started.elapsed();
+    let (rss_after, fds_after) = (rss_kib(), open_fds());
+    println!("1000 traps in {elapsed:?}: RSS {rss_before} -> {rss_after} KiB, open fds {fds_before} -> {fds_after}");
+    // Slack for allocator and runtime noise only: a store kept alive after a
+    // trap would hold a pool slot, its memory and its resource table, and
+    // exhaust the pool long before the thousandth call.
+    assert!(fds_after <= fds_before + 8, "descriptors grew from {fds_before} to {fds_after}");
+    assert!(rss_after <= rss_before + (64 << 10), "RSS grew from {rss_before} to {rss_after} KiB");
+    assert_next_call_succeeds(&t, &id).await;
 }
