@@ -1,6 +1,7 @@
 //! Test support for Weft: paths of the built plugin components, a plugin
 //! host wired to real services with test limits, a strict mock provider on
-//! loopback that records what it receives, and a log capture.
+//! loopback that records what it receives, a log capture, and running a test
+//! alone in a process of its own.
 //!
 //! Only third parties are mocked: the provider here is a real HTTP server on
 //! 127.0.0.1 reached through the real egress client.
@@ -9,6 +10,7 @@ pub mod logs;
 pub mod mock_api;
 pub mod mock_auth;
 pub mod mock_provider;
+pub mod process;
 pub mod sweep;
 
 use std::path::PathBuf;

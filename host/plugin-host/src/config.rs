@@ -17,6 +17,14 @@ pub struct HostConfig {
     pub max_memory_bytes: usize,
     /// Largest native stack a call's WebAssembly may use.
     pub max_wasm_stack_bytes: usize,
+    /// Resource handles a call may hold at once: entries of the host's
+    /// resource table (streams, pollables) and component-model handles. A
+    /// guest that leaks them gets [`CallError::ResourceLimit`] instead of
+    /// growing host memory; wasmtime's own defaults (10⁶ table entries, 10⁵
+    /// handles) are far more than a plugin needs.
+    ///
+    /// [`CallError::ResourceLimit`]: crate::CallError::ResourceLimit
+    pub max_resource_handles: usize,
     /// Calls running at once; more wait their turn. Sizes the instance pool.
     pub max_concurrent_calls: u32,
     /// Largest JSON document (action output, step output) accepted from a plugin.
@@ -48,6 +56,7 @@ impl Default for HostConfig {
             wall_timeout: Duration::from_secs(30),
             max_memory_bytes: 64 << 20,
             max_wasm_stack_bytes: 512 << 10,
+            max_resource_handles: 10_000,
             max_concurrent_calls: 64,
             max_output_bytes: 4 << 20,
             max_http_response_bytes: 10 << 20,

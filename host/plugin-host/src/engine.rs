@@ -97,3 +97,36 @@ pub(crate) fn step_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>
     step::FunctionStep::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     Ok(l)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::component::Component;
+
+    /// Install-time inspection refuses these imports first; the linkers must
+    /// not provide them either, so a gap in that allow-list still cannot hand
+    /// a plugin a socket, a file or a raw HTTP client.
+    #[test]
+    fn linkers_provide_no_sockets_filesystem_or_wasi_http() {
+        let engine = build_engine(&HostConfig { max_concurrent_calls: 1, ..HostConfig::default() }).unwrap();
+        let linkers = [("integration", integration_linker(&engine).unwrap()), ("step", step_linker(&engine).unwrap())];
+        let imports = [
+            ("wasi:sockets/instance-network@0.2.0", "instance-network"),
+            ("wasi:sockets/tcp-create-socket@0.2.0", "create-tcp-socket"),
+            ("wasi:sockets/ip-name-lookup@0.2.0", "resolve-addresses"),
+            ("wasi:filesystem/preopens@0.2.0", "get-directories"),
+            ("wasi:http/outgoing-handler@0.2.0", "handle"),
+        ];
+        for (import, func) in imports {
+            let wat = format!(r#"(component (import "{import}" (instance (export "{func}" (func)))))"#);
+            let component = Component::new(&engine, &wat).unwrap();
+            for (world, linker) in &linkers {
+                let err = linker.instantiate_pre(&component).err().unwrap_or_else(|| panic!("{world} links {import}"));
+                // "Missing", not a type mismatch: the fixture's signatures are
+                // not the real ones, so a linked interface fails differently.
+                let msg = format!("{err:#}");
+                assert!(msg.contains(import) && msg.contains("implementation is missing"), "{world}: {msg}");
+            }
+        }
+    }
+}

@@ -67,6 +67,12 @@ pub enum CallError {
         /// The cap.
         limit_bytes: usize,
     },
+    /// The call held more resource handles at once than its cap allows.
+    #[error("the plugin exceeded its limit of {limit} live resource handles")]
+    ResourceLimit {
+        /// The cap.
+        limit: usize,
+    },
     /// The call overflowed its stack.
     #[error("the plugin overflowed its stack")]
     StackOverflow,

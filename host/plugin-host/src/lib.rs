@@ -2,12 +2,12 @@
 //! WebAssembly component run here, sandboxed.
 //!
 //! This crate owns the wasmtime engine (pooling allocator, 10 ms epochs with
-//! a per-call CPU budget, a wall-clock timeout, memory and stack caps), the
-//! compiled-artifact cache, install-time inspection (API version, world,
-//! imports as a capability list, declared metadata), one pre-instantiated
-//! component per plugin version with a fresh `Store` per call, and the host
-//! side of the WIT imports (`http`, `logging`, `state`, `secrets`,
-//! `webhook-crypto`).
+//! a per-call CPU budget, a wall-clock timeout, memory, stack and resource
+//! handle caps), the compiled-artifact cache, install-time inspection (API
+//! version, world, imports as a capability list, declared metadata), one
+//! pre-instantiated component per plugin version with a fresh `Store` per
+//! call, and the host side of the WIT imports (`http`, `logging`, `state`,
+//! `secrets`, `webhook-crypto`).
 //!
 //! It does not own storage, secrets, credentials or the network: those come
 //! in as the traits of [`HostServices`], so this crate never holds a database

@@ -1,8 +1,10 @@
 //! `test-hostile`: a test plugin that misbehaves on purpose (endless loops,
-//! memory and stack exhaustion, huge outputs, panics, forbidden hosts) so the
-//! host's sandbox tests can check that each is contained and that the host
-//! keeps serving afterwards.
+//! memory and stack exhaustion, huge outputs, panics, forbidden hosts, leaked
+//! resource handles, prying into the environment) so the host's sandbox
+//! tests can check that each is contained and that the host keeps serving
+//! afterwards.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -31,6 +33,8 @@ impl Integration for TestHostile {
             Action::new("PANIC", "Panic", panic),
             Action::new("FORBIDDEN_HOST", "Call a forbidden host", forbidden_host),
             Action::new("SLEEP", "Sleep", sleep),
+            Action::new("ENV", "Read the environment", environment),
+            Action::new("LEAK_HANDLES", "Create resource handles and never drop them", leak_handles),
         ]
     }
 }
@@ -133,4 +137,43 @@ struct Sleep {
 fn sleep(_cx: &Ctx, input: Sleep) -> Result<Empty> {
     std::thread::sleep(Duration::from_millis(input.ms));
     Ok(Empty {})
+}
+
+#[derive(Serialize, JsonSchema)]
+struct Environment {
+    vars: BTreeMap<String, String>,
+    args: Vec<String>,
+    cwd: Option<String>,
+}
+
+/// Everything `wasi:cli/environment` tells the guest about the host process.
+fn environment(_cx: &Ctx, _: Empty) -> Result<Environment> {
+    Ok(Environment {
+        vars: std::env::vars().collect(),
+        args: std::env::args().collect(),
+        cwd: std::env::current_dir().ok().map(|d| d.display().to_string()),
+    })
+}
+
+// The raw import, not std: std drops every stream it opens, and this action
+// must keep them. Each call makes the host push a new output stream into
+// its resource table and hand the guest an owned handle to it.
+#[link(wasm_import_module = "wasi:cli/stdout@0.2.0")]
+unsafe extern "C" {
+    #[link_name = "get-stdout"]
+    fn get_stdout() -> i32;
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+struct Count {
+    count: u64,
+}
+
+fn leak_handles(_cx: &Ctx, input: Count) -> Result<Count> {
+    for _ in 0..input.count {
+        // SAFETY: `get-stdout` takes nothing and returns a handle index; the
+        // handle is never used, so it can be neither misused nor freed twice.
+        black_box(unsafe { get_stdout() });
+    }
+    Ok(Count { count: input.count })
 }

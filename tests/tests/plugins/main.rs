@@ -15,6 +15,7 @@ mod test_hostile;
 mod test_oauth;
 mod test_proxy;
 mod test_query_key;
+mod test_socket_import;
 
 macro_rules! assert_test_exists {
     ($name:ident) => {

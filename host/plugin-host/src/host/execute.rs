@@ -10,7 +10,7 @@ use crate::services::CallScope;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{ResourceTable, ResourceTableError};
 use wasmtime::{Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 use weft_catalog::Provider;
@@ -26,8 +26,12 @@ impl PluginHost {
         opts: &CallOptions,
         phase: Phase,
     ) -> Store<CallState> {
+        // Every stream or pollable a guest opens is an entry here until it
+        // drops it; a guest that never does would otherwise grow host memory.
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(self.config.max_resource_handles);
         let state = CallState {
-            table: ResourceTable::new(),
+            table,
             // Defaults: no env, no args, no preopens, stdio discarded.
             wasi: WasiCtx::builder().build(),
             limiter: MemoryLimiter { max_memory_bytes: self.config.max_memory_bytes, denied: false },
@@ -53,6 +57,9 @@ impl PluginHost {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // Host resources are capped by the table above; this caps the
+        // handles the guest holds, including those of its own resources.
+        store.set_max_component_handles(self.config.max_resource_handles);
         store.set_epoch_deadline(1);
         // Counts the ticks the guest actually runs through (a guest parked on
         // a host await is not polled, so its ticks are not counted) and
@@ -131,6 +138,9 @@ impl PluginHost {
         }
         if state.limiter.denied {
             return CallError::MemoryLimit { limit_bytes: self.config.max_memory_bytes };
+        }
+        if let Some(ResourceTableError::Full) = err.downcast_ref::<ResourceTableError>() {
+            return CallError::ResourceLimit { limit: self.config.max_resource_handles };
         }
         match err.downcast_ref::<Trap>() {
             Some(Trap::StackOverflow) => CallError::StackOverflow,
