@@ -13,7 +13,8 @@
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
 //! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`],
-//! [`QueueStore`]), and a new concern arrives as a new supertrait. On
+//! [`QueueStore`], [`WorkflowStore`]), and a new concern arrives as a new
+//! supertrait. On
 //! `dyn Store` every method is callable without imports; on a concrete
 //! [`SqliteStore`] or [`PgStore`], import [`prelude`].
 //!
@@ -104,6 +105,7 @@ mod rows;
 mod sqlite;
 mod tasks;
 mod users;
+mod workflows;
 
 pub use config::{AppEvent, ConfigStore, EnvironmentSecret};
 pub use credentials::{
@@ -125,6 +127,10 @@ pub use queue::{
 pub use sqlite::{SqlitePragmas, SqliteStore};
 pub use tasks::{TaskRecord, TaskStore};
 pub use users::{ConnectedUser, MAX_PAGE_SIZE, UserCursor, UserPage, UserStore};
+pub use workflows::{
+    Enablement, MAX_DEFINITION_BYTES, MAX_WORKFLOW_NAME_LEN, NewWorkflow, TriggerKey, VersionKind, Workflow,
+    WorkflowStore, WorkflowVersion,
+};
 
 use async_trait::async_trait;
 
@@ -142,6 +148,7 @@ pub trait Store:
     + TaskStore
     + PluginStateStore
     + QueueStore
+    + WorkflowStore
     + Send
     + Sync
 {
@@ -161,6 +168,6 @@ pub trait Store:
 pub mod prelude {
     pub use crate::{
         ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore, QueueStore, Store,
-        TaskStore, UserStore,
+        TaskStore, UserStore, WorkflowStore,
     };
 }

@@ -18,6 +18,7 @@ mod queue;
 mod sqlite_only;
 mod tasks;
 mod users;
+mod workflows;
 
 /// Generates one test per case and backend.
 macro_rules! conformance {
@@ -119,6 +120,14 @@ conformance! {
         heartbeats_stop_at_the_deadline,
         concurrent_claims_take_each_step_once,
         queue_tenancy,
+    ],
+    workflows: [
+        drafts_and_versions,
+        concurrent_versions_take_consecutive_numbers,
+        triggers_find_deployed_workflows,
+        enablements,
+        workflow_tenancy,
+        invalid_workflows,
     ],
     lifecycle: [
         migrate_is_idempotent,
