@@ -80,6 +80,12 @@ pub const MAX_STEP_ID_LEN: usize = 200;
 /// Longest fan-out instance path accepted, in characters.
 const MAX_INSTANCE_LEN: usize = 200;
 
+/// Longest step or trigger type accepted, in characters.
+const MAX_KIND_LEN: usize = 64;
+
+/// Executions listed per page, at most.
+pub const MAX_EXECUTIONS_PAGE: u32 = 100;
+
 /// Where an execution is. These are the reference's values; waiting work
 /// (a delay, a retry's back-off) is `Delayed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -177,6 +183,8 @@ impl std::str::FromStr for StepState {
 pub struct NewStep {
     /// The step's id in the definition.
     pub step: String,
+    /// Its type as the history shows it (`ACTION/REQUEST`).
+    pub kind: String,
     /// Its fan-out instance path; empty outside fan-outs.
     pub instance: String,
     /// Not before this time (a delay, a retry); `None` runs it now.
@@ -184,9 +192,9 @@ pub struct NewStep {
 }
 
 impl NewStep {
-    /// `step` outside any fan-out, to run now.
-    pub fn new(step: impl Into<String>) -> Self {
-        Self { step: step.into(), instance: String::new(), run_after: None }
+    /// `step` of type `kind` outside any fan-out, to run now.
+    pub fn new(step: impl Into<String>, kind: impl Into<String>) -> Self {
+        Self { step: step.into(), kind: kind.into(), instance: String::new(), run_after: None }
     }
 
     /// In the fan-out instance `instance`.
@@ -203,6 +211,7 @@ impl NewStep {
 
     fn check(&self) -> Result<()> {
         crate::check::label("step id", &self.step, MAX_STEP_ID_LEN)?;
+        crate::check::label("step type", &self.kind, MAX_KIND_LEN)?;
         if self.instance.len() > MAX_INSTANCE_LEN || self.instance.contains('\0') {
             return Err(Error::Invalid(format!("fan-out instance path {:?} is not accepted", self.instance)));
         }
@@ -221,13 +230,15 @@ pub struct NewExecution {
     pub workflow: WorkflowId,
     /// The deployed version it runs, for its whole life.
     pub version: u32,
+    /// The workflow's integration type.
+    pub integration: String,
     /// The connected user it runs for, if any.
     pub user: Option<String>,
     /// The user's account it runs with (`X-Paragon-Credential`), if any.
     pub credential: Option<CredentialId>,
     /// The trigger's step id in the definition.
     pub trigger_step: String,
-    /// The kind of trigger (`app_event`, `request`, ...), for the history.
+    /// The trigger's type as the history shows it (`TRIGGER/APP_EVENT`).
     pub trigger_kind: String,
     /// What the trigger outputs (the event, the request).
     pub trigger_output: Value,
@@ -246,14 +257,18 @@ pub struct Execution {
     pub workflow: WorkflowId,
     /// The version it runs.
     pub version: u32,
+    /// The workflow's integration type.
+    pub integration: String,
     /// The user it runs for.
     pub user: Option<String>,
     /// The account it runs with.
     pub credential: Option<CredentialId>,
-    /// The kind of trigger.
+    /// The trigger's type.
     pub trigger_kind: String,
     /// Where it is.
     pub status: ExecutionStatus,
+    /// The tasks it counted so far.
+    pub tasks: u64,
     /// What a Response step answered, once one has.
     pub response: Option<Value>,
     /// When it started.
@@ -273,6 +288,11 @@ pub struct StepRun {
     pub step: String,
     /// Its fan-out instance path.
     pub instance: String,
+    /// Its type as the history shows it.
+    pub kind: String,
+    /// The step run whose completion queued it (the trigger's for the
+    /// first steps); `None` for the trigger.
+    pub prev: Option<StepRunId>,
     /// Where it is.
     pub state: StepState,
     /// Retries after failures so far.
@@ -411,6 +431,41 @@ pub struct Completion {
     pub execution: Option<ExecutionStatus>,
     /// What a Response step answers, stored on the execution.
     pub response: Option<Value>,
+    /// Tasks this step counts (added to the execution's).
+    pub tasks: u32,
+}
+
+/// Which executions to list: filters (all optional), the order and the
+/// page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecutionQuery {
+    /// Of this connected user.
+    pub user: Option<String>,
+    /// Of this workflow.
+    pub workflow: Option<WorkflowId>,
+    /// Of workflows of this integration type.
+    pub integration: Option<String>,
+    /// In this status.
+    pub status: Option<ExecutionStatus>,
+    /// Started before.
+    pub before: Option<OffsetDateTime>,
+    /// Started after.
+    pub after: Option<OffsetDateTime>,
+    /// Oldest first; newest first otherwise.
+    pub ascending: bool,
+    /// Skips this many.
+    pub offset: u64,
+    /// At most this many (capped at [`MAX_EXECUTIONS_PAGE`]).
+    pub limit: u32,
+}
+
+/// A page of executions and how many match in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionPage {
+    /// The page.
+    pub executions: Vec<Execution>,
+    /// How many executions match the filters.
+    pub total: u64,
 }
 
 /// What a pass of the reaper did.
@@ -468,6 +523,12 @@ pub trait QueueStore: Send + Sync {
 
     /// An execution's step runs, in the order they were queued.
     async fn execution_steps(&self, project: ProjectId, id: ExecutionId) -> Result<Vec<StepRun>>;
+
+    /// One step run of an execution.
+    async fn get_step_run(&self, project: ProjectId, execution: ExecutionId, id: StepRunId) -> Result<StepRun>;
+
+    /// The project's executions that match `query`, one page of them.
+    async fn list_executions(&self, project: ProjectId, query: &ExecutionQuery) -> Result<ExecutionPage>;
 }
 
 /// The idempotency key of a step run: the same on every attempt and every
@@ -541,6 +602,7 @@ mod tests {
             join: None,
             execution: None,
             response: None,
+            tasks: 0,
         };
         assert!(matches!(check_completion(&c), Err(Error::Invalid(_))));
     }

@@ -7,12 +7,14 @@ CREATE TABLE executions (
     project_id    uuid        NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     workflow_id   uuid        NOT NULL,
     version       integer     NOT NULL,
+    integration   text        NOT NULL,
     user_id       text,
     credential_id uuid,
     trigger_kind  text        NOT NULL,
     status        text        NOT NULL,
     response      jsonb,
     queued        bigint      NOT NULL DEFAULT 0,
+    tasks         bigint      NOT NULL DEFAULT 0,
     created_at    timestamptz NOT NULL,
     ended_at      timestamptz
 );
@@ -25,6 +27,8 @@ CREATE TABLE steps (
     seq             bigint      NOT NULL,
     step            text        NOT NULL,
     instance        text        NOT NULL,
+    kind            text        NOT NULL,
+    prev            uuid,
     state           text        NOT NULL,
     run_after       timestamptz NOT NULL,
     attempt         integer     NOT NULL DEFAULT 0,

@@ -9,12 +9,14 @@ CREATE TABLE executions (
     project_id    BLOB    NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     workflow_id   BLOB    NOT NULL,
     version       INTEGER NOT NULL,
+    integration   TEXT    NOT NULL,
     user_id       TEXT,
     credential_id BLOB,
     trigger_kind  TEXT    NOT NULL,
     status        TEXT    NOT NULL,
     response      TEXT,
     queued        INTEGER NOT NULL DEFAULT 0,
+    tasks         INTEGER NOT NULL DEFAULT 0,
     created_at    INTEGER NOT NULL,
     ended_at      INTEGER
 ) STRICT;
@@ -27,7 +29,9 @@ CREATE INDEX executions_by_time ON executions (project_id, created_at);
 -- `restarts` counts leases that expired (crashed or frozen workers);
 -- `attempt` counts retries after a failure. `seq` numbers an execution's
 -- steps in the order they were queued (the execution's `queued` counts
--- them), which is the history's order.
+-- them), which is the history's order; `prev` is the step run whose
+-- completion queued it; `kind` is the step's type as the history shows it
+-- (`ACTION/REQUEST`). An execution's `tasks` counts what it is billed.
 CREATE TABLE steps (
     id              BLOB    NOT NULL PRIMARY KEY,
     project_id      BLOB    NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
@@ -35,6 +39,8 @@ CREATE TABLE steps (
     seq             INTEGER NOT NULL,
     step            TEXT    NOT NULL,
     instance        TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    prev            BLOB,
     state           TEXT    NOT NULL,
     run_after       INTEGER NOT NULL,
     attempt         INTEGER NOT NULL DEFAULT 0,

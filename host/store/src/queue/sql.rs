@@ -7,8 +7,9 @@
 //! nothing changes and the caller is told ([`Error::LeaseLost`]).
 
 use super::{
-    ClaimedStep, Completion, Execution, ExecutionId, ExecutionStatus, Join, Lease, NewExecution, NewStep, Outcome,
-    Reaped, StepRun, StepRunId, StepState, WorkflowId, check_completion, idempotency_key, later,
+    ClaimedStep, Completion, Execution, ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, Join, Lease,
+    MAX_EXECUTIONS_PAGE, NewExecution, NewStep, Outcome, Reaped, StepRun, StepRunId, StepState, WorkflowId,
+    check_completion, idempotency_key, later,
 };
 use crate::backends::for_both_backends;
 use crate::error::WriteContext;
@@ -28,10 +29,12 @@ struct ExecutionRow {
     project_id: Uuid,
     workflow_id: Uuid,
     version: i32,
+    integration: String,
     user_id: Option<String>,
     credential_id: Option<Uuid>,
     trigger_kind: String,
     status: String,
+    tasks: i64,
     response: Option<Json<Value>>,
     created_at: Ts,
     ended_at: Option<Ts>,
@@ -40,8 +43,8 @@ struct ExecutionRow {
 /// The columns [`ExecutionRow`] decodes.
 macro_rules! execution_columns {
     () => {
-        "id, project_id, workflow_id, version, user_id, credential_id, trigger_kind, status, response, created_at, \
-         ended_at"
+        "id, project_id, workflow_id, version, integration, user_id, credential_id, trigger_kind, status, tasks, \
+         response, created_at, ended_at"
     };
 }
 
@@ -53,10 +56,13 @@ impl TryFrom<ExecutionRow> for Execution {
             project: r.project_id.into(),
             workflow: r.workflow_id.into(),
             version: count(r.version)?,
+            integration: r.integration,
             user: r.user_id,
             credential: r.credential_id.map(Into::into),
             trigger_kind: r.trigger_kind,
             status: r.status.parse()?,
+            tasks: u64::try_from(r.tasks)
+                .map_err(|_| Error::Invalid(format!("a stored count is negative: {}", r.tasks)))?,
             response: r.response.map(|j| j.0),
             created_at: r.created_at.0,
             ended_at: r.ended_at.map(|t| t.0),
@@ -70,6 +76,8 @@ struct StepRow {
     execution_id: Uuid,
     step: String,
     instance: String,
+    kind: String,
+    prev: Option<Uuid>,
     state: String,
     attempt: i32,
     restarts: i32,
@@ -86,8 +94,8 @@ struct StepRow {
 /// The columns [`StepRow`] decodes.
 macro_rules! step_columns {
     () => {
-        "id, execution_id, step, instance, state, attempt, restarts, idempotency_key, input, output, error, \
-         run_after, created_at, started_at, ended_at"
+        "id, execution_id, step, instance, kind, prev, state, attempt, restarts, idempotency_key, input, output, \
+         error, run_after, created_at, started_at, ended_at"
     };
 }
 
@@ -99,6 +107,8 @@ impl TryFrom<StepRow> for StepRun {
             execution: r.execution_id.into(),
             step: r.step,
             instance: r.instance,
+            kind: r.kind,
+            prev: r.prev.map(Into::into),
             state: r.state.parse()?,
             attempt: count(r.attempt)?,
             restarts: count(r.restarts)?,
@@ -194,7 +204,14 @@ impl Written {
 for_both_backends! {
     /// Queues `steps` of an execution, numbered after those queued before;
     /// a step already queued (or run) is left as it is.
-    async fn queue_steps(conn: &mut Conn, project: ProjectId, execution: Uuid, steps: &[NewStep], now: Ts) -> Result<()> {
+    async fn queue_steps(
+        conn: &mut Conn,
+        project: ProjectId,
+        execution: Uuid,
+        steps: &[NewStep],
+        prev: Uuid,
+        now: Ts,
+    ) -> Result<()> {
         if steps.is_empty() {
             return Ok(());
         }
@@ -206,8 +223,8 @@ for_both_backends! {
             .await?;
         for (i, s) in (last - n + 1..).zip(steps) {
             sqlx::query(
-                "INSERT INTO steps (id, project_id, execution_id, seq, step, instance, state, run_after, \
-                 idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9) \
+                "INSERT INTO steps (id, project_id, execution_id, seq, step, instance, kind, prev, state, run_after, \
+                 idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11) \
                  ON CONFLICT (execution_id, step, instance) DO NOTHING",
             )
             .bind(Uuid::new_v4())
@@ -216,6 +233,8 @@ for_both_backends! {
             .bind(i)
             .bind(&s.step)
             .bind(&s.instance)
+            .bind(&s.kind)
+            .bind(prev)
             .bind(s.run_after.map(Ts).unwrap_or(now))
             .bind(idempotency_key(execution.into(), &s.step, &s.instance))
             .bind(now)
@@ -260,7 +279,7 @@ for_both_backends! {
 
     /// Counts one instance of a fan-out down; the last one finishes it and
     /// queues what follows.
-    async fn join(conn: &mut Conn, project: ProjectId, execution: Uuid, join: &Join, now: Ts) -> Result<()> {
+    async fn join(conn: &mut Conn, project: ProjectId, execution: Uuid, join: &Join, prev: Uuid, now: Ts) -> Result<()> {
         let pending: Option<i32> = sqlx::query_scalar(
             "UPDATE steps SET pending = pending - 1 \
              WHERE execution_id = $1 AND step = $2 AND instance = $3 AND state = 'waiting' RETURNING pending",
@@ -286,7 +305,7 @@ for_both_backends! {
         .bind(now)
         .execute(&mut *conn)
         .await?;
-        queue_steps(conn, project, execution, &join.then, now).await?;
+        queue_steps(conn, project, execution, &join.then, prev, now).await?;
         if let Some(status) = join.finish {
             set_status(conn, execution, status, now).await?;
         }
@@ -297,21 +316,24 @@ for_both_backends! {
     impl QueueStore for Db {
         async fn start_execution(&self, new: NewExecution, now: OffsetDateTime) -> Result<ExecutionId> {
             crate::check::label("step id", &new.trigger_step, crate::MAX_STEP_ID_LEN)?;
-            crate::check::label("trigger kind", &new.trigger_kind, 64)?;
+            crate::check::label("trigger type", &new.trigger_kind, 64)?;
             for s in &new.first {
                 s.check()?;
             }
-            let (id, at) = (ExecutionId::new(), Ts(now));
+            let (id, at, trigger_row) = (ExecutionId::new(), Ts(now), Uuid::new_v4());
+            crate::check::label("integration type", &new.integration, crate::integrations::MAX_INTEGRATION_TYPE_LEN)?;
             let status = if new.first.is_empty() { ExecutionStatus::Succeeded } else { ExecutionStatus::Executing };
             let mut tx = self.begin_write().await?;
             sqlx::query(
-                "INSERT INTO executions (id, project_id, workflow_id, version, user_id, credential_id, trigger_kind, \
-                 status, queued, created_at, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)",
+                "INSERT INTO executions (id, project_id, workflow_id, version, integration, user_id, credential_id, \
+                 trigger_kind, status, queued, created_at, ended_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)",
             )
             .bind(id.as_uuid())
             .bind(new.project.as_uuid())
             .bind(new.workflow.as_uuid())
             .bind(stored_count(new.version)?)
+            .bind(&new.integration)
             .bind(&new.user)
             .bind(new.credential.map(|c| c.as_uuid()))
             .bind(&new.trigger_kind)
@@ -322,20 +344,21 @@ for_both_backends! {
             .await
             .on_write("execution exists", "project")?;
             sqlx::query(
-                "INSERT INTO steps (id, project_id, execution_id, seq, step, instance, state, run_after, \
+                "INSERT INTO steps (id, project_id, execution_id, seq, step, instance, kind, state, run_after, \
                  idempotency_key, output, created_at, started_at, ended_at) \
-                 VALUES ($1, $2, $3, 1, $4, '', 'succeeded', $5, $6, $7, $5, $5, $5)",
+                 VALUES ($1, $2, $3, 1, $4, '', $5, 'succeeded', $6, $7, $8, $6, $6, $6)",
             )
-            .bind(Uuid::new_v4())
+            .bind(trigger_row)
             .bind(new.project.as_uuid())
             .bind(id.as_uuid())
             .bind(&new.trigger_step)
+            .bind(&new.trigger_kind)
             .bind(at)
             .bind(idempotency_key(id, &new.trigger_step, ""))
             .bind(Json(&new.trigger_output))
             .execute(&mut *tx)
             .await?;
-            queue_steps(&mut tx, new.project, id.as_uuid(), &new.first, at).await?;
+            queue_steps(&mut tx, new.project, id.as_uuid(), &new.first, trigger_row, at).await?;
             tx.commit().await?;
             Ok(id)
         }
@@ -468,6 +491,13 @@ for_both_backends! {
             let Some(execution) = execution else {
                 return Err(Error::LeaseLost);
             };
+            if c.tasks > 0 {
+                sqlx::query("UPDATE executions SET tasks = tasks + $2 WHERE id = $1")
+                    .bind(execution)
+                    .bind(i64::from(c.tasks))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if let Some(response) = &c.response {
                 sqlx::query("UPDATE executions SET response = $2 WHERE id = $1")
                     .bind(execution)
@@ -477,9 +507,9 @@ for_both_backends! {
             }
             // Once the execution has ended, a straggler queues nothing.
             if still_running(&mut tx, execution).await? {
-                queue_steps(&mut tx, c.project, execution, &c.next, at).await?;
+                queue_steps(&mut tx, c.project, execution, &c.next, c.id.as_uuid(), at).await?;
                 if let Some(j) = &c.join {
-                    join(&mut tx, c.project, execution, j, at).await?;
+                    join(&mut tx, c.project, execution, j, c.id.as_uuid(), at).await?;
                 }
                 if let Some(status) = c.execution {
                     set_status(&mut tx, execution, status, at).await?;
@@ -561,7 +591,89 @@ for_both_backends! {
             .await?;
             convert(rows)
         }
+
+        async fn get_step_run(&self, project: ProjectId, execution: ExecutionId, id: StepRunId) -> Result<StepRun> {
+            let row: Option<StepRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                step_columns!(),
+                " FROM steps WHERE project_id = $1 AND execution_id = $2 AND id = $3"
+            ))
+            .bind(project.as_uuid())
+            .bind(execution.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(self.read())
+            .await?;
+            one(row.ok_or(Error::NotFound("step execution"))?)
+        }
+
+        async fn list_executions(&self, project: ProjectId, q: &ExecutionQuery) -> Result<ExecutionPage> {
+            let limit = i64::from(q.limit.min(MAX_EXECUTIONS_PAGE));
+            let offset = i64::try_from(q.offset).map_err(|_| Error::invalid("offset is too large"))?;
+            let text = if q.ascending { Db::LIST_EXECUTIONS_ASC } else { Db::LIST_EXECUTIONS_DESC };
+            let rows: Vec<ExecutionRow> = sqlx::query_as(text)
+                .bind(project.as_uuid())
+                .bind(&q.user)
+                .bind(q.workflow.map(|w| w.as_uuid()))
+                .bind(&q.integration)
+                .bind(q.status.map(|s| s.as_str()))
+                .bind(q.before.map(Ts))
+                .bind(q.after.map(Ts))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(self.read())
+                .await?;
+            let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM executions WHERE ", execution_filters!()))
+                .bind(project.as_uuid())
+                .bind(&q.user)
+                .bind(q.workflow.map(|w| w.as_uuid()))
+                .bind(&q.integration)
+                .bind(q.status.map(|s| s.as_str()))
+                .bind(q.before.map(Ts))
+                .bind(q.after.map(Ts))
+                .fetch_one(self.read())
+                .await?;
+            Ok(ExecutionPage { executions: convert(rows)?, total: u64::try_from(total).unwrap_or(0) })
+        }
     }
+}
+
+/// The filters of an execution listing: `$1` the project, then the optional
+/// user, workflow, integration, status, started before and started after.
+macro_rules! execution_filters {
+    () => {
+        "project_id = $1 AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR workflow_id = $3) \
+         AND ($4 IS NULL OR integration = $4) AND ($5 IS NULL OR status = $5) \
+         AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR created_at > $7)"
+    };
+}
+use execution_filters;
+
+/// Lists executions in each order: the filters, then `$8` the page size and
+/// `$9` the offset. The id breaks ties, so pages never overlap.
+macro_rules! list_executions {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            execution_columns!(),
+            " FROM executions WHERE ",
+            execution_filters!(),
+            " ORDER BY created_at ",
+            $order,
+            ", id ",
+            $order,
+            " LIMIT $8 OFFSET $9"
+        )
+    };
+}
+
+impl SqliteStore {
+    const LIST_EXECUTIONS_ASC: &str = list_executions!("ASC");
+    const LIST_EXECUTIONS_DESC: &str = list_executions!("DESC");
+}
+
+impl PgStore {
+    const LIST_EXECUTIONS_ASC: &str = list_executions!("ASC");
+    const LIST_EXECUTIONS_DESC: &str = list_executions!("DESC");
 }
 
 /// Leases queued steps: `$1` now, `$2` the token, `$3` the lease expiry,

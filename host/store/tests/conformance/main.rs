@@ -120,6 +120,8 @@ conformance! {
         heartbeats_stop_at_the_deadline,
         concurrent_claims_take_each_step_once,
         queue_tenancy,
+        history_links_steps_and_counts_tasks,
+        executions_are_listed_with_filters_and_pages,
     ],
     workflows: [
         drafts_and_versions,

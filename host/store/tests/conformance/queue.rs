@@ -30,12 +30,13 @@ fn execution(project: ProjectId, first: &[&str]) -> NewExecution {
         project,
         workflow: WorkflowId::new(),
         version: 3,
+        integration: "slack".into(),
         user: Some("user-1".into()),
         credential: None,
         trigger_step: "trigger".into(),
-        trigger_kind: "app_event".into(),
+        trigger_kind: "TRIGGER/APP_EVENT".into(),
         trigger_output: json!({"event": "created"}),
-        first: first.iter().map(|s| NewStep::new(*s)).collect(),
+        first: first.iter().map(|s| NewStep::new(*s, "ACTION/REQUEST")).collect(),
     }
 }
 
@@ -49,6 +50,7 @@ fn done(step: &ClaimedStep, output: Value) -> Completion {
         join: None,
         execution: None,
         response: None,
+        tasks: 1,
     }
 }
 
@@ -76,7 +78,7 @@ pub async fn start_claim_complete(db: Db) {
     assert_eq!(a.lease.until, at(t, 30));
     assert!(claim(s, t, 10).await.is_empty(), "a leased step is not claimed again");
     let mut c = done(&a, json!({"n": 1}));
-    c.next = vec![NewStep::new("b")];
+    c.next = vec![NewStep::new("b", "ACTION/REQUEST")];
     s.complete_step(c, t).await.unwrap();
     let b = claim_one(s, t).await;
     assert_eq!(b.step, "b");
@@ -123,7 +125,7 @@ pub async fn stale_completions_are_refused(db: Db) {
     let stale = s.heartbeat(p, first.id, first.lease.token, at(t, 33), LEASE).await;
     assert!(matches!(stale, Err(Error::LeaseLost)), "{stale:?}");
     let mut c = done(&first, json!("stale"));
-    c.next = vec![NewStep::new("from-stale")];
+    c.next = vec![NewStep::new("from-stale", "ACTION/REQUEST")];
     assert!(matches!(s.complete_step(c, at(t, 33)).await, Err(Error::LeaseLost)));
     s.complete_step(done(&second, json!("fresh")), at(t, 34)).await.unwrap();
     // Completing twice is refused too.
@@ -176,7 +178,7 @@ pub async fn successors_are_queued_once(db: Db) {
     // Both name "c" as their successor (and "a" twice): one row.
     for step in &claimed {
         let mut c = done(step, Value::Null);
-        c.next = vec![NewStep::new("c"), NewStep::new("c")];
+        c.next = vec![NewStep::new("c", "ACTION/REQUEST"), NewStep::new("c", "ACTION/REQUEST")];
         s.complete_step(c, t).await.unwrap();
     }
     let c = claim(s, t, 10).await;
@@ -192,7 +194,7 @@ pub async fn fan_out_joins_after_the_last_instance(db: Db) {
     let fan = claim_one(s, t).await;
     let mut c = done(&fan, Value::Null);
     c.outcome = Outcome::FannedOut { input: json!({}), output: json!([1, 2, 3]), instances: 3 };
-    c.next = (0..3).map(|i| NewStep::new("body").in_instance(i.to_string())).collect();
+    c.next = (0..3).map(|i| NewStep::new("body", "ACTION/REQUEST").in_instance(i.to_string())).collect();
     s.complete_step(c, t).await.unwrap();
     let bodies = claim(s, t, 10).await;
     assert_eq!(bodies.len(), 3);
@@ -202,8 +204,12 @@ pub async fn fan_out_joins_after_the_last_instance(db: Db) {
     assert_eq!(keys.len(), 3, "each instance has its own key");
     for (n, body) in bodies.iter().enumerate() {
         let mut c = done(body, json!(n));
-        c.join =
-            Some(Join { step: "fan".into(), instance: String::new(), then: vec![NewStep::new("after")], finish: None });
+        c.join = Some(Join {
+            step: "fan".into(),
+            instance: String::new(),
+            then: vec![NewStep::new("after", "ACTION/REQUEST")],
+            finish: None,
+        });
         s.complete_step(c, t).await.unwrap();
         let fan_row = s.execution_steps(p, id).await.unwrap().into_iter().find(|r| r.step == "fan").unwrap();
         let next = claim(s, t, 10).await;
@@ -231,7 +237,7 @@ pub async fn a_failure_ends_the_execution(db: Db) {
     s.complete_step(c, t).await.unwrap();
     // The step still running completes its own row and queues nothing.
     let mut c = done(straggler, json!("late"));
-    c.next = vec![NewStep::new("d")];
+    c.next = vec![NewStep::new("d", "ACTION/REQUEST")];
     c.execution = Some(ExecutionStatus::Succeeded);
     s.complete_step(c, t).await.unwrap();
     let e = s.get_execution(p, id).await.unwrap();
@@ -332,4 +338,79 @@ pub async fn queue_tenancy(db: Db) {
     // Deleting a project deletes its executions and steps.
     s.delete_project(a).await.unwrap();
     assert!(claim(s, at(t, 3600), 10).await.is_empty());
+}
+
+pub async fn history_links_steps_and_counts_tasks(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["a"]), t).await.unwrap();
+    let a = claim_one(s, t).await;
+    let mut c = done(&a, json!({"big": "x".repeat(1000)}));
+    c.next = vec![NewStep::new("b", "ACTION/FUNCTION"), NewStep::new("c", "ACTION/DELAY")];
+    s.complete_step(c, t).await.unwrap();
+    for step in claim(s, t, 10).await {
+        let mut c = done(&step, Value::Null);
+        c.tasks = 2;
+        s.complete_step(c, t).await.unwrap();
+    }
+    let e = s.get_execution(p, id).await.unwrap();
+    assert_eq!((e.tasks, e.integration.as_str(), e.trigger_kind.as_str()), (5, "slack", "TRIGGER/APP_EVENT"));
+    let steps = s.execution_steps(p, id).await.unwrap();
+    let (trigger, a_row) = (&steps[0], &steps[1]);
+    assert_eq!((trigger.kind.as_str(), trigger.prev), ("TRIGGER/APP_EVENT", None));
+    assert_eq!((a_row.kind.as_str(), a_row.prev), ("ACTION/REQUEST", Some(trigger.id)));
+    assert!(steps[2..].iter().all(|r| r.prev == Some(a_row.id)), "b and c were queued by a");
+    let kinds: Vec<&str> = steps.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["TRIGGER/APP_EVENT", "ACTION/REQUEST", "ACTION/FUNCTION", "ACTION/DELAY"]);
+    let one = s.get_step_run(p, id, a_row.id).await.unwrap();
+    assert_eq!(one.output.unwrap()["big"].as_str().map(str::len), Some(1000));
+    assert!(one.started_at.is_some() && one.ended_at.is_some());
+    // Another project, or another execution, sees no such step.
+    let b = project(s, "B").await.id;
+    assert!(matches!(s.get_step_run(b, id, a_row.id).await, Err(Error::NotFound("step execution"))));
+    let other = s.start_execution(execution(p, &["z"]), t).await.unwrap();
+    assert!(matches!(s.get_step_run(p, other, a_row.id).await, Err(Error::NotFound("step execution"))));
+}
+
+pub async fn executions_are_listed_with_filters_and_pages(db: Db) {
+    use weft_store::{ExecutionQuery, ExecutionStatus as S};
+    let s = &*db.store;
+    let (p, other) = (project(s, "A").await.id, project(s, "B").await.id);
+    let t = now();
+    let mut ids = Vec::new();
+    for i in 0..7i64 {
+        let mut new = execution(p, if i % 3 == 0 { &[] } else { &["a"] });
+        new.user = Some(format!("u{}", i % 2));
+        if i >= 5 {
+            new.integration = "hubspot".into();
+        }
+        ids.push(s.start_execution(new, at(t, i)).await.unwrap());
+    }
+    s.start_execution(execution(other, &["a"]), t).await.unwrap();
+    let list = |q: ExecutionQuery| async move { s.list_executions(p, &q).await.unwrap() };
+    let all = list(ExecutionQuery { limit: 100, ..Default::default() }).await;
+    assert_eq!(all.total, 7, "the other project's is not counted");
+    assert_eq!(all.executions.iter().map(|e| e.id).collect::<Vec<_>>(), ids.iter().rev().copied().collect::<Vec<_>>());
+    let asc = list(ExecutionQuery { limit: 3, offset: 3, ascending: true, ..Default::default() }).await;
+    assert_eq!((asc.total, asc.executions.iter().map(|e| e.id).collect::<Vec<_>>()), (7, ids[3..6].to_vec()));
+    let u1 = list(ExecutionQuery { user: Some("u1".into()), limit: 100, ..Default::default() }).await;
+    assert_eq!(u1.total, 3);
+    let hubspot = list(ExecutionQuery { integration: Some("hubspot".into()), limit: 100, ..Default::default() }).await;
+    assert_eq!(hubspot.total, 2);
+    let done = list(ExecutionQuery { status: Some(S::Succeeded), limit: 100, ..Default::default() }).await;
+    assert_eq!(done.total, 3, "executions with no step end at once");
+    let window = list(ExecutionQuery {
+        after: Some(at(t, 1)),
+        before: Some(at(t, 5)),
+        ascending: true,
+        limit: 100,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(window.executions.iter().map(|e| e.id).collect::<Vec<_>>(), ids[2..5].to_vec());
+    let capped = list(ExecutionQuery { limit: 10_000, ..Default::default() }).await;
+    assert_eq!(capped.executions.len(), 7);
+    let none = list(ExecutionQuery { workflow: Some(WorkflowId::new()), limit: 100, ..Default::default() }).await;
+    assert_eq!((none.total, none.executions.len()), (0, 0));
 }
