@@ -37,7 +37,7 @@ sdkCase(world, 'request sends the call as the user and resolves to the provider 
 sdkCase(
   world,
   'request rejects with the provider error status answer',
-  async ({ world, sdk }) => {
+  async ({ world, sdk, requests }) => {
     const user = world.newUser();
     await world.connectAccount(user);
     await signIn(sdk, world, user);
@@ -48,8 +48,17 @@ sdkCase(
     assert.deepEqual(JSON.parse(outcome.error.message), outcome.error.response);
     // Still signed in: a provider's 404 is not the user's.
     assert.equal(await sdk(() => window.paragon.getUser().authenticated), true);
+
+    // A provider 401 makes the SDK re-read the user from Weft (the account
+    // may have been disconnected), then reject with the provider's answer.
+    const reads = () => requests.filter((r) => r.method === 'GET' && r.url.endsWith('/sdk/me')).length;
+    const before = reads();
+    const refused = await invoke(sdk, 'request', 'tasklab', '/revoked', { method: 'GET' });
+    assert.deepEqual(refused.error?.response, { output: { error: 'token_revoked' } }, JSON.stringify(refused));
+    assert.equal(reads(), before + 1);
+    assert.equal(await sdk(() => window.paragon.getUser().authenticated), true);
   },
-  { allowConsoleErrors: [/status of 404 \(Not Found\)/] },
+  { allowConsoleErrors: [/status of 404 \(Not Found\)/, /status of 401 \(Unauthorized\)/] },
 );
 
 sdkCase(world, 'request with selectedCredentialId uses that account of two', async ({ world, sdk }) => {

@@ -34,6 +34,8 @@ function route(req, body, account) {
     }
     return [201, { id: 'item-1', owner: account.id, ...item }];
   }
+  // The account's key was revoked on the provider's side.
+  if (path === '/revoked') return [401, { error: 'token_revoked' }];
   return [404, { error: 'not_found', path }];
 }
 
