@@ -110,6 +110,26 @@ fn rfc3339(t: Option<time::OffsetDateTime>) -> Value {
     t.and_then(|t| t.format(&Rfc3339).ok()).map(Value::String).unwrap_or(Value::Null)
 }
 
+/// The one configuration of an account (its user settings), in the shape
+/// of the reference's credential configurations. Weft keeps exactly one
+/// per account, in the account's `config`, so it is the default one and
+/// is named by the account's id; `configuredWorkflows` is the older name
+/// of `workflowSettings`.
+pub(crate) fn configuration_view(c: &Credential) -> Value {
+    let setting = |name: &str| c.config.get(name).cloned().unwrap_or_else(|| json!({}));
+    let workflows = c.config.get("workflowSettings").or_else(|| c.config.get("configuredWorkflows"));
+    json!({
+        "id": c.id.to_string(),
+        "dateCreated": rfc3339(Some(c.created_at)),
+        "dateUpdated": rfc3339(Some(c.updated_at)),
+        "connectCredentialId": c.id.to_string(),
+        "isDefault": true,
+        "workflowSettings": workflows.cloned().unwrap_or_else(|| json!({})),
+        "sharedSettings": setting("sharedSettings"),
+        "configMeta": setting("configMeta"),
+    })
+}
+
 /// A credential in the reference's shape; no secret, no decryption.
 pub(crate) fn credential_view(c: &Credential, now: time::OffsetDateTime) -> Value {
     json!({
@@ -121,6 +141,7 @@ pub(crate) fn credential_view(c: &Credential, now: time::OffsetDateTime) -> Valu
         "integrationId": c.integration_id.to_string(),
         "personaId": c.user_id,
         "config": c.config,
+        "configurations": [configuration_view(c)],
         "isPreviewCredential": false,
         "providerId": c.provider_id,
         "providerData": c.provider_data,

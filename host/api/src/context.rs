@@ -16,6 +16,7 @@
 mod cors;
 mod layer;
 
+pub use cors::{CorsPolicy, InvalidOrigin};
 pub(crate) use layer::Context;
 
 use crate::ApiError;
@@ -36,19 +37,24 @@ pub(crate) const NO_ROUTE: &str = "-";
 pub(crate) struct RequestContext {
     /// The request id; taken out when the answer gets it.
     id: HeaderValue,
-    /// `Some(cross_origin)` on routes browsers call (they answer CORS
-    /// headers), `None` elsewhere.
-    cors: Option<bool>,
+    /// What CORS grants the request, on routes browsers call; `None`
+    /// elsewhere (no CORS headers at all).
+    cors: Option<cors::Grant>,
 }
 
 impl RequestContext {
     /// The context of a request with `method` and `headers` to `route`
-    /// (its path template, or [`NO_ROUTE`]), and its span. The request id is
-    /// settled here and set on the request, so handlers read it from the
-    /// headers.
-    pub(crate) fn begin(method: &Method, route: &str, headers: &mut HeaderMap) -> (Self, tracing::Span) {
+    /// (its path template, or [`NO_ROUTE`]) under the CORS `policy`, and its
+    /// span. The request id is settled here and set on the request, so
+    /// handlers read it from the headers.
+    pub(crate) fn begin(
+        policy: &CorsPolicy,
+        method: &Method,
+        route: &str,
+        headers: &mut HeaderMap,
+    ) -> (Self, tracing::Span) {
         let id = ensure_request_id(headers);
-        let cors = cors::applies_to(route).then(|| headers.contains_key(http::header::ORIGIN));
+        let cors = cors::applies_to(route).then(|| cors::Grant::of(policy, headers));
         let span = tracing::info_span!(
             "weft_api.request",
             method = %method,
@@ -64,19 +70,31 @@ impl RequestContext {
         self.cors.is_some() && *method == Method::OPTIONS
     }
 
-    /// The answer to a CORS preflight.
+    /// The answer to a CORS preflight: the grant, or 403 for an origin
+    /// the policy does not allow.
     pub(crate) fn preflight(&mut self) -> Response {
-        let mut resp = cors::preflight();
-        resp.headers_mut().insert(REQUEST_ID, self.take_id());
-        resp
+        match self.cors.as_mut().and_then(cors::Grant::preflight) {
+            Some(mut resp) => {
+                resp.headers_mut().insert(REQUEST_ID, self.take_id());
+                resp
+            }
+            None => {
+                let refused = ApiError::new(
+                    http::StatusCode::FORBIDDEN,
+                    "ORIGIN_NOT_ALLOWED",
+                    "Pages of this origin may not call Weft; the operator lists the allowed ones in server.allowed_origins",
+                );
+                self.finish(axum::response::IntoResponse::into_response(refused))
+            }
+        }
     }
 
     /// The route's answer as the caller gets it: CORS headers where they
     /// apply, the request id, and an [`ApiError`] written in the error
     /// shape. Called once per request.
     pub(crate) fn finish(&mut self, mut resp: Response) -> Response {
-        if let Some(cross_origin) = self.cors {
-            cors::decorate(resp.headers_mut(), cross_origin);
+        if let Some(grant) = self.cors.as_mut() {
+            grant.decorate(resp.headers_mut());
         }
         let id = self.take_id();
         if let Some(err) = resp.extensions_mut().remove::<ApiError>() {
@@ -159,12 +177,12 @@ mod tests {
     #[test]
     fn the_callers_request_id_is_kept_and_a_missing_one_is_set_on_the_request() {
         let mut sent = headers(&[("x-request-id", "req-abc")]);
-        let (mut ctx, _) = RequestContext::begin(&Method::GET, "/healthz", &mut sent);
+        let (mut ctx, _) = RequestContext::begin(&CorsPolicy::any(), &Method::GET, "/healthz", &mut sent);
         let resp = ctx.finish(StatusCode::OK.into_response());
         assert_eq!(resp.headers()[REQUEST_ID_HEADER], "req-abc");
 
         let mut none = HeaderMap::new();
-        let (mut ctx, _) = RequestContext::begin(&Method::GET, "/healthz", &mut none);
+        let (mut ctx, _) = RequestContext::begin(&CorsPolicy::any(), &Method::GET, "/healthz", &mut none);
         let made = none[REQUEST_ID_HEADER].to_str().unwrap().to_owned();
         assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
         assert_eq!(ctx.finish(StatusCode::OK.into_response()).headers()[REQUEST_ID_HEADER], made.as_str());
@@ -176,7 +194,7 @@ mod tests {
         for bad in [long.as_str(), "", "a b", "<script>", "a\tb", "a/b", "\"quoted\""] {
             let mut sent = HeaderMap::new();
             sent.insert(REQUEST_ID, HeaderValue::from_bytes(bad.as_bytes()).unwrap());
-            let (mut ctx, _) = RequestContext::begin(&Method::GET, "/healthz", &mut sent);
+            let (mut ctx, _) = RequestContext::begin(&CorsPolicy::any(), &Method::GET, "/healthz", &mut sent);
             let made = sent[REQUEST_ID_HEADER].to_str().unwrap().to_owned();
             assert!(uuid::Uuid::parse_str(&made).is_ok(), "{bad:?} kept as {made:?}");
             assert_eq!(ctx.finish(StatusCode::OK.into_response()).headers()[REQUEST_ID_HEADER], made.as_str());
@@ -185,7 +203,7 @@ mod tests {
         for good in [kept.as_str(), "req-1", "trace:01HX.span_2"] {
             let mut sent = HeaderMap::new();
             sent.insert(REQUEST_ID, HeaderValue::from_str(good).unwrap());
-            let (mut ctx, _) = RequestContext::begin(&Method::GET, "/healthz", &mut sent);
+            let (mut ctx, _) = RequestContext::begin(&CorsPolicy::any(), &Method::GET, "/healthz", &mut sent);
             assert_eq!(ctx.finish(StatusCode::OK.into_response()).headers()[REQUEST_ID_HEADER], good);
         }
     }
@@ -193,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn an_error_is_written_in_the_shape_with_the_routes_headers_kept() {
         let mut sent = headers(&[("x-request-id", "req-1"), ("origin", "https://app.example.com")]);
-        let (mut ctx, _) = RequestContext::begin(&Method::PATCH, SDK_ROUTE, &mut sent);
+        let (mut ctx, _) = RequestContext::begin(&CorsPolicy::any(), &Method::PATCH, SDK_ROUTE, &mut sent);
         let err = ApiError::too_many_requests("Slow down", std::time::Duration::from_millis(1500));
         let mut routed = err.into_response();
         routed.headers_mut().append("x-kept", HeaderValue::from_static("1"));
@@ -219,7 +237,7 @@ mod tests {
     fn only_routes_browsers_call_get_cors_headers_and_preflights() {
         for (route, cors) in [(SDK_ROUTE, true), ("/admin/projects", false), ("/healthz", false), (NO_ROUTE, false)] {
             let mut sent = headers(&[("origin", "https://app.example.com")]);
-            let (mut ctx, _) = RequestContext::begin(&Method::OPTIONS, route, &mut sent);
+            let (mut ctx, _) = RequestContext::begin(&CorsPolicy::any(), &Method::OPTIONS, route, &mut sent);
             assert_eq!(ctx.is_preflight(&Method::OPTIONS), cors, "{route}");
             let resp = ctx.finish(StatusCode::OK.into_response());
             assert_eq!(resp.headers().contains_key("access-control-allow-origin"), cors, "{route}");
@@ -240,7 +258,7 @@ mod tests {
     #[test]
     fn a_success_passes_through_untouched_but_for_the_context_headers() {
         let mut sent = HeaderMap::new();
-        let (mut ctx, _) = RequestContext::begin(&Method::GET, SDK_ROUTE, &mut sent);
+        let (mut ctx, _) = RequestContext::begin(&CorsPolicy::any(), &Method::GET, SDK_ROUTE, &mut sent);
         let mut routed = (StatusCode::CREATED, "made").into_response();
         routed.headers_mut().insert("x-request-id", HeaderValue::from_static("from-the-provider"));
         let resp = ctx.finish(routed);

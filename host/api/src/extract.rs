@@ -231,7 +231,7 @@ pub(crate) mod tests {
             .route("/required", post(required_body))
             .route("/page", get(page))
             .route("/named/{name}", get(named))
-            .layer(crate::context::Context)
+            .layer(crate::context::Context::default())
     }
 
     async fn send(method: &str, uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> (u16, Value) {

@@ -22,7 +22,7 @@ mod sdk;
 mod throttle;
 mod user_token;
 
-pub use context::REQUEST_ID_HEADER;
+pub use context::{CorsPolicy, InvalidOrigin, REQUEST_ID_HEADER};
 pub use error::ApiError;
 pub use principal::Principal;
 pub use routes::{Access, RouteSpec};
@@ -71,6 +71,8 @@ pub struct Services {
     pub credentials: Arc<weft_credentials::Credentials>,
     /// The Proxy API's service.
     pub proxy: Arc<weft_proxy::Proxy>,
+    /// Which page origins may call the routes browsers call.
+    pub cors: Arc<CorsPolicy>,
 }
 
 /// The caller's address, when the server was started with connection info.
@@ -226,6 +228,6 @@ pub fn router(state: AppState) -> Router {
                 "This method is not allowed on this path",
             )
         })
+        .layer(context::Context::new(state.cors.clone()))
         .with_state(state)
-        .layer(context::Context)
 }

@@ -71,7 +71,7 @@ pub(crate) async fn serve_direct<B: RequestBody>(
     ip: Option<std::net::IpAddr>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
-    let (mut context, span) = RequestContext::begin(&parts.method, template, &mut parts.headers);
+    let (mut context, span) = RequestContext::begin(&state.cors, &parts.method, template, &mut parts.headers);
     let answered = async {
         let user = ProxyUser::of_project(&parts, &state, project, ip).await?;
         forward(&state, user, parts.method, &parts.uri, parts.headers, body).await

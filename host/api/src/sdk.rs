@@ -38,9 +38,47 @@ async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec
     Ok(all.into_iter().filter(|i| i.active).collect())
 }
 
-/// `{authenticated, userId, integrations, meta}`: each active integration
-/// with the user's accounts of it (`allCredentials`, the first one's id,
-/// status and provider data at the top, `enabled` when one is VALID).
+/// Features of the reference's plans that a Weft project has, as the SDK
+/// names them in `project.accessibleFeatures` (it refuses a function whose
+/// feature is missing): the headless functions (`installIntegration`,
+/// `uninstallIntegration`), user metadata (`setUserMetadata`, `PATCH
+/// /sdk/me`) and custom integrations (`custom.*`, proxied by id). Weft has
+/// no plans, so a project has every feature the server has; the others
+/// (dynamic field mapping, the task-history API, monitoring, workflow
+/// permissions, white-labelling) join this list with the code that serves
+/// them.
+const ACCESSIBLE_FEATURES: [&str; 3] = ["headless-cp", "user-metadata", "byo"];
+
+/// One integration of the user, as `/sdk/me` lists it: `enabled` when an
+/// account is VALID, every account (`allCredentials`, empty when none),
+/// and the first (VALID first) account's id, status, provider data and
+/// configuration at the top.
+fn integration_state(mine: &[&Credential], now: time::OffsetDateTime) -> Value {
+    let all: Vec<Value> = mine.iter().map(|c| crate::connect::credential_view(c, now)).collect();
+    let enabled = mine.iter().any(|c| c.status == CredentialStatus::Valid);
+    let Some(first) = mine.iter().find(|c| c.status == CredentialStatus::Valid).or(mine.first()) else {
+        return json!({ "enabled": false, "configuredWorkflows": {}, "allCredentials": all });
+    };
+    let config = crate::connect::configuration_view(first);
+    json!({
+        "enabled": enabled,
+        "configuredWorkflows": config["workflowSettings"],
+        "workflowSettings": config["workflowSettings"],
+        "sharedSettings": config["sharedSettings"],
+        "configMeta": config["configMeta"],
+        "credentialConfigId": config["id"],
+        "credentialId": first.id.to_string(),
+        "credentialStatus": first.status.as_str(),
+        "providerId": first.provider_id,
+        "providerData": first.provider_data,
+        "allCredentials": all,
+    })
+}
+
+/// `{authenticated, userId, integrations, meta, resources, project}`: each
+/// active integration with the user's accounts of it, and what the SDK
+/// needs of the project (its id and [`ACCESSIBLE_FEATURES`]). `resources`
+/// (the reference's API resources) is empty: Weft has none.
 async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -> Result<Value, ApiError> {
     let credentials = state.store.list_user_credentials(project, &user.user_id).await.map_err(store_error)?;
     let now = time::OffsetDateTime::now_utc();
@@ -49,19 +87,7 @@ async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -
         .into_iter()
         .map(|i| {
             let mine: Vec<&Credential> = credentials.iter().filter(|c| c.integration_id == i.id).collect();
-            let Some(first) = mine.iter().find(|c| c.status == CredentialStatus::Valid).or(mine.first()) else {
-                return (i.integration_type, json!({ "enabled": false, "configuredWorkflows": {} }));
-            };
-            let view = json!({
-                "enabled": mine.iter().any(|c| c.status == CredentialStatus::Valid),
-                "configuredWorkflows": first.config.get("configuredWorkflows").cloned().unwrap_or_else(|| json!({})),
-                "credentialId": first.id.to_string(),
-                "credentialStatus": first.status.as_str(),
-                "providerId": first.provider_id,
-                "providerData": first.provider_data,
-                "allCredentials": mine.iter().map(|c| crate::connect::credential_view(c, now)).collect::<Vec<_>>(),
-            });
-            (i.integration_type, view)
+            (i.integration_type, integration_state(&mine, now))
         })
         .collect();
     Ok(json!({
@@ -69,6 +95,8 @@ async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -
         "userId": user.user_id,
         "integrations": integrations,
         "meta": user.metadata,
+        "resources": [],
+        "project": { "id": project.to_string(), "accessibleFeatures": ACCESSIBLE_FEATURES },
     }))
 }
 
@@ -121,14 +149,19 @@ fn rfc3339(t: time::OffsetDateTime) -> Value {
     t.format(&Rfc3339).map(Value::String).unwrap_or(Value::Null)
 }
 
-/// The project's integrations with their Connect Portal configuration.
+/// The project's integrations with their Connect Portal configuration,
+/// display name (the provider's) and brand colour (the integration's
+/// accent colour): the SDK's `getIntegrationMetadata` reads both here.
 async fn integrations(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
     let all = state.store.list_integrations(user.project).await.map_err(store_error)?;
     let list: Vec<Value> = all
         .into_iter()
         .map(|i| {
             let custom = i.integration_type.strip_prefix("custom.").map(str::to_owned);
+            let name = state.credentials.providers().provider(&i.integration_type).map(|e| e.provider.name.clone());
             json!({
+                "name": name.unwrap_or_else(|| i.integration_type.clone()),
+                "brandColor": i.accent_color,
                 "id": i.id.to_string(),
                 "dateCreated": rfc3339(i.created_at),
                 "dateUpdated": rfc3339(i.created_at),

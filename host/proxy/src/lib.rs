@@ -153,6 +153,13 @@ fn dropped_request_header(name: &str) -> bool {
             .any(|h| h.eq_ignore_ascii_case(name))
 }
 
+/// The browser SDK's `Content-Type: auto` ("infer it from the request"):
+/// never forwarded, so a body gets the default type, JSON, as it would
+/// without a `Content-Type`.
+fn inferred_content_type(name: &str, value: &[u8]) -> bool {
+    name.eq_ignore_ascii_case("content-type") && value.trim_ascii().eq_ignore_ascii_case(b"auto")
+}
+
 /// Provider headers never passed to the caller: connection-level ones, and
 /// cookies (a provider must not set cookies on Weft's origin).
 fn dropped_response_header(name: &str) -> bool {
@@ -263,7 +270,9 @@ impl Proxy {
             req.headers = call
                 .headers
                 .iter()
-                .filter(|(n, _)| !dropped_request_header(n.as_str()))
+                .filter(|(n, v)| {
+                    !dropped_request_header(n.as_str()) && !inferred_content_type(n.as_str(), v.as_bytes())
+                })
                 .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                 .collect();
             if !call.body.is_empty() {
@@ -385,7 +394,15 @@ mod tests {
 
     #[test]
     fn forwarding_and_control_headers_are_not_forwarded() {
-        for h in ["X-Forwarded-For", "x-forwarded-host", "Forwarded", "X-Real-IP", "X-Paragon-Credential", "Cookie"] {
+        for h in [
+            "X-Forwarded-For",
+            "x-forwarded-host",
+            "Forwarded",
+            "X-Real-IP",
+            "X-Paragon-Credential",
+            "X-Paragon-SDK-Version",
+            "Cookie",
+        ] {
             assert!(dropped_request_header(h), "{h}");
         }
         for h in ["Accept", "Content-Type", "Notion-Version", "X-Custom"] {
@@ -394,5 +411,15 @@ mod tests {
         assert!(dropped_response_header("Set-Cookie"));
         assert!(dropped_response_header("Transfer-Encoding"));
         assert!(!dropped_response_header("Content-Type"));
+    }
+
+    #[test]
+    fn the_sdks_content_type_auto_is_inferred_not_forwarded() {
+        for (name, value) in [("Content-Type", "auto"), ("content-type", " AUTO ")] {
+            assert!(inferred_content_type(name, value.as_bytes()), "{name}: {value}");
+        }
+        for (name, value) in [("Content-Type", "application/json"), ("Content-Type", "text/auto"), ("X-Mode", "auto")] {
+            assert!(!inferred_content_type(name, value.as_bytes()), "{name}: {value}");
+        }
     }
 }

@@ -166,6 +166,13 @@ pub struct ServerSettings {
     /// milliseconds; connections still open then are closed, and the task
     /// records of finished calls are stored before the process exits.
     pub shutdown_grace_ms: u64,
+    /// Page origins whose scripts may call the routes browsers call (the
+    /// SDK's: `/projects/{id}/sdk/...`, the Proxy API): `["*"]` for any,
+    /// or exact origins such as `["https://app.example.com"]`. Those routes
+    /// take a bearer token, never a cookie, so any origin is the default;
+    /// a list keeps a token that leaked to another site useless from a
+    /// browser there. Server-to-server calls are not affected.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The database: SQLite in the data directory unless a URL is given.
@@ -303,6 +310,7 @@ impl Default for ServerSettings {
             body_read_timeout_ms: 60_000,
             max_connections_per_address: 256,
             shutdown_grace_ms: 5_000,
+            allowed_origins: vec!["*".into()],
         }
     }
 }
@@ -412,6 +420,13 @@ impl Settings {
         }
     }
 
+    /// The CORS policy of `server.allowed_origins`; an entry that is not
+    /// an origin is an error.
+    pub fn cors_policy(&self) -> anyhow::Result<weft_api::CorsPolicy> {
+        weft_api::CorsPolicy::from_origins(&self.server.allowed_origins)
+            .map_err(|e| anyhow::anyhow!("server.allowed_origins: {e}"))
+    }
+
     /// The Proxy API's limits.
     pub fn proxy_settings(&self) -> weft_proxy::ProxySettings {
         weft_proxy::ProxySettings {
@@ -477,6 +492,22 @@ mod tests {
             assert!(!format!("{s:?}").contains("hunter2"), "the database password never prints");
             jail.set_env("WEFT__SERVER__PROT", "1");
             assert!(Settings::load(None).is_err(), "unknown keys must be refused");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the error type
+    fn allowed_origins_default_to_any_and_a_bad_entry_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Settings::default().server.allowed_origins, vec!["*".to_owned()]);
+            jail.set_env("WEFT__SERVER__ALLOWED_ORIGINS", r#"["https://app.example.com"]"#);
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.server.allowed_origins, vec!["https://app.example.com".to_owned()]);
+            assert!(s.cors_policy().is_ok());
+            jail.set_env("WEFT__SERVER__ALLOWED_ORIGINS", r#"["app.example.com/x"]"#);
+            let err = Settings::load(None).map_err(|e| e.to_string())?.cors_policy().unwrap_err().to_string();
+            assert!(err.starts_with("server.allowed_origins:") && err.contains("app.example.com/x"), "{err}");
             Ok(())
         });
     }

@@ -86,6 +86,8 @@ impl Application {
     /// [`Application::build`] with an injected business clock (tests move
     /// it to expire states and tokens).
     pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // A setting that is wrong stops start-up before anything is built.
+        let cors = Arc::new(settings.cors_policy()?);
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating the data directory {}", settings.data_dir.display()))?;
         // A broken crypto backend must fail start-up, not the first request.
@@ -140,6 +142,7 @@ impl Application {
                 settings.auth.max_failures_per_minute,
                 std::time::Duration::from_secs(60),
             )),
+            cors,
         });
         Ok(Self { listener, state, settings, store, first_operator_key })
     }

@@ -11,7 +11,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   run            build the plugins and start `weft serve` on ./weft-data (127.0.0.1:8080)
-  test           install the wasm target, build the plugins, run every test
+  test           install the wasm target, build the plugins, run every test (the browser suite last)
+  browser [ARGS] build `weft` and run the browser SDK suite in tests/browser; ARGS go to
+                 `node --test` (a case file, --test-name-pattern=...)
   plugins        build every plugin in plugins/ for wasm32-wasip2
   bench [name]   run benchmarks (all, or one of: plugin-call, proxy), writing target/bench/<name>.json
   fuzz NAME [--seconds N | --merge]
@@ -27,6 +29,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => run(&root, &args[1..]),
         Some("test") => test(&root, &args[1..]),
+        Some("browser") => browser(&root, &args[1..]),
         Some("plugins") => build_plugins(&root).map(|_| ()),
         Some("bench") => bench(&root, args.get(1).map(String::as_str)),
         Some("fuzz") => fuzz(&root, &args[1..]),
@@ -131,7 +134,7 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     build_plugins(root)?;
     // End-to-end tests start the real `weft` binary; `cargo test` builds a
     // package's binaries only for that package's own tests.
-    status(cargo().current_dir(root).args(["build", "--locked", "-p", "weft-server", "--bin", "weft"]))?;
+    build_weft(root)?;
     // The tests leave their canaries, logs and data directories here for
     // the sweep; kept when the sweep finds something, to look at.
     let sweep_dir = std::env::temp_dir().join(format!("weft-sweep-{}", std::process::id()));
@@ -144,17 +147,52 @@ fn test(root: &Path, extra: &[String]) -> anyhow::Result<()> {
             .args(extra)
             .env("WEFT_SWEEP_DIR", &sweep_dir),
     );
-    let swept = tested.and_then(|()| sweep::check(&sweep_dir, extra.is_empty()));
-    match swept {
-        Ok(()) => {
-            let _ = std::fs::remove_dir_all(&sweep_dir);
-            Ok(())
-        }
-        Err(e) => {
-            eprintln!("the sweep directory is kept: {}", sweep_dir.display());
-            Err(e)
-        }
+    if let Err(e) = tested.and_then(|()| sweep::check(&sweep_dir, extra.is_empty())) {
+        eprintln!("the sweep directory is kept: {}", sweep_dir.display());
+        return Err(e);
     }
+    let _ = std::fs::remove_dir_all(&sweep_dir);
+    browser_suite(root, &[])
+}
+
+fn build_weft(root: &Path) -> anyhow::Result<()> {
+    status(cargo().current_dir(root).args(["build", "--locked", "-p", "weft-server", "--bin", "weft"]))
+}
+
+fn browser(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    build_weft(root)?;
+    browser_suite(root, extra)
+}
+
+/// The browser SDK suite (`tests/browser`, README there): the reference's
+/// SDK from npm in headless Chromium against the `weft` just built. Its npm
+/// packages are installed from the lockfile when missing or when the lock
+/// changed since.
+fn browser_suite(root: &Path, extra: &[String]) -> anyhow::Result<()> {
+    let dir = root.join("tests").join("browser");
+    let lock = std::fs::read(dir.join("package-lock.json")).context("reading tests/browser/package-lock.json")?;
+    let stamp = dir.join("node_modules").join(".weft-installed-lock");
+    if std::fs::read(&stamp).ok().as_deref() != Some(lock.as_slice()) {
+        status(Command::new("npm").current_dir(&dir).args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]))
+            .context("installing the browser suite's packages (npm ci)")?;
+        std::fs::write(&stamp, &lock).with_context(|| format!("writing {}", stamp.display()))?;
+    }
+    let bin = plugins::target_dir(root).join("debug").join(format!("weft{}", std::env::consts::EXE_SUFFIX));
+    let bin = std::path::absolute(&bin).context("resolving the weft binary's path")?;
+    // Every case file, unless the arguments name some.
+    let mut args: Vec<&str> = extra.iter().map(String::as_str).collect();
+    if args.iter().all(|a| a.starts_with('-')) {
+        args.push("cases/");
+    }
+    eprintln!("browser suite: weft {}", bin.display());
+    status(
+        Command::new("node")
+            .current_dir(&dir)
+            .env("WEFT_BIN", &bin)
+            .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
+            .args(args),
+    )
+    .context("the browser suite failed (screenshots and console logs in tests/browser/artifacts)")
 }
 
 /// The fuzz targets of `fuzz/` (each a binary and a corpus folder).

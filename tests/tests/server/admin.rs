@@ -29,7 +29,10 @@ async fn sdk_shapes_with_integrations_present() {
     let metadata = get("metadata").await;
     assert_eq!(metadata, json!([{"type": "test-echo", "name": "Test Echo", "brandColor": "#112233", "icon": null}]));
     let me = get("me").await;
-    assert_eq!(me["integrations"], json!({"test-echo": {"enabled": false, "configuredWorkflows": {}}}));
+    assert_eq!(
+        me["integrations"],
+        json!({"test-echo": {"enabled": false, "configuredWorkflows": {}, "allCredentials": []}})
+    );
     let list = get("integrations").await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
@@ -48,11 +51,16 @@ async fn sdk_shapes_with_integrations_present() {
         "isActive",
         "configs",
         "workflows",
+        "name",
+        "brandColor",
     ] {
         assert!(keys.contains(&field), "{field} missing from {echo}");
     }
     assert_eq!(echo["projectId"], project.as_str());
     assert_eq!(echo["isActive"], true);
+    // What the SDK's getIntegrationMetadata shows: the provider's name and
+    // the integration's colour.
+    assert_eq!((&echo["name"], &echo["brandColor"]), (&json!("Test Echo"), &json!("#112233")));
     assert!(echo["customIntegrationId"].is_null());
     assert_eq!(echo["configs"][0]["integrationId"], echo["id"]);
     assert_eq!(echo["configs"][0]["values"]["portal"], json!({"overview": "hi"}));

@@ -65,7 +65,11 @@ async fn sdk_routes_answer_cors_preflights_with_the_sdk_headers() {
         .request(reqwest::Method::OPTIONS, format!("{}/projects/00000000-0000-4000-8000-000000000000/sdk/me", app.base))
         .header("origin", "https://app.example.com")
         .header("access-control-request-method", "PATCH")
-        .header("access-control-request-headers", "authorization, content-type, x-paragon-credential")
+        // As Chromium asks for the browser SDK's DELETE of one account.
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,x-paragon-credential,x-paragon-sdk-version",
+        )
         .send()
         .await
         .unwrap();
@@ -73,10 +77,13 @@ async fn sdk_routes_answer_cors_preflights_with_the_sdk_headers() {
     let h = r.headers();
     assert_eq!(h["access-control-allow-origin"], "*");
     assert!(h["access-control-allow-methods"].to_str().unwrap().contains("PATCH"));
-    let allowed = h["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
-    for name in ["authorization", "content-type", "x-paragon-credential"] {
-        assert!(allowed.contains(name), "{allowed}");
+    assert!(h.get("access-control-allow-credentials").is_none(), "bearer tokens only, never cookies");
+    let allowed: Vec<String> =
+        h["access-control-allow-headers"].to_str().unwrap().split(',').map(|n| n.trim().to_ascii_lowercase()).collect();
+    for name in ["authorization", "content-type", "x-paragon-credential", "x-paragon-sdk-version"] {
+        assert!(allowed.iter().any(|a| a == name), "{name} not in {allowed:?}");
     }
+    assert!(!allowed.iter().any(|a| a == "*" || a == "cookie"), "{allowed:?}");
     // An actual cross-origin call carries the CORS header even when refused.
     let r = app
         .client
@@ -87,6 +94,35 @@ async fn sdk_routes_answer_cors_preflights_with_the_sdk_headers() {
         .unwrap();
     assert_eq!(r.status(), 401);
     assert_eq!(r.headers()["access-control-allow-origin"], "*");
+}
+
+/// `server.allowed_origins` narrows the pages that may call: a listed
+/// origin gets its own origin back, another one's preflight is refused and
+/// its answers carry no grant; admin routes never answer CORS.
+#[tokio::test]
+async fn allowed_origins_narrow_which_pages_may_call() {
+    let app = spawn_app_with(&[], |s| s.server.allowed_origins = vec!["https://app.example.com".into()]).await;
+    let me = format!("{}/projects/00000000-0000-4000-8000-000000000000/sdk/me", app.base);
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, &me)
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization,x-paragon-sdk-version")
+            .send()
+    };
+    let ok = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example.com");
+    let refused = preflight("https://elsewhere.example.com").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(refused.json::<Value>().await.unwrap()["code"], "ORIGIN_NOT_ALLOWED");
+    // The call itself is still answered (the token decides), without a grant.
+    let r = app.client.get(&me).header("origin", "https://elsewhere.example.com").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert!(r.headers()["vary"].to_str().unwrap().contains("origin"));
 }
 
 /// `/openapi.json` documents every route of the route table, with its path

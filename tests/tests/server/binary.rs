@@ -42,7 +42,13 @@ async fn cli_creates_a_project_and_mints_a_token_that_sdk_me_accepts() {
     let r = client.get(&me).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"authenticated": true, "userId": "user-42", "integrations": {}, "meta": {}}));
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "authenticated": true, "userId": "user-42", "integrations": {}, "meta": {}, "resources": [],
+            "project": {"id": project, "accessibleFeatures": ["headless-cp", "user-metadata", "byo"]},
+        })
+    );
 
     let r = client
         .patch(&me)

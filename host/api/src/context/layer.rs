@@ -6,26 +6,37 @@
 //! layers: axum wraps and boxes every route once per layer and clones each
 //! box per request, and the fast path could not share their code.
 
-use super::{NO_ROUTE, RequestContext};
+use super::{CorsPolicy, NO_ROUTE, RequestContext};
 use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, ready};
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
-/// The layer; see the module documentation. Apply it with `Router::layer`,
-/// so it runs after routing and sees the matched route.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Context;
+/// The layer, under one CORS policy; see the module documentation. Apply
+/// it with `Router::layer`, so it runs after routing and sees the matched
+/// route.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Context {
+    cors: Arc<CorsPolicy>,
+}
+
+impl Context {
+    /// The layer answering CORS with `cors`.
+    pub(crate) fn new(cors: Arc<CorsPolicy>) -> Self {
+        Self { cors }
+    }
+}
 
 impl<S> tower::Layer<S> for Context {
     type Service = ContextService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ContextService { inner }
+        ContextService { inner, cors: self.cors.clone() }
     }
 }
 
@@ -33,6 +44,7 @@ impl<S> tower::Layer<S> for Context {
 #[derive(Clone, Debug)]
 pub(crate) struct ContextService<S> {
     inner: S,
+    cors: Arc<CorsPolicy>,
 }
 
 impl<S> tower::Service<Request> for ContextService<S>
@@ -50,7 +62,7 @@ where
     fn call(&mut self, req: Request) -> Self::Future {
         let (mut parts, body) = req.into_parts();
         let route = parts.extensions.get::<MatchedPath>().map_or(NO_ROUTE, MatchedPath::as_str);
-        let (mut ctx, span) = RequestContext::begin(&parts.method, route, &mut parts.headers);
+        let (mut ctx, span) = RequestContext::begin(&self.cors, &parts.method, route, &mut parts.headers);
         if ctx.is_preflight(&parts.method) {
             return ContextFuture::Answered { resp: Some(ctx.preflight()) };
         }
@@ -101,7 +113,7 @@ mod tests {
             .route("/projects/{projectId}/sdk/me", get(refuse).patch(refuse))
             .route("/admin/projects", get(refuse))
             .fallback(|| async { ApiError::not_found("No route matches this path") })
-            .layer(Context)
+            .layer(Context::default())
     }
 
     async fn send(method: Method, uri: &str, origin: bool) -> (Response, serde_json::Value) {
@@ -135,6 +147,28 @@ mod tests {
         assert_eq!(h["access-control-expose-headers"], "x-request-id");
         assert_eq!(body["code"], "UNAUTHORIZED");
         assert_eq!(body["meta"]["requestId"], h["x-request-id"].to_str().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_preflight_from_an_origin_the_policy_does_not_list_is_refused_in_the_error_shape() {
+        let policy = CorsPolicy::from_origins(&["https://other.example.com"]).unwrap();
+        let refuse = || async { ApiError::unauthorized("Send a credential") };
+        let app =
+            Router::new().route("/projects/{projectId}/sdk/me", get(refuse)).layer(Context::new(Arc::new(policy)));
+        let req = http::Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/projects/p/sdk/me")
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(resp.headers().get("access-control-allow-origin").is_none());
+        assert!(resp.headers()["vary"].to_str().unwrap().contains("origin"));
+        let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["code"], "ORIGIN_NOT_ALLOWED");
     }
 
     #[tokio::test]

@@ -276,6 +276,15 @@ async fn credential_config_is_replaced() {
     assert_eq!(patched["config"], second, "replacement, not merge");
     let (_, me) = f.sdk(Method::GET, "me", "u1", None).await;
     assert_eq!(me["integrations"]["test-oauth"]["configuredWorkflows"], second["configuredWorkflows"]);
+    // The SDK reads the same settings as the account's one configuration.
+    let account = &me["integrations"]["test-oauth"]["allCredentials"][0];
+    let configuration = &account["configurations"][0];
+    assert_eq!(configuration["id"], account["id"], "one configuration per account, named by it");
+    assert_eq!(configuration["connectCredentialId"], account["id"]);
+    assert_eq!(configuration["isDefault"], true);
+    assert_eq!(configuration["workflowSettings"], second["configuredWorkflows"]);
+    assert_eq!(configuration["sharedSettings"], json!({}));
+    assert_eq!(me["integrations"]["test-oauth"]["credentialConfigId"], account["id"]);
     let (status, _) = f.sdk(Method::PATCH, &format!("credentials/{id}"), "u1", Some(json!({"config": 3}))).await;
     assert_eq!(status, 400);
 }

@@ -48,6 +48,28 @@ async fn the_credential_is_injected_and_the_answer_wrapped() {
     assert_eq!(f.mock.count(), 3);
 }
 
+/// A call as the browser SDK sends it: `Content-Type: auto` (infer it)
+/// reaches the provider as JSON for a body and not at all without one, and
+/// the SDK's version header stays with Weft.
+#[tokio::test]
+async fn the_browser_sdks_call_shape_reaches_the_provider_as_plain_json() {
+    let f = ProxyFixture::new().await;
+    f.connect("u1", "key-sdk-shape").await;
+    let sdk = |method| {
+        f.proxy(method, "u1", "test-proxy/echo")
+            .header("content-type", "auto")
+            .header("accept", "application/json")
+            .header("x-paragon-sdk-version", "2.4.0")
+    };
+    let body: Value = sdk(Method::POST).body(r#"{"title":"x"}"#).send().await.unwrap().json().await.unwrap();
+    let output = &body["output"];
+    assert_eq!(output["headers"]["content-type"], "application/json", "{output}");
+    assert_eq!(output["body"], json!({"title": "x"}));
+    assert!(output["headers"].get("x-paragon-sdk-version").is_none(), "{output}");
+    let body: Value = sdk(Method::GET).send().await.unwrap().json().await.unwrap();
+    assert!(body["output"]["headers"].get("content-type").is_none(), "{body}");
+}
+
 /// Raw answers keep the provider's status, headers and bytes, minus
 /// cookies; `{"output"}` answers drop the provider's headers but rate-limit
 /// and retry hints. Custom integrations answer on `/custom/{id}/...`.

@@ -1,0 +1,42 @@
+// The app's origin: a static server on its own loopback port (so every
+// call to Weft is cross-origin and CORS is real) serving the test page and
+// the SDK's browser bundle straight from node_modules.
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+/** The bundle `import { paragon } from '@useparagon/connect'` resolves to. */
+export const SDK_BUNDLE = require.resolve('@useparagon/connect');
+
+const FILES = {
+  '/': [join(here, '..', 'page', 'index.html'), 'text/html; charset=utf-8'],
+  '/app.js': [join(here, '..', 'page', 'app.js'), 'text/javascript; charset=utf-8'],
+  '/vendor/connect.js': [SDK_BUNDLE, 'text/javascript; charset=utf-8'],
+};
+
+export async function startPageServer() {
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url, 'http://page').pathname;
+    if (path === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
+    const file = FILES[path];
+    if (!file || req.method !== 'GET') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': file[1], 'cache-control': 'no-store' });
+    res.end(readFileSync(file[0]));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
