@@ -19,6 +19,7 @@ mod principal;
 mod proxy;
 mod routes;
 mod sdk;
+mod task_history;
 mod throttle;
 mod user_token;
 
@@ -118,6 +119,7 @@ fn all_routes() -> routes::Routes {
         .merge(sdk::routes())
         .merge(connect::routes())
         .merge(proxy::routes())
+        .merge(task_history::routes())
         .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }

@@ -177,6 +177,12 @@ impl Credentials {
         &self.settings
     }
 
+    /// The server's public URL (no trailing slash), as callers outside see
+    /// it: redirect URIs and links in answers are built on it.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
     /// The exact redirect URI of an integration: one per integration, so a
     /// code can only come back to the integration that asked for it.
     pub fn redirect_uri(&self, project: ProjectId, integration: IntegrationId) -> String {

@@ -13,5 +13,6 @@ mod plugin_services;
 mod proxy;
 mod slow_clients;
 mod support;
+mod task_history;
 mod tenancy;
 mod tokens;
