@@ -2,12 +2,14 @@
 //! with no database, network or clock.
 //!
 //! So far: dynamic variables ([`template`]: `{{step.output.x}}`, settings,
-//! user, secrets, resolved so that secrets never reach the history).
+//! user, secrets, resolved so that secrets never reach the history) and conditions ([`condition`]).
 //! The definition format, its loader and the execution plan follow.
 #![deny(missing_docs)]
 
+pub mod condition;
 pub mod template;
 
+pub use condition::{Condition, Operator, Rule};
 pub use template::{Context, Resolved, TemplateError};
 
 /// What can go wrong in this crate.
