@@ -2,14 +2,17 @@
 //! with no database, network or clock.
 //!
 //! So far: dynamic variables ([`template`]: `{{step.output.x}}`, settings,
-//! user, secrets, resolved so that secrets never reach the history) and conditions ([`condition`]).
+//! user, secrets, resolved so that secrets never reach the history), conditions ([`condition`]) and the definition model ([`Workflow`], its JSON Schema in [`schema`]).
 //! The definition format, its loader and the execution plan follow.
 #![deny(missing_docs)]
 
 pub mod condition;
+pub mod definition;
+pub mod schema;
 pub mod template;
 
 pub use condition::{Condition, Operator, Rule};
+pub use definition::{Step, StepKind, Trigger, TriggerKind, Workflow};
 pub use template::{Context, Resolved, TemplateError};
 
 /// What can go wrong in this crate.
