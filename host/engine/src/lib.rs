@@ -21,8 +21,13 @@
 //!     "greet.yaml",
 //! )?;
 //! let plan = Plan::new(&workflow);
-//! let wait = Queued { step: "wait".into(), instance: String::new(), wait: Some(std::time::Duration::from_secs(60)) };
-//! assert_eq!(plan.first(), Next::Run(vec![wait]));
+//! let Next::Run(first) = plan.first() else { unreachable!("a workflow has steps") };
+//! assert_eq!(first, [Queued {
+//!     step: "wait".into(),
+//!     kind: "ACTION/DELAY",
+//!     instance: String::new(),
+//!     wait: Some(std::time::Duration::from_secs(60)),
+//! }]);
 //! assert_eq!(plan.after("wait", "")?, Next::Finish);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -7,7 +7,7 @@
 //!
 //! | `Next` | completion |
 //! |---|---|
-//! | `Run(steps)` | `next: steps` |
+//! | `Run(steps)` | `next: steps` (a [`Queued`] is a `NewStep`; its `wait` becomes `run_after`) |
 //! | `Join { fan_out, instance, then: Run(steps) }` | `join: Join { step: fan_out, instance, then: steps, finish: None }` |
 //! | `Join { fan_out, instance, then: Finish }` | `join: Join { step: fan_out, instance, then: [], finish: Some(Succeeded) }` |
 //! | `Join { …, then: Join { … } }` | a fan-out ending the body of another: the inner join's last instance also ends one instance of the outer fan-out (see [`Next::Join`]) |
@@ -24,11 +24,13 @@ use std::time::Duration;
 use crate::definition::{Step, StepKind, Workflow};
 use crate::{Error, Result};
 
-/// A step to queue.
+/// A step to queue (the store's `NewStep`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
     /// The step's id.
     pub step: String,
+    /// Its type as the task history shows it (`ACTION/REQUEST`).
+    pub kind: &'static str,
     /// Its fan-out instance path.
     pub instance: String,
     /// For a Delay step, its wait: queue it to run no earlier than now plus
@@ -114,7 +116,8 @@ enum Owner {
 #[derive(Debug)]
 pub struct Plan {
     workflow: Workflow,
-    steps: Vec<(String, Option<Duration>)>,
+    /// Per node: id, history type and a Delay step's wait.
+    steps: Vec<(String, &'static str, Option<Duration>)>,
     nodes: Vec<Node>,
     seqs: Vec<Seq>,
     by_id: HashMap<String, usize>,
@@ -140,7 +143,7 @@ impl Plan {
         for (index, step) in steps.iter().enumerate() {
             let node = self.nodes.len();
             self.nodes.push(Node { seq, index, depth, nested: Nested::None });
-            self.steps.push((step.id.clone(), step.delay()));
+            self.steps.push((step.id.clone(), step.kind.history_type(), step.delay()));
             self.by_id.entry(step.id.clone()).or_insert(node);
             self.seqs[seq].steps.push(node);
             self.nodes[node].nested = match &step.kind {
@@ -282,8 +285,8 @@ impl Plan {
     }
 
     fn queued(&self, node: usize, instance: String) -> Queued {
-        let (step, wait) = &self.steps[node];
-        Queued { step: step.clone(), instance, wait: *wait }
+        let (step, kind, wait) = &self.steps[node];
+        Queued { step: step.clone(), kind, instance, wait: *wait }
     }
 }
 

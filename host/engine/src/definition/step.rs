@@ -98,6 +98,21 @@ impl StepKind {
         }
     }
 
+    /// The step's type as the task history shows it: `ACTION/` and the
+    /// kind in upper snake case (the reference's `ACTION/REQUEST` pattern).
+    pub fn history_type(&self) -> &'static str {
+        match self {
+            Self::Request(_) => "ACTION/REQUEST",
+            Self::IntegrationRequest(_) => "ACTION/INTEGRATION_REQUEST",
+            Self::IntegrationAction(_) => "ACTION/INTEGRATION_ACTION",
+            Self::Function(_) => "ACTION/FUNCTION",
+            Self::Conditional { .. } => "ACTION/CONDITIONAL",
+            Self::FanOut { .. } => "ACTION/FAN_OUT",
+            Self::Response(_) => "ACTION/RESPONSE",
+            Self::Delay { .. } => "ACTION/DELAY",
+        }
+    }
+
     /// Whether it calls something that can fail on its own: only these
     /// steps take `autoRetry` and `continueWorkflowOnError`.
     pub fn calls_out(&self) -> bool {
@@ -357,6 +372,7 @@ mod tests {
         assert!(matches!(&r.authorization, Some(Authorization::Bearer { token }) if token == "{{secrets.API_KEY}}"));
         assert!(s.auto_retry && !s.continue_workflow_on_error);
         assert!(s.kind.calls_out() && s.kind.has_output());
+        assert_eq!((s.kind.name(), s.kind.history_type()), ("request", "ACTION/REQUEST"));
         assert_eq!(serde_json::from_value::<Step>(serde_json::to_value(&s).unwrap()).unwrap(), s);
     }
 

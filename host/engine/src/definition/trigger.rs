@@ -41,12 +41,34 @@ pub enum TriggerKind {
 }
 
 impl TriggerKind {
-    /// The kind as the task history names it.
-    pub fn as_str(&self) -> &'static str {
+    /// The kind as files spell it (`appEvent`), which is also the kind of
+    /// the store's trigger key.
+    pub fn name(&self) -> &'static str {
         match self {
-            Self::AppEvent { .. } => "app_event",
+            Self::AppEvent { .. } => "appEvent",
             Self::Request(_) => "request",
-            Self::IntegrationEnabled => "integration_enabled",
+            Self::IntegrationEnabled => "integrationEnabled",
+        }
+    }
+
+    /// What the trigger listens to, where its kind has such a key: an App
+    /// Event's name. With [`TriggerKind::name`], what a deployed workflow
+    /// is found by when the event arrives.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::AppEvent { event } => Some(event),
+            Self::Request(_) | Self::IntegrationEnabled => None,
+        }
+    }
+
+    /// The trigger's type as the task history shows it: `TRIGGER/` and
+    /// the kind in upper snake case (the reference's `TRIGGER/CRON`
+    /// pattern).
+    pub fn history_type(&self) -> &'static str {
+        match self {
+            Self::AppEvent { .. } => "TRIGGER/APP_EVENT",
+            Self::Request(_) => "TRIGGER/REQUEST",
+            Self::IntegrationEnabled => "TRIGGER/INTEGRATION_ENABLED",
         }
     }
 }
@@ -140,7 +162,12 @@ mod tests {
         let t: Trigger = serde_json::from_value(json!({"id": "1", "type": "request"})).unwrap();
         let TriggerKind::Request(r) = &t.kind else { panic!("a request trigger") };
         assert!(r.allow_arbitrary_payload);
-        assert_eq!(t.kind.as_str(), "request");
+        assert_eq!((t.kind.name(), t.kind.key(), t.kind.history_type()), ("request", None, "TRIGGER/REQUEST"));
+        let e: Trigger = serde_json::from_value(json!({"type": "appEvent", "event": "Contact Created"})).unwrap();
+        assert_eq!(
+            (e.kind.name(), e.kind.key(), e.kind.history_type()),
+            ("appEvent", Some("Contact Created"), "TRIGGER/APP_EVENT")
+        );
         let t: Trigger = serde_json::from_value(json!({
             "type": "request", "allowArbitraryPayload": false,
             "bodyValidations": [{"key": "email", "dataType": "STRING", "required": true}]

@@ -47,38 +47,49 @@ fn plan(yaml: &str) -> Plan {
     Plan::new(&parse(yaml, Format::Yaml, "plan.yaml").unwrap())
 }
 
-fn q(step: &str, instance: &str) -> Queued {
-    Queued { step: step.into(), instance: instance.into(), wait: Some(Duration::from_secs(1)) }
+/// `step` at `instance` as the plan should queue it: its history type and
+/// wait as the definition gives them.
+fn q(p: &Plan, step: &str, instance: &str) -> Queued {
+    let s = p.step(step).unwrap();
+    Queued { step: step.into(), kind: s.kind.history_type(), instance: instance.into(), wait: s.delay() }
 }
 
-fn run(steps: &[(&str, &str)]) -> Next {
-    Next::Run(steps.iter().map(|(s, i)| q(s, i)).collect())
+fn run(p: &Plan, steps: &[(&str, &str)]) -> Next {
+    Next::Run(steps.iter().map(|(s, i)| q(p, s, i)).collect())
 }
 
 fn join(fan_out: &str, instance: &str, then: Next) -> Next {
     Next::Join { fan_out: fan_out.into(), instance: instance.into(), then: Box::new(then) }
 }
 
-fn last() -> Next {
-    Next::Run(vec![Queued { step: "last".into(), instance: String::new(), wait: Some(Duration::from_secs(7200)) }])
-}
-
 #[test]
 fn the_top_level_runs_in_order_and_finishes() {
     let p = plan(NESTED);
-    let s1 = Queued { step: "s1".into(), instance: String::new(), wait: Some(Duration::from_secs(60)) };
+    let s1 = Queued {
+        step: "s1".into(),
+        kind: "ACTION/DELAY",
+        instance: String::new(),
+        wait: Some(Duration::from_secs(60)),
+    };
     assert_eq!(p.first(), Next::Run(vec![s1]));
-    assert_eq!(p.after("s1", "").unwrap(), Next::Run(vec![Queued { wait: None, ..q("cond1", "") }]));
-    assert_eq!(p.after("fan1", "").unwrap(), last());
+    let cond1 = Queued { step: "cond1".into(), kind: "ACTION/CONDITIONAL", instance: String::new(), wait: None };
+    assert_eq!(p.after("s1", "").unwrap(), Next::Run(vec![cond1]));
+    let last = Queued {
+        step: "last".into(),
+        kind: "ACTION/DELAY",
+        instance: String::new(),
+        wait: Some(Duration::from_secs(7200)),
+    };
+    assert_eq!(p.after("fan1", "").unwrap(), Next::Run(vec![last]));
     assert_eq!(p.after("last", "").unwrap(), Next::Finish);
 }
 
 #[test]
 fn a_branch_starts_at_its_first_step_and_rejoins_after_the_conditional() {
     let p = plan(NESTED);
-    assert_eq!(p.branch("cond1", "", true).unwrap(), run(&[("t1", "")]));
-    assert_eq!(p.after("t1", "").unwrap(), run(&[("t2", "")]));
-    let fan1 = Next::Run(vec![Queued { wait: None, ..q("fan1", "") }]);
+    assert_eq!(p.branch("cond1", "", true).unwrap(), run(&p, &[("t1", "")]));
+    assert_eq!(p.after("t1", "").unwrap(), run(&p, &[("t2", "")]));
+    let fan1 = run(&p, &[("fan1", "")]);
     assert_eq!(p.after("t2", "").unwrap(), fan1);
     // The empty `else` goes straight on.
     assert_eq!(p.branch("cond1", "", false).unwrap(), fan1);
@@ -87,27 +98,27 @@ fn a_branch_starts_at_its_first_step_and_rejoins_after_the_conditional() {
 #[test]
 fn a_fan_out_starts_each_instance_and_joins_at_the_end_of_its_body() {
     let p = plan(NESTED);
-    assert_eq!(p.instances("fan1", "", 3).unwrap(), run(&[("f1", "0"), ("f1", "1"), ("f1", "2")]));
-    assert_eq!(p.instances("fan1", "", 0).unwrap(), last());
-    let cond2 = Next::Run(vec![Queued { wait: None, ..q("cond2", "1") }]);
+    assert_eq!(p.instances("fan1", "", 3).unwrap(), run(&p, &[("f1", "0"), ("f1", "1"), ("f1", "2")]));
+    assert_eq!(p.instances("fan1", "", 0).unwrap(), run(&p, &[("last", "")]));
+    let cond2 = run(&p, &[("cond2", "1")]);
     assert_eq!(p.after("f1", "1").unwrap(), cond2);
     // A conditional inside a fan-out: its branches end the instance.
-    assert_eq!(p.branch("cond2", "1", false).unwrap(), run(&[("e1", "1")]));
-    assert_eq!(p.after("e1", "1").unwrap(), join("fan1", "", last()));
-    assert_eq!(p.after("cond2", "2").unwrap(), join("fan1", "", last()));
+    assert_eq!(p.branch("cond2", "1", false).unwrap(), run(&p, &[("e1", "1")]));
+    assert_eq!(p.after("e1", "1").unwrap(), join("fan1", "", run(&p, &[("last", "")])));
+    assert_eq!(p.after("cond2", "2").unwrap(), join("fan1", "", run(&p, &[("last", "")])));
 }
 
 #[test]
 fn a_fan_out_in_a_conditional_in_a_fan_out_nests_instances_and_joins() {
     let p = plan(NESTED);
-    let fan2 = Next::Run(vec![Queued { wait: None, ..q("fan2", "1") }]);
+    let fan2 = run(&p, &[("fan2", "1")]);
     assert_eq!(p.branch("cond2", "1", true).unwrap(), fan2);
-    assert_eq!(p.instances("fan2", "1", 2).unwrap(), run(&[("g1", "1.0"), ("g1", "1.1")]));
+    assert_eq!(p.instances("fan2", "1", 2).unwrap(), run(&p, &[("g1", "1.0"), ("g1", "1.1")]));
     // The inner body's end joins the inner fan-out, whose end joins the
     // outer one's instance.
-    assert_eq!(p.after("g1", "1.1").unwrap(), join("fan2", "1", join("fan1", "", last())));
+    assert_eq!(p.after("g1", "1.1").unwrap(), join("fan2", "1", join("fan1", "", run(&p, &[("last", "")]))));
     // An inner fan-out over nothing ends the outer instance at once.
-    assert_eq!(p.instances("fan2", "1", 0).unwrap(), join("fan1", "", last()));
+    assert_eq!(p.instances("fan2", "1", 0).unwrap(), join("fan1", "", run(&p, &[("last", "")])));
 }
 
 #[test]
