@@ -110,24 +110,27 @@ fn tasks_provider() -> &'static weft_catalog::Provider {
 }
 
 /// Proxy target resolution from a raw path: whatever resolves is an http(s)
-/// URL without credentials, on the base URL under its path, or on a
-/// permitted host.
+/// URL without credentials, on a permitted host, or on the base URL's
+/// origin: under its path for a relative target, anywhere on it for a
+/// fully qualified URL (an `https:`/`http:` target, slashes or not).
 pub fn proxy_target(data: &[u8]) {
     let rest = String::from_utf8_lossy(data);
     let config = serde_json::Map::new();
     let provider = tasks_provider();
+    let absolute = ["https:", "http:"].iter().any(|s| rest.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)));
     for base_override in [None, Some("http://127.0.0.1:9/mock")] {
         let endpoint = weft_catalog::Endpoint { provider, base_override, config: &config };
         let Ok(url) = endpoint.resolve(&rest) else { continue };
         assert!(matches!(url.scheme(), "http" | "https"), "{url}");
         assert!(url.username().is_empty() && url.password().is_none(), "{url}");
         let host = url.host_str().unwrap_or_default();
-        let on_base = match base_override {
-            None => host == "api.tasks.test" && (url.path() == "/v1" || url.path().starts_with("/v1/")),
-            Some(_) => host == "127.0.0.1" && url.port() == Some(9),
+        let (origin, path) = match base_override {
+            None => (url.scheme() == "https" && host == "api.tasks.test" && url.port().is_none(), "/v1"),
+            Some(_) => (host == "127.0.0.1" && url.port() == Some(9), "/mock"),
         };
+        let under = url.path() == path || url.path().starts_with(&format!("{path}/"));
         let permitted = host == "files.tasks.test" || (host.ends_with(".cdn.test") && host != ".cdn.test");
-        assert!(on_base || permitted, "{rest:?} resolved to {url}");
+        assert!((origin && (absolute || under)) || permitted, "{rest:?} resolved to {url}");
     }
 }
 

@@ -242,11 +242,18 @@ fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let binary = target_dir.join(&triple).join("release").join(name);
     let kept = root.join("fuzz").join("corpus").join(name);
     if merge {
-        // libFuzzer's merge: of the scratch inputs, the ones that reach code
-        // the kept corpus does not are copied into it, each as small as
-        // found. Review and commit what it adds.
+        // libFuzzer's set-cover merge on edge coverage alone: of the
+        // scratch inputs, a small set that reaches every edge the kept
+        // corpus does not is copied into it. (With comparison and counter
+        // features too, thousands of inputs qualify: too many to keep in
+        // the repository.) Review and commit what it adds.
         let before = std::fs::read_dir(&kept)?.count();
-        status(Command::new(&binary).arg("-merge=1").arg(&kept).arg(&scratch))?;
+        status(
+            Command::new(&binary)
+                .args(["-set_cover_merge=1", "-use_cmp=0", "-use_counters=0"])
+                .arg(&kept)
+                .arg(&scratch),
+        )?;
         let after = std::fs::read_dir(&kept)?.count();
         eprintln!("{name}: {} inputs added to {} (now {after})", after - before, kept.display());
         return Ok(());
