@@ -397,7 +397,8 @@ pub enum Outcome {
 }
 
 /// The end of one fan-out instance: counts the fan-out's pending instances
-/// down; the last one finishes the fan-out and queues `then`.
+/// down; the last one finishes the fan-out and queues `then` (and, for a
+/// fan-out that ends an outer fan-out's instance, settles that one too).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Join {
     /// The fan-out's step id.
@@ -409,6 +410,10 @@ pub struct Join {
     /// The execution's status to set when the last instance is done and
     /// nothing follows (it succeeded), if any.
     pub finish: Option<ExecutionStatus>,
+    /// When this fan-out is itself the last step of an instance of an
+    /// outer fan-out: that instance's end, settled once this fan-out's last
+    /// instance is done.
+    pub outer: Option<Box<Join>>,
 }
 
 /// The completion of a claimed step, stored in one transaction.

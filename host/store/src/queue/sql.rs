@@ -277,37 +277,42 @@ for_both_backends! {
         Ok(())
     }
 
-    /// Counts one instance of a fan-out down; the last one finishes it and
-    /// queues what follows.
+    /// Counts one instance of a fan-out down; the last one finishes it,
+    /// queues what follows and, when the fan-out ends an instance of an
+    /// outer one, counts that one down in turn.
     async fn join(conn: &mut Conn, project: ProjectId, execution: Uuid, join: &Join, prev: Uuid, now: Ts) -> Result<()> {
-        let pending: Option<i32> = sqlx::query_scalar(
-            "UPDATE steps SET pending = pending - 1 \
-             WHERE execution_id = $1 AND step = $2 AND instance = $3 AND state = 'waiting' RETURNING pending",
-        )
-        .bind(execution)
-        .bind(&join.step)
-        .bind(&join.instance)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(pending) = pending else {
-            return Err(Error::Invalid(format!("no fan-out {:?} waits for its instances", join.step)));
-        };
-        if pending > 0 {
-            return Ok(());
-        }
-        sqlx::query(
-            "UPDATE steps SET state = 'succeeded', pending = NULL, ended_at = $4 \
-             WHERE execution_id = $1 AND step = $2 AND instance = $3",
-        )
-        .bind(execution)
-        .bind(&join.step)
-        .bind(&join.instance)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        queue_steps(conn, project, execution, &join.then, prev, now).await?;
-        if let Some(status) = join.finish {
-            set_status(conn, execution, status, now).await?;
+        let mut current = Some(join);
+        while let Some(j) = current {
+            let pending: Option<i32> = sqlx::query_scalar(
+                "UPDATE steps SET pending = pending - 1 \
+                 WHERE execution_id = $1 AND step = $2 AND instance = $3 AND state = 'waiting' RETURNING pending",
+            )
+            .bind(execution)
+            .bind(&j.step)
+            .bind(&j.instance)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(pending) = pending else {
+                return Err(Error::Invalid(format!("no fan-out {:?} waits for its instances", j.step)));
+            };
+            if pending > 0 {
+                return Ok(());
+            }
+            sqlx::query(
+                "UPDATE steps SET state = 'succeeded', pending = NULL, ended_at = $4 \
+                 WHERE execution_id = $1 AND step = $2 AND instance = $3",
+            )
+            .bind(execution)
+            .bind(&j.step)
+            .bind(&j.instance)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            queue_steps(conn, project, execution, &j.then, prev, now).await?;
+            if let Some(status) = j.finish {
+                set_status(conn, execution, status, now).await?;
+            }
+            current = j.outer.as_deref();
         }
         Ok(())
     }

@@ -122,6 +122,7 @@ conformance! {
         queue_tenancy,
         history_links_steps_and_counts_tasks,
         executions_are_listed_with_filters_and_pages,
+        nested_fan_outs_join_inside_out,
     ],
     workflows: [
         drafts_and_versions,

@@ -209,6 +209,7 @@ pub async fn fan_out_joins_after_the_last_instance(db: Db) {
             instance: String::new(),
             then: vec![NewStep::new("after", "ACTION/REQUEST")],
             finish: None,
+            outer: None,
         });
         s.complete_step(c, t).await.unwrap();
         let fan_row = s.execution_steps(p, id).await.unwrap().into_iter().find(|r| r.step == "fan").unwrap();
@@ -413,4 +414,52 @@ pub async fn executions_are_listed_with_filters_and_pages(db: Db) {
     assert_eq!(capped.executions.len(), 7);
     let none = list(ExecutionQuery { workflow: Some(WorkflowId::new()), limit: 100, ..Default::default() }).await;
     assert_eq!((none.total, none.executions.len()), (0, 0));
+}
+
+pub async fn nested_fan_outs_join_inside_out(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["outer"]), t).await.unwrap();
+    let fan = |step: &ClaimedStep, n: u32, body: &str| {
+        let mut c = done(step, Value::Null);
+        c.outcome = Outcome::FannedOut { input: json!({}), output: json!([]), instances: n };
+        let prefix = if step.instance.is_empty() { String::new() } else { format!("{}.", step.instance) };
+        c.next = (0..n).map(|i| NewStep::new(body, "ACTION/FAN_OUT").in_instance(format!("{prefix}{i}"))).collect();
+        c
+    };
+    // outer: 2 instances, each a fan-out "inner" of 2 instances of "leaf".
+    let outer = claim_one(s, t).await;
+    s.complete_step(fan(&outer, 2, "inner"), t).await.unwrap();
+    for inner in claim(s, t, 10).await {
+        s.complete_step(fan(&inner, 2, "leaf"), t).await.unwrap();
+    }
+    let leaves = claim(s, t, 10).await;
+    let instances: HashSet<&str> = leaves.iter().map(|l| l.instance.as_str()).collect();
+    assert_eq!(instances, HashSet::from(["0.0", "0.1", "1.0", "1.1"]));
+    for (n, leaf) in leaves.iter().enumerate() {
+        let parent = leaf.instance.split('.').next().unwrap().to_owned();
+        let mut c = done(leaf, json!(n));
+        // The leaf ends the inner instance; the inner fan-out ends the outer's.
+        c.join = Some(Join {
+            step: "inner".into(),
+            instance: parent,
+            then: vec![],
+            finish: None,
+            outer: Some(Box::new(Join {
+                step: "outer".into(),
+                instance: String::new(),
+                then: vec![],
+                finish: Some(ExecutionStatus::Succeeded),
+                outer: None,
+            })),
+        });
+        s.complete_step(c, t).await.unwrap();
+        let status = s.get_execution(p, id).await.unwrap().status;
+        let expected = if n == 3 { ExecutionStatus::Succeeded } else { ExecutionStatus::Executing };
+        assert_eq!(status, expected, "after leaf {n}");
+    }
+    let steps = s.execution_steps(p, id).await.unwrap();
+    assert!(steps.iter().all(|r| r.state == StepState::Succeeded), "{steps:?}");
+    assert_eq!(steps.len(), 1 + 1 + 2 + 4);
 }
