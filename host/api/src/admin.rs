@@ -3,6 +3,7 @@
 //! constant its extractor enforces.
 
 mod config;
+mod workflows;
 
 use crate::extract::{Json, Path, Query, json_body};
 use crate::principal::{AdminOnly, AnyRole, Operator, ProjectKey, Roles, Staff};
@@ -32,6 +33,13 @@ const SECRETS: &str = "/admin/projects/{projectId}/secrets";
 const SECRET: &str = "/admin/projects/{projectId}/secrets/{name}";
 const EVENTS: &str = "/admin/projects/{projectId}/app-events";
 const EVENT: &str = "/admin/projects/{projectId}/app-events/{name}";
+const WORKFLOWS: &str = "/admin/projects/{projectId}/workflows";
+const WORKFLOW: &str = "/admin/projects/{projectId}/workflows/{workflowId}";
+const DEPLOY: &str = "/admin/projects/{projectId}/workflows/{workflowId}/deploy";
+const UNDEPLOY: &str = "/admin/projects/{projectId}/workflows/{workflowId}/undeploy";
+const VERSIONS: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions";
+const VERSION: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions/{version}";
+const RESTORE: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions/{version}/restore";
 
 pub(crate) fn routes() -> Routes {
     let (op, admin, staff, any) = (
@@ -78,6 +86,23 @@ pub(crate) fn routes() -> Routes {
         .add(Method::PUT, EVENTS, staff, "Create or replace an app event", config::put_app_event)
         .add(Method::GET, EVENTS, staff, "List app events", config::list_app_events)
         .add(Method::DELETE, EVENT, staff, "Remove an app event", config::delete_app_event)
+        .add(Method::POST, WORKFLOWS, staff, "Create a workflow from a definition (JSON or YAML)", workflows::create)
+        .add(Method::GET, WORKFLOWS, any, "List workflows", workflows::list)
+        .add(Method::GET, WORKFLOW, any, "One workflow with its draft", workflows::get)
+        .add(Method::PUT, WORKFLOW, staff, "Replace a workflow's draft", workflows::replace)
+        .add(Method::DELETE, WORKFLOW, staff, "Delete a workflow (its executions stay)", workflows::delete)
+        .add(Method::POST, DEPLOY, staff, "Deploy the draft as a new version", workflows::deploy)
+        .add(Method::POST, UNDEPLOY, staff, "Stop new executions of a workflow", workflows::undeploy)
+        .add(Method::GET, VERSIONS, any, "A workflow's versions, newest first", workflows::versions)
+        .add(Method::GET, VERSION, any, "One version with its definition", workflows::version)
+        .add(Method::POST, RESTORE, staff, "Restore a version as a new version (the draft)", workflows::restore)
+        .add(
+            Method::GET,
+            "/schemas/workflow.json",
+            Access::Public,
+            "The JSON Schema of workflow files",
+            workflows::schema,
+        )
 }
 
 pub(crate) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {

@@ -27,12 +27,30 @@ pub struct ApiError {
     /// The message ends with the request id (a generic answer whose detail
     /// is in the log under that id).
     cites_request_id: bool,
+    /// Each problem of a refused document (a workflow file): where (a JSON
+    /// Pointer) and why, answered as `meta.problems`.
+    problems: Option<std::sync::Arc<Vec<Problem>>>,
+}
+
+/// One problem of a refused document, as `meta.problems` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// A JSON Pointer into the document (`""` for the whole).
+    pub path: String,
+    /// What is wrong, and what to do.
+    pub reason: String,
 }
 
 impl ApiError {
     /// A caller error with a stable `code` and an actionable message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after_secs: None, cites_request_id: false }
+        Self { status, code, message: message.into(), retry_after_secs: None, cites_request_id: false, problems: None }
+    }
+
+    /// The same error, listing each problem of the refused document.
+    pub fn with_problems(mut self, problems: Vec<Problem>) -> Self {
+        self.problems = Some(std::sync::Arc::new(problems));
+        self
     }
 
     /// 429 with `Retry-After`.
@@ -107,6 +125,8 @@ struct Shape<'a> {
 #[serde(rename_all = "camelCase")]
 struct Meta<'a> {
     request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<&'a [Problem]>,
 }
 
 impl ApiError {
@@ -119,7 +139,12 @@ impl ApiError {
         } else {
             self.message.as_str()
         };
-        let shape = Shape { message, code: self.code, status: self.status.as_u16(), meta: Meta { request_id } };
+        let shape = Shape {
+            message,
+            code: self.code,
+            status: self.status.as_u16(),
+            meta: Meta { request_id, problems: self.problems.as_deref().map(Vec::as_slice) },
+        };
         // Strings and a number: serializing cannot fail.
         serde_json::to_vec(&shape).unwrap_or_default()
     }

@@ -104,6 +104,7 @@ const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("weft-proxy", &["weft-plugin-host", "wasmtime"]),
     ("weft-plugin-host", &["weft-credentials", "weft-store", "weft-vault", "sqlx"]),
     ("weft-catalog", &["weft-credentials", "weft-plugin-host", "weft-store", "weft-vault", "wasmtime", "sqlx"]),
+    ("weft-engine", &["weft-plugin-host", "wasmtime"]),
 ];
 
 /// Fails when a crate's normal dependency tree holds a crate it must not.

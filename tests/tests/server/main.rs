@@ -16,3 +16,4 @@ mod support;
 mod task_history;
 mod tenancy;
 mod tokens;
+mod workflows_admin;
