@@ -1,5 +1,6 @@
 //! Operator commands that act on the database directly: create a project
-//! (with a development signing key), create an API key, mint a user token.
+//! (with a development signing key), create an API key, mint a user token,
+//! check and deploy workflow files.
 
 use crate::config::Settings;
 use crate::startup::open_store;
@@ -76,5 +77,64 @@ pub async fn token_mint(settings: &Settings, project: &str, user: &str, ttl_seco
     })?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
     println!("{}", weft_auth::mint_user_token(&pem, Some(DEV_KID), user, now, ttl_seconds)?);
+    Ok(())
+}
+
+/// A workflow file, checked; every problem printed with its path.
+fn checked_workflow(file: &std::path::Path) -> anyhow::Result<weft_engine::Workflow> {
+    weft_engine::load::load_file(file).map_err(|e| {
+        for p in &e.problems {
+            let at = if p.path.is_empty() { String::new() } else { format!(" at {}", p.path) };
+            eprintln!("{}{at}: {}", e.source_name, p.reason);
+        }
+        anyhow::anyhow!("{}: {} problem(s); nothing was changed", e.source_name, e.problems.len())
+    })
+}
+
+/// Checks a workflow file and says what it holds.
+pub fn workflow_validate(file: &std::path::Path) -> anyhow::Result<()> {
+    let workflow = checked_workflow(file)?;
+    let steps = workflow.all_steps().count();
+    let trigger = match workflow.trigger.kind.key() {
+        Some(key) => format!("{} {key:?}", workflow.trigger.kind.name()),
+        None => workflow.trigger.kind.name().to_owned(),
+    };
+    println!("{}: a valid workflow, {:?}: {steps} step(s), triggered by {trigger}", file.display(), workflow.name);
+    Ok(())
+}
+
+/// Deploys a workflow file to a project: a new version of the project's
+/// workflow of the same name and integration, or a new workflow.
+pub async fn workflow_deploy(settings: &Settings, file: &std::path::Path, project: &str) -> anyhow::Result<()> {
+    let project: ProjectId = project.parse().map_err(|_| anyhow::anyhow!("{project:?} is not a project id"))?;
+    let workflow = checked_workflow(file)?;
+    let Some(integration) = workflow.integration.clone().filter(|i| !i.is_empty()) else {
+        bail!("{}: at /integration: a deployed workflow belongs to an integration: name its type", file.display());
+    };
+    let document = serde_json::to_value(&workflow)?;
+    let trigger = weft_store::TriggerKey {
+        kind: workflow.trigger.kind.name().to_owned(),
+        key: workflow.trigger.kind.key().map(str::to_owned),
+    };
+    let store = open_store(settings).await?;
+    let outcome = async {
+        let existing =
+            store.list_workflows(project, Some(&integration)).await?.into_iter().find(|w| w.name == workflow.name);
+        let id = match existing {
+            Some(w) => w.id,
+            None => {
+                let new =
+                    weft_store::NewWorkflow { name: workflow.name.clone(), integration, definition: document.clone() };
+                store.create_workflow(project, new).await?.id
+            }
+        };
+        let version =
+            store.write_version(project, id, weft_store::VersionKind::Deployed, document, Some(trigger)).await?;
+        anyhow::Ok((id, version))
+    }
+    .await;
+    store.close().await;
+    let (id, version) = outcome?;
+    println!("Deployed {:?} as version {version} of workflow {id}", workflow.name);
     Ok(())
 }

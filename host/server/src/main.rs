@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: VaultCommand,
     },
+    /// Workflow files.
+    Workflow {
+        #[command(subcommand)]
+        command: WorkflowCommand,
+    },
     /// Check a plugin component the way `serve` installs it and print what it declares.
     Inspect {
         /// Path to a `.wasm` component.
@@ -96,6 +101,25 @@ enum KeyCommand {
 }
 
 #[derive(Subcommand)]
+enum WorkflowCommand {
+    /// Check a workflow file (JSON or YAML) and print every problem with its path.
+    Validate {
+        /// The file (`.json`, `.yaml` or `.yml`).
+        file: PathBuf,
+    },
+    /// Check a workflow file and deploy it to a project: the project's
+    /// workflow of the same name and integration gets a new version, or a
+    /// new workflow is created.
+    Deploy {
+        /// The file (`.json`, `.yaml` or `.yml`).
+        file: PathBuf,
+        /// Project id.
+        #[arg(long)]
+        project: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Print a user token signed with the project's development key.
     Mint {
@@ -129,6 +153,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Key { command: KeyCommand::Create { project, role, name } } => {
             cli::key_create(&settings, &project, &role, &name).await
+        }
+        Command::Workflow { command: WorkflowCommand::Validate { file } } => cli::workflow_validate(&file),
+        Command::Workflow { command: WorkflowCommand::Deploy { file, project } } => {
+            cli::workflow_deploy(&settings, &file, &project).await
         }
         Command::Token { command: TokenCommand::Mint { project, user, ttl } } => {
             cli::token_mint(&settings, &project, &user, ttl).await

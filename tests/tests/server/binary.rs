@@ -111,3 +111,47 @@ async fn first_start_creates_the_database_and_an_operator_key_shown_once() {
         assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "plaintext operator key on disk");
     }
 }
+
+/// `weft workflow validate` says what a good file holds and lists every
+/// problem of a bad one (exit status 1, nothing changed); `weft workflow
+/// deploy` creates the workflow, then deploys the next version of the same
+/// one.
+#[tokio::test]
+async fn cli_validates_and_deploys_workflow_files() {
+    let dir = data_dir_with(&[]);
+    let files = tempfile::tempdir().unwrap();
+    let good = files.path().join("greet.yaml");
+    std::fs::write(
+        &good,
+        "name: Greet\nintegration: slack\ntrigger: {type: appEvent, event: Signed Up}\n\
+         steps:\n  - {id: wait, type: delay, value: 1}\n",
+    )
+    .unwrap();
+    let said = weft_cli(dir.path(), &["workflow", "validate", good.to_str().unwrap()]);
+    assert!(said.contains("a valid workflow") && said.contains("appEvent \"Signed Up\""), "{said}");
+
+    let bad = files.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"name": "Bad", "trigger": {"type": "appEvent", "event": "x"},
+            "steps": [{"id": "a", "type": "delay", "value": 1}, {"id": "a", "type": "delay", "value": 2}]}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(weft_binary())
+        .args(["workflow", "validate", bad.to_str().unwrap()])
+        .env("WEFT__DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("at /steps/1/id"), "{stderr}");
+
+    let created = weft_cli(dir.path(), &["project", "create", "--name", "Flows"]);
+    let project = created.split_whitespace().nth(2).unwrap().to_owned();
+    let first = weft_cli(dir.path(), &["workflow", "deploy", good.to_str().unwrap(), "--project", &project]);
+    assert!(first.contains("as version 1 of workflow"), "{first}");
+    let again = weft_cli(dir.path(), &["workflow", "deploy", good.to_str().unwrap(), "--project", &project]);
+    assert!(again.contains("as version 2 of workflow"), "{again}");
+    let id = |s: &str| s.split_whitespace().last().unwrap().to_owned();
+    assert_eq!(id(&first), id(&again), "the same workflow, a new version");
+}
