@@ -22,6 +22,7 @@ mod sdk;
 mod task_history;
 mod throttle;
 mod user_token;
+mod workflows;
 
 pub use context::{CorsPolicy, InvalidOrigin, REQUEST_ID_HEADER};
 pub use error::ApiError;
@@ -74,6 +75,8 @@ pub struct Services {
     pub proxy: Arc<weft_proxy::Proxy>,
     /// Which page origins may call the routes browsers call.
     pub cors: Arc<CorsPolicy>,
+    /// The workflow engine (triggers start executions through it).
+    pub engine: Arc<weft_engine::Engine>,
 }
 
 /// The caller's address, when the server was started with connection info.
@@ -120,6 +123,7 @@ fn all_routes() -> routes::Routes {
         .merge(connect::routes())
         .merge(proxy::routes())
         .merge(task_history::routes())
+        .merge(workflows::routes())
         .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }

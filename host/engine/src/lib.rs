@@ -37,6 +37,7 @@ pub mod condition;
 pub mod definition;
 pub mod load;
 pub mod plan;
+pub mod run;
 pub mod schema;
 pub mod template;
 
@@ -44,6 +45,7 @@ pub use condition::{Condition, Operator, Rule};
 pub use definition::{Step, StepKind, Trigger, TriggerKind, Workflow};
 pub use load::{DefinitionError, Format, Problem};
 pub use plan::{Next, Plan, Queued};
+pub use run::{AppEvent, Engine, EngineDeps, EngineSettings, Started, StepPlugins, TriggerError};
 pub use template::{Context, Resolved, TemplateError};
 
 /// What can go wrong in this crate.

@@ -33,8 +33,50 @@ pub struct Settings {
     pub connect: ConnectSettings,
     /// The Proxy API.
     pub proxy: ProxySettings,
+    /// The workflow engine.
+    pub workflows: WorkflowSettings,
     /// Log output.
     pub log: LogSettings,
+}
+
+/// The workflow engine: its workers, leases and retries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowSettings {
+    /// Workers running steps in this process (0: no workflows run here).
+    pub workers: usize,
+    /// How often an idle worker looks for queued steps, milliseconds (a
+    /// trigger in this process wakes the workers at once).
+    pub poll_ms: u64,
+    /// A step's lease, milliseconds: renewed while it runs; a step whose
+    /// worker died is restarted once it expires.
+    pub lease_ms: u64,
+    /// The longest one step may run, milliseconds.
+    pub step_deadline_ms: u64,
+    /// Crash restarts of a step before it fails.
+    pub max_restarts: u32,
+    /// Retries of an auto-retried step.
+    pub max_retries: u32,
+    /// The first retry's wait, milliseconds (then 2, 3, 5 and 8 times it).
+    pub retry_base_ms: u64,
+    /// The time a Request or Integration Request step's call may take, milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for WorkflowSettings {
+    fn default() -> Self {
+        let d = weft_engine::EngineSettings::default();
+        Self {
+            workers: d.workers,
+            poll_ms: d.poll.as_millis() as u64,
+            lease_ms: d.lease.as_millis() as u64,
+            step_deadline_ms: d.step_deadline.as_millis() as u64,
+            max_restarts: d.max_restarts,
+            max_retries: d.max_retries,
+            retry_base_ms: d.retry_base.as_millis() as u64,
+            request_timeout_ms: d.request_timeout.as_millis() as u64,
+        }
+    }
 }
 
 /// The Proxy API's limits.
@@ -295,6 +337,7 @@ impl Default for Settings {
             vault: VaultSettings::default(),
             connect: ConnectSettings::default(),
             proxy: ProxySettings::default(),
+            workflows: WorkflowSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -428,6 +471,22 @@ impl Settings {
     }
 
     /// The Proxy API's limits.
+    pub fn engine_settings(&self) -> weft_engine::EngineSettings {
+        let w = &self.workflows;
+        weft_engine::EngineSettings {
+            workers: w.workers,
+            poll: Duration::from_millis(w.poll_ms.max(1)),
+            lease: Duration::from_millis(w.lease_ms.max(100)),
+            step_deadline: Duration::from_millis(w.step_deadline_ms.max(w.lease_ms)),
+            max_restarts: w.max_restarts,
+            max_retries: w.max_retries,
+            retry_base: Duration::from_millis(w.retry_base_ms),
+            request_timeout: Duration::from_millis(w.request_timeout_ms.max(1)),
+            ..weft_engine::EngineSettings::default()
+        }
+    }
+
+    /// The Proxy API's settings.
     pub fn proxy_settings(&self) -> weft_proxy::ProxySettings {
         weft_proxy::ProxySettings {
             timeout: Duration::from_millis(self.proxy.timeout_ms),

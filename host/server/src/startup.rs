@@ -131,7 +131,18 @@ impl Application {
         });
         let proxy =
             Arc::new(Proxy::new(credentials.clone(), TaskRecorder::start(store.clone()), settings.proxy_settings()));
+        let engine = weft_engine::Engine::new(weft_engine::EngineDeps {
+            store: store.clone(),
+            egress: egress.clone(),
+            credentials: credentials.clone(),
+            plugins: Some(Arc::new(crate::wiring::WorkflowPlugins {
+                host: host.clone(),
+                credentials: credentials.clone(),
+            })),
+            settings: settings.engine_settings(),
+        });
         let state = AppState::new(Services {
+            engine,
             proxy,
             credentials,
             plugins: host,
@@ -197,6 +208,15 @@ impl Application {
     /// opened from them are bound to them.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let background = self.start_background();
+        // The workflow workers; at shutdown the steps in flight finish and
+        // the queue keeps the rest for the next start.
+        let (stop_engine, engine_stopped) = tokio::sync::oneshot::channel::<()>();
+        let engine = (self.settings.workflows.workers > 0).then(|| {
+            let engine = self.state.engine.clone();
+            tokio::spawn(engine.run(async move {
+                let _ = engine_stopped.await;
+            }))
+        });
         let router = weft_api::service(self.state.clone());
         let addr = self.local_addr();
         let threads = match self.settings.server.io_threads {
@@ -253,6 +273,10 @@ impl Application {
         }
         for task in background {
             task.abort();
+        }
+        let _ = stop_engine.send(());
+        if let Some(engine) = engine {
+            let _ = engine.await;
         }
         // Every finished proxy call's task record is stored before the
         // database closes.

@@ -119,3 +119,53 @@ impl ProviderHooks for PluginHooks {
         })
     }
 }
+
+/// Integration actions and function steps of workflows, run by the plugin
+/// host; a call acting for an account is granted it by the credential
+/// service, as every plugin call is.
+pub(crate) struct WorkflowPlugins {
+    pub(crate) host: Arc<PluginHost>,
+    pub(crate) credentials: Arc<weft_credentials::Credentials>,
+}
+
+#[async_trait::async_trait]
+impl weft_engine::StepPlugins for WorkflowPlugins {
+    async fn run_action(
+        &self,
+        project: weft_store::ProjectId,
+        integration: &str,
+        credential: weft_store::CredentialId,
+        action: &str,
+        input: serde_json::Value,
+        _idempotency_key: &str,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        let grant = self.credentials.grant(project, credential, integration);
+        let opts = weft_plugin_host::CallOptions::new(project.to_string())
+            .with_connection(credential.to_string(), serde_json::json!({}))
+            .with_connection_http(grant);
+        let call = weft_plugin_host::ActionCall { action: action.to_owned(), input, page: None };
+        self.host
+            .run_action(integration, &opts, call)
+            .await
+            .map(|o| o.output)
+            .map_err(|e| serde_json::json!({ "message": e.to_string() }))
+    }
+
+    async fn run_function(
+        &self,
+        project: weft_store::ProjectId,
+        function: &str,
+        workflow: weft_store::WorkflowId,
+        step: &str,
+        parameters: serde_json::Value,
+        _idempotency_key: &str,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        let opts = weft_plugin_host::CallOptions::new(project.to_string());
+        let call = weft_plugin_host::StepCall {
+            input: parameters,
+            workflow_id: workflow.to_string(),
+            step_id: step.to_owned(),
+        };
+        self.host.run_step(function, &opts, call).await.map_err(|e| serde_json::json!({ "message": e.to_string() }))
+    }
+}

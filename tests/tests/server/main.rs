@@ -17,3 +17,4 @@ mod task_history;
 mod tenancy;
 mod tokens;
 mod workflows_admin;
+mod workflows_run;

@@ -169,7 +169,9 @@ impl Grant {
 
 /// Whether the route with path template `route` answers CORS.
 pub(super) fn applies_to(route: &str) -> bool {
-    route.starts_with(BROWSER_ROUTES) && !route.starts_with(SERVER_ROUTES)
+    let browsers =
+        route.starts_with(BROWSER_ROUTES) || route.strip_prefix("/v2").is_some_and(|r| r.starts_with(BROWSER_ROUTES));
+    browsers && !route.starts_with(SERVER_ROUTES)
 }
 
 #[cfg(test)]

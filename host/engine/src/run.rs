@@ -1,0 +1,391 @@
+//! Running workflows: workers that claim queued steps from the store, run
+//! each one (a request through the egress client, an integration request
+//! through the credential service's authorised path, a condition, a
+//! fan-out, a response, a delay) and store its outcome together with what
+//! the plan says comes next, in one completion fenced on the step's lease.
+//!
+//! A worker holds nothing an execution needs between steps: everything is
+//! in the store (outputs, the queue), so any worker of any process can take
+//! the next step, and a worker that dies mid-step only costs a restart of
+//! that step after its lease expires (the store's reaper). Steps that call
+//! out carry their idempotency key (`Idempotency-Key` on Request steps), so
+//! a provider can tell a repeat from a new call.
+//!
+//! Integration Action and Function steps need the plugin host, which this
+//! crate reaches only through [`StepPlugins`] (wired by the server); a step
+//! of those kinds fails with a clear error when no implementation is given.
+
+mod context;
+mod execute;
+mod trigger;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+use weft_store::{ClaimedStep, Completion, ExecutionStatus, Join, NewStep, Outcome, Store, WorkflowId};
+
+use crate::plan::{Next, Plan, Queued};
+
+pub use trigger::{AppEvent, Started, TriggerError};
+
+/// How the executor runs.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Workers claiming steps in this process.
+    pub workers: usize,
+    /// Steps a worker claims at once.
+    pub batch: u32,
+    /// A lease's length; renewed while a step runs.
+    pub lease: Duration,
+    /// The longest a step may run, renewals included.
+    pub step_deadline: Duration,
+    /// How often an idle worker looks for work (a trigger wakes it sooner).
+    pub poll: Duration,
+    /// Crash restarts of a step before it fails.
+    pub max_restarts: u32,
+    /// Attempts of an auto-retried step after its first.
+    pub max_retries: u32,
+    /// The first retry's wait; each next one waits longer (10, 20, 30, 50,
+    /// 80 s with the default of 10 s).
+    pub retry_base: Duration,
+    /// How long an outbound request of a step may take.
+    pub request_timeout: Duration,
+    /// The largest answer a step's request reads.
+    pub max_response_bytes: u64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            batch: 8,
+            lease: Duration::from_secs(30),
+            step_deadline: Duration::from_secs(15 * 60),
+            poll: Duration::from_millis(250),
+            max_restarts: 3,
+            max_retries: 5,
+            retry_base: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_response_bytes: 50 << 20,
+        }
+    }
+}
+
+/// The retry schedule as multiples of the base (the reference's 10, 20, 30,
+/// 50, 80 s), the last repeated.
+const RETRY_STEPS: [u32; 5] = [1, 2, 3, 5, 8];
+
+/// Integration actions and function steps, run by the plugin host.
+#[async_trait::async_trait]
+pub trait StepPlugins: Send + Sync + 'static {
+    /// Runs `action` of `integration` as the user's account `credential`
+    /// with `input`; its output, or an error as the history shows it.
+    async fn run_action(
+        &self,
+        project: weft_store::ProjectId,
+        integration: &str,
+        credential: weft_store::CredentialId,
+        action: &str,
+        input: Value,
+        idempotency_key: &str,
+    ) -> Result<Value, Value>;
+
+    /// Runs the function-step component `function` with `parameters`, as
+    /// step `step` of `workflow`.
+    async fn run_function(
+        &self,
+        project: weft_store::ProjectId,
+        function: &str,
+        workflow: WorkflowId,
+        step: &str,
+        parameters: Value,
+        idempotency_key: &str,
+    ) -> Result<Value, Value>;
+}
+
+/// What the executor calls out through.
+pub struct EngineDeps {
+    /// Executions, steps, workflows, users.
+    pub store: Arc<dyn Store>,
+    /// The one outbound client (Request steps).
+    pub egress: Arc<dyn weft_egress::Egress>,
+    /// The authorised path (Integration Request steps) and environment
+    /// secrets.
+    pub credentials: Arc<weft_credentials::Credentials>,
+    /// Integration actions and function steps, when the plugin host is
+    /// wired.
+    pub plugins: Option<Arc<dyn StepPlugins>>,
+    /// How it runs.
+    pub settings: EngineSettings,
+}
+
+/// The workflow engine: triggers start executions, workers run their steps.
+pub struct Engine {
+    deps: EngineDeps,
+    plans: Mutex<HashMap<(WorkflowId, u32), Arc<Plan>>>,
+    wake: Notify,
+}
+
+impl Engine {
+    /// An engine over `deps`; call [`Engine::run`] to start its workers.
+    pub fn new(deps: EngineDeps) -> Arc<Self> {
+        Arc::new(Self { deps, plans: Mutex::new(HashMap::new()), wake: Notify::new() })
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.deps.settings
+    }
+
+    /// Runs the workers (and the reaper) until `stop` resolves; steps in
+    /// flight then finish, and what is still queued stays for the next
+    /// start.
+    pub async fn run(self: Arc<Self>, stop: impl Future<Output = ()> + Send) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        for n in 0..self.deps.settings.workers.max(1) {
+            let (engine, rx) = (self.clone(), rx.clone());
+            tasks.push(tokio::spawn(async move { engine.work(n, rx).await }));
+        }
+        let (engine, reaper_rx) = (self.clone(), rx.clone());
+        tasks.push(tokio::spawn(async move { engine.reap(reaper_rx).await }));
+        stop.await;
+        let _ = tx.send(true);
+        self.wake.notify_waiters();
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Wakes idle workers (new steps were queued).
+    pub(crate) fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    async fn work(&self, worker: usize, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let s = &self.deps.settings;
+        while !*stop.borrow() {
+            let claimed = self.deps.store.claim_steps(now(), s.lease, s.step_deadline, s.batch).await;
+            let steps = match claimed {
+                Ok(steps) => steps,
+                Err(e) => {
+                    tracing::warn!(worker, error = %e, "claiming workflow steps failed; retrying");
+                    Vec::new()
+                }
+            };
+            if steps.is_empty() {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(s.poll) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            for step in steps {
+                self.run_step(step).await;
+            }
+        }
+    }
+
+    /// The reaper: gives the steps of dead workers back to the queue.
+    async fn reap(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let every = (self.deps.settings.lease / 2).max(Duration::from_millis(100));
+        while !*stop.borrow() {
+            match self.deps.store.reap(now(), self.deps.settings.max_restarts, 1000).await {
+                Ok(r) if r.requeued + r.failed > 0 => {
+                    tracing::warn!(requeued = r.requeued, failed = r.failed, "abandoned workflow steps reaped");
+                    self.wake();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reaping workflow steps failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// The compiled plan of a workflow version, loaded once.
+    async fn plan(&self, step: &ClaimedStep) -> Result<Arc<Plan>, String> {
+        self.plan_of(step.project, step.workflow, step.version).await
+    }
+
+    /// The compiled plan of `version` of `workflow`, loaded once (versions
+    /// never change).
+    pub(crate) async fn plan_of(
+        &self,
+        project: weft_store::ProjectId,
+        workflow: WorkflowId,
+        version: u32,
+    ) -> Result<Arc<Plan>, String> {
+        let key = (workflow, version);
+        if let Some(plan) = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(plan.clone());
+        }
+        let version = self
+            .deps
+            .store
+            .get_workflow_version(project, workflow, version)
+            .await
+            .map_err(|e| format!("the workflow version is unreadable: {e}"))?;
+        let workflow = crate::load::from_value(version.definition, "workflow")
+            .map_err(|e| format!("the deployed workflow no longer passes its checks: {e}"))?;
+        let plan = Arc::new(Plan::new(&workflow));
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).insert(key, plan.clone());
+        Ok(plan)
+    }
+
+    /// Runs one claimed step and stores its completion, renewing its lease
+    /// while it runs.
+    async fn run_step(&self, step: ClaimedStep) {
+        let heartbeat = async {
+            let s = &self.deps.settings;
+            loop {
+                tokio::time::sleep(s.lease / 3).await;
+                let renewed = self.deps.store.heartbeat(step.project, step.id, step.lease.token, now(), s.lease).await;
+                if let Err(e) = renewed {
+                    tracing::warn!(step = %step.step, error = %e, "a step's lease could not be renewed");
+                    return;
+                }
+            }
+        };
+        let completion = tokio::select! {
+            c = self.execute(&step) => c,
+            () = heartbeat => return,
+        };
+        match self.deps.store.complete_step(completion, now()).await {
+            Ok(()) => self.wake(),
+            // Another worker has it now (this one was too slow): its
+            // completion is the one that counts.
+            Err(weft_store::Error::LeaseLost) => {
+                tracing::warn!(step = %step.step, execution = %step.execution, "a step's lease was lost before it completed")
+            }
+            Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
+        }
+    }
+
+    /// What became of a step, as a completion: the outcome, and what the
+    /// plan queues next.
+    async fn execute(&self, step: &ClaimedStep) -> Completion {
+        let mut completion = Completion {
+            project: step.project,
+            id: step.id,
+            token: step.lease.token,
+            outcome: Outcome::Failed { input: Value::Null, error: Value::Null },
+            next: Vec::new(),
+            join: None,
+            execution: None,
+            response: None,
+            tasks: 0,
+        };
+        let plan = match self.plan(step).await {
+            Ok(p) => p,
+            Err(message) => return fail(completion, Value::Null, &message),
+        };
+        let ran = execute::run(self, &plan, step).await;
+        completion.tasks = ran.tasks;
+        completion.response = ran.response;
+        let def = plan.step(&step.step).cloned();
+        let (continue_on_error, auto_retry) =
+            def.as_ref().map(|d| (d.continue_workflow_on_error, d.auto_retry)).unwrap_or((false, false));
+        let next = match ran.result {
+            Ok(Ran { outcome, next }) => {
+                completion.outcome = outcome;
+                next
+            }
+            Err(failure) if auto_retry && failure.retriable && step.attempt < self.deps.settings.max_retries => {
+                let n = RETRY_STEPS[(step.attempt as usize).min(RETRY_STEPS.len() - 1)];
+                let wait = self.deps.settings.retry_base * n;
+                completion.outcome = Outcome::Retry {
+                    error: failure.error,
+                    run_after: now() + time::Duration::try_from(wait).unwrap_or_default(),
+                };
+                completion.execution = Some(ExecutionStatus::Delayed);
+                return completion;
+            }
+            Err(failure) if continue_on_error => {
+                completion.outcome = Outcome::Succeeded { input: failure.input, output: failure.error };
+                plan.after(&step.step, &step.instance)
+            }
+            Err(failure) => {
+                completion.outcome = Outcome::Failed { input: failure.input, error: failure.error };
+                completion.execution = Some(ExecutionStatus::Failed);
+                return completion;
+            }
+        };
+        match next {
+            Ok(next) => apply(&mut completion, next),
+            Err(e) => return fail(completion, Value::Null, &format!("the plan cannot go on: {e}")),
+        }
+        completion
+    }
+}
+
+/// What a step that ran produced, and what the plan says follows.
+pub(crate) struct Ran {
+    pub(crate) outcome: Outcome,
+    pub(crate) next: crate::Result<Next>,
+}
+
+/// A step that failed: its resolved input, its error as the history shows
+/// it, and whether another attempt may succeed.
+pub(crate) struct Failure {
+    pub(crate) input: Value,
+    pub(crate) error: Value,
+    pub(crate) retriable: bool,
+}
+
+/// What [`execute::run`] hands back.
+pub(crate) struct Executed {
+    pub(crate) result: Result<Ran, Failure>,
+    pub(crate) tasks: u32,
+    pub(crate) response: Option<Value>,
+}
+
+fn fail(mut completion: Completion, input: Value, message: &str) -> Completion {
+    tracing::error!(message, "a workflow step cannot run");
+    completion.outcome = Outcome::Failed { input, error: serde_json::json!({ "message": message }) };
+    completion.execution = Some(ExecutionStatus::Failed);
+    completion
+}
+
+/// Puts what the plan says follows into the completion.
+fn apply(completion: &mut Completion, next: Next) {
+    match next {
+        Next::Run(queued) => completion.next = queued.into_iter().map(new_step).collect(),
+        Next::Finish => completion.execution = Some(ExecutionStatus::Succeeded),
+        Next::Join { fan_out, instance, then } => completion.join = Some(join(fan_out, instance, *then)),
+    }
+}
+
+/// A plan's join as the store's: what follows the fan-out once its last
+/// instance ends.
+fn join(fan_out: String, instance: String, then: Next) -> Join {
+    let mut j = Join { step: fan_out, instance, then: Vec::new(), finish: None, outer: None };
+    match then {
+        Next::Run(queued) => j.then = queued.into_iter().map(new_step).collect(),
+        Next::Finish => j.finish = Some(ExecutionStatus::Succeeded),
+        Next::Join { fan_out, instance, then } => j.outer = Some(Box::new(join(fan_out, instance, *then))),
+    }
+    j
+}
+
+/// A plan's queued step as the store's, a Delay step parked until its time.
+pub(crate) fn new_step(q: Queued) -> NewStep {
+    let mut step = NewStep::new(q.step, q.kind).in_instance(q.instance);
+    if let Some(wait) = q.wait {
+        step = step.after(now() + time::Duration::try_from(wait).unwrap_or_default());
+    }
+    step
+}
+
+/// Now, at the microsecond (what the store keeps).
+pub(crate) fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
+}

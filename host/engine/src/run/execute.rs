@@ -1,0 +1,357 @@
+//! Running one step of each kind: resolve its settings, do what it says,
+//! and say what the plan queues next.
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+use weft_egress::{Method as Verb, OutboundRequest, OutboundResponse};
+use weft_store::{ClaimedStep, Outcome};
+
+use super::{Engine, Executed, Failure, Ran, context};
+use crate::definition::{Authorization, BodyType, HttpFields, Method, ResponseType, StepKind};
+use crate::plan::Plan;
+use crate::template::{Resolved, resolve};
+
+/// Runs `step` as its definition in `plan` says.
+pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Executed {
+    let mut executed = Executed { result: Err(failure(Value::Null, "unknown step", false)), tasks: 0, response: None };
+    let Some(def) = plan.step(&step.step) else {
+        executed.result = Err(failure(Value::Null, &format!("the workflow has no step {:?}", step.step), false));
+        return executed;
+    };
+    let templated = def.templated();
+    let cx = match context::load(engine, plan, step, &templated).await {
+        Ok(cx) => cx,
+        Err(message) => {
+            executed.result = Err(failure(Value::Null, &message, true));
+            return executed;
+        }
+    };
+    let Resolved { input, recorded } = match resolve(&templated, &cx) {
+        Ok(r) => r,
+        Err(e) => {
+            executed.result = Err(failure(Value::Null, &e.to_string(), false));
+            return executed;
+        }
+    };
+    let after = || plan.after(&step.step, &step.instance);
+    executed.result = match &def.kind {
+        StepKind::Delay { .. } => Ok(Ran { outcome: done(recorded, Value::Null), next: after() }),
+        StepKind::Conditional { condition, .. } => match condition.evaluate(&cx) {
+            Ok(yes) => Ok(Ran {
+                outcome: done(recorded, json!({ "selectedChoice": if yes { "Yes" } else { "No" } })),
+                next: plan.branch(&step.step, &step.instance, yes),
+            }),
+            Err(e) => Err(failure(recorded, &e.to_string(), false)),
+        },
+        StepKind::FanOut { .. } => match input.get("iterator") {
+            Some(Value::Array(items)) => {
+                let n = u32::try_from(items.len()).unwrap_or(u32::MAX);
+                Ok(Ran {
+                    outcome: Outcome::FannedOut { input: recorded, output: Value::Array(items.clone()), instances: n },
+                    next: plan.instances(&step.step, &step.instance, n),
+                })
+            }
+            other => Err(failure(
+                recorded,
+                &format!("a fan-out iterates over an array; its iterator resolved to {}", kind_of(other)),
+                false,
+            )),
+        },
+        StepKind::Response(r) => {
+            let status = input.get("statusCode").and_then(Value::as_u64).unwrap_or(u64::from(r.status_code));
+            let body = input.get("body").cloned().unwrap_or(Value::Null);
+            let kind = match r.response_type {
+                ResponseType::Json => "JSON",
+                ResponseType::File => "FILE",
+            };
+            executed.response = Some(json!({ "statusCode": status, "responseType": kind, "body": body }));
+            Ok(Ran { outcome: done(recorded, Value::Null), next: after() })
+        }
+        StepKind::Request(_) => {
+            executed.tasks = 1;
+            match request(engine, plan, step, &input).await {
+                Ok(response) => Ok(Ran { outcome: done(recorded, response), next: after() }),
+                Err((error, retriable)) => Err(Failure { input: recorded, error, retriable }),
+            }
+        }
+        StepKind::IntegrationRequest(_) => {
+            executed.tasks = 1;
+            match integration_request(engine, plan, step, &input).await {
+                Ok(response) => Ok(Ran { outcome: done(recorded, response), next: after() }),
+                Err((error, retriable)) => Err(Failure { input: recorded, error, retriable }),
+            }
+        }
+        StepKind::IntegrationAction(a) => {
+            executed.tasks = 1;
+            let integration = plan.workflow().integration.clone().unwrap_or_default();
+            let result = match (&engine.deps.plugins, account(engine, step, &integration).await) {
+                (Some(plugins), Ok(credential)) => {
+                    let input = input.get("input").cloned().unwrap_or(json!({}));
+                    plugins
+                        .run_action(step.project, &integration, credential, &a.action, input, &step.idempotency_key)
+                        .await
+                }
+                (None, _) => Err(json!({"message": "integration actions are not available: no plugin host is wired"})),
+                (_, Err(message)) => Err(json!({ "message": message })),
+            };
+            match result {
+                Ok(output) => Ok(Ran { outcome: done(recorded, output), next: after() }),
+                Err(error) => Err(Failure { input: recorded, error, retriable: true }),
+            }
+        }
+        StepKind::Function(f) => {
+            executed.tasks = 1;
+            let result = match (&engine.deps.plugins, &f.function) {
+                (Some(plugins), Some(function)) => {
+                    let parameters = input.get("parameters").cloned().unwrap_or(json!({}));
+                    plugins
+                        .run_function(
+                            step.project,
+                            function,
+                            step.workflow,
+                            &step.step,
+                            parameters,
+                            &step.idempotency_key,
+                        )
+                        .await
+                }
+                (None, _) => Err(json!({"message": "function steps are not available: no plugin host is wired"})),
+                (_, None) => Err(json!({"message": "JavaScript function steps are not available yet"})),
+            };
+            match result {
+                Ok(output) => Ok(Ran { outcome: done(recorded, json!({ "result": output })), next: after() }),
+                Err(error) => Err(Failure { input: recorded, error, retriable: true }),
+            }
+        }
+    };
+    executed
+}
+
+/// The account a step acts as: the one the execution was started for, or
+/// the user's (first) account of the integration.
+async fn account(engine: &Engine, step: &ClaimedStep, integration: &str) -> Result<weft_store::CredentialId, String> {
+    if let Some(credential) = step.credential {
+        return Ok(credential);
+    }
+    let user = step.user.as_deref().ok_or("the execution has no connected user to act as")?;
+    let session = engine
+        .deps
+        .credentials
+        .session(step.project, user, weft_credentials::IntegrationRef::Type(integration), None)
+        .await
+        .map_err(|e| format!("the user's {integration} account cannot be used: {e}"))?;
+    Ok(session.credential().id)
+}
+
+fn done(input: Value, output: Value) -> Outcome {
+    Outcome::Succeeded { input, output }
+}
+
+fn failure(input: Value, message: &str, retriable: bool) -> Failure {
+    Failure { input, error: json!({ "message": message }), retriable }
+}
+
+fn kind_of(v: Option<&Value>) -> &'static str {
+    match v {
+        None | Some(Value::Null) => "nothing",
+        Some(Value::Bool(_)) => "a boolean",
+        Some(Value::Number(_)) => "a number",
+        Some(Value::String(_)) => "text",
+        Some(Value::Array(_)) => "an array",
+        Some(Value::Object(_)) => "an object",
+    }
+}
+
+fn verb(m: Method) -> Verb {
+    match m {
+        Method::Get => Verb::Get,
+        Method::Post => Verb::Post,
+        Method::Put => Verb::Put,
+        Method::Patch => Verb::Patch,
+        Method::Delete => Verb::Delete,
+    }
+}
+
+/// A scalar as the text a URL or header carries.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The request's query pairs, headers, body and content type, from the
+/// resolved fields.
+struct Parts {
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+fn parts(http: &HttpFields, input: &Value) -> Result<Parts, String> {
+    let map = |name: &str| input.get(name).and_then(Value::as_object).cloned().unwrap_or_default();
+    let query = map("params").iter().map(|(k, v)| (k.clone(), text(v))).collect();
+    let mut headers: Vec<(String, String)> = map("headers").iter().map(|(k, v)| (k.clone(), text(v))).collect();
+    let has = |headers: &[(String, String)], n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+    let body = match (http.body_type, input.get("body")) {
+        (Some(kind), Some(body)) => {
+            let (bytes, content_type) = encode(kind, body)?;
+            if !has(&headers, "content-type") {
+                headers.push(("content-type".into(), content_type));
+            }
+            Some(bytes)
+        }
+        _ => None,
+    };
+    Ok(Parts { query, headers, body })
+}
+
+/// A body in its type's encoding, with its content type.
+fn encode(kind: BodyType, body: &Value) -> Result<(Vec<u8>, String), String> {
+    Ok(match kind {
+        BodyType::Json => (serde_json::to_vec(body).map_err(|e| e.to_string())?, "application/json".into()),
+        BodyType::UrlEncoded => {
+            let fields = body.as_object().ok_or("an x-www-form-urlencoded body is an object of fields")?;
+            let mut out = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in fields {
+                out.append_pair(k, &text(v));
+            }
+            (out.finish().into_bytes(), "application/x-www-form-urlencoded".into())
+        }
+        BodyType::FormData => {
+            let fields = body.as_object().ok_or("a form-data body is an object of fields")?;
+            let boundary = format!("weft-{}", uuid::Uuid::new_v4().simple());
+            let mut out = Vec::new();
+            for (k, v) in fields {
+                out.extend_from_slice(
+                    format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n").as_bytes(),
+                );
+                out.extend_from_slice(text(v).as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            (out, format!("multipart/form-data; boundary={boundary}"))
+        }
+        BodyType::Xml => (text(body).into_bytes(), "application/xml".into()),
+        BodyType::Raw => (text(body).into_bytes(), "text/plain".into()),
+    })
+}
+
+/// An answer as a step's output: `{response: {statusCode, headers, body}}`,
+/// the body parsed when it is JSON.
+fn output(answer: &OutboundResponse) -> Value {
+    let mut headers = Map::new();
+    for (k, v) in &answer.headers {
+        headers.insert(k.to_ascii_lowercase(), Value::String(v.clone()));
+    }
+    let body = serde_json::from_slice::<Value>(&answer.body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer.body).into_owned()));
+    json!({ "response": { "statusCode": answer.status, "headers": headers, "body": body } })
+}
+
+/// An answer's outcome: 2xx and 3xx succeed; 4xx and 5xx fail with the
+/// answer as the error (408, 429 and 5xx may succeed on a retry).
+fn judged(answer: &OutboundResponse) -> Result<Value, (Value, bool)> {
+    let out = output(answer);
+    if answer.status < 400 {
+        return Ok(out);
+    }
+    let retriable = answer.status == 408 || answer.status == 429 || answer.status >= 500;
+    let mut error = out;
+    error["message"] = json!(format!("the request answered {}", answer.status));
+    Err((error, retriable))
+}
+
+/// A Request step: any URL, through the egress client, with its
+/// authorization and the step's idempotency key.
+async fn request(engine: &Engine, plan: &Plan, step: &ClaimedStep, input: &Value) -> Result<Value, (Value, bool)> {
+    let message = |m: String, retriable: bool| (json!({ "message": m }), retriable);
+    let Some(crate::definition::Step { kind: StepKind::Request(def), .. }) = plan.step(&step.step) else {
+        return Err(message("not a request step".into(), false));
+    };
+    let raw = input.get("url").and_then(Value::as_str).unwrap_or_default();
+    let mut url = url::Url::parse(raw).map_err(|_| message(format!("the URL {raw:?} does not parse"), false))?;
+    let parts = parts(&def.http, input).map_err(|m| message(m, false))?;
+    if !parts.query.is_empty() {
+        url.query_pairs_mut().extend_pairs(&parts.query);
+    }
+    let mut req = OutboundRequest::new(verb(def.http.method), url);
+    req.headers = parts.headers;
+    req.headers.push(("idempotency-key".into(), step.idempotency_key.clone()));
+    req.body = parts.body.map(Into::into);
+    req.timeout = Some(engine.deps.settings.request_timeout);
+    req.max_response_bytes = Some(engine.deps.settings.max_response_bytes);
+    match input.get("authorization") {
+        Some(auth) if !auth.is_null() => {
+            let auth: Authorization =
+                serde_json::from_value(auth.clone()).map_err(|e| message(format!("authorization: {e}"), false))?;
+            let value = match auth {
+                Authorization::Basic { username, password } => format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+                ),
+                Authorization::Bearer { token } => format!("Bearer {token}"),
+                Authorization::ClientCredentials { .. } => {
+                    return Err(message(
+                        "client-credentials authorization on Request steps is not available yet".into(),
+                        false,
+                    ));
+                }
+            };
+            req.injected_headers.push(("authorization".into(), value));
+        }
+        _ => {}
+    }
+    let answer = engine.deps.egress.send(req).await.map_err(|e| {
+        tracing::warn!(step = %step.step, error = %e, "a workflow request failed");
+        message("the request failed before an answer arrived".into(), true)
+    })?;
+    judged(&answer)
+}
+
+/// An Integration Request step: the integration's API as the user's
+/// account, through the one authorised path (refresh and one retry on 401).
+async fn integration_request(
+    engine: &Engine,
+    plan: &Plan,
+    step: &ClaimedStep,
+    input: &Value,
+) -> Result<Value, (Value, bool)> {
+    let message = |m: String, retriable: bool| (json!({ "message": m }), retriable);
+    let Some(crate::definition::Step { kind: StepKind::IntegrationRequest(http), .. }) = plan.step(&step.step) else {
+        return Err(message("not an integration request step".into(), false));
+    };
+    let integration = plan.workflow().integration.clone().unwrap_or_default();
+    let user = step.user.clone().ok_or_else(|| message("the execution has no connected user".into(), false))?;
+    let session = engine
+        .deps
+        .credentials
+        .session(step.project, &user, weft_credentials::IntegrationRef::Type(&integration), step.credential)
+        .await
+        .map_err(|e| message(format!("the user's {integration} account cannot be used: {e}"), false))?;
+    let parts = parts(http, input).map_err(|m| message(m, false))?;
+    let target = input.get("url").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let (headers, body, timeout, cap) = (
+        parts.headers,
+        parts.body.map(bytes::Bytes::from),
+        engine.deps.settings.request_timeout,
+        engine.deps.settings.max_response_bytes,
+    );
+    let fill = move |req: &mut OutboundRequest| {
+        req.headers = headers.clone();
+        req.body = body.clone();
+        req.timeout = Some(timeout);
+        req.max_response_bytes = Some(cap);
+    };
+    let call = weft_credentials::Call { method: verb(http.method), target: &target, query: &parts.query, fill: &fill };
+    let mut report = weft_credentials::Report::default();
+    let streaming = engine.deps.credentials.send_as(&session, call, &mut report).await.map_err(|e| {
+        tracing::warn!(step = %step.step, error = %e, "a workflow integration request failed");
+        let retriable =
+            matches!(e, weft_credentials::SendError::RateLimited(_) | weft_credentials::SendError::Egress(_));
+        message(format!("the request could not be sent: {e}"), retriable)
+    })?;
+    let answer = streaming.collect().await.map_err(|_| message("the answer could not be read".into(), true))?;
+    judged(&answer)
+}

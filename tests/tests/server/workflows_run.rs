@@ -1,0 +1,220 @@
+//! Workflows running end to end in the real server: an app event starts
+//! the deployed workflow the user enabled; its steps (an integration
+//! request as the user's account, a conditional, a fan-out of request
+//! steps, a delay, an integration action) run through the queue, reach the
+//! mock provider as they should, and the task history shows every step.
+
+use crate::proxy::fixture::ProxyFixture;
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Deploys `yaml` in the fixture's project; its id.
+async fn deploy(f: &ProxyFixture, yaml: &str) -> String {
+    let base = format!("/admin/projects/{}/workflows", f.project);
+    let resp = f
+        .app
+        .client
+        .post(format!("{}{base}", f.app.base))
+        .bearer_auth(&f.admin_key)
+        .header("content-type", "application/yaml")
+        .body(yaml.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (status, deployed) = f.app.call(Method::POST, &format!("{base}/{id}/deploy"), Some(&f.admin_key), None).await;
+    assert_eq!(status, 200, "{deployed}");
+    id
+}
+
+/// Waits for an execution to end; its Task History record with its steps.
+async fn ended(f: &ProxyFixture, execution: &str) -> Value {
+    let path = format!("/projects/{}/task-history/workflow-executions/{execution}", f.project);
+    for _ in 0..400 {
+        let (status, body) = f.app.call(Method::GET, &path, Some(&f.admin_key), None).await;
+        assert_eq!(status, 200, "{body}");
+        if matches!(body["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("execution {execution} did not end in 10 s");
+}
+
+async fn step_output(f: &ProxyFixture, execution: &str, step: &Value) -> Value {
+    let path = format!(
+        "/projects/{}/task-history/workflow-executions/{execution}/step-executions/{}",
+        f.project,
+        step["id"].as_str().unwrap()
+    );
+    f.app.call(Method::GET, &path, Some(&f.admin_key), None).await.1
+}
+
+#[tokio::test]
+async fn an_app_event_runs_the_enabled_workflow_through_every_step() {
+    let f = ProxyFixture::new().await;
+    f.connect("u1", "key-of-u1-workflows").await;
+    let yaml = format!(
+        r#"name: On signup
+integration: test-proxy
+trigger: {{type: appEvent, event: Signed Up}}
+steps:
+  - id: look
+    type: integrationRequest
+    method: GET
+    url: /echo
+    params: {{email: "{{{{trigger.output.email}}}}"}}
+  - id: check
+    type: conditional
+    if: {{and: [{{left: "{{{{look.output.response.statusCode}}}}", operator: numberEquals, right: 200}}]}}
+    then:
+      - id: each
+        type: fanOut
+        iterator: "{{{{trigger.output.items}}}}"
+        steps:
+          - id: ping
+            type: request
+            method: POST
+            url: {ping}
+            bodyType: json
+            body: {{item: "{{{{each.output.instance}}}}", user: "{{{{user.userId}}}}"}}
+    else:
+      - {{id: never, type: delay, value: 1, unit: SECONDS}}
+  - id: pause
+    type: delay
+    value: 1
+    unit: SECONDS
+  - id: act
+    type: integrationAction
+    action: TEST_PROXY_ECHO
+"#,
+        ping = f.mock.url_of("/api/echo?from=ping")
+    );
+    let workflow = deploy(&f, &yaml).await;
+    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
+    let event = json!({"name": "Signed Up", "payload": {"email": "a@b.example", "items": ["x", "y", "z"]}});
+
+    // Not enabled by the user yet: nothing starts.
+    let (status, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(event.clone())).await;
+    assert_eq!((status, started["executions"].clone()), (201, json!([])), "{started}");
+
+    let enable = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
+    let (status, body) = f.app.call(Method::POST, &enable, Some(&f.token("u1")), None).await;
+    assert_eq!(status, 200, "{body}");
+    let before = f.mock.count();
+    let (status, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(event)).await;
+    assert_eq!(status, 201, "{started}");
+    let execution = started["executions"][0].as_str().expect("one execution").to_owned();
+
+    let record = ended(&f, &execution).await;
+    assert_eq!(record["status"], "SUCCEEDED", "{record}");
+    let steps = record["stepExecutions"].as_array().unwrap();
+    let ran: Vec<&str> = steps.iter().map(|s| s["stepId"].as_str().unwrap()).collect();
+    for expected in ["trigger", "look", "check", "each", "ping", "pause", "act"] {
+        assert!(ran.contains(&expected), "{expected} missing from {ran:?}");
+    }
+    assert!(!ran.contains(&"never"), "the branch not taken did not run");
+    assert_eq!(ran.iter().filter(|s| **s == "ping").count(), 3, "one ping per item");
+    assert!(steps.iter().all(|s| s["status"] == "SUCCEEDED"), "{record}");
+    // The integration request, three pings and the action call out.
+    assert_eq!(record["taskCount"], 5, "{record}");
+
+    // The provider saw the user's key on the integration request and the
+    // action, never on the plain requests; each ping carries its item and
+    // its own idempotency key.
+    let hits = f.mock.hits();
+    let new = &hits[before..];
+    assert_eq!(new.len(), 5, "look, three pings and the action");
+    let keyed: Vec<_> = new.iter().filter(|h| h.header("x-api-key") == Some("key-of-u1-workflows")).collect();
+    assert_eq!(keyed.len(), 2, "the integration request and the action act as the account");
+    let pings: Vec<_> = new.iter().filter(|h| h.uri.contains("from=ping")).collect();
+    assert_eq!(pings.len(), 3);
+    assert!(pings.iter().all(|h| h.header("x-api-key").is_none()), "a plain request carries no account key");
+    let keys: std::collections::HashSet<_> = pings.iter().filter_map(|h| h.header("idempotency-key")).collect();
+    assert_eq!(keys.len(), 3, "one idempotency key per instance");
+    let items: std::collections::HashSet<String> = pings
+        .iter()
+        .map(|h| serde_json::from_slice::<Value>(&h.body).unwrap()["item"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(items, ["x", "y", "z"].into_iter().map(String::from).collect());
+
+    // Step data: the integration request's output is the provider's answer,
+    // the conditional chose Yes.
+    let look = steps.iter().find(|s| s["stepId"] == "look").unwrap();
+    let out = step_output(&f, &execution, look).await;
+    assert_eq!(out["output"]["response"]["statusCode"], 200, "{out}");
+    assert!(out["output"]["response"]["body"]["uri"].as_str().unwrap().contains("email=a%40b.example"), "{out}");
+    let check = steps.iter().find(|s| s["stepId"] == "check").unwrap();
+    assert_eq!(step_output(&f, &execution, check).await["output"], json!({"selectedChoice": "Yes"}));
+
+    // Disabled, the event starts nothing again.
+    let (status, _) = f.app.call(Method::DELETE, &enable, Some(&f.token("u1")), None).await;
+    assert_eq!(status, 200);
+    let again = json!({"name": "Signed Up", "payload": {}});
+    let (_, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(again)).await;
+    assert_eq!(started["executions"], json!([]));
+}
+
+#[tokio::test]
+async fn a_failing_step_fails_the_execution_and_stops_it() {
+    let f = ProxyFixture::new().await;
+    f.connect("u1", "key-of-u1-failing").await;
+    let yaml = format!(
+        "name: Fails\nintegration: test-proxy\ntrigger: {{type: appEvent, event: Go}}\nsteps:\n  \
+         - {{id: bad, type: request, method: GET, url: {}}}\n  - {{id: after, type: delay, value: 1, unit: SECONDS}}\n",
+        f.mock.url_of("/api/status/404")
+    );
+    let workflow = deploy(&f, &yaml).await;
+    let enable = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
+    assert_eq!(f.app.call(Method::POST, &enable, Some(&f.token("u1")), None).await.0, 200);
+    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
+    let (_, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(json!({"name": "Go"}))).await;
+    let execution = started["executions"][0].as_str().unwrap().to_owned();
+    let record = ended(&f, &execution).await;
+    assert_eq!(record["status"], "FAILED", "{record}");
+    let steps = record["stepExecutions"].as_array().unwrap();
+    let bad = steps.iter().find(|s| s["stepId"] == "bad").unwrap();
+    assert_eq!(bad["status"], "FAILED");
+    assert!(steps.iter().all(|s| s["stepId"] != "after"), "nothing runs after a failure: {record}");
+    let out = step_output(&f, &execution, bad).await;
+    assert_eq!(out["output"]["response"]["statusCode"], 404, "{out}");
+}
+
+#[tokio::test]
+async fn enabling_checks_the_workflow_and_the_account() {
+    let f = ProxyFixture::new().await;
+    let other = f.connect("u2", "key-of-u2-enable").await;
+    let yaml = "name: W\nintegration: test-proxy\ntrigger: {type: appEvent, event: E}\nsteps:\n  - {id: d, type: delay, value: 1, unit: SECONDS}\n";
+    let base = format!("/admin/projects/{}/workflows", f.project);
+    let resp = f
+        .app
+        .client
+        .post(format!("{}{base}", f.app.base))
+        .bearer_auth(&f.admin_key)
+        .header("content-type", "application/yaml")
+        .body(yaml)
+        .send()
+        .await
+        .unwrap();
+    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let enable = format!("/projects/{}/sdk/workflows/{id}", f.project);
+    let (status, body) = f.app.call(Method::POST, &enable, Some(&f.token("u1")), None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("WORKFLOW_NOT_DEPLOYED")), "{body}");
+    f.app.call(Method::POST, &format!("{base}/{id}/deploy"), Some(&f.admin_key), None).await;
+    // Another user's account is not found.
+    let resp = f
+        .app
+        .client
+        .post(format!("{}{enable}", f.app.base))
+        .bearer_auth(f.token("u1"))
+        .header("X-Paragon-Credential", &other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let unknown = format!("/projects/{}/sdk/workflows/7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c15", f.project);
+    assert_eq!(f.app.call(Method::POST, &unknown, Some(&f.token("u1")), None).await.0, 404);
+}
