@@ -51,6 +51,6 @@ pub use refresh::Usable;
 pub use request::{Call, Report, SendError};
 pub use rotate::{RotationReport, rotate};
 pub use scheme::{Scheme, overrides};
-pub use secrets::CredentialSecrets;
+pub use secrets::{CredentialSecrets, REDACTED};
 pub use service::{CredentialDeps, CredentialSettings, Credentials};
 pub use session::{IntegrationRef, Session};

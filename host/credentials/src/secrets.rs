@@ -85,7 +85,64 @@ impl std::fmt::Debug for CredentialSecrets {
     }
 }
 
+/// Shortest secret value [`CredentialSecrets::redact`] replaces: a shorter
+/// one could not be told from ordinary text.
+const MIN_REDACTED_LEN: usize = 8;
+
+/// What replaces a secret in redacted data.
+pub const REDACTED: &str = "[REDACTED]";
+
 impl CredentialSecrets {
+    /// Replaces every occurrence of one of these secrets (tokens, keys,
+    /// passwords, the client secret) in the strings and object keys of
+    /// `value` with [`REDACTED`]; returns how many strings changed. For data
+    /// about to be stored or shown that a provider may have filled with the
+    /// credentials it was sent (an echo, an error quoting the request).
+    pub fn redact(&self, value: &mut Value) -> usize {
+        let secrets: Vec<&str> = [&self.access_token, &self.refresh_token, &self.client_secret, &self.password]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .chain(self.fields.values().map(String::as_str))
+            .filter(|s| s.len() >= MIN_REDACTED_LEN)
+            .collect();
+        if secrets.is_empty() {
+            return 0;
+        }
+        fn scrub(text: &mut String, secrets: &[&str]) -> bool {
+            let mut changed = false;
+            for s in secrets {
+                if text.contains(s) {
+                    *text = text.replace(s, REDACTED);
+                    changed = true;
+                }
+            }
+            changed
+        }
+        fn walk(value: &mut Value, secrets: &[&str]) -> usize {
+            match value {
+                Value::String(text) => usize::from(scrub(text, secrets)),
+                Value::Array(items) => items.iter_mut().map(|v| walk(v, secrets)).sum(),
+                Value::Object(map) => {
+                    let mut n = 0;
+                    let keys: Vec<String> =
+                        map.keys().filter(|k| secrets.iter().any(|s| k.contains(s))).cloned().collect();
+                    for key in keys {
+                        if let Some(v) = map.remove(&key) {
+                            let mut renamed = key;
+                            scrub(&mut renamed, secrets);
+                            map.insert(renamed, v);
+                            n += 1;
+                        }
+                    }
+                    n + map.values_mut().map(|v| walk(v, secrets)).sum::<usize>()
+                }
+                _ => 0,
+            }
+        }
+        walk(value, &secrets)
+    }
+
     /// The refresh token as a secret, for a token request.
     pub fn refresh_token(&self) -> Option<SecretString> {
         self.refresh_token.as_deref().map(SecretString::from)
@@ -123,5 +180,37 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("cnry"), "{shown}");
         assert!(shown.contains("api_key"));
+    }
+}
+
+#[cfg(test)]
+mod redaction {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_secret_is_redacted_wherever_it_appears() {
+        let mut secrets = CredentialSecrets::default();
+        secrets.access_token = Some("at-0123456789".into());
+        secrets.fields.insert("api_key".into(), "key-abcdefgh".into());
+        secrets.fields.insert("region".into(), "eu".into());
+        let mut v = json!({
+            "headers": {"x-api-key": "key-abcdefgh", "authorization": "Bearer at-0123456789"},
+            "list": ["plain", "a key-abcdefgh in text"],
+            "key-abcdefgh": 1,
+            "region": "eu",
+        });
+        assert_eq!(secrets.redact(&mut v), 4);
+        assert_eq!(
+            v,
+            json!({
+                "headers": {"x-api-key": REDACTED, "authorization": format!("Bearer {REDACTED}")},
+                "list": ["plain", format!("a {REDACTED} in text")],
+                REDACTED: 1,
+                "region": "eu",
+            })
+        );
+        // Too short to tell from text: left alone.
+        assert_eq!(secrets.redact(&mut json!("eu is a region")), 0);
     }
 }

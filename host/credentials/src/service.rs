@@ -258,6 +258,19 @@ impl Credentials {
         self.environment.set(project, name, value).await
     }
 
+    /// Replaces credential `id`'s secrets in `value` (a provider's answer,
+    /// about to be stored in the task history) with a placeholder; see
+    /// [`crate::CredentialSecrets::redact`].
+    pub async fn redact(
+        &self,
+        project: ProjectId,
+        id: weft_store::CredentialId,
+        value: &mut serde_json::Value,
+    ) -> Result<usize> {
+        let credential = self.store.get_credential(project, id).await?;
+        Ok(self.open(&credential)?.redact(value))
+    }
+
     /// The value of an environment secret, if it has one (for workflows).
     pub async fn environment_secret(&self, project: ProjectId, name: &str) -> Result<Option<SecretString>> {
         self.environment.get(project, name).await

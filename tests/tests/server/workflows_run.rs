@@ -147,6 +147,12 @@ steps:
     let out = step_output(&f, &execution, look).await;
     assert_eq!(out["output"]["response"]["statusCode"], 200, "{out}");
     assert!(out["output"]["response"]["body"]["uri"].as_str().unwrap().contains("email=a%40b.example"), "{out}");
+    // The provider echoed the account's key back; the history keeps it out.
+    assert_eq!(out["output"]["response"]["body"]["headers"]["x-api-key"], weft_credentials::REDACTED, "{out}");
+    let act = steps.iter().find(|s| s["stepId"] == "act").unwrap();
+    let acted = step_output(&f, &execution, act).await;
+    assert!(!acted.to_string().contains("key-of-u1-workflows"), "{acted}");
+    assert!(acted.to_string().contains(weft_credentials::REDACTED), "{acted}");
     let check = steps.iter().find(|s| s["stepId"] == "check").unwrap();
     assert_eq!(step_output(&f, &execution, check).await["output"], json!({"selectedChoice": "Yes"}));
 

@@ -87,9 +87,13 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
             let result = match (&engine.deps.plugins, account(engine, step, &integration).await) {
                 (Some(plugins), Ok(credential)) => {
                     let input = input.get("input").cloned().unwrap_or(json!({}));
-                    plugins
+                    let mut result = plugins
                         .run_action(step.project, &integration, credential, &a.action, input, &step.idempotency_key)
-                        .await
+                        .await;
+                    match &mut result {
+                        Ok(v) | Err(v) => redact(engine, step, credential, v).await,
+                    }
+                    result
                 }
                 (None, _) => Err(json!({"message": "integration actions are not available: no plugin host is wired"})),
                 (_, Err(message)) => Err(json!({ "message": message })),
@@ -353,5 +357,26 @@ async fn integration_request(
         message(format!("the request could not be sent: {e}"), retriable)
     })?;
     let answer = streaming.collect().await.map_err(|_| message("the answer could not be read".into(), true))?;
-    judged(&answer)
+    let credential = session.credential().id;
+    match judged(&answer) {
+        Ok(mut output) => {
+            redact(engine, step, credential, &mut output).await;
+            Ok(output)
+        }
+        Err((mut error, retriable)) => {
+            redact(engine, step, credential, &mut error).await;
+            Err((error, retriable))
+        }
+    }
+}
+
+/// Takes the account's secrets out of what a provider answered before it
+/// is stored: a provider that echoes the request (or quotes it in an
+/// error) must not put the account's key into the task history.
+async fn redact(engine: &Engine, step: &ClaimedStep, credential: weft_store::CredentialId, value: &mut Value) {
+    if let Err(e) = engine.deps.credentials.redact(step.project, credential, value).await {
+        // Keep nothing that might hold a secret.
+        tracing::warn!(step = %step.step, error = %e, "a step's output could not be checked for secrets; dropped");
+        *value = json!({ "message": "the output was dropped: it could not be checked for secrets" });
+    }
 }
