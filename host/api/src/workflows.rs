@@ -32,6 +32,13 @@ pub(crate) fn routes() -> Routes {
             "Disable a workflow for the user",
             disable,
         )
+        .add(
+            Method::POST,
+            "/projects/{projectId}/sdk/triggers/{workflowId}",
+            user,
+            "Send a request to a Request-triggered workflow (202, or its Response step's answer, or 542)",
+            trigger_request,
+        )
 }
 
 #[derive(Deserialize)]
@@ -117,4 +124,105 @@ async fn disable(
     let (id, credential) = target(&state, &user, &id, &headers, false).await?;
     state.store.disable_workflow(user.project, id, &user.user.user_id, credential).await.map_err(store_error)?;
     Ok(Json(json!({ "success": true })))
+}
+
+/// Headers never passed into a workflow: the caller's credentials.
+const WITHHELD: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// Starts an execution of a Request-triggered workflow. Without a Response
+/// step it is answered 202 at once; with one, by that step's status and
+/// body, or 542 (the execution goes on) when it is not reached in time.
+async fn trigger_request(
+    State(state): State<AppState>,
+    user: User,
+    Path((_, id)): Path<(String, String)>,
+    uri: http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let mut fields = serde_json::Map::new();
+    for (name, value) in &headers {
+        if !WITHHELD.contains(&name.as_str())
+            && let Ok(v) = value.to_str()
+        {
+            fields.insert(name.as_str().to_owned(), Value::String(v.to_owned()));
+        }
+    }
+    let params: serde_json::Map<String, Value> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let parsed = match essence.as_str() {
+        _ if body.is_empty() => json!({}),
+        "application/json" => serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_JSON", format!("the body is not valid JSON: {e}"))
+        })?,
+        "application/x-www-form-urlencoded" => Value::Object(
+            url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect(),
+        ),
+        "multipart/form-data" => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "multipart bodies are not accepted yet; send JSON (a file as a Paragon file object)",
+            ));
+        }
+        _ => Value::String(String::from_utf8_lossy(&body).into_owned()),
+    };
+    // The body is read first, so a malformed one is named as on every route.
+    let (workflow, credential) = target(&state, &user, &id, &headers, false).await?;
+    let request = weft_engine::WorkflowRequest {
+        project: user.project,
+        user: user.user.user_id.clone(),
+        workflow,
+        credential,
+        headers: fields,
+        body: parsed,
+        params,
+    };
+    let started = match state.engine.request(request).await {
+        Ok(s) => s,
+        Err(weft_engine::RequestRefused::NotFound) => return Err(ApiError::not_found("workflow not found")),
+        Err(weft_engine::RequestRefused::NotRunnable(why)) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "WORKFLOW_NOT_RUNNABLE", why));
+        }
+        Err(weft_engine::RequestRefused::Invalid(problems)) => {
+            let message = format!("The request does not pass the workflow's validations: {}", problems.join("; "));
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    let submitted = time::OffsetDateTime::now_utc();
+    if !started.responds {
+        return Ok((StatusCode::ACCEPTED, Json(json!({ "executionId": started.execution }))).into_response());
+    }
+    match state.engine.await_response(user.project, started.execution).await.map_err(ApiError::internal)? {
+        weft_engine::Awaited::Response(response) => {
+            let status = response["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(200);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Ok((status, Json(response["body"].clone())).into_response())
+        }
+        weft_engine::Awaited::Ended(status) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "WORKFLOW_FAILED",
+            format!(
+                "the workflow ended ({}) without reaching its Response step; execution {} in the task history says why",
+                status.as_str(),
+                started.execution
+            ),
+        )),
+        weft_engine::Awaited::TimedOut => {
+            let body = json!({
+                "message": "Workflow has been enqueued but has not completed.",
+                "dateSubmitted": submitted.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "projectId": user.project,
+                "workflowId": workflow,
+                "executionId": started.execution,
+            });
+            let status = StatusCode::from_u16(542).unwrap_or(StatusCode::GATEWAY_TIMEOUT);
+            Ok((status, Json(body)).into_response())
+        }
+    }
 }

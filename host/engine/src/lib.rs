@@ -45,7 +45,10 @@ pub use condition::{Condition, Operator, Rule};
 pub use definition::{Step, StepKind, Trigger, TriggerKind, Workflow};
 pub use load::{DefinitionError, Format, Problem};
 pub use plan::{Next, Plan, Queued};
-pub use run::{AppEvent, Engine, EngineDeps, EngineSettings, Started, StepPlugins, TriggerError};
+pub use run::{
+    AppEvent, Awaited, Engine, EngineDeps, EngineSettings, RequestRefused, RequestStarted, Started, StepPlugins,
+    TriggerError, WorkflowRequest,
+};
 pub use template::{Context, Resolved, TemplateError};
 
 /// What can go wrong in this crate.

@@ -30,7 +30,7 @@ use weft_store::{ClaimedStep, Completion, ExecutionStatus, Join, NewStep, Outcom
 
 use crate::plan::{Next, Plan, Queued};
 
-pub use trigger::{AppEvent, Started, TriggerError};
+pub use trigger::{AppEvent, Awaited, RequestRefused, RequestStarted, Started, TriggerError, WorkflowRequest};
 
 /// How the executor runs.
 #[derive(Debug, Clone)]
@@ -56,6 +56,9 @@ pub struct EngineSettings {
     pub request_timeout: Duration,
     /// The largest answer a step's request reads.
     pub max_response_bytes: u64,
+    /// How long a request to a workflow with a Response step waits for it
+    /// before it is answered 542 (the execution goes on).
+    pub response_timeout: Duration,
 }
 
 impl Default for EngineSettings {
@@ -71,6 +74,7 @@ impl Default for EngineSettings {
             retry_base: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_response_bytes: 50 << 20,
+            response_timeout: Duration::from_secs(55),
         }
     }
 }

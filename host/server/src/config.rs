@@ -61,6 +61,9 @@ pub struct WorkflowSettings {
     pub retry_base_ms: u64,
     /// The time a Request or Integration Request step's call may take, milliseconds.
     pub request_timeout_ms: u64,
+    /// How long a request to a workflow with a Response step waits for it,
+    /// milliseconds; past it the caller gets 542 and the execution goes on.
+    pub response_timeout_ms: u64,
 }
 
 impl Default for WorkflowSettings {
@@ -75,6 +78,7 @@ impl Default for WorkflowSettings {
             max_retries: d.max_retries,
             retry_base_ms: d.retry_base.as_millis() as u64,
             request_timeout_ms: d.request_timeout.as_millis() as u64,
+            response_timeout_ms: d.response_timeout.as_millis() as u64,
         }
     }
 }
@@ -482,6 +486,7 @@ impl Settings {
             max_retries: w.max_retries,
             retry_base: Duration::from_millis(w.retry_base_ms),
             request_timeout: Duration::from_millis(w.request_timeout_ms.max(1)),
+            response_timeout: Duration::from_millis(w.response_timeout_ms),
             ..weft_engine::EngineSettings::default()
         }
     }

@@ -166,10 +166,11 @@ async fn problems(op: &Operation, case: Case, resp: reqwest::Response) -> Vec<St
         }
     }
     // Routes that read a JSON body (every body-carrying method but the
-    // proxy's, which forwards bytes) name the mistake; so do the routes
-    // that read a query.
-    let reads_body =
-        matches!(op.method, Method::POST | Method::PUT | Method::PATCH) && !op.path.contains("/sdk/proxy/");
+    // proxy's, which forwards bytes, and a Request trigger's, which takes
+    // any body and reads JSON only when it says it is JSON) name the
+    // mistake; so do the routes that read a query.
+    let any_body = op.path.contains("/sdk/proxy/") || op.path.contains("/sdk/triggers/");
+    let reads_body = matches!(op.method, Method::POST | Method::PUT | Method::PATCH) && !any_body;
     let reads_query = op.path.ends_with("/users") || op.path.ends_with("/oauth/callback");
     let expected = match case {
         Case::MalformedBody if reads_body => Some((400, "INVALID_JSON")),

@@ -224,3 +224,100 @@ async fn enabling_checks_the_workflow_and_the_account() {
     let unknown = format!("/projects/{}/sdk/workflows/7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c15", f.project);
     assert_eq!(f.app.call(Method::POST, &unknown, Some(&f.token("u1")), None).await.0, 404);
 }
+
+/// Sends a request to a Request-triggered workflow as `user`.
+async fn send_request(f: &ProxyFixture, user: &str, workflow: &str, query: &str, body: Value) -> (u16, Value) {
+    let url = format!("{}/projects/{}/sdk/triggers/{workflow}{query}", f.app.base, f.project);
+    let resp = f.app.client.post(url).bearer_auth(f.token(user)).json(&body).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn enable(f: &ProxyFixture, user: &str, workflow: &str) {
+    let path = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
+    assert_eq!(f.app.call(Method::POST, &path, Some(&f.token(user)), None).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_request_trigger_answers_with_the_response_step_or_202_or_542() {
+    let f = ProxyFixture::with(|s| s.workflows.response_timeout_ms = 400).await;
+    let responding = deploy(
+        &f,
+        r#"name: Lookup
+integration: test-proxy
+trigger:
+  type: request
+  allowArbitraryPayload: false
+  bodyValidations: [{key: email, dataType: STRING, required: true}]
+  paramValidations: [{key: x, required: true}]
+steps:
+  - id: answer
+    type: response
+    statusCode: 201
+    body: {got: "{{trigger.output.request.body.email}}", q: "{{trigger.output.request.params.x}}", h: "{{trigger.output.request.headers.x-app}}"}
+"#,
+    )
+    .await;
+    let (status, body) = send_request(&f, "u1", &responding, "?x=1", json!({"email": "a@b.example"})).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("WORKFLOW_NOT_RUNNABLE")), "not enabled yet: {body}");
+    enable(&f, "u1", &responding).await;
+
+    let url = format!("{}/projects/{}/sdk/triggers/{responding}?x=1", f.app.base, f.project);
+    let resp = f
+        .app
+        .client
+        .post(&url)
+        .bearer_auth(f.token("u1"))
+        .header("x-app", "tasklab")
+        .json(&json!({"email": "a@b.example"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"got": "a@b.example", "q": "1", "h": "tasklab"}));
+
+    // Validations: each broken rule is named; nothing runs.
+    let (status, body) = send_request(&f, "u1", &responding, "", json!({"email": 7})).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_REQUEST")), "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("email must be STRING") && message.contains("query parameter x"), "{message}");
+
+    // Without a Response step: 202 at once, with the execution id.
+    let fire = deploy(
+        &f,
+        "name: Fire\nintegration: test-proxy\ntrigger: {type: request}\nsteps:\n  - {id: d, type: delay, value: 1, unit: SECONDS}\n",
+    )
+    .await;
+    enable(&f, "u1", &fire).await;
+    let (status, body) = send_request(&f, "u1", &fire, "", json!({"any": "thing"})).await;
+    assert_eq!(status, 202, "{body}");
+    let execution = body["executionId"].as_str().unwrap().to_owned();
+    assert_eq!(ended(&f, &execution).await["status"], "SUCCEEDED");
+    // The trigger's output holds the request, never the caller's token.
+    let record = ended(&f, &execution).await;
+    let trigger = &record["stepExecutions"][0];
+    let out = step_output(&f, &execution, trigger).await;
+    assert_eq!(out["output"]["request"]["body"], json!({"any": "thing"}), "{out}");
+    assert!(out["output"]["request"]["headers"].get("authorization").is_none(), "{out}");
+    assert!(!out.to_string().contains(&f.token("u1")), "{out}");
+
+    // The Response step comes after a 2 s delay; the limit is 400 ms: 542
+    // with the execution id, and the execution still completes.
+    let slow = deploy(
+        &f,
+        "name: Slow\nintegration: test-proxy\ntrigger: {type: request}\nsteps:\n  \
+         - {id: d, type: delay, value: 2, unit: SECONDS}\n  - {id: r, type: response, statusCode: 200, body: {late: true}}\n",
+    )
+    .await;
+    enable(&f, "u1", &slow).await;
+    let (status, body) = send_request(&f, "u1", &slow, "", json!({})).await;
+    assert_eq!(status, 542, "{body}");
+    assert_eq!(body["message"], "Workflow has been enqueued but has not completed.");
+    assert_eq!(
+        (body["projectId"].as_str(), body["workflowId"].as_str()),
+        (Some(f.project.as_str()), Some(slow.as_str()))
+    );
+    assert!(body["dateSubmitted"].is_string(), "{body}");
+    let execution = body["executionId"].as_str().unwrap().to_owned();
+    assert_eq!(ended(&f, &execution).await["status"], "SUCCEEDED", "the execution went on");
+}
