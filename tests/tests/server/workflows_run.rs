@@ -5,6 +5,7 @@
 //! mock provider as they should, and the task history shows every step.
 
 use crate::proxy::fixture::ProxyFixture;
+use crate::support::PgDatabase;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -53,9 +54,34 @@ async fn step_output(f: &ProxyFixture, execution: &str, step: &Value) -> Value {
     f.app.call(Method::GET, &path, Some(&f.admin_key), None).await.1
 }
 
+/// The fixture on SQLite, or on a fresh PostgreSQL database (kept alive
+/// with it).
+async fn fixture(
+    postgres: bool,
+    adjust: impl FnOnce(&mut weft_server::config::Settings),
+) -> (ProxyFixture, Option<PgDatabase>) {
+    let pg = postgres.then(PgDatabase::create);
+    let url = pg.as_ref().map(PgDatabase::url);
+    let f = ProxyFixture::with(move |s| {
+        s.database.url = url;
+        adjust(s);
+    })
+    .await;
+    (f, pg)
+}
+
 #[tokio::test]
-async fn an_app_event_runs_the_enabled_workflow_through_every_step() {
-    let f = ProxyFixture::new().await;
+async fn an_app_event_runs_the_enabled_workflow_through_every_step_on_sqlite() {
+    app_event_runs_every_step(false).await;
+}
+
+#[tokio::test]
+async fn an_app_event_runs_the_enabled_workflow_through_every_step_on_postgresql() {
+    app_event_runs_every_step(true).await;
+}
+
+async fn app_event_runs_every_step(postgres: bool) {
+    let (f, _pg) = fixture(postgres, |_| {}).await;
     f.connect("u1", "key-of-u1-workflows").await;
     let yaml = format!(
         r#"name: On signup
@@ -165,8 +191,17 @@ steps:
 }
 
 #[tokio::test]
-async fn a_failing_step_fails_the_execution_and_stops_it() {
-    let f = ProxyFixture::new().await;
+async fn a_failing_step_fails_the_execution_and_stops_it_on_sqlite() {
+    failing_step(false).await;
+}
+
+#[tokio::test]
+async fn a_failing_step_fails_the_execution_and_stops_it_on_postgresql() {
+    failing_step(true).await;
+}
+
+async fn failing_step(postgres: bool) {
+    let (f, _pg) = fixture(postgres, |_| {}).await;
     f.connect("u1", "key-of-u1-failing").await;
     let yaml = format!(
         "name: Fails\nintegration: test-proxy\ntrigger: {{type: appEvent, event: Go}}\nsteps:\n  \
@@ -239,8 +274,17 @@ async fn enable(f: &ProxyFixture, user: &str, workflow: &str) {
 }
 
 #[tokio::test]
-async fn a_request_trigger_answers_with_the_response_step_or_202_or_542() {
-    let f = ProxyFixture::with(|s| s.workflows.response_timeout_ms = 400).await;
+async fn a_request_trigger_answers_with_the_response_step_or_202_or_542_on_sqlite() {
+    request_trigger(false).await;
+}
+
+#[tokio::test]
+async fn a_request_trigger_answers_with_the_response_step_or_202_or_542_on_postgresql() {
+    request_trigger(true).await;
+}
+
+async fn request_trigger(postgres: bool) {
+    let (f, _pg) = fixture(postgres, |s| s.workflows.response_timeout_ms = 400).await;
     let responding = deploy(
         &f,
         r#"name: Lookup
