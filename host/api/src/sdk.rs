@@ -10,7 +10,7 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
-use weft_store::{ConnectedUser, Credential, CredentialStatus, Integration, ProjectId};
+use weft_store::{ConnectedUser, Credential, CredentialStatus, Enablement, Integration, ProjectId};
 
 pub(crate) fn routes() -> Routes {
     let me = "/projects/{projectId}/sdk/me";
@@ -53,17 +53,23 @@ const ACCESSIBLE_FEATURES: [&str; 3] = ["headless-cp", "user-metadata", "byo"];
 /// account is VALID, every account (`allCredentials`, empty when none),
 /// and the first (VALID first) account's id, status, provider data and
 /// configuration at the top.
-fn integration_state(mine: &[&Credential], now: time::OffsetDateTime) -> Value {
+fn integration_state(mine: &[&Credential], enabled_workflows: &[Enablement], now: time::OffsetDateTime) -> Value {
     let all: Vec<Value> = mine.iter().map(|c| crate::connect::credential_view(c, now)).collect();
     let enabled = mine.iter().any(|c| c.status == CredentialStatus::Valid);
     let Some(first) = mine.iter().find(|c| c.status == CredentialStatus::Valid).or(mine.first()) else {
         return json!({ "enabled": false, "configuredWorkflows": {}, "allCredentials": all });
     };
     let config = crate::connect::configuration_view(first);
+    // The workflows the user enabled for this account (or for their first
+    // one), over what the account's configuration says.
+    let mut workflows = config["workflowSettings"].as_object().cloned().unwrap_or_default();
+    for e in enabled_workflows.iter().filter(|e| e.credential.is_none_or(|c| c == first.id)) {
+        workflows.insert(e.workflow.to_string(), json!({ "enabled": true, "settings": {} }));
+    }
     json!({
         "enabled": enabled,
-        "configuredWorkflows": config["workflowSettings"],
-        "workflowSettings": config["workflowSettings"],
+        "configuredWorkflows": workflows,
+        "workflowSettings": workflows,
         "sharedSettings": config["sharedSettings"],
         "configMeta": config["configMeta"],
         "credentialConfigId": config["id"],
@@ -81,13 +87,20 @@ fn integration_state(mine: &[&Credential], now: time::OffsetDateTime) -> Value {
 /// (the reference's API resources) is empty: Weft has none.
 async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -> Result<Value, ApiError> {
     let credentials = state.store.list_user_credentials(project, &user.user_id).await.map_err(store_error)?;
+    let enablements = state.store.user_enablements(project, &user.user_id).await.map_err(store_error)?;
+    let workflows = state.store.list_workflows(project, None).await.map_err(store_error)?;
     let now = time::OffsetDateTime::now_utc();
     let integrations: Map<String, Value> = active_integrations(state, project)
         .await?
         .into_iter()
         .map(|i| {
             let mine: Vec<&Credential> = credentials.iter().filter(|c| c.integration_id == i.id).collect();
-            (i.integration_type, integration_state(&mine, now))
+            let of_integration: Vec<Enablement> = enablements
+                .iter()
+                .filter(|e| workflows.iter().any(|w| w.id == e.workflow && w.integration == i.integration_type))
+                .cloned()
+                .collect();
+            (i.integration_type, integration_state(&mine, &of_integration, now))
         })
         .collect();
     Ok(json!({
@@ -154,6 +167,7 @@ fn rfc3339(t: time::OffsetDateTime) -> Value {
 /// accent colour): the SDK's `getIntegrationMetadata` reads both here.
 async fn integrations(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
     let all = state.store.list_integrations(user.project).await.map_err(store_error)?;
+    let workflows = state.store.list_workflows(user.project, None).await.map_err(store_error)?;
     let list: Vec<Value> = all
         .into_iter()
         .map(|i| {
@@ -170,7 +184,19 @@ async fn integrations(State(state): State<AppState>, user: User) -> Result<Json<
                 "type": i.integration_type,
                 "isActive": i.active,
                 "configs": [{ "integrationId": i.id.to_string(), "values": { "accentColor": i.accent_color, "portal": i.portal_texts } }],
-                "workflows": [],
+                // The integration's deployed workflows, which users may enable.
+                "workflows": workflows
+                    .iter()
+                    .filter(|w| w.integration == i.integration_type && w.deployed_version.is_some())
+                    .map(|w| json!({
+                        "id": w.id,
+                        "description": w.name,
+                        "integrationId": i.id.to_string(),
+                        "projectId": i.project_id.to_string(),
+                        "dateCreated": rfc3339(w.created_at),
+                        "dateUpdated": rfc3339(w.updated_at),
+                    }))
+                    .collect::<Vec<_>>(),
             })
         })
         .collect();

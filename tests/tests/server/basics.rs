@@ -80,7 +80,9 @@ async fn sdk_routes_answer_cors_preflights_with_the_sdk_headers() {
     assert!(h.get("access-control-allow-credentials").is_none(), "bearer tokens only, never cookies");
     let allowed: Vec<String> =
         h["access-control-allow-headers"].to_str().unwrap().split(',').map(|n| n.trim().to_ascii_lowercase()).collect();
-    for name in ["authorization", "content-type", "x-paragon-credential", "x-paragon-sdk-version"] {
+    for name in
+        ["authorization", "content-type", "x-paragon-credential", "x-paragon-sdk-version", "x-paragon-configuration-id"]
+    {
         assert!(allowed.iter().any(|a| a == name), "{name} not in {allowed:?}");
     }
     assert!(!allowed.iter().any(|a| a == "*" || a == "cookie"), "{allowed:?}");

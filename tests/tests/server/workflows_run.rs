@@ -365,3 +365,36 @@ steps:
     let execution = body["executionId"].as_str().unwrap().to_owned();
     assert_eq!(ended(&f, &execution).await["status"], "SUCCEEDED", "the execution went on");
 }
+
+/// What the browser SDK reads of workflows: each integration's deployed
+/// workflows in `/sdk/integrations`, and in `/sdk/me` the ones the user
+/// enabled (`configuredWorkflows`, `workflowSettings`).
+#[tokio::test]
+async fn the_sdk_lists_deployed_and_enabled_workflows() {
+    let (f, _pg) = fixture(false, |_| {}).await;
+    f.connect("u1", "key-of-u1-listing").await;
+    let deployed = deploy(
+        &f,
+        "name: Listed\nintegration: test-proxy\ntrigger: {type: appEvent, event: E}\nsteps:\n  - {id: d, type: delay, value: 1, unit: SECONDS}\n",
+    )
+    .await;
+    let (_, integrations) =
+        f.app.call(Method::GET, &format!("/projects/{}/sdk/integrations", f.project), Some(&f.token("u1")), None).await;
+    let proxy = integrations.as_array().unwrap().iter().find(|i| i["type"] == "test-proxy").unwrap();
+    let listed: Vec<&str> = proxy["workflows"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, vec![deployed.as_str()], "{proxy}");
+    assert_eq!(proxy["workflows"][0]["description"], "Listed");
+
+    let me = format!("/projects/{}/sdk/me", f.project);
+    let (_, before) = f.app.call(Method::GET, &me, Some(&f.token("u1")), None).await;
+    assert_eq!(before["integrations"]["test-proxy"]["configuredWorkflows"], json!({}), "{before}");
+    enable(&f, "u1", &deployed).await;
+    let (_, after) = f.app.call(Method::GET, &me, Some(&f.token("u1")), None).await;
+    let state = &after["integrations"]["test-proxy"];
+    assert_eq!(state["configuredWorkflows"][&deployed], json!({"enabled": true, "settings": {}}), "{after}");
+    assert_eq!(state["workflowSettings"], state["configuredWorkflows"]);
+    // Another user sees nothing enabled.
+    f.connect("u2", "key-of-u2-listing").await;
+    let (_, other) = f.app.call(Method::GET, &me, Some(&f.token("u2")), None).await;
+    assert_eq!(other["integrations"]["test-proxy"]["configuredWorkflows"], json!({}), "{other}");
+}

@@ -36,9 +36,11 @@ const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 /// Request headers a cross-origin page may send: what the SDK sends on
 /// every call (`authorization`, `content-type` — `application/json`, or
 /// `auto` on proxy calls — and `x-paragon-sdk-version`), the account it
-/// picks (`x-paragon-credential`), and the Proxy API's raw answers and
-/// caller request ids. `accept` needs no grant (it is CORS-safelisted).
-pub(crate) const HEADERS: &str = "authorization, content-type, x-paragon-credential, x-paragon-sdk-version, x-paragon-use-raw-response, x-request-id";
+/// picks (`x-paragon-credential`) and, on workflow calls, the account's
+/// configuration (`x-paragon-configuration-id`), and the Proxy API's raw
+/// answers and caller request ids. `accept` needs no grant (it is
+/// CORS-safelisted).
+pub(crate) const HEADERS: &str = "authorization, content-type, x-paragon-configuration-id, x-paragon-credential, x-paragon-sdk-version, x-paragon-use-raw-response, x-request-id";
 /// Seconds a browser may cache a preflight answer.
 const MAX_AGE: &str = "600";
 /// The answer depends on these request headers, so caches must key on them.
