@@ -159,3 +159,94 @@ async fn workflows_are_the_projects_own_and_support_keys_only_read() {
     assert_eq!(app.call(Method::GET, &format!("{base}/not-an-id"), Some(&key), None).await.0, 404);
     assert_eq!(app.call(Method::GET, &format!("{base}/{id}/versions/7"), Some(&key), None).await.0, 404);
 }
+
+/// Fifteen distinct mistakes, each refused through the admin API with the
+/// path of the offending field and a reason, and the same files refused by
+/// `weft workflow validate` with the same path.
+#[tokio::test]
+async fn fifteen_distinct_mistakes_are_named_by_the_api_and_the_cli() {
+    let app = spawn_app(&[]).await;
+    let (project, _) = project_with_key(app.store.as_ref(), "Mistakes").await;
+    let key = api_key(app.store.as_ref(), &project, weft_store::Role::Admin).await;
+    let base = format!("/admin/projects/{project}/workflows");
+    let head = "name: M\nintegration: slack\ntrigger: {type: appEvent, event: E}\nsteps:\n";
+    let delay = "  - {id: ok, type: delay, value: 1}\n";
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("duplicate id", format!("{head}{delay}{delay}"), "/steps/1/id"),
+        ("bad id", format!("{head}  - {{id: 'no spaces', type: delay, value: 1}}\n"), "/steps/0/id"),
+        ("reserved id", format!("{head}  - {{id: user, type: delay, value: 1}}\n"), "/steps/0/id"),
+        (
+            "unknown step",
+            format!("{head}  - {{id: r, type: request, method: GET, url: 'https://x.example/{{{{nope.output}}}}'}}\n"),
+            "/steps/0/url",
+        ),
+        (
+            "a later step",
+            format!("{head}  - {{id: r, type: request, method: GET, url: 'https://x.example/{{{{later.output}}}}'}}\n  - {{id: later, type: delay, value: 1}}\n"),
+            "/steps/0/url",
+        ),
+        ("bad method", format!("{head}  - {{id: r, type: request, method: FETCH, url: 'https://x.example'}}\n"), "/steps/0"),
+        (
+            "body without bodyType",
+            format!("{head}  - {{id: r, type: request, method: POST, url: 'https://x.example', body: {{a: 1}}}}\n"),
+            "/steps/0",
+        ),
+        ("negative delay", format!("{head}  - {{id: d, type: delay, value: -1}}\n"), "/steps/0/value"),
+        ("unknown unit", format!("{head}  - {{id: d, type: delay, value: 1, unit: WEEKS}}\n"), "/steps/0"),
+        (
+            "unknown operator",
+            format!("{head}  - {{id: c, type: conditional, if: {{left: a, operator: isPurple}}, then: [{{id: t, type: delay, value: 1}}]}}\n"),
+            "/steps/0",
+        ),
+        ("empty fan-out", format!("{head}  - {{id: f, type: fanOut, iterator: [1], steps: []}}\n"), "/steps/0"),
+        (
+            "unterminated template",
+            format!("{head}  - {{id: r, type: request, method: GET, url: 'https://x.example/{{{{oops'}}\n"),
+            "/steps/0/url",
+        ),
+        (
+            "response without request trigger",
+            format!("{head}  - {{id: r, type: response, statusCode: 200, body: {{}}}}\n"),
+            "/steps/0",
+        ),
+        ("app event without event", "name: M\nintegration: slack\ntrigger: {type: appEvent, event: ''}\nsteps:\n  - {id: d, type: delay, value: 1}\n".to_owned(), "/trigger"),
+        ("not http", format!("{head}  - {{id: r, type: request, method: GET, url: 'ftp://x.example'}}\n"), "/steps/0/url"),
+        ("unknown field", format!("{head}  - {{id: d, type: delay, value: 1, colour: blue}}\n"), "/steps/0"),
+    ];
+    let files = tempfile::tempdir().unwrap();
+    let mut reasons = std::collections::HashSet::new();
+    for (name, yaml, path) in &cases {
+        let resp = app
+            .client
+            .post(format!("{}{base}", app.base))
+            .bearer_auth(&key)
+            .header("content-type", "application/yaml")
+            .body(yaml.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_WORKFLOW")), "{name}: {body}");
+        let problems = body["meta"]["problems"].as_array().unwrap();
+        let hit = problems.iter().find(|p| p["path"].as_str().is_some_and(|p| p.starts_with(path)));
+        let hit = hit.unwrap_or_else(|| panic!("{name}: no problem at {path}: {body}"));
+        let reason = hit["reason"].as_str().unwrap();
+        assert!(reason.len() > 10, "{name}: a reason that says what to change: {reason}");
+        reasons.insert(reason.to_owned());
+
+        let file = files.path().join(format!("{}.yaml", name.replace(' ', "-")));
+        std::fs::write(&file, yaml).unwrap();
+        let out = std::process::Command::new(weft_binary())
+            .args(["workflow", "validate", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stderr.contains(&format!("at {path}")), "{name}: {stderr}");
+    }
+    assert!(cases.len() >= 15);
+    assert!(reasons.len() >= 15, "distinct reasons: {reasons:?}");
+    let (_, listed) = app.call(Method::GET, &base, Some(&key), None).await;
+    assert_eq!(listed, json!([]), "nothing refused was stored");
+}

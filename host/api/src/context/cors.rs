@@ -207,13 +207,20 @@ mod tests {
     #[test]
     fn the_allowed_headers_are_the_sdks_and_the_proxys_and_no_more() {
         let allowed: Vec<&str> = HEADERS.split(", ").collect();
-        for sent in ["authorization", "content-type", "x-paragon-sdk-version", "x-paragon-credential"] {
+        let sent = [
+            "authorization",
+            "content-type",
+            "x-paragon-sdk-version",
+            "x-paragon-credential",
+            "x-paragon-configuration-id",
+        ];
+        for sent in sent {
             assert!(allowed.contains(&sent), "{sent}");
         }
-        for never in ["*", "cookie", "x-forwarded-for", "forwarded", "x-paragon-configuration-id"] {
+        for never in ["*", "cookie", "x-forwarded-for", "forwarded"] {
             assert!(!allowed.contains(&never), "{never}");
         }
-        assert_eq!(allowed.len(), 6);
+        assert_eq!(allowed.len(), 7);
     }
 
     #[test]
