@@ -83,23 +83,33 @@ async fn target(
     headers: &HeaderMap,
     deployed: bool,
 ) -> Result<(WorkflowId, Option<CredentialId>), ApiError> {
-    let id: WorkflowId = raw.parse().map_err(|_| ApiError::not_found("workflow not found"))?;
+    let id = workflow_id(raw)?;
     let workflow = state.store.get_workflow(user.project, id).await.map_err(store_error)?;
     if deployed && workflow.deployed_version.is_none() {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "WORKFLOW_NOT_DEPLOYED", "this workflow is not deployed"));
     }
-    let credential = match headers.get(CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) {
-        Some(raw) => {
-            let id: CredentialId = raw.parse().map_err(|_| ApiError::not_found("credential not found"))?;
-            let credential = state.store.get_credential(user.project, id).await.map_err(store_error)?;
-            if credential.user_id != user.user.user_id {
-                return Err(ApiError::not_found("credential not found"));
-            }
-            Some(id)
-        }
-        None => None,
+    Ok((id, selected_credential(state, user, headers).await?))
+}
+
+fn workflow_id(raw: &str) -> Result<WorkflowId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("workflow not found"))
+}
+
+/// The account `X-Paragon-Credential` names, if any: one of the user's own.
+async fn selected_credential(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+) -> Result<Option<CredentialId>, ApiError> {
+    let Some(raw) = headers.get(CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
     };
-    Ok((id, credential))
+    let id: CredentialId = raw.parse().map_err(|_| ApiError::not_found("credential not found"))?;
+    let credential = state.store.get_credential(user.project, id).await.map_err(store_error)?;
+    if credential.user_id != user.user.user_id {
+        return Err(ApiError::not_found("credential not found"));
+    }
+    Ok(Some(id))
 }
 
 async fn enable(
@@ -172,7 +182,8 @@ async fn trigger_request(
         _ => Value::String(String::from_utf8_lossy(&body).into_owned()),
     };
     // The body is read first, so a malformed one is named as on every route.
-    let (workflow, credential) = target(&state, &user, &id, &headers, false).await?;
+    // The engine reads the workflow (and says when it is missing).
+    let (workflow, credential) = (workflow_id(&id)?, selected_credential(&state, &user, &headers).await?);
     let request = weft_engine::WorkflowRequest {
         project: user.project,
         user: user.user.user_id.clone(),

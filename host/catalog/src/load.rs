@@ -61,7 +61,8 @@ fn list(problems: &[Problem]) -> String {
 }
 
 impl DefinitionError {
-    fn one(source_name: &str, path: &str, reason: impl Into<String>) -> Self {
+    /// A refusal with one problem (`path` `""` for the whole document).
+    pub fn one(source_name: &str, path: &str, reason: impl Into<String>) -> Self {
         Self { source_name: source_name.into(), problems: vec![Problem { path: path.into(), reason: reason.into() }] }
     }
 }

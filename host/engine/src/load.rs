@@ -15,60 +15,9 @@ use serde_json::Value;
 use crate::definition::Workflow;
 pub use crate::template::valid_step_id;
 
-/// The formats a definition can be written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// JSON.
-    Json,
-    /// YAML (1.2, its JSON-compatible subset of types).
-    Yaml,
-}
-
-impl Format {
-    /// The format a file name's extension names (`.json`, `.yaml`, `.yml`).
-    pub fn of(path: &Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-            "json" => Some(Self::Json),
-            "yaml" | "yml" => Some(Self::Yaml),
-            _ => None,
-        }
-    }
-}
-
-/// One problem of a definition: where (a JSON Pointer into the document,
-/// `""` for the whole) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// JSON Pointer of the offending value.
-    pub path: String,
-    /// What is wrong with it, and what to do.
-    pub reason: String,
-}
-
-/// Why a definition was refused: the source (a file name or `<text>`) and
-/// each problem found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{source_name}: {}", list(.problems))]
-pub struct DefinitionError {
-    /// Where the definition came from.
-    pub source_name: String,
-    /// What is wrong, in document order.
-    pub problems: Vec<Problem>,
-}
-
-fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| if p.path.is_empty() { p.reason.clone() } else { format!("at {}: {}", p.path, p.reason) })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-impl DefinitionError {
-    fn one(source_name: &str, path: &str, reason: impl Into<String>) -> Self {
-        Self { source_name: source_name.into(), problems: vec![Problem { path: path.into(), reason: reason.into() }] }
-    }
-}
+// Definition files of every kind (providers, workflows) share their
+// formats and the shape of a refusal.
+pub use weft_catalog::load::{DefinitionError, Format, Problem};
 
 /// Largest definition accepted, in bytes.
 pub const MAX_DEFINITION_BYTES: usize = 1024 * 1024;

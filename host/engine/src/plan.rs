@@ -219,10 +219,14 @@ impl Plan {
 
     /// Where the output of `target` is, as read by step `reader` running
     /// at `instance`. `target` is one the reader may read (checked by
-    /// `load`): a step at the same or an outer fan-out level, or a fan-out
-    /// around the reader.
+    /// `load`): the trigger, a step at the same or an outer fan-out level,
+    /// or a fan-out around the reader.
     pub fn locate(&self, reader: &str, instance: &str, target: &str) -> Result<Located> {
         self.node(reader, instance)?;
+        // The trigger's output is the execution's, outside every fan-out.
+        if target == self.workflow.trigger.id {
+            return Ok(Located::Output { instance: String::new() });
+        }
         let t = self.by_id.get(target).copied().ok_or_else(|| Error::UnknownStep(target.into()))?;
         let depth = self.nodes[t].depth;
         let prefix: Vec<&str> = if instance.is_empty() { Vec::new() } else { instance.split('.').collect() };

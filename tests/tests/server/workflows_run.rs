@@ -10,13 +10,12 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Deploys `yaml` in the fixture's project; its id.
-async fn deploy(f: &ProxyFixture, yaml: &str) -> String {
-    let base = format!("/admin/projects/{}/workflows", f.project);
+/// Creates a workflow from `yaml` in the fixture's project; its id.
+async fn create(f: &ProxyFixture, yaml: &str) -> String {
     let resp = f
         .app
         .client
-        .post(format!("{}{base}", f.app.base))
+        .post(format!("{}/admin/projects/{}/workflows", f.app.base, f.project))
         .bearer_auth(&f.admin_key)
         .header("content-type", "application/yaml")
         .body(yaml.to_owned())
@@ -24,9 +23,14 @@ async fn deploy(f: &ProxyFixture, yaml: &str) -> String {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    let created: Value = resp.json().await.unwrap();
-    let id = created["id"].as_str().unwrap().to_owned();
-    let (status, deployed) = f.app.call(Method::POST, &format!("{base}/{id}/deploy"), Some(&f.admin_key), None).await;
+    resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+/// Creates and deploys `yaml` in the fixture's project; its id.
+async fn deploy(f: &ProxyFixture, yaml: &str) -> String {
+    let id = create(f, yaml).await;
+    let path = format!("/admin/projects/{}/workflows/{id}/deploy", f.project);
+    let (status, deployed) = f.app.call(Method::POST, &path, Some(&f.admin_key), None).await;
     assert_eq!(status, 200, "{deployed}");
     id
 }
@@ -230,17 +234,7 @@ async fn enabling_checks_the_workflow_and_the_account() {
     let other = f.connect("u2", "key-of-u2-enable").await;
     let yaml = "name: W\nintegration: test-proxy\ntrigger: {type: appEvent, event: E}\nsteps:\n  - {id: d, type: delay, value: 1, unit: SECONDS}\n";
     let base = format!("/admin/projects/{}/workflows", f.project);
-    let resp = f
-        .app
-        .client
-        .post(format!("{}{base}", f.app.base))
-        .bearer_auth(&f.admin_key)
-        .header("content-type", "application/yaml")
-        .body(yaml)
-        .send()
-        .await
-        .unwrap();
-    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let id = create(&f, yaml).await;
     let enable = format!("/projects/{}/sdk/workflows/{id}", f.project);
     let (status, body) = f.app.call(Method::POST, &enable, Some(&f.token("u1")), None).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("WORKFLOW_NOT_DEPLOYED")), "{body}");

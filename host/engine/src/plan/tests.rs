@@ -155,6 +155,7 @@ fn outputs_are_located_from_the_reader_s_instance() {
     assert_eq!(p.locate("g1", "1.0", "s1").unwrap(), out(""));
     assert_eq!(p.locate("g1", "1.0", "f1").unwrap(), out("1"));
     assert_eq!(p.locate("g1", "1.0", "cond2").unwrap(), out("1"));
+    assert_eq!(p.locate("g1", "1.0", "trigger").unwrap(), out(""), "the trigger is outside every fan-out");
     assert_eq!(p.locate("g1", "1.0", "fan1").unwrap(), Located::Item { instance: String::new(), index: 1 });
     assert_eq!(p.locate("g1", "1.0", "fan2").unwrap(), Located::Item { instance: "1".into(), index: 0 });
     assert_eq!(p.locate("last", "", "s1").unwrap(), out(""));

@@ -68,12 +68,7 @@ pub(crate) async fn load(
             .await
             .map_err(|e| format!("the execution's steps are unreadable: {e}"))?;
         for target in wanted {
-            // The trigger's output is the execution's, outside any fan-out.
-            let located = if target == plan.workflow().trigger.id {
-                Located::Output { instance: String::new() }
-            } else {
-                plan.locate(&step.step, &step.instance, target).map_err(|e| e.to_string())?
-            };
+            let located = plan.locate(&step.step, &step.instance, target).map_err(|e| e.to_string())?;
             let (instance, index) = match &located {
                 Located::Output { instance } => (instance.as_str(), None),
                 Located::Item { instance, index } => (instance.as_str(), Some(*index)),

@@ -372,7 +372,9 @@ async fn integration_request(
 
 /// Takes the account's secrets out of what a provider answered before it
 /// is stored: a provider that echoes the request (or quotes it in an
-/// error) must not put the account's key into the task history.
+/// error) must not put the account's key into the task history. The
+/// secrets are read as stored now, not taken from the call's session: a
+/// 401 may have made the call refresh and retry with a new token.
 async fn redact(engine: &Engine, step: &ClaimedStep, credential: weft_store::CredentialId, value: &mut Value) {
     if let Err(e) = engine.deps.credentials.redact(step.project, credential, value).await {
         // Keep nothing that might hold a secret.

@@ -54,14 +54,18 @@ impl Engine {
         let mut started = Started::default();
         for w in workflows {
             let Some(version) = w.deployed_version else { continue };
+            let mine: Vec<_> = enabled.iter().filter(|e| e.workflow == w.id).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let plan = self.plan_of(event.project, w.id, version).await.map_err(TriggerError::Workflow)?;
+            let trigger = &plan.workflow().trigger;
             // Once per enablement: one per account the user enabled it for.
-            for e in enabled.iter().filter(|e| e.workflow == w.id) {
-                let plan = self.plan_of(event.project, w.id, version).await.map_err(TriggerError::Workflow)?;
+            for e in mine {
                 let first = match plan.first() {
                     Next::Run(queued) => queued.into_iter().map(new_step).collect(),
                     _ => Vec::new(),
                 };
-                let trigger = &plan.workflow().trigger;
                 let new = NewExecution {
                     project: event.project,
                     workflow: w.id,

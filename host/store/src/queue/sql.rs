@@ -201,6 +201,21 @@ impl Written {
     }
 }
 
+/// Binds `$1`..`$7` of [`execution_filters!`] on `$query`: the project and
+/// each optional filter of `$q`, in that order.
+macro_rules! bind_execution_filters {
+    ($query:expr, $project:expr, $q:expr) => {
+        $query
+            .bind($project.as_uuid())
+            .bind(&$q.user)
+            .bind($q.workflow.map(|w| w.as_uuid()))
+            .bind(&$q.integration)
+            .bind($q.status.map(|s| s.as_str()))
+            .bind($q.before.map(Ts))
+            .bind($q.after.map(Ts))
+    };
+}
+
 for_both_backends! {
     /// Queues `steps` of an execution, numbered after those queued before;
     /// a step already queued (or run) is left as it is.
@@ -615,28 +630,13 @@ for_both_backends! {
             let limit = i64::from(q.limit.min(MAX_EXECUTIONS_PAGE));
             let offset = i64::try_from(q.offset).map_err(|_| Error::invalid("offset is too large"))?;
             let text = if q.ascending { Db::LIST_EXECUTIONS_ASC } else { Db::LIST_EXECUTIONS_DESC };
-            let rows: Vec<ExecutionRow> = sqlx::query_as(text)
-                .bind(project.as_uuid())
-                .bind(&q.user)
-                .bind(q.workflow.map(|w| w.as_uuid()))
-                .bind(&q.integration)
-                .bind(q.status.map(|s| s.as_str()))
-                .bind(q.before.map(Ts))
-                .bind(q.after.map(Ts))
+            let rows: Vec<ExecutionRow> = bind_execution_filters!(sqlx::query_as(text), project, q)
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(self.read())
                 .await?;
-            let total: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM executions WHERE ", execution_filters!()))
-                .bind(project.as_uuid())
-                .bind(&q.user)
-                .bind(q.workflow.map(|w| w.as_uuid()))
-                .bind(&q.integration)
-                .bind(q.status.map(|s| s.as_str()))
-                .bind(q.before.map(Ts))
-                .bind(q.after.map(Ts))
-                .fetch_one(self.read())
-                .await?;
+            let count = concat!("SELECT COUNT(*) FROM executions WHERE ", execution_filters!());
+            let total: i64 = bind_execution_filters!(sqlx::query_scalar(count), project, q).fetch_one(self.read()).await?;
             Ok(ExecutionPage { executions: convert(rows)?, total: u64::try_from(total).unwrap_or(0) })
         }
     }
