@@ -47,7 +47,7 @@ pub use load::{DefinitionError, Format, Problem};
 pub use plan::{Next, Plan, Queued};
 pub use run::{
     AppEvent, Awaited, Engine, EngineDeps, EngineSettings, RequestRefused, RequestStarted, Started, StepPlugins,
-    TriggerError, WorkflowRequest,
+    TriggerError, WorkflowRequest, stored_integration, trigger_key,
 };
 pub use template::{Context, Resolved, TemplateError};
 

@@ -30,7 +30,10 @@ use weft_store::{ClaimedStep, Completion, ExecutionStatus, Join, NewStep, Outcom
 
 use crate::plan::{Next, Plan, Queued};
 
-pub use trigger::{AppEvent, Awaited, RequestRefused, RequestStarted, Started, TriggerError, WorkflowRequest};
+pub use trigger::{
+    AppEvent, Awaited, RequestRefused, RequestStarted, Started, TriggerError, WorkflowRequest, stored_integration,
+    trigger_key,
+};
 
 /// How the executor runs.
 #[derive(Debug, Clone)]

@@ -108,14 +108,11 @@ pub fn workflow_validate(file: &std::path::Path) -> anyhow::Result<()> {
 pub async fn workflow_deploy(settings: &Settings, file: &std::path::Path, project: &str) -> anyhow::Result<()> {
     let project: ProjectId = project.parse().map_err(|_| anyhow::anyhow!("{project:?} is not a project id"))?;
     let workflow = checked_workflow(file)?;
-    let Some(integration) = workflow.integration.clone().filter(|i| !i.is_empty()) else {
-        bail!("{}: at /integration: a deployed workflow belongs to an integration: name its type", file.display());
-    };
+    let integration = weft_engine::stored_integration(&workflow, &file.display().to_string())
+        .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?
+        .to_owned();
     let document = serde_json::to_value(&workflow)?;
-    let trigger = weft_store::TriggerKey {
-        kind: workflow.trigger.kind.name().to_owned(),
-        key: workflow.trigger.kind.key().map(str::to_owned),
-    };
+    let trigger = weft_engine::trigger_key(&workflow);
     let store = open_store(settings).await?;
     let outcome = async {
         let existing =

@@ -18,7 +18,7 @@ use axum::extract::State;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use weft_engine::{Format, Workflow as Definition};
-use weft_store::{TriggerKey, VersionKind, Workflow, WorkflowId, WorkflowVersion};
+use weft_store::{VersionKind, Workflow, WorkflowId, WorkflowVersion};
 
 /// The request body as a checked definition, and the JSON document to store.
 fn definition(headers: &HeaderMap, body: &Bytes) -> Result<(Definition, Value), ApiError> {
@@ -47,15 +47,7 @@ fn definition(headers: &HeaderMap, body: &Bytes) -> Result<(Definition, Value), 
         Format::Yaml => weft_engine::load::parse(text, format, "workflow"),
     }
     .map_err(refused)?;
-    if checked.integration.as_deref().is_none_or(str::is_empty) {
-        return Err(refused(weft_engine::DefinitionError {
-            source_name: "workflow".into(),
-            problems: vec![weft_engine::Problem {
-                path: "/integration".into(),
-                reason: "a stored workflow belongs to an integration: name its type (`slack`, `custom.tasklab`)".into(),
-            }],
-        }));
-    }
+    weft_engine::stored_integration(&checked, "workflow").map_err(refused)?;
     let document = serde_json::to_value(&checked).map_err(ApiError::internal)?;
     Ok((checked, document))
 }
@@ -72,11 +64,6 @@ fn refused(e: weft_engine::DefinitionError) -> ApiError {
     };
     ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WORKFLOW", message)
         .with_problems(e.problems.into_iter().map(|p| Problem { path: p.path, reason: p.reason }).collect())
-}
-
-/// What triggers a definition, as the store indexes it.
-fn trigger_key(d: &Definition) -> TriggerKey {
-    TriggerKey { kind: d.trigger.kind.name().to_owned(), key: d.trigger.kind.key().map(str::to_owned) }
 }
 
 fn workflow_json(w: &Workflow) -> Value {
@@ -193,7 +180,13 @@ pub(crate) async fn deploy(
     let checked = weft_engine::load::from_value(current.definition.clone(), "workflow").map_err(refused)?;
     let version = state
         .store
-        .write_version(key.project, id, VersionKind::Deployed, current.definition, Some(trigger_key(&checked)))
+        .write_version(
+            key.project,
+            id,
+            VersionKind::Deployed,
+            current.definition,
+            Some(weft_engine::trigger_key(&checked)),
+        )
         .await
         .map_err(store_error)?;
     let deployed = state.store.get_workflow(key.project, id).await.map_err(store_error)?;

@@ -8,7 +8,27 @@ use serde_json::Value;
 use weft_store::{ExecutionId, NewExecution, ProjectId, TriggerKey};
 
 use super::{Engine, new_step};
+use crate::definition::Workflow;
+use crate::load::{DefinitionError, Problem};
 use crate::plan::Next;
+
+/// What triggers `workflow` once deployed, as the store indexes it.
+pub fn trigger_key(workflow: &Workflow) -> TriggerKey {
+    TriggerKey { kind: workflow.trigger.kind.name().to_owned(), key: workflow.trigger.kind.key().map(str::to_owned) }
+}
+
+/// The integration a workflow to store belongs to: beyond what `load`
+/// checks, a stored workflow must name one (its users' accounts of it are
+/// what it runs for).
+pub fn stored_integration<'a>(workflow: &'a Workflow, source_name: &str) -> Result<&'a str, DefinitionError> {
+    workflow.integration.as_deref().filter(|i| !i.is_empty()).ok_or_else(|| DefinitionError {
+        source_name: source_name.into(),
+        problems: vec![Problem {
+            path: "/integration".into(),
+            reason: "a stored workflow belongs to an integration: name its type (`slack`, `custom.tasklab`)".into(),
+        }],
+    })
+}
 
 /// An app event sent for a user.
 #[derive(Debug, Clone)]
