@@ -218,6 +218,7 @@ async fn submit(
         .submit(user.project, &user.user.user_id, &integration_type, body.request()?, body.fields.clone())
         .await
         .map_err(credential_error)?;
+    account_usable(&state, user.project, credential.id).await;
     Ok((StatusCode::CREATED, Json(credential_view(&credential, time::OffsetDateTime::now_utc()))))
 }
 
@@ -232,6 +233,7 @@ async fn callback(
     let integration: IntegrationId = integration.parse().map_err(|_| invalid())?;
     let connected = state.credentials.callback(project, integration, params).await.map_err(credential_error)?;
     let credential = connected.credential;
+    account_usable(&state, project, credential.id).await;
     if let Some(to) = connected.return_to {
         // Checked against the project's exact list when the flow started.
         return Ok((StatusCode::FOUND, [(http::header::LOCATION, to)]).into_response());
@@ -290,6 +292,8 @@ async fn patch_one(
         .await
         .map_err(crate::store_error)?;
     state.credentials.forget_sessions();
+    // Saved settings may be the last ones the account needed.
+    account_usable(&state, user.project, updated.id).await;
     Ok(Json(credential_view(&updated, time::OffsetDateTime::now_utc())))
 }
 
@@ -309,5 +313,22 @@ async fn uninstall(
         .uninstall(user.project, &user.user.user_id, integration, selected)
         .await
         .map_err(credential_error)?;
-    Ok(Json(json!({ "success": true, "removed": removed })))
+    // The user's workflows that ran with the removed accounts stop.
+    let integration_type = state.store.get_integration(user.project, integration).await.map_err(crate::store_error)?;
+    state
+        .engine
+        .accounts_removed(user.project, &user.user.user_id, &integration_type.integration_type, &removed)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "success": true, "removed": removed.len() })))
+}
+
+/// Starts the integration's Integration Enabled workflows for an account
+/// that was connected or whose settings were saved (once per account; the
+/// engine checks that it is usable). The account is connected either way:
+/// a failure here is logged, not answered.
+async fn account_usable(state: &AppState, project: weft_store::ProjectId, credential: CredentialId) {
+    if let Err(e) = state.engine.integration_enabled(project, credential).await {
+        tracing::error!(project = %project, credential = %credential, error = %e, "Integration Enabled workflows could not be started");
+    }
 }

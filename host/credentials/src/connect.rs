@@ -431,14 +431,14 @@ impl Credentials {
     /// Disconnects the user's accounts of an integration (or only
     /// `credential`): revokes them at the provider where it supports that
     /// (best effort), then deletes the rows and with them the data keys.
-    /// Returns how many were removed.
+    /// Returns the removed accounts' ids.
     pub async fn uninstall(
         &self,
         project: ProjectId,
         user: &str,
         integration: IntegrationId,
         credential: Option<CredentialId>,
-    ) -> Result<usize> {
+    ) -> Result<Vec<CredentialId>> {
         let mine = self.store.list_user_credentials(project, user).await?;
         let targets: Vec<Credential> = mine
             .into_iter()
@@ -456,7 +456,7 @@ impl Credentials {
             self.sessions.touch();
             tracing::info!(project = %project, credential = %c.id, "account disconnected");
         }
-        Ok(targets.len())
+        Ok(targets.iter().map(|c| c.id).collect())
     }
 
     async fn revoke_at_provider(&self, auth: &IntegrationAuth, c: &Credential) {

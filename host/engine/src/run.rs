@@ -15,6 +15,7 @@
 //! crate reaches only through [`StepPlugins`] (wired by the server); a step
 //! of those kinds fails with a clear error when no implementation is given.
 
+mod accounts;
 mod context;
 mod execute;
 mod trigger;

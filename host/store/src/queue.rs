@@ -489,6 +489,17 @@ pub trait QueueStore: Send + Sync {
     /// one transaction. `NotFound("project")` for an unknown project.
     async fn start_execution(&self, new: NewExecution, now: OffsetDateTime) -> Result<ExecutionId>;
 
+    /// As [`QueueStore::start_execution`], for an execution the workflow
+    /// runs at most once per `once` key (an Integration Enabled workflow
+    /// once per account): `None`, and nothing stored, when the workflow
+    /// has an execution with that key already, whoever started it.
+    async fn start_execution_once(
+        &self,
+        new: NewExecution,
+        once: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<ExecutionId>>;
+
     /// Leases up to `limit` queued steps whose `run_after` has come, oldest
     /// first: each lease holds for `lease_for`, renewable until
     /// `now + deadline_for`.

@@ -16,5 +16,6 @@ mod support;
 mod task_history;
 mod tenancy;
 mod tokens;
+mod workflows_accounts;
 mod workflows_admin;
 mod workflows_run;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// Creates a workflow from `yaml` in the fixture's project; its id.
-async fn create(f: &ProxyFixture, yaml: &str) -> String {
+pub(crate) async fn create(f: &ProxyFixture, yaml: &str) -> String {
     let resp = f
         .app
         .client
@@ -27,7 +27,7 @@ async fn create(f: &ProxyFixture, yaml: &str) -> String {
 }
 
 /// Creates and deploys `yaml` in the fixture's project; its id.
-async fn deploy(f: &ProxyFixture, yaml: &str) -> String {
+pub(crate) async fn deploy(f: &ProxyFixture, yaml: &str) -> String {
     let id = create(f, yaml).await;
     let path = format!("/admin/projects/{}/workflows/{id}/deploy", f.project);
     let (status, deployed) = f.app.call(Method::POST, &path, Some(&f.admin_key), None).await;
@@ -36,7 +36,7 @@ async fn deploy(f: &ProxyFixture, yaml: &str) -> String {
 }
 
 /// Waits for an execution to end; its Task History record with its steps.
-async fn ended(f: &ProxyFixture, execution: &str) -> Value {
+pub(crate) async fn ended(f: &ProxyFixture, execution: &str) -> Value {
     let path = format!("/projects/{}/task-history/workflow-executions/{execution}", f.project);
     for _ in 0..400 {
         let (status, body) = f.app.call(Method::GET, &path, Some(&f.admin_key), None).await;
@@ -49,7 +49,7 @@ async fn ended(f: &ProxyFixture, execution: &str) -> Value {
     panic!("execution {execution} did not end in 10 s");
 }
 
-async fn step_output(f: &ProxyFixture, execution: &str, step: &Value) -> Value {
+pub(crate) async fn step_output(f: &ProxyFixture, execution: &str, step: &Value) -> Value {
     let path = format!(
         "/projects/{}/task-history/workflow-executions/{execution}/step-executions/{}",
         f.project,
@@ -60,7 +60,7 @@ async fn step_output(f: &ProxyFixture, execution: &str, step: &Value) -> Value {
 
 /// The fixture on SQLite, or on a fresh PostgreSQL database (kept alive
 /// with it).
-async fn fixture(
+pub(crate) async fn fixture(
     postgres: bool,
     adjust: impl FnOnce(&mut weft_server::config::Settings),
 ) -> (ProxyFixture, Option<PgDatabase>) {
@@ -226,6 +226,8 @@ async fn failing_step(postgres: bool) {
     assert!(steps.iter().all(|s| s["stepId"] != "after"), "nothing runs after a failure: {record}");
     let out = step_output(&f, &execution, bad).await;
     assert_eq!(out["output"]["response"]["statusCode"], 404, "{out}");
+    // A failed step did no work: no task.
+    assert_eq!(record["taskCount"], 0, "{record}");
 }
 
 #[tokio::test]
@@ -255,14 +257,20 @@ async fn enabling_checks_the_workflow_and_the_account() {
 }
 
 /// Sends a request to a Request-triggered workflow as `user`.
-async fn send_request(f: &ProxyFixture, user: &str, workflow: &str, query: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn send_request(
+    f: &ProxyFixture,
+    user: &str,
+    workflow: &str,
+    query: &str,
+    body: Value,
+) -> (u16, Value) {
     let url = format!("{}/projects/{}/sdk/triggers/{workflow}{query}", f.app.base, f.project);
     let resp = f.app.client.post(url).bearer_auth(f.token(user)).json(&body).send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn enable(f: &ProxyFixture, user: &str, workflow: &str) {
+pub(crate) async fn enable(f: &ProxyFixture, user: &str, workflow: &str) {
     let path = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
     assert_eq!(f.app.call(Method::POST, &path, Some(&f.token(user)), None).await.0, 200);
 }

@@ -1,7 +1,9 @@
 //! What a running step's dynamic variables read, loaded before it runs:
 //! the outputs it references (located through the plan: its own fan-out
 //! instance's, an enclosing one's, or the item of a fan-out around it), the
-//! connected user's id and metadata, and the environment secrets it names.
+//! connected user's id and metadata, the user settings it reads (from the
+//! configuration of the account the execution runs with), and the
+//! environment secrets it names.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,6 +20,7 @@ pub(crate) struct StepContext {
     outputs: HashMap<String, Value>,
     user_id: Option<String>,
     user_meta: Option<Value>,
+    settings: serde_json::Map<String, Value>,
     secrets: HashMap<String, SecretString>,
 }
 
@@ -26,9 +29,8 @@ impl Context for StepContext {
         self.outputs.get(step)
     }
 
-    fn setting(&self, _key: &str) -> Option<&Value> {
-        // User settings arrive with the Connect Portal's workflow settings.
-        None
+    fn setting(&self, key: &str) -> Option<&Value> {
+        self.settings.get(key)
     }
 
     fn user_id(&self) -> Option<&str> {
@@ -52,8 +54,13 @@ pub(crate) async fn load(
     value: &Value,
 ) -> Result<StepContext, String> {
     let refs = references(value);
-    let mut cx =
-        StepContext { outputs: HashMap::new(), user_id: step.user.clone(), user_meta: None, secrets: HashMap::new() };
+    let mut cx = StepContext {
+        outputs: HashMap::new(),
+        user_id: step.user.clone(),
+        user_meta: None,
+        settings: serde_json::Map::new(),
+        secrets: HashMap::new(),
+    };
     let store = &engine.deps.store;
     let wanted: HashSet<&str> = refs
         .iter()
@@ -95,6 +102,9 @@ pub(crate) async fn load(
             Err(e) => return Err(format!("the user's metadata is unreadable: {e}")),
         };
     }
+    if refs.iter().any(|r| matches!(r, Reference::Setting { .. })) {
+        cx.settings = settings(engine, plan, step).await?;
+    }
     for r in &refs {
         if let Reference::Secret { name } = r
             && !cx.secrets.contains_key(name)
@@ -111,4 +121,47 @@ pub(crate) async fn load(
         }
     }
     Ok(cx)
+}
+
+/// The user settings a step reads: those the user saved for the workflow
+/// over those saved for the integration, in the configuration of the
+/// account the execution runs with (or the user's first usable account of
+/// the workflow's integration). Empty when there is no such account.
+async fn settings(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Result<serde_json::Map<String, Value>, String> {
+    let store = &engine.deps.store;
+    let unreadable = |e: weft_store::Error| format!("the user's settings are unreadable: {e}");
+    let account = match (step.credential, &step.user) {
+        (Some(id), _) => match store.get_credential(step.project, id).await {
+            Ok(c) => Some(c),
+            Err(weft_store::Error::NotFound(_)) => None,
+            Err(e) => return Err(unreadable(e)),
+        },
+        (None, Some(user)) => {
+            let integration = plan.workflow().integration.as_deref().unwrap_or_default();
+            match store.get_integration_by_type(step.project, integration).await {
+                Ok(i) => {
+                    let mut mine: Vec<_> = store
+                        .list_user_credentials(step.project, user)
+                        .await
+                        .map_err(unreadable)?
+                        .into_iter()
+                        .filter(|c| c.integration_id == i.id)
+                        .collect();
+                    mine.sort_by_key(|c| (c.status != weft_store::CredentialStatus::Valid, c.created_at));
+                    mine.into_iter().next()
+                }
+                Err(weft_store::Error::NotFound(_)) => None,
+                Err(e) => return Err(unreadable(e)),
+            }
+        }
+        (None, None) => None,
+    };
+    let Some(account) = account else { return Ok(serde_json::Map::new()) };
+    let object = |v: Option<&Value>| v.and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut merged = object(account.config.get("sharedSettings"));
+    let workflow = step.workflow.to_string();
+    // `configuredWorkflows` is the older name of `workflowSettings`.
+    let per_workflow = account.config.get("workflowSettings").or_else(|| account.config.get("configuredWorkflows"));
+    merged.extend(object(per_workflow.and_then(|w| w.get(&workflow)).and_then(|w| w.get("settings"))));
+    Ok(merged)
 }

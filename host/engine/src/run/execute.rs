@@ -128,6 +128,11 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
             }
         }
     };
+    // A task is a step that did its work: a failed attempt counts nothing,
+    // so a retried step counts once, when it succeeds.
+    if executed.result.is_err() {
+        executed.tasks = 0;
+    }
     executed
 }
 

@@ -332,9 +332,16 @@ for_both_backends! {
         Ok(())
     }
 
-    #[async_trait]
-    impl QueueStore for Db {
-        async fn start_execution(&self, new: NewExecution, now: OffsetDateTime) -> Result<ExecutionId> {
+    impl Db {
+        /// Stores a new execution (see [`QueueStore::start_execution`]);
+        /// `None` when `once` is given and the workflow has an execution
+        /// with that key already.
+        async fn insert_execution(
+            &self,
+            new: NewExecution,
+            once: Option<&str>,
+            now: OffsetDateTime,
+        ) -> Result<Option<ExecutionId>> {
             crate::check::label("step id", &new.trigger_step, crate::MAX_STEP_ID_LEN)?;
             crate::check::label("trigger type", &new.trigger_kind, 64)?;
             for s in &new.first {
@@ -344,10 +351,10 @@ for_both_backends! {
             crate::check::label("integration type", &new.integration, crate::integrations::MAX_INTEGRATION_TYPE_LEN)?;
             let status = if new.first.is_empty() { ExecutionStatus::Succeeded } else { ExecutionStatus::Executing };
             let mut tx = self.begin_write().await?;
-            sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO executions (id, project_id, workflow_id, version, integration, user_id, credential_id, \
-                 trigger_kind, status, queued, created_at, ended_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11)",
+                 trigger_kind, status, queued, created_at, ended_at, once_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12)",
             )
             .bind(id.as_uuid())
             .bind(new.project.as_uuid())
@@ -360,9 +367,14 @@ for_both_backends! {
             .bind(status.as_str())
             .bind(at)
             .bind(status.is_final().then_some(at))
+            .bind(once)
             .execute(&mut *tx)
             .await
-            .on_write("execution exists", "project")?;
+            .on_write("execution exists", "project");
+            match inserted {
+                Err(Error::Conflict(_)) if once.is_some() => return Ok(None),
+                other => other?,
+            };
             sqlx::query(
                 "INSERT INTO steps (id, project_id, execution_id, seq, step, instance, kind, state, run_after, \
                  idempotency_key, output, created_at, started_at, ended_at) \
@@ -380,7 +392,24 @@ for_both_backends! {
             .await?;
             queue_steps(&mut tx, new.project, id.as_uuid(), &new.first, trigger_row, at).await?;
             tx.commit().await?;
-            Ok(id)
+            Ok(Some(id))
+        }
+    }
+
+    #[async_trait]
+    impl QueueStore for Db {
+        async fn start_execution(&self, new: NewExecution, now: OffsetDateTime) -> Result<ExecutionId> {
+            self.insert_execution(new, None, now).await?.ok_or_else(|| Error::Conflict("execution exists".into()))
+        }
+
+        async fn start_execution_once(
+            &self,
+            new: NewExecution,
+            once: &str,
+            now: OffsetDateTime,
+        ) -> Result<Option<ExecutionId>> {
+            crate::check::label("once key", once, 400)?;
+            self.insert_execution(new, Some(once), now).await
         }
 
         async fn claim_steps(

@@ -123,6 +123,7 @@ conformance! {
         history_links_steps_and_counts_tasks,
         executions_are_listed_with_filters_and_pages,
         nested_fan_outs_join_inside_out,
+        once_keys_start_one_execution,
     ],
     workflows: [
         drafts_and_versions,

@@ -463,3 +463,36 @@ pub async fn nested_fan_outs_join_inside_out(db: Db) {
     assert!(steps.iter().all(|r| r.state == StepState::Succeeded), "{steps:?}");
     assert_eq!(steps.len(), 1 + 1 + 2 + 4);
 }
+
+pub async fn once_keys_start_one_execution(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let new = execution(p, &["a"]);
+    let first = s.start_execution_once(new.clone(), "credential-1", t).await.unwrap();
+    let first = first.expect("the first execution with a key starts");
+    // The same key again: nothing stored, whoever asks.
+    assert_eq!(s.start_execution_once(new.clone(), "credential-1", at(t, 1)).await.unwrap(), None);
+    let page = s.list_executions(p, &weft_store::ExecutionQuery { limit: 100, ..Default::default() }).await.unwrap();
+    assert_eq!(page.executions.iter().map(|e| e.id).collect::<Vec<_>>(), vec![first]);
+    assert_eq!(claim(s, t, 10).await.len(), 1, "one first step queued");
+    // Another key, another workflow with the same key, and plain starts
+    // are all their own executions.
+    assert!(s.start_execution_once(new.clone(), "credential-2", t).await.unwrap().is_some());
+    let mut other = new.clone();
+    other.workflow = WorkflowId::new();
+    assert!(s.start_execution_once(other, "credential-1", t).await.unwrap().is_some());
+    s.start_execution(new.clone(), t).await.unwrap();
+    s.start_execution(new.clone(), t).await.unwrap();
+    // Concurrent starts with one key: exactly one wins.
+    let key = "credential-3";
+    let starts = (0..8).map(|_| s.start_execution_once(new.clone(), key, t));
+    let won = futures::future::join_all(starts).await.into_iter().filter(|r| matches!(r, Ok(Some(_)))).count();
+    assert_eq!(won, 1);
+    // A key is scoped to its project.
+    let q = project(s, "B").await.id;
+    let mut theirs = new.clone();
+    theirs.project = q;
+    assert!(s.start_execution_once(theirs, "credential-1", t).await.unwrap().is_some());
+    assert!(matches!(s.start_execution_once(new, &"k".repeat(401), t).await, Err(Error::Invalid(_))));
+}
