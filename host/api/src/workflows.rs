@@ -164,6 +164,7 @@ async fn trigger_request(
         .collect();
     let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mut file = None;
     let parsed = match essence.as_str() {
         _ if body.is_empty() => json!({}),
         "application/json" => serde_json::from_slice(&body).map_err(|e| {
@@ -173,11 +174,9 @@ async fn trigger_request(
             url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect(),
         ),
         "multipart/form-data" => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "UNSUPPORTED_MEDIA_TYPE",
-                "multipart bodies are not accepted yet; send JSON (a file as a Paragon file object)",
-            ));
+            let (fields, paragon_file) = multipart(content_type, body).await?;
+            file = paragon_file;
+            Value::Object(fields)
         }
         _ => Value::String(String::from_utf8_lossy(&body).into_owned()),
     };
@@ -192,6 +191,7 @@ async fn trigger_request(
         headers: fields,
         body: parsed,
         params,
+        file,
     };
     let started = match state.engine.request(request).await {
         Ok(s) => s,
@@ -213,6 +213,9 @@ async fn trigger_request(
         weft_engine::Awaited::Response(response) => {
             let status = response["statusCode"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(200);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            if response["responseType"] == "FILE" {
+                return file_response(status, &response["body"], started.execution);
+            }
             Ok((status, Json(response["body"].clone())).into_response())
         }
         weft_engine::Awaited::Ended(status) => Err(ApiError::new(
@@ -236,4 +239,81 @@ async fn trigger_request(
             Ok((status, Json(body)).into_response())
         }
     }
+}
+
+/// The name of the multipart part that is the request's file.
+const PARAGON_FILE: &str = "paragon-file";
+
+/// A multipart body as the trigger sees it: text parts as strings, file
+/// parts as Paragon file objects (a name repeated gives an array), and the
+/// `paragon-file` part apart, as the request's file.
+async fn multipart(
+    content_type: &str,
+    body: axum::body::Bytes,
+) -> Result<(serde_json::Map<String, Value>, Option<Value>), ApiError> {
+    let malformed = |e: multer::Error| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_MULTIPART", format!("the multipart body is malformed: {e}"))
+    };
+    let boundary = multer::parse_boundary(content_type).map_err(malformed)?;
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut parts = multer::Multipart::new(stream, boundary);
+    let (mut fields, mut file) = (serde_json::Map::new(), None);
+    while let Some(part) = parts.next_field().await.map_err(malformed)? {
+        let name = part.name().unwrap_or_default().to_owned();
+        let file_name = part.file_name().map(str::to_owned);
+        let mime = part.content_type().map(ToString::to_string);
+        let data = part.bytes().await.map_err(malformed)?;
+        let value = match (&file_name, &mime) {
+            (None, None) if name != PARAGON_FILE => Value::String(String::from_utf8_lossy(&data).into_owned()),
+            _ => file_object(file_name.as_deref().unwrap_or(&name), mime.as_deref(), &data),
+        };
+        if name == PARAGON_FILE {
+            file = Some(value);
+            continue;
+        }
+        match fields.get_mut(&name) {
+            Some(Value::Array(items)) => items.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+            None => {
+                fields.insert(name, value);
+            }
+        }
+    }
+    Ok((fields, file))
+}
+
+/// A Paragon file object: the bytes hex-encoded, with their name and type.
+fn file_object(name: &str, mime: Option<&str>, data: &[u8]) -> Value {
+    json!({
+        "name": name,
+        "data": hex::encode(data),
+        "mimeType": mime.unwrap_or("application/octet-stream"),
+        "dataType": "FILE",
+    })
+}
+
+/// A Response step of type FILE: the file object's bytes, with its MIME
+/// type. A body that is not a file object is the workflow's mistake, said
+/// as such (the execution id leads to the step).
+fn file_response(
+    status: StatusCode,
+    body: &Value,
+    execution: weft_store::ExecutionId,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let not_a_file = || {
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "INVALID_FILE_RESPONSE",
+            format!(
+                "the workflow's FILE Response step did not resolve to a file object with hex `data`; execution {execution} in the task history shows what it resolved to"
+            ),
+        )
+    };
+    let data = body.get("data").and_then(Value::as_str).ok_or_else(not_a_file)?;
+    let bytes = hex::decode(data).map_err(|_| not_a_file())?;
+    let mime = body.get("mimeType").and_then(Value::as_str).unwrap_or("application/octet-stream");
+    let mime = http::HeaderValue::from_str(mime)
+        .unwrap_or_else(|_| http::HeaderValue::from_static("application/octet-stream"));
+    Ok((status, [(http::header::CONTENT_TYPE, mime)], bytes).into_response())
 }

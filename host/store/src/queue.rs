@@ -567,6 +567,44 @@ pub(crate) fn check_completion(c: &Completion) -> Result<()> {
     Ok(())
 }
 
+/// Makes a JSON value storable on both backends: PostgreSQL's `jsonb`
+/// refuses the NUL character in text (a provider's binary answer read as
+/// text holds some), so each NUL in a string or a key becomes U+FFFD, the
+/// replacement character, on SQLite too (both keep the same value).
+pub(crate) fn storable(v: &mut Value) {
+    const NUL: char = '\0';
+    match v {
+        Value::String(s) if s.contains(NUL) => *s = s.replace(NUL, "\u{FFFD}"),
+        Value::Array(items) => items.iter_mut().for_each(storable),
+        Value::Object(fields) => {
+            if fields.keys().any(|k| k.contains(NUL)) {
+                let old = std::mem::take(fields);
+                fields.extend(old.into_iter().map(|(k, v)| (k.replace(NUL, "\u{FFFD}"), v)));
+            }
+            fields.values_mut().for_each(storable);
+        }
+        _ => {}
+    }
+}
+
+/// A completion's values made [`storable`].
+pub(crate) fn storable_completion(c: &mut Completion) {
+    match &mut c.outcome {
+        Outcome::Succeeded { input, output } | Outcome::FannedOut { input, output, .. } => {
+            storable(input);
+            storable(output);
+        }
+        Outcome::Failed { input, error } => {
+            storable(input);
+            storable(error);
+        }
+        Outcome::Retry { error, .. } => storable(error),
+    }
+    if let Some(r) = &mut c.response {
+        storable(r);
+    }
+}
+
 /// `now + d`, refused when out of range.
 pub(crate) fn later(now: OffsetDateTime, d: Duration) -> Result<OffsetDateTime> {
     time::Duration::try_from(d)
@@ -605,6 +643,13 @@ mod tests {
         assert_eq!(idempotency_key(e, "s1", ""), format!("{e}:s1"));
         assert_ne!(idempotency_key(e, "s1", "0"), idempotency_key(e, "s1", "1"));
         assert_ne!(idempotency_key(e, "s1", ""), idempotency_key(ExecutionId::new(), "s1", ""));
+    }
+
+    #[test]
+    fn nul_characters_are_replaced_everywhere() {
+        let mut v = serde_json::json!({"a\0": ["x\0y", {"k": "\0"}], "n": 1});
+        storable(&mut v);
+        assert_eq!(v, serde_json::json!({"a\u{FFFD}": ["x\u{FFFD}y", {"k": "\u{FFFD}"}], "n": 1}));
     }
 
     #[test]

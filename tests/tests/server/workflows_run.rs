@@ -22,8 +22,10 @@ pub(crate) async fn create(f: &ProxyFixture, yaml: &str) -> String {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 201);
-    resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    let status = resp.status();
+    let body = resp.json::<Value>().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
 }
 
 /// Creates and deploys `yaml` in the fixture's project; its id.

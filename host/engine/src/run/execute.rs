@@ -203,7 +203,21 @@ fn parts(http: &HttpFields, input: &Value) -> Result<Parts, String> {
     let query = map("params").iter().map(|(k, v)| (k.clone(), text(v))).collect();
     let mut headers: Vec<(String, String)> = map("headers").iter().map(|(k, v)| (k.clone(), text(v))).collect();
     let has = |headers: &[(String, String)], n: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+    // `X-Paragon-Encoding: hex`: the body is file data, sent as its bytes.
+    let encoding = headers.iter().position(|(k, _)| k.eq_ignore_ascii_case(ENCODING_HEADER));
+    let hex_body = match encoding.map(|i| headers.remove(i).1) {
+        Some(e) if e.eq_ignore_ascii_case("hex") => true,
+        Some(other) => return Err(format!("{ENCODING_HEADER} {other:?} is not supported; use hex")),
+        None => false,
+    };
     let body = match (http.body_type, input.get("body")) {
+        (_, Some(body)) if hex_body => {
+            let (bytes, content_type) = hex_data(body)?;
+            if !has(&headers, "content-type") {
+                headers.push(("content-type".into(), content_type));
+            }
+            Some(bytes)
+        }
         (Some(kind), Some(body)) => {
             let (bytes, content_type) = encode(kind, body)?;
             if !has(&headers, "content-type") {
@@ -214,6 +228,28 @@ fn parts(http: &HttpFields, input: &Value) -> Result<Parts, String> {
         _ => None,
     };
     Ok(Parts { query, headers, body })
+}
+
+/// The header that says a Request step's body is encoded file data.
+const ENCODING_HEADER: &str = "x-paragon-encoding";
+
+/// Hex file data as bytes, with their content type: a Paragon file object
+/// (its `data` and `mimeType`), or hex text.
+fn hex_data(body: &Value) -> Result<(Vec<u8>, String), String> {
+    let (data, mime) = match body {
+        Value::String(s) => (s.as_str(), "application/octet-stream"),
+        file => (
+            file.get("data").and_then(Value::as_str).ok_or("a hex-encoded body is hex text or a file object")?,
+            file.get("mimeType").and_then(Value::as_str).unwrap_or("application/octet-stream"),
+        ),
+    };
+    let bytes = hex::decode(data.trim()).map_err(|e| format!("the body is not valid hex: {e}"))?;
+    Ok((bytes, mime.to_owned()))
+}
+
+/// Whether `v` is a Paragon file object.
+fn is_file(v: &Value) -> bool {
+    v.get("dataType").and_then(Value::as_str) == Some("FILE") && v.get("data").is_some_and(Value::is_string)
 }
 
 /// A body in its type's encoding, with its content type.
@@ -233,10 +269,25 @@ fn encode(kind: BodyType, body: &Value) -> Result<(Vec<u8>, String), String> {
             let boundary = format!("weft-{}", uuid::Uuid::new_v4().simple());
             let mut out = Vec::new();
             for (k, v) in fields {
-                out.extend_from_slice(
-                    format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n").as_bytes(),
-                );
-                out.extend_from_slice(text(v).as_bytes());
+                let k = quoted(k);
+                if is_file(v) {
+                    // A file object is sent as a file part: its bytes.
+                    let (bytes, mime) = hex_data(v)?;
+                    let name = quoted(v.get("name").and_then(Value::as_str).unwrap_or("file"));
+                    out.extend_from_slice(
+                        format!(
+                            "--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\n\
+                             content-type: {mime}\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                    out.extend_from_slice(&bytes);
+                } else {
+                    out.extend_from_slice(
+                        format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n").as_bytes(),
+                    );
+                    out.extend_from_slice(text(v).as_bytes());
+                }
                 out.extend_from_slice(b"\r\n");
             }
             out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
@@ -247,15 +298,49 @@ fn encode(kind: BodyType, body: &Value) -> Result<(Vec<u8>, String), String> {
     })
 }
 
+/// A form-data name or file name inside its quotes: no quote, no line
+/// break (which would end the header).
+fn quoted(name: &str) -> String {
+    name.chars().map(|c| if matches!(c, '"' | '\r' | '\n' | '\\') { '_' } else { c }).collect()
+}
+
+/// Whether an answer of this content type is a file rather than text.
+fn is_binary(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    !(essence.is_empty()
+        || essence.starts_with("text/")
+        || essence.ends_with("json")
+        || essence.ends_with("xml")
+        || essence == "application/x-www-form-urlencoded"
+        || essence == "application/javascript")
+}
+
 /// An answer as a step's output: `{response: {statusCode, headers, body}}`,
-/// the body parsed when it is JSON.
+/// the body parsed when it is JSON, a Paragon file object when the answer
+/// is a file (binary content), else text.
 fn output(answer: &OutboundResponse) -> Value {
     let mut headers = Map::new();
     for (k, v) in &answer.headers {
         headers.insert(k.to_ascii_lowercase(), Value::String(v.clone()));
     }
-    let body = serde_json::from_slice::<Value>(&answer.body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer.body).into_owned()));
+    let content_type = headers.get("content-type").and_then(Value::as_str).unwrap_or("").to_owned();
+    let body = if is_binary(&content_type) && !answer.body.is_empty() {
+        let name = headers
+            .get("content-disposition")
+            .and_then(Value::as_str)
+            .and_then(|d| d.split("filename=").nth(1))
+            .map(|n| n.trim_matches(|c| c == '"' || c == ';' || c == ' ').to_owned())
+            .unwrap_or_else(|| "file".into());
+        json!({
+            "name": name,
+            "data": hex::encode(&answer.body),
+            "mimeType": content_type.split(';').next().unwrap_or("").trim(),
+            "dataType": "FILE",
+        })
+    } else {
+        serde_json::from_slice::<Value>(&answer.body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer.body).into_owned()))
+    };
     json!({ "response": { "statusCode": answer.status, "headers": headers, "body": body } })
 }
 

@@ -126,6 +126,9 @@ pub struct WorkflowRequest {
     pub body: Value,
     /// Query parameters.
     pub params: serde_json::Map<String, Value>,
+    /// The file sent as the multipart part `paragon-file`, as a Paragon
+    /// file object (`{name, data (hex), mimeType, dataType: "FILE"}`).
+    pub file: Option<Value>,
 }
 
 /// A request the workflow accepted.
@@ -203,7 +206,13 @@ impl Engine {
             credential: r.credential.or(enablement.credential),
             trigger_step: trigger.id.clone(),
             trigger_kind: trigger.kind.history_type().to_owned(),
-            trigger_output: serde_json::json!({ "request": { "headers": r.headers, "body": r.body, "params": r.params } }),
+            trigger_output: {
+                let mut request = serde_json::json!({ "headers": r.headers, "body": r.body, "params": r.params });
+                if let Some(file) = r.file {
+                    request["file"] = file;
+                }
+                serde_json::json!({ "request": request })
+            },
             first,
         };
         let execution = store.start_execution(new, super::now()).await.map_err(TriggerError::from)?;

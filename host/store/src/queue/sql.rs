@@ -9,7 +9,7 @@
 use super::{
     ClaimedStep, Completion, Execution, ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, Join, Lease,
     MAX_EXECUTIONS_PAGE, NewExecution, NewStep, Outcome, Reaped, StepRun, StepRunId, StepState, WorkflowId,
-    check_completion, idempotency_key, later,
+    check_completion, idempotency_key, later, storable, storable_completion,
 };
 use crate::backends::for_both_backends;
 use crate::error::WriteContext;
@@ -338,12 +338,13 @@ for_both_backends! {
         /// with that key already.
         async fn insert_execution(
             &self,
-            new: NewExecution,
+            mut new: NewExecution,
             once: Option<&str>,
             now: OffsetDateTime,
         ) -> Result<Option<ExecutionId>> {
             crate::check::label("step id", &new.trigger_step, crate::MAX_STEP_ID_LEN)?;
             crate::check::label("trigger type", &new.trigger_kind, 64)?;
+            storable(&mut new.trigger_output);
             for s in &new.first {
                 s.check()?;
             }
@@ -498,8 +499,9 @@ for_both_backends! {
             until.map(|t| t.0).ok_or(Error::LeaseLost)
         }
 
-        async fn complete_step(&self, c: Completion, now: OffsetDateTime) -> Result<()> {
+        async fn complete_step(&self, mut c: Completion, now: OffsetDateTime) -> Result<()> {
             check_completion(&c)?;
+            storable_completion(&mut c);
             let at = Ts(now);
             let mut tx = self.begin_write().await?;
             let execution: Option<Uuid> = if let Outcome::Retry { error, run_after } = &c.outcome {

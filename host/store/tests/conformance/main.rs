@@ -124,6 +124,7 @@ conformance! {
         executions_are_listed_with_filters_and_pages,
         nested_fan_outs_join_inside_out,
         once_keys_start_one_execution,
+        text_with_nul_characters_is_stored,
     ],
     workflows: [
         drafts_and_versions,

@@ -496,3 +496,22 @@ pub async fn once_keys_start_one_execution(db: Db) {
     assert!(s.start_execution_once(theirs, "credential-1", t).await.unwrap().is_some());
     assert!(matches!(s.start_execution_once(new, &"k".repeat(401), t).await, Err(Error::Invalid(_))));
 }
+
+/// A provider's binary answer read as text holds NUL characters, which
+/// PostgreSQL's jsonb refuses: both backends store U+FFFD instead, and the
+/// completion goes through.
+pub async fn text_with_nul_characters_is_stored(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let mut new = execution(p, &["a"]);
+    new.trigger_output = json!({"raw": "trigger\0"});
+    let id = s.start_execution(new, t).await.unwrap();
+    let a = claim_one(s, t).await;
+    let mut c = done(&a, json!({"body": "\0PNG\0", "k\0": 1}));
+    c.execution = Some(ExecutionStatus::Succeeded);
+    s.complete_step(c, t).await.unwrap();
+    let steps = s.execution_steps(p, id).await.unwrap();
+    assert_eq!(steps[0].output, Some(json!({"raw": "trigger\u{FFFD}"})));
+    assert_eq!(steps[1].output, Some(json!({"body": "\u{FFFD}PNG\u{FFFD}", "k\u{FFFD}": 1})));
+}
