@@ -402,3 +402,68 @@ async fn the_sdk_lists_deployed_and_enabled_workflows() {
     let (_, other) = f.app.call(Method::GET, &me, Some(&f.token("u2")), None).await;
     assert_eq!(other["integrations"]["test-proxy"]["configuredWorkflows"], json!({}), "{other}");
 }
+
+/// A Request step with client-credentials authorization: the token comes
+/// from the token endpoint (the client secret from an environment secret),
+/// is sent as a bearer token, and appears nowhere in the history; a refused
+/// client fails the step without quoting the secret.
+#[tokio::test]
+async fn a_request_step_authorizes_with_client_credentials() {
+    let (f, _pg) = fixture(false, |_| {}).await;
+    let auth = weft_tests::mock_auth::MockAuthServer::start().await;
+    let secret = format!("cnry-cc-secret-{}", uuid::Uuid::new_v4().simple());
+    auth.register_client("wf-client", &secret, "http://127.0.0.1/unused");
+    let secrets = format!("/admin/projects/{}/secrets", f.project);
+    let (status, body) =
+        f.app.call(Method::POST, &secrets, Some(&f.admin_key), Some(json!({"name": "CC_SECRET"}))).await;
+    assert_eq!(status, 201, "{body}");
+    let path = format!("{secrets}/CC_SECRET");
+    let (status, _) = f.app.call(Method::PUT, &path, Some(&f.admin_key), Some(json!({"value": secret}))).await;
+    assert_eq!(status, 204);
+    let workflow = |client: &str| {
+        format!(
+            r#"name: Client {client}
+integration: test-proxy
+trigger: {{type: appEvent, event: "CC {client}"}}
+steps:
+  - id: call
+    type: request
+    method: GET
+    url: {api}/me
+    authorization: {{type: clientCredentials, tokenUrl: "{token}", clientId: {client}, clientSecret: "{{{{secrets.CC_SECRET}}}}", scope: read write}}
+"#,
+            api = auth.api_base(),
+            token = auth.token_url(),
+        )
+    };
+    for client in ["wf-client", "unknown-client"] {
+        let id = deploy(&f, &workflow(client)).await;
+        enable(&f, "u1", &id).await;
+    }
+    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
+    let run = |client: &'static str| {
+        let body = json!({"name": format!("CC {client}"), "payload": {}});
+        let (f, trigger) = (&f, &trigger);
+        async move {
+            let (_, started) = f.app.call(Method::POST, trigger, Some(&f.token("u1")), Some(body)).await;
+            let execution = started["executions"][0].as_str().unwrap().to_owned();
+            let record = ended(f, &execution).await;
+            let call =
+                record["stepExecutions"].as_array().unwrap().iter().find(|s| s["stepId"] == "call").unwrap().clone();
+            (record, step_output(f, &execution, &call).await)
+        }
+    };
+    let (record, out) = run("wf-client").await;
+    assert_eq!(record["status"], "SUCCEEDED", "{record}");
+    assert_eq!(out["output"]["response"]["body"]["id"], "wf-client", "the API saw the client's token: {out}");
+    assert_eq!(auth.token_requests_with_grant("client_credentials"), 1);
+    let token_form = auth.log().into_iter().find(|r| r.path == "/token").unwrap();
+    assert_eq!(token_form.form_value("scope"), Some("read write"));
+    assert!(!out.to_string().contains(&secret), "the secret stays out of the history: {out}");
+
+    let (record, out) = run("unknown-client").await;
+    assert_eq!(record["status"], "FAILED", "{record}");
+    let message = out["output"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("client-credentials token request failed"), "{out}");
+    assert!(!out.to_string().contains(&secret), "{out}");
+}

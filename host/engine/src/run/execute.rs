@@ -386,11 +386,8 @@ async fn request(engine: &Engine, plan: &Plan, step: &ClaimedStep, input: &Value
                     base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
                 ),
                 Authorization::Bearer { token } => format!("Bearer {token}"),
-                Authorization::ClientCredentials { .. } => {
-                    return Err(message(
-                        "client-credentials authorization on Request steps is not available yet".into(),
-                        false,
-                    ));
+                Authorization::ClientCredentials { token_url, client_id, client_secret, scope } => {
+                    format!("Bearer {}", client_token(engine, &token_url, client_id, client_secret, scope).await?)
                 }
             };
             req.injected_headers.push(("authorization".into(), value));
@@ -402,6 +399,38 @@ async fn request(engine: &Engine, plan: &Plan, step: &ClaimedStep, input: &Value
         message("the request failed before an answer arrived".into(), true)
     })?;
     judged(&answer)
+}
+
+/// An access token for a Request step's client-credentials authorization,
+/// from the token endpoint through the egress client (the secret in the
+/// form body). A refusal is the step's failure, named without the secret;
+/// an unavailable endpoint may succeed on a retry.
+async fn client_token(
+    engine: &Engine,
+    token_url: &str,
+    client_id: String,
+    client_secret: String,
+    scope: Option<String>,
+) -> Result<String, (Value, bool)> {
+    use secrecy::ExposeSecret;
+    let message = |m: String, retriable: bool| (json!({ "message": m }), retriable);
+    let url = url::Url::parse(token_url)
+        .map_err(|_| message(format!("the client-credentials token URL {token_url:?} does not parse"), false))?;
+    let client = weft_auth::oauth::OAuthClient {
+        client_id,
+        client_secret: Some(client_secret.into()),
+        auth: weft_auth::oauth::ClientAuth::Post,
+    };
+    let scopes: Vec<String> = scope.iter().flat_map(|s| s.split_whitespace()).map(str::to_owned).collect();
+    let grant = weft_auth::oauth::Grant::ClientCredentials { scopes: &scopes };
+    let timeout = engine.deps.settings.request_timeout;
+    match weft_auth::oauth::request_token(engine.deps.egress.as_ref(), &url, &client, grant, timeout).await {
+        Ok(token) => Ok(token.access_token.expose_secret().to_owned()),
+        Err(e) => {
+            let retriable = e.is_transient();
+            Err(message(format!("the client-credentials token request failed: {e}"), retriable))
+        }
+    }
 }
 
 /// An Integration Request step: the integration's API as the user's
