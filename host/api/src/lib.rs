@@ -28,7 +28,7 @@ pub use context::{CorsPolicy, InvalidOrigin, REQUEST_ID_HEADER};
 pub use error::ApiError;
 pub use principal::Principal;
 pub use routes::{Access, RouteSpec};
-pub use throttle::AuthThrottle;
+pub use throttle::{AuthThrottle, ProjectQuota};
 pub use user_token::{User, UserTokens};
 
 use axum::Router;
@@ -77,6 +77,8 @@ pub struct Services {
     pub cors: Arc<CorsPolicy>,
     /// The workflow engine (triggers start executions through it).
     pub engine: Arc<weft_engine::Engine>,
+    /// The Task History API's requests per project and window.
+    pub task_history_quota: Arc<ProjectQuota>,
 }
 
 /// The caller's address, when the server was started with connection info.

@@ -164,11 +164,24 @@ fn step_output(s: &StepRun) -> Option<&Value> {
     }
 }
 
+/// Counts a request against the project's Task History quota (the
+/// reference's 1,000 per 10 minutes, `workflows.task_history_requests`):
+/// 429 with `Retry-After` past it.
+fn within_quota(state: &AppState, key: &ProjectKey<AnyRole>) -> Result<(), ApiError> {
+    state.task_history_quota.take(key.project).map_err(|retry_after| {
+        ApiError::too_many_requests(
+            "This project is over its Task History API quota for the current window; retry later",
+            retry_after,
+        )
+    })
+}
+
 async fn list(
     State(state): State<AppState>,
     key: ProjectKey<AnyRole>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    within_quota(&state, &key)?;
     let query = to_query(&q)?;
     let page = state.store.list_executions(key.project, &query).await.map_err(store_error)?;
     let now = OffsetDateTime::now_utc();
@@ -217,6 +230,7 @@ async fn one(
     key: ProjectKey<AnyRole>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    within_quota(&state, &key)?;
     let id = execution_id(&id)?;
     let execution = state.store.get_execution(key.project, id).await.map_err(store_error)?;
     let steps = state.store.execution_steps(key.project, id).await.map_err(store_error)?;
@@ -248,6 +262,7 @@ async fn step(
     key: ProjectKey<AnyRole>,
     Path((_, execution, step)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    within_quota(&state, &key)?;
     let execution = execution_id(&execution)?;
     let step: StepRunId = step.parse().map_err(|_| ApiError::not_found("step execution not found"))?;
     let run = state.store.get_step_run(key.project, execution, step).await.map_err(store_error)?;

@@ -2,6 +2,9 @@
 //! failures in a window, that address gets 429 (with `Retry-After`) before
 //! any credential is even looked at, so keys and tokens cannot be guessed at
 //! speed. Other addresses are unaffected.
+//!
+//! And [`ProjectQuota`]: a number of requests per window per project (the
+//! Task History API's 1,000 per 10 minutes), counted in this process.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -50,9 +53,55 @@ impl AuthThrottle {
     }
 }
 
+/// Requests per project in fixed windows: the first request of a project
+/// opens its window; past `limit` in it, requests are refused until it ends.
+pub struct ProjectQuota {
+    limit: u32,
+    window: Duration,
+    used: Mutex<HashMap<weft_store::ProjectId, (Instant, u32)>>,
+}
+
+impl ProjectQuota {
+    /// Allows `limit` requests per `window` per project.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self { limit, window, used: Mutex::default() }
+    }
+
+    /// Counts one request of `project`; `Err(retry_after)` when it is over
+    /// its quota (and then it is not counted).
+    pub fn take(&self, project: weft_store::ProjectId) -> Result<(), Duration> {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        if used.len() >= MAX_TRACKED {
+            let window = self.window;
+            used.retain(|_, (start, _)| start.elapsed() < window);
+        }
+        let entry = used.entry(project).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= self.window {
+            *entry = (Instant::now(), 0);
+        }
+        if entry.1 >= self.limit {
+            return Err(self.window.saturating_sub(entry.0.elapsed()).max(Duration::from_secs(1)));
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_project_over_its_quota_waits_for_the_next_window() {
+        let q = ProjectQuota::new(2, Duration::from_millis(50));
+        let (a, b) = (weft_store::ProjectId::new(), weft_store::ProjectId::new());
+        assert!(q.take(a).is_ok() && q.take(a).is_ok());
+        let wait = q.take(a).unwrap_err();
+        assert!(wait >= Duration::from_secs(1), "Retry-After is at least a second");
+        assert!(q.take(b).is_ok(), "other projects are unaffected");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(q.take(a).is_ok(), "the next window");
+    }
 
     #[test]
     fn blocks_after_the_budget_per_address_and_recovers() {

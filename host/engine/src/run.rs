@@ -18,6 +18,7 @@
 mod accounts;
 mod context;
 mod execute;
+mod retention;
 mod trigger;
 
 use std::collections::HashMap;
@@ -63,6 +64,9 @@ pub struct EngineSettings {
     /// How long a request to a workflow with a Response step waits for it
     /// before it is answered 542 (the execution goes on).
     pub response_timeout: Duration,
+    /// How long the history keeps an execution after it ended; `None`
+    /// keeps it for ever.
+    pub retention: Option<Duration>,
 }
 
 impl Default for EngineSettings {
@@ -79,6 +83,7 @@ impl Default for EngineSettings {
             request_timeout: Duration::from_secs(60),
             max_response_bytes: 50 << 20,
             response_timeout: Duration::from_secs(55),
+            retention: Some(Duration::from_secs(90 * 24 * 3600)),
         }
     }
 }
@@ -161,6 +166,8 @@ impl Engine {
         }
         let (engine, reaper_rx) = (self.clone(), rx.clone());
         tasks.push(tokio::spawn(async move { engine.reap(reaper_rx).await }));
+        let (engine, history_rx) = (self.clone(), rx.clone());
+        tasks.push(tokio::spawn(async move { engine.keep_history(history_rx).await }));
         stop.await;
         let _ = tx.send(true);
         self.wake.notify_waiters();

@@ -64,6 +64,13 @@ pub struct WorkflowSettings {
     /// How long a request to a workflow with a Response step waits for it,
     /// milliseconds; past it the caller gets 542 and the execution goes on.
     pub response_timeout_ms: u64,
+    /// Days the task history keeps an execution after it ended (0: for
+    /// ever).
+    pub retention_days: u32,
+    /// Task History API requests a project may make per window.
+    pub task_history_requests: u32,
+    /// The Task History API's window, seconds.
+    pub task_history_window_secs: u64,
 }
 
 impl Default for WorkflowSettings {
@@ -79,6 +86,9 @@ impl Default for WorkflowSettings {
             retry_base_ms: d.retry_base.as_millis() as u64,
             request_timeout_ms: d.request_timeout.as_millis() as u64,
             response_timeout_ms: d.response_timeout.as_millis() as u64,
+            retention_days: d.retention.map_or(0, |r| (r.as_secs() / 86_400) as u32),
+            task_history_requests: 1000,
+            task_history_window_secs: 600,
         }
     }
 }
@@ -474,7 +484,7 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("server.allowed_origins: {e}"))
     }
 
-    /// The Proxy API's limits.
+    /// The workflow engine's settings.
     pub fn engine_settings(&self) -> weft_engine::EngineSettings {
         let w = &self.workflows;
         weft_engine::EngineSettings {
@@ -487,6 +497,7 @@ impl Settings {
             retry_base: Duration::from_millis(w.retry_base_ms),
             request_timeout: Duration::from_millis(w.request_timeout_ms.max(1)),
             response_timeout: Duration::from_millis(w.response_timeout_ms),
+            retention: (w.retention_days > 0).then(|| Duration::from_secs(u64::from(w.retention_days) * 86_400)),
             ..weft_engine::EngineSettings::default()
         }
     }

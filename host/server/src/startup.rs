@@ -154,6 +154,10 @@ impl Application {
                 std::time::Duration::from_secs(60),
             )),
             cors,
+            task_history_quota: Arc::new(weft_api::ProjectQuota::new(
+                settings.workflows.task_history_requests,
+                std::time::Duration::from_secs(settings.workflows.task_history_window_secs.max(1)),
+            )),
         });
         Ok(Self { listener, state, settings, store, first_operator_key })
     }

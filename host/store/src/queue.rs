@@ -534,6 +534,11 @@ pub trait QueueStore: Send + Sync {
     /// up to `limit` steps per call.
     async fn reap(&self, now: OffsetDateTime, max_restarts: u32, limit: u32) -> Result<Reaped>;
 
+    /// Deletes up to `limit` executions (with their steps) that ended
+    /// before `ended_before`: the history's retention, across projects as
+    /// the reaper works. Returns how many were deleted.
+    async fn purge_executions(&self, ended_before: OffsetDateTime, limit: u32) -> Result<u64>;
+
     /// One execution of the project.
     async fn get_execution(&self, project: ProjectId, id: ExecutionId) -> Result<Execution>;
 

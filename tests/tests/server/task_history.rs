@@ -173,3 +173,83 @@ async fn task_history_is_the_projects_own() {
     assert_eq!(body["stepExecutions"][1]["status"], "NOT_STARTED");
     assert_eq!(body["dateEnded"], Value::Null);
 }
+
+/// The API's quota per project (1,000 per 10 minutes by default): past it,
+/// 429 with `Retry-After` in the error shape; another project is not
+/// affected.
+#[tokio::test]
+async fn the_task_history_api_has_a_quota_per_project() {
+    let app = spawn_app_with(&[], |s| {
+        s.workflows.workers = 0;
+        s.workflows.task_history_requests = 3;
+    })
+    .await;
+    let store = app.store.clone();
+    let (a, _) = project_with_key(store.as_ref(), "A").await;
+    let (b, _) = project_with_key(store.as_ref(), "B").await;
+    let key_a = api_key(store.as_ref(), &a, weft_store::Role::Support).await;
+    let key_b = api_key(store.as_ref(), &b, weft_store::Role::Support).await;
+    let list = |p: &str| format!("/projects/{p}/task-history/workflow-executions");
+    for _ in 0..3 {
+        assert_eq!(app.call(Method::GET, &list(&a), Some(&key_a), None).await.0, 200);
+    }
+    let resp = app.client.get(format!("{}{}", app.base, list(&a))).bearer_auth(&key_a).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], "TOO_MANY_REQUESTS", "{body}");
+    assert!(body["meta"]["requestId"].is_string(), "{body}");
+    // One execution's page counts too; the other project does not.
+    let one = format!("{}/{}", list(&a), ExecutionId::new());
+    assert_eq!(app.call(Method::GET, &one, Some(&key_a), None).await.0, 429);
+    assert_eq!(app.call(Method::GET, &list(&b), Some(&key_b), None).await.0, 200);
+}
+
+/// Retention: at start (and then hourly) executions that ended longer ago
+/// than `workflows.retention_days` are deleted; newer and running ones stay.
+#[tokio::test]
+async fn executions_older_than_the_retention_are_deleted() {
+    let data = weft_tests::sweep::data_dir();
+    let start = |retention: u32, workers: usize| {
+        let dir = data.path().to_owned();
+        spawn_app_with(&[], move |s| {
+            s.data_dir = dir;
+            s.workflows.workers = workers;
+            s.workflows.retention_days = retention;
+        })
+    };
+    let mut app = start(0, 0).await;
+    let store = app.store.clone();
+    let (project, _) = project_with_key(store.as_ref(), "Kept").await;
+    let p: ProjectId = project.parse().unwrap();
+    let workflow = WorkflowId::new();
+    let days_ago = |d: i64| OffsetDateTime::now_utc() - time::Duration::days(d);
+    let mut ended = |at| {
+        let mut new = new_execution(p, workflow, "u1", "salesforce");
+        new.first = vec![];
+        store.start_execution(new, at)
+    };
+    let old = ended(days_ago(3)).await.unwrap();
+    let recent = ended(days_ago(1) + time::Duration::hours(1)).await.unwrap();
+    // Started long ago and still running (its step is queued for later).
+    let mut running = new_execution(p, workflow, "u1", "salesforce");
+    running.first = vec![NewStep::new("request", "ACTION/REQUEST").after(days_ago(-30))];
+    let running = store.start_execution(running, days_ago(5)).await.unwrap();
+    app.shutdown().await;
+    drop(store);
+
+    let app = start(2, 1).await;
+    let store = app.store.clone();
+    let mut gone = false;
+    for _ in 0..200 {
+        if matches!(store.get_execution(p, old).await, Err(weft_store::Error::NotFound(_))) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(gone, "the execution that ended 3 days ago is deleted with a 2-day retention");
+    assert!(store.get_execution(p, recent).await.is_ok(), "one that ended 23 hours ago stays");
+    assert_eq!(store.get_execution(p, running).await.unwrap().status, weft_store::ExecutionStatus::Executing);
+}

@@ -615,6 +615,21 @@ for_both_backends! {
             Ok(reaped)
         }
 
+        async fn purge_executions(&self, ended_before: OffsetDateTime, limit: u32) -> Result<u64> {
+            let mut tx = self.begin_write().await?;
+            let deleted = sqlx::query(
+                "DELETE FROM executions WHERE id IN \
+                 (SELECT id FROM executions WHERE ended_at IS NOT NULL AND ended_at < $1 ORDER BY ended_at LIMIT $2)",
+            )
+            .bind(Ts(ended_before))
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(deleted)
+        }
+
         async fn get_execution(&self, project: ProjectId, id: ExecutionId) -> Result<Execution> {
             let row: Option<ExecutionRow> = sqlx::query_as(concat!(
                 "SELECT ",

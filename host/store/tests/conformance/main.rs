@@ -125,6 +125,7 @@ conformance! {
         nested_fan_outs_join_inside_out,
         once_keys_start_one_execution,
         text_with_nul_characters_is_stored,
+        old_executions_are_purged,
     ],
     workflows: [
         drafts_and_versions,

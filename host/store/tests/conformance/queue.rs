@@ -515,3 +515,38 @@ pub async fn text_with_nul_characters_is_stored(db: Db) {
     assert_eq!(steps[0].output, Some(json!({"raw": "trigger\u{FFFD}"})));
     assert_eq!(steps[1].output, Some(json!({"body": "\u{FFFD}PNG\u{FFFD}", "k\u{FFFD}": 1})));
 }
+
+/// Retention: executions that ended before the cutoff go, with their
+/// steps; running ones and newer ones stay, in every project.
+pub async fn old_executions_are_purged(db: Db) {
+    let s = &*db.store;
+    let (p, q) = (project(s, "A").await.id, project(s, "B").await.id);
+    let t = now();
+    let finish = |id| async move {
+        let step = claim_one(s, t).await;
+        assert_eq!(step.execution, id);
+        let mut c = done(&step, json!({}));
+        c.execution = Some(ExecutionStatus::Succeeded);
+        s.complete_step(c, t).await.unwrap();
+    };
+    let old_a = s.start_execution(execution(p, &["a"]), at(t, -100)).await.unwrap();
+    finish(old_a).await;
+    let old_b = s.start_execution(execution(q, &["a"]), at(t, -100)).await.unwrap();
+    finish(old_b).await;
+    // Ended without steps (nothing to run), long ago.
+    let empty = s.start_execution(execution(p, &[]), at(t, -200)).await.unwrap();
+    // Still running, started long ago.
+    let running = s.start_execution(execution(p, &["a"]), at(t, -300)).await.unwrap();
+    // The cutoff is before the finishes (at t): only the empty one ended before it.
+    assert_eq!(s.purge_executions(at(t, -1), 100).await.unwrap(), 1);
+    assert!(matches!(s.get_execution(p, empty).await, Err(Error::NotFound(_))));
+    // After them: both projects' ended executions go, two at most per pass.
+    assert_eq!(s.purge_executions(at(t, 1), 1).await.unwrap(), 1);
+    assert_eq!(s.purge_executions(at(t, 1), 100).await.unwrap(), 1);
+    for (project, id) in [(p, old_a), (q, old_b)] {
+        assert!(matches!(s.get_execution(project, id).await, Err(Error::NotFound(_))));
+        assert!(s.execution_steps(project, id).await.unwrap_or_default().is_empty(), "steps go with it");
+    }
+    assert_eq!(s.get_execution(p, running).await.unwrap().status, ExecutionStatus::Executing);
+    assert_eq!(s.execution_steps(p, running).await.unwrap().len(), 2);
+}
