@@ -42,12 +42,12 @@ async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec
 /// names them in `project.accessibleFeatures` (it refuses a function whose
 /// feature is missing): the headless functions (`installIntegration`,
 /// `uninstallIntegration`), user metadata (`setUserMetadata`, `PATCH
-/// /sdk/me`) and custom integrations (`custom.*`, proxied by id). Weft has
-/// no plans, so a project has every feature the server has; the others
-/// (dynamic field mapping, the task-history API, monitoring, workflow
-/// permissions, white-labelling) join this list with the code that serves
+/// /sdk/me`), custom integrations (`custom.*`, proxied by id), the Task
+/// History API and Workflow Permissions. Weft has no plans, so a project
+/// has every feature the server has; the others (dynamic field mapping,
+/// monitoring, white-labelling) join this list with the code that serves
 /// them.
-const ACCESSIBLE_FEATURES: [&str; 3] = ["headless-cp", "user-metadata", "byo"];
+const ACCESSIBLE_FEATURES: [&str; 5] = ["headless-cp", "user-metadata", "byo", "th-api", "workflow-permissions"];
 
 /// One integration of the user, as `/sdk/me` lists it: `enabled` when an
 /// account is VALID, every account (`allCredentials`, empty when none),
@@ -137,6 +137,8 @@ async fn patch_me(
         return Err(ApiError::bad_request("`meta` must be a JSON object, e.g. {\"meta\": {\"Email\": \"a@b.c\"}}"));
     };
     let updated = state.store.merge_metadata(user.project, &user.user.user_id, meta).await.map_err(store_error)?;
+    // Workflows whose permissions the new metadata no longer meets go off.
+    state.engine.enforce_permissions_of_user(user.project, &user.user.user_id).await.map_err(ApiError::internal)?;
     Ok(Json(user_view(&state, user.project, &updated).await?))
 }
 
@@ -167,7 +169,21 @@ fn rfc3339(t: time::OffsetDateTime) -> Value {
 /// accent colour): the SDK's `getIntegrationMetadata` reads both here.
 async fn integrations(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
     let all = state.store.list_integrations(user.project).await.map_err(store_error)?;
-    let workflows = state.store.list_workflows(user.project, None).await.map_err(store_error)?;
+    let mut workflows = state.store.list_workflows(user.project, None).await.map_err(store_error)?;
+    // A workflow whose permissions the user does not meet is not theirs to see.
+    let mut visible = Vec::with_capacity(workflows.len());
+    for w in workflows.drain(..) {
+        let permitted = match w.deployed_version {
+            Some(v) => {
+                state.engine.permitted(user.project, w.id, v, &user.user.user_id).await.map_err(ApiError::internal)?
+            }
+            None => false,
+        };
+        if permitted {
+            visible.push(w);
+        }
+    }
+    let workflows = visible;
     let list: Vec<Value> = all
         .into_iter()
         .map(|i| {

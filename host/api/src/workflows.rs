@@ -120,6 +120,12 @@ async fn enable(
     _empty: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let (id, credential) = target(&state, &user, &id, &headers, true).await?;
+    let version = state.store.get_workflow(user.project, id).await.map_err(store_error)?.deployed_version;
+    if let Some(version) = version
+        && !state.engine.permitted(user.project, id, version, &user.user.user_id).await.map_err(ApiError::internal)?
+    {
+        return Err(not_permitted());
+    }
     state.store.enable_workflow(user.project, id, &user.user.user_id, credential).await.map_err(store_error)?;
     Ok(Json(json!({ "success": true })))
 }
@@ -134,6 +140,15 @@ async fn disable(
     let (id, credential) = target(&state, &user, &id, &headers, false).await?;
     state.store.disable_workflow(user.project, id, &user.user.user_id, credential).await.map_err(store_error)?;
     Ok(Json(json!({ "success": true })))
+}
+
+/// The answer to a user who does not meet a workflow's permissions.
+fn not_permitted() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "WORKFLOW_NOT_PERMITTED",
+        "the user's metadata does not meet this workflow's permissions",
+    )
 }
 
 /// Headers never passed into a workflow: the caller's credentials.
@@ -196,6 +211,7 @@ async fn trigger_request(
     let started = match state.engine.request(request).await {
         Ok(s) => s,
         Err(weft_engine::RequestRefused::NotFound) => return Err(ApiError::not_found("workflow not found")),
+        Err(weft_engine::RequestRefused::NotPermitted) => return Err(not_permitted()),
         Err(weft_engine::RequestRefused::NotRunnable(why)) => {
             return Err(ApiError::new(StatusCode::BAD_REQUEST, "WORKFLOW_NOT_RUNNABLE", why));
         }

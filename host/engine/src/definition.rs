@@ -30,6 +30,12 @@ pub struct Workflow {
     /// act as the user's account of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration: Option<String>,
+    /// Workflow Permissions: the condition a user's metadata must meet for
+    /// the workflow to be listed, enabled and run for them (its operands
+    /// read `{{user.meta.…}}` and `{{user.userId}}` only). No condition:
+    /// every user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<crate::condition::Condition>,
     /// What starts an execution.
     pub trigger: Trigger,
     /// What runs after the trigger, in order.

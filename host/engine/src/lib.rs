@@ -36,6 +36,7 @@
 pub mod condition;
 pub mod definition;
 pub mod load;
+pub mod permissions;
 pub mod plan;
 pub mod run;
 pub mod schema;

@@ -18,6 +18,7 @@
 mod accounts;
 mod context;
 mod execute;
+mod permissions;
 mod retention;
 mod trigger;
 

@@ -46,7 +46,7 @@ async fn cli_creates_a_project_and_mints_a_token_that_sdk_me_accepts() {
         body,
         serde_json::json!({
             "authenticated": true, "userId": "user-42", "integrations": {}, "meta": {}, "resources": [],
-            "project": {"id": project, "accessibleFeatures": ["headless-cp", "user-metadata", "byo"]},
+            "project": {"id": project, "accessibleFeatures": ["headless-cp", "user-metadata", "byo", "th-api", "workflow-permissions"]},
         })
     );
 

@@ -161,3 +161,87 @@ steps:
     let (_, me) = f.app.call(Method::GET, &me, Some(&f.token("u1")), None).await;
     assert_eq!(me["integrations"]["test-proxy"]["configuredWorkflows"], json!({}), "{me}");
 }
+
+/// Workflow Permissions, enforced by the server: a user whose metadata does
+/// not meet them does not see the workflow, cannot enable it, and it does
+/// not start for them; a user who stops meeting them (new metadata, a new
+/// version) has it turned off.
+#[tokio::test]
+async fn workflow_permissions_decide_who_sees_enables_and_runs_a_workflow() {
+    let (f, _pg) = fixture(false, |_| {}).await;
+    let me = format!("/projects/{}/sdk/me", f.project);
+    let set_plan = |user: &'static str, plan: &'static str| {
+        let (f, me) = (&f, &me);
+        async move {
+            let body = json!({"meta": {"plan": plan}});
+            let (status, answer) = f.app.call(Method::PATCH, me, Some(&f.token(user)), Some(body)).await;
+            assert_eq!(status, 200, "{answer}");
+            answer
+        }
+    };
+    for (user, plan) in [("u1", "free"), ("u2", "enterprise")] {
+        f.connect(user, &format!("key-of-{user}-permissions")).await;
+        set_plan(user, plan).await;
+    }
+    let definition = |plan: &str| {
+        format!(
+            "name: Enterprise sync\nintegration: test-proxy\n\
+             permissions: {{left: \"{{{{user.meta.plan}}}}\", operator: stringExactlyMatches, right: {plan}}}\n\
+             trigger: {{type: appEvent, event: Sync}}\nsteps:\n  - {{id: d, type: delay, value: 1, unit: SECONDS}}\n"
+        )
+    };
+    let workflow = deploy(&f, &definition("enterprise")).await;
+    let listed = |user: &'static str| {
+        let f = &f;
+        async move {
+            let path = format!("/projects/{}/sdk/integrations", f.project);
+            let (_, all) = f.app.call(Method::GET, &path, Some(&f.token(user)), None).await;
+            let proxy = all.as_array().unwrap().iter().find(|i| i["type"] == "test-proxy").unwrap().clone();
+            proxy["workflows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(listed("u1").await.is_empty(), "u1 does not meet the permissions");
+    assert_eq!(listed("u2").await, vec![workflow.clone()]);
+    let enable_path = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
+    let (status, body) = f.app.call(Method::POST, &enable_path, Some(&f.token("u1")), None).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("WORKFLOW_NOT_PERMITTED")), "{body}");
+    enable(&f, "u2", &workflow).await;
+    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
+    let event = json!({"name": "Sync", "payload": {}});
+    let (_, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u2")), Some(event.clone())).await;
+    assert_eq!(started["executions"].as_array().unwrap().len(), 1, "{started}");
+
+    // u2 moves to the free plan: the workflow is off and does not start.
+    let answer = set_plan("u2", "free").await;
+    assert_eq!(answer["integrations"]["test-proxy"]["configuredWorkflows"], json!({}), "{answer}");
+    let (_, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u2")), Some(event.clone())).await;
+    assert_eq!(started["executions"], json!([]), "{started}");
+
+    // u1 upgrades and enables it; a new version for "gold" plans only
+    // turns it off for u1.
+    set_plan("u1", "enterprise").await;
+    enable(&f, "u1", &workflow).await;
+    let path = format!("/admin/projects/{}/workflows/{workflow}", f.project);
+    let resp = f
+        .app
+        .client
+        .put(format!("{}{path}", f.app.base))
+        .bearer_auth(&f.admin_key)
+        .header("content-type", "application/yaml")
+        .body(definition("gold"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let (status, body) = f.app.call(Method::POST, &format!("{path}/deploy"), Some(&f.admin_key), None).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, mine) = f.app.call(Method::GET, &me, Some(&f.token("u1")), None).await;
+    assert_eq!(mine["integrations"]["test-proxy"]["configuredWorkflows"], json!({}), "{mine}");
+    let (_, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(event)).await;
+    assert_eq!(started["executions"], json!([]), "{started}");
+}

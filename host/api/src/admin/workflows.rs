@@ -189,6 +189,8 @@ pub(crate) async fn deploy(
         )
         .await
         .map_err(store_error)?;
+    // Users who do not meet the new version's permissions have it no more.
+    state.engine.enforce_permissions_of_workflow(key.project, id).await.map_err(ApiError::internal)?;
     let deployed = state.store.get_workflow(key.project, id).await.map_err(store_error)?;
     let mut out = workflow_json(&deployed);
     out["deployedVersion"] = json!(version);

@@ -48,6 +48,10 @@ impl<'w> Checker<'w> {
                 "must be an integration type: 1 to 64 ASCII letters, digits, '-', '_' or '.' (`salesforce`, `custom.tasklab`)",
             );
         }
+        if let Some(permissions) = &w.permissions {
+            self.condition(permissions, "/permissions");
+            self.permissions(permissions);
+        }
         self.trigger();
         let total = w.all_steps().count();
         if total > MAX_STEPS {
@@ -358,6 +362,32 @@ impl<'w> Checker<'w> {
                     self.problem(format!("{pointer}/right"), format!("`{name}` takes no `right`; remove it"))
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// Permissions are decided before anything runs, on the user alone:
+    /// their operands read the user's id and metadata, nothing else.
+    fn permissions(&mut self, permissions: &Condition) {
+        let value = serde_json::to_value(permissions).unwrap_or(Value::Null);
+        let mut found = Vec::new();
+        template::visit_strings(&value, &mut |pointer, text, _| found.push((pointer.to_owned(), text.to_owned())));
+        for (pointer, text) in found {
+            let at = format!("/permissions{pointer}");
+            match Template::parse(&text) {
+                Err(e) => self.problem(at, e.to_string()),
+                Ok(t) => {
+                    for reference in t.references() {
+                        if !matches!(reference, template::Reference::UserId | template::Reference::UserMeta { .. }) {
+                            self.problem(
+                                at.clone(),
+                                format!(
+                                    "`{{{{{reference}}}}}`: permissions read only `{{{{user.userId}}}}` and `{{{{user.meta.…}}}}`"
+                                ),
+                            );
+                        }
+                    }
+                }
             }
         }
     }

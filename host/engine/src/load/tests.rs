@@ -523,3 +523,22 @@ fn every_problem_is_reported_in_document_order() {
     let schema_errors = edit("method: GET", "method: FETCH").replace("value: 2", "value: soon");
     assert_eq!(problems(&schema_errors).len(), 2);
 }
+
+#[test]
+fn mistake_permissions_read_more_than_the_user() {
+    let with =
+        |rule: &str| edit("integration: salesforce\n", &format!("integration: salesforce\npermissions: {rule}\n"));
+    let ok = with(r#"{or: [{and: [{left: "{{user.meta.plan}}", operator: stringExactlyMatches, right: gold}]}]}"#);
+    assert!(parse(&ok, Format::Yaml, "ok.yaml").unwrap().permissions.is_some());
+    refused(
+        &with(r#"{left: "{{lookup.output.x}}", operator: isTrue}"#),
+        "/permissions/left",
+        "permissions read only `{{user.userId}}` and `{{user.meta.…}}`",
+    );
+    refused(
+        &with(r#"{and: [{left: "{{user.meta.plan}}", operator: stringExactlyMatches, right: "{{secrets.K}}"}]}"#),
+        "/permissions/and/0/right",
+        "permissions read only",
+    );
+    refused(&with(r#"{left: "{{user.meta.plan}}", operator: stringExactlyMatches}"#), "/permissions", "add `right`");
+}

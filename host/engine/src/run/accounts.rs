@@ -48,8 +48,12 @@ impl Engine {
         if workflows.is_empty() || self.user_stopped(project, &account.user_id).await? {
             return Ok(started);
         }
+        let mut meta = super::permissions::UserMeta::new(&account.user_id);
         for w in workflows {
             let Some(version) = w.deployed_version else { continue };
+            if !self.permitted_for(project, w.id, version, &mut meta).await? {
+                continue;
+            }
             let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
             let trigger = &plan.workflow().trigger;
             let first = match plan.first() {

@@ -72,10 +72,11 @@ impl Engine {
         }
         let enabled = store.user_enablements(event.project, &event.user).await?;
         let mut started = Started::default();
+        let mut meta = super::permissions::UserMeta::new(&event.user);
         for w in workflows {
             let Some(version) = w.deployed_version else { continue };
             let mine: Vec<_> = enabled.iter().filter(|e| e.workflow == w.id).collect();
-            if mine.is_empty() {
+            if mine.is_empty() || !self.permitted_for(event.project, w.id, version, &mut meta).await? {
                 continue;
             }
             let plan = self.plan_of(event.project, w.id, version).await.map_err(TriggerError::Workflow)?;
@@ -151,6 +152,9 @@ pub enum RequestRefused {
     /// by the user (the message says which).
     #[error("{0}")]
     NotRunnable(String),
+    /// The user does not meet the workflow's permissions.
+    #[error("the user does not meet this workflow's permissions")]
+    NotPermitted,
     /// The request breaks the trigger's validations; each problem listed.
     #[error("the request does not pass the workflow's validations")]
     Invalid(Vec<String>),
@@ -188,6 +192,9 @@ impl Engine {
         else {
             return Err(RequestRefused::NotRunnable("the user has not enabled this workflow; enable it first".into()));
         };
+        if !self.permitted(r.project, w.id, version, &r.user).await? {
+            return Err(RequestRefused::NotPermitted);
+        }
         let problems = validate(rules, &r);
         if !problems.is_empty() {
             return Err(RequestRefused::Invalid(problems));
