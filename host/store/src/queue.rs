@@ -548,6 +548,17 @@ pub trait QueueStore: Send + Sync {
     /// One step run of an execution.
     async fn get_step_run(&self, project: ProjectId, execution: ExecutionId, id: StepRunId) -> Result<StepRun>;
 
+    /// The run of `step` in fan-out instance `instance` (empty outside
+    /// fan-outs) of an execution, if it was queued: what a step reads of
+    /// another's output, found by the queue's unique key.
+    async fn find_step_run(
+        &self,
+        project: ProjectId,
+        execution: ExecutionId,
+        step: &str,
+        instance: &str,
+    ) -> Result<Option<StepRun>>;
+
     /// The project's executions that match `query`, one page of them.
     async fn list_executions(&self, project: ProjectId, query: &ExecutionQuery) -> Result<ExecutionPage>;
 }

@@ -69,29 +69,27 @@ pub(crate) async fn load(
             _ => None,
         })
         .collect();
-    if !wanted.is_empty() {
-        let runs = store
-            .execution_steps(step.project, step.execution)
+    // One read per referenced step, by the queue's unique key: a step
+    // costs what it references, not the size of its execution (a fan-out's
+    // thousandth instance reads as fast as its first).
+    for target in wanted {
+        let located = plan.locate(&step.step, &step.instance, target).map_err(|e| e.to_string())?;
+        let (instance, index) = match &located {
+            Located::Output { instance } => (instance.as_str(), None),
+            Located::Item { instance, index } => (instance.as_str(), Some(*index)),
+        };
+        let run = store
+            .find_step_run(step.project, step.execution, target, instance)
             .await
             .map_err(|e| format!("the execution's steps are unreadable: {e}"))?;
-        for target in wanted {
-            let located = plan.locate(&step.step, &step.instance, target).map_err(|e| e.to_string())?;
-            let (instance, index) = match &located {
-                Located::Output { instance } => (instance.as_str(), None),
-                Located::Item { instance, index } => (instance.as_str(), Some(*index)),
-            };
-            let run = runs.iter().find(|r| r.step == target && r.instance == instance);
-            let Some(output) =
-                run.filter(|r| r.state != StepState::Queued).and_then(|r| r.output.clone().or(r.error.clone()))
-            else {
-                continue;
-            };
-            let value = match index {
-                Some(i) => json!({ "instance": output.get(i).cloned().unwrap_or(Value::Null) }),
-                None => output,
-            };
-            cx.outputs.insert(target.to_owned(), value);
-        }
+        let Some(output) = run.filter(|r| r.state != StepState::Queued).and_then(|r| r.output.or(r.error)) else {
+            continue;
+        };
+        let value = match index {
+            Some(i) => json!({ "instance": output.get(i).cloned().unwrap_or(Value::Null) }),
+            None => output,
+        };
+        cx.outputs.insert(target.to_owned(), value);
     }
     if refs.iter().any(|r| matches!(r, Reference::UserMeta { .. }))
         && let Some(user) = &step.user

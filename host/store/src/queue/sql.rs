@@ -672,6 +672,27 @@ for_both_backends! {
             one(row.ok_or(Error::NotFound("step execution"))?)
         }
 
+        async fn find_step_run(
+            &self,
+            project: ProjectId,
+            execution: ExecutionId,
+            step: &str,
+            instance: &str,
+        ) -> Result<Option<StepRun>> {
+            let row: Option<StepRow> = sqlx::query_as(concat!(
+                "SELECT ",
+                step_columns!(),
+                " FROM steps WHERE project_id = $1 AND execution_id = $2 AND step = $3 AND instance = $4"
+            ))
+            .bind(project.as_uuid())
+            .bind(execution.as_uuid())
+            .bind(step)
+            .bind(instance)
+            .fetch_optional(self.read())
+            .await?;
+            row.map(StepRun::try_from).transpose()
+        }
+
         async fn list_executions(&self, project: ProjectId, q: &ExecutionQuery) -> Result<ExecutionPage> {
             let limit = i64::from(q.limit.min(MAX_EXECUTIONS_PAGE));
             let offset = i64::try_from(q.offset).map_err(|_| Error::invalid("offset is too large"))?;

@@ -372,6 +372,12 @@ pub async fn history_links_steps_and_counts_tasks(db: Db) {
     assert!(matches!(s.get_step_run(b, id, a_row.id).await, Err(Error::NotFound("step execution"))));
     let other = s.start_execution(execution(p, &["z"]), t).await.unwrap();
     assert!(matches!(s.get_step_run(p, other, a_row.id).await, Err(Error::NotFound("step execution"))));
+    // Found by step and instance, as a step reads another's output.
+    let found = s.find_step_run(p, id, "a", "").await.unwrap().expect("a ran");
+    assert_eq!(found.id, a_row.id);
+    assert_eq!(s.find_step_run(p, id, "a", "0").await.unwrap(), None, "no such instance");
+    assert_eq!(s.find_step_run(p, id, "zz", "").await.unwrap(), None);
+    assert_eq!(s.find_step_run(b, id, "a", "").await.unwrap(), None, "another project sees nothing");
 }
 
 pub async fn executions_are_listed_with_filters_and_pages(db: Db) {
