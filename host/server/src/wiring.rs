@@ -137,10 +137,14 @@ impl weft_engine::StepPlugins for WorkflowPlugins {
         credential: weft_store::CredentialId,
         action: &str,
         input: serde_json::Value,
-        _idempotency_key: &str,
+        idempotency_key: &str,
     ) -> Result<serde_json::Value, serde_json::Value> {
         let grant = self.credentials.grant(project, credential, integration);
+        // The step's key is the call's invocation id, which the WIT contract
+        // says is stable across retries of a step: the plugin's idempotency
+        // key towards the provider.
         let opts = weft_plugin_host::CallOptions::new(project.to_string())
+            .with_invocation_id(idempotency_key)
             .with_connection(credential.to_string(), serde_json::json!({}))
             .with_connection_http(grant);
         let call = weft_plugin_host::ActionCall { action: action.to_owned(), input, page: None };
@@ -158,9 +162,9 @@ impl weft_engine::StepPlugins for WorkflowPlugins {
         workflow: weft_store::WorkflowId,
         step: &str,
         parameters: serde_json::Value,
-        _idempotency_key: &str,
+        idempotency_key: &str,
     ) -> Result<serde_json::Value, serde_json::Value> {
-        let opts = weft_plugin_host::CallOptions::new(project.to_string());
+        let opts = weft_plugin_host::CallOptions::new(project.to_string()).with_invocation_id(idempotency_key);
         let call = weft_plugin_host::StepCall {
             input: parameters,
             workflow_id: workflow.to_string(),

@@ -1,7 +1,7 @@
 //! Workflows running end to end in the real server: an app event starts
 //! the deployed workflow the user enabled; its steps (an integration
 //! request as the user's account, a conditional, a fan-out of request
-//! steps, a delay, an integration action) run through the queue, reach the
+//! steps, a delay, an integration action, a function step) run through the queue, reach the
 //! mock provider as they should, and the task history shows every step.
 
 use crate::proxy::fixture::ProxyFixture;
@@ -68,7 +68,7 @@ pub(crate) async fn fixture(
 ) -> (ProxyFixture, Option<PgDatabase>) {
     let pg = postgres.then(PgDatabase::create);
     let url = pg.as_ref().map(PgDatabase::url);
-    let f = ProxyFixture::with(move |s| {
+    let f = ProxyFixture::with_plugins(&["test_proxy", "test_apikey", "example_step"], move |s| {
         s.database.url = url;
         adjust(s);
     })
@@ -122,6 +122,10 @@ steps:
   - id: act
     type: integrationAction
     action: TEST_PROXY_ECHO
+  - id: stats
+    type: function
+    function: example-step
+    parameters: {{numbers: [1, 2, "{{{{look.output.response.statusCode}}}}"]}}
 "#,
         ping = f.mock.url_of("/api/echo?from=ping")
     );
@@ -145,14 +149,15 @@ steps:
     assert_eq!(record["status"], "SUCCEEDED", "{record}");
     let steps = record["stepExecutions"].as_array().unwrap();
     let ran: Vec<&str> = steps.iter().map(|s| s["stepId"].as_str().unwrap()).collect();
-    for expected in ["trigger", "look", "check", "each", "ping", "pause", "act"] {
+    for expected in ["trigger", "look", "check", "each", "ping", "pause", "act", "stats"] {
         assert!(ran.contains(&expected), "{expected} missing from {ran:?}");
     }
     assert!(!ran.contains(&"never"), "the branch not taken did not run");
     assert_eq!(ran.iter().filter(|s| **s == "ping").count(), 3, "one ping per item");
     assert!(steps.iter().all(|s| s["status"] == "SUCCEEDED"), "{record}");
-    // The integration request, three pings and the action call out.
-    assert_eq!(record["taskCount"], 5, "{record}");
+    // The integration request, three pings, the action and the function
+    // are tasks.
+    assert_eq!(record["taskCount"], 6, "{record}");
 
     // The provider saw the user's key on the integration request and the
     // action, never on the plain requests; each ping carries its item and
@@ -162,6 +167,9 @@ steps:
     assert_eq!(new.len(), 5, "look, three pings and the action");
     let keyed: Vec<_> = new.iter().filter(|h| h.header("x-api-key") == Some("key-of-u1-workflows")).collect();
     assert_eq!(keyed.len(), 2, "the integration request and the action act as the account");
+    // The action's plugin got the step's idempotency key (its invocation id).
+    let acted = format!("{execution}:act");
+    assert!(keyed.iter().any(|h| h.header("idempotency-key") == Some(acted.as_str())), "{keyed:?}");
     let pings: Vec<_> = new.iter().filter(|h| h.uri.contains("from=ping")).collect();
     assert_eq!(pings.len(), 3);
     assert!(pings.iter().all(|h| h.header("x-api-key").is_none()), "a plain request carries no account key");
@@ -185,6 +193,11 @@ steps:
     let acted = step_output(&f, &execution, act).await;
     assert!(!acted.to_string().contains("key-of-u1-workflows"), "{acted}");
     assert!(acted.to_string().contains(weft_credentials::REDACTED), "{acted}");
+    // The function step ran the example-step component on its resolved
+    // parameters (the single reference kept its number type).
+    let stats = steps.iter().find(|s| s["stepId"] == "stats").unwrap();
+    let computed = step_output(&f, &execution, stats).await;
+    assert_eq!(computed["output"], json!({"result": {"count": 3, "sum": 203.0, "mean": 203.0 / 3.0}}), "{computed}");
     let check = steps.iter().find(|s| s["stepId"] == "check").unwrap();
     assert_eq!(step_output(&f, &execution, check).await["output"], json!({"selectedChoice": "Yes"}));
 
