@@ -87,8 +87,22 @@ fn integration_state(mine: &[&Credential], enabled_workflows: &[Enablement], now
 /// (the reference's API resources) is empty: Weft has none.
 async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -> Result<Value, ApiError> {
     let credentials = state.store.list_user_credentials(project, &user.user_id).await.map_err(store_error)?;
-    let enablements = state.store.user_enablements(project, &user.user_id).await.map_err(store_error)?;
+    let mut enablements = state.store.user_enablements(project, &user.user_id).await.map_err(store_error)?;
     let workflows = state.store.list_workflows(project, None).await.map_err(store_error)?;
+    // An enablement the user's metadata no longer permits is not shown,
+    // however the version that decided it was deployed (the CLI deploys
+    // with the server down; the next trigger or metadata change turns it
+    // off for good).
+    let mut permitted = std::collections::HashMap::new();
+    for w in &workflows {
+        if let Some(version) = w.deployed_version
+            && enablements.iter().any(|e| e.workflow == w.id)
+        {
+            let ok = state.engine.permitted(project, w.id, version, &user.user_id).await.map_err(ApiError::internal)?;
+            permitted.insert(w.id, ok);
+        }
+    }
+    enablements.retain(|e| permitted.get(&e.workflow).copied().unwrap_or(true));
     let now = time::OffsetDateTime::now_utc();
     let integrations: Map<String, Value> = active_integrations(state, project)
         .await?
