@@ -7,6 +7,7 @@
 //! [`AppState`]. Later routers (SDK, admin, ActionKit, webhooks, portal) are
 //! added here, one module each.
 
+pub mod actions;
 mod admin;
 mod connect;
 mod context;
@@ -126,6 +127,7 @@ fn all_routes() -> routes::Routes {
         .merge(proxy::routes())
         .merge(task_history::routes())
         .merge(workflows::routes())
+        .merge(actions::routes())
         .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }

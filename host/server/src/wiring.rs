@@ -139,20 +139,21 @@ impl weft_engine::StepPlugins for WorkflowPlugins {
         input: serde_json::Value,
         idempotency_key: &str,
     ) -> Result<serde_json::Value, serde_json::Value> {
-        let grant = self.credentials.grant(project, credential, integration);
         // The step's key is the call's invocation id, which the WIT contract
         // says is stable across retries of a step: the plugin's idempotency
         // key towards the provider.
-        let opts = weft_plugin_host::CallOptions::new(project.to_string())
-            .with_invocation_id(idempotency_key)
-            .with_connection(credential.to_string(), serde_json::json!({}))
-            .with_connection_http(grant);
-        let call = weft_plugin_host::ActionCall { action: action.to_owned(), input, page: None };
-        self.host
-            .run_action(integration, &opts, call)
-            .await
-            .map(|o| o.output)
-            .map_err(|e| serde_json::json!({ "message": e.to_string() }))
+        weft_api::actions::run_as(
+            &self.host,
+            &self.credentials,
+            project,
+            integration,
+            credential,
+            action,
+            input,
+            idempotency_key,
+        )
+        .await
+        .map_err(|e| serde_json::json!({ "message": e.to_string() }))
     }
 
     async fn run_function(

@@ -2,6 +2,7 @@
 //! components in its plugin directory, over real HTTP on loopback; and the
 //! real `weft` binary started as a child process.
 
+mod actionkit;
 mod admin;
 mod authz;
 mod basics;

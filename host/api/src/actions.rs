@@ -1,0 +1,264 @@
+//! ActionKit: every action of the project's integrations as a JSON-Schema
+//! tool for AI agents (`GET /projects/{projectId}/actions`), and running one
+//! as the user's connected account (`POST /projects/{projectId}/actions`,
+//! and `POST /projects/{projectId}/sdk/actions` for the browser SDK).
+//!
+//! A tool is `{"type": "function", "function": {name, description,
+//! parameters}}` with the plugin's input schema as `parameters`. The list is
+//! grouped by integration type; `limit_to_available` (the default) keeps
+//! the integrations the user has a usable account of. Running validates the
+//! parameters against the schema first (each problem with its path), then
+//! calls the plugin through [`run_as`], the one way an action runs as an
+//! account (workflow steps use it too), and answers the provider's result,
+//! or the provider's failure in the error shape with its status.
+
+use crate::error::Problem;
+use crate::extract::{Json, Query, json_body};
+use crate::routes::{Access, Routes};
+use crate::user_token::User;
+use crate::{ApiError, AppState};
+use axum::extract::State;
+use http::{HeaderMap, Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use weft_plugin_host::{ActionCall, ActionDefinition, CallError, CallOptions, PluginError, PluginHost, PluginInfo};
+use weft_store::{CredentialId, CredentialStatus, ProjectId};
+
+pub(crate) fn routes() -> Routes {
+    let user = Access::User;
+    Routes::new()
+        .add(Method::GET, "/projects/{projectId}/actions", user, "ActionKit: the user's actions as tools", list)
+        .add(Method::POST, "/projects/{projectId}/actions", user, "ActionKit: run an action as the user", run)
+        .add(Method::POST, "/projects/{projectId}/sdk/actions", user, "ActionKit from the SDK: run an action", run)
+}
+
+/// The list's query (every field optional).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    format: Option<String>,
+    limit_to_available: Option<bool>,
+    reload_fields: Option<bool>,
+    integrations: Option<String>,
+    categories: Option<String>,
+}
+
+/// A comma-separated filter as a list (empty entries dropped).
+fn listed(csv: Option<&str>) -> Option<Vec<String>> {
+    csv.map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+}
+
+/// The integrations whose actions the user may be offered: the project's
+/// active integrations served by an installed plugin, each with the
+/// plugin, and whether the user has a usable (VALID) account of it.
+async fn offered(state: &AppState, user: &User) -> Result<Vec<(String, Arc<PluginInfo>, bool)>, ApiError> {
+    let integrations = state.store.list_integrations(user.project).await.map_err(crate::store_error)?;
+    let accounts =
+        state.store.list_user_credentials(user.project, &user.user.user_id).await.map_err(crate::store_error)?;
+    Ok(integrations
+        .into_iter()
+        .filter(|i| i.active)
+        .filter_map(|i| {
+            let plugin = state.plugins.get(&i.integration_type)?;
+            let usable = accounts.iter().any(|c| c.integration_id == i.id && c.status == CredentialStatus::Valid);
+            Some((i.integration_type, plugin, usable))
+        })
+        .collect())
+}
+
+/// One action as a tool.
+fn tool(action: &ActionDefinition) -> Value {
+    let description =
+        if action.description.is_empty() { action.display_name.clone() } else { action.description.clone() };
+    json!({
+        "type": "function",
+        "function": { "name": action.key, "description": description, "parameters": action.input_schema },
+    })
+}
+
+/// The categories a plugin declares in its metadata's `extra.categories`.
+fn categories(plugin: &PluginInfo) -> Vec<String> {
+    let extra = plugin.metadata.as_ref().map(|m| &m.extra);
+    extra
+        .and_then(|e| e.get("categories"))
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+async fn list(State(state): State<AppState>, user: User, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    if let Some(format) = q.format.as_deref().filter(|f| *f != "json_schema") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+            format!("format {format:?} is not supported; use json_schema"),
+        ));
+    }
+    // Weft's plugins declare fixed schemas: there are no per-user fields to
+    // reload, so `reload_fields` changes nothing yet.
+    let _ = q.reload_fields;
+    let only_available = q.limit_to_available.unwrap_or(true);
+    let (wanted, wanted_categories) = (listed(q.integrations.as_deref()), listed(q.categories.as_deref()));
+    let mut actions = Map::new();
+    for (integration, plugin, usable) in offered(&state, &user).await? {
+        if (only_available && !usable)
+            || wanted.as_ref().is_some_and(|w| !w.contains(&integration))
+            || wanted_categories.as_ref().is_some_and(|w| !categories(&plugin).iter().any(|c| w.contains(c)))
+            || plugin.actions.is_empty()
+        {
+            continue;
+        }
+        actions.insert(integration, Value::Array(plugin.actions.iter().map(tool).collect()));
+    }
+    Ok(Json(json!({ "actions": actions, "errors": [] })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunBody {
+    action: String,
+    #[serde(default)]
+    parameters: Value,
+}
+
+async fn run(
+    State(state): State<AppState>,
+    user: User,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let body: RunBody =
+        json_body(body, r##"{"action": "SLACK_SEND_MESSAGE", "parameters": {"channel": "#general"}}"##)?;
+    let parameters = if body.parameters.is_null() { json!({}) } else { body.parameters };
+    let offered = offered(&state, &user).await?;
+    let Some((integration, action)) = offered
+        .iter()
+        .find_map(|(i, p, _)| p.actions.iter().find(|a| a.key == body.action).map(|a| (i.clone(), a.clone())))
+    else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ACTION_NOT_FOUND",
+            format!("no integration of this project has the action {:?}; list them with GET /actions", body.action),
+        ));
+    };
+    let problems = invalid_parameters(&action.input_schema, &parameters);
+    if !problems.is_empty() {
+        let first =
+            format!("at {}: {}", if problems[0].path.is_empty() { "/" } else { &problems[0].path }, problems[0].reason);
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETERS",
+            format!("The parameters of {} do not match its schema (see meta.problems), the first {first}", action.key),
+        )
+        .with_problems(problems));
+    }
+    let selected = match headers.get(crate::connect::CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(raw) => Some(raw.parse::<CredentialId>().map_err(|_| ApiError::not_found("credential not found"))?),
+        None => None,
+    };
+    let session = state
+        .credentials
+        .session(user.project, &user.user.user_id, weft_credentials::IntegrationRef::Type(&integration), selected)
+        .await
+        .map_err(crate::connect::credential_error)?;
+    let credential = session.credential().id;
+    let invocation = uuid::Uuid::new_v4().to_string();
+    let output = run_as(
+        &state.plugins,
+        &state.credentials,
+        user.project,
+        &integration,
+        credential,
+        &action.key,
+        parameters,
+        &invocation,
+    )
+    .await
+    .map_err(|e| action_error(&action.key, e))?;
+    // A provider that echoes the request would hand the account's secret
+    // back through the plugin; it is taken out, as for the task history.
+    let mut output = output;
+    if let Err(e) = state.credentials.redact(user.project, credential, &mut output).await {
+        tracing::warn!(error = %e, "an action's result could not be checked for secrets; withheld");
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "ACTION_FAILED",
+            format!("the result of {} could not be checked for secrets and is withheld", action.key),
+        ));
+    }
+    tracing::info!(project = %user.project, integration, action = %action.key, invocation, "action run");
+    Ok(Json(output))
+}
+
+/// What `parameters` breaks of `schema`: each problem with its JSON
+/// Pointer and reason. A schema that does not compile is the plugin's
+/// fault, checked at install; here it accepts anything.
+fn invalid_parameters(schema: &Value, parameters: &Value) -> Vec<Problem> {
+    let Ok(validator) = jsonschema::validator_for(schema) else { return Vec::new() };
+    validator
+        .iter_errors(parameters)
+        .map(|e| Problem { path: e.instance_path().to_string(), reason: e.to_string() })
+        .collect()
+}
+
+/// Runs `action` of the `integration` plugin as the account `credential`,
+/// whose credentials the plugin's requests use through the credential
+/// service (the plugin never sees them); `invocation` is the call's id, a
+/// workflow step's idempotency key when a step runs it.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_as(
+    host: &PluginHost,
+    credentials: &Arc<weft_credentials::Credentials>,
+    project: ProjectId,
+    integration: &str,
+    credential: CredentialId,
+    action: &str,
+    input: Value,
+    invocation: &str,
+) -> Result<Value, CallError> {
+    let grant = credentials.grant(project, credential, integration);
+    let opts = CallOptions::new(project.to_string())
+        .with_invocation_id(invocation)
+        .with_connection(credential.to_string(), json!({}))
+        .with_connection_http(grant);
+    let call = ActionCall { action: action.to_owned(), input, page: None };
+    host.run_action(integration, &opts, call).await.map(|o| o.output)
+}
+
+/// A failed action in the error shape: the provider's failure with its
+/// status, the plugin's own failure as 502 without internals.
+fn action_error(action: &str, e: CallError) -> ApiError {
+    let provider = |status: StatusCode, code: &'static str, message: String| ApiError::new(status, code, message);
+    match e {
+        CallError::Plugin(p) => match p {
+            PluginError::InvalidInput { message } => provider(StatusCode::BAD_REQUEST, "INVALID_PARAMETERS", message),
+            PluginError::Unauthorized { message } => {
+                provider(StatusCode::UNAUTHORIZED, "PROVIDER_UNAUTHORIZED", message)
+            }
+            PluginError::Forbidden { message } => provider(StatusCode::FORBIDDEN, "PROVIDER_FORBIDDEN", message),
+            PluginError::NotFound { message } => provider(StatusCode::NOT_FOUND, "PROVIDER_NOT_FOUND", message),
+            PluginError::RateLimited { retry_after_ms, message } => {
+                ApiError::too_many_requests(message, std::time::Duration::from_millis(retry_after_ms.unwrap_or(1000)))
+            }
+            PluginError::Upstream { status, message, .. } => match StatusCode::from_u16(status) {
+                Ok(s) if s.is_client_error() => provider(s, "PROVIDER_ERROR", message),
+                _ => provider(StatusCode::BAD_GATEWAY, "PROVIDER_ERROR", message),
+            },
+            PluginError::Unsupported { message } => provider(StatusCode::BAD_REQUEST, "ACTION_UNSUPPORTED", message),
+            PluginError::Internal { message } => {
+                tracing::warn!(action, message, "an action failed inside its plugin");
+                provider(StatusCode::BAD_GATEWAY, "ACTION_FAILED", format!("the action {action} failed"))
+            }
+        },
+        CallError::Timeout(_) => provider(
+            StatusCode::GATEWAY_TIMEOUT,
+            "ACTION_TIMEOUT",
+            format!("the action {action} did not finish in time"),
+        ),
+        other => {
+            tracing::warn!(action, error = %other, "an action's plugin call failed");
+            provider(StatusCode::BAD_GATEWAY, "ACTION_FAILED", format!("the action {action} failed"))
+        }
+    }
+}
