@@ -130,33 +130,59 @@ async fn run(
 ) -> Result<Json<Value>, ApiError> {
     let body: RunBody =
         json_body(body, r##"{"action": "SLACK_SEND_MESSAGE", "parameters": {"channel": "#general"}}"##)?;
-    let parameters = if body.parameters.is_null() { json!({}) } else { body.parameters };
-    let offered = offered(&state, &user).await?;
-    let Some((integration, action)) = offered
-        .iter()
-        .find_map(|(i, p, _)| p.actions.iter().find(|a| a.key == body.action).map(|a| (i.clone(), a.clone())))
-    else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "ACTION_NOT_FOUND",
-            format!("no integration of this project has the action {:?}; list them with GET /actions", body.action),
-        ));
-    };
-    let problems = invalid_parameters(&action.input_schema, &parameters);
-    if !problems.is_empty() {
-        let first =
-            format!("at {}: {}", if problems[0].path.is_empty() { "/" } else { &problems[0].path }, problems[0].reason);
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PARAMETERS",
-            format!("The parameters of {} do not match its schema (see meta.problems), the first {first}", action.key),
-        )
-        .with_problems(problems));
-    }
     let selected = match headers.get(crate::connect::CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) {
         Some(raw) => Some(raw.parse::<CredentialId>().map_err(|_| ApiError::not_found("credential not found"))?),
         None => None,
     };
+    Ok(Json(run_for(&state, &user, &body.action, body.parameters, selected).await?))
+}
+
+/// The tools a user is offered (their connected integrations' actions),
+/// with each action's effect: what MCP's `tools/list` lists.
+pub(crate) async fn available(state: &AppState, user: &User) -> Result<Vec<ActionDefinition>, ApiError> {
+    Ok(offered(state, user)
+        .await?
+        .into_iter()
+        .filter(|(_, _, usable)| *usable)
+        .flat_map(|(_, plugin, _)| plugin.actions.clone())
+        .collect())
+}
+
+/// Runs `action` with `parameters` as the user's account (`selected`, or
+/// their first usable one): the parameters checked against the action's
+/// schema first; the provider's result with the account's secrets taken
+/// out. ActionKit's run and MCP's `tools/call` both land here.
+pub(crate) async fn run_for(
+    state: &AppState,
+    user: &User,
+    action: &str,
+    parameters: Value,
+    selected: Option<CredentialId>,
+) -> Result<Value, ApiError> {
+    let parameters = if parameters.is_null() { json!({}) } else { parameters };
+    let offered = offered(state, user).await?;
+    let Some((integration, action)) =
+        offered.iter().find_map(|(i, p, _)| p.actions.iter().find(|a| a.key == action).map(|a| (i.clone(), a.clone())))
+    else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "ACTION_NOT_FOUND",
+            format!("no integration of this project has the action {action:?}; list them with GET /actions"),
+        ));
+    };
+    let problems = invalid_parameters(&action.input_schema, &parameters);
+    if let Some(first) = problems.first() {
+        let at = if first.path.is_empty() { "/" } else { &first.path };
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PARAMETERS",
+            format!(
+                "The parameters of {} do not match its schema (see meta.problems), the first at {at}: {}",
+                action.key, first.reason
+            ),
+        )
+        .with_problems(problems));
+    }
     let session = state
         .credentials
         .session(user.project, &user.user.user_id, weft_credentials::IntegrationRef::Type(&integration), selected)
@@ -164,7 +190,7 @@ async fn run(
         .map_err(crate::connect::credential_error)?;
     let credential = session.credential().id;
     let invocation = uuid::Uuid::new_v4().to_string();
-    let output = run_as(
+    let mut output = run_as(
         &state.plugins,
         &state.credentials,
         user.project,
@@ -178,7 +204,6 @@ async fn run(
     .map_err(|e| action_error(&action.key, e))?;
     // A provider that echoes the request would hand the account's secret
     // back through the plugin; it is taken out, as for the task history.
-    let mut output = output;
     if let Err(e) = state.credentials.redact(user.project, credential, &mut output).await {
         tracing::warn!(error = %e, "an action's result could not be checked for secrets; withheld");
         return Err(ApiError::new(
@@ -188,7 +213,7 @@ async fn run(
         ));
     }
     tracing::info!(project = %user.project, integration, action = %action.key, invocation, "action run");
-    Ok(Json(output))
+    Ok(output)
 }
 
 /// What `parameters` breaks of `schema`: each problem with its JSON

@@ -14,6 +14,7 @@ mod context;
 mod error;
 mod extract;
 mod health;
+mod mcp;
 mod openapi;
 mod plugins;
 mod principal;
@@ -128,6 +129,7 @@ fn all_routes() -> routes::Routes {
         .merge(task_history::routes())
         .merge(workflows::routes())
         .merge(actions::routes())
+        .merge(mcp::routes())
         .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }

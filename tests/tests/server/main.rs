@@ -10,6 +10,7 @@ mod binary;
 mod connect;
 mod crash;
 mod malformed;
+mod mcp;
 mod plugin_services;
 mod proxy;
 mod slow_clients;

@@ -225,7 +225,7 @@ async fn executions_older_than_the_retention_are_deleted() {
     let p: ProjectId = project.parse().unwrap();
     let workflow = WorkflowId::new();
     let days_ago = |d: i64| OffsetDateTime::now_utc() - time::Duration::days(d);
-    let mut ended = |at| {
+    let ended = |at| {
         let mut new = new_execution(p, workflow, "u1", "salesforce");
         new.first = vec![];
         store.start_execution(new, at)

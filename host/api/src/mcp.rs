@@ -1,0 +1,140 @@
+//! ActionKit over MCP: the user's tools (their connected integrations'
+//! actions) for MCP clients, on the Streamable HTTP transport at
+//! `/projects/{projectId}/mcp`, authenticated with the user's token like
+//! every SDK route.
+//!
+//! The server is stateless: each POST carries one JSON-RPC message and is
+//! answered with one JSON body (a notification with 202 and none); it opens
+//! no server-to-client stream (`GET` is 405) and keeps no session. It
+//! speaks `initialize`, `ping`, `tools/list` (annotated read-only or
+//! destructive from the action's declared effect) and `tools/call`, which
+//! runs the action as ActionKit does ([`crate::actions::run_for`]): a
+//! refused or failed call is a tool result with `isError` and the error
+//! shape as its text, so an agent can read what to change.
+
+use crate::extract::Path;
+use crate::routes::{Access, Routes};
+use crate::user_token::User;
+use crate::{ApiError, AppState};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const MCP: &str = "/projects/{projectId}/mcp";
+
+/// The protocol revisions this server speaks, newest first; a client
+/// asking for another gets the newest.
+const PROTOCOL_VERSIONS: [&str; 3] = ["2025-06-18", "2025-03-26", "2024-11-05"];
+
+pub(crate) fn routes() -> Routes {
+    Routes::new()
+        .add(Method::POST, MCP, Access::User, "MCP (Streamable HTTP): the user's actions as tools", post)
+        .add(Method::GET, MCP, Access::User, "MCP: no server-to-client stream is offered (405)", no_stream)
+        .add(Method::DELETE, MCP, Access::User, "MCP: ends nothing (the server keeps no session)", no_session)
+}
+
+async fn no_stream(_user: User, Path(_): Path<String>) -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, [(http::header::ALLOW, "POST")]).into_response()
+}
+
+async fn no_session(_user: User, Path(_): Path<String>) -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// A JSON-RPC error answer.
+fn rpc_error(id: Value, code: i64, message: impl Into<String>) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
+}
+
+async fn post(State(state): State<AppState>, user: User, Path(_): Path<String>, body: Bytes) -> Response {
+    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+        return answer(rpc_error(Value::Null, -32700, "the body is not JSON"));
+    };
+    if message.is_array() {
+        return answer(rpc_error(Value::Null, -32600, "batches are not accepted; send one message per request"));
+    }
+    let method = message.get("method").and_then(Value::as_str).unwrap_or_default().to_owned();
+    // A notification (or a client's response) has no id: accepted, no body.
+    let Some(id) = message.get("id").cloned() else {
+        return StatusCode::ACCEPTED.into_response();
+    };
+    let params = message.get("params").cloned().unwrap_or(Value::Null);
+    let result = match method.as_str() {
+        "initialize" => Ok(initialize(&params)),
+        "ping" => Ok(json!({})),
+        "tools/list" => tools(&state, &user).await,
+        "tools/call" => call(&state, &user, &params).await,
+        "" => return answer(rpc_error(id, -32600, "a request names its method")),
+        other => return answer(rpc_error(id, -32601, format!("method {other:?} is not supported"))),
+    };
+    match result {
+        Ok(result) => answer(json!({ "jsonrpc": "2.0", "id": id, "result": result })),
+        Err(RpcFailure::Params(why)) => answer(rpc_error(id, -32602, why)),
+        Err(RpcFailure::Api(e)) => e.into_response(),
+    }
+}
+
+fn answer(body: Value) -> Response {
+    (StatusCode::OK, [(http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+enum RpcFailure {
+    /// The request's parameters are wrong (JSON-RPC -32602).
+    Params(String),
+    /// The server could not answer (its own error shape, as on any route).
+    Api(ApiError),
+}
+
+fn initialize(params: &Value) -> Value {
+    let asked = params.get("protocolVersion").and_then(Value::as_str);
+    let version = asked.filter(|v| PROTOCOL_VERSIONS.contains(v)).unwrap_or(PROTOCOL_VERSIONS[0]);
+    json!({
+        "protocolVersion": version,
+        "capabilities": { "tools": { "listChanged": false } },
+        "serverInfo": { "name": "weft", "version": env!("CARGO_PKG_VERSION") },
+        "instructions": "Tools act on the accounts this user connected; each is one integration action.",
+    })
+}
+
+async fn tools(state: &AppState, user: &User) -> Result<Value, RpcFailure> {
+    let actions = crate::actions::available(state, user).await.map_err(RpcFailure::Api)?;
+    let tools: Vec<Value> = actions
+        .iter()
+        .map(|a| {
+            let description = if a.description.is_empty() { &a.display_name } else { &a.description };
+            json!({
+                "name": a.key,
+                "title": a.display_name,
+                "description": description,
+                "inputSchema": a.input_schema,
+                "annotations": {
+                    "title": a.display_name,
+                    "readOnlyHint": a.effect == "read",
+                    "destructiveHint": a.effect == "destructive",
+                },
+            })
+        })
+        .collect();
+    Ok(json!({ "tools": tools }))
+}
+
+async fn call(state: &AppState, user: &User, params: &Value) -> Result<Value, RpcFailure> {
+    let name = params.get("name").and_then(Value::as_str).ok_or(RpcFailure::Params("name the tool".into()))?;
+    let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
+    match crate::actions::run_for(state, user, name, arguments, None).await {
+        Ok(output) => Ok(json!({
+            "content": [{ "type": "text", "text": output.to_string() }],
+            "structuredContent": if output.is_object() { output } else { json!({ "result": output }) },
+            "isError": false,
+        })),
+        // The caller's own mistakes and the provider's failures are the
+        // tool's result, for the agent to read; the server's are errors.
+        Err(e) if !e.status().is_server_error() || e.status() == StatusCode::BAD_GATEWAY => Ok(json!({
+            "content": [{ "type": "text", "text": String::from_utf8_lossy(&e.body("")).into_owned() }],
+            "isError": true,
+        })),
+        Err(e) => Err(RpcFailure::Api(e)),
+    }
+}
