@@ -18,4 +18,5 @@ mod tenancy;
 mod tokens;
 mod workflows_accounts;
 mod workflows_admin;
+mod workflows_leases;
 mod workflows_run;
