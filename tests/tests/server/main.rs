@@ -8,6 +8,7 @@ mod basics;
 mod binary;
 mod connect;
 mod crash;
+mod crash_queue;
 mod malformed;
 mod plugin_services;
 mod proxy;
