@@ -22,14 +22,14 @@ mod permissions;
 mod retention;
 mod trigger;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
-use weft_store::{ClaimedStep, Completion, ExecutionStatus, Join, NewStep, Outcome, Store, WorkflowId};
+use weft_store::{ClaimedStep, Completion, ExecutionStatus, Join, NewStep, Outcome, StepRunId, Store, WorkflowId};
 
 use crate::plan::{Next, Plan, Queued};
 
@@ -201,9 +201,67 @@ impl Engine {
                 }
                 continue;
             }
-            for step in steps {
-                self.run_step(step).await;
+            self.run_batch(steps).await;
+        }
+    }
+
+    /// Runs a claimed batch one step at a time. The steps waiting their
+    /// turn keep their leases meanwhile: left to expire, the reaper would
+    /// hand them to another worker and count a crash restart (failing the
+    /// step at `max_restarts`) while this worker still means to run them.
+    /// A waiting step whose lease is gone (this process was frozen or
+    /// stalled past it) is skipped: another worker has it.
+    async fn run_batch(&self, steps: Vec<ClaimedStep>) {
+        let lease = self.deps.settings.lease;
+        let mut waiting: VecDeque<ClaimedStep> = steps.into();
+        let lost = Mutex::new(HashSet::new());
+        let renew_at = Mutex::new(tokio::time::Instant::now() + lease / 3);
+        while let Some(step) = waiting.pop_front() {
+            if lost.lock().unwrap_or_else(|p| p.into_inner()).contains(&step.id) {
+                continue;
             }
+            // The last renewal's leases ran out (renewals stopped): ask
+            // before calling out for a step another worker may be running.
+            let renewed = *renew_at.lock().unwrap_or_else(|p| p.into_inner()) - lease / 3;
+            let lapsed = tokio::time::Instant::now() > renewed + lease;
+            if lapsed
+                && let Err(weft_store::Error::LeaseLost) =
+                    self.deps.store.heartbeat(step.project, step.id, step.lease.token, now(), lease).await
+            {
+                continue;
+            }
+            tokio::select! {
+                () = self.run_step(step) => {}
+                () = self.keep_leases(&waiting, &lost, &renew_at) => {}
+            }
+        }
+    }
+
+    /// Renews the leases of `waiting` every third of a lease, counted from
+    /// the batch's claim; records those it finds lost. Never returns. The
+    /// next renewal is set once all of `waiting` are renewed, so a renewal
+    /// cut short (the running step ended) is redone.
+    async fn keep_leases(
+        &self,
+        waiting: &VecDeque<ClaimedStep>,
+        lost: &Mutex<HashSet<StepRunId>>,
+        renew_at: &Mutex<tokio::time::Instant>,
+    ) {
+        let lease = self.deps.settings.lease;
+        loop {
+            let at = *renew_at.lock().unwrap_or_else(|p| p.into_inner());
+            tokio::time::sleep_until(at).await;
+            let renewing = tokio::time::Instant::now();
+            for step in waiting {
+                if lost.lock().unwrap_or_else(|p| p.into_inner()).contains(&step.id) {
+                    continue;
+                }
+                let renewed = self.deps.store.heartbeat(step.project, step.id, step.lease.token, now(), lease).await;
+                if let Err(weft_store::Error::LeaseLost) = renewed {
+                    lost.lock().unwrap_or_else(|p| p.into_inner()).insert(step.id);
+                }
+            }
+            *renew_at.lock().unwrap_or_else(|p| p.into_inner()) = renewing + lease / 3;
         }
     }
 

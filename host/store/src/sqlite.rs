@@ -93,8 +93,18 @@ impl SqliteStore {
     /// write lock at once (`BEGIN IMMEDIATE`). Dropping it uncommitted
     /// rolls back. Every write of this backend starts here, and so will the
     /// queue's claims.
+    ///
+    /// It begins in a task of its own: sqlx's `begin_with` is not
+    /// cancel-safe. A caller dropped after the connection began the
+    /// transaction but before `begin_with` returned it (it awaits once more,
+    /// to check the statement began one) would leave the one writer inside
+    /// a transaction nobody can end, and every later write would fail. In
+    /// its own task the begin always completes, and a transaction whose
+    /// caller went away is dropped there, which rolls it back.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        let writer = self.writer.clone();
+        let begun = tokio::spawn(async move { writer.begin_with("BEGIN IMMEDIATE").await });
+        Ok(begun.await.map_err(|_| sqlx::Error::WorkerCrashed)??)
     }
 
     /// Where a write of exactly one statement runs: here, like every write,

@@ -37,3 +37,39 @@ async fn a_plain_path_opens_sqlite() {
     store.close().await;
     assert!(path.is_file());
 }
+
+/// A write whose caller gives up at any moment (a select that another
+/// branch won, a client that went away) leaves the single writer usable.
+/// Found by the queue's crash harness: a caller dropped just after the
+/// writer had begun its transaction, before the caller received it, left
+/// the connection inside that transaction, and every later write failed
+/// ("begin_with at non-zero transaction depth").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_cancelled_at_any_point_leaves_the_writer_usable() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("weft.db")).await.expect("open");
+    store.migrate().await.expect("migrate");
+    let (project, step) = (weft_store::ProjectId::new(), weft_store::StepRunId::new());
+    let write = || {
+        store.heartbeat(project, step, uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc(), Duration::from_secs(1))
+    };
+    for i in 0..3000u64 {
+        // Gives up after 0 to 150 µs, yielding meanwhile.
+        let patience = Duration::from_micros(i * 7919 % 151);
+        let give_up = async {
+            let began = Instant::now();
+            while began.elapsed() < patience {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::select! {
+            _ = write() => {}
+            () = give_up => {}
+        }
+        // The next write, left to finish, works (no such lease: LeaseLost).
+        let next = write().await;
+        assert!(matches!(next, Err(weft_store::Error::LeaseLost)), "after {i} cancelled writes: {next:?}");
+    }
+    store.close().await;
+}
