@@ -119,6 +119,9 @@ impl Providers for Layered {
 }
 
 #[cfg(test)]
+mod shipped;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
