@@ -225,3 +225,53 @@ async fn proxy_get(cx: &Ctx, integration_type: &str) -> (u16, Value) {
     }
     (429, Value::Null)
 }
+
+const TASKLAB: &str = "# TaskLab: an API key.\nid: tasklab\nname: TaskLab\nbaseUrl: https://api.tasklab.test\n\
+auth: { type: api-key, location: header, name: X-API-Key }\n";
+
+/// `weft integrations list|show|validate`, on the real binary: the shipped
+/// definitions and the data directory's, one in force per id, and a file's
+/// problems named by their paths.
+#[test]
+fn the_cli_lists_shows_and_validates_definitions() {
+    let dir = weft_tests::sweep::data_dir();
+    let providers = dir.path().join("providers");
+    std::fs::create_dir_all(&providers).unwrap();
+    std::fs::write(providers.join("tasklab.yaml"), TASKLAB).unwrap();
+    // An operator's file replaces the shipped definition of its id.
+    let openai = TASKLAB.replace("id: tasklab", "id: openai").replace("name: TaskLab", "name: Our OpenAI");
+    std::fs::write(providers.join("openai.yaml"), openai).unwrap();
+    std::fs::write(providers.join("broken.json"), r#"{"id": "broken"}"#).unwrap();
+
+    let listed = weft_cli(dir.path(), &["integrations", "list"]);
+    let (catalog, _) = weft_catalog::Catalog::bundled();
+    for p in catalog.iter() {
+        assert!(listed.lines().any(|l| l.split_whitespace().next() == Some(p.id.as_str())), "{} missing", p.id);
+    }
+    let line = |id: &str| listed.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap_or_default().to_owned();
+    assert!(line("tasklab").contains("api-key (header X-API-Key)") && line("tasklab").contains("(data directory)"));
+    assert!(line("openai").contains("Our OpenAI"), "{listed}");
+    assert!(line("googleCalendar").contains("oauth2"), "{listed}");
+    assert!(!listed.contains("broken"), "{listed}");
+    let total = catalog.iter().count() + 1;
+    assert!(listed.contains(&format!("{total} definitions ({} shipped, 2 from", total - 2)), "{listed}");
+
+    let shown: Value = serde_json::from_str(&weft_cli(dir.path(), &["integrations", "show", "monday.com"])).unwrap();
+    assert_eq!((shown["id"].as_str(), shown["auth"]["type"].as_str()), (Some("monday.com"), Some("oauth2")));
+
+    let good = dir.path().join("good.yaml");
+    std::fs::write(&good, TASKLAB).unwrap();
+    let checked = weft_cli(dir.path(), &["integrations", "validate", good.to_str().unwrap()]);
+    assert!(checked.contains("a valid provider definition, tasklab (TaskLab)"), "{checked}");
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, TASKLAB.replace("location: header", "location: body")).unwrap();
+    let out = std::process::Command::new(weft_binary())
+        .args(["integrations", "validate", bad.to_str().unwrap()])
+        .env("WEFT__DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("at /auth/location"), "{stderr}");
+}
