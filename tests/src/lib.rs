@@ -9,6 +9,7 @@
 pub mod logs;
 pub mod mock_api;
 pub mod mock_auth;
+pub mod mock_catalog;
 pub mod mock_provider;
 pub mod process;
 pub mod sweep;

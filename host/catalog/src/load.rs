@@ -115,7 +115,8 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Vec<(PathBuf, Result<Provider, De
     Ok(paths.into_iter().map(|p| (p.clone(), load_file(&p))).collect())
 }
 
-fn validator() -> &'static jsonschema::Validator {
+/// The compiled schema of [`crate::schema::schema`].
+pub(crate) fn validator() -> &'static jsonschema::Validator {
     static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
         // The schema is generated from the model at build time: a failure
@@ -161,7 +162,10 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut problem = |path: &str, reason: String| problems.push(Problem { path: path.into(), reason });
     if !valid_id(&p.id) {
-        problem("/id", "must be 1 to 64 ASCII letters, digits, '-', '_' or '.', not starting with '.'".into());
+        problem(
+            "/id",
+            "must be 1 to 64 ASCII letters, digits, '-', '_' or '.', with no '.' first, last or doubled".into(),
+        );
     }
     if let Err(reason) = check_url(&p.base_url) {
         problem("/baseUrl", reason);

@@ -219,11 +219,28 @@ impl Provider {
 
 /// Whether `id` is usable as a provider id: the reference's integration
 /// types (`googledrive`, `microsoftTeams`, `monday.com`, `custom.tasklab`):
-/// ASCII letters, digits, `-`, `_` and `.`, not starting with a dot, 1 to
-/// 64 characters.
+/// 1 to 64 ASCII letters, digits, `-`, `_` and `.`, with no dot first, last
+/// or twice in a row (the store's rule for integration types).
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && !id.starts_with('.')
+        && !id.ends_with('.')
+        && !id.contains("..")
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_id;
+
+    #[test]
+    fn ids_are_the_reference_integration_types() {
+        for ok in ["slack", "googleCalendar", "monday.com", "wordpress.com", "custom.tasklab", "a_b-c"] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", ".x", "x.", "a..b", "a b", "a/b", "é", &"a".repeat(65)] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+    }
 }

@@ -33,13 +33,9 @@ pub trait Providers: Send + Sync {
     fn provider(&self, id: &str) -> Option<Entry>;
 }
 
-/// The definitions shipped with Weft (`host/catalog/providers/`).
-const BUNDLED: &[(&str, &str)] = &[
-    ("calendly.yaml", include_str!("../providers/calendly.yaml")),
-    ("openai.yaml", include_str!("../providers/openai.yaml")),
-    ("pipedrive.yaml", include_str!("../providers/pipedrive.yaml")),
-    ("zendesk.yaml", include_str!("../providers/zendesk.yaml")),
-];
+// The definitions shipped with Weft (`host/catalog/providers/*.yaml`), listed
+// by `build.rs`.
+include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
 /// Declarative provider definitions by id.
 #[derive(Debug, Clone, Default)]
@@ -121,6 +117,9 @@ impl Providers for Layered {
         self.plugins.provider(id).or_else(|| self.definitions.provider(id))
     }
 }
+
+#[cfg(test)]
+mod shipped;
 
 #[cfg(test)]
 mod tests {

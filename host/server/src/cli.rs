@@ -1,6 +1,8 @@
 //! Operator commands that act on the database directly: create a project
 //! (with a development signing key), create an API key, mint a user token,
-//! check and deploy workflow files.
+//! check and deploy workflow files, list and check provider definitions.
+
+pub mod integrations;
 
 use crate::config::Settings;
 use crate::startup::open_store;

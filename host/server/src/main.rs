@@ -53,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: WorkflowCommand,
     },
+    /// Providers an integration can be added for without a plugin.
+    Integrations {
+        #[command(subcommand)]
+        command: IntegrationsCommand,
+    },
     /// Check a plugin component the way `serve` installs it and print what it declares.
     Inspect {
         /// Path to a `.wasm` component.
@@ -120,6 +125,22 @@ enum WorkflowCommand {
 }
 
 #[derive(Subcommand)]
+enum IntegrationsCommand {
+    /// List the provider definitions: those Weft ships and the data directory's.
+    List,
+    /// Print the definition of a provider id as JSON.
+    Show {
+        /// The id (the integration type).
+        id: String,
+    },
+    /// Check a provider definition file (JSON or YAML) and print every problem with its path.
+    Validate {
+        /// The file (`.json`, `.yaml` or `.yml`).
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Print a user token signed with the project's development key.
     Mint {
@@ -167,6 +188,9 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
             outcome
         }
+        Command::Integrations { command: IntegrationsCommand::List } => cli::integrations::list(&settings),
+        Command::Integrations { command: IntegrationsCommand::Show { id } } => cli::integrations::show(&settings, &id),
+        Command::Integrations { command: IntegrationsCommand::Validate { file } } => cli::integrations::validate(&file),
         Command::Inspect { file } => inspect(settings, file).await,
     }
 }

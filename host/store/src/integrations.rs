@@ -139,19 +139,31 @@ pub trait IntegrationStore: Send + Sync {
     async fn delete_integration(&self, project: ProjectId, id: IntegrationId) -> Result<()>;
 }
 
-/// Checks an integration type: a plugin id (lowercase ASCII letters,
-/// digits, `-`, `_`) or `custom.` followed by one.
+/// Checks an integration type: one of the reference's integration types
+/// (`slack`, `googleCalendar`, `monday.com`: ASCII letters, digits, `-`,
+/// `_` and `.`, with no dot first, last or twice in a row), or `custom.`
+/// followed by a lowercase name (letters, digits, `-`, `_`).
 pub(crate) fn integration_type(value: &str) -> Result<&str> {
-    let name = value.strip_prefix("custom.").unwrap_or(value);
-    let plugin_id = |s: &str| {
+    let custom = |s: &str| {
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
     };
-    if value.len() <= MAX_INTEGRATION_TYPE_LEN && plugin_id(name) {
+    let reference = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && !s.ends_with('.')
+            && !s.contains("..")
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    let ok = match value.strip_prefix("custom.") {
+        Some(name) => custom(name),
+        None => reference(value),
+    };
+    if value.len() <= MAX_INTEGRATION_TYPE_LEN && ok {
         Ok(value)
     } else {
         Err(Error::invalid(format!(
-            "integration type {value:?} must be a plugin id (lowercase letters, digits, '-', '_') \
-             or custom.<name>, at most {MAX_INTEGRATION_TYPE_LEN} characters"
+            "integration type {value:?} must be a provider id (letters, digits, '-', '_', '.') \
+             or custom.<name> (lowercase letters, digits, '-', '_'), at most {MAX_INTEGRATION_TYPE_LEN} characters"
         )))
     }
 }
@@ -231,10 +243,11 @@ mod tests {
 
     #[test]
     fn integration_types() {
-        for ok in ["slack", "google-drive", "ms_teams", "custom.acme", "custom.a1"] {
+        let reference = ["googleCalendar", "monday.com", "wordpress.com", "facebookAds", "googleanalyticsGA4"];
+        for ok in ["slack", "google-drive", "ms_teams", "custom.acme", "custom.a1"].into_iter().chain(reference) {
             assert!(integration_type(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Slack", "custom.", "custom.Acme", "a.b", "custom.custom.x", "x y"] {
+        for bad in ["", "custom.", "custom.Acme", "custom.custom.x", "x y", ".x", "x.", "a..b", "a/b", "é"] {
             assert!(integration_type(bad).is_err(), "{bad}");
         }
         assert!(integration_type(&"a".repeat(MAX_INTEGRATION_TYPE_LEN + 1)).is_err());

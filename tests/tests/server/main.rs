@@ -7,6 +7,7 @@ mod admin;
 mod authz;
 mod basics;
 mod binary;
+mod catalog;
 mod connect;
 mod crash;
 mod crash_queue;
