@@ -123,6 +123,10 @@ conformance! {
         history_links_steps_and_counts_tasks,
         executions_are_listed_with_filters_and_pages,
         nested_fan_outs_join_inside_out,
+        completions_commit_together_each_fenced,
+        a_batch_that_fails_is_stored_one_completion_at_a_time,
+        completions_of_one_execution_apply_in_order,
+        completions_of_one_execution_count_together,
     ],
     workflows: [
         drafts_and_versions,
