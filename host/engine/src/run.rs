@@ -15,6 +15,7 @@
 //! crate reaches only through [`StepPlugins`] (wired by the server); a step
 //! of those kinds fails with a clear error when no implementation is given.
 
+mod commit;
 mod context;
 mod execute;
 mod trigger;
@@ -25,8 +26,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
-use weft_store::{ClaimedStep, Completion, ExecutionStatus, Join, NewStep, Outcome, Store, WorkflowId};
+use tokio::sync::{Notify, broadcast};
+use weft_store::{ClaimedStep, Completion, ExecutionId, ExecutionStatus, Join, NewStep, Outcome, Store, WorkflowId};
 
 use crate::plan::{Next, Plan, Queued};
 
@@ -42,6 +43,9 @@ pub struct EngineSettings {
     pub workers: usize,
     /// Steps a worker claims at once.
     pub batch: u32,
+    /// Completions stored in one transaction at most (group commit, see
+    /// `run/commit.rs`); 1 stores each in a transaction of its own.
+    pub group_commit: u32,
     /// A lease's length; renewed while a step runs.
     pub lease: Duration,
     /// The longest a step may run, renewals included.
@@ -69,6 +73,7 @@ impl Default for EngineSettings {
         Self {
             workers: 4,
             batch: 8,
+            group_commit: 64,
             lease: Duration::from_secs(30),
             step_deadline: Duration::from_secs(15 * 60),
             poll: Duration::from_millis(250),
@@ -135,12 +140,37 @@ pub struct Engine {
     deps: EngineDeps,
     plans: Mutex<HashMap<(WorkflowId, u32), Arc<Plan>>>,
     wake: Notify,
+    ended: broadcast::Sender<ExecutionId>,
 }
+
+/// Executions announced as they end, at most, before a slow listener
+/// misses some.
+const ENDED_BACKLOG: usize = 1024;
 
 impl Engine {
     /// An engine over `deps`; call [`Engine::run`] to start its workers.
     pub fn new(deps: EngineDeps) -> Arc<Self> {
-        Arc::new(Self { deps, plans: Mutex::new(HashMap::new()), wake: Notify::new() })
+        let (ended, _) = broadcast::channel(ENDED_BACKLOG);
+        Arc::new(Self { deps, plans: Mutex::new(HashMap::new()), wake: Notify::new(), ended })
+    }
+
+    /// Executions as this process's workers end them, announced once the
+    /// completion that ends one is stored: a hint for waiters in this
+    /// process, which read the store for the outcome. An execution ended by
+    /// another process is not announced, and a listener that falls more
+    /// than a thousand behind misses some, so a waiter also polls.
+    pub fn ended(&self) -> broadcast::Receiver<ExecutionId> {
+        self.ended.subscribe()
+    }
+
+    /// After a completion of a step of `execution` is stored: successors
+    /// may be queued, and `ends` says whether it ended the execution.
+    fn stored(&self, execution: ExecutionId, ends: Option<ExecutionStatus>) {
+        self.wake();
+        if ends.is_some() {
+            // Nobody listening is fine.
+            let _ = self.ended.send(execution);
+        }
     }
 
     /// Its settings.
@@ -153,11 +183,17 @@ impl Engine {
     /// start.
     pub async fn run(self: Arc<Self>, stop: impl Future<Output = ()> + Send) {
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let (completer, committed) = commit::Completer::new(self.deps.settings.group_commit);
+        let committer = committed.map(|queue| {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.commit(queue).await })
+        });
         let mut tasks = Vec::new();
         for n in 0..self.deps.settings.workers.max(1) {
-            let (engine, rx) = (self.clone(), rx.clone());
-            tasks.push(tokio::spawn(async move { engine.work(n, rx).await }));
+            let (engine, rx, completer) = (self.clone(), rx.clone(), completer.clone());
+            tasks.push(tokio::spawn(async move { engine.work(n, rx, completer).await }));
         }
+        drop(completer);
         let (engine, reaper_rx) = (self.clone(), rx.clone());
         tasks.push(tokio::spawn(async move { engine.reap(reaper_rx).await }));
         stop.await;
@@ -166,14 +202,22 @@ impl Engine {
         for t in tasks {
             let _ = t.await;
         }
+        // The workers are done, and with them every completion: the
+        // committer stores what they handed over, then stops.
+        if let Some(c) = committer {
+            let _ = c.await;
+        }
     }
 
-    /// Wakes idle workers (new steps were queued).
+    /// Wakes an idle worker (new steps were queued). One at a time: a
+    /// worker that claims a full batch wakes the next, so a single step
+    /// does not send every idle worker to the store. When none is idle,
+    /// the next worker to finish its batch claims again without waiting.
     pub(crate) fn wake(&self) {
-        self.wake.notify_waiters();
+        self.wake.notify_one();
     }
 
-    async fn work(&self, worker: usize, mut stop: tokio::sync::watch::Receiver<bool>) {
+    async fn work(&self, worker: usize, mut stop: tokio::sync::watch::Receiver<bool>, completer: commit::Completer) {
         let s = &self.deps.settings;
         while !*stop.borrow() {
             let claimed = self.deps.store.claim_steps(now(), s.lease, s.step_deadline, s.batch).await;
@@ -192,8 +236,30 @@ impl Engine {
                 }
                 continue;
             }
+            if steps.len() >= usize::try_from(s.batch).unwrap_or(usize::MAX) {
+                // More may be waiting.
+                self.wake();
+            }
+            // Each completion is handed over as its step ends; the batch's
+            // are awaited before the next claim, which bounds the
+            // completions in flight.
+            let mut handed = Vec::with_capacity(steps.len());
             for step in steps {
-                self.run_step(step).await;
+                if let Some(stored) = self.run_step(&step, &completer).await {
+                    handed.push((step, stored));
+                }
+            }
+            for (step, stored) in handed {
+                match stored.result().await {
+                    Ok(()) => {}
+                    // Another worker has it now (this one was too slow):
+                    // its completion is the one that counts.
+                    Err(weft_store::Error::LeaseLost) => tracing::warn!(
+                        step = %step.step, execution = %step.execution,
+                        "a step's lease was lost before it completed"
+                    ),
+                    Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
+                }
             }
         }
     }
@@ -247,9 +313,10 @@ impl Engine {
         Ok(plan)
     }
 
-    /// Runs one claimed step and stores its completion, renewing its lease
-    /// while it runs.
-    async fn run_step(&self, step: ClaimedStep) {
+    /// Runs one claimed step, renewing its lease while it runs, and hands
+    /// its completion to `completer`; `None` when the lease was lost while
+    /// it ran.
+    async fn run_step(&self, step: &ClaimedStep, completer: &commit::Completer) -> Option<commit::Stored> {
         let heartbeat = async {
             let s = &self.deps.settings;
             loop {
@@ -262,18 +329,10 @@ impl Engine {
             }
         };
         let completion = tokio::select! {
-            c = self.execute(&step) => c,
-            () = heartbeat => return,
+            c = self.execute(step) => c,
+            () = heartbeat => return None,
         };
-        match self.deps.store.complete_step(completion, now()).await {
-            Ok(()) => self.wake(),
-            // Another worker has it now (this one was too slow): its
-            // completion is the one that counts.
-            Err(weft_store::Error::LeaseLost) => {
-                tracing::warn!(step = %step.step, execution = %step.execution, "a step's lease was lost before it completed")
-            }
-            Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
-        }
+        Some(completer.complete(self, completion, step.execution).await)
     }
 
     /// What became of a step, as a completion: the outcome, and what the
