@@ -16,6 +16,7 @@
 //! of those kinds fails with a clear error when no implementation is given.
 
 mod accounts;
+mod commit;
 mod context;
 mod execute;
 mod permissions;
@@ -28,8 +29,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
-use weft_store::{ClaimedStep, Completion, ExecutionStatus, Join, NewStep, Outcome, StepRunId, Store, WorkflowId};
+use tokio::sync::{Notify, broadcast};
+use weft_store::{
+    ClaimedStep, Completion, ExecutionId, ExecutionStatus, Join, NewStep, Outcome, StepRunId, Store, WorkflowId,
+};
 
 use crate::plan::{Next, Plan, Queued};
 
@@ -45,6 +48,9 @@ pub struct EngineSettings {
     pub workers: usize,
     /// Steps a worker claims at once.
     pub batch: u32,
+    /// Completions stored in one transaction at most (group commit, see
+    /// `run/commit.rs`); 1 stores each in a transaction of its own.
+    pub group_commit: u32,
     /// A lease's length; renewed while a step runs.
     pub lease: Duration,
     /// The longest a step may run, renewals included.
@@ -75,6 +81,7 @@ impl Default for EngineSettings {
         Self {
             workers: 4,
             batch: 8,
+            group_commit: 64,
             lease: Duration::from_secs(30),
             step_deadline: Duration::from_secs(15 * 60),
             poll: Duration::from_millis(250),
@@ -142,12 +149,37 @@ pub struct Engine {
     deps: EngineDeps,
     plans: Mutex<HashMap<(WorkflowId, u32), Arc<Plan>>>,
     wake: Notify,
+    ended: broadcast::Sender<ExecutionId>,
 }
+
+/// Executions announced as they end, at most, before a slow listener
+/// misses some.
+const ENDED_BACKLOG: usize = 1024;
 
 impl Engine {
     /// An engine over `deps`; call [`Engine::run`] to start its workers.
     pub fn new(deps: EngineDeps) -> Arc<Self> {
-        Arc::new(Self { deps, plans: Mutex::new(HashMap::new()), wake: Notify::new() })
+        let (ended, _) = broadcast::channel(ENDED_BACKLOG);
+        Arc::new(Self { deps, plans: Mutex::new(HashMap::new()), wake: Notify::new(), ended })
+    }
+
+    /// Executions as this process's workers end them, announced once the
+    /// completion that ends one is stored: a hint for waiters in this
+    /// process, which read the store for the outcome. An execution ended by
+    /// another process is not announced, and a listener that falls more
+    /// than a thousand behind misses some, so a waiter also polls.
+    pub fn ended(&self) -> broadcast::Receiver<ExecutionId> {
+        self.ended.subscribe()
+    }
+
+    /// After a completion of a step of `execution` is stored: successors
+    /// may be queued, and `ends` says whether it ended the execution.
+    fn stored(&self, execution: ExecutionId, ends: Option<ExecutionStatus>) {
+        self.wake();
+        if ends.is_some() {
+            // Nobody listening is fine.
+            let _ = self.ended.send(execution);
+        }
     }
 
     /// Its settings.
@@ -160,11 +192,17 @@ impl Engine {
     /// start.
     pub async fn run(self: Arc<Self>, stop: impl Future<Output = ()> + Send) {
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let (completer, committed) = commit::Completer::new(self.deps.settings.group_commit);
+        let committer = committed.map(|queue| {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.commit(queue).await })
+        });
         let mut tasks = Vec::new();
         for n in 0..self.deps.settings.workers.max(1) {
-            let (engine, rx) = (self.clone(), rx.clone());
-            tasks.push(tokio::spawn(async move { engine.work(n, rx).await }));
+            let (engine, rx, completer) = (self.clone(), rx.clone(), completer.clone());
+            tasks.push(tokio::spawn(async move { engine.work(n, rx, completer).await }));
         }
+        drop(completer);
         let (engine, reaper_rx) = (self.clone(), rx.clone());
         tasks.push(tokio::spawn(async move { engine.reap(reaper_rx).await }));
         let (engine, history_rx) = (self.clone(), rx.clone());
@@ -175,14 +213,22 @@ impl Engine {
         for t in tasks {
             let _ = t.await;
         }
+        // The workers are done, and with them every completion: the
+        // committer stores what they handed over, then stops.
+        if let Some(c) = committer {
+            let _ = c.await;
+        }
     }
 
-    /// Wakes idle workers (new steps were queued).
+    /// Wakes an idle worker (new steps were queued). One at a time: a
+    /// worker that claims a full batch wakes the next, so a single step
+    /// does not send every idle worker to the store. When none is idle,
+    /// the next worker to finish its batch claims again without waiting.
     pub(crate) fn wake(&self) {
-        self.wake.notify_waiters();
+        self.wake.notify_one();
     }
 
-    async fn work(&self, worker: usize, mut stop: tokio::sync::watch::Receiver<bool>) {
+    async fn work(&self, worker: usize, mut stop: tokio::sync::watch::Receiver<bool>, completer: commit::Completer) {
         let s = &self.deps.settings;
         while !*stop.borrow() {
             let claimed = self.deps.store.claim_steps(now(), s.lease, s.step_deadline, s.batch).await;
@@ -201,18 +247,43 @@ impl Engine {
                 }
                 continue;
             }
-            self.run_batch(steps).await;
+            if steps.len() >= usize::try_from(s.batch).unwrap_or(usize::MAX) {
+                // More may be waiting.
+                self.wake();
+            }
+            // Each completion is handed over as its step ends; the batch's
+            // are awaited before the next claim, which bounds the
+            // completions in flight.
+            for (step, stored) in self.run_batch(steps, &completer).await {
+                match stored.result().await {
+                    Ok(()) => {}
+                    // Another worker has it now (this one was too slow):
+                    // its completion is the one that counts.
+                    Err(weft_store::Error::LeaseLost) => tracing::warn!(
+                        step = %step.step, execution = %step.execution,
+                        "a step's lease was lost before it completed"
+                    ),
+                    Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
+                }
+            }
         }
     }
 
-    /// Runs a claimed batch one step at a time. The steps waiting their
-    /// turn keep their leases meanwhile: left to expire, the reaper would
-    /// hand them to another worker and count a crash restart (failing the
-    /// step at `max_restarts`) while this worker still means to run them.
-    /// A waiting step whose lease is gone (this process was frozen or
-    /// stalled past it) is skipped: another worker has it.
-    async fn run_batch(&self, steps: Vec<ClaimedStep>) {
+    /// Runs a claimed batch one step at a time, handing each completion to
+    /// `completer`; returns the steps handed over with their pending
+    /// stores. The steps waiting their turn keep their leases meanwhile:
+    /// left to expire, the reaper would hand them to another worker and
+    /// count a crash restart (failing the step at `max_restarts`) while
+    /// this worker still means to run them. A waiting step whose lease is
+    /// gone (this process was frozen or stalled past it) is skipped:
+    /// another worker has it.
+    async fn run_batch(
+        &self,
+        steps: Vec<ClaimedStep>,
+        completer: &commit::Completer,
+    ) -> Vec<(ClaimedStep, commit::Stored)> {
         let lease = self.deps.settings.lease;
+        let mut handed = Vec::with_capacity(steps.len());
         let mut waiting: VecDeque<ClaimedStep> = steps.into();
         let lost = Mutex::new(HashSet::new());
         let renew_at = Mutex::new(tokio::time::Instant::now() + lease / 3);
@@ -230,11 +301,15 @@ impl Engine {
             {
                 continue;
             }
-            tokio::select! {
-                () = self.run_step(step) => {}
-                () = self.keep_leases(&waiting, &lost, &renew_at) => {}
+            let stored = tokio::select! {
+                stored = self.run_step(&step, completer) => stored,
+                () = self.keep_leases(&waiting, &lost, &renew_at) => None,
+            };
+            if let Some(stored) = stored {
+                handed.push((step, stored));
             }
         }
+        handed
     }
 
     /// Renews the leases of `waiting` every third of a lease, counted from
@@ -314,9 +389,10 @@ impl Engine {
         Ok(plan)
     }
 
-    /// Runs one claimed step and stores its completion, renewing its lease
-    /// while it runs.
-    async fn run_step(&self, step: ClaimedStep) {
+    /// Runs one claimed step, renewing its lease while it runs, and hands
+    /// its completion to `completer`; `None` when the lease was lost while
+    /// it ran.
+    async fn run_step(&self, step: &ClaimedStep, completer: &commit::Completer) -> Option<commit::Stored> {
         let heartbeat = async {
             let s = &self.deps.settings;
             loop {
@@ -329,18 +405,10 @@ impl Engine {
             }
         };
         let completion = tokio::select! {
-            c = self.execute(&step) => c,
-            () = heartbeat => return,
+            c = self.execute(step) => c,
+            () = heartbeat => return None,
         };
-        match self.deps.store.complete_step(completion, now()).await {
-            Ok(()) => self.wake(),
-            // Another worker has it now (this one was too slow): its
-            // completion is the one that counts.
-            Err(weft_store::Error::LeaseLost) => {
-                tracing::warn!(step = %step.step, execution = %step.execution, "a step's lease was lost before it completed")
-            }
-            Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
-        }
+        Some(completer.complete(self, completion, step.execution).await)
     }
 
     /// What became of a step, as a completion: the outcome, and what the

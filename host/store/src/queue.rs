@@ -39,6 +39,16 @@
 //! the steps of expired leases back to the queue (a crash restart) and fails
 //! a step, and its execution, at the `max_restarts`-th.
 //!
+//! A claim is the one write that does not wait for the disk: it commits
+//! without a flush (SQLite `synchronous=NORMAL`, PostgreSQL
+//! `synchronous_commit` off, for that transaction alone). Losing it to a
+//! power cut loses nothing accepted: the worker that held the lease died
+//! with the machine, and the step is simply queued again, with its
+//! idempotency key (without counting a restart). Order is kept: the next
+//! durable commit (any completion) flushes the claims before it. A process
+//! crash loses no claim at all. This saves a flush between a trigger and its
+//! first step, and one per claim under load.
+//!
 //! Methods take `now` from the caller, as `CredentialStore::credentials_expiring`
 //! does, so tests own the clock. Not here yet (the advanced workflow issue):
 //! the per-project count of executing steps and parking a rate-limited step.
@@ -502,7 +512,8 @@ pub trait QueueStore: Send + Sync {
 
     /// Leases up to `limit` queued steps whose `run_after` has come, oldest
     /// first: each lease holds for `lease_for`, renewable until
-    /// `now + deadline_for`.
+    /// `now + deadline_for`. Committed without waiting for the disk (see
+    /// the module docs).
     async fn claim_steps(
         &self,
         now: OffsetDateTime,
@@ -527,6 +538,17 @@ pub trait QueueStore: Send + Sync {
     /// the step is no longer leased with its token, and then nothing
     /// changes.
     async fn complete_step(&self, completion: Completion, now: OffsetDateTime) -> Result<()>;
+
+    /// Stores several completions in one transaction, in order, each as
+    /// [`QueueStore::complete_step`] would and fenced on its own lease: a
+    /// group commit, one flush to disk for all of them. The answer holds one
+    /// result per completion, in their order; a stale one
+    /// ([`Error::LeaseLost`]) or one that fails its checks changes nothing
+    /// and fails alone. When storing a completion fails for any other reason
+    /// (a database error), the batch is rolled back and each completion is
+    /// then stored in a transaction of its own, so one bad completion never
+    /// costs the others theirs.
+    async fn complete_steps(&self, completions: Vec<Completion>, now: OffsetDateTime) -> Vec<Result<()>>;
 
     /// Gives steps whose lease expired (or whose deadline passed) before
     /// `now` back to the queue, counting a restart; a step at its

@@ -6,7 +6,9 @@
 //! transaction that reads before it writes cannot fail half-way on a lock
 //! upgrade. Reads use a small pool of read-only connections, which WAL lets
 //! run alongside the writer. `synchronous=FULL` makes a commit durable
-//! before it returns: accepted work survives a power cut.
+//! before it returns: accepted work survives a power cut. The one write
+//! that need not survive it, a queue claim, skips the flush
+//! ([`SqliteStore::begin_volatile`]).
 
 use crate::{Backend, Result, Store};
 use async_trait::async_trait;
@@ -15,6 +17,8 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -32,6 +36,10 @@ pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
     path: PathBuf,
+    /// Set while the writer connection runs at `synchronous=NORMAL` (a
+    /// volatile write holds it); the writer pool's release hook then puts
+    /// it back to `FULL` before anyone else gets the connection.
+    relaxed: Arc<AtomicBool>,
 }
 
 /// Settings read back from a live connection, to check what is in force.
@@ -61,17 +69,32 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full);
         // The writer opens first: it creates the file and switches it to
         // WAL (a property of the file), which the read-only readers need.
+        let relaxed = Arc::new(AtomicBool::new(false));
+        let restore = relaxed.clone();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            // However a volatile write ended (committed, failed, or dropped
+            // half-way), its connection goes back to the pool durable again;
+            // if that fails, the connection is closed and a new one (FULL
+            // from the options) replaces it.
+            .after_release(move |conn, _| {
+                let restore = restore.clone();
+                Box::pin(async move {
+                    if restore.swap(false, Ordering::AcqRel) {
+                        sqlx::query("PRAGMA synchronous = FULL").execute(&mut *conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal))
             .await?;
         // Read-only, so a write sent here by mistake fails loudly instead
         // of bypassing the single writer.
         let readers = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
-        Ok(Self { writer, readers, path: path.to_owned() })
+        Ok(Self { writer, readers, path: path.to_owned(), relaxed })
     }
 
     /// The database file.
@@ -105,6 +128,25 @@ impl SqliteStore {
         let writer = self.writer.clone();
         let begun = tokio::spawn(async move { writer.begin_with("BEGIN IMMEDIATE").await });
         Ok(begun.await.map_err(|_| sqlx::Error::WorkerCrashed)??)
+    }
+
+    /// Starts a write transaction, like [`SqliteStore::begin_write`], whose
+    /// commit does not wait for the disk (`synchronous=NORMAL` on the
+    /// writer until the transaction ends). WAL keeps it atomic and in
+    /// order: a power cut may undo it, and only it and other volatile
+    /// writes after the last durable commit (whose flush also carries every
+    /// write before it). Only for writes whose loss is harmless: a queue
+    /// claim, which a power cut would end anyway (the step is queued again,
+    /// with its idempotency key). It saves a flush per claim.
+    pub(crate) async fn begin_volatile(&self) -> Result<Transaction<'static, Sqlite>> {
+        let mut conn = self.writer.acquire().await?;
+        // Holding the only writer connection: its release restores FULL,
+        // even if this future is dropped from here on.
+        self.relaxed.store(true, Ordering::Release);
+        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+        // `Transaction::begin` is what `Pool::begin_with` runs, here on a
+        // connection already acquired.
+        Ok(Transaction::begin(conn, Some("BEGIN IMMEDIATE".into())).await?)
     }
 
     /// Where a write of exactly one statement runs: here, like every write,

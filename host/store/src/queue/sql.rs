@@ -18,10 +18,30 @@ use crate::{Error, PgStore, ProjectId, QueueStore, Result, SqliteStore};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use sqlx::types::Json;
-use std::collections::HashMap;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// The SQL twin of [`idempotency_key`](super::idempotency_key), for keys
+/// made in a statement: `$execution:$step`, then `:$instance` in a fan-out.
+/// The arguments are SQL expressions (an execution's `uuid` prints as
+/// [`ExecutionId`] does).
+macro_rules! idempotency_key_sql {
+    ($execution:literal, $step:literal, $instance:literal) => {
+        concat!(
+            $execution,
+            "::text || ':' || ",
+            $step,
+            " || CASE WHEN ",
+            $instance,
+            " = '' THEN '' ELSE ':' || ",
+            $instance,
+            " END"
+        )
+    };
+}
+
+mod complete_set;
 
 #[derive(sqlx::FromRow)]
 struct ExecutionRow {
@@ -124,7 +144,7 @@ impl TryFrom<StepRow> for StepRun {
     }
 }
 
-/// A step as the claim leased it (its execution's facts come separately).
+/// A step as the claim leased it, with the facts of its execution.
 #[derive(sqlx::FromRow)]
 struct LeasedRow {
     id: Uuid,
@@ -138,14 +158,32 @@ struct LeasedRow {
     run_after: Ts,
     lease_until: Ts,
     deadline: Ts,
+    workflow_id: Uuid,
+    version: i32,
+    user_id: Option<String>,
+    credential_id: Option<Uuid>,
+    /// The execution's status when the step was claimed.
+    execution_status: String,
 }
 
-/// The columns [`LeasedRow`] decodes.
-macro_rules! leased_columns {
-    () => {
-        "id, project_id, execution_id, step, instance, attempt, restarts, idempotency_key, run_after, lease_until, \
-         deadline"
-    };
+impl LeasedRow {
+    fn claimed(self, token: Uuid) -> Result<ClaimedStep> {
+        Ok(ClaimedStep {
+            id: self.id.into(),
+            project: self.project_id.into(),
+            execution: self.execution_id.into(),
+            workflow: WorkflowId::from(self.workflow_id),
+            version: count(self.version)?,
+            user: self.user_id,
+            credential: self.credential_id.map(Into::into),
+            step: self.step,
+            instance: self.instance,
+            attempt: count(self.attempt)?,
+            restarts: count(self.restarts)?,
+            idempotency_key: self.idempotency_key,
+            lease: Lease { token, until: self.lease_until.0, deadline: self.deadline.0 },
+        })
+    }
 }
 
 /// A step whose lease expired, as the reaper reads it.
@@ -166,17 +204,24 @@ fn stored_count(n: u32) -> Result<i32> {
     i32::try_from(n).map_err(|_| Error::Invalid(format!("{n} is too large a count")))
 }
 
+/// How many steps a list queues, as the count stored.
+fn steps_count(steps: &[NewStep]) -> Result<i64> {
+    i64::try_from(steps.len()).map_err(|_| Error::Invalid("too many steps".into()))
+}
+
 /// The row state and columns an outcome writes.
-struct Written {
+struct Written<'a> {
     state: StepState,
-    input: Option<Value>,
-    output: Option<Value>,
-    error: Option<Value>,
+    input: Option<&'a Value>,
+    output: Option<&'a Value>,
+    error: Option<&'a Value>,
     pending: Option<i32>,
 }
 
-impl Written {
-    fn of(outcome: Outcome) -> Result<Self> {
+impl<'a> Written<'a> {
+    /// What a final outcome writes; a retry is not one (it goes back to the
+    /// queue by a statement of its own).
+    fn of(outcome: &'a Outcome) -> Result<Self> {
         Ok(match outcome {
             Outcome::Succeeded { input, output } => Self {
                 state: StepState::Succeeded,
@@ -189,15 +234,19 @@ impl Written {
                 Self { state: StepState::Failed, input: Some(input), output: None, error: Some(error), pending: None }
             }
             Outcome::FannedOut { input, output, instances } => Self {
-                state: if instances == 0 { StepState::Succeeded } else { StepState::Waiting },
+                state: if *instances == 0 { StepState::Succeeded } else { StepState::Waiting },
                 input: Some(input),
                 output: Some(output),
                 error: None,
-                pending: (instances > 0).then(|| stored_count(instances)).transpose()?,
+                pending: (*instances > 0).then(|| stored_count(*instances)).transpose()?,
             },
-            // Written by its own statement (back to the queue).
-            Outcome::Retry { .. } => unreachable!("a retry is not a final write"),
+            Outcome::Retry { .. } => return Err(Error::Invalid("a retry is not a final outcome".into())),
         })
+    }
+
+    /// When the step ended: now, unless it is a fan-out that waits.
+    fn ended_at(&self, now: Ts) -> Option<Ts> {
+        (self.state != StepState::Waiting).then_some(now)
     }
 }
 
@@ -217,26 +266,19 @@ macro_rules! bind_execution_filters {
 }
 
 for_both_backends! {
-    /// Queues `steps` of an execution, numbered after those queued before;
-    /// a step already queued (or run) is left as it is.
-    async fn queue_steps(
+    /// Inserts `steps` of an execution, numbered from `first` on (the
+    /// caller has counted them into the execution's `queued`); a step
+    /// already queued (or run) is left as it is.
+    async fn insert_steps(
         conn: &mut Conn,
         project: ProjectId,
         execution: Uuid,
         steps: &[NewStep],
+        first: i64,
         prev: Uuid,
         now: Ts,
     ) -> Result<()> {
-        if steps.is_empty() {
-            return Ok(());
-        }
-        let n = i64::try_from(steps.len()).map_err(|_| Error::Invalid("too many steps".into()))?;
-        let last: i64 = sqlx::query_scalar("UPDATE executions SET queued = queued + $2 WHERE id = $1 RETURNING queued")
-            .bind(execution)
-            .bind(n)
-            .fetch_one(&mut *conn)
-            .await?;
-        for (i, s) in (last - n + 1..).zip(steps) {
+        for (i, s) in (first..).zip(steps) {
             sqlx::query(
                 "INSERT INTO steps (id, project_id, execution_id, seq, step, instance, kind, prev, state, run_after, \
                  idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11) \
@@ -259,13 +301,130 @@ for_both_backends! {
         Ok(())
     }
 
-    /// Whether the execution still runs (its successors may be queued).
-    async fn still_running(conn: &mut Conn, execution: Uuid) -> Result<bool> {
-        let status: String = sqlx::query_scalar("SELECT status FROM executions WHERE id = $1")
+    /// Queues `steps` of an execution, numbered after those queued before.
+    async fn queue_steps(
+        conn: &mut Conn,
+        project: ProjectId,
+        execution: Uuid,
+        steps: &[NewStep],
+        prev: Uuid,
+        now: Ts,
+    ) -> Result<()> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let n = steps_count(steps)?;
+        let last: i64 = sqlx::query_scalar("UPDATE executions SET queued = queued + $2 WHERE id = $1 RETURNING queued")
             .bind(execution)
+            .bind(n)
             .fetch_one(&mut *conn)
             .await?;
-        Ok(!status.parse::<ExecutionStatus>()?.is_final())
+        insert_steps(conn, project, execution, steps, last - n + 1, prev, now).await
+    }
+
+    /// Stores a completion inside the caller's transaction (see
+    /// [`Completion`]). First its own row, fenced on the lease: a stale
+    /// completion stops there, having written nothing. Then one statement
+    /// on the execution counts the step's tasks, stores its response and,
+    /// while the execution still runs, numbers its successors; on
+    /// PostgreSQL it also locks the execution's row, so the status it reads
+    /// cannot change before the successors are inserted. Once the execution
+    /// has ended, a straggler queues nothing.
+    async fn complete(conn: &mut Conn, c: &Completion, at: Ts) -> Result<()> {
+        let execution: Option<Uuid> = if let Outcome::Retry { error, run_after } = &c.outcome {
+            sqlx::query_scalar(
+                "UPDATE steps SET state = 'queued', attempt = attempt + 1, error = $4, run_after = $5, \
+                 lease_token = NULL, lease_until = NULL, deadline = NULL \
+                 WHERE project_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running' \
+                 RETURNING execution_id",
+            )
+            .bind(c.project.as_uuid())
+            .bind(c.id.as_uuid())
+            .bind(c.token)
+            .bind(Json(error))
+            .bind(Ts(*run_after))
+            .fetch_optional(&mut *conn)
+            .await?
+        } else {
+            let w = Written::of(&c.outcome)?;
+            sqlx::query_scalar(
+                "UPDATE steps SET state = $4, input = $5, output = $6, error = $7, pending = $8, ended_at = $9, \
+                 lease_token = NULL, lease_until = NULL, deadline = NULL \
+                 WHERE project_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running' \
+                 RETURNING execution_id",
+            )
+            .bind(c.project.as_uuid())
+            .bind(c.id.as_uuid())
+            .bind(c.token)
+            .bind(w.state.as_str())
+            .bind(w.input.map(Json))
+            .bind(w.output.map(Json))
+            .bind(w.error.map(Json))
+            .bind(w.pending)
+            .bind(w.ended_at(at))
+            .fetch_optional(&mut *conn)
+            .await?
+        };
+        let Some(execution) = execution else {
+            return Err(Error::LeaseLost);
+        };
+        let n = steps_count(&c.next)?;
+        let (status, queued): (String, i64) = sqlx::query_as(
+            "UPDATE executions SET tasks = tasks + $2, response = COALESCE($3, response), \
+             queued = CASE WHEN status IN ('SUCCEEDED', 'FAILED') THEN queued ELSE queued + $4 END \
+             WHERE id = $1 RETURNING status, queued",
+        )
+        .bind(execution)
+        .bind(i64::from(c.tasks))
+        .bind(c.response.as_ref().map(Json))
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await?;
+        if status.parse::<ExecutionStatus>()?.is_final() {
+            return Ok(());
+        }
+        insert_steps(conn, c.project, execution, &c.next, queued - n + 1, c.id.as_uuid(), at).await?;
+        if let Some(j) = &c.join {
+            join(conn, c.project, execution, j, c.id.as_uuid(), at).await?;
+        }
+        if let Some(status) = c.execution {
+            set_status(conn, execution, status, at).await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the completions whose result is not set yet in one
+    /// transaction, in order, setting each one's result: each run of
+    /// consecutive ones that the backend stores in one statement
+    /// ([`PgStore::complete_set`]) that way, the others one by one. `None`
+    /// when one failed for another reason than its lease, and then nothing
+    /// is stored.
+    async fn complete_together(
+        db: &Db,
+        completions: &[Completion],
+        results: &mut [Option<Result<()>>],
+        at: Ts,
+    ) -> Option<()> {
+        let mut tx = db.begin_write().await.ok()?;
+        let mut run = 0;
+        for i in 0..=completions.len() {
+            let Some(c) = completions.get(i) else {
+                Db::complete_set(&mut tx, &completions[run..], &mut results[run..], at).await.ok()?;
+                break;
+            };
+            if results[i].is_some() || Db::set_based(c) {
+                continue;
+            }
+            Db::complete_set(&mut tx, &completions[run..i], &mut results[run..i], at).await.ok()?;
+            run = i + 1;
+            results[i] = match complete(&mut tx, c, at).await {
+                Ok(()) => Some(Ok(())),
+                // Its fence matched nothing: nothing of it was written.
+                Err(Error::LeaseLost) => Some(Err(Error::LeaseLost)),
+                Err(_) => return None,
+            };
+        }
+        tx.commit().await.ok()
     }
 
     /// Sets the execution's status, unless it has already ended; a final
@@ -351,11 +510,13 @@ for_both_backends! {
             let (id, at, trigger_row) = (ExecutionId::new(), Ts(now), Uuid::new_v4());
             crate::check::label("integration type", &new.integration, crate::integrations::MAX_INTEGRATION_TYPE_LEN)?;
             let status = if new.first.is_empty() { ExecutionStatus::Succeeded } else { ExecutionStatus::Executing };
+            // The trigger's row is the first; the first steps follow it.
+            let queued = 1 + steps_count(&new.first)?;
             let mut tx = self.begin_write().await?;
             let inserted = sqlx::query(
                 "INSERT INTO executions (id, project_id, workflow_id, version, integration, user_id, credential_id, \
                  trigger_kind, status, queued, created_at, ended_at, once_key) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $12)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(id.as_uuid())
             .bind(new.project.as_uuid())
@@ -366,6 +527,7 @@ for_both_backends! {
             .bind(new.credential.map(|c| c.as_uuid()))
             .bind(&new.trigger_kind)
             .bind(status.as_str())
+            .bind(queued)
             .bind(at)
             .bind(status.is_final().then_some(at))
             .bind(once)
@@ -391,7 +553,7 @@ for_both_backends! {
             .bind(Json(&new.trigger_output))
             .execute(&mut *tx)
             .await?;
-            queue_steps(&mut tx, new.project, id.as_uuid(), &new.first, trigger_row, at).await?;
+            insert_steps(&mut tx, new.project, id.as_uuid(), &new.first, 2, trigger_row, at).await?;
             tx.commit().await?;
             Ok(Some(id))
         }
@@ -422,55 +584,9 @@ for_both_backends! {
         ) -> Result<Vec<ClaimedStep>> {
             let (until, deadline) = (later(now, lease_for)?, later(now, deadline_for)?);
             let token = Uuid::new_v4();
-            let mut tx = self.begin_write().await?;
-            let mut leased: Vec<LeasedRow> = sqlx::query_as(Db::LEASE_QUEUED_STEPS)
-                .bind(Ts(now))
-                .bind(token)
-                .bind(Ts(until.min(deadline)))
-                .bind(Ts(deadline))
-                .bind(i64::from(limit))
-                .fetch_all(&mut *tx)
-                .await?;
+            let mut leased = self.lease_queued(Ts(now), token, Ts(until.min(deadline)), Ts(deadline), limit).await?;
             leased.sort_by_key(|r| r.run_after.0);
-            // The facts of each execution, read once per execution; a
-            // delayed one is running again.
-            let mut executions: HashMap<Uuid, ExecutionRow> = HashMap::new();
-            for r in &leased {
-                if executions.contains_key(&r.execution_id) {
-                    continue;
-                }
-                sqlx::query("UPDATE executions SET status = 'EXECUTING' WHERE id = $1 AND status = 'DELAYED'")
-                    .bind(r.execution_id)
-                    .execute(&mut *tx)
-                    .await?;
-                let row: ExecutionRow =
-                    sqlx::query_as(concat!("SELECT ", execution_columns!(), " FROM executions WHERE id = $1"))
-                        .bind(r.execution_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                executions.insert(r.execution_id, row);
-            }
-            tx.commit().await?;
-            let mut claimed = Vec::with_capacity(leased.len());
-            for r in leased {
-                let e = &executions[&r.execution_id];
-                claimed.push(ClaimedStep {
-                    id: r.id.into(),
-                    project: r.project_id.into(),
-                    execution: r.execution_id.into(),
-                    workflow: WorkflowId::from(e.workflow_id),
-                    version: count(e.version)?,
-                    user: e.user_id.clone(),
-                    credential: e.credential_id.map(Into::into),
-                    step: r.step,
-                    instance: r.instance,
-                    attempt: count(r.attempt)?,
-                    restarts: count(r.restarts)?,
-                    idempotency_key: r.idempotency_key,
-                    lease: Lease { token, until: r.lease_until.0, deadline: r.deadline.0 },
-                });
-            }
-            Ok(claimed)
+            leased.into_iter().map(|r| r.claimed(token)).collect()
         }
 
         async fn heartbeat(
@@ -503,71 +619,37 @@ for_both_backends! {
             check_completion(&c)?;
             storable_completion(&mut c);
             let at = Ts(now);
+            if Db::set_based(&c) {
+                // One statement, atomic alone: no transaction around it.
+                let mut conn = self.write_one().await?;
+                let mut result = [None];
+                Db::complete_set(&mut conn, std::slice::from_ref(&c), &mut result, at).await?;
+                conn.commit().await?;
+                let [result] = result;
+                return result.unwrap_or(Err(Error::LeaseLost));
+            }
             let mut tx = self.begin_write().await?;
-            let execution: Option<Uuid> = if let Outcome::Retry { error, run_after } = &c.outcome {
-                sqlx::query_scalar(
-                    "UPDATE steps SET state = 'queued', attempt = attempt + 1, error = $4, run_after = $5, \
-                     lease_token = NULL, lease_until = NULL, deadline = NULL \
-                     WHERE project_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running' \
-                     RETURNING execution_id",
-                )
-                .bind(c.project.as_uuid())
-                .bind(c.id.as_uuid())
-                .bind(c.token)
-                .bind(Json(error))
-                .bind(Ts(*run_after))
-                .fetch_optional(&mut *tx)
-                .await?
-            } else {
-                let w = Written::of(c.outcome.clone())?;
-                sqlx::query_scalar(
-                    "UPDATE steps SET state = $4, input = $5, output = $6, error = $7, pending = $8, ended_at = $9, \
-                     lease_token = NULL, lease_until = NULL, deadline = NULL \
-                     WHERE project_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running' \
-                     RETURNING execution_id",
-                )
-                .bind(c.project.as_uuid())
-                .bind(c.id.as_uuid())
-                .bind(c.token)
-                .bind(w.state.as_str())
-                .bind(w.input.as_ref().map(Json))
-                .bind(w.output.as_ref().map(Json))
-                .bind(w.error.as_ref().map(Json))
-                .bind(w.pending)
-                // A fan-out that waits has not ended.
-                .bind((w.state != StepState::Waiting).then_some(at))
-                .fetch_optional(&mut *tx)
-                .await?
-            };
-            let Some(execution) = execution else {
-                return Err(Error::LeaseLost);
-            };
-            if c.tasks > 0 {
-                sqlx::query("UPDATE executions SET tasks = tasks + $2 WHERE id = $1")
-                    .bind(execution)
-                    .bind(i64::from(c.tasks))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some(response) = &c.response {
-                sqlx::query("UPDATE executions SET response = $2 WHERE id = $1")
-                    .bind(execution)
-                    .bind(Json(response))
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            // Once the execution has ended, a straggler queues nothing.
-            if still_running(&mut tx, execution).await? {
-                queue_steps(&mut tx, c.project, execution, &c.next, c.id.as_uuid(), at).await?;
-                if let Some(j) = &c.join {
-                    join(&mut tx, c.project, execution, j, c.id.as_uuid(), at).await?;
-                }
-                if let Some(status) = c.execution {
-                    set_status(&mut tx, execution, status, at).await?;
-                }
-            }
+            complete(&mut tx, &c, at).await?;
             tx.commit().await?;
             Ok(())
+        }
+
+        async fn complete_steps(&self, mut completions: Vec<Completion>, now: OffsetDateTime) -> Vec<Result<()>> {
+            completions.iter_mut().for_each(storable_completion);
+            let mut results: Vec<Option<Result<()>>> =
+                completions.iter().map(|c| check_completion(c).err().map(Err)).collect();
+            if complete_together(self, &completions, &mut results, Ts(now)).await.is_some() {
+                return results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect();
+            }
+            // One of them (or the database) failed: each on its own.
+            let mut each = Vec::with_capacity(completions.len());
+            for (c, checked) in completions.into_iter().zip(results) {
+                each.push(match checked {
+                    Some(Err(invalid)) if !matches!(invalid, Error::LeaseLost) => Err(invalid),
+                    _ => self.complete_step(c, now).await,
+                });
+            }
+            each
         }
 
         async fn reap(&self, now: OffsetDateTime, max_restarts: u32, limit: u32) -> Result<Reaped> {
@@ -748,37 +830,121 @@ impl PgStore {
     const LIST_EXECUTIONS_DESC: &str = list_executions!("DESC");
 }
 
-/// Leases queued steps: `$1` now, `$2` the token, `$3` the lease expiry,
-/// `$4` the deadline, `$5` how many. Oldest first.
+/// What a claim returns: the leased step's columns, then its execution's
+/// facts (the ones [`LeasedRow`] decodes after the step's).
+macro_rules! leased_columns {
+    () => {
+        "id, project_id, execution_id, step, instance, attempt, restarts, idempotency_key, run_after, lease_until, \
+         deadline"
+    };
+}
+
 impl SqliteStore {
-    /// The single writer makes claims serial: no row lock needed.
+    /// SQLite stores every completion by [`complete`]'s statements: they
+    /// run in process, with no round trip to save.
+    fn set_based(_: &Completion) -> bool {
+        false
+    }
+
+    /// Nothing to store in one statement (see [`SqliteStore::set_based`]).
+    async fn complete_set(
+        _: &mut sqlx::SqliteConnection,
+        _: &[Completion],
+        _: &mut [Option<Result<()>>],
+        _: Ts,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    /// Leases queued steps: `$1` now, `$2` the token, `$3` the lease
+    /// expiry, `$4` the deadline, `$5` how many, oldest first. The single
+    /// writer makes claims serial: no row lock needed. The execution's facts
+    /// come from one primary-key lookup each (SQLite's `RETURNING` cannot
+    /// join).
     const LEASE_QUEUED_STEPS: &str = concat!(
         "UPDATE steps SET state = 'running', lease_token = $2, lease_until = $3, deadline = $4, \
          started_at = COALESCE(started_at, $1) \
          WHERE id IN (SELECT id FROM steps WHERE state = 'queued' AND run_after <= $1 ORDER BY run_after LIMIT $5) \
          RETURNING ",
-        leased_columns!()
+        leased_columns!(),
+        ", (SELECT e.workflow_id FROM executions e WHERE e.id = steps.execution_id) AS workflow_id, \
+         (SELECT e.version FROM executions e WHERE e.id = steps.execution_id) AS version, \
+         (SELECT e.user_id FROM executions e WHERE e.id = steps.execution_id) AS user_id, \
+         (SELECT e.credential_id FROM executions e WHERE e.id = steps.execution_id) AS credential_id, \
+         (SELECT e.status FROM executions e WHERE e.id = steps.execution_id) AS execution_status"
     );
 
     /// Running steps whose lease or deadline passed before `$1`, up to `$2`.
     const EXPIRED_LEASES: &str = "SELECT id, execution_id, restarts FROM steps \
          WHERE state = 'running' AND (lease_until < $1 OR deadline < $1) ORDER BY lease_until LIMIT $2";
+
+    /// Leases up to `limit` queued steps in one volatile write transaction
+    /// (see [`QueueStore::claim_steps`]); a delayed execution of a claimed
+    /// step runs again.
+    async fn lease_queued(&self, now: Ts, token: Uuid, until: Ts, deadline: Ts, limit: u32) -> Result<Vec<LeasedRow>> {
+        let mut tx = self.begin_volatile().await?;
+        let leased: Vec<LeasedRow> = sqlx::query_as(Self::LEASE_QUEUED_STEPS)
+            .bind(now)
+            .bind(token)
+            .bind(until)
+            .bind(deadline)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut woken = Vec::new();
+        for r in leased.iter().filter(|r| r.execution_status == ExecutionStatus::Delayed.as_str()) {
+            if !woken.contains(&r.execution_id) {
+                sqlx::query("UPDATE executions SET status = 'EXECUTING' WHERE id = $1 AND status = 'DELAYED'")
+                    .bind(r.execution_id)
+                    .execute(&mut *tx)
+                    .await?;
+                woken.push(r.execution_id);
+            }
+        }
+        tx.commit().await?;
+        Ok(leased)
+    }
 }
 
 impl PgStore {
-    /// Several processes claim at once: each skips the rows another is
-    /// taking, so claims never wait on each other nor take a row twice.
-    const LEASE_QUEUED_STEPS: &str = concat!(
-        "WITH picked AS (SELECT id FROM steps WHERE state = 'queued' AND run_after <= $1 \
-         ORDER BY run_after LIMIT $5 FOR UPDATE SKIP LOCKED) \
-         UPDATE steps SET state = 'running', lease_token = $2, lease_until = $3, deadline = $4, \
-         started_at = COALESCE(started_at, $1) FROM picked WHERE steps.id = picked.id RETURNING ",
-        "steps.id, steps.project_id, steps.execution_id, steps.step, steps.instance, steps.attempt, steps.restarts, \
-         steps.idempotency_key, steps.run_after, steps.lease_until, steps.deadline"
-    );
+    /// Leases queued steps (parameters as on SQLite) in one statement,
+    /// which commits alone. Several processes claim at once: each skips the
+    /// rows another is taking, so claims never wait on each other nor take
+    /// a row twice. The same statement sets a delayed execution of a
+    /// claimed step running again and reads every execution's facts, and
+    /// turns `synchronous_commit` off for its own transaction (`set_config`
+    /// local to it): a claim does not wait for the WAL flush (see
+    /// [`QueueStore::claim_steps`]).
+    const LEASE_QUEUED_STEPS: &str = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)), \
+         picked AS (SELECT steps.id FROM steps, relaxed WHERE state = 'queued' AND run_after <= $1 \
+         ORDER BY run_after LIMIT $5 FOR UPDATE OF steps SKIP LOCKED), \
+         leased AS (UPDATE steps SET state = 'running', lease_token = $2, lease_until = $3, deadline = $4, \
+         started_at = COALESCE(started_at, $1) FROM picked WHERE steps.id = picked.id RETURNING \
+         steps.id, steps.project_id, steps.execution_id, steps.step, steps.instance, steps.attempt, steps.restarts, \
+         steps.idempotency_key, steps.run_after, steps.lease_until, steps.deadline), \
+         woken AS (UPDATE executions SET status = 'EXECUTING' \
+         WHERE status = 'DELAYED' AND id IN (SELECT execution_id FROM leased)) \
+         SELECT leased.*, e.workflow_id, e.version, e.user_id, e.credential_id, e.status AS execution_status \
+         FROM leased JOIN executions e ON e.id = leased.execution_id";
 
     /// As on SQLite, skipping rows a claim or another reaper holds.
     const EXPIRED_LEASES: &str = "SELECT id, execution_id, restarts FROM steps \
          WHERE state = 'running' AND (lease_until < $1 OR deadline < $1) ORDER BY lease_until LIMIT $2 \
          FOR UPDATE SKIP LOCKED";
+
+    /// Leases up to `limit` queued steps in one statement (see
+    /// [`PgStore::LEASE_QUEUED_STEPS`]).
+    async fn lease_queued(&self, now: Ts, token: Uuid, until: Ts, deadline: Ts, limit: u32) -> Result<Vec<LeasedRow>> {
+        let mut conn = self.write_one().await?;
+        let leased = sqlx::query_as(Self::LEASE_QUEUED_STEPS)
+            .bind(now)
+            .bind(token)
+            .bind(until)
+            .bind(deadline)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+        conn.commit().await?;
+        Ok(leased)
+    }
 }

@@ -126,6 +126,10 @@ conformance! {
         once_keys_start_one_execution,
         text_with_nul_characters_is_stored,
         old_executions_are_purged,
+        completions_commit_together_each_fenced,
+        a_batch_that_fails_is_stored_one_completion_at_a_time,
+        completions_of_one_execution_apply_in_order,
+        completions_of_one_execution_count_together,
     ],
     workflows: [
         drafts_and_versions,

@@ -200,8 +200,9 @@ pub async fn fan_out_joins_after_the_last_instance(db: Db) {
     assert_eq!(bodies.len(), 3);
     let instances: HashSet<&str> = bodies.iter().map(|b| b.instance.as_str()).collect();
     assert_eq!(instances, HashSet::from(["0", "1", "2"]));
-    let keys: HashSet<&str> = bodies.iter().map(|b| b.idempotency_key.as_str()).collect();
-    assert_eq!(keys.len(), 3, "each instance has its own key");
+    let mut keys: Vec<String> = bodies.iter().map(|b| b.idempotency_key.clone()).collect();
+    keys.sort();
+    assert_eq!(keys, (0..3).map(|i| format!("{id}:body:{i}")).collect::<Vec<_>>(), "each instance has its own key");
     for (n, body) in bodies.iter().enumerate() {
         let mut c = done(body, json!(n));
         c.join = Some(Join {
@@ -555,4 +556,149 @@ pub async fn old_executions_are_purged(db: Db) {
     }
     assert_eq!(s.get_execution(p, running).await.unwrap().status, ExecutionStatus::Executing);
     assert_eq!(s.execution_steps(p, running).await.unwrap().len(), 2);
+}
+
+pub async fn completions_commit_together_each_fenced(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    for _ in 0..4 {
+        s.start_execution(execution(p, &["a"]), t).await.unwrap();
+    }
+    let mut claimed = claim(s, t, 10).await;
+    assert_eq!(claimed.len(), 4);
+    // The third one's worker froze: its step went back to the queue and to
+    // another worker, which holds it now.
+    s.reap(at(t, 31), 3, 100).await.unwrap();
+    let mut fresh = claim(s, at(t, 32), 10).await;
+    assert_eq!(fresh.len(), 4, "every lease had expired");
+    let stale = claimed.remove(2);
+    fresh.retain(|f| f.id != stale.id);
+    let mut batch: Vec<Completion> = fresh
+        .iter()
+        .map(|step| {
+            let mut c = done(step, json!({"step": step.id.to_string()}));
+            c.next = vec![NewStep::new("b", "ACTION/REQUEST")];
+            c
+        })
+        .collect();
+    let mut from_stale = done(&stale, json!("stale"));
+    from_stale.next = vec![NewStep::new("from-stale", "ACTION/REQUEST")];
+    batch.insert(1, from_stale);
+    // One that fails its checks: a fan-out with instances queues them.
+    let mut invalid = done(&fresh[0], Value::Null);
+    invalid.outcome = Outcome::FannedOut { input: json!({}), output: json!([1]), instances: 1 };
+    batch.push(invalid);
+
+    let results = s.complete_steps(batch, at(t, 33)).await;
+    assert_eq!(results.len(), 5);
+    assert!(results[0].is_ok() && results[2].is_ok() && results[3].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(Error::LeaseLost)), "{:?}", results[1]);
+    assert!(matches!(results[4], Err(Error::Invalid(_))), "{:?}", results[4]);
+
+    // The fresh completions are stored with their successors; the stale
+    // one wrote nothing (its step is still the other worker's).
+    for step in &fresh {
+        let rows = s.execution_steps(p, step.execution).await.unwrap();
+        let a = rows.iter().find(|r| r.step == "a").unwrap();
+        assert_eq!((a.state, a.output.clone()), (StepState::Succeeded, Some(json!({"step": step.id.to_string()}))));
+        assert!(rows.iter().any(|r| r.step == "b" && r.state == StepState::Queued && r.prev == Some(a.id)));
+    }
+    let rows = s.execution_steps(p, stale.execution).await.unwrap();
+    let a = rows.iter().find(|r| r.step == "a").unwrap();
+    assert_eq!((a.state, a.output.as_ref()), (StepState::Running, None));
+    assert!(!rows.iter().any(|r| r.step == "from-stale"));
+    let next = claim(s, at(t, 34), 10).await;
+    assert_eq!(next.iter().filter(|c| c.step == "b").count(), 3, "{next:?}");
+    assert_eq!(next.len(), 3, "the stale step's successor was never queued");
+}
+
+pub async fn a_batch_that_fails_is_stored_one_completion_at_a_time(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    for _ in 0..3 {
+        s.start_execution(execution(p, &["a"]), t).await.unwrap();
+    }
+    let claimed = claim(s, t, 10).await;
+    let mut batch: Vec<Completion> = claimed
+        .iter()
+        .map(|step| {
+            let mut c = done(step, json!("ok"));
+            c.next = vec![NewStep::new("b", "ACTION/REQUEST")];
+            c
+        })
+        .collect();
+    // The middle one passes the checks but fails half-way in the database:
+    // its step row is written before its join finds no fan-out waiting.
+    batch[1].join =
+        Some(Join { step: "no-such-fan-out".into(), instance: String::new(), then: vec![], finish: None, outer: None });
+    let results = s.complete_steps(batch, t).await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(Error::Invalid(_))), "{:?}", results[1]);
+    for (n, step) in claimed.iter().enumerate() {
+        let rows = s.execution_steps(p, step.execution).await.unwrap();
+        let a = rows.iter().find(|r| r.step == "a").unwrap();
+        if n == 1 {
+            // Rolled back whole: the step is still leased, nothing queued.
+            assert_eq!((a.state, rows.len()), (StepState::Running, 2));
+        } else {
+            assert_eq!((a.state, rows.len()), (StepState::Succeeded, 3));
+        }
+    }
+    // The failed one can still be completed by its worker.
+    s.complete_steps(vec![done(&claimed[1], json!("later"))], t).await.remove(0).unwrap();
+}
+
+pub async fn completions_of_one_execution_apply_in_order(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["a", "b", "c"]), t).await.unwrap();
+    let claimed = claim(s, t, 2).await;
+    let mut failing = done(&claimed[0], Value::Null);
+    failing.outcome = Outcome::Failed { input: json!({}), error: json!({"message": "no"}) };
+    failing.execution = Some(ExecutionStatus::Failed);
+    // The second ends after the first failed the execution: a straggler.
+    let mut straggler = done(&claimed[1], json!("late"));
+    straggler.next = vec![NewStep::new("d", "ACTION/REQUEST")];
+    let results = s.complete_steps(vec![failing, straggler], t).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let e = s.get_execution(p, id).await.unwrap();
+    assert_eq!((e.status, e.tasks), (ExecutionStatus::Failed, 2));
+    let rows = s.execution_steps(p, id).await.unwrap();
+    let state = |name: &str| rows.iter().find(|r| r.step == name).map(|r| r.state);
+    assert_eq!(state(&claimed[1].step), Some(StepState::Succeeded));
+    assert_eq!(state("d"), None, "a straggler queues nothing");
+    assert!(claim(s, t, 10).await.is_empty(), "the third step was cancelled");
+    assert!(s.complete_steps(vec![], t).await.is_empty());
+}
+
+pub async fn completions_of_one_execution_count_together(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["a", "b"]), t).await.unwrap();
+    let mut claimed = claim(s, t, 2).await;
+    claimed.sort_by(|x, y| x.step.cmp(&y.step));
+    let (a, b) = (&claimed[0], &claimed[1]);
+    let mut from_a = done(a, json!("a"));
+    (from_a.tasks, from_a.response) = (2, Some(json!({"from": "a"})));
+    from_a.next = vec![NewStep::new("c", "ACTION/REQUEST")];
+    let mut from_b = done(b, json!("b"));
+    (from_b.tasks, from_b.response) = (3, Some(json!({"from": "b"})));
+    from_b.next = vec![NewStep::new("d", "ACTION/REQUEST"), NewStep::new("e", "ACTION/REQUEST").in_instance("0")];
+    let results = s.complete_steps(vec![from_a, from_b], t).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let e = s.get_execution(p, id).await.unwrap();
+    assert_eq!((e.tasks, e.response), (5, Some(json!({"from": "b"}))), "tasks add up; the last response stays");
+    let rows = s.execution_steps(p, id).await.unwrap();
+    let order: Vec<&str> = rows.iter().map(|r| r.step.as_str()).collect();
+    assert_eq!(order, ["trigger", "a", "b", "c", "d", "e"], "numbered in the completions' order");
+    let row = |name: &str| rows.iter().find(|r| r.step == name).unwrap();
+    assert_eq!((row("c").prev, row("d").prev, row("e").prev), (Some(a.id), Some(b.id), Some(b.id)));
+    assert_eq!(row("c").idempotency_key, format!("{id}:c"));
+    assert_eq!(row("e").idempotency_key, format!("{id}:e:0"));
+    assert_eq!(row("e").instance, "0");
+    assert_eq!(claim(s, t, 10).await.len(), 3);
 }

@@ -73,3 +73,44 @@ async fn a_write_cancelled_at_any_point_leaves_the_writer_usable() {
     }
     store.close().await;
 }
+
+/// A claim commits without a flush (`synchronous=NORMAL` for its
+/// transaction): however it ends, even dropped half-way, the writer is
+/// back at FULL before any other write gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_leave_the_writer_durable() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("weft.db")).await.expect("open");
+    store.migrate().await.expect("migrate");
+    let p = project(&store, "P").await.id;
+    let start = || weft_store::NewExecution {
+        project: p,
+        workflow: weft_store::WorkflowId::new(),
+        version: 1,
+        integration: "slack".into(),
+        user: None,
+        credential: None,
+        trigger_step: "trigger".into(),
+        trigger_kind: "TRIGGER/APP_EVENT".into(),
+        trigger_output: serde_json::json!({}),
+        first: vec![weft_store::NewStep::new("a", "ACTION/REQUEST")],
+    };
+    let (lease, deadline) = (Duration::from_secs(30), Duration::from_secs(600));
+    let now = time::OffsetDateTime::now_utc();
+    store.start_execution(start(), now).await.expect("start");
+    assert_eq!(store.claim_steps(now, lease, deadline, 10).await.expect("claim").len(), 1);
+    assert_eq!(store.writer_pragmas().await.expect("pragmas").synchronous, 2, "after a claim");
+    // Claims dropped at every stage they can be dropped at.
+    for micros in [0, 10, 50, 100, 200, 500, 1000, 2000] {
+        store.start_execution(start(), now).await.expect("start");
+        let claim = store.claim_steps(now, lease, deadline, 10);
+        let _ = tokio::time::timeout(Duration::from_micros(micros), claim).await;
+        assert_eq!(
+            store.writer_pragmas().await.expect("pragmas").synchronous,
+            2,
+            "after a claim dropped at {micros} µs"
+        );
+    }
+    store.close().await;
+}

@@ -6,11 +6,15 @@
 //! time; throughput with one task per core for a fixed time.
 //!
 //! `proxy`: Weft's proxy against nginx and the bare provider; see [`proxy`].
+//!
+//! `queue`: the durable queue and the workflow engine on SQLite and
+//! PostgreSQL; see [`queue`].
 
 mod proxy;
+mod queue;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,17 +39,32 @@ fn main() -> anyhow::Result<()> {
     let (Some(name), Some(out)) = (args.first(), args.get(1)) else {
         anyhow::bail!("usage: bench <name> <output.json>");
     };
-    let figures = match name.as_str() {
-        "plugin-call" => plugin_echo_call()?,
-        "proxy" => proxy::run()?,
+    let (figures, details) = match name.as_str() {
+        "plugin-call" => (plugin_echo_call()?, Map::new()),
+        "proxy" => (proxy::run()?, Map::new()),
+        "queue" => queue::run(&args[2..])?,
         other => anyhow::bail!("unknown benchmark {other:?}"),
     };
-    let report = json!({ "bench": name, "figures": figures });
+    let mut report = json!({ "bench": name, "figures": figures });
+    if let Some(fields) = report.as_object_mut() {
+        fields.extend(details);
+    }
     let out = PathBuf::from(out);
     std::fs::write(&out, serde_json::to_vec_pretty(&report)?)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     println!("written to {}", out.display());
     Ok(())
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -35,6 +35,7 @@ mod setup;
 
 pub use servers::{MOCK_PROVIDER, WEFT, mock_provider, weft};
 
+use super::median;
 use anyhow::Context;
 use hyper::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use load::{Outcome, Shape, Target};
@@ -145,17 +146,6 @@ pub fn run() -> anyhow::Result<Value> {
 /// Weft's throughput at c32 as a fraction of nginx's, in one round.
 fn ratio(nginx: &Measured, weft: &Measured) -> f64 {
     weft.c32.rps / nginx.c32.rps
-}
-
-/// The median of `values` (the mean of the middle two for an even count).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => values[n / 2],
-        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
 }
 
 impl Rig {

@@ -1,0 +1,171 @@
+//! PostgreSQL stores most completions in one statement, however many there
+//! are: each is a round trip otherwise (a statement for the step's row, one
+//! for its execution, one per successor, and the transaction's own), and
+//! round trips, not the disk, were what bounded PostgreSQL's steps per
+//! second (the `queue` benchmark measures it).
+//!
+//! The statement takes the completions as arrays, one element each, and
+//! their successors as arrays of their own that name their completion. Its
+//! parts do what [`complete`](super) does, set-wise: the fence (a stale
+//! completion's row does not match, and nothing else of it is written),
+//! each execution's tasks, response and successor count under its row
+//! lock (several completions of one execution count together, in order),
+//! and the successors, numbered per execution in the completions' order,
+//! while the execution runs. It returns the step rows it fenced.
+//!
+//! It serves the completions that only write their own row, count tasks and
+//! queue successors ([`PgStore::set_based`]): a retry, a fan-out instance's
+//! end (a join) and a change of the execution's status take the general
+//! path, after it, in the same transaction.
+
+use super::{Completion, Error, Outcome, PgStore, Result, Written};
+use crate::rows::Ts;
+use serde_json::Value;
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// `$1`..`$12`: the completions (id, project, token, state, input, output,
+/// error, pending, ended at, tasks, response, successor count); `$13`..`$19`:
+/// the successors (their completion's 1-based position, their 1-based
+/// position among its successors, id, step, instance, kind, run after);
+/// `$20`: now.
+const COMPLETE_SET: &str = concat!(
+    "WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], \
+     $7::jsonb[], $8::int4[], $9::timestamptz[], $10::int8[], $11::jsonb[], $12::int8[]) WITH ORDINALITY \
+     AS d(id, project_id, token, state, input, output, error, pending, ended_at, tasks, response, n, ord)), \
+     fenced AS (UPDATE steps s SET state = d.state, input = d.input, output = d.output, error = d.error, \
+     pending = d.pending, ended_at = d.ended_at, lease_token = NULL, lease_until = NULL, deadline = NULL \
+     FROM d WHERE s.id = d.id AND s.project_id = d.project_id AND s.lease_token = d.token AND s.state = 'running' \
+     RETURNING s.id, s.execution_id), \
+     per_execution AS (SELECT f.execution_id, sum(d.tasks) AS tasks, sum(d.n) AS n, \
+     (array_agg(d.response ORDER BY d.ord DESC) FILTER (WHERE d.response IS NOT NULL))[1] AS response \
+     FROM fenced f JOIN d ON d.id = f.id GROUP BY f.execution_id), \
+     counted AS (UPDATE executions e SET tasks = e.tasks + p.tasks, response = COALESCE(p.response, e.response), \
+     queued = CASE WHEN e.status IN ('SUCCEEDED', 'FAILED') THEN e.queued ELSE e.queued + p.n END \
+     FROM per_execution p WHERE e.id = p.execution_id RETURNING e.id, e.status, e.queued, p.n), \
+     x AS (SELECT * FROM unnest($13::int8[], $14::int8[], $15::uuid[], $16::text[], $17::text[], $18::text[], \
+     $19::timestamptz[]) AS x(owner, k, id, step, instance, kind, run_after)), \
+     queued AS (INSERT INTO steps (id, project_id, execution_id, seq, step, instance, kind, prev, state, run_after, \
+     idempotency_key, created_at) \
+     SELECT x.id, d.project_id, c.id, c.queued - c.n + row_number() OVER (PARTITION BY c.id ORDER BY d.ord, x.k), \
+     x.step, x.instance, x.kind, d.id, 'queued', COALESCE(x.run_after, $20), ",
+    idempotency_key_sql!("c.id", "x.step", "x.instance"),
+    ", $20 FROM x JOIN d ON d.ord = x.owner JOIN fenced f ON f.id = d.id JOIN counted c ON c.id = f.execution_id \
+     WHERE c.status NOT IN ('SUCCEEDED', 'FAILED') \
+     ON CONFLICT (execution_id, step, instance) DO NOTHING) \
+     SELECT id FROM fenced"
+);
+
+/// The completions' columns, one vector per array parameter.
+#[derive(Default)]
+struct Columns<'a> {
+    id: Vec<Uuid>,
+    project: Vec<Uuid>,
+    token: Vec<Uuid>,
+    state: Vec<&'static str>,
+    input: Vec<Option<Json<&'a Value>>>,
+    output: Vec<Option<Json<&'a Value>>>,
+    error: Vec<Option<Json<&'a Value>>>,
+    pending: Vec<Option<i32>>,
+    ended_at: Vec<Option<OffsetDateTime>>,
+    tasks: Vec<i64>,
+    response: Vec<Option<Json<&'a Value>>>,
+    n: Vec<i64>,
+}
+
+/// The successors' columns.
+#[derive(Default)]
+struct Successors<'a> {
+    owner: Vec<i64>,
+    k: Vec<i64>,
+    id: Vec<Uuid>,
+    step: Vec<&'a str>,
+    instance: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    run_after: Vec<Option<OffsetDateTime>>,
+}
+
+impl PgStore {
+    /// Whether [`PgStore::complete_set`] stores `c`: it only writes its own
+    /// row, counts tasks and queues successors.
+    pub(super) fn set_based(c: &Completion) -> bool {
+        !matches!(c.outcome, Outcome::Retry { .. }) && c.join.is_none() && c.execution.is_none()
+    }
+
+    /// Stores the set-based completions among `completions` whose result
+    /// is not set yet, in one statement on `conn`, and sets their results
+    /// (a stale one: [`Error::LeaseLost`]).
+    pub(super) async fn complete_set(
+        conn: &mut PgConnection,
+        completions: &[Completion],
+        results: &mut [Option<Result<()>>],
+        now: Ts,
+    ) -> Result<()> {
+        let mut cols = Columns::default();
+        let mut next = Successors::default();
+        let mut taken = Vec::new();
+        for (i, c) in completions.iter().enumerate() {
+            if results[i].is_some() || !Self::set_based(c) {
+                continue;
+            }
+            let w = Written::of(&c.outcome)?;
+            let n = i64::try_from(c.next.len()).map_err(|_| Error::Invalid("too many steps".into()))?;
+            taken.push(i);
+            cols.id.push(c.id.as_uuid());
+            cols.project.push(c.project.as_uuid());
+            cols.token.push(c.token);
+            cols.state.push(w.state.as_str());
+            cols.input.push(w.input.map(Json));
+            cols.output.push(w.output.map(Json));
+            cols.error.push(w.error.map(Json));
+            cols.pending.push(w.pending);
+            cols.ended_at.push(w.ended_at(now).map(|t| t.0));
+            cols.tasks.push(i64::from(c.tasks));
+            cols.response.push(c.response.as_ref().map(Json));
+            cols.n.push(n);
+            let owner = i64::try_from(taken.len()).unwrap_or(i64::MAX);
+            for (k, s) in (1..).zip(&c.next) {
+                next.owner.push(owner);
+                next.k.push(k);
+                next.id.push(Uuid::new_v4());
+                next.step.push(&s.step);
+                next.instance.push(&s.instance);
+                next.kind.push(&s.kind);
+                next.run_after.push(s.run_after);
+            }
+        }
+        if taken.is_empty() {
+            return Ok(());
+        }
+        let fenced: Vec<Uuid> = sqlx::query_scalar(COMPLETE_SET)
+            .bind(&cols.id)
+            .bind(&cols.project)
+            .bind(&cols.token)
+            .bind(&cols.state)
+            .bind(&cols.input)
+            .bind(&cols.output)
+            .bind(&cols.error)
+            .bind(&cols.pending)
+            .bind(&cols.ended_at)
+            .bind(&cols.tasks)
+            .bind(&cols.response)
+            .bind(&cols.n)
+            .bind(&next.owner)
+            .bind(&next.k)
+            .bind(&next.id)
+            .bind(&next.step)
+            .bind(&next.instance)
+            .bind(&next.kind)
+            .bind(&next.run_after)
+            .bind(now)
+            .fetch_all(conn)
+            .await?;
+        for i in taken {
+            let stored = fenced.contains(&completions[i].id.as_uuid());
+            results[i] = Some(if stored { Ok(()) } else { Err(Error::LeaseLost) });
+        }
+        Ok(())
+    }
+}
