@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft_catalog::{ApiKeyLocation, AuthScheme, Provider};
+use weft_catalog::{ApiKeyLocation, AuthScheme, ClientAuth, Provider};
 use weft_tests::mock_auth::{MockAuthServer, browser, url_param};
 use weft_tests::mock_catalog::{CatalogApi, Expect, Stand, profile_document};
 
@@ -87,6 +87,19 @@ async fn connect_and_proxy(cx: &Ctx, p: &Provider) -> Result<(), String> {
         other => return Err(format!("a catalog provider with {other:?}")),
     };
 
+    // The app's client authenticated at the token endpoint as the definition says.
+    let client_auth = match &p.auth {
+        AuthScheme::Oauth2 { client_auth, .. } => Some((format!("client-{}", p.id), *client_auth)),
+        AuthScheme::Oauth2ClientCredentials { client_auth, .. } => Some((format!("cc-{}", p.id), *client_auth)),
+        _ => None,
+    };
+    if let Some((client, expected)) = client_auth {
+        let used = client_auth_used(&cx.auth, &client);
+        if used != [expected] {
+            return Err(format!("the token requests authenticated as {used:?}, not {expected:?}"));
+        }
+    }
+
     // The connection test ran with the credential, and named the account.
     let hits = cx.api.hits_of(&p.id);
     if let Some(path) = &test_path
@@ -109,6 +122,25 @@ async fn connect_and_proxy(cx: &Ctx, p: &Provider) -> Result<(), String> {
         return Err(format!("the provider saw {probe:?}"));
     }
     Ok(())
+}
+
+/// How each `/token` request of `client` authenticated it: HTTP basic, or
+/// `client_id` and `client_secret` in the form.
+fn client_auth_used(auth: &MockAuthServer, client: &str) -> Vec<ClientAuth> {
+    let basic = |r: &weft_tests::mock_auth::AuthRecord| {
+        let encoded = r.header("authorization")?.strip_prefix("Basic ")?;
+        let decoded = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).ok()?).ok()?;
+        decoded.split_once(':').map(|(id, _)| id == client)
+    };
+    auth.log()
+        .iter()
+        .filter(|r| r.path == "/token")
+        .filter_map(|r| match (basic(r), r.form_value("client_id"), r.form_value("client_secret")) {
+            (Some(true), _, None) => Some(ClientAuth::Basic),
+            (None, Some(id), Some(_)) if id == client => Some(ClientAuth::Post),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Where the scheme puts the secret the user submits (or, for OAuth, the
