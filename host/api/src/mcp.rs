@@ -5,18 +5,17 @@
 //!
 //! The server is stateless: each POST carries one JSON-RPC message and is
 //! answered with one JSON body (a notification with 202 and none); it opens
-//! no server-to-client stream (`GET` is 405) and keeps no session. It
+//! no server-to-client stream (a `GET` is 405) and keeps no session. It
 //! speaks `initialize`, `ping`, `tools/list` (annotated read-only or
 //! destructive from the action's declared effect) and `tools/call`, which
 //! runs the action as ActionKit does ([`crate::actions::run_for`]): a
 //! refused or failed call is a tool result with `isError` and the error
 //! shape as its text, so an agent can read what to change.
 
-use crate::extract::Path;
+use crate::extract::{Json, Path};
 use crate::routes::{Access, Routes};
 use crate::user_token::User;
 use crate::{ApiError, AppState};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
@@ -29,18 +28,10 @@ const MCP: &str = "/projects/{projectId}/mcp";
 const PROTOCOL_VERSIONS: [&str; 3] = ["2025-06-18", "2025-03-26", "2024-11-05"];
 
 pub(crate) fn routes() -> Routes {
-    Routes::new()
-        .add(Method::POST, MCP, Access::User, "MCP (Streamable HTTP): the user's actions as tools", post)
-        .add(Method::GET, MCP, Access::User, "MCP: no server-to-client stream is offered (405)", no_stream)
-        .add(Method::DELETE, MCP, Access::User, "MCP: ends nothing (the server keeps no session)", no_session)
-}
-
-async fn no_stream(_user: User, Path(_): Path<String>) -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, [(http::header::ALLOW, "POST")]).into_response()
-}
-
-async fn no_session(_user: User, Path(_): Path<String>) -> StatusCode {
-    StatusCode::NO_CONTENT
+    // POST only: a GET (the server-to-client stream, which is not offered)
+    // and a DELETE (the end of a session, which is not kept) are answered
+    // 405 like any method a route does not have.
+    Routes::new().add(Method::POST, MCP, Access::User, "MCP (Streamable HTTP): the user's actions as tools", post)
 }
 
 /// A JSON-RPC error answer.
@@ -48,10 +39,10 @@ fn rpc_error(id: Value, code: i64, message: impl Into<String>) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
 }
 
-async fn post(State(state): State<AppState>, user: User, Path(_): Path<String>, body: Bytes) -> Response {
-    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
-        return answer(rpc_error(Value::Null, -32700, "the body is not JSON"));
-    };
+async fn post(State(state): State<AppState>, user: User, Path(_): Path<String>, body: Json<Value>) -> Response {
+    // A body that is not JSON is refused in the error shape like on every
+    // route (400, or 415 for another content type).
+    let Json(message) = body;
     if message.is_array() {
         return answer(rpc_error(Value::Null, -32600, "batches are not accepted; send one message per request"));
     }
