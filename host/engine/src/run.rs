@@ -217,8 +217,15 @@ impl Engine {
         self.wake.notify_one();
     }
 
+    /// A worker: claims a batch, runs its steps side by side (each renewing
+    /// its own lease), hands each completion over as its step ends, and
+    /// claims the next batch while the store still holds those completions
+    /// (at most one batch waits to be stored, which bounds the completions
+    /// in flight): under load the committer always has the completions of
+    /// every worker to store together.
     async fn work(&self, worker: usize, mut stop: tokio::sync::watch::Receiver<bool>, completer: commit::Completer) {
         let s = &self.deps.settings;
+        let mut storing = Vec::new();
         while !*stop.borrow() {
             let claimed = self.deps.store.claim_steps(now(), s.lease, s.step_deadline, s.batch).await;
             let steps = match claimed {
@@ -229,6 +236,7 @@ impl Engine {
                 }
             };
             if steps.is_empty() {
+                settle(std::mem::take(&mut storing)).await;
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(s.poll) => {}
@@ -240,28 +248,14 @@ impl Engine {
                 // More may be waiting.
                 self.wake();
             }
-            // Each completion is handed over as its step ends; the batch's
-            // are awaited before the next claim, which bounds the
-            // completions in flight.
-            let mut handed = Vec::with_capacity(steps.len());
-            for step in steps {
-                if let Some(stored) = self.run_step(&step, &completer).await {
-                    handed.push((step, stored));
-                }
-            }
-            for (step, stored) in handed {
-                match stored.result().await {
-                    Ok(()) => {}
-                    // Another worker has it now (this one was too slow):
-                    // its completion is the one that counts.
-                    Err(weft_store::Error::LeaseLost) => tracing::warn!(
-                        step = %step.step, execution = %step.execution,
-                        "a step's lease was lost before it completed"
-                    ),
-                    Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
-                }
-            }
+            let ran = steps.into_iter().map(|step| async {
+                let stored = self.run_step(&step, &completer).await;
+                stored.map(|stored| (step, stored))
+            });
+            let handed = futures::future::join_all(ran).await.into_iter().flatten().collect();
+            settle(std::mem::replace(&mut storing, handed)).await;
         }
+        settle(storing).await;
     }
 
     /// The reaper: gives the steps of dead workers back to the queue.
@@ -356,9 +350,8 @@ impl Engine {
         let ran = execute::run(self, &plan, step).await;
         completion.tasks = ran.tasks;
         completion.response = ran.response;
-        let def = plan.step(&step.step).cloned();
         let (continue_on_error, auto_retry) =
-            def.as_ref().map(|d| (d.continue_workflow_on_error, d.auto_retry)).unwrap_or((false, false));
+            plan.step(&step.step).map(|d| (d.continue_workflow_on_error, d.auto_retry)).unwrap_or((false, false));
         let next = match ran.result {
             Ok(Ran { outcome, next }) => {
                 completion.outcome = outcome;
@@ -389,6 +382,23 @@ impl Engine {
             Err(e) => return fail(completion, Value::Null, &format!("the plan cannot go on: {e}")),
         }
         completion
+    }
+}
+
+/// Waits until the completions a worker handed over are stored, and says
+/// what became of those that were not.
+async fn settle(handed: Vec<(ClaimedStep, commit::Stored)>) {
+    for (step, stored) in handed {
+        match stored.result().await {
+            Ok(()) => {}
+            // Another worker has it now (this one was too slow): its
+            // completion is the one that counts.
+            Err(weft_store::Error::LeaseLost) => tracing::warn!(
+                step = %step.step, execution = %step.execution,
+                "a step's lease was lost before it completed"
+            ),
+            Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
+        }
     }
 }
 
