@@ -23,16 +23,14 @@ mod permissions;
 mod retention;
 mod trigger;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, broadcast};
-use weft_store::{
-    ClaimedStep, Completion, ExecutionId, ExecutionStatus, Join, NewStep, Outcome, StepRunId, Store, WorkflowId,
-};
+use weft_store::{ClaimedStep, Completion, ExecutionId, ExecutionStatus, Join, NewStep, Outcome, Store, WorkflowId};
 
 use crate::plan::{Next, Plan, Queued};
 
@@ -228,8 +226,15 @@ impl Engine {
         self.wake.notify_one();
     }
 
+    /// A worker: claims a batch, runs its steps side by side (each renewing
+    /// its own lease), hands each completion over as its step ends, and
+    /// claims the next batch while the store still holds those completions
+    /// (at most one batch waits to be stored, which bounds the completions
+    /// in flight): under load the committer always has the completions of
+    /// every worker to store together.
     async fn work(&self, worker: usize, mut stop: tokio::sync::watch::Receiver<bool>, completer: commit::Completer) {
         let s = &self.deps.settings;
+        let mut storing = Vec::new();
         while !*stop.borrow() {
             let claimed = self.deps.store.claim_steps(now(), s.lease, s.step_deadline, s.batch).await;
             let steps = match claimed {
@@ -240,6 +245,7 @@ impl Engine {
                 }
             };
             if steps.is_empty() {
+                settle(std::mem::take(&mut storing)).await;
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(s.poll) => {}
@@ -251,93 +257,14 @@ impl Engine {
                 // More may be waiting.
                 self.wake();
             }
-            // Each completion is handed over as its step ends; the batch's
-            // are awaited before the next claim, which bounds the
-            // completions in flight.
-            for (step, stored) in self.run_batch(steps, &completer).await {
-                match stored.result().await {
-                    Ok(()) => {}
-                    // Another worker has it now (this one was too slow):
-                    // its completion is the one that counts.
-                    Err(weft_store::Error::LeaseLost) => tracing::warn!(
-                        step = %step.step, execution = %step.execution,
-                        "a step's lease was lost before it completed"
-                    ),
-                    Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
-                }
-            }
+            let ran = steps.into_iter().map(|step| async {
+                let stored = self.run_step(&step, &completer).await;
+                stored.map(|stored| (step, stored))
+            });
+            let handed = futures::future::join_all(ran).await.into_iter().flatten().collect();
+            settle(std::mem::replace(&mut storing, handed)).await;
         }
-    }
-
-    /// Runs a claimed batch one step at a time, handing each completion to
-    /// `completer`; returns the steps handed over with their pending
-    /// stores. The steps waiting their turn keep their leases meanwhile:
-    /// left to expire, the reaper would hand them to another worker and
-    /// count a crash restart (failing the step at `max_restarts`) while
-    /// this worker still means to run them. A waiting step whose lease is
-    /// gone (this process was frozen or stalled past it) is skipped:
-    /// another worker has it.
-    async fn run_batch(
-        &self,
-        steps: Vec<ClaimedStep>,
-        completer: &commit::Completer,
-    ) -> Vec<(ClaimedStep, commit::Stored)> {
-        let lease = self.deps.settings.lease;
-        let mut handed = Vec::with_capacity(steps.len());
-        let mut waiting: VecDeque<ClaimedStep> = steps.into();
-        let lost = Mutex::new(HashSet::new());
-        let renew_at = Mutex::new(tokio::time::Instant::now() + lease / 3);
-        while let Some(step) = waiting.pop_front() {
-            if lost.lock().unwrap_or_else(|p| p.into_inner()).contains(&step.id) {
-                continue;
-            }
-            // The last renewal's leases ran out (renewals stopped): ask
-            // before calling out for a step another worker may be running.
-            let renewed = *renew_at.lock().unwrap_or_else(|p| p.into_inner()) - lease / 3;
-            let lapsed = tokio::time::Instant::now() > renewed + lease;
-            if lapsed
-                && let Err(weft_store::Error::LeaseLost) =
-                    self.deps.store.heartbeat(step.project, step.id, step.lease.token, now(), lease).await
-            {
-                continue;
-            }
-            let stored = tokio::select! {
-                stored = self.run_step(&step, completer) => stored,
-                () = self.keep_leases(&waiting, &lost, &renew_at) => None,
-            };
-            if let Some(stored) = stored {
-                handed.push((step, stored));
-            }
-        }
-        handed
-    }
-
-    /// Renews the leases of `waiting` every third of a lease, counted from
-    /// the batch's claim; records those it finds lost. Never returns. The
-    /// next renewal is set once all of `waiting` are renewed, so a renewal
-    /// cut short (the running step ended) is redone.
-    async fn keep_leases(
-        &self,
-        waiting: &VecDeque<ClaimedStep>,
-        lost: &Mutex<HashSet<StepRunId>>,
-        renew_at: &Mutex<tokio::time::Instant>,
-    ) {
-        let lease = self.deps.settings.lease;
-        loop {
-            let at = *renew_at.lock().unwrap_or_else(|p| p.into_inner());
-            tokio::time::sleep_until(at).await;
-            let renewing = tokio::time::Instant::now();
-            for step in waiting {
-                if lost.lock().unwrap_or_else(|p| p.into_inner()).contains(&step.id) {
-                    continue;
-                }
-                let renewed = self.deps.store.heartbeat(step.project, step.id, step.lease.token, now(), lease).await;
-                if let Err(weft_store::Error::LeaseLost) = renewed {
-                    lost.lock().unwrap_or_else(|p| p.into_inner()).insert(step.id);
-                }
-            }
-            *renew_at.lock().unwrap_or_else(|p| p.into_inner()) = renewing + lease / 3;
-        }
+        settle(storing).await;
     }
 
     /// The reaper: gives the steps of dead workers back to the queue.
@@ -432,9 +359,8 @@ impl Engine {
         let ran = execute::run(self, &plan, step).await;
         completion.tasks = ran.tasks;
         completion.response = ran.response;
-        let def = plan.step(&step.step).cloned();
         let (continue_on_error, auto_retry) =
-            def.as_ref().map(|d| (d.continue_workflow_on_error, d.auto_retry)).unwrap_or((false, false));
+            plan.step(&step.step).map(|d| (d.continue_workflow_on_error, d.auto_retry)).unwrap_or((false, false));
         let next = match ran.result {
             Ok(Ran { outcome, next }) => {
                 completion.outcome = outcome;
@@ -465,6 +391,23 @@ impl Engine {
             Err(e) => return fail(completion, Value::Null, &format!("the plan cannot go on: {e}")),
         }
         completion
+    }
+}
+
+/// Waits until the completions a worker handed over are stored, and says
+/// what became of those that were not.
+async fn settle(handed: Vec<(ClaimedStep, commit::Stored)>) {
+    for (step, stored) in handed {
+        match stored.result().await {
+            Ok(()) => {}
+            // Another worker has it now (this one was too slow): its
+            // completion is the one that counts.
+            Err(weft_store::Error::LeaseLost) => tracing::warn!(
+                step = %step.step, execution = %step.execution,
+                "a step's lease was lost before it completed"
+            ),
+            Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
+        }
     }
 }
 

@@ -394,11 +394,12 @@ for_both_backends! {
     }
 
     /// Stores the completions whose result is not set yet in one
-    /// transaction, in order, setting each one's result: each run of
+    /// transaction, in order, setting each one's result: runs of
     /// consecutive ones that the backend stores in one statement
-    /// ([`PgStore::complete_set`]) that way, the others one by one. `None`
-    /// when one failed for another reason than its lease, and then nothing
-    /// is stored.
+    /// ([`PgStore::complete_set`]; a run ends with a completion that ends
+    /// its execution) that way, the others one by one. `None` when one
+    /// failed for another reason than its lease, and then nothing is
+    /// stored.
     async fn complete_together(
         db: &Db,
         completions: &[Completion],
@@ -407,12 +408,15 @@ for_both_backends! {
     ) -> Option<()> {
         let mut tx = db.begin_write().await.ok()?;
         let mut run = 0;
-        for i in 0..=completions.len() {
-            let Some(c) = completions.get(i) else {
-                Db::complete_set(&mut tx, &completions[run..], &mut results[run..], at).await.ok()?;
-                break;
-            };
-            if results[i].is_some() || Db::set_based(c) {
+        for (i, c) in completions.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            if Db::set_based(c) {
+                if c.execution.is_some() {
+                    Db::complete_set(&mut tx, &completions[run..=i], &mut results[run..=i], at).await.ok()?;
+                    run = i + 1;
+                }
                 continue;
             }
             Db::complete_set(&mut tx, &completions[run..i], &mut results[run..i], at).await.ok()?;
@@ -424,6 +428,7 @@ for_both_backends! {
                 Err(_) => return None,
             };
         }
+        Db::complete_set(&mut tx, &completions[run..], &mut results[run..], at).await.ok()?;
         tx.commit().await.ok()
     }
 

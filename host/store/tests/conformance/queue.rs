@@ -672,6 +672,24 @@ pub async fn completions_of_one_execution_apply_in_order(db: Db) {
     assert_eq!(state("d"), None, "a straggler queues nothing");
     assert!(claim(s, t, 10).await.is_empty(), "the third step was cancelled");
     assert!(s.complete_steps(vec![], t).await.is_empty());
+
+    // The same with an execution that succeeds: what follows its end in
+    // the batch queues nothing, what precedes it does.
+    let id = s.start_execution(execution(p, &["a", "b", "c"]), t).await.unwrap();
+    let claimed = claim(s, t, 3).await;
+    let mut before = done(&claimed[0], json!(0));
+    before.next = vec![NewStep::new("x", "ACTION/REQUEST")];
+    let mut finishing = done(&claimed[1], json!(1));
+    finishing.execution = Some(ExecutionStatus::Succeeded);
+    let mut after = done(&claimed[2], json!(2));
+    after.next = vec![NewStep::new("y", "ACTION/REQUEST")];
+    let results = s.complete_steps(vec![before, finishing, after], at(t, 5)).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let e = s.get_execution(p, id).await.unwrap();
+    assert_eq!((e.status, e.ended_at, e.tasks), (ExecutionStatus::Succeeded, Some(at(t, 5)), 3));
+    let rows = s.execution_steps(p, id).await.unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r.step.as_str()).collect();
+    assert_eq!(names, ["trigger", "a", "b", "c", "x"], "y followed the end");
 }
 
 pub async fn completions_of_one_execution_count_together(db: Db) {

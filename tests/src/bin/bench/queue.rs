@@ -40,7 +40,11 @@
 //!   likewise.
 //!
 //! Rounds run every measurement back to back, so drift on a shared machine
-//! touches them alike; each round also probes the disk.
+//! touches them alike; each round also probes the disk and notes the
+//! machine's load average (other work on the two cores slows every figure).
+//! `sqlite_claim_ms`, `sqlite_complete_ms` and their `postgres_` twins are
+//! the store's two queue writes timed alone (a claim of one step, without a
+//! flush; a completion, durable), beside `machine`'s one-row commits.
 
 mod measure;
 mod rig;
@@ -136,11 +140,18 @@ async fn rounds(
     let mut rounds = Vec::with_capacity(size.rounds);
     for round in 1..=size.rounds {
         let mut figures = Map::new();
+        figures.insert("load_average_1m".into(), json!(measure::load_average()));
         let dir = quiet[0].1.sqlite_dir().map(ToOwned::to_owned).unwrap_or_else(std::env::temp_dir);
         figures.insert("fdatasync_ms".into(), json!(measure::fdatasync_ms(&dir)?));
         figures.insert("sqlite_commit_ms".into(), json!(measure::sqlite_commit_ms(&dir).await?));
         if let Some(url) = quiet[1].1.postgres_url() {
             figures.insert("postgres_commit_ms".into(), json!(measure::postgres_commit_ms(&url).await?));
+        }
+        for (prefix, rig) in quiet.iter_mut() {
+            let backend = if prefix.is_empty() { "sqlite" } else { "postgres" };
+            let (claim, complete) = measure::store_ms(rig).await?;
+            figures.insert(format!("{backend}_claim_ms"), json!(claim));
+            figures.insert(format!("{backend}_complete_ms"), json!(complete));
         }
         for d in drains.iter_mut() {
             eprintln!("round {round}/{}: {}...", size.rounds, d.figure);
@@ -180,7 +191,7 @@ fn report(size: Size, rounds: &[Map<String, Value>]) -> (Value, Map<String, Valu
     let over = |k: &str| -> Vec<f64> { rounds.iter().filter_map(|r| r.get(k).and_then(Value::as_f64)).collect() };
     let median = |k: &str| super::median(over(k));
     let round3 = |v: f64| (v * 1000.0).round() / 1000.0;
-    let machine_keys = ["fdatasync_ms", "sqlite_commit_ms", "postgres_commit_ms"];
+    let machine_keys = ["fdatasync_ms", "sqlite_commit_ms", "postgres_commit_ms", "load_average_1m"];
     let mut figures = Map::new();
     for (k, _, _) in BUDGETS {
         figures.insert(k.into(), json!(round3(median(k))));

@@ -7,18 +7,23 @@
 //! The statement takes the completions as arrays, one element each, and
 //! their successors as arrays of their own that name their completion. Its
 //! parts do what [`complete`](super) does, set-wise: the fence (a stale
-//! completion's row does not match, and nothing else of it is written),
-//! each execution's tasks, response and successor count under its row
-//! lock (several completions of one execution count together, in order),
-//! and the successors, numbered per execution in the completions' order,
-//! while the execution runs. It returns the step rows it fenced.
+//! completion's row does not match, and nothing else of it is written);
+//! each execution's row locked and read (is it still running?), then its
+//! tasks, response and successor count updated, and its end when a
+//! completion finishes it; the successors, numbered per execution in the
+//! completions' order, while the execution was running. It returns the
+//! step rows it fenced.
 //!
-//! It serves the completions that only write their own row, count tasks and
-//! queue successors ([`PgStore::set_based`]): a retry, a fan-out instance's
-//! end (a join) and a change of the execution's status take the general
-//! path, after it, in the same transaction.
+//! It serves the completions that only write their own row, count tasks,
+//! queue successors or finish their execution as succeeded
+//! ([`PgStore::set_based`]): a retry, a fan-out instance's end (a join) and
+//! a failure (which cancels the execution's queued steps) take the general
+//! path. Completions keep their order: the caller hands over runs of
+//! consecutive set-based ones, each ending at the first that finishes its
+//! execution, so what follows an execution's end in the order never sees
+//! it running.
 
-use super::{Completion, Error, Outcome, PgStore, Result, Written};
+use super::{Completion, Error, ExecutionStatus, Outcome, PgStore, Result, Written};
 use crate::rows::Ts;
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -26,35 +31,40 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// `$1`..`$12`: the completions (id, project, token, state, input, output,
-/// error, pending, ended at, tasks, response, successor count); `$13`..`$19`:
-/// the successors (their completion's 1-based position, their 1-based
-/// position among its successors, id, step, instance, kind, run after);
-/// `$20`: now.
+/// `$1`..`$13`: the completions (id, project, token, state, input, output,
+/// error, pending, ended at, tasks, response, successor count, whether it
+/// finishes its execution); `$14`..`$20`: the successors (their
+/// completion's 1-based position, their 1-based position among its
+/// successors, id, step, instance, kind, run after); `$21`: now.
 const COMPLETE_SET: &str = concat!(
     "WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], \
-     $7::jsonb[], $8::int4[], $9::timestamptz[], $10::int8[], $11::jsonb[], $12::int8[]) WITH ORDINALITY \
-     AS d(id, project_id, token, state, input, output, error, pending, ended_at, tasks, response, n, ord)), \
+     $7::jsonb[], $8::int4[], $9::timestamptz[], $10::int8[], $11::jsonb[], $12::int8[], $13::bool[]) \
+     WITH ORDINALITY AS d(id, project_id, token, state, input, output, error, pending, ended_at, tasks, response, n, \
+     finish, ord)), \
      fenced AS (UPDATE steps s SET state = d.state, input = d.input, output = d.output, error = d.error, \
      pending = d.pending, ended_at = d.ended_at, lease_token = NULL, lease_until = NULL, deadline = NULL \
      FROM d WHERE s.id = d.id AND s.project_id = d.project_id AND s.lease_token = d.token AND s.state = 'running' \
      RETURNING s.id, s.execution_id), \
-     per_execution AS (SELECT f.execution_id, sum(d.tasks) AS tasks, sum(d.n) AS n, \
+     per_execution AS (SELECT f.execution_id, sum(d.tasks) AS tasks, sum(d.n) AS n, bool_or(d.finish) AS finish, \
      (array_agg(d.response ORDER BY d.ord DESC) FILTER (WHERE d.response IS NOT NULL))[1] AS response \
      FROM fenced f JOIN d ON d.id = f.id GROUP BY f.execution_id), \
+     locked AS (SELECT e.id, e.status NOT IN ('SUCCEEDED', 'FAILED') AS running \
+     FROM executions e JOIN per_execution p ON p.execution_id = e.id FOR UPDATE OF e), \
      counted AS (UPDATE executions e SET tasks = e.tasks + p.tasks, response = COALESCE(p.response, e.response), \
-     queued = CASE WHEN e.status IN ('SUCCEEDED', 'FAILED') THEN e.queued ELSE e.queued + p.n END \
-     FROM per_execution p WHERE e.id = p.execution_id RETURNING e.id, e.status, e.queued, p.n), \
-     x AS (SELECT * FROM unnest($13::int8[], $14::int8[], $15::uuid[], $16::text[], $17::text[], $18::text[], \
-     $19::timestamptz[]) AS x(owner, k, id, step, instance, kind, run_after)), \
+     queued = CASE WHEN l.running THEN e.queued + p.n ELSE e.queued END, \
+     status = CASE WHEN l.running AND p.finish THEN 'SUCCEEDED' ELSE e.status END, \
+     ended_at = CASE WHEN l.running AND p.finish THEN $21 ELSE e.ended_at END \
+     FROM per_execution p JOIN locked l ON l.id = p.execution_id WHERE e.id = p.execution_id \
+     RETURNING e.id, e.queued, p.n, l.running), \
+     x AS (SELECT * FROM unnest($14::int8[], $15::int8[], $16::uuid[], $17::text[], $18::text[], $19::text[], \
+     $20::timestamptz[]) AS x(owner, k, id, step, instance, kind, run_after)), \
      queued AS (INSERT INTO steps (id, project_id, execution_id, seq, step, instance, kind, prev, state, run_after, \
      idempotency_key, created_at) \
      SELECT x.id, d.project_id, c.id, c.queued - c.n + row_number() OVER (PARTITION BY c.id ORDER BY d.ord, x.k), \
-     x.step, x.instance, x.kind, d.id, 'queued', COALESCE(x.run_after, $20), ",
+     x.step, x.instance, x.kind, d.id, 'queued', COALESCE(x.run_after, $21), ",
     idempotency_key_sql!("c.id", "x.step", "x.instance"),
-    ", $20 FROM x JOIN d ON d.ord = x.owner JOIN fenced f ON f.id = d.id JOIN counted c ON c.id = f.execution_id \
-     WHERE c.status NOT IN ('SUCCEEDED', 'FAILED') \
-     ON CONFLICT (execution_id, step, instance) DO NOTHING) \
+    ", $21 FROM x JOIN d ON d.ord = x.owner JOIN fenced f ON f.id = d.id JOIN counted c ON c.id = f.execution_id \
+     WHERE c.running ON CONFLICT (execution_id, step, instance) DO NOTHING) \
      SELECT id FROM fenced"
 );
 
@@ -73,6 +83,7 @@ struct Columns<'a> {
     tasks: Vec<i64>,
     response: Vec<Option<Json<&'a Value>>>,
     n: Vec<i64>,
+    finish: Vec<bool>,
 }
 
 /// The successors' columns.
@@ -89,14 +100,17 @@ struct Successors<'a> {
 
 impl PgStore {
     /// Whether [`PgStore::complete_set`] stores `c`: it only writes its own
-    /// row, counts tasks and queues successors.
+    /// row, counts tasks, queues successors or finishes its execution as
+    /// succeeded.
     pub(super) fn set_based(c: &Completion) -> bool {
-        !matches!(c.outcome, Outcome::Retry { .. }) && c.join.is_none() && c.execution.is_none()
+        !matches!(c.outcome, Outcome::Retry { .. })
+            && c.join.is_none()
+            && matches!(c.execution, None | Some(ExecutionStatus::Succeeded))
     }
 
-    /// Stores the set-based completions among `completions` whose result
-    /// is not set yet, in one statement on `conn`, and sets their results
-    /// (a stale one: [`Error::LeaseLost`]).
+    /// Stores `completions` (set-based, in a run as the module docs say),
+    /// those whose result is not set yet, in one statement on `conn`, and
+    /// sets their results (a stale one: [`Error::LeaseLost`]).
     pub(super) async fn complete_set(
         conn: &mut PgConnection,
         completions: &[Completion],
@@ -125,6 +139,7 @@ impl PgStore {
             cols.tasks.push(i64::from(c.tasks));
             cols.response.push(c.response.as_ref().map(Json));
             cols.n.push(n);
+            cols.finish.push(c.execution == Some(ExecutionStatus::Succeeded));
             let owner = i64::try_from(taken.len()).unwrap_or(i64::MAX);
             for (k, s) in (1..).zip(&c.next) {
                 next.owner.push(owner);
@@ -152,6 +167,7 @@ impl PgStore {
             .bind(&cols.tasks)
             .bind(&cols.response)
             .bind(&cols.n)
+            .bind(&cols.finish)
             .bind(&next.owner)
             .bind(&next.k)
             .bind(&next.id)

@@ -155,6 +155,47 @@ async fn wait_end(
     }
 }
 
+/// The median time of the store's two queue writes, each alone: a claim
+/// of one step (committed without a flush) and the completion of one step
+/// (committed durably: its output, its execution's count). `(claim,
+/// complete)` in milliseconds. Runs on a rig whose engine is stopped.
+pub async fn store_ms(rig: &mut Rig) -> anyhow::Result<(f64, f64)> {
+    for _ in 0..PROBES {
+        rig.engine.app_event(rig.event(ONE)).await.context("triggering")?;
+    }
+    let (lease, deadline) = (Duration::from_secs(30), Duration::from_secs(600));
+    let (mut claims, mut completions) = (Vec::with_capacity(PROBES), Vec::with_capacity(PROBES));
+    for _ in 0..PROBES {
+        let t = Instant::now();
+        let mut claimed = rig.store.claim_steps(now(), lease, deadline, 1).await?;
+        claims.push(ms(t.elapsed()));
+        let step = claimed.pop().context("a queued step")?;
+        let completion = weft_store::Completion {
+            project: step.project,
+            id: step.id,
+            token: step.lease.token,
+            outcome: weft_store::Outcome::Succeeded {
+                input: serde_json::json!({}),
+                output: serde_json::json!({"n": 1}),
+            },
+            next: vec![],
+            join: None,
+            // A step in the middle of its workflow (the execution goes on).
+            execution: None,
+            response: None,
+            tasks: 1,
+        };
+        let t = Instant::now();
+        rig.store.complete_step(completion, now()).await?;
+        completions.push(ms(t.elapsed()));
+    }
+    Ok((percentile(&mut claims, 0.5), percentile(&mut completions, 0.5)))
+}
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
 /// Probes of each floor, taken this many times.
 const PROBES: usize = 200;
 
@@ -218,6 +259,14 @@ pub async fn postgres_commit_ms(url: &str) -> anyhow::Result<f64> {
     }
     conn.close().await?;
     Ok(percentile(&mut samples, 0.5))
+}
+
+/// The machine's load average over the last minute (0 when unknown).
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
 }
 
 /// The `p`-quantile of `samples` (sorted in place), nearest rank.
