@@ -219,7 +219,7 @@ pub(crate) async fn run_for(
 /// What `parameters` breaks of `schema`: each problem with its JSON
 /// Pointer and reason. A schema that does not compile is the plugin's
 /// fault, checked at install; here it accepts anything.
-fn invalid_parameters(schema: &Value, parameters: &Value) -> Vec<Problem> {
+pub(crate) fn invalid_parameters(schema: &Value, parameters: &Value) -> Vec<Problem> {
     let Ok(validator) = jsonschema::validator_for(schema) else { return Vec::new() };
     validator
         .iter_errors(parameters)

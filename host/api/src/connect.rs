@@ -308,6 +308,20 @@ async fn uninstall(
         Some(id) => Some(id.parse().map_err(|_| ApiError::not_found("credential not found"))?),
         None => None,
     };
+    // Their trigger subscriptions go first, while the accounts can still
+    // unsubscribe at the provider.
+    let leaving: Vec<CredentialId> = state
+        .store
+        .list_user_credentials(user.project, &user.user.user_id)
+        .await
+        .map_err(crate::store_error)?
+        .into_iter()
+        .filter(|c| c.integration_id == integration && selected.is_none_or(|s| s == c.id))
+        .map(|c| c.id)
+        .collect();
+    if let Err(e) = state.engine.drop_account_subscriptions(user.project, &user.user.user_id, &leaving).await {
+        tracing::warn!(project = %user.project, error = %e, "trigger subscriptions of removed accounts could not be dropped first");
+    }
     let removed = state
         .credentials
         .uninstall(user.project, &user.user.user_id, integration, selected)
@@ -320,6 +334,7 @@ async fn uninstall(
         .accounts_removed(user.project, &user.user.user_id, &integration_type.integration_type, &removed)
         .await
         .map_err(ApiError::internal)?;
+    crate::workflows::sync_subscriptions(&state, user.project, &user.user.user_id).await;
     Ok(Json(json!({ "success": true, "removed": removed.len() })))
 }
 
@@ -330,5 +345,10 @@ async fn uninstall(
 async fn account_usable(state: &AppState, project: weft_store::ProjectId, credential: CredentialId) {
     if let Err(e) = state.engine.integration_enabled(project, credential).await {
         tracing::error!(project = %project, credential = %credential, error = %e, "Integration Enabled workflows could not be started");
+    }
+    // Workflows the user enabled without naming an account listen with
+    // their first usable one, which may be this one now.
+    if let Ok(account) = state.store.get_credential(project, credential).await {
+        crate::workflows::sync_subscriptions(state, project, &account.user_id).await;
     }
 }

@@ -24,6 +24,7 @@ mod sdk;
 mod task_history;
 mod throttle;
 mod user_token;
+pub mod webhooks;
 mod workflows;
 
 pub use context::{CorsPolicy, InvalidOrigin, REQUEST_ID_HEADER};
@@ -81,6 +82,8 @@ pub struct Services {
     pub engine: Arc<weft_engine::Engine>,
     /// The Task History API's requests per project and window.
     pub task_history_quota: Arc<ProjectQuota>,
+    /// The largest webhook delivery accepted, in bytes (413 past it).
+    pub webhook_max_body: usize,
 }
 
 /// The caller's address, when the server was started with connection info.
@@ -130,6 +133,7 @@ fn all_routes() -> routes::Routes {
         .merge(workflows::routes())
         .merge(actions::routes())
         .merge(mcp::routes())
+        .merge(webhooks::routes())
         .merge(admin::routes());
     documented.add(http::Method::GET, "/openapi.json", Access::Public, "This document", serve_openapi)
 }

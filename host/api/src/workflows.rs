@@ -127,7 +127,17 @@ async fn enable(
         return Err(not_permitted());
     }
     state.store.enable_workflow(user.project, id, &user.user.user_id, credential).await.map_err(store_error)?;
+    sync_subscriptions(&state, user.project, &user.user.user_id).await;
     Ok(Json(json!({ "success": true })))
+}
+
+/// Brings the user's Integration trigger subscriptions in line with their
+/// enablements. The change stands either way: a failure is logged, and the
+/// engine's reconcile retries it.
+pub(crate) async fn sync_subscriptions(state: &AppState, project: weft_store::ProjectId, user: &str) {
+    if let Err(e) = state.engine.sync_subscriptions(project, user).await {
+        tracing::warn!(project = %project, error = %e, "integration trigger subscriptions could not be synced; the reconcile retries");
+    }
 }
 
 async fn disable(
@@ -139,6 +149,7 @@ async fn disable(
     // An undeployed workflow may still be turned off.
     let (id, credential) = target(&state, &user, &id, &headers, false).await?;
     state.store.disable_workflow(user.project, id, &user.user.user_id, credential).await.map_err(store_error)?;
+    sync_subscriptions(&state, user.project, &user.user.user_id).await;
     Ok(Json(json!({ "success": true })))
 }
 

@@ -369,7 +369,7 @@ impl Credentials {
     ) -> Result<Credential> {
         let project = auth.integration.project_id;
         let id = replace.unwrap_or_default();
-        let (provider_id, provider_data) = self.test_pending(auth, id, &inputs, &secrets).await?;
+        let (provider_id, provider_data, routing_keys) = self.test_pending(auth, id, &inputs, &secrets).await?;
         let new = NewCredential {
             id,
             integration_id: auth.integration.id,
@@ -388,6 +388,9 @@ impl Credentials {
                 self.store.insert_credential(project, new).await?
             }
         };
+        // What app-wide webhook events name this account by (replacing
+        // what an earlier connection of it reported).
+        self.store.set_routing_keys(project, saved.id, &routing_keys).await?;
         self.sessions.touch();
         tracing::info!(
             project = %project, integration = %auth.integration.integration_type, credential = %saved.id,
@@ -397,18 +400,20 @@ impl Credentials {
     }
 
     /// Tests secrets that are not stored yet: the plugin's
-    /// `test-connection`, or the definition's connection test.
+    /// `test-connection`, or the definition's connection test. Returns the
+    /// account's id, its profile and its routing keys.
     async fn test_pending(
         &self,
         auth: &IntegrationAuth,
         id: CredentialId,
         inputs: &Map<String, Value>,
         secrets: &CredentialSecrets,
-    ) -> Result<(Option<String>, Value)> {
+    ) -> Result<(Option<String>, Value, Vec<String>)> {
         let unsaved = unsaved_credential(id, auth, inputs.clone());
         let session = Session::pending(Arc::new(auth.clone()), unsaved, secrets.clone());
         if auth.origin == Origin::Definition {
-            return self.declarative_test(auth, &session).await;
+            let (account, profile) = self.declarative_test(auth, &session).await?;
+            return Ok((account, profile, Vec::new()));
         }
         let call = HookCall {
             project: auth.integration.project_id,
@@ -418,9 +423,9 @@ impl Credentials {
             http: Some(self.arc()?.grant_pending(session)),
         };
         match self.hooks.test_connection(&auth.provider.id, call).await {
-            Ok(info) => Ok((Some(info.account_id), info.profile)),
+            Ok(info) => Ok((Some(info.account_id), info.profile, info.routing_keys)),
             Err(HookError::Unauthorized(m) | HookError::InvalidInput(m)) => Err(Error::ConnectionTest(trim(&m))),
-            Err(HookError::Unsupported) => Ok((None, Value::Object(Map::new()))),
+            Err(HookError::Unsupported) => Ok((None, Value::Object(Map::new()), Vec::new())),
             Err(e) => {
                 tracing::warn!(provider = %auth.provider.id, error = %e, "test-connection failed");
                 Err(Error::ConnectionTest("the provider could not be reached to verify the account".into()))

@@ -33,6 +33,9 @@ pub struct AccountInfo {
     pub account_id: String,
     /// The account's profile (`providerData`).
     pub profile: Value,
+    /// What the provider's app-wide webhook events name the account by (a
+    /// Slack team id, a HubSpot portal id); empty when none.
+    pub routing_keys: Vec<String>,
 }
 
 /// New tokens from a custom refresh.

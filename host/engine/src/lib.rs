@@ -47,8 +47,8 @@ pub use definition::{Step, StepKind, Trigger, TriggerKind, Workflow};
 pub use load::{DefinitionError, Format, Problem};
 pub use plan::{Next, Plan, Queued};
 pub use run::{
-    AppEvent, Awaited, Engine, EngineDeps, EngineSettings, RequestRefused, RequestStarted, Started, StepPlugins,
-    TriggerError, WorkflowRequest, stored_integration, trigger_key,
+    AppEvent, Awaited, DEFAULT_POLL_SECS, Engine, EngineDeps, EngineSettings, Polled, RequestRefused, RequestStarted,
+    Started, StepPlugins, TriggerError, TriggerPlugins, TriggerSpec, WorkflowRequest, stored_integration, trigger_key,
 };
 pub use template::{Context, Resolved, TemplateError};
 

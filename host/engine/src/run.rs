@@ -19,6 +19,7 @@ mod accounts;
 mod commit;
 mod context;
 mod execute;
+mod integration;
 mod permissions;
 mod retention;
 mod trigger;
@@ -34,6 +35,7 @@ use weft_store::{ClaimedStep, Completion, ExecutionId, ExecutionStatus, Join, Ne
 
 use crate::plan::{Next, Plan, Queued};
 
+pub use integration::{DEFAULT_POLL_SECS, Polled, TriggerPlugins, TriggerSpec};
 pub use trigger::{
     AppEvent, Awaited, RequestRefused, RequestStarted, Started, TriggerError, WorkflowRequest, stored_integration,
     trigger_key,
@@ -138,6 +140,9 @@ pub struct EngineDeps {
     /// Integration actions and function steps, when the plugin host is
     /// wired.
     pub plugins: Option<Arc<dyn StepPlugins>>,
+    /// Plugin triggers (subscribe, unsubscribe, poll), when the plugin host
+    /// is wired; without them Integration triggers never fire.
+    pub triggers: Option<Arc<dyn TriggerPlugins>>,
     /// How it runs.
     pub settings: EngineSettings,
 }
@@ -205,6 +210,8 @@ impl Engine {
         tasks.push(tokio::spawn(async move { engine.reap(reaper_rx).await }));
         let (engine, history_rx) = (self.clone(), rx.clone());
         tasks.push(tokio::spawn(async move { engine.keep_history(history_rx).await }));
+        let (engine, triggers_rx) = (self.clone(), rx.clone());
+        tasks.push(tokio::spawn(async move { engine.run_triggers(triggers_rx).await }));
         stop.await;
         let _ = tx.send(true);
         self.wake.notify_waiters();

@@ -71,6 +71,9 @@ pub struct WorkflowSettings {
     pub task_history_requests: u32,
     /// The Task History API's window, seconds.
     pub task_history_window_secs: u64,
+    /// The largest provider webhook delivery accepted, bytes (413 past it;
+    /// GitHub's deliveries reach 25 MB).
+    pub webhook_max_body_bytes: usize,
 }
 
 impl Default for WorkflowSettings {
@@ -89,6 +92,7 @@ impl Default for WorkflowSettings {
             retention_days: d.retention.map_or(0, |r| (r.as_secs() / 86_400) as u32),
             task_history_requests: 1000,
             task_history_window_secs: 600,
+            webhook_max_body_bytes: 25 << 20,
         }
     }
 }

@@ -139,6 +139,11 @@ impl Application {
                 host: host.clone(),
                 credentials: credentials.clone(),
             })),
+            triggers: Some(Arc::new(crate::wiring::TriggerPlugins {
+                host: host.clone(),
+                credentials: credentials.clone(),
+                store: store.clone(),
+            })),
             settings: settings.engine_settings(),
         });
         let state = AppState::new(Services {
@@ -158,6 +163,7 @@ impl Application {
                 settings.workflows.task_history_requests,
                 std::time::Duration::from_secs(settings.workflows.task_history_window_secs.max(1)),
             )),
+            webhook_max_body: settings.workflows.webhook_max_body_bytes.max(1),
         });
         Ok(Self { listener, state, settings, store, first_operator_key })
     }

@@ -103,7 +103,7 @@ fn hook_error(e: CallError) -> HookError {
 impl ProviderHooks for PluginHooks {
     async fn test_connection(&self, provider: &str, call: HookCall) -> Result<AccountInfo, HookError> {
         let info = self.0.test_connection(provider, &options(call)).await.map_err(hook_error)?;
-        Ok(AccountInfo { account_id: info.account_id, profile: info.profile })
+        Ok(AccountInfo { account_id: info.account_id, profile: info.profile, routing_keys: info.routing_keys })
     }
 
     async fn refresh(&self, provider: &str, call: HookCall) -> Result<RefreshedTokens, HookError> {
@@ -172,5 +172,75 @@ impl weft_engine::StepPlugins for WorkflowPlugins {
             step_id: step.to_owned(),
         };
         self.host.run_step(function, &opts, call).await.map_err(|e| serde_json::json!({ "message": e.to_string() }))
+    }
+}
+
+/// A plugin's triggers for the engine: `subscribe`, `unsubscribe` and
+/// `poll` run as the subscription's account (granted by the credential
+/// service for the call, with the account's connection settings); the
+/// trigger's kind comes from the plugin's listing.
+pub(crate) struct TriggerPlugins {
+    pub(crate) host: Arc<PluginHost>,
+    pub(crate) credentials: Arc<weft_credentials::Credentials>,
+    pub(crate) store: Arc<dyn Store>,
+}
+
+impl TriggerPlugins {
+    /// The call options of a call made as `s`'s account.
+    async fn as_account(&self, integration: &str, s: &weft_store::Subscription) -> Result<CallOptions, String> {
+        let account = self
+            .store
+            .get_credential(s.project, s.credential)
+            .await
+            .map_err(|e| format!("the subscription's account cannot be read: {e}"))?;
+        let grant = self.credentials.grant(s.project, s.credential, integration);
+        Ok(CallOptions::new(s.project.to_string())
+            .with_invocation_id(s.id.to_string())
+            .with_connection(s.credential.to_string(), Value::Object(account.connection_config))
+            .with_connection_http(grant))
+    }
+}
+
+#[async_trait::async_trait]
+impl weft_engine::TriggerPlugins for TriggerPlugins {
+    fn trigger(&self, integration: &str, trigger: &str) -> Option<weft_engine::TriggerSpec> {
+        let plugin = self.host.get(integration)?;
+        let t = plugin.triggers.iter().find(|t| t.key == trigger)?;
+        let kind = match t.kind.as_str() {
+            "webhook" => weft_store::SubscriptionKind::Webhook,
+            "app-webhook" => weft_store::SubscriptionKind::AppWebhook,
+            "polling" => weft_store::SubscriptionKind::Polling,
+            _ => return None,
+        };
+        Some(weft_engine::TriggerSpec { kind, interval_secs: t.polling.map(|p| p.default_seconds.max(p.min_seconds)) })
+    }
+
+    async fn subscribe(
+        &self,
+        integration: &str,
+        s: &weft_store::Subscription,
+        webhook_url: &str,
+    ) -> Result<Value, String> {
+        let opts = self.as_account(integration, s).await?;
+        self.host.subscribe(integration, &opts, &s.trigger, &s.config, webhook_url).await.map_err(|e| e.to_string())
+    }
+
+    async fn unsubscribe(&self, integration: &str, s: &weft_store::Subscription) -> Result<(), String> {
+        let opts = self.as_account(integration, s).await?;
+        let state = s.state.clone().unwrap_or(Value::Null);
+        self.host.unsubscribe(integration, &opts, &s.trigger, &s.config, &state).await.map_err(|e| e.to_string())
+    }
+
+    async fn poll(&self, integration: &str, s: &weft_store::Subscription) -> Result<weft_engine::Polled, String> {
+        let opts = self.as_account(integration, s).await?;
+        let out = self
+            .host
+            .poll(integration, &opts, &s.trigger, &s.config, s.cursor.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(weft_engine::Polled {
+            events: out.events.into_iter().map(|e| weft_api::webhooks::stored_event(e, Some(s.id))).collect(),
+            cursor: out.cursor,
+        })
     }
 }

@@ -13,7 +13,7 @@
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
 //! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`],
-//! [`QueueStore`], [`WorkflowStore`]), and a new concern arrives as a new
+//! [`QueueStore`], [`WorkflowStore`], [`TriggerStore`]), and a new concern arrives as a new
 //! supertrait. On
 //! `dyn Store` every method is callable without imports; on a concrete
 //! [`SqliteStore`] or [`PgStore`], import [`prelude`].
@@ -104,6 +104,7 @@ mod queue;
 mod rows;
 mod sqlite;
 mod tasks;
+mod triggers;
 mod users;
 mod workflows;
 
@@ -127,6 +128,11 @@ pub use queue::{
 };
 pub use sqlite::{SqlitePragmas, SqliteStore};
 pub use tasks::{TaskRecord, TaskStore};
+pub use triggers::{
+    MAX_CURSOR_BYTES, MAX_EVENT_KEY_LEN, MAX_EVENT_PAYLOAD_BYTES, MAX_TRIGGER_KEY_LEN, NewSubscription,
+    NewTriggerEvent, PollClaim, Subscription, SubscriptionId, SubscriptionKind, SubscriptionStatus, SubscriptionUpdate,
+    TriggerEvent, TriggerEventId, TriggerStore,
+};
 pub use users::{ConnectedUser, MAX_PAGE_SIZE, UserCursor, UserPage, UserStore};
 pub use workflows::{
     Enablement, MAX_DEFINITION_BYTES, MAX_WORKFLOW_NAME_LEN, NewWorkflow, TriggerKey, VersionKind, Workflow,
@@ -150,6 +156,7 @@ pub trait Store:
     + PluginStateStore
     + QueueStore
     + WorkflowStore
+    + TriggerStore
     + Send
     + Sync
 {
@@ -169,6 +176,6 @@ pub trait Store:
 pub mod prelude {
     pub use crate::{
         ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore, QueueStore, Store,
-        TaskStore, UserStore, WorkflowStore,
+        TaskStore, TriggerStore, UserStore, WorkflowStore,
     };
 }

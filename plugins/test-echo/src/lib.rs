@@ -15,6 +15,7 @@ use weft_sdk::{
 };
 
 const ECHO_EVENT: &str = "ECHO_EVENT";
+const APP_EVENT: &str = "ECHO_APP_EVENT";
 const TICK: &str = "TICK";
 
 /// Connection settings: the account a connection claims to be.
@@ -44,6 +45,8 @@ impl Integration for TestEcho {
     fn triggers() -> Vec<Trigger> {
         vec![
             Trigger::webhook::<Empty>(ECHO_EVENT, "Echo event").description("Each signed delivery becomes one event"),
+            Trigger::app_webhook::<Empty>(APP_EVENT, "App echo event")
+                .description("Each signed delivery to the app-wide URL becomes one event for the team it names"),
             Trigger::polling::<Empty>(TICK, "Tick", 60, 10).description("Counts up by one on every poll"),
         ]
     }
@@ -76,8 +79,15 @@ impl Integration for TestEcho {
             return Ok(WebhookResponse::verified().reply(Reply::text(text)));
         }
         let dedupe_key = body.get("id").and_then(Value::as_str).map(str::to_owned);
-        let mut event = Event::new(ECHO_EVENT, body);
+        // The app-wide URL (no subscription): the body's `team` names the
+        // account, as a Slack team id does.
+        let app_wide = req.trigger.is_none();
+        let team = body.get("team").and_then(Value::as_str).map(str::to_owned);
+        let mut event = Event::new(if app_wide { APP_EVENT } else { ECHO_EVENT }, body);
         event.dedupe_key = dedupe_key;
+        if app_wide {
+            event.routing_key = team;
+        }
         Ok(WebhookResponse::verified().event(event))
     }
 

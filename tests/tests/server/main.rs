@@ -25,3 +25,4 @@ mod workflows_admin;
 mod workflows_files;
 mod workflows_leases;
 mod workflows_run;
+mod workflows_triggers;

@@ -52,6 +52,41 @@ fn definition(headers: &HeaderMap, body: &Bytes) -> Result<(Definition, Value), 
     Ok((checked, document))
 }
 
+/// An Integration trigger must name a trigger the integration's plugin
+/// lists, with a config its schema accepts.
+fn check_integration_trigger(state: &AppState, w: &weft_engine::Workflow) -> Result<(), weft_engine::DefinitionError> {
+    let weft_engine::TriggerKind::Integration(t) = &w.trigger.kind else { return Ok(()) };
+    let integration = w.integration.as_deref().unwrap_or_default();
+    let refuse = |path: String, reason: String| weft_engine::DefinitionError {
+        source_name: "workflow".into(),
+        problems: vec![weft_engine::Problem { path, reason }],
+    };
+    let Some(plugin) = state.plugins.get(integration) else {
+        return Err(refuse(
+            "/trigger/type".into(),
+            format!("`{integration}` has no plugin installed, and only plugins have Integration triggers"),
+        ));
+    };
+    let Some(trigger) = plugin.triggers.iter().find(|d| d.key == t.event) else {
+        let known: Vec<&str> = plugin.triggers.iter().map(|d| d.key.as_str()).collect();
+        return Err(refuse(
+            "/trigger/event".into(),
+            format!("`{integration}` has no trigger `{}`; its triggers: {}", t.event, known.join(", ")),
+        ));
+    };
+    let problems = crate::actions::invalid_parameters(&trigger.config_schema, &t.config);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(weft_engine::DefinitionError {
+        source_name: "workflow".into(),
+        problems: problems
+            .into_iter()
+            .map(|p| weft_engine::Problem { path: format!("/trigger/config{}", p.path), reason: p.reason })
+            .collect(),
+    })
+}
+
 /// A refused definition: 400 with every problem.
 fn refused(e: weft_engine::DefinitionError) -> ApiError {
     let count = e.problems.len();
@@ -163,7 +198,12 @@ pub(crate) async fn delete(
     key: ProjectKey<Staff>,
     Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_workflow(key.project, workflow_id(&id)?).await.map_err(store_error)?;
+    let id = workflow_id(&id)?;
+    // Its trigger subscriptions go first, while it can still unsubscribe.
+    if let Err(e) = state.engine.drop_workflow_subscriptions(key.project, id).await {
+        tracing::warn!(project = %key.project, workflow = %id, error = %e, "trigger subscriptions could not be dropped before the workflow's deletion");
+    }
+    state.store.delete_workflow(key.project, id).await.map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -178,6 +218,7 @@ pub(crate) async fn deploy(
     let id = workflow_id(&id)?;
     let current = state.store.get_workflow(key.project, id).await.map_err(store_error)?;
     let checked = weft_engine::load::from_value(current.definition.clone(), "workflow").map_err(refused)?;
+    check_integration_trigger(&state, &checked).map_err(refused)?;
     let version = state
         .store
         .write_version(
@@ -191,6 +232,10 @@ pub(crate) async fn deploy(
         .map_err(store_error)?;
     // Users who do not meet the new version's permissions have it no more.
     state.engine.enforce_permissions_of_workflow(key.project, id).await.map_err(ApiError::internal)?;
+    // Its users' Integration trigger subscriptions follow the new version.
+    if let Err(e) = state.engine.sync_workflow(key.project, id).await {
+        tracing::warn!(project = %key.project, workflow = %id, error = %e, "trigger subscriptions could not be synced after deploy; the reconcile retries");
+    }
     let deployed = state.store.get_workflow(key.project, id).await.map_err(store_error)?;
     let mut out = workflow_json(&deployed);
     out["deployedVersion"] = json!(version);
@@ -204,6 +249,9 @@ pub(crate) async fn undeploy(
     _empty: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let w = state.store.undeploy_workflow(key.project, workflow_id(&id)?).await.map_err(store_error)?;
+    if let Err(e) = state.engine.sync_workflow(key.project, w.id).await {
+        tracing::warn!(project = %key.project, workflow = %w.id, error = %e, "trigger subscriptions could not be dropped after undeploy; the reconcile retries");
+    }
     Ok(Json(workflow_json(&w)))
 }
 

@@ -21,8 +21,8 @@ fn default_id() -> String {
     "trigger".into()
 }
 
-/// The kinds of trigger. Later issues add the scheduler, integration
-/// (webhook and polling) and API resource triggers as more variants.
+/// The kinds of trigger. Later issues add the scheduler and API resource
+/// triggers as more variants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum TriggerKind {
@@ -38,6 +38,9 @@ pub enum TriggerKind {
     /// The user's account of the workflow's integration became usable
     /// (connected and its required settings saved).
     IntegrationEnabled,
+    /// An event of the workflow's integration, produced by its plugin's
+    /// trigger (a provider webhook or a poll); the output is the event.
+    Integration(IntegrationTrigger),
 }
 
 impl TriggerKind {
@@ -48,6 +51,7 @@ impl TriggerKind {
             Self::AppEvent { .. } => "appEvent",
             Self::Request(_) => "request",
             Self::IntegrationEnabled => "integrationEnabled",
+            Self::Integration(_) => "integration",
         }
     }
 
@@ -57,6 +61,7 @@ impl TriggerKind {
     pub fn key(&self) -> Option<&str> {
         match self {
             Self::AppEvent { event } => Some(event),
+            Self::Integration(t) => Some(&t.event),
             Self::Request(_) | Self::IntegrationEnabled => None,
         }
     }
@@ -69,8 +74,31 @@ impl TriggerKind {
             Self::AppEvent { .. } => "TRIGGER/APP_EVENT",
             Self::Request(_) => "TRIGGER/REQUEST",
             Self::IntegrationEnabled => "TRIGGER/INTEGRATION_ENABLED",
+            Self::Integration(_) => "TRIGGER/INTEGRATION",
         }
     }
+}
+
+/// An Integration trigger: which of the plugin's triggers, with what
+/// settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationTrigger {
+    /// The plugin's trigger key (`SLACK_MESSAGE_POSTED`), as `weft
+    /// integrations show` and `GET /plugins/{id}` list them.
+    pub event: String,
+    /// The trigger's settings, checked against the trigger's config schema
+    /// when the workflow is deployed (`{}` when it has none).
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
+    pub config: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+fn is_empty_object(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|o| o.is_empty())
 }
 
 /// A Request trigger's rules for incoming requests.
@@ -176,5 +204,12 @@ mod tests {
         let TriggerKind::Request(r) = &t.kind else { panic!("a request trigger") };
         assert_eq!(r.body_validations[0].data_type, Some(DataType::String));
         assert_eq!(serde_json::from_value::<Trigger>(serde_json::to_value(&t).unwrap()).unwrap(), t);
+        let i: Trigger = serde_json::from_value(json!({"type": "integration", "event": "MESSAGE"})).unwrap();
+        assert_eq!(
+            (i.kind.name(), i.kind.key(), i.kind.history_type()),
+            ("integration", Some("MESSAGE"), "TRIGGER/INTEGRATION")
+        );
+        let TriggerKind::Integration(it) = &i.kind else { panic!("an integration trigger") };
+        assert_eq!(it.config, json!({}));
     }
 }

@@ -91,6 +91,16 @@ impl<'w> Checker<'w> {
                 "/trigger/type",
                 "an Integration Enabled trigger fires for the workflow's integration; set `integration`",
             ),
+            TriggerKind::Integration(_) if w.integration.is_none() => self.problem(
+                "/trigger/type",
+                "an Integration trigger listens to the workflow's integration; set `integration`",
+            ),
+            TriggerKind::Integration(t) if t.event.trim().is_empty() => {
+                self.problem("/trigger/event", "name the integration's trigger (`SLACK_MESSAGE_POSTED`)");
+            }
+            TriggerKind::Integration(t) if !t.config.is_object() => {
+                self.problem("/trigger/config", "must be an object of the trigger's settings");
+            }
             _ => {}
         }
     }

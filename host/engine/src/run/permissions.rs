@@ -75,6 +75,9 @@ impl Engine {
                 tracing::info!(project = %project, workflow = %id, "workflow turned off: the user no longer meets its permissions");
             }
         }
+        if off > 0 {
+            self.sync_subscriptions(project, user).await?;
+        }
         Ok(off)
     }
 

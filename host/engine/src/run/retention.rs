@@ -13,6 +13,11 @@ const EVERY: Duration = Duration::from_secs(3600);
 /// Executions deleted per statement.
 const BATCH: u32 = 1000;
 
+/// How long integration trigger events are kept (and a provider's event id
+/// recognised as a duplicate): a week, past the three days providers retry
+/// a delivery for.
+const EVENT_RETENTION: time::Duration = time::Duration::days(7);
+
 impl Engine {
     /// Sweeps until `stop` says so; returns at once when history is kept
     /// for ever.
@@ -38,6 +43,14 @@ impl Engine {
             }
             if deleted > 0 {
                 tracing::info!(deleted, ended_before = %cutoff, "old workflow executions deleted (history retention)");
+            }
+            let events_before = now() - EVENT_RETENTION;
+            match self.deps.store.purge_trigger_events(events_before, BATCH * 10).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(deleted = n, received_before = %events_before, "old integration trigger events deleted")
+                }
+                Err(e) => tracing::warn!(error = %e, "purging old integration trigger events failed; retrying later"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(EVERY) => {}

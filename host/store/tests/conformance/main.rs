@@ -17,6 +17,7 @@ mod projects;
 mod queue;
 mod sqlite_only;
 mod tasks;
+mod triggers;
 mod users;
 mod workflows;
 
@@ -138,6 +139,13 @@ conformance! {
         enablements,
         workflow_tenancy,
         invalid_workflows,
+    ],
+    triggers: [
+        routing_keys,
+        subscriptions,
+        subscription_tenancy,
+        events_are_deduplicated_and_routed,
+        polls_are_claimed_once,
     ],
     lifecycle: [
         migrate_is_idempotent,

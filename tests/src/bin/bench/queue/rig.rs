@@ -85,6 +85,7 @@ impl Rig {
             egress: Arc::new(weft_egress::EgressClient::new(Default::default())?),
             credentials: credentials(store.clone())?,
             plugins: Some(Arc::new(Functions { started })),
+            triggers: None,
             settings,
         });
         Ok(Self { store, engine, project, first_steps, place })
