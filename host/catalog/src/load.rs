@@ -224,6 +224,16 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
 
 /// An http(s) URL once its placeholders are filled with a sample value.
 fn check_url(template: &str) -> Result<(), String> {
+    // A base URL may open with the origin of a token-response field; the
+    // Endpoint checks that origin against the permitted hosts when it is filled.
+    let template = match template.strip_prefix(crate::TOKEN_PLACEHOLDER) {
+        Some(after) => match after.split_once('}') {
+            Some((_, rest)) if rest.is_empty() || rest.starts_with('/') => format!("https://sample.test{rest}"),
+            _ => return Err("a `{token.<field>}` placeholder must be the URL's origin".into()),
+        },
+        None => template.to_owned(),
+    };
+    let template = template.as_str();
     let sample = sample_config(template);
     let filled = fill_placeholders(template, &sample).map_err(|e| match e {
         PlaceholderError::Unclosed => "a `{config.` placeholder is not closed".to_owned(),
