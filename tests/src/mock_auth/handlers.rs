@@ -23,6 +23,9 @@ struct Req {
     query: Vec<(String, String)>,
     form: Vec<(String, String)>,
     is_form: bool,
+    /// A JSON object body, read into `form` (string values as they are,
+    /// others as JSON text).
+    is_json: bool,
     headers: HeaderMap,
 }
 
@@ -53,22 +56,34 @@ fn decode_pairs(bytes: &[u8]) -> Vec<(String, String)> {
 async fn handle(State(state): State<Shared>, req: Request) -> Response {
     let at = Instant::now();
     let (parts, body) = req.into_parts();
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    let media = |expected: &str| {
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case(expected))
+    };
+    let (is_form, json_type) = (media("application/x-www-form-urlencoded"), media("application/json"));
     let body = axum::body::to_bytes(body, 1 << 20).await;
+    let json_object = match (&body, json_type) {
+        (Ok(bytes), true) => serde_json::from_slice::<serde_json::Map<String, Value>>(bytes).ok(),
+        _ => None,
+    };
     let req = Req {
         method: parts.method,
         path: parts.uri.path().to_owned(),
         query: decode_pairs(parts.uri.query().unwrap_or("").as_bytes()),
-        form: match (&body, is_form) {
-            (Ok(bytes), true) => decode_pairs(bytes),
+        form: match (&body, is_form, &json_object) {
+            (Ok(bytes), true, _) => decode_pairs(bytes),
+            (_, _, Some(object)) => object
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect(),
             _ => Vec::new(),
         },
         is_form,
+        is_json: json_object.is_some(),
         headers: parts.headers,
     };
     let (outcome, response, linger) = if body.is_err() {
@@ -231,7 +246,12 @@ async fn token(state: &Shared, req: &Req) -> (String, Response, Option<Linger>) 
             return (outcome, response, None);
         }
     }
-    let (outcome, response) = token_grant(&mut lock(state), req);
+    let (outcome, mut response) = token_grant(&mut lock(state), req);
+    let refusal = lock(state).dialect.refusal.clone();
+    if let Some(reshape) = refusal.filter(|_| outcome != "ok" && outcome != "method_not_allowed") {
+        let (code, body) = reshape(&outcome, response.status().as_u16());
+        response = no_store((status(code), axum::Json(body)).into_response());
+    }
     (outcome, response, linger)
 }
 
@@ -341,8 +361,10 @@ fn token_grant(st: &mut AuthState, req: &Req) -> (String, Response) {
         let (_, r) = oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "use POST");
         return ("method_not_allowed".into(), r);
     }
-    if !req.is_form {
-        return invalid_request("content type must be application/x-www-form-urlencoded");
+    match (st.dialect.json_body, req.is_form, req.is_json) {
+        (false, true, _) | (true, _, true) => {}
+        (false, ..) => return invalid_request("content type must be application/x-www-form-urlencoded"),
+        (true, ..) => return invalid_request("the body must be a JSON object (application/json)"),
     }
     if let Some(name) = repeated(&req.form) {
         return invalid_request(&format!("parameter {name} is repeated"));
@@ -453,6 +475,10 @@ fn success(st: &mut AuthState, family: usize, with_refresh: bool, scope: Option<
     }
     if !scope.is_empty() {
         body["scope"] = json!(scope);
+    }
+    if let Some(reshape) = st.dialect.answer.clone() {
+        let account = st.families.get(family).map(|f| f.account.clone()).unwrap_or_default();
+        body = reshape(body, &account);
     }
     ("ok".into(), no_store(axum::Json(body).into_response()))
 }
