@@ -167,6 +167,7 @@ struct AuthState {
     send_iss: bool,
     rotate: bool,
     dialect: TokenDialect,
+    client_dialects: HashMap<String, TokenDialect>,
     faults: VecDeque<Fault>,
     codes: HashMap<String, CodeGrant>,
     families: Vec<Family>,
@@ -204,6 +205,7 @@ impl AuthState {
             send_iss: false,
             rotate: true,
             dialect: TokenDialect::default(),
+            client_dialects: HashMap::new(),
             faults: VecDeque::new(),
             codes: HashMap::new(),
             families: Vec::new(),
@@ -365,6 +367,13 @@ impl MockAuthServer {
     /// Answers `/token` as a provider documents it (see [`TokenDialect`]).
     pub fn set_token_dialect(&self, dialect: TokenDialect) {
         self.lock().dialect = dialect;
+    }
+
+    /// Answers `/token` requests of one client as a provider documents it,
+    /// whatever [`MockAuthServer::set_token_dialect`] set (one server
+    /// standing in for several providers).
+    pub fn set_client_dialect(&self, client_id: &str, dialect: TokenDialect) {
+        self.lock().client_dialects.insert(client_id.into(), dialect);
     }
 
     /// A handle that tells which account an access token acts for, for

@@ -1,7 +1,7 @@
 //! The HTTP side of the mock: one handler that records every request and
 //! dispatches it by path.
 
-use super::{AuthRecord, AuthState, CODE_TTL, CodeGrant, Fault, Issued, Shared, pkce_challenge};
+use super::{AuthRecord, AuthState, CODE_TTL, CodeGrant, Fault, Issued, Shared, TokenDialect, pkce_challenge};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -247,7 +247,7 @@ async fn token(state: &Shared, req: &Req) -> (String, Response, Option<Linger>) 
         }
     }
     let (outcome, mut response) = token_grant(&mut lock(state), req);
-    let refusal = lock(state).dialect.refusal.clone();
+    let refusal = lock(state).dialect_of(req).refusal;
     if let Some(reshape) = refusal.filter(|_| outcome != "ok" && outcome != "method_not_allowed") {
         let (code, body) = reshape(&outcome, response.status().as_u16());
         response = no_store((status(code), axum::Json(body)).into_response());
@@ -298,6 +298,20 @@ fn fault_response(fault: Fault) -> (String, Response) {
         Fault::Delay(_) | Fault::DelayAfterProcessing(_) | Fault::DelayThen(..) => {
             ("fault:delay".into(), StatusCode::OK.into_response())
         }
+    }
+}
+
+impl AuthState {
+    /// The dialect of the client a request names (HTTP Basic or
+    /// `client_id`), else the server's.
+    fn dialect_of(&self, req: &Req) -> TokenDialect {
+        let basic = req.headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| {
+            let decoded = STANDARD.decode(h.strip_prefix("Basic ")?.trim()).ok()?;
+            let pair = String::from_utf8(decoded).ok()?;
+            form_decode(pair.split_once(':')?.0)
+        });
+        let client = basic.or_else(|| req.form("client_id").map(str::to_owned));
+        client.and_then(|c| self.client_dialects.get(&c).cloned()).unwrap_or_else(|| self.dialect.clone())
     }
 }
 
@@ -361,7 +375,7 @@ fn token_grant(st: &mut AuthState, req: &Req) -> (String, Response) {
         let (_, r) = oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "use POST");
         return ("method_not_allowed".into(), r);
     }
-    match (st.dialect.json_body, req.is_form, req.is_json) {
+    match (st.dialect_of(req).json_body, req.is_form, req.is_json) {
         (false, true, _) | (true, _, true) => {}
         (false, ..) => return invalid_request("content type must be application/x-www-form-urlencoded"),
         (true, ..) => return invalid_request("the body must be a JSON object (application/json)"),
@@ -476,8 +490,10 @@ fn success(st: &mut AuthState, family: usize, with_refresh: bool, scope: Option<
     if !scope.is_empty() {
         body["scope"] = json!(scope);
     }
-    if let Some(reshape) = st.dialect.answer.clone() {
-        let account = st.families.get(family).map(|f| f.account.clone()).unwrap_or_default();
+    let (client, account) =
+        st.families.get(family).map(|f| (f.client_id.clone(), f.account.clone())).unwrap_or_default();
+    let dialect = st.client_dialects.get(&client).unwrap_or(&st.dialect);
+    if let Some(reshape) = dialect.answer.clone() {
         body = reshape(body, &account);
     }
     ("ok".into(), no_store(axum::Json(body).into_response()))
