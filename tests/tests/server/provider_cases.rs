@@ -16,12 +16,17 @@ use crate::connect::Fixture;
 /// The outputs of the cases run so far, by action key.
 pub(crate) type Outputs = HashMap<&'static str, Value>;
 
+/// Builds a case's parameters from the outputs so far.
+type Params<'a> = Box<dyn Fn(&Outputs) -> Value + 'a>;
+/// Checks a case's output (the outputs so far beside it).
+type Check<'a> = Box<dyn Fn(&Value, &Outputs) + 'a>;
+
 /// One action's case: its parameters (from earlier outputs) and what its
 /// output must be.
 pub(crate) struct Case<'a> {
     pub(crate) key: &'static str,
-    pub(crate) params: Box<dyn Fn(&Outputs) -> Value + 'a>,
-    pub(crate) check: Box<dyn Fn(&Value, &Outputs) + 'a>,
+    pub(crate) params: Params<'a>,
+    pub(crate) check: Check<'a>,
 }
 
 /// A case.
