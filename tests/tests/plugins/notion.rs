@@ -126,3 +126,28 @@ async fn a_database_that_is_not_shared_fails_the_poll() {
     let err = t.host.poll(&id, &opts, "NOTION_PAGE_CREATED", &json!({ "database_id": "../users" }), None).await;
     assert!(format!("{:?}", err.unwrap_err()).contains("not a Notion id"));
 }
+
+#[tokio::test]
+async fn search_pages_with_notion_cursors() {
+    let (t, id, mock, opts) = setup().await;
+    for i in 0..3 {
+        mock.add_row(&format!("Row {i}"));
+    }
+    let (mut page, mut seen) = (None, Vec::new());
+    loop {
+        let input = json!({ "page_size": 2 });
+        let call = weft_plugin_host::ActionCall { action: "NOTION_SEARCH_PAGES".into(), input, page: page.take() };
+        let out = t.host.run_action(&id, &opts, call).await.expect("a page");
+        seen.extend(out.output["results"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap().to_owned()));
+        match out.next_page {
+            Some(next) => page = Some(next),
+            None => break,
+        }
+        assert!(seen.len() <= 4, "pagination never ended");
+    }
+    assert_eq!(seen.len(), 4, "the home page and three rows");
+    let bodies: Vec<Value> = mock.calls.to("/search").into_iter().map(|c| c.body).collect();
+    assert_eq!(bodies.len(), 2);
+    assert!(bodies[0].get("start_cursor").is_none());
+    assert_eq!(bodies[1]["start_cursor"], seen[2].as_str());
+}

@@ -188,3 +188,29 @@ async fn the_connection_test_names_the_team_and_routes_by_it() {
     let err = t.host.test_connection(&id, &t.granted(&id, opts)).await.unwrap_err();
     assert!(format!("{err:?}").contains("invalid_auth"), "{err:?}");
 }
+
+#[tokio::test]
+async fn list_actions_page_with_slack_cursors() {
+    let mock = SlackMock::start(Tokens::fixed(TOKEN_CANARY, TEAM)).await;
+    let t = TestHost::new();
+    let id = t.install("slack").await;
+    let opts = CallOptions::new("p1").with_connection(CONNECTION, json!({})).with_base_url(Some(&mock.api_base()));
+    let opts = t.granted(&id, opts);
+    let (mut page, mut names) = (None, Vec::new());
+    loop {
+        let input = json!({ "limit": 2, "exclude_archived": false });
+        let call = weft_plugin_host::ActionCall { action: "SLACK_LIST_CHANNELS".into(), input, page: page.take() };
+        let out = t.host.run_action(&id, &opts, call).await.expect("a page");
+        names.extend(out.output["channels"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()));
+        match out.next_page {
+            Some(next) => page = Some(next),
+            None => break,
+        }
+        assert!(names.len() <= 6, "pagination never ended");
+    }
+    assert_eq!(names, ["general", "random", "eng", "sales", "support", "old-news"]);
+    let cursors: Vec<Option<String>> =
+        mock.calls.to("/conversations.list").iter().map(|c| c.query_value("cursor").map(str::to_owned)).collect();
+    assert_eq!(cursors.len(), 3);
+    assert!(cursors[0].is_none() && cursors[1].is_some() && cursors[2].is_some(), "{cursors:?}");
+}
