@@ -119,6 +119,7 @@
 //!   [`Integration::refresh`].
 //! - Logging: [`info!`], [`debug!`], … with `; key = value` fields.
 //! - Durable key-value [`state`], and [`secrets`] for custom auth.
+//! - Polling cursors over timestamps: [`watermark`].
 //! - Function steps: [`export_function_step!`] and the [`step`] module.
 //!
 //! Errors are [`Error`], which mirrors the WIT `plugin-error`: the host
@@ -149,6 +150,7 @@ pub mod secrets;
 pub mod state;
 pub mod step;
 mod trigger;
+pub mod watermark;
 pub mod webhook;
 
 pub use action::{Action, Effect, Empty, Paged};

@@ -11,6 +11,7 @@ pub mod mock_api;
 pub mod mock_auth;
 pub mod mock_catalog;
 pub mod mock_provider;
+pub mod mock_providers;
 pub mod process;
 pub mod sweep;
 
@@ -160,14 +161,32 @@ impl TestHost {
         Self::with_services(test_config(), credentials)
     }
 
-    fn with_services(mut config: HostConfig, credentials: Arc<dyn TestCredentials>) -> Self {
+    /// A host with [`test_config`] whose egress resolves each of `names` to
+    /// 127.0.0.1 (and nothing else): a provider host such as
+    /// `acme.my.salesforce.com` that a mock on loopback answers for.
+    pub fn with_names(names: &[&str]) -> Self {
+        let credentials = StaticCredentials { connection_id: CONNECTION.into(), token: TOKEN_CANARY.into() };
+        let lookup = LoopbackNames(names.iter().map(|n| n.to_ascii_lowercase()).collect());
+        Self::build(test_config(), Arc::new(credentials), Some(Arc::new(lookup)))
+    }
+
+    fn with_services(config: HostConfig, credentials: Arc<dyn TestCredentials>) -> Self {
+        Self::build(config, credentials, None)
+    }
+
+    fn build(
+        mut config: HostConfig,
+        credentials: Arc<dyn TestCredentials>,
+        lookup: Option<Arc<dyn weft_egress::Lookup>>,
+    ) -> Self {
         logs::install();
         if config.cache_dir.is_none() {
             config.cache_dir = Some(shared_cache_dir());
         }
         // The mock providers live on loopback, which the policy refuses by default.
         let policy = weft_egress::EgressPolicy { allow_loopback: true, ..Default::default() };
-        let egress = Arc::new(EgressClient::new(EgressConfig { policy, ..Default::default() }).expect("egress client"));
+        let egress =
+            Arc::new(EgressClient::new(EgressConfig { policy, lookup, ..Default::default() }).expect("egress client"));
         let secrets = Arc::new(StaticSecrets::default());
         let services = HostServices {
             egress: egress.clone(),
@@ -206,6 +225,19 @@ impl TestHost {
             .unwrap_or_else(|e| panic!("installing {ident}: {e}"))
             .id
             .clone()
+    }
+}
+
+/// Resolves the names it holds to 127.0.0.1, every other name to nothing.
+struct LoopbackNames(Vec<String>);
+
+impl weft_egress::Lookup for LoopbackNames {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<std::net::IpAddr>>> + Send + '_>> {
+        let known = self.0.iter().any(|n| n.eq_ignore_ascii_case(host));
+        Box::pin(async move { Ok(if known { vec![std::net::Ipv4Addr::LOCALHOST.into()] } else { Vec::new() }) })
     }
 }
 

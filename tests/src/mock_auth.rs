@@ -10,9 +10,12 @@
 //! `GET /.well-known/oauth-authorization-server` and `ANY /api/{*path}`
 //! (a valid bearer token, or else a registered `X-API-Key`).
 
+mod dialect;
 mod handlers;
 #[cfg(test)]
 mod tests;
+
+pub use dialect::{TokenCheck, TokenDialect};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -163,6 +166,8 @@ struct AuthState {
     ttl: Option<u64>,
     send_iss: bool,
     rotate: bool,
+    dialect: TokenDialect,
+    client_dialects: HashMap<String, TokenDialect>,
     faults: VecDeque<Fault>,
     codes: HashMap<String, CodeGrant>,
     families: Vec<Family>,
@@ -199,6 +204,8 @@ impl AuthState {
             ttl: Some(3600),
             send_iss: false,
             rotate: true,
+            dialect: TokenDialect::default(),
+            client_dialects: HashMap::new(),
             faults: VecDeque::new(),
             codes: HashMap::new(),
             families: Vec::new(),
@@ -355,6 +362,24 @@ impl MockAuthServer {
     /// and the presented one stays valid.
     pub fn set_rotate_refresh_tokens(&self, on: bool) {
         self.lock().rotate = on;
+    }
+
+    /// Answers `/token` as a provider documents it (see [`TokenDialect`]).
+    pub fn set_token_dialect(&self, dialect: TokenDialect) {
+        self.lock().dialect = dialect;
+    }
+
+    /// Answers `/token` requests of one client as a provider documents it,
+    /// whatever [`MockAuthServer::set_token_dialect`] set (one server
+    /// standing in for several providers).
+    pub fn set_client_dialect(&self, client_id: &str, dialect: TokenDialect) {
+        self.lock().client_dialects.insert(client_id.into(), dialect);
+    }
+
+    /// A handle that tells which account an access token acts for, for
+    /// provider mocks that accept this server's tokens.
+    pub fn token_check(&self) -> TokenCheck {
+        TokenCheck(self.state.clone())
     }
 
     /// Queues a fault for the next `/token` request that finds the queue

@@ -16,10 +16,14 @@
 //! errors never quote a response body.
 
 mod pkce;
+mod reading;
 mod token;
 
 pub use pkce::{Pkce, random_state};
-pub use token::{ClientAuth, Grant, OAuthClient, TokenError, TokenResponse, request_token, revoke_token};
+pub use reading::{EXTRA_KEY as TOKEN_READING_KEY, RequestFormat, TokenReading};
+pub use token::{
+    ClientAuth, Grant, OAuthClient, TokenError, TokenResponse, request_token, request_token_as, revoke_token,
+};
 
 use url::Url;
 

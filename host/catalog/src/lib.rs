@@ -6,7 +6,8 @@
 //! the connection test), its published JSON Schema ([`schema`]), the loader
 //! of declarative definition files in JSON or YAML ([`load`]), the
 //! definitions Weft ships and the lookup by id ([`Catalog`], [`Providers`]),
-//! `{config.x}` placeholders, where a call made as a connection may go
+//! `{config.x}` placeholders (and `{token.x}`, a base URL's origin from the
+//! account's token answer), where a call made as a connection may go
 //! ([`Endpoint`]), and the contract of such a call ([`ConnectionHttp`]).
 //!
 //! It does not own credentials (`weft-credentials`), plugins
@@ -42,4 +43,7 @@ pub use provider::{
     ApiKeyLocation, AuthScheme, ClientAuth, ConnectionTest, Provider, RateLimitRule, RateLimitScope, valid_id,
 };
 pub use registry::{Catalog, Entry, Layered, Origin, Providers};
-pub use target::{Endpoint, MAX_TARGET_LEN, MAX_URL_LEN, TargetError, check_length, display, host_matches};
+pub use target::{
+    Endpoint, MAX_TARGET_LEN, MAX_URL_LEN, TOKEN_PLACEHOLDER, TargetError, check_length, display, host_matches,
+    token_fields, token_setting,
+};

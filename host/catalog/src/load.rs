@@ -167,7 +167,7 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
             "must be 1 to 64 ASCII letters, digits, '-', '_' or '.', with no '.' first, last or doubled".into(),
         );
     }
-    if let Err(reason) = check_url(&p.base_url) {
+    if let Err(reason) = check_base_url(&p.base_url) {
         problem("/baseUrl", reason);
     }
     match &p.auth {
@@ -222,8 +222,30 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
     problems
 }
 
+/// A base URL: it may also open with the origin of a token-response field
+/// (`{token.instance_url}/services/data/v62.0`), which the Endpoint checks
+/// against the permitted hosts when it fills it.
+fn check_base_url(template: &str) -> Result<(), String> {
+    match template.strip_prefix(crate::TOKEN_PLACEHOLDER) {
+        Some(after) => match after.split_once('}') {
+            Some((field, rest))
+                if !field.is_empty()
+                    && field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && (rest.is_empty() || rest.starts_with('/')) =>
+            {
+                check_url(&format!("https://sample.test{rest}"))
+            }
+            _ => Err("a `{token.<field>}` placeholder must be the URL's origin".into()),
+        },
+        None => check_url(template),
+    }
+}
+
 /// An http(s) URL once its placeholders are filled with a sample value.
 fn check_url(template: &str) -> Result<(), String> {
+    if template.contains(crate::TOKEN_PLACEHOLDER) {
+        return Err("a `{token.<field>}` placeholder may only open a base URL".into());
+    }
     let sample = sample_config(template);
     let filled = fill_placeholders(template, &sample).map_err(|e| match e {
         PlaceholderError::Unclosed => "a `{config.` placeholder is not closed".to_owned(),
@@ -292,6 +314,20 @@ connectionTest: { path: /me, accountId: /id, accountName: /name }
         let unknown = GOOD.replace("name: TaskLab", "name: TaskLab\nnmae: typo");
         let e = parse(&unknown, Format::Yaml, "typo.yaml").unwrap_err();
         assert!(e.to_string().contains("nmae"), "{e}");
+    }
+
+    #[test]
+    fn only_a_base_url_may_open_with_a_token_origin() {
+        let base = GOOD.replace("https://{config.region}.api.tasklab.test/v2", "\"{token.instance_url}/v2\"");
+        assert!(parse(&base, Format::Yaml, "token.yaml").is_ok());
+        for bad in ["\"https://{token.instance_url}/v2\"", "\"{token.instance_url}.evil.test\"", "\"{token.a.b}/v2\""] {
+            let text = GOOD.replace("https://{config.region}.api.tasklab.test/v2", bad);
+            let e = parse(&text, Format::Yaml, "bad.yaml").unwrap_err();
+            assert!(e.problems.iter().any(|p| p.path == "/baseUrl"), "{bad}: {e}");
+        }
+        let token_url = GOOD.replace("https://tasklab.test/oauth/token", "\"{token.instance_url}/oauth/token\"");
+        let e = parse(&token_url, Format::Yaml, "bad.yaml").unwrap_err();
+        assert!(e.problems.iter().any(|p| p.path == "/auth/tokenUrl"), "{e}");
     }
 
     #[test]

@@ -76,10 +76,41 @@ impl Endpoint<'_> {
         if !template.contains('{') {
             return parse_base(template);
         }
-        let filled = fill_placeholders(template, self.config).map_err(|e| {
+        let (origin, rest) = match split_token_origin(template)? {
+            Some((field, rest)) => (Some(self.token_origin(field)?), rest),
+            None => (None, template),
+        };
+        let filled = fill_placeholders(rest, self.config).map_err(|e| {
             TargetError::NoBaseUrl(format!("the base URL cannot be filled from the account's settings: {e}"))
         })?;
-        parse_base(&filled)
+        match origin {
+            Some(origin) => parse_base(&format!("{origin}{filled}")),
+            None => parse_base(&filled),
+        }
+    }
+
+    /// The origin kept from the account's token answer (field `field`),
+    /// which must be an http(s) origin on a host this connection may reach:
+    /// the provider, not the answer, decides where credentials may go.
+    fn token_origin(&self, field: &str) -> Result<String, TargetError> {
+        let missing = || {
+            TargetError::NoBaseUrl(format!(
+                "the account has no `{field}` from its token answer, which the base URL needs; reconnect it"
+            ))
+        };
+        let value = self.config.get(&token_setting(field)).and_then(Value::as_str).ok_or_else(missing)?;
+        let url = Url::parse(value)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .filter(|u| u.username().is_empty() && u.password().is_none())
+            .filter(|u| u.path() == "/" && u.query().is_none() && u.fragment().is_none())
+            .ok_or_else(|| {
+                TargetError::NoBaseUrl(format!("the `{field}` of the account's token answer is not an origin"))
+            })?;
+        if !self.permits(&url) {
+            return Err(TargetError::HostNotPermitted(url.host_str().unwrap_or_default().to_owned()));
+        }
+        Ok(url.origin().ascii_serialization())
     }
 
     /// Resolves `rest` (a path under the base URL, query included and still
@@ -134,6 +165,44 @@ impl Endpoint<'_> {
                 Err(_) => false,
             })
     }
+}
+
+/// Opens a base URL whose origin is a token-response field.
+pub const TOKEN_PLACEHOLDER: &str = "{token.";
+
+/// The key under which a connection's settings keep the token-response
+/// field `field` that a base URL names (`{token.instance_url}`): apart from
+/// the user's own inputs, which never have a dot in their names here.
+pub fn token_setting(field: &str) -> String {
+    format!("token.{field}")
+}
+
+/// The token-response fields a base URL template names (at most one, as
+/// its origin).
+pub fn token_fields(template: &str) -> Vec<String> {
+    match split_token_origin(template) {
+        Ok(Some((field, _))) => vec![field.to_owned()],
+        _ => Vec::new(),
+    }
+}
+
+/// `{token.<field>}` at the start of `template`: the field and the rest.
+/// Anywhere else it is refused: a token answer may name the origin of the
+/// calls (Salesforce's `instance_url`), never a piece of a host or path.
+fn split_token_origin(template: &str) -> Result<Option<(&str, &str)>, TargetError> {
+    let Some(after) = template.strip_prefix(TOKEN_PLACEHOLDER) else {
+        if template.contains(TOKEN_PLACEHOLDER) {
+            return Err(TargetError::NoBaseUrl("a `{token.` placeholder may only open the base URL".into()));
+        }
+        return Ok(None);
+    };
+    let (field, rest) =
+        after.split_once('}').ok_or_else(|| TargetError::NoBaseUrl("a `{token.` placeholder is not closed".into()))?;
+    let simple = !field.is_empty() && field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !simple || rest.contains(TOKEN_PLACEHOLDER) || !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(TargetError::NoBaseUrl("a `{token.<field>}` placeholder must be the base URL's origin".into()));
+    }
+    Ok(Some((field, rest)))
 }
 
 /// Matches a host against one `allowedHosts` pattern: an exact name, a
@@ -354,5 +423,57 @@ mod tests {
         assert_eq!(overridden.resolve("x").unwrap().as_str(), "http://127.0.0.1:9/mock/x");
         assert!(overridden.permits(&Url::parse("http://127.0.0.1:9/elsewhere").unwrap()));
         assert!(!overridden.permits(&Url::parse("http://127.0.0.1:10/").unwrap()));
+    }
+
+    /// Salesforce: calls go to the instance its token answer names, and
+    /// only when the provider permits that host.
+    #[test]
+    fn a_base_url_may_open_with_an_origin_from_the_token_answer() {
+        let p = provider("{token.instance_url}/services/data/v62.0", &["*.my.salesforce.com", "*.force.com"]);
+        let with = |value: &str| {
+            let mut config = Map::new();
+            config.insert(token_setting("instance_url"), Value::from(value));
+            config
+        };
+        let config = with("https://acme.my.salesforce.com");
+        let at = Endpoint { provider: &p, base_override: None, config: &config };
+        assert_eq!(
+            at.resolve("/sobjects/Account").unwrap().as_str(),
+            "https://acme.my.salesforce.com/services/data/v62.0/sobjects/Account"
+        );
+        assert!(matches!(at.resolve("https://evil.test/x"), Err(TargetError::HostNotPermitted(_))));
+        for (value, refused_as_host) in [
+            ("https://evil.test", true),
+            ("https://my.salesforce.com", true),
+            ("https://acme.my.salesforce.com.evil.test", true),
+            ("https://acme.my.salesforce.com/steal", false),
+            ("https://u:p@acme.my.salesforce.com", false),
+            ("javascript:alert(1)", false),
+            ("acme.my.salesforce.com", false),
+        ] {
+            let config = with(value);
+            let at = Endpoint { provider: &p, base_override: None, config: &config };
+            match at.resolve("/x") {
+                Err(TargetError::HostNotPermitted(_)) => assert!(refused_as_host, "{value}"),
+                Err(TargetError::NoBaseUrl(_)) => assert!(!refused_as_host, "{value}"),
+                other => panic!("{value} gave {other:?}"),
+            }
+        }
+        let empty = Map::new();
+        let unset = Endpoint { provider: &p, base_override: None, config: &empty };
+        assert!(matches!(unset.resolve("/x"), Err(TargetError::NoBaseUrl(m)) if m.contains("reconnect")));
+        // An integration's override replaces the whole base, as always.
+        let mocked =
+            Endpoint { provider: &p, base_override: Some("http://127.0.0.1:9/services/data/v62.0"), config: &empty };
+        assert_eq!(mocked.resolve("/limits").unwrap().as_str(), "http://127.0.0.1:9/services/data/v62.0/limits");
+        assert_eq!(token_fields(&p.base_url), ["instance_url"]);
+        assert_eq!(token_fields("https://api.test/{config.x}"), Vec::<String>::new());
+        for misplaced in
+            ["https://{token.instance_url}/v1", "{token.instance_url}.evil.test", "{token.a.b}/x", "{token.x"]
+        {
+            let bad = provider(misplaced, &[]);
+            let at = Endpoint { provider: &bad, base_override: None, config: &config };
+            assert!(matches!(at.resolve("/x"), Err(TargetError::NoBaseUrl(_))), "{misplaced}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use weft_auth::oauth::{AuthorizationRequest, Grant, OAuthClient, Pkce, TokenError, random_state, request_token};
+use weft_auth::oauth::{AuthorizationRequest, Grant, OAuthClient, Pkce, TokenError, random_state, request_token_as};
 use weft_catalog::Origin;
 use weft_store::{ConnectState, Credential, CredentialId, CredentialStatus, IntegrationId, NewCredential, ProjectId};
 use weft_vault::Sealed;
@@ -258,7 +258,9 @@ impl Credentials {
         let redirect_uri = self.redirect_uri(project, integration);
         let verifier = SecretString::from(flow.verifier.clone());
         let grant = Grant::AuthorizationCode { code: &code, redirect_uri: &redirect_uri, code_verifier: &verifier };
-        let tokens = request_token(self.egress.as_ref(), &token_url, &client, grant, self.settings.token_timeout)
+        let reading = auth.token_reading()?;
+        let timeout = self.settings.token_timeout;
+        let tokens = request_token_as(self.egress.as_ref(), &token_url, &client, grant, timeout, &reading)
             .await
             .map_err(exchange_error)?;
         let mut secrets = CredentialSecrets::default();
@@ -267,8 +269,9 @@ impl Credentials {
         secrets.scope = tokens.scope.clone();
         secrets.extra = tokens.extra.clone();
         let expires_at = Some(self.expiry(self.now(), tokens.expires_in));
-        let credential =
-            self.save_tested(&auth, &taken.user_id, flow.replace, flow.inputs.clone(), secrets, expires_at).await?;
+        let mut settings = flow.inputs.clone();
+        auth.keep_token_fields(&tokens, &mut settings);
+        let credential = self.save_tested(&auth, &taken.user_id, flow.replace, settings, secrets, expires_at).await?;
         Ok(Connected { credential, return_to: flow.return_to.clone() })
     }
 
@@ -292,6 +295,9 @@ impl Credentials {
         };
         let mut secrets = CredentialSecrets::default();
         let mut expires_at = None;
+        let mut inputs = inputs;
+        let reading = auth.token_reading()?;
+        let timeout = self.settings.token_timeout;
         match &auth.scheme {
             Scheme::None => return Err(Error::BadRequest(format!("{integration_type} needs no connection"))),
             Scheme::ApiKey { .. } => {
@@ -314,15 +320,11 @@ impl Credentials {
                     auth: *client_auth,
                 };
                 let url = fill_url(token_url, &inputs)?;
-                let tokens = request_token(
-                    self.egress.as_ref(),
-                    &url,
-                    &client,
-                    Grant::ClientCredentials { scopes },
-                    self.settings.token_timeout,
-                )
-                .await
-                .map_err(exchange_error)?;
+                let grant = Grant::ClientCredentials { scopes };
+                let tokens = request_token_as(self.egress.as_ref(), &url, &client, grant, timeout, &reading)
+                    .await
+                    .map_err(exchange_error)?;
+                auth.keep_token_fields(&tokens, &mut inputs);
                 secrets.access_token = Some(tokens.access_token.expose_secret().to_owned());
                 secrets.client_id = Some(client.client_id.clone());
                 secrets.client_secret = client.client_secret.as_ref().map(|s| s.expose_secret().to_owned());
@@ -339,12 +341,14 @@ impl Credentials {
                 let client = self.app_client(&auth, o.client_auth).await?;
                 let url = fill_url(&o.token_url, &inputs)?;
                 let grant = Grant::Password { username: &username, password: &password, scopes: &o.scopes };
-                let tokens = request_token(self.egress.as_ref(), &url, &client, grant, self.settings.token_timeout)
+                let tokens = request_token_as(self.egress.as_ref(), &url, &client, grant, timeout, &reading)
                     .await
                     .map_err(exchange_error)?;
+                auth.keep_token_fields(&tokens, &mut inputs);
                 secrets.access_token = Some(tokens.access_token.expose_secret().to_owned());
                 secrets.refresh_token = tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_owned());
                 secrets.scope = tokens.scope.clone();
+                secrets.extra = tokens.extra.clone();
                 // The password is dropped unless the integration keeps it.
                 if o.keep_password {
                     secrets.username = Some(username);

@@ -42,6 +42,7 @@ mod secrets;
 mod service;
 mod session;
 mod sweeper;
+mod token_answer;
 
 pub use connect::{CallbackParams, Connected, StartOutcome, StartRequest};
 pub use environment::EnvironmentSecrets;

@@ -23,7 +23,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use weft_auth::oauth::{Grant, OAuthClient, TokenError, TokenResponse, request_token};
+use weft_auth::oauth::{Grant, OAuthClient, TokenError, TokenResponse, request_token_as};
 use weft_store::{
     Credential, CredentialId, CredentialStatus, Error as StoreError, ProjectId, RefreshFailure, SecretsUpdate,
     day_number,
@@ -282,6 +282,7 @@ impl Credentials {
         secrets: &CredentialSecrets,
     ) -> Result<TokenResponse, Refusal> {
         let timeout = self.settings.token_timeout;
+        let reading = auth.token_reading().map_err(Refusal::Other)?;
         match &auth.scheme {
             Scheme::OAuth(o) if !o.custom_refresh => {
                 let Some(refresh_token) = secrets.refresh_token() else {
@@ -289,7 +290,8 @@ impl Credentials {
                 };
                 let url = fill_url(&o.token_url, &credential.connection_config).map_err(Refusal::Other)?;
                 let client = self.app_client(auth, o.client_auth).await.map_err(Refusal::Other)?;
-                request_token(self.egress.as_ref(), &url, &client, Grant::RefreshToken(&refresh_token), timeout)
+                let grant = Grant::RefreshToken(&refresh_token);
+                request_token_as(self.egress.as_ref(), &url, &client, grant, timeout, &reading)
                     .await
                     .map_err(Refusal::Token)
             }
@@ -300,7 +302,8 @@ impl Credentials {
                     client_secret: secrets.client_secret.as_deref().map(Into::into),
                     auth: *client_auth,
                 };
-                request_token(self.egress.as_ref(), &url, &client, Grant::ClientCredentials { scopes }, timeout)
+                let grant = Grant::ClientCredentials { scopes };
+                request_token_as(self.egress.as_ref(), &url, &client, grant, timeout, &reading)
                     .await
                     .map_err(Refusal::Token)
             }

@@ -1,7 +1,7 @@
 //! The HTTP side of the mock: one handler that records every request and
 //! dispatches it by path.
 
-use super::{AuthRecord, AuthState, CODE_TTL, CodeGrant, Fault, Issued, Shared, pkce_challenge};
+use super::{AuthRecord, AuthState, CODE_TTL, CodeGrant, Fault, Issued, Shared, TokenDialect, pkce_challenge};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -23,6 +23,9 @@ struct Req {
     query: Vec<(String, String)>,
     form: Vec<(String, String)>,
     is_form: bool,
+    /// A JSON object body, read into `form` (string values as they are,
+    /// others as JSON text).
+    is_json: bool,
     headers: HeaderMap,
 }
 
@@ -53,22 +56,34 @@ fn decode_pairs(bytes: &[u8]) -> Vec<(String, String)> {
 async fn handle(State(state): State<Shared>, req: Request) -> Response {
     let at = Instant::now();
     let (parts, body) = req.into_parts();
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    let media = |expected: &str| {
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case(expected))
+    };
+    let (is_form, json_type) = (media("application/x-www-form-urlencoded"), media("application/json"));
     let body = axum::body::to_bytes(body, 1 << 20).await;
+    let json_object = match (&body, json_type) {
+        (Ok(bytes), true) => serde_json::from_slice::<serde_json::Map<String, Value>>(bytes).ok(),
+        _ => None,
+    };
     let req = Req {
         method: parts.method,
         path: parts.uri.path().to_owned(),
         query: decode_pairs(parts.uri.query().unwrap_or("").as_bytes()),
-        form: match (&body, is_form) {
-            (Ok(bytes), true) => decode_pairs(bytes),
+        form: match (&body, is_form, &json_object) {
+            (Ok(bytes), true, _) => decode_pairs(bytes),
+            (_, _, Some(object)) => object
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect(),
             _ => Vec::new(),
         },
         is_form,
+        is_json: json_object.is_some(),
         headers: parts.headers,
     };
     let (outcome, response, linger) = if body.is_err() {
@@ -231,7 +246,12 @@ async fn token(state: &Shared, req: &Req) -> (String, Response, Option<Linger>) 
             return (outcome, response, None);
         }
     }
-    let (outcome, response) = token_grant(&mut lock(state), req);
+    let (outcome, mut response) = token_grant(&mut lock(state), req);
+    let refusal = lock(state).dialect_of(req).refusal;
+    if let Some(reshape) = refusal.filter(|_| outcome != "ok" && outcome != "method_not_allowed") {
+        let (code, body) = reshape(&outcome, response.status().as_u16());
+        response = no_store((status(code), axum::Json(body)).into_response());
+    }
     (outcome, response, linger)
 }
 
@@ -278,6 +298,20 @@ fn fault_response(fault: Fault) -> (String, Response) {
         Fault::Delay(_) | Fault::DelayAfterProcessing(_) | Fault::DelayThen(..) => {
             ("fault:delay".into(), StatusCode::OK.into_response())
         }
+    }
+}
+
+impl AuthState {
+    /// The dialect of the client a request names (HTTP Basic or
+    /// `client_id`), else the server's.
+    fn dialect_of(&self, req: &Req) -> TokenDialect {
+        let basic = req.headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| {
+            let decoded = STANDARD.decode(h.strip_prefix("Basic ")?.trim()).ok()?;
+            let pair = String::from_utf8(decoded).ok()?;
+            form_decode(pair.split_once(':')?.0)
+        });
+        let client = basic.or_else(|| req.form("client_id").map(str::to_owned));
+        client.and_then(|c| self.client_dialects.get(&c).cloned()).unwrap_or_else(|| self.dialect.clone())
     }
 }
 
@@ -341,8 +375,10 @@ fn token_grant(st: &mut AuthState, req: &Req) -> (String, Response) {
         let (_, r) = oauth_error(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "use POST");
         return ("method_not_allowed".into(), r);
     }
-    if !req.is_form {
-        return invalid_request("content type must be application/x-www-form-urlencoded");
+    match (st.dialect_of(req).json_body, req.is_form, req.is_json) {
+        (false, true, _) | (true, _, true) => {}
+        (false, ..) => return invalid_request("content type must be application/x-www-form-urlencoded"),
+        (true, ..) => return invalid_request("the body must be a JSON object (application/json)"),
     }
     if let Some(name) = repeated(&req.form) {
         return invalid_request(&format!("parameter {name} is repeated"));
@@ -453,6 +489,12 @@ fn success(st: &mut AuthState, family: usize, with_refresh: bool, scope: Option<
     }
     if !scope.is_empty() {
         body["scope"] = json!(scope);
+    }
+    let (client, account) =
+        st.families.get(family).map(|f| (f.client_id.clone(), f.account.clone())).unwrap_or_default();
+    let dialect = st.client_dialects.get(&client).unwrap_or(&st.dialect);
+    if let Some(reshape) = dialect.answer.clone() {
+        body = reshape(body, &account);
     }
     ("ok".into(), no_store(axum::Json(body).into_response()))
 }

@@ -5,6 +5,9 @@
 //! fails otherwise.
 
 mod example_step;
+mod notion;
+mod salesforce;
+mod slack;
 mod test_apikey;
 mod test_client_credentials;
 mod test_custom_refresh;

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weft_catalog::{ApiKeyLocation, AuthScheme, ClientAuth, Provider};
-use weft_tests::mock_auth::{MockAuthServer, browser, url_param};
+use weft_tests::mock_auth::{MockAuthServer, TokenDialect, browser, url_param};
 use weft_tests::mock_catalog::{CatalogApi, Expect, Stand, profile_document};
 
 const USER: &str = "catalog-user";
@@ -197,6 +197,11 @@ async fn connect_oauth(cx: &Ctx, p: &Provider, integration: &str, client_secret:
     };
     let redirect = format!("{}/projects/{}/connect/{integration}/oauth/callback", cx.app.base, cx.project);
     cx.auth.register_client(&format!("client-{}", p.id), client_secret, &redirect);
+    // A provider whose token endpoint takes JSON (Notion) gets its requests checked as JSON.
+    let reading = weft_auth::oauth::TokenReading::from_extra(&p.extra).map_err(|e| e.to_string())?;
+    if reading.request_format == weft_auth::oauth::RequestFormat::Json {
+        cx.auth.set_client_dialect(&format!("client-{}", p.id), TokenDialect::default().json_requests());
+    }
     let path = format!("/projects/{}/sdk/connect/{}", cx.project, p.id);
     let (status, started) =
         cx.app.call(Method::POST, &path, Some(&cx.token), Some(json!({ "inputs": inputs(p) }))).await;

@@ -5,6 +5,7 @@ mod fixture;
 mod flows;
 mod processes;
 mod refresh;
+mod token_answers;
 mod vault;
 
 pub(crate) use fixture::Fixture;

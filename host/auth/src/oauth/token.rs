@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 use url::Url;
 use weft_egress::{Egress, EgressError, Method, OutboundRequest};
 
+use super::reading::{RequestFormat, TokenReading};
+
 /// Largest token response read; anything bigger is no token response.
 const MAX_TOKEN_RESPONSE: u64 = 256 * 1024;
 /// Longest `Retry-After` honoured; a longer one is clamped.
@@ -106,7 +108,8 @@ impl Grant<'_> {
 pub struct TokenResponse {
     /// The access token.
     pub access_token: SecretString,
-    /// `Bearer` (the only type Weft uses).
+    /// `Bearer`, or a type the provider's [`TokenReading`] accepts (sent
+    /// as a bearer token all the same).
     pub token_type: String,
     /// Lifetime in seconds, when the provider says.
     pub expires_in: Option<u64>,
@@ -154,7 +157,7 @@ pub enum TokenError {
     #[error("the token endpoint answered a redirect ({0}); redirects are not followed")]
     Redirected(u16),
     /// The answer is not a usable token response (not JSON, no
-    /// `access_token`, a token type other than Bearer, too large).
+    /// `access_token`, a token type the provider does not declare, too large).
     #[error("malformed token response: {0}")]
     Malformed(&'static str),
     /// The request could not be sent (bad URL, refused destination).
@@ -177,7 +180,8 @@ impl TokenError {
     }
 }
 
-/// Calls the token endpoint with `grant` and validates the answer.
+/// Calls the token endpoint with `grant` and validates the answer as
+/// RFC 6749 says (with the leniencies every provider gets).
 pub async fn request_token(
     egress: &dyn Egress,
     token_url: &Url,
@@ -185,9 +189,22 @@ pub async fn request_token(
     grant: Grant<'_>,
     timeout: Duration,
 ) -> Result<TokenResponse, TokenError> {
+    request_token_as(egress, token_url, client, grant, timeout, &TokenReading::default()).await
+}
+
+/// Calls the token endpoint with `grant` and reads the answer as the
+/// provider declares (`reading`).
+pub async fn request_token_as(
+    egress: &dyn Egress,
+    token_url: &Url,
+    client: &OAuthClient,
+    grant: Grant<'_>,
+    timeout: Duration,
+    reading: &TokenReading,
+) -> Result<TokenResponse, TokenError> {
     let mut form = grant.form(" ");
-    let resp = post_form(egress, token_url, client, &mut form, timeout).await?;
-    parse_token_response(resp.status, &resp.headers, &resp.body)
+    let resp = post_form(egress, token_url, client, &mut form, timeout, reading.request_format).await?;
+    parse_token_response(resp.status, &resp.headers, &resp.body, reading)
 }
 
 /// Revokes `token` at the provider (RFC 7009); best effort for callers.
@@ -200,10 +217,10 @@ pub async fn revoke_token(
     timeout: Duration,
 ) -> Result<(), TokenError> {
     let mut form = vec![("token", token.expose_secret().to_owned()), ("token_type_hint", hint.to_owned())];
-    let resp = post_form(egress, revoke_url, client, &mut form, timeout).await?;
+    let resp = post_form(egress, revoke_url, client, &mut form, timeout, RequestFormat::Form).await?;
     match resp.status {
         200..=299 => Ok(()),
-        status => Err(classify_refusal(status, &resp.headers, &resp.body)),
+        status => Err(classify_refusal(status, &resp.headers, &resp.body, &TokenReading::default())),
     }
 }
 
@@ -213,6 +230,7 @@ async fn post_form(
     client: &OAuthClient,
     form: &mut Vec<(&'static str, String)>,
     timeout: Duration,
+    format: RequestFormat,
 ) -> Result<weft_egress::OutboundResponse, TokenError> {
     let mut req = OutboundRequest::new(Method::Post, url.clone());
     match (client.auth, &client.client_secret) {
@@ -229,10 +247,10 @@ async fn post_form(
         }
         (_, None) => form.push(("client_id", client.client_id.clone())),
     }
-    let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish();
-    req.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+    let (content_type, body) = encode_body(form, format);
+    req.headers.push(("content-type".into(), content_type.into()));
     req.headers.push(("accept".into(), "application/json".into()));
-    req.body = Some(body.into_bytes().into());
+    req.body = Some(body.into());
     req.timeout = Some(timeout);
     req.max_response_bytes = Some(MAX_TOKEN_RESPONSE);
     egress.send(req).await.map_err(|e| match e {
@@ -243,6 +261,21 @@ async fn post_form(
         }
         EgressError::Denied(m) | EgressError::InvalidRequest(m) => TokenError::NotSent(m),
     })
+}
+
+/// A token request's content type and body.
+fn encode_body(form: &[(&'static str, String)], format: RequestFormat) -> (&'static str, Vec<u8>) {
+    match format {
+        RequestFormat::Form => (
+            "application/x-www-form-urlencoded",
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish().into_bytes(),
+        ),
+        RequestFormat::Json => {
+            let object: Map<String, Value> =
+                form.iter().map(|(k, v)| ((*k).to_owned(), Value::from(v.as_str()))).collect();
+            ("application/json", Value::Object(object).to_string().into_bytes())
+        }
+    }
 }
 
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
@@ -257,7 +290,7 @@ fn retry_after(headers: &[(String, String)]) -> Option<Duration> {
 }
 
 /// Maps a non-2xx answer to an error.
-fn classify_refusal(status: u16, headers: &[(String, String)], body: &[u8]) -> TokenError {
+fn classify_refusal(status: u16, headers: &[(String, String)], body: &[u8], reading: &TokenReading) -> TokenError {
     if (300..400).contains(&status) {
         return TokenError::Redirected(status);
     }
@@ -267,7 +300,12 @@ fn classify_refusal(status: u16, headers: &[(String, String)], body: &[u8]) -> T
     let code = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
-    match code.as_deref() {
+    classify_code(status, code.as_deref(), reading)
+}
+
+/// Maps an OAuth (or the provider's own) error code to an error.
+fn classify_code(status: u16, code: Option<&str>, reading: &TokenReading) -> TokenError {
+    match code.map(|c| reading.normalise(c)) {
         Some("invalid_grant") => TokenError::InvalidGrant,
         Some("invalid_client") | Some("unauthorized_client") => TokenError::InvalidClient,
         // An error code is a short token; anything else is not quoted.
@@ -279,23 +317,39 @@ fn classify_refusal(status: u16, headers: &[(String, String)], body: &[u8]) -> T
     }
 }
 
-fn parse_token_response(status: u16, headers: &[(String, String)], body: &[u8]) -> Result<TokenResponse, TokenError> {
+fn parse_token_response(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+    reading: &TokenReading,
+) -> Result<TokenResponse, TokenError> {
     if !(200..300).contains(&status) {
-        return Err(classify_refusal(status, headers, body));
+        return Err(classify_refusal(status, headers, body, reading));
     }
     let Ok(Value::Object(mut fields)) = serde_json::from_slice::<Value>(body) else {
         return Err(TokenError::Malformed("the body is not a JSON object"));
     };
-    let access_token = match fields.remove("access_token") {
-        Some(Value::String(t)) if !t.is_empty() => SecretString::from(t),
-        _ => return Err(TokenError::Malformed("no access_token")),
+    // Some providers refuse with 200 (GitHub, Slack): the refusal it is,
+    // never "malformed", so a dead grant is recognised as one.
+    if let Some(code) = reading.refusal_in_success(&fields) {
+        let status = if reading.normalise(&code) == "invalid_client" { 401 } else { 400 };
+        return Err(classify_code(status, Some(&code), reading));
+    }
+    let (access_token, token_type) = match fields.remove("access_token") {
+        Some(Value::String(t)) if !t.is_empty() => (SecretString::from(t), fields.remove("token_type")),
+        _ => match reading.take_nested_token(&mut fields) {
+            Some((t, token_type)) => (SecretString::from(t), token_type),
+            None => return Err(TokenError::Malformed("no access_token")),
+        },
     };
     // RFC 6749 §5.1 makes token_type required, but several providers omit
-    // it; when present it must be Bearer, the only type Weft can use.
-    let token_type = match fields.remove("token_type") {
+    // it; when present it must be Bearer or a type the provider declares
+    // (sent as a bearer token all the same).
+    let token_type = match token_type {
         None | Some(Value::Null) => "Bearer".to_owned(),
         Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => "Bearer".to_owned(),
-        Some(_) => return Err(TokenError::Malformed("token_type is not Bearer")),
+        Some(Value::String(t)) if reading.accepts_token_type(&t) => t,
+        Some(_) => return Err(TokenError::Malformed("token_type is not Bearer nor one the provider declares")),
     };
     let expires_in = match fields.remove("expires_in") {
         None | Some(Value::Null) => None,
@@ -316,11 +370,14 @@ fn parse_token_response(status: u16, headers: &[(String, String)], body: &[u8]) 
 }
 
 #[cfg(test)]
+mod provider_answers;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(status: u16, body: &str) -> Result<TokenResponse, TokenError> {
-        parse_token_response(status, &[("Retry-After".into(), "2".into())], body.as_bytes())
+        parse_token_response(status, &[("Retry-After".into(), "2".into())], body.as_bytes(), &TokenReading::default())
     }
 
     #[test]
@@ -337,7 +394,7 @@ mod tests {
         assert_eq!(parse(200, r#"{"token_type":"Bearer"}"#).unwrap_err(), TokenError::Malformed("no access_token"));
         assert_eq!(
             parse(200, r#"{"access_token":"a","token_type":"mac"}"#).unwrap_err(),
-            TokenError::Malformed("token_type is not Bearer")
+            TokenError::Malformed("token_type is not Bearer nor one the provider declares")
         );
         assert!(matches!(parse(200, "<html>"), Err(TokenError::Malformed(_))));
     }

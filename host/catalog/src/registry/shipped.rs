@@ -203,7 +203,13 @@ fn shipped_definitions_follow_the_catalog_conventions() {
             AuthScheme::None | AuthScheme::Custom { .. } => panic!("{name}: a catalog provider takes credentials"),
         }
         for (field, url) in urls {
-            assert!(url.starts_with("https://"), "{name}: {field} must be https");
+            // A base URL may open with an origin from the token answer
+            // (Salesforce's `instance_url`), checked against the allowed hosts.
+            let from_token = field == "baseUrl" && url.starts_with(crate::TOKEN_PLACEHOLDER);
+            assert!(url.starts_with("https://") || from_token, "{name}: {field} must be https");
+            if from_token {
+                assert!(!p.allowed_hosts.is_empty(), "{name}: an origin from the token answer needs allowedHosts");
+            }
         }
         if let Some(test) = &p.connection_test {
             // Under the base URL, so that an integration's base URL override
