@@ -17,6 +17,7 @@ mod plugin_notion;
 mod plugin_salesforce;
 mod plugin_services;
 mod plugin_slack;
+mod plugin_slack_events;
 mod provider_cases;
 mod proxy;
 mod slow_clients;

@@ -72,44 +72,43 @@ impl Fixture {
             clock.clone(),
         )
         .await;
-        let store = app.store.clone();
-        let (project, private_pem) = project_with_key(store.as_ref(), "Connect").await;
-        let admin_key = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
         let plugin_id = plugin.replace('_', "-");
-        let client_secret = canary("clientsecret");
-        let mut overrides = json!({
-            "authorizeUrl": mock.authorize_url(),
-            "tokenUrl": mock.token_url(),
-            "revokeUrl": mock.revoke_url(),
-        });
-        if let (Some(o), Value::Object(extra)) = (overrides.as_object_mut(), extra_overrides) {
-            o.extend(extra);
-        }
-        let body = json!({
-            "type": plugin_id, "active": true, "clientId": CLIENT_ID, "clientSecret": client_secret,
-            "baseUrl": mock.api_base(), "endpointOverrides": overrides,
-        });
-        let (status, created) = app
-            .call(Method::POST, &format!("/admin/projects/{project}/integrations"), Some(&admin_key), Some(body))
-            .await;
-        assert_eq!(status, 201, "{created}");
-        assert_eq!(created["hasClientSecret"], true, "{created}");
-        assert!(!created.to_string().contains(&client_secret), "the client secret is write-only");
-        let integration = created["id"].as_str().unwrap().to_owned();
-        let redirect = format!("{}/projects/{project}/connect/{integration}/oauth/callback", app.base);
-        mock.register_client(CLIENT_ID, &client_secret, &redirect);
+        let side = add_project(&app, &mock, &plugin_id, extra_overrides, "Connect", CLIENT_ID).await;
         Fixture {
             app,
             mock,
             clock,
-            project,
-            admin_key,
-            integration,
-            client_secret,
+            project: side.project,
+            admin_key: side.admin_key,
+            integration: side.integration,
+            client_secret: side.client_secret,
             plugin: plugin_id,
-            private_pem,
+            private_pem: side.private_pem,
             _pg: pg,
         }
+    }
+
+    /// Another project on the same server, with the same plugin's
+    /// integration wired to the same mock authorization server (its own
+    /// client secret, redirect URI and signing key).
+    pub(crate) async fn add_project(&self, name: &str) -> ProjectSide {
+        // Its own client at the authorization server, as another app
+        // registration would be.
+        let client_id = format!("{CLIENT_ID}-{}", name.to_ascii_lowercase().replace(' ', "-"));
+        add_project(&self.app, &self.mock, &self.plugin, json!({}), name, &client_id).await
+    }
+
+    /// Makes `side` the project every helper acts on; returns the one it
+    /// replaces.
+    pub(crate) fn switch_project(&mut self, side: ProjectSide) -> ProjectSide {
+        let old = ProjectSide {
+            project: std::mem::replace(&mut self.project, side.project),
+            admin_key: std::mem::replace(&mut self.admin_key, side.admin_key),
+            integration: std::mem::replace(&mut self.integration, side.integration),
+            client_secret: std::mem::replace(&mut self.client_secret, side.client_secret),
+            private_pem: std::mem::replace(&mut self.private_pem, side.private_pem),
+        };
+        old
     }
 
     /// A user token for `user`.
@@ -236,4 +235,52 @@ async fn whoami(
         .with_connection_http(grant);
     let call = ActionCall { action: "TEST_OAUTH_WHOAMI".into(), input: json!({}), page: None };
     app.plugins.run_action(plugin, &opts, call).await.map(|o| o.output)
+}
+
+/// One project's side of a [`Fixture`]: the project, its admin key, its
+/// integration of the fixture's plugin and that integration's client secret,
+/// and the key its user tokens are signed with.
+pub(crate) struct ProjectSide {
+    pub(crate) project: String,
+    pub(crate) admin_key: String,
+    pub(crate) integration: String,
+    pub(crate) client_secret: String,
+    private_pem: String,
+}
+
+/// Creates a project named `name` with an integration of `plugin_id` whose
+/// OAuth endpoints are `mock`'s, and registers its client there.
+async fn add_project(
+    app: &TestApp,
+    mock: &MockAuthServer,
+    plugin_id: &str,
+    extra_overrides: Value,
+    name: &str,
+    client_id: &str,
+) -> ProjectSide {
+    let store = app.store.clone();
+    let (project, private_pem) = project_with_key(store.as_ref(), name).await;
+    let admin_key = api_key(store.as_ref(), &project, weft_store::Role::Admin).await;
+    let client_secret = canary("clientsecret");
+    let mut overrides = json!({
+        "authorizeUrl": mock.authorize_url(),
+        "tokenUrl": mock.token_url(),
+        "revokeUrl": mock.revoke_url(),
+    });
+    if let (Some(o), Value::Object(extra)) = (overrides.as_object_mut(), extra_overrides) {
+        o.extend(extra);
+    }
+    let body = json!({
+        "type": plugin_id, "active": true, "clientId": client_id, "clientSecret": client_secret,
+        "baseUrl": mock.api_base(), "endpointOverrides": overrides,
+    });
+    let (status, created) =
+        app.call(Method::POST, &format!("/admin/projects/{project}/integrations"), Some(&admin_key), Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["hasClientSecret"], true, "{created}");
+    assert!(!created.to_string().contains(&client_secret), "the client secret is write-only");
+    let integration = created["id"].as_str().unwrap().to_owned();
+    let redirect = format!("{}/projects/{project}/connect/{integration}/oauth/callback", app.base);
+    mock.register_client(client_id, &client_secret, &redirect);
+    ProjectSide { project, admin_key, integration, client_secret, private_pem }
 }
