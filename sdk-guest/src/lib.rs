@@ -148,6 +148,7 @@ mod schema;
 pub mod secrets;
 pub mod state;
 pub mod step;
+pub mod time;
 mod trigger;
 pub mod webhook;
 
