@@ -11,6 +11,8 @@ pub mod mock_api;
 pub mod mock_auth;
 pub mod mock_catalog;
 pub mod mock_provider;
+pub mod mock_providers;
+pub mod plugin_cases;
 pub mod process;
 pub mod sweep;
 
