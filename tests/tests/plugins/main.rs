@@ -5,6 +5,7 @@
 //! fails otherwise.
 
 mod example_step;
+mod github;
 mod test_apikey;
 mod test_client_credentials;
 mod test_custom_refresh;

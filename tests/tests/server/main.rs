@@ -13,6 +13,8 @@ mod crash;
 mod crash_queue;
 mod malformed;
 mod mcp;
+mod plugin_fixture;
+mod plugin_github;
 mod plugin_services;
 mod proxy;
 mod slow_clients;
