@@ -6,6 +6,7 @@
 
 mod example_step;
 mod github;
+mod google_calendar;
 mod hubspot;
 mod test_apikey;
 mod test_client_credentials;

@@ -15,6 +15,7 @@ mod malformed;
 mod mcp;
 mod plugin_fixture;
 mod plugin_github;
+mod plugin_google_calendar;
 mod plugin_hubspot;
 mod plugin_services;
 mod proxy;
