@@ -162,6 +162,15 @@ async fn hubspot_connects_and_runs_every_action_through_actionkit() {
         assert!(props[field]["description"].is_string(), "{field} in {props}");
     }
 
+    // ActionKit's categories filter reads the plugin's `extra.categories`.
+    let listed = |query: &'static str| {
+        let path = format!("/projects/{}/actions?categories={query}", f.project);
+        let token = f.token("u1");
+        let app = &f.app;
+        async move { app.call(reqwest::Method::GET, &path, Some(&token), None).await.1 }
+    };
+    assert!(listed("crm").await["actions"]["hubspot"].is_array());
+    assert!(listed("calendar").await["actions"].get("hubspot").is_none());
     assert_eq!(f.action_keys("u1").await.len(), 15);
     f.run_every_action("u1", &mock, cases(&mock)).await;
 }
