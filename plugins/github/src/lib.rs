@@ -40,7 +40,17 @@ impl Integration for GitHub {
             .secrets([hooks::SECRET])
             // 5,000 requests an hour for a user's OAuth token.
             .rate_limit(RateLimit::per_connection(5000, 3600))
-            .extra(json!({ "categories": ["developer_tools"], "apiVersion": api::API_VERSION }))
+            .extra(json!({
+                "categories": ["developer_tools"],
+                "apiVersion": api::API_VERSION,
+                // GitHub refuses a code exchange or refresh with status 200
+                // and its own error codes; the host reads them as the OAuth
+                // errors they mean (the catalog definition says the same).
+                "tokenResponse": {
+                    "grantErrors": ["bad_verification_code", "bad_refresh_token"],
+                    "clientErrors": ["incorrect_client_credentials"],
+                },
+            }))
     }
 
     fn actions() -> Vec<Action> {

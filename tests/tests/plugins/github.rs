@@ -84,6 +84,7 @@ async fn declares_github_oauth_limits_secret_and_categories() {
     let limit = &meta.rate_limits[0];
     assert_eq!((limit.scope, limit.requests, limit.per_seconds), (RateLimitScope::Connection, 5000, 3600));
     assert_eq!(meta.extra["categories"], json!(["developer_tools"]));
+    assert_eq!(meta.extra["tokenResponse"]["grantErrors"], json!(["bad_verification_code", "bad_refresh_token"]));
     assert!(info.actions.len() >= 5 && info.triggers.len() >= 2);
     let effects: Vec<(&str, &str)> = info.actions.iter().map(|a| (a.key.as_str(), a.effect.as_str())).collect();
     assert!(effects.contains(&("GITHUB_GET_ISSUE_BY_NUMBER", "read")), "{effects:?}");
