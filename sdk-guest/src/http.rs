@@ -26,6 +26,8 @@
 //! ```
 
 mod error;
+pub mod link;
+pub mod path;
 mod request;
 mod response;
 

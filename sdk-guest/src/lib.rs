@@ -149,6 +149,7 @@ mod schema;
 pub mod secrets;
 pub mod state;
 pub mod step;
+pub mod time;
 mod trigger;
 pub mod watermark;
 pub mod webhook;

@@ -12,6 +12,7 @@ pub mod mock_auth;
 pub mod mock_catalog;
 pub mod mock_provider;
 pub mod mock_providers;
+pub mod plugin_cases;
 pub mod process;
 pub mod sweep;
 

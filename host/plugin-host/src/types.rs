@@ -217,8 +217,11 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
         },
         A::Custom(schema) => AuthScheme::Custom { schema: parse_declared_json("custom auth schema", &schema)? },
     };
-    if m.id.is_empty() || !m.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
-        return Err(format!("plugin id {:?} must be non-empty lowercase ASCII letters, digits, '-' or '_'", m.id));
+    // Plugin ids are integration types, which are the reference's
+    // `integrationType` strings (`googleCalendar`, `monday.com`): the
+    // catalog's rule for provider ids.
+    if !weft_catalog::valid_id(&m.id) {
+        return Err(format!("plugin id {:?} must be 1 to 64 ASCII letters, digits, '-', '_' or inner '.'", m.id));
     }
     Ok(Provider {
         connection_config_schema: m

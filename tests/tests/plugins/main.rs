@@ -5,6 +5,9 @@
 //! fails otherwise.
 
 mod example_step;
+mod github;
+mod google_calendar;
+mod hubspot;
 mod notion;
 mod salesforce;
 mod slack;
