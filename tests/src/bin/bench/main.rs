@@ -9,7 +9,11 @@
 //!
 //! `queue`: the durable queue and the workflow engine on SQLite and
 //! PostgreSQL; see [`queue`].
+//!
+//! `actions`: ActionKit's listing and run overhead and the webhook
+//! ingress's throughput; see [`actions`].
 
+mod actions;
 mod proxy;
 mod queue;
 
@@ -43,6 +47,7 @@ fn main() -> anyhow::Result<()> {
         "plugin-call" => (plugin_echo_call()?, Map::new()),
         "proxy" => (proxy::run()?, Map::new()),
         "queue" => queue::run(&args[2..])?,
+        "actions" => (actions::run()?, Map::new()),
         other => anyhow::bail!("unknown benchmark {other:?}"),
     };
     let mut report = json!({ "bench": name, "figures": figures });

@@ -29,9 +29,9 @@
 
 mod load;
 mod nginx;
-mod processes;
+pub(crate) mod processes;
 mod servers;
-mod setup;
+pub(crate) mod setup;
 
 pub use servers::{MOCK_PROVIDER, WEFT, mock_provider, weft};
 

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use weft_server::config::Settings;
 
-/// Subcommand serving the mock provider: `bench __mock-provider <api-key>`.
+/// Subcommand serving the mock provider: `bench __mock-provider <api-key>
+/// [<ip>]` (127.0.0.1 by default).
 pub const MOCK_PROVIDER: &str = "__mock-provider";
 /// Subcommand serving Weft: `bench __weft <data-dir>`.
 pub const WEFT: &str = "__weft";
@@ -31,15 +32,16 @@ const ITEMS: &str = r#"{"items":[1,2,3]}"#;
 /// The provider's one valid API key.
 type ApiKey = Arc<str>;
 
-/// Serves the mock provider on 127.0.0.1:0 and prints its port. `GET
+/// Serves the mock provider on port 0 of its address and prints the port. `GET
 /// /api/me` answers the account `test-apikey`'s test-connection reads; any
 /// other `GET /api/...` a small list. Both check `X-API-Key` on every call,
 /// so a proxy that did not inject the credential gets a 401.
 pub fn mock_provider(args: &[String]) -> anyhow::Result<()> {
-    let key: ApiKey = args.first().context("usage: bench __mock-provider <api-key>")?.as_str().into();
+    let key: ApiKey = args.first().context("usage: bench __mock-provider <api-key> [<ip>]")?.as_str().into();
+    let ip: std::net::IpAddr = args.get(1).map_or("127.0.0.1", String::as_str).parse().context("the mock's address")?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(MOCK_WORKERS).enable_all().build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the mock provider")?;
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.context("binding the mock provider")?;
         announce(&[listener.local_addr()?.port().to_string()])?;
         let app = Router::new()
             .route("/api/me", get(|s: State<ApiKey>, h: HeaderMap| answer(s, h, ME)))
@@ -61,7 +63,7 @@ async fn answer(State(key): State<ApiKey>, headers: HeaderMap, body: &'static st
 }
 
 /// Builds Weft from the `weft-server` library on 127.0.0.1:0 with a fresh
-/// `<data-dir>` (holding `plugins/test_apikey.wasm`), prints its base URL and
+/// `<data-dir>` (holding the plugins to serve in `plugins/`), prints its base URL and
 /// the first operator key, and serves until SIGTERM. Everything else is the
 /// defaults `weft serve` runs with, on the same multi-thread runtime.
 pub fn weft(args: &[String]) -> anyhow::Result<()> {

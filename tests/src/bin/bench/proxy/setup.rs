@@ -70,15 +70,23 @@ pub async fn configure(
     Ok(Configured { project, user_token })
 }
 
-struct Api<'a> {
-    client: reqwest::Client,
-    base: &'a str,
+/// Weft's HTTP API at `base`.
+pub(crate) struct Api<'a> {
+    pub(crate) client: reqwest::Client,
+    pub(crate) base: &'a str,
 }
 
 impl Api<'_> {
     /// `method path` with a bearer credential and a JSON body; fails unless
     /// the answer has status `expect`.
-    async fn call(&self, method: &str, path: &str, bearer: &str, body: Value, expect: u16) -> anyhow::Result<Value> {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Value,
+        expect: u16,
+    ) -> anyhow::Result<Value> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let response = self
             .client
@@ -95,7 +103,8 @@ impl Api<'_> {
     }
 }
 
-fn text(value: &Value, pointer: &str) -> anyhow::Result<String> {
+/// The string at `pointer` in `value`.
+pub(crate) fn text(value: &Value, pointer: &str) -> anyhow::Result<String> {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
