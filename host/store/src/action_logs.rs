@@ -206,7 +206,9 @@ pub(crate) fn check_entry(e: &ActionLog) -> Result<()> {
         if let Some(v) = value
             && v.chars().count() > MAX_ACTION_LOG_ID_LEN
         {
-            return Err(Error::invalid(format!("an ActionKit log's {what} is over {MAX_ACTION_LOG_ID_LEN} characters")));
+            return Err(Error::invalid(format!(
+                "an ActionKit log's {what} is over {MAX_ACTION_LOG_ID_LEN} characters"
+            )));
         }
     }
     if e.trace_id.is_empty() {

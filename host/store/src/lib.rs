@@ -181,7 +181,7 @@ pub trait Store:
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ActionLogStore, ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore, QueueStore, Store,
-        TaskStore, TriggerStore, UserStore, WorkflowStore,
+        ActionLogStore, ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore,
+        QueueStore, Store, TaskStore, TriggerStore, UserStore, WorkflowStore,
     };
 }

@@ -3,7 +3,9 @@
 //! hundred (one per ActionKit call), so a batch is one transaction of
 //! one prepared insert per entry; nothing here needs a backend of its own.
 
-use super::{ActionCallKind, ActionCallSource, ActionLog, ActionLogQuery, MAX_ACTION_LOGS_PAGE, check_entry, cut_message};
+use super::{
+    ActionCallKind, ActionCallSource, ActionLog, ActionLogQuery, MAX_ACTION_LOGS_PAGE, check_entry, cut_message,
+};
 use crate::backends::for_both_backends;
 use crate::rows::{Ts, convert};
 use crate::{ActionLogStore, Error, ProjectId, Result};
