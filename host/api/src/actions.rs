@@ -10,27 +10,31 @@
 //! parameters against the schema first (each problem with its path), then
 //! calls the plugin through [`run_as`], the one way an action runs as an
 //! account (workflow steps use it too), and answers the provider's result,
-//! or the provider's failure in the error shape with its status.
+//! or the provider's failure in the error shape with its status. Every
+//! listing and run is logged with a trace id answered in `x-trace-id`
+//! ([`crate::action_logs`]), also when it is refused.
 
+use crate::action_logs::Call;
 use crate::error::Problem;
 use crate::extract::{Json, Query, json_body};
 use crate::routes::{Access, Routes};
 use crate::user_token::User;
 use crate::{ApiError, AppState};
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use weft_plugin_host::{ActionCall, ActionDefinition, CallError, CallOptions, PluginError, PluginHost, PluginInfo};
-use weft_store::{CredentialId, CredentialStatus, ProjectId};
+use weft_store::{ActionCallKind, ActionCallSource, CredentialId, CredentialStatus, ProjectId};
 
 pub(crate) fn routes() -> Routes {
     let user = Access::User;
     Routes::new()
         .add(Method::GET, "/projects/{projectId}/actions", user, "ActionKit: the user's actions as tools", list)
-        .add(Method::POST, "/projects/{projectId}/actions", user, "ActionKit: run an action as the user", run)
-        .add(Method::POST, "/projects/{projectId}/sdk/actions", user, "ActionKit from the SDK: run an action", run)
+        .add(Method::POST, "/projects/{projectId}/actions", user, "ActionKit: run an action as the user", run_api)
+        .add(Method::POST, "/projects/{projectId}/sdk/actions", user, "ActionKit from the SDK: run an action", run_sdk)
 }
 
 /// The list's query (every field optional).
@@ -87,7 +91,33 @@ fn categories(plugin: &PluginInfo) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn list(State(state): State<AppState>, user: User, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+/// Lists the tools, logged as an ActionKit call whose error entry keeps
+/// the query.
+async fn list(
+    State(state): State<AppState>,
+    user: User,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    query: Result<Query<ListQuery>, ApiError>,
+) -> Response {
+    let call = Call::begin(&user, &headers, ActionCallKind::List, ActionCallSource::Api);
+    let trace = call.header();
+    let answer = match query {
+        Ok(Query(q)) => tools(&state, &user, q).await,
+        Err(e) => Err(e),
+    };
+    call.finish(&state.action_logs, answer.as_ref().err(), || query_json(raw.as_deref()));
+    ([trace], answer).into_response()
+}
+
+/// A query string as a JSON object of its parameters (the last of a
+/// repeated one wins).
+fn query_json(raw: Option<&str>) -> Value {
+    let pairs = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes());
+    Value::Object(pairs.map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect())
+}
+
+async fn tools(state: &AppState, user: &User, q: ListQuery) -> Result<Json<Value>, ApiError> {
     if let Some(format) = q.format.as_deref().filter(|f| *f != "json_schema") {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -101,7 +131,7 @@ async fn list(State(state): State<AppState>, user: User, Query(q): Query<ListQue
     let only_available = q.limit_to_available.unwrap_or(true);
     let (wanted, wanted_categories) = (listed(q.integrations.as_deref()), listed(q.categories.as_deref()));
     let mut actions = Map::new();
-    for (integration, plugin, usable) in offered(&state, &user).await? {
+    for (integration, plugin, usable) in offered(state, user).await? {
         if (only_available && !usable)
             || wanted.as_ref().is_some_and(|w| !w.contains(&integration))
             || wanted_categories.as_ref().is_some_and(|w| !categories(&plugin).iter().any(|c| w.contains(c)))
@@ -122,19 +152,57 @@ struct RunBody {
     parameters: Value,
 }
 
+/// The body a run answers, for `POST /actions`.
+type RunBodyResult = Result<Option<Json<Value>>, ApiError>;
+
+async fn run_api(State(state): State<AppState>, user: User, headers: HeaderMap, body: RunBodyResult) -> Response {
+    run(&state, &user, &headers, body, ActionCallSource::Api).await
+}
+
+async fn run_sdk(State(state): State<AppState>, user: User, headers: HeaderMap, body: RunBodyResult) -> Response {
+    run(&state, &user, &headers, body, ActionCallSource::Sdk).await
+}
+
+/// Runs the body's action, logged as an ActionKit call whose error entry
+/// keeps the body's parameters (or the whole body, when it has none).
 async fn run(
-    State(state): State<AppState>,
-    user: User,
-    headers: HeaderMap,
-    body: Option<Json<Value>>,
-) -> Result<Json<Value>, ApiError> {
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    body: RunBodyResult,
+    source: ActionCallSource,
+) -> Response {
+    let mut call = Call::begin(user, headers, ActionCallKind::Run, source);
+    let trace = call.header();
+    let body = body.map(|b| b.map(|Json(v)| v).unwrap_or(Value::Null));
+    // Kept for an error entry; a copy is cheap next to a plugin call.
+    let logged = match &body {
+        Ok(b) => b.get("parameters").unwrap_or(b).clone(),
+        Err(_) => Value::Null,
+    };
+    let answer = match body {
+        Ok(body) => run_body(state, user, headers, body, &mut call).await.map(Json),
+        Err(e) => Err(e),
+    };
+    call.finish(&state.action_logs, answer.as_ref().err(), || logged);
+    ([trace], answer).into_response()
+}
+
+async fn run_body(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    body: Value,
+    call: &mut Call,
+) -> Result<Value, ApiError> {
     let body: RunBody =
-        json_body(body, r##"{"action": "SLACK_SEND_MESSAGE", "parameters": {"channel": "#general"}}"##)?;
+        json_body(Some(Json(body)), r##"{"action": "SLACK_SEND_MESSAGE", "parameters": {"channel": "#general"}}"##)?;
+    call.action(&body.action);
     let selected = match headers.get(crate::connect::CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) {
         Some(raw) => Some(raw.parse::<CredentialId>().map_err(|_| ApiError::not_found("credential not found"))?),
         None => None,
     };
-    Ok(Json(run_for(&state, &user, &body.action, body.parameters, selected).await?))
+    run_for(state, user, &body.action, body.parameters, selected, call).await
 }
 
 /// The tools a user is offered (their connected integrations' actions),
@@ -151,13 +219,15 @@ pub(crate) async fn available(state: &AppState, user: &User) -> Result<Vec<Actio
 /// Runs `action` with `parameters` as the user's account (`selected`, or
 /// their first usable one): the parameters checked against the action's
 /// schema first; the provider's result with the account's secrets taken
-/// out. ActionKit's run and MCP's `tools/call` both land here.
+/// out. ActionKit's run and MCP's `tools/call` both land here; `call`
+/// learns the action's integration for the log.
 pub(crate) async fn run_for(
     state: &AppState,
     user: &User,
     action: &str,
     parameters: Value,
     selected: Option<CredentialId>,
+    call: &mut Call,
 ) -> Result<Value, ApiError> {
     let parameters = if parameters.is_null() { json!({}) } else { parameters };
     let offered = offered(state, user).await?;
@@ -170,6 +240,7 @@ pub(crate) async fn run_for(
             format!("no integration of this project has the action {action:?}; list them with GET /actions"),
         ));
     };
+    call.integration(&integration);
     let problems = invalid_parameters(&action.input_schema, &parameters);
     if let Some(first) = problems.first() {
         let at = if first.path.is_empty() { "/" } else { &first.path };

@@ -2,6 +2,7 @@
 //! integrations and connected users. Each route's roles come from the same
 //! constant its extractor enforces.
 
+mod action_logs;
 mod config;
 mod workflows;
 
@@ -40,6 +41,7 @@ const UNDEPLOY: &str = "/admin/projects/{projectId}/workflows/{workflowId}/undep
 const VERSIONS: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions";
 const VERSION: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions/{version}";
 const RESTORE: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions/{version}/restore";
+const ACTION_LOGS: &str = "/admin/projects/{projectId}/action-logs";
 
 pub(crate) fn routes() -> Routes {
     let (op, admin, staff, any) = (
@@ -96,6 +98,13 @@ pub(crate) fn routes() -> Routes {
         .add(Method::GET, VERSIONS, any, "A workflow's versions, newest first", workflows::versions)
         .add(Method::GET, VERSION, any, "One version with its definition", workflows::version)
         .add(Method::POST, RESTORE, staff, "Restore a version as a new version (the draft)", workflows::restore)
+        .add(
+            Method::GET,
+            ACTION_LOGS,
+            any,
+            "ActionKit log entries, newest first, filtered (user, integration, status, action, trace id, dates)",
+            action_logs::list,
+        )
         .add(
             Method::GET,
             "/schemas/workflow.json",

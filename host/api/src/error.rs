@@ -102,6 +102,16 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The stable `code` answered.
+    pub(crate) fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The message answered (without the request id a generic answer cites).
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -7,6 +7,7 @@
 //! [`AppState`]. Later routers (SDK, admin, ActionKit, webhooks, portal) are
 //! added here, one module each.
 
+pub mod action_logs;
 pub mod actions;
 mod admin;
 mod connect;
@@ -27,6 +28,7 @@ mod user_token;
 pub mod webhooks;
 mod workflows;
 
+pub use action_logs::{ActionLogger, TRACE_ID_HEADER};
 pub use context::{CorsPolicy, InvalidOrigin, REQUEST_ID_HEADER};
 pub use error::ApiError;
 pub use principal::Principal;
@@ -84,6 +86,8 @@ pub struct Services {
     pub task_history_quota: Arc<ProjectQuota>,
     /// The largest webhook delivery accepted, in bytes (413 past it).
     pub webhook_max_body: usize,
+    /// Writes ActionKit log entries off the request path.
+    pub action_logs: Arc<ActionLogger>,
 }
 
 /// The caller's address, when the server was started with connection info.

@@ -10,16 +10,20 @@
 //! destructive from the action's declared effect) and `tools/call`, which
 //! runs the action as ActionKit does ([`crate::actions::run_for`]): a
 //! refused or failed call is a tool result with `isError` and the error
-//! shape as its text, so an agent can read what to change.
+//! shape as its text, so an agent can read what to change. `tools/list`
+//! and `tools/call` are logged as ActionKit calls (`crate::action_logs`),
+//! with the trace id in the answer's header.
 
+use crate::action_logs::Call;
 use crate::extract::{Json, Path};
 use crate::routes::{Access, Routes};
 use crate::user_token::User;
 use crate::{ApiError, AppState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use serde_json::{Value, json};
+use weft_store::{ActionCallKind, ActionCallSource};
 
 const MCP: &str = "/projects/{projectId}/mcp";
 
@@ -39,7 +43,13 @@ fn rpc_error(id: Value, code: i64, message: impl Into<String>) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message.into() } })
 }
 
-async fn post(State(state): State<AppState>, user: User, Path(_): Path<String>, body: Json<Value>) -> Response {
+async fn post(
+    State(state): State<AppState>,
+    user: User,
+    headers: HeaderMap,
+    Path(_): Path<String>,
+    body: Json<Value>,
+) -> Response {
     // A body that is not JSON is refused in the error shape like on every
     // route (400, or 415 for another content type).
     let Json(message) = body;
@@ -52,19 +62,32 @@ async fn post(State(state): State<AppState>, user: User, Path(_): Path<String>, 
         return StatusCode::ACCEPTED.into_response();
     };
     let params = message.get("params").cloned().unwrap_or(Value::Null);
-    let result = match method.as_str() {
-        "initialize" => Ok(initialize(&params)),
-        "ping" => Ok(json!({})),
-        "tools/list" => tools(&state, &user).await,
-        "tools/call" => call(&state, &user, &params).await,
+    // `tools/list` and `tools/call` are ActionKit calls: logged, traced.
+    let (result, trace) = match method.as_str() {
+        "initialize" => (Ok(initialize(&params)), None),
+        "ping" => (Ok(json!({})), None),
+        "tools/list" => {
+            let log = Call::begin(&user, &headers, ActionCallKind::List, ActionCallSource::Mcp);
+            let trace = log.header();
+            (tools(&state, &user, log).await, Some(trace))
+        }
+        "tools/call" => {
+            let log = Call::begin(&user, &headers, ActionCallKind::Run, ActionCallSource::Mcp);
+            let trace = log.header();
+            (call(&state, &user, &params, log).await, Some(trace))
+        }
         "" => return answer(rpc_error(id, -32600, "a request names its method")),
         other => return answer(rpc_error(id, -32601, format!("method {other:?} is not supported"))),
     };
-    match result {
+    let mut resp = match result {
         Ok(result) => answer(json!({ "jsonrpc": "2.0", "id": id, "result": result })),
         Err(RpcFailure::Params(why)) => answer(rpc_error(id, -32602, why)),
         Err(RpcFailure::Api(e)) => e.into_response(),
+    };
+    if let Some((name, value)) = trace {
+        resp.headers_mut().insert(name, value);
     }
+    resp
 }
 
 fn answer(body: Value) -> Response {
@@ -89,8 +112,10 @@ fn initialize(params: &Value) -> Value {
     })
 }
 
-async fn tools(state: &AppState, user: &User) -> Result<Value, RpcFailure> {
-    let actions = crate::actions::available(state, user).await.map_err(RpcFailure::Api)?;
+async fn tools(state: &AppState, user: &User, log: Call) -> Result<Value, RpcFailure> {
+    let actions = crate::actions::available(state, user).await;
+    log.finish(&state.action_logs, actions.as_ref().err(), || Value::Null);
+    let actions = actions.map_err(RpcFailure::Api)?;
     let tools: Vec<Value> = actions
         .iter()
         .map(|a| {
@@ -111,10 +136,19 @@ async fn tools(state: &AppState, user: &User) -> Result<Value, RpcFailure> {
     Ok(json!({ "tools": tools }))
 }
 
-async fn call(state: &AppState, user: &User, params: &Value) -> Result<Value, RpcFailure> {
-    let name = params.get("name").and_then(Value::as_str).ok_or(RpcFailure::Params("name the tool".into()))?;
+async fn call(state: &AppState, user: &User, params: &Value, mut log: Call) -> Result<Value, RpcFailure> {
+    let Some(name) = params.get("name").and_then(Value::as_str) else {
+        let refused = ApiError::new(StatusCode::BAD_REQUEST, "INVALID_PARAMS", "name the tool");
+        log.finish(&state.action_logs, Some(&refused), || params.clone());
+        return Err(RpcFailure::Params("name the tool".into()));
+    };
+    log.action(name);
     let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
-    match crate::actions::run_for(state, user, name, arguments, None).await {
+    // Kept for an error entry; a copy is cheap next to a plugin call.
+    let logged = arguments.clone();
+    let ran = crate::actions::run_for(state, user, name, arguments, None, &mut log).await;
+    log.finish(&state.action_logs, ran.as_ref().err(), || logged);
+    match ran {
         Ok(output) => Ok(json!({
             "content": [{ "type": "text", "text": output.to_string() }],
             "structuredContent": if output.is_object() { output } else { json!({ "result": output }) },

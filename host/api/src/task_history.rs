@@ -56,13 +56,13 @@ struct ListQuery {
     sort_by: Option<String>,
 }
 
-fn invalid_query(message: String) -> ApiError {
+pub(crate) fn invalid_query(message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", message)
 }
 
 /// An ISO 8601 date or date-time: with an offset, or without one (read as
 /// UTC), or a bare date (its midnight, UTC).
-fn parse_date(name: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
+pub(crate) fn parse_date(name: &str, raw: &str) -> Result<OffsetDateTime, ApiError> {
     let has_offset = raw.ends_with(['Z', 'z']) || raw.get(10..).is_some_and(|t| t.contains(['+', '-']));
     let candidates = match raw.split_once(['T', 't']) {
         // A date-time: as given, or read as UTC; seconds may be left out.
@@ -113,7 +113,7 @@ fn to_query(q: &ListQuery) -> Result<ExecutionQuery, ApiError> {
 }
 
 /// RFC 3339 in UTC with milliseconds, as the reference writes times.
-fn date(t: OffsetDateTime) -> Value {
+pub(crate) fn date(t: OffsetDateTime) -> Value {
     let t = t.to_offset(time::UtcOffset::UTC);
     json!(format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",

@@ -35,6 +35,8 @@ pub struct Settings {
     pub proxy: ProxySettings,
     /// The workflow engine.
     pub workflows: WorkflowSettings,
+    /// ActionKit (actions for AI agents).
+    pub actions: ActionSettings,
     /// Log output.
     pub log: LogSettings,
 }
@@ -94,6 +96,28 @@ impl Default for WorkflowSettings {
             task_history_window_secs: 600,
             webhook_max_body_bytes: 25 << 20,
         }
+    }
+}
+
+/// ActionKit: its call logs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionSettings {
+    /// Days an ActionKit log entry is kept (0: for ever); the reference
+    /// keeps them 30.
+    pub log_retention_days: u32,
+}
+
+impl Default for ActionSettings {
+    fn default() -> Self {
+        Self { log_retention_days: 30 }
+    }
+}
+
+impl ActionSettings {
+    /// How long log entries are kept; `None` for ever.
+    pub fn log_retention(&self) -> Option<Duration> {
+        (self.log_retention_days > 0).then(|| Duration::from_secs(u64::from(self.log_retention_days) * 86_400))
     }
 }
 
@@ -356,6 +380,7 @@ impl Default for Settings {
             connect: ConnectSettings::default(),
             proxy: ProxySettings::default(),
             workflows: WorkflowSettings::default(),
+            actions: ActionSettings::default(),
             log: LogSettings::default(),
         }
     }

@@ -146,6 +146,7 @@ impl Application {
             })),
             settings: settings.engine_settings(),
         });
+        let action_logs = weft_api::ActionLogger::start(store.clone(), credentials.clone());
         let state = AppState::new(Services {
             engine,
             proxy,
@@ -164,6 +165,7 @@ impl Application {
                 std::time::Duration::from_secs(settings.workflows.task_history_window_secs.max(1)),
             )),
             webhook_max_body: settings.workflows.webhook_max_body_bytes.max(1),
+            action_logs,
         });
         Ok(Self { listener, state, settings, store, first_operator_key })
     }
@@ -288,9 +290,10 @@ impl Application {
         if let Some(engine) = engine {
             let _ = engine.await;
         }
-        // Every finished proxy call's task record is stored before the
-        // database closes.
+        // Every finished proxy call's task record and ActionKit call's log
+        // entry is stored before the database closes.
         self.state.proxy.recorder().shutdown().await;
+        self.state.action_logs.shutdown().await;
         // Lets SQLite checkpoint its WAL and PostgreSQL connections end cleanly.
         self.store.close().await;
         let _ = release.send(true);
@@ -325,7 +328,8 @@ async fn serve(
 }
 
 impl Application {
-    /// The refresh sweep and the vault's key reload, stopped at shutdown.
+    /// The refresh sweep, the plugin state and ActionKit log purges and the
+    /// vault's key reload, stopped at shutdown.
     fn start_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
         let credentials = self.state.credentials.clone();
@@ -345,6 +349,11 @@ impl Application {
                 }
             }
         }));
+        // ActionKit log entries past their retention, at start and hourly.
+        if let Some(keep) = self.settings.actions.log_retention() {
+            let sweep = weft_api::action_logs::keep_logs(self.store.clone(), keep, weft_api::action_logs::SWEEP_EVERY);
+            tasks.push(tokio::spawn(sweep));
+        }
         // Picks up a key a `weft vault rotate` in another process added, so
         // new values are sealed under it.
         tasks.push(tokio::spawn(async move {

@@ -13,8 +13,8 @@
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
 //! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`],
-//! [`QueueStore`], [`WorkflowStore`], [`TriggerStore`]), and a new concern arrives as a new
-//! supertrait. On
+//! [`QueueStore`], [`WorkflowStore`], [`TriggerStore`], [`ActionLogStore`]), and a new
+//! concern arrives as a new supertrait. On
 //! `dyn Store` every method is callable without imports; on a concrete
 //! [`SqliteStore`] or [`PgStore`], import [`prelude`].
 //!
@@ -88,6 +88,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod action_logs;
 mod backends;
 mod check;
 mod config;
@@ -108,6 +109,10 @@ mod triggers;
 mod users;
 mod workflows;
 
+pub use action_logs::{
+    ActionCallKind, ActionCallSource, ActionLog, ActionLogQuery, ActionLogStatus, ActionLogStore,
+    MAX_ACTION_LOG_ID_LEN, MAX_ACTION_LOG_MESSAGE_LEN, MAX_ACTION_LOGS_PAGE,
+};
 pub use config::{AppEvent, ConfigStore, EnvironmentSecret};
 pub use credentials::{
     ConnectState, Credential, CredentialStatus, CredentialStore, FailureRecorded, NewCredential, ProjectEvent,
@@ -157,6 +162,7 @@ pub trait Store:
     + QueueStore
     + WorkflowStore
     + TriggerStore
+    + ActionLogStore
     + Send
     + Sync
 {
@@ -175,7 +181,7 @@ pub trait Store:
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore, QueueStore, Store,
-        TaskStore, TriggerStore, UserStore, WorkflowStore,
+        ActionLogStore, ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore,
+        QueueStore, Store, TaskStore, TriggerStore, UserStore, WorkflowStore,
     };
 }

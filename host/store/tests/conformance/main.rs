@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod action_logs;
 mod config;
 mod credentials;
 mod integrations;
@@ -146,6 +147,12 @@ conformance! {
         subscription_tenancy,
         events_are_deduplicated_and_routed,
         polls_are_claimed_once,
+    ],
+    action_logs: [
+        entries_round_trip_newest_first,
+        filters_and_pages,
+        old_entries_are_purged,
+        action_log_tenancy,
     ],
     lifecycle: [
         migrate_is_idempotent,

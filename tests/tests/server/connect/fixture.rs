@@ -101,14 +101,13 @@ impl Fixture {
     /// Makes `side` the project every helper acts on; returns the one it
     /// replaces.
     pub(crate) fn switch_project(&mut self, side: ProjectSide) -> ProjectSide {
-        let old = ProjectSide {
+        ProjectSide {
             project: std::mem::replace(&mut self.project, side.project),
             admin_key: std::mem::replace(&mut self.admin_key, side.admin_key),
             integration: std::mem::replace(&mut self.integration, side.integration),
             client_secret: std::mem::replace(&mut self.client_secret, side.client_secret),
             private_pem: std::mem::replace(&mut self.private_pem, side.private_pem),
-        };
-        old
+        }
     }
 
     /// A user token for `user`.
