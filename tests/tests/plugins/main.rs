@@ -7,6 +7,7 @@
 mod example_step;
 mod github;
 mod google_calendar;
+mod hello;
 mod hubspot;
 mod notion;
 mod salesforce;
