@@ -12,10 +12,11 @@
 //!
 //! Two shared pieces: [`MockServer`] (the HTTP side and the recording, each
 //! provider a [`Provider`] holding its state: GitHub, HubSpot, Google
-//! Calendar) and [`recorder`] (Slack, Notion, Salesforce).
+//! Calendar, Hello) and [`recorder`] (Slack, Notion, Salesforce).
 
 pub mod github;
 pub mod google_calendar;
+pub mod hello;
 pub mod hubspot;
 pub mod notion;
 pub mod recorder;

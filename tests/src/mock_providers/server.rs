@@ -9,6 +9,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A request as a provider mock sees it.
@@ -173,8 +174,13 @@ pub struct MockServer<P> {
 impl<P: Provider> MockServer<P> {
     /// Serves `provider` on a free port of 127.0.0.1.
     pub async fn start(provider: P) -> Self {
+        Self::start_on(provider, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Serves `provider` on `addr`.
+    pub async fn start_on(provider: P, addr: SocketAddr) -> Self {
         let inner = Arc::new(Mutex::new(Inner { provider, calls: Vec::new() }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock provider");
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind mock provider");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let app = Router::new().fallback(handle::<P>).with_state((inner.clone(), base.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await.expect("mock provider") });

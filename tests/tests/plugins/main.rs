@@ -1,14 +1,18 @@
 //! Tests that load the real plugin components of `plugins/`: capability
 //! tests of every host import, sandbox tests, install-time refusals.
 //!
+//! `readme` checks README.md's plugin walkthrough against `hello`.
+//!
 //! Every plugin crate must have a module here named after it; the build
 //! fails otherwise.
 
 mod example_step;
 mod github;
 mod google_calendar;
+mod hello;
 mod hubspot;
 mod notion;
+mod readme;
 mod salesforce;
 mod slack;
 mod test_apikey;
