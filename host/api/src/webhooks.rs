@@ -163,19 +163,17 @@ async fn deliver(
     let sub_id = subscription.as_ref().map(|s| s.id);
     let events: Vec<NewTriggerEvent> = outcome.events.into_iter().map(|e| stored_event(e, sub_id)).collect();
     let received = events.len();
-    let stored = store
-        .record_events(project, integration_row.id, events, time::OffsetDateTime::now_utc())
-        .await
-        .map_err(|e| match e {
-            weft_store::Error::Invalid(m) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WEBHOOK", format!("The delivery was refused: {m}"))
-            }
-            weft_store::Error::TooLarge { .. } => crate::extract::too_large(state.webhook_max_body),
-            other => ApiError::internal(other),
-        })?;
+    // Stored with the deliveries arriving meanwhile, in one transaction.
+    let stored = state.engine.store_events(project, integration_row.id, events).await.map_err(|e| match e {
+        weft_store::Error::Invalid(m) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WEBHOOK", format!("The delivery was refused: {m}"))
+        }
+        weft_store::Error::TooLarge { .. } => crate::extract::too_large(state.webhook_max_body),
+        other => ApiError::internal(other),
+    })?;
     let new: Vec<_> = stored.into_iter().flatten().collect();
     if received > 0 {
-        tracing::info!(project = %project, integration, events = received, new = new.len(), "webhook delivery stored");
+        tracing::debug!(project = %project, integration, events = received, new = new.len(), "webhook delivery stored");
     }
     if !new.is_empty() {
         state.engine.route_in_background(project, new);

@@ -19,6 +19,7 @@ mod accounts;
 mod commit;
 mod context;
 mod execute;
+mod ingest;
 mod integration;
 mod permissions;
 mod retention;
@@ -150,6 +151,8 @@ pub struct EngineDeps {
 /// The workflow engine: triggers start executions, workers run their steps.
 pub struct Engine {
     deps: EngineDeps,
+    /// The provider events' group commit, started on first use.
+    ingest: std::sync::OnceLock<ingest::Ingest>,
     plans: Mutex<HashMap<(WorkflowId, u32), Arc<Plan>>>,
     wake: Notify,
     ended: broadcast::Sender<ExecutionId>,
@@ -163,7 +166,13 @@ impl Engine {
     /// An engine over `deps`; call [`Engine::run`] to start its workers.
     pub fn new(deps: EngineDeps) -> Arc<Self> {
         let (ended, _) = broadcast::channel(ENDED_BACKLOG);
-        Arc::new(Self { deps, plans: Mutex::new(HashMap::new()), wake: Notify::new(), ended })
+        Arc::new(Self {
+            deps,
+            ingest: std::sync::OnceLock::new(),
+            plans: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            ended,
+        })
     }
 
     /// Executions as this process's workers end them, announced once the

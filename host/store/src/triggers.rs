@@ -354,6 +354,20 @@ pub trait TriggerStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<Option<TriggerEventId>>>;
 
+    /// [`TriggerStore::record_events`] for several deliveries (each a
+    /// project, integration and events) in one transaction: one result per
+    /// delivery, in order. Any failure fails them all (the caller may then
+    /// store them one by one to tell whose it was).
+    async fn record_event_batches(
+        &self,
+        deliveries: Vec<(ProjectId, IntegrationId, Vec<NewTriggerEvent>)>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Vec<Option<TriggerEventId>>>>;
+
+    /// Marks several events routed in one transaction (unknown ones are
+    /// skipped).
+    async fn mark_events_routed(&self, events: &[(ProjectId, TriggerEventId)], now: OffsetDateTime) -> Result<()>;
+
     /// One event.
     async fn get_trigger_event(&self, project: ProjectId, id: TriggerEventId) -> Result<TriggerEvent>;
 

@@ -26,7 +26,6 @@
 //! none is lost and none starts a workflow twice.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -143,18 +142,37 @@ impl Engine {
         started
     }
 
-    /// [`Engine::route_events`] in a task of its own: the caller (a webhook
-    /// delivery) answers without waiting for it.
-    pub fn route_in_background(self: &Arc<Self>, project: ProjectId, ids: Vec<TriggerEventId>) {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            engine.route_events(project, &ids).await;
-        });
+    /// Routes one stored event without marking it (the caller marks it with
+    /// others): whether it was routed.
+    pub(crate) async fn route_unmarked(&self, project: ProjectId, id: TriggerEventId) -> bool {
+        let routed = match self.deps.store.get_trigger_event(project, id).await {
+            Ok(event) => self.start_listeners(&event).await,
+            Err(e) => Err(e.into()),
+        };
+        match routed {
+            Ok(started) => {
+                if !started.is_empty() {
+                    self.wake();
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(project = %project, event = %id, error = %e, "routing a trigger event failed; the sweep retries");
+                false
+            }
+        }
     }
 
     /// Starts the workflows listening to `event`, once each per account,
     /// and marks it routed.
     async fn route_event(&self, event: &TriggerEvent) -> Result<Vec<ExecutionId>, TriggerError> {
+        let started = self.start_listeners(event).await?;
+        self.deps.store.mark_event_routed(event.project, event.id, now()).await?;
+        Ok(started)
+    }
+
+    /// Starts the workflows listening to `event`, once each per account.
+    async fn start_listeners(&self, event: &TriggerEvent) -> Result<Vec<ExecutionId>, TriggerError> {
         let store = &self.deps.store;
         let project = event.project;
         let subscriptions = match event.subscription {
@@ -182,7 +200,6 @@ impl Engine {
                 started.push(id);
             }
         }
-        store.mark_event_routed(project, event.id, now()).await?;
         if !started.is_empty() {
             tracing::info!(project = %project, event = %event.id, trigger = %event.trigger, executions = started.len(), "integration trigger: workflows started");
         }

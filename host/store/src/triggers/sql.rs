@@ -456,6 +456,46 @@ for_both_backends! {
             Ok(ids)
         }
 
+        async fn record_event_batches(
+            &self,
+            deliveries: Vec<(ProjectId, IntegrationId, Vec<NewTriggerEvent>)>,
+            now: OffsetDateTime,
+        ) -> Result<Vec<Vec<Option<TriggerEventId>>>> {
+            let mut tx = self.begin_write().await?;
+            let mut out = Vec::with_capacity(deliveries.len());
+            for (project, integration, events) in deliveries {
+                let known: Option<Uuid> =
+                    sqlx::query_scalar("SELECT id FROM integrations WHERE id = $1 AND project_id = $2")
+                        .bind(integration.as_uuid())
+                        .bind(project.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                known.ok_or(Error::NotFound("integration"))?;
+                out.push(insert_events(&mut tx, project, integration, events, Ts(now)).await?);
+            }
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        async fn mark_events_routed(&self, events: &[(ProjectId, TriggerEventId)], now: OffsetDateTime) -> Result<()> {
+            if events.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin_write().await?;
+            for (project, id) in events {
+                sqlx::query(
+                    "UPDATE trigger_events SET routed_at = COALESCE(routed_at, $3) WHERE id = $1 AND project_id = $2",
+                )
+                .bind(id.as_uuid())
+                .bind(project.as_uuid())
+                .bind(Ts(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
         async fn get_trigger_event(&self, project: ProjectId, id: TriggerEventId) -> Result<TriggerEvent> {
             let row: Option<EventRow> = sqlx::query_as(concat!(
                 "SELECT ",

@@ -147,6 +147,7 @@ conformance! {
         subscription_tenancy,
         events_are_deduplicated_and_routed,
         polls_are_claimed_once,
+        deliveries_are_stored_and_marked_in_batches,
     ],
     action_logs: [
         entries_round_trip_newest_first,

@@ -293,3 +293,33 @@ pub async fn polls_are_claimed_once(db: Db) {
     let got = s.get_subscription(x.project, sub.id).await.unwrap();
     assert_eq!((got.cursor.as_deref(), got.attempts, got.last_error.as_deref()), (Some("c-2"), 1, Some("timeout")));
 }
+
+pub async fn deliveries_are_stored_and_marked_in_batches(db: Db) {
+    let s = &*db.store;
+    let (x, y) = (setup(s, "A").await, setup(s, "B").await);
+    let batch = vec![
+        (x.project, x.integration, vec![event(Some("E1"), None, json!({"n": 1})), event(Some("E2"), None, json!({}))]),
+        (y.project, y.integration, vec![event(Some("E1"), None, json!({"n": 3}))]),
+        // A redelivery inside the same batch is a duplicate too.
+        (x.project, x.integration, vec![event(Some("E1"), None, json!({"n": 1}))]),
+    ];
+    let ids = s.record_event_batches(batch, now()).await.unwrap();
+    assert_eq!(ids.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1, 1]);
+    assert!(ids[0].iter().chain(&ids[1]).all(Option::is_some));
+    assert_eq!(ids[2], vec![None]);
+    assert_eq!(s.get_trigger_event(y.project, ids[1][0].unwrap()).await.unwrap().payload, json!({"n": 3}));
+    // One delivery naming an integration of another project fails the batch,
+    // and nothing of it is stored.
+    let crossed = vec![
+        (x.project, x.integration, vec![event(Some("E9"), None, json!({}))]),
+        (x.project, y.integration, vec![event(None, None, json!({}))]),
+    ];
+    assert!(matches!(s.record_event_batches(crossed, now()).await, Err(Error::NotFound(_))));
+    let again = s.record_events(x.project, x.integration, vec![event(Some("E9"), None, json!({}))], now());
+    assert!(again.await.unwrap()[0].is_some(), "E9 was not kept by the failed batch");
+    // Marked routed together; another project's pairing is skipped.
+    let (a, b) = (ids[0][0].unwrap(), ids[1][0].unwrap());
+    s.mark_events_routed(&[(x.project, a), (x.project, b)], now()).await.unwrap();
+    assert!(s.get_trigger_event(x.project, a).await.unwrap().routed_at.is_some());
+    assert!(s.get_trigger_event(y.project, b).await.unwrap().routed_at.is_none());
+}
