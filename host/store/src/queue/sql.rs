@@ -5,11 +5,16 @@
 //! Every change of a step is one `UPDATE` fenced on what the caller
 //! believes (its lease token, the state): when the row no longer matches,
 //! nothing changes and the caller is told ([`Error::LeaseLost`]).
+//!
+//! The queue is the store's largest concern, so its SQL has three files
+//! under `sql/`: the rows and their conversions (`rows.rs`), what the
+//! backends do differently side by side (`per_backend.rs`), and
+//! PostgreSQL's one-statement completions (`complete_set.rs`).
 
 use super::{
-    ClaimedStep, Completion, Execution, ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, Join, Lease,
-    MAX_EXECUTIONS_PAGE, NewExecution, NewStep, Outcome, Reaped, StepRun, StepRunId, StepState, WorkflowId,
-    check_completion, idempotency_key, later, storable, storable_completion,
+    ClaimedStep, Completion, Execution, ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, Join,
+    MAX_EXECUTIONS_PAGE, NewExecution, NewStep, Outcome, Reaped, StepRun, StepRunId, StepState, check_completion,
+    idempotency_key, later, storable, storable_completion,
 };
 use crate::backends::for_both_backends;
 use crate::error::WriteContext;
@@ -42,157 +47,10 @@ macro_rules! idempotency_key_sql {
 }
 
 mod complete_set;
+mod per_backend;
+mod rows;
 
-#[derive(sqlx::FromRow)]
-struct ExecutionRow {
-    id: Uuid,
-    project_id: Uuid,
-    workflow_id: Uuid,
-    version: i32,
-    integration: String,
-    user_id: Option<String>,
-    credential_id: Option<Uuid>,
-    trigger_kind: String,
-    status: String,
-    tasks: i64,
-    response: Option<Json<Value>>,
-    created_at: Ts,
-    ended_at: Option<Ts>,
-}
-
-/// The columns [`ExecutionRow`] decodes.
-macro_rules! execution_columns {
-    () => {
-        "id, project_id, workflow_id, version, integration, user_id, credential_id, trigger_kind, status, tasks, \
-         response, created_at, ended_at"
-    };
-}
-
-impl TryFrom<ExecutionRow> for Execution {
-    type Error = Error;
-    fn try_from(r: ExecutionRow) -> Result<Self> {
-        Ok(Execution {
-            id: r.id.into(),
-            project: r.project_id.into(),
-            workflow: r.workflow_id.into(),
-            version: count(r.version)?,
-            integration: r.integration,
-            user: r.user_id,
-            credential: r.credential_id.map(Into::into),
-            trigger_kind: r.trigger_kind,
-            status: r.status.parse()?,
-            tasks: u64::try_from(r.tasks)
-                .map_err(|_| Error::Invalid(format!("a stored count is negative: {}", r.tasks)))?,
-            response: r.response.map(|j| j.0),
-            created_at: r.created_at.0,
-            ended_at: r.ended_at.map(|t| t.0),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct StepRow {
-    id: Uuid,
-    execution_id: Uuid,
-    step: String,
-    instance: String,
-    kind: String,
-    prev: Option<Uuid>,
-    state: String,
-    attempt: i32,
-    restarts: i32,
-    idempotency_key: String,
-    input: Option<Json<Value>>,
-    output: Option<Json<Value>>,
-    error: Option<Json<Value>>,
-    run_after: Ts,
-    created_at: Ts,
-    started_at: Option<Ts>,
-    ended_at: Option<Ts>,
-}
-
-/// The columns [`StepRow`] decodes.
-macro_rules! step_columns {
-    () => {
-        "id, execution_id, step, instance, kind, prev, state, attempt, restarts, idempotency_key, input, output, \
-         error, run_after, created_at, started_at, ended_at"
-    };
-}
-
-impl TryFrom<StepRow> for StepRun {
-    type Error = Error;
-    fn try_from(r: StepRow) -> Result<Self> {
-        Ok(StepRun {
-            id: r.id.into(),
-            execution: r.execution_id.into(),
-            step: r.step,
-            instance: r.instance,
-            kind: r.kind,
-            prev: r.prev.map(Into::into),
-            state: r.state.parse()?,
-            attempt: count(r.attempt)?,
-            restarts: count(r.restarts)?,
-            idempotency_key: r.idempotency_key,
-            input: r.input.map(|j| j.0),
-            output: r.output.map(|j| j.0),
-            error: r.error.map(|j| j.0),
-            run_after: r.run_after.0,
-            created_at: r.created_at.0,
-            started_at: r.started_at.map(|t| t.0),
-            ended_at: r.ended_at.map(|t| t.0),
-        })
-    }
-}
-
-/// A step as the claim leased it, with the facts of its execution.
-#[derive(sqlx::FromRow)]
-struct LeasedRow {
-    id: Uuid,
-    project_id: Uuid,
-    execution_id: Uuid,
-    step: String,
-    instance: String,
-    attempt: i32,
-    restarts: i32,
-    idempotency_key: String,
-    run_after: Ts,
-    lease_until: Ts,
-    deadline: Ts,
-    workflow_id: Uuid,
-    version: i32,
-    user_id: Option<String>,
-    credential_id: Option<Uuid>,
-    /// The execution's status when the step was claimed.
-    execution_status: String,
-}
-
-impl LeasedRow {
-    fn claimed(self, token: Uuid) -> Result<ClaimedStep> {
-        Ok(ClaimedStep {
-            id: self.id.into(),
-            project: self.project_id.into(),
-            execution: self.execution_id.into(),
-            workflow: WorkflowId::from(self.workflow_id),
-            version: count(self.version)?,
-            user: self.user_id,
-            credential: self.credential_id.map(Into::into),
-            step: self.step,
-            instance: self.instance,
-            attempt: count(self.attempt)?,
-            restarts: count(self.restarts)?,
-            idempotency_key: self.idempotency_key,
-            lease: Lease { token, until: self.lease_until.0, deadline: self.deadline.0 },
-        })
-    }
-}
-
-/// A step whose lease expired, as the reaper reads it.
-#[derive(sqlx::FromRow)]
-struct ExpiredRow {
-    id: Uuid,
-    execution_id: Uuid,
-    restarts: i32,
-}
+use rows::{ExecutionRow, ExpiredRow, LeasedRow, StepRow, execution_columns, step_columns};
 
 /// A stored count (never negative).
 fn count(n: i32) -> Result<u32> {
@@ -833,123 +691,4 @@ impl SqliteStore {
 impl PgStore {
     const LIST_EXECUTIONS_ASC: &str = list_executions!("ASC");
     const LIST_EXECUTIONS_DESC: &str = list_executions!("DESC");
-}
-
-/// What a claim returns: the leased step's columns, then its execution's
-/// facts (the ones [`LeasedRow`] decodes after the step's).
-macro_rules! leased_columns {
-    () => {
-        "id, project_id, execution_id, step, instance, attempt, restarts, idempotency_key, run_after, lease_until, \
-         deadline"
-    };
-}
-
-impl SqliteStore {
-    /// SQLite stores every completion by [`complete`]'s statements: they
-    /// run in process, with no round trip to save.
-    fn set_based(_: &Completion) -> bool {
-        false
-    }
-
-    /// Nothing to store in one statement (see [`SqliteStore::set_based`]).
-    async fn complete_set(
-        _: &mut sqlx::SqliteConnection,
-        _: &[Completion],
-        _: &mut [Option<Result<()>>],
-        _: Ts,
-    ) -> Result<()> {
-        Ok(())
-    }
-
-    /// Leases queued steps: `$1` now, `$2` the token, `$3` the lease
-    /// expiry, `$4` the deadline, `$5` how many, oldest first. The single
-    /// writer makes claims serial: no row lock needed. The execution's facts
-    /// come from one primary-key lookup each (SQLite's `RETURNING` cannot
-    /// join).
-    const LEASE_QUEUED_STEPS: &str = concat!(
-        "UPDATE steps SET state = 'running', lease_token = $2, lease_until = $3, deadline = $4, \
-         started_at = COALESCE(started_at, $1) \
-         WHERE id IN (SELECT id FROM steps WHERE state = 'queued' AND run_after <= $1 ORDER BY run_after LIMIT $5) \
-         RETURNING ",
-        leased_columns!(),
-        ", (SELECT e.workflow_id FROM executions e WHERE e.id = steps.execution_id) AS workflow_id, \
-         (SELECT e.version FROM executions e WHERE e.id = steps.execution_id) AS version, \
-         (SELECT e.user_id FROM executions e WHERE e.id = steps.execution_id) AS user_id, \
-         (SELECT e.credential_id FROM executions e WHERE e.id = steps.execution_id) AS credential_id, \
-         (SELECT e.status FROM executions e WHERE e.id = steps.execution_id) AS execution_status"
-    );
-
-    /// Running steps whose lease or deadline passed before `$1`, up to `$2`.
-    const EXPIRED_LEASES: &str = "SELECT id, execution_id, restarts FROM steps \
-         WHERE state = 'running' AND (lease_until < $1 OR deadline < $1) ORDER BY lease_until LIMIT $2";
-
-    /// Leases up to `limit` queued steps in one volatile write transaction
-    /// (see [`QueueStore::claim_steps`]); a delayed execution of a claimed
-    /// step runs again.
-    async fn lease_queued(&self, now: Ts, token: Uuid, until: Ts, deadline: Ts, limit: u32) -> Result<Vec<LeasedRow>> {
-        let mut tx = self.begin_volatile().await?;
-        let leased: Vec<LeasedRow> = sqlx::query_as(Self::LEASE_QUEUED_STEPS)
-            .bind(now)
-            .bind(token)
-            .bind(until)
-            .bind(deadline)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut woken = Vec::new();
-        for r in leased.iter().filter(|r| r.execution_status == ExecutionStatus::Delayed.as_str()) {
-            if !woken.contains(&r.execution_id) {
-                sqlx::query("UPDATE executions SET status = 'EXECUTING' WHERE id = $1 AND status = 'DELAYED'")
-                    .bind(r.execution_id)
-                    .execute(&mut *tx)
-                    .await?;
-                woken.push(r.execution_id);
-            }
-        }
-        tx.commit().await?;
-        Ok(leased)
-    }
-}
-
-impl PgStore {
-    /// Leases queued steps (parameters as on SQLite) in one statement,
-    /// which commits alone. Several processes claim at once: each skips the
-    /// rows another is taking, so claims never wait on each other nor take
-    /// a row twice. The same statement sets a delayed execution of a
-    /// claimed step running again and reads every execution's facts, and
-    /// turns `synchronous_commit` off for its own transaction (`set_config`
-    /// local to it): a claim does not wait for the WAL flush (see
-    /// [`QueueStore::claim_steps`]).
-    const LEASE_QUEUED_STEPS: &str = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)), \
-         picked AS (SELECT steps.id FROM steps, relaxed WHERE state = 'queued' AND run_after <= $1 \
-         ORDER BY run_after LIMIT $5 FOR UPDATE OF steps SKIP LOCKED), \
-         leased AS (UPDATE steps SET state = 'running', lease_token = $2, lease_until = $3, deadline = $4, \
-         started_at = COALESCE(started_at, $1) FROM picked WHERE steps.id = picked.id RETURNING \
-         steps.id, steps.project_id, steps.execution_id, steps.step, steps.instance, steps.attempt, steps.restarts, \
-         steps.idempotency_key, steps.run_after, steps.lease_until, steps.deadline), \
-         woken AS (UPDATE executions SET status = 'EXECUTING' \
-         WHERE status = 'DELAYED' AND id IN (SELECT execution_id FROM leased)) \
-         SELECT leased.*, e.workflow_id, e.version, e.user_id, e.credential_id, e.status AS execution_status \
-         FROM leased JOIN executions e ON e.id = leased.execution_id";
-
-    /// As on SQLite, skipping rows a claim or another reaper holds.
-    const EXPIRED_LEASES: &str = "SELECT id, execution_id, restarts FROM steps \
-         WHERE state = 'running' AND (lease_until < $1 OR deadline < $1) ORDER BY lease_until LIMIT $2 \
-         FOR UPDATE SKIP LOCKED";
-
-    /// Leases up to `limit` queued steps in one statement (see
-    /// [`PgStore::LEASE_QUEUED_STEPS`]).
-    async fn lease_queued(&self, now: Ts, token: Uuid, until: Ts, deadline: Ts, limit: u32) -> Result<Vec<LeasedRow>> {
-        let mut conn = self.write_one().await?;
-        let leased = sqlx::query_as(Self::LEASE_QUEUED_STEPS)
-            .bind(now)
-            .bind(token)
-            .bind(until)
-            .bind(deadline)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await?;
-        conn.commit().await?;
-        Ok(leased)
-    }
 }
