@@ -13,6 +13,7 @@ use weft_tests::mock_providers::slack::{self, SlackMock, TEAM};
 
 use crate::connect::Fixture;
 use crate::provider_cases::{authorization_server, project};
+use crate::support::set_secret;
 
 const WORKFLOW: &str = r#"name: On a channel message
 integration: slack
@@ -23,13 +24,7 @@ steps:
 
 /// Sets the project's Slack signing secret.
 async fn signing_secret(f: &Fixture, value: &str) {
-    let path = format!("/admin/projects/{}/secrets", f.project);
-    let (status, body) =
-        f.app.call(Method::POST, &path, Some(&f.admin_key), Some(json!({"name": "SLACK_SIGNING_SECRET"}))).await;
-    assert_eq!(status, 201, "{body}");
-    let path = format!("{path}/SLACK_SIGNING_SECRET");
-    let (status, body) = f.app.call(Method::PUT, &path, Some(&f.admin_key), Some(json!({"value": value}))).await;
-    assert_eq!(status, 204, "{body}");
+    set_secret(&f.app, &f.project, &f.admin_key, "SLACK_SIGNING_SECRET", value).await;
 }
 
 /// Creates, deploys and enables (for `user`) the workflow; its id.

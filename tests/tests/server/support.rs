@@ -314,3 +314,16 @@ impl TestApp {
         (created["project"]["id"].as_str().unwrap().to_owned(), created["apiKey"]["key"].as_str().unwrap().to_owned())
     }
 }
+
+/// Declares the project secret `name` and sets its value through the admin
+/// API with `admin_key`.
+pub(crate) async fn set_secret(app: &TestApp, project: &str, admin_key: &str, name: &str, value: &str) {
+    let path = format!("/admin/projects/{project}/secrets");
+    let (status, body) =
+        app.call(reqwest::Method::POST, &path, Some(admin_key), Some(serde_json::json!({"name": name}))).await;
+    assert_eq!(status, 201, "{body}");
+    let path = format!("{path}/{name}");
+    let (status, body) =
+        app.call(reqwest::Method::PUT, &path, Some(admin_key), Some(serde_json::json!({"value": value}))).await;
+    assert_eq!(status, 204, "{body}");
+}

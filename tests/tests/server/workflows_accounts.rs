@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 /// The executions of `workflow` in the task history, oldest first.
-async fn executions_of(f: &ProxyFixture, workflow: &str) -> Vec<Value> {
+pub(crate) async fn executions_of(f: &ProxyFixture, workflow: &str) -> Vec<Value> {
     let path = format!("/projects/{}/task-history/workflow-executions?workflowId={workflow}&sortBy=ASC", f.project);
     let (status, body) = f.app.call(Method::GET, &path, Some(&f.admin_key), None).await;
     assert_eq!(status, 200, "{body}");
@@ -19,7 +19,7 @@ async fn executions_of(f: &ProxyFixture, workflow: &str) -> Vec<Value> {
 }
 
 /// Waits until `workflow` has `n` executions and they all ended.
-async fn settled(f: &ProxyFixture, workflow: &str, n: usize) -> Vec<Value> {
+pub(crate) async fn settled(f: &ProxyFixture, workflow: &str, n: usize) -> Vec<Value> {
     for _ in 0..400 {
         let all = executions_of(f, workflow).await;
         if all.len() >= n && all.iter().all(|e| matches!(e["status"].as_str(), Some("SUCCEEDED" | "FAILED"))) {

@@ -426,13 +426,7 @@ async fn a_request_step_authorizes_with_client_credentials() {
     let auth = weft_tests::mock_auth::MockAuthServer::start().await;
     let secret = format!("cnry-cc-secret-{}", uuid::Uuid::new_v4().simple());
     auth.register_client("wf-client", &secret, "http://127.0.0.1/unused");
-    let secrets = format!("/admin/projects/{}/secrets", f.project);
-    let (status, body) =
-        f.app.call(Method::POST, &secrets, Some(&f.admin_key), Some(json!({"name": "CC_SECRET"}))).await;
-    assert_eq!(status, 201, "{body}");
-    let path = format!("{secrets}/CC_SECRET");
-    let (status, _) = f.app.call(Method::PUT, &path, Some(&f.admin_key), Some(json!({"value": secret}))).await;
-    assert_eq!(status, 204);
+    crate::support::set_secret(&f.app, &f.project, &f.admin_key, "CC_SECRET", &secret).await;
     let workflow = |client: &str| {
         format!(
             r#"name: Client {client}

@@ -8,7 +8,8 @@
 //! the users they are for.
 
 use crate::proxy::fixture::ProxyFixture;
-use crate::support::PgDatabase;
+use crate::support::{PgDatabase, set_secret};
+use crate::workflows_accounts::{executions_of, settled};
 use crate::workflows_run::{create, deploy, enable};
 use hmac::{Hmac, Mac};
 use reqwest::Method;
@@ -34,15 +35,7 @@ async fn fixture(postgres: bool) -> (ProxyFixture, Option<PgDatabase>) {
     })
     .await;
     f.add_integration("test-echo", &f.mock.api_base()).await;
-    let path = format!("/admin/projects/{}/secrets", f.project);
-    let (status, body) =
-        f.app.call(Method::POST, &path, Some(&f.admin_key), Some(json!({"name": "webhook_secret"}))).await;
-    assert_eq!(status, 201, "{body}");
-    let (status, body) = f
-        .app
-        .call(Method::PUT, &format!("{path}/webhook_secret"), Some(&f.admin_key), Some(json!({"value": SECRET})))
-        .await;
-    assert_eq!(status, 204, "{body}");
+    set_secret(&f.app, &f.project, &f.admin_key, "webhook_secret", SECRET).await;
     (f, pg)
 }
 
@@ -64,26 +57,6 @@ async fn deliver(f: &ProxyFixture, path: &str, body: &str, signed: bool) -> (u16
     }
     let resp = req.body(body.to_owned()).send().await.unwrap();
     (resp.status().as_u16(), resp.text().await.unwrap())
-}
-
-/// The executions of `workflow`, oldest first.
-async fn executions_of(f: &ProxyFixture, workflow: &str) -> Vec<Value> {
-    let path = format!("/projects/{}/task-history/workflow-executions?workflowId={workflow}&sortBy=ASC", f.project);
-    let (status, body) = f.app.call(Method::GET, &path, Some(&f.admin_key), None).await;
-    assert_eq!(status, 200, "{body}");
-    body["workflowExecutions"].as_array().cloned().unwrap_or_default()
-}
-
-/// Waits until `workflow` has `n` ended executions.
-async fn settled(f: &ProxyFixture, workflow: &str, n: usize) -> Vec<Value> {
-    for _ in 0..600 {
-        let all = executions_of(f, workflow).await;
-        if all.len() >= n && all.iter().all(|e| matches!(e["status"].as_str(), Some("SUCCEEDED" | "FAILED"))) {
-            return all;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{workflow} did not reach {n} ended executions: {:?}", executions_of(f, workflow).await);
 }
 
 /// What the workflows' request steps posted to the mock: `(workflow tag,
