@@ -52,9 +52,11 @@ impl SqliteStore {
          (SELECT e.status FROM executions e WHERE e.id = steps.execution_id) AS execution_status"
     );
 
-    /// Running steps whose lease or deadline passed before `$1`, up to `$2`.
+    /// Running steps whose lease or deadline passed before `$1`, up to `$2`:
+    /// a lease never outlives its deadline (the claim and the heartbeat cap
+    /// it there), so an expired lease covers both.
     pub(super) const EXPIRED_LEASES: &str = "SELECT id, execution_id, restarts FROM steps \
-         WHERE state = 'running' AND (lease_until < $1 OR deadline < $1) ORDER BY lease_until LIMIT $2";
+         WHERE lease_until < $1 AND state = 'running' ORDER BY lease_until LIMIT $2";
 
     /// Leases up to `limit` queued steps in one volatile write transaction
     /// (see [`QueueStore::claim_steps`]); a delayed execution of a claimed
@@ -95,8 +97,7 @@ impl PgStore {
     /// Leases queued steps (parameters as on SQLite) in one statement,
     /// which commits alone. Several processes claim at once: each skips the
     /// rows another is taking, so claims never wait on each other nor take
-    /// a row twice. The same statement sets a delayed execution of a
-    /// claimed step running again and reads every execution's facts, and
+    /// a row twice. The same statement reads every execution's facts, and
     /// turns `synchronous_commit` off for its own transaction (`set_config`
     /// local to it): a claim does not wait for the WAL flush (see
     /// [`QueueStore::claim_steps`]).
@@ -106,19 +107,20 @@ impl PgStore {
          leased AS (UPDATE steps SET state = 'running', lease_token = $2, lease_until = $3, deadline = $4, \
          started_at = COALESCE(started_at, $1) FROM picked WHERE steps.id = picked.id RETURNING \
          steps.id, steps.project_id, steps.execution_id, steps.step, steps.instance, steps.attempt, steps.restarts, \
-         steps.idempotency_key, steps.run_after, steps.lease_until, steps.deadline), \
-         woken AS (UPDATE executions SET status = 'EXECUTING' \
-         WHERE status = 'DELAYED' AND id IN (SELECT execution_id FROM leased)) \
+         steps.idempotency_key, steps.run_after, steps.lease_until, steps.deadline) \
          SELECT leased.*, e.workflow_id, e.version, e.user_id, e.credential_id, e.status AS execution_status \
          FROM leased JOIN executions e ON e.id = leased.execution_id";
 
     /// As on SQLite, skipping rows a claim or another reaper holds.
     pub(super) const EXPIRED_LEASES: &str = "SELECT id, execution_id, restarts FROM steps \
-         WHERE state = 'running' AND (lease_until < $1 OR deadline < $1) ORDER BY lease_until LIMIT $2 \
-         FOR UPDATE SKIP LOCKED";
+         WHERE lease_until < $1 AND state = 'running' ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED";
 
     /// Leases up to `limit` queued steps in one statement (see
-    /// [`PgStore::LEASE_QUEUED_STEPS`]).
+    /// [`PgStore::LEASE_QUEUED_STEPS`]); a delayed execution of a claimed
+    /// step runs again, by a second statement only then. (Inside the claim,
+    /// that update was planned as a scan of every execution, paid by every
+    /// claim.) Should the process stop between the two, the execution shows
+    /// DELAYED until its step, reaped, is claimed again.
     pub(super) async fn lease_queued(
         &self,
         now: Ts,
@@ -136,6 +138,15 @@ impl PgStore {
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)
             .await?;
+        let delayed = ExecutionStatus::Delayed.as_str();
+        let woken: Vec<Uuid> =
+            leased.iter().filter(|r: &&LeasedRow| r.execution_status == delayed).map(|r| r.execution_id).collect();
+        if !woken.is_empty() {
+            sqlx::query("UPDATE executions SET status = 'EXECUTING' WHERE id = ANY($1) AND status = 'DELAYED'")
+                .bind(&woken)
+                .execute(&mut *conn)
+                .await?;
+        }
         conn.commit().await?;
         Ok(leased)
     }
