@@ -44,7 +44,9 @@ fn main() {
             files.push((*entry).to_owned());
         }
     }
-    let mut code = String::from("/// `(module id, source)` of every embedded npm file.\npub(crate) static MODULES: &[(&str, &str)] = &[\n");
+    let mut code = String::from(
+        "/// `(module id, source)` of every embedded npm file.\npub(crate) static MODULES: &[(&str, &str)] = &[\n",
+    );
     for id in &files {
         let path = modules.join(id);
         assert!(path.is_file(), "{} is missing after npm ci", path.display());

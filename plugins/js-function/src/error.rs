@@ -14,8 +14,9 @@ pub(crate) fn other(message: &str) -> JsError {
     error(JsErrorKind::Other, message)
 }
 
-/// A parser message, `… at line L, col C`, split into its text and position.
-pub(crate) fn syntax(message: &str) -> JsError {
+/// A parser message, `… at line L, col C`, split into its text and position;
+/// an unexpected end of `code` is placed just after its last character.
+pub(crate) fn syntax(message: &str, code: &str) -> JsError {
     let message = message.strip_prefix("SyntaxError: ").unwrap_or(message);
     let (text, position) = match message.rsplit_once(" at line ") {
         Some((text, rest)) => {
@@ -25,7 +26,11 @@ pub(crate) fn syntax(message: &str) -> JsError {
                 _ => (message, None),
             }
         }
-        None => (message, None),
+        None => {
+            let line = code.split('\n').count();
+            let column = code.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            (message, Some((saturating(line), saturating(column))))
+        }
     };
     JsError {
         kind: JsErrorKind::Syntax,
@@ -33,6 +38,10 @@ pub(crate) fn syntax(message: &str) -> JsError {
         line: position.map(|p| p.0),
         column: position.map(|p| p.1),
     }
+}
+
+fn saturating(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// What the user's code threw (or the engine's limit it hit).
@@ -73,12 +82,7 @@ fn thrown(value: &JsValue, cx: &mut Context) -> JsError {
         (None, None) => format!("Uncaught {}", value.display()),
     };
     let position = string_property(&obj, "stack", cx).and_then(|stack| user_position(&stack));
-    JsError {
-        kind: JsErrorKind::Thrown,
-        message: text,
-        line: position.map(|p| p.0),
-        column: position.map(|p| p.1),
-    }
+    JsError { kind: JsErrorKind::Thrown, message: text, line: position.map(|p| p.0), column: position.map(|p| p.1) }
 }
 
 /// The innermost frame of the user's code in a stack trace such as
@@ -103,7 +107,9 @@ pub(crate) fn to_json(
     let not_json = |what: &str| {
         error(
             JsErrorKind::NotJson,
-            format!("the function returned {what}, which is not JSON; return an object, array, string, number, boolean or null"),
+            format!(
+                "the function returned {what}, which is not JSON; return an object, array, string, number, boolean or null"
+            ),
         )
     };
     if value.is_undefined() {
@@ -121,7 +127,7 @@ pub(crate) fn to_json(
             let e = from_js(e, cx);
             return Err(if e.message.contains("cyclic") {
                 not_json("an object that contains itself (a cycle)")
-            } else if e.message.contains("BigInt") {
+            } else if e.message.to_ascii_lowercase().contains("bigint") {
                 not_json("a BigInt")
             } else {
                 e

@@ -42,16 +42,57 @@ const BARE_MODULES: &[(&str, &str)] =
 /// Libraries of the reference that open their own connections (databases,
 /// SDKs with their own HTTP client, raw sockets): absent by design.
 const NETWORK: &[&str] = &[
-    "aws-sdk", "cloudflare", "firebase", "firebaseAdmin", "https", "ioredis", "jsforce", "Mailgun", "mercury",
-    "mongodb", "mssql", "mysql2", "neo4j-driver", "oauth", "pg", "redis", "s3", "segment", "sendgrid",
-    "sendpulse", "sequelize", "slack", "snowflake-sdk", "ssh2-sftp-client", "twilio", "web3",
+    "aws-sdk",
+    "cloudflare",
+    "firebase",
+    "firebaseAdmin",
+    "https",
+    "ioredis",
+    "jsforce",
+    "Mailgun",
+    "mercury",
+    "mongodb",
+    "mssql",
+    "mysql2",
+    "neo4j-driver",
+    "oauth",
+    "pg",
+    "redis",
+    "s3",
+    "segment",
+    "sendgrid",
+    "sendpulse",
+    "sequelize",
+    "slack",
+    "snowflake-sdk",
+    "ssh2-sftp-client",
+    "twilio",
+    "web3",
 ];
 
 /// Libraries of the reference not bundled (yet).
 const NOT_BUNDLED: &[&str] = &[
-    "archiver", "bluebird", "cheerio", "cryptr", "csv", "csv/lib/sync", "fast-xml-parser", "FormData", "fuse.js",
-    "jsonwebtoken", "libphonenumber", "luxon", "mime", "numberToWords", "pdf", "ramda", "throttle", "underscore",
-    "underscore.string", "unzipper", "url",
+    "archiver",
+    "bluebird",
+    "cheerio",
+    "cryptr",
+    "csv",
+    "csv/lib/sync",
+    "fast-xml-parser",
+    "FormData",
+    "fuse.js",
+    "jsonwebtoken",
+    "libphonenumber",
+    "luxon",
+    "mime",
+    "numberToWords",
+    "pdf",
+    "ramda",
+    "throttle",
+    "underscore",
+    "underscore.string",
+    "unzipper",
+    "url",
 ];
 
 thread_local! {
@@ -106,7 +147,14 @@ fn load_module(id: &'static str, cx: &mut Context) -> JsResult<(JsObject, JsObje
     let function = function.as_callable().ok_or_else(|| JsNativeError::error().with_message("bad module wrapper"))?;
     let require = require_function(dir_of(id), cx);
     let global = cx.global_object();
-    let args = [exports.into(), require.into(), module.clone().into(), window.clone().into(), window.clone().into(), global.into()];
+    let args = [
+        exports.into(),
+        require.into(),
+        module.clone().into(),
+        window.clone().into(),
+        window.clone().into(),
+        global.into(),
+    ];
     function.call(&JsValue::undefined(), &args, cx)?;
     Ok((module, window))
 }
@@ -166,16 +214,11 @@ fn require_function(dir: &'static str, cx: &mut Context) -> JsObject {
     FunctionObjectBuilder::new(cx.realm(), native).name(js_string!("require")).length(1).build().into()
 }
 
-/// A getter that evaluates `key` and then replaces itself with the value.
+/// A getter that evaluates `key` on first use. It stays a getter (the value
+/// is cached in `LOADED`): replacing an accessor with a data property from
+/// inside its own getter makes Boa 0.22 call the new value as the getter.
 fn lazy(key: &'static str, cx: &mut Context) -> boa_engine::object::builtins::JsFunction {
-    let native = NativeFunction::from_copy_closure(move |this, _, cx| {
-        let value = library(key, cx)?;
-        if let Some(obj) = this.as_object() {
-            let data = PropertyDescriptor::builder().value(value.clone()).writable(true).enumerable(true).configurable(true);
-            obj.define_property_or_throw(js_string!(key), data, cx)?;
-        }
-        Ok(value)
-    });
+    let native = NativeFunction::from_copy_closure(move |_, _, cx| library(key, cx));
     FunctionObjectBuilder::new(cx.realm(), native).name(js_string!(key)).length(0).build()
 }
 

@@ -91,8 +91,7 @@ pub(crate) fn settle(value: JsValue, cx: &mut Context) -> Result<JsValue, JsErro
         PromiseState::Rejected(reason) => Err(error::from_js(boa_engine::JsError::from_opaque(reason), cx)),
         PromiseState::Pending => Err(JsError {
             kind: JsErrorKind::Other,
-            message: "the function's promise never settled: it waits for something that cannot happen in a step"
-                .into(),
+            message: "the function's promise never settled: it waits for something that cannot happen in a step".into(),
             line: None,
             column: None,
         }),
@@ -194,7 +193,8 @@ fn fetch_now(args: &[JsValue], cx: &mut Context) -> JsResult<JsValue> {
             body = Some(b.to_string(cx)?.to_std_string_lossy().into_bytes());
         }
     }
-    let req = Request { method, url: url.clone(), headers, query: Vec::new(), body, auth: Auth::None, timeout_ms: None };
+    let req =
+        Request { method, url: url.clone(), headers, query: Vec::new(), body, auth: Auth::None, timeout_ms: None };
     let resp = http::fetch(&req).map_err(|e| JsNativeError::typ().with_message(format!("fetch failed: {e:?}")))?;
     response(url, resp, cx)
 }
