@@ -51,20 +51,3 @@ async fn timing_trivial_call() {
     run(&h, "function f(p, l) { return l.lodash.chunk([1, 2], 1); }", json!({})).await.unwrap();
     println!("first lodash access in a call: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
 }
-
-#[tokio::test]
-#[ignore = "a probe"]
-async fn probe() {
-    let h = host().await;
-    let snippets = std::env::var("PROBE").unwrap_or_default();
-    for code in snippets.split("\n---\n") {
-        let out = crate::run_with(&h, code, json!({}), weft_plugin_host::JsLimits::default()).await;
-        println!("PROBE {code}\n=> {:?}\n", out);
-    }
-    for depth in [200, 400, 800, 1600, 3200] {
-        let code = format!("function f() {{ const r = n => n === 0 ? 0 : 1 + r(n - 1); return r({depth}); }}");
-        let call = weft_plugin_host::JsCall { code, parameters: json!({}), limits: Default::default() };
-        let out = h.run_js(&weft_plugin_host::CallOptions::new("p"), call).await;
-        println!("depth {depth}: {:?}", out.map(|o| o.result));
-    }
-}
