@@ -31,6 +31,11 @@ pub(crate) struct CallState {
     pub limiter: MemoryLimiter,
     pub ticks: u64,
     pub budget_ticks: u64,
+    /// The CPU budget `budget_ticks` counts, as reported when it runs out.
+    pub cpu_budget: std::time::Duration,
+    /// A JavaScript Function step: `http` may reach any address the egress
+    /// policy allows, without credentials (`libraries.fetch`).
+    pub js_egress: bool,
     pub scope: CallScope,
     pub invocation_id: String,
     pub phase: Phase,

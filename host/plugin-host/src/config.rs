@@ -15,6 +15,14 @@ pub struct HostConfig {
     pub wall_timeout: Duration,
     /// Largest linear memory one call may grow to.
     pub max_memory_bytes: usize,
+    /// Largest linear memory a JavaScript Function step may grow to: the
+    /// ceiling of [`JsLimits::max_memory_bytes`]. Separate from
+    /// `max_memory_bytes` because the engine, its heap and a legal 10 MB
+    /// result need far more than an integration plugin. Sizes the instance
+    /// pool's memory slots (address space only, not resident memory).
+    ///
+    /// [`JsLimits::max_memory_bytes`]: crate::JsLimits::max_memory_bytes
+    pub js_max_memory_bytes: usize,
     /// Largest native stack a call's WebAssembly may use.
     pub max_wasm_stack_bytes: usize,
     /// Resource handles a call may hold at once: entries of the host's
@@ -55,6 +63,7 @@ impl Default for HostConfig {
             cpu_budget: Duration::from_secs(2),
             wall_timeout: Duration::from_secs(30),
             max_memory_bytes: 64 << 20,
+            js_max_memory_bytes: 512 << 20,
             max_wasm_stack_bytes: 512 << 10,
             max_resource_handles: 10_000,
             max_concurrent_calls: 64,

@@ -1,6 +1,6 @@
 //! The wasmtime engine, its epoch ticker and the linkers of both worlds.
 
-use crate::bindings::{integration, step};
+use crate::bindings::{integration, js, step};
 use crate::call_state::CallState;
 use crate::config::{EPOCH_TICK, HostConfig};
 use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
@@ -23,7 +23,7 @@ pub(crate) fn build_engine(config: &HostConfig) -> wasmtime::Result<Engine> {
         .total_memories(2 * n)
         .total_tables(4 * n)
         .total_stacks(n)
-        .max_memory_size(config.max_memory_bytes.max(1 << 20))
+        .max_memory_size(config.max_memory_bytes.max(config.js_max_memory_bytes).max(1 << 20))
         .max_core_instances_per_component(20)
         .max_memories_per_component(4)
         .max_tables_per_component(8)
@@ -98,6 +98,14 @@ pub(crate) fn step_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>
     Ok(l)
 }
 
+/// Linker of the `js-function` world: `http` only (for `libraries.fetch`).
+pub(crate) fn js_linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
+    let mut l = Linker::new(engine);
+    add_minimal_wasi(&mut l)?;
+    js::JsFunction::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    Ok(l)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,7 +117,11 @@ mod tests {
     #[test]
     fn linkers_provide_no_sockets_filesystem_or_wasi_http() {
         let engine = build_engine(&HostConfig { max_concurrent_calls: 1, ..HostConfig::default() }).unwrap();
-        let linkers = [("integration", integration_linker(&engine).unwrap()), ("step", step_linker(&engine).unwrap())];
+        let linkers = [
+            ("integration", integration_linker(&engine).unwrap()),
+            ("step", step_linker(&engine).unwrap()),
+            ("js", js_linker(&engine).unwrap()),
+        ];
         let imports = [
             ("wasi:sockets/instance-network@0.2.0", "instance-network"),
             ("wasi:sockets/tcp-create-socket@0.2.0", "create-tcp-socket"),

@@ -2,13 +2,15 @@
 
 mod calls;
 mod execute;
+mod js;
 
 pub use calls::{
     ActionCall, ActionOutput, CallOptions, Event, PollOutcome, RefreshedCredentials, StepCall, WebhookDelivery,
     WebhookOutcome, WebhookReply,
 };
+pub use js::{JS_FUNCTION_PLUGIN, JsCall, JsError, JsErrorKind, JsLimits, JsLogLevel, JsLogLine, JsOutcome};
 
-use crate::bindings::{exports, integration::IntegrationPre, step::FunctionStepPre};
+use crate::bindings::{exports, integration::IntegrationPre, js::JsFunctionPre, step::FunctionStepPre};
 use crate::cache;
 use crate::call_state::{CallState, Phase};
 use crate::config::HostConfig;
@@ -28,6 +30,7 @@ use weft_catalog::Provider;
 pub(crate) enum Pre {
     Integration(IntegrationPre<CallState>),
     Step(FunctionStepPre<CallState>),
+    Js(JsFunctionPre<CallState>),
 }
 
 /// An installed plugin version, ready to be called.
@@ -43,6 +46,7 @@ pub struct PluginHost {
     engine: Engine,
     integration_linker: Linker<CallState>,
     step_linker: Linker<CallState>,
+    js_linker: Linker<CallState>,
     config: Arc<HostConfig>,
     services: HostServices,
     plugins: RwLock<HashMap<String, Arc<Installed>>>,
@@ -58,11 +62,13 @@ impl PluginHost {
         let integration_linker =
             crate::engine::integration_linker(&engine).map_err(|e| InstallError::Compile(format!("{e:#}")))?;
         let step_linker = crate::engine::step_linker(&engine).map_err(|e| InstallError::Compile(format!("{e:#}")))?;
+        let js_linker = crate::engine::js_linker(&engine).map_err(|e| InstallError::Compile(format!("{e:#}")))?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(config.max_concurrent_calls as usize)),
             engine,
             integration_linker,
             step_linker,
+            js_linker,
             config: Arc::new(config),
             services,
             plugins: RwLock::default(),
@@ -162,6 +168,21 @@ impl PluginHost {
                     triggers: Vec::new(),
                 };
                 Installed { info: Arc::new(info), metadata: None, pre: Pre::Step(pre) }
+            }
+            World::JsFunction => {
+                let pre = JsFunctionPre::new(self.js_linker.instantiate_pre(&component).map_err(link_err)?)
+                    .map_err(link_err)?;
+                let info = PluginInfo {
+                    id: name.to_owned(),
+                    world: World::JsFunction,
+                    api_version: inspection.api_version,
+                    sha256: sha,
+                    capabilities: inspection.capabilities,
+                    metadata: None,
+                    actions: Vec::new(),
+                    triggers: Vec::new(),
+                };
+                Installed { info: Arc::new(info), metadata: None, pre: Pre::Js(pre) }
             }
         };
         let info = installed.info.clone();

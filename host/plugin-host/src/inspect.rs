@@ -79,12 +79,13 @@ pub(crate) fn inspect(engine: &Engine, bytes: &[u8], component: &Component) -> R
     capabilities.sort();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
     let find = |iface: &str| exports.iter().find(|e| e.starts_with(&format!("weft:plugin/{iface}@"))).cloned();
-    let (world, export) = match (find("actions"), find("step")) {
-        (Some(e), _) => (World::Integration, e),
-        (None, Some(e)) => (World::FunctionStep, e),
-        (None, None) => {
+    let (world, export) = match (find("actions"), find("step"), find("js")) {
+        (Some(e), _, _) => (World::Integration, e),
+        (None, Some(e), _) => (World::FunctionStep, e),
+        (None, None, Some(e)) => (World::JsFunction, e),
+        (None, None, None) => {
             return Err(InstallError::Invalid(format!(
-                "the component exports neither weft:plugin/actions nor weft:plugin/step (exports: {})",
+                "the component exports none of weft:plugin/actions, weft:plugin/step and weft:plugin/js (exports: {})",
                 if exports.is_empty() { "none".to_owned() } else { exports.join(", ") }
             )));
         }

@@ -7,7 +7,8 @@
 //! version, world, imports as a capability list, declared metadata), one
 //! pre-instantiated component per plugin version with a fresh `Store` per
 //! call, and the host side of the WIT imports (`http`, `logging`, `state`,
-//! `secrets`, `webhook-crypto`).
+//! `secrets`, `webhook-crypto`). JavaScript Function steps run here too, on
+//! the bundled `js-function` component ([`PluginHost::run_js`]).
 //!
 //! It does not own storage, secrets, credentials or the network: those come
 //! in as the traits of [`HostServices`], so this crate never holds a database
@@ -47,8 +48,9 @@ mod types;
 pub use config::{EPOCH_TICK, HostConfig};
 pub use error::{CallError, InstallError, Result};
 pub use host::{
-    ActionCall, ActionOutput, CallOptions, Event, PluginHost, PollOutcome, RefreshedCredentials, StepCall,
-    WebhookDelivery, WebhookOutcome, WebhookReply,
+    ActionCall, ActionOutput, CallOptions, Event, JS_FUNCTION_PLUGIN, JsCall, JsError, JsErrorKind, JsLimits,
+    JsLogLevel, JsLogLine, JsOutcome, PluginHost, PollOutcome, RefreshedCredentials, StepCall, WebhookDelivery,
+    WebhookOutcome, WebhookReply,
 };
 pub use inspect::{API_VERSION_SECTION, HOST_API_VERSION};
 pub use services::{CallScope, HostServices, MemoryStateStore, SecretSource, StateError, StateStore, StaticSecrets};

@@ -18,6 +18,8 @@ pub enum World {
     Integration,
     /// A workflow function step (`weft:plugin/function-step`).
     FunctionStep,
+    /// The bundled JavaScript runtime of Function steps (`weft:plugin/js-function`).
+    JsFunction,
 }
 
 /// Everything Weft knows about an installed plugin.

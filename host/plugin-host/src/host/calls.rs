@@ -226,7 +226,7 @@ impl PluginHost {
         let installed = self.installed(id).ok_or_else(|| CallError::UnknownPlugin(id.to_owned()))?;
         match installed.pre {
             Pre::Integration(_) => Ok(installed),
-            Pre::Step(_) => Err(CallError::WrongWorld(id.to_owned())),
+            Pre::Step(_) | Pre::Js(_) => Err(CallError::WrongWorld(id.to_owned())),
         }
     }
 

@@ -19,7 +19,7 @@ use weft_catalog::Provider;
 pub(crate) type GuestFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 
 impl PluginHost {
-    fn new_store(
+    pub(crate) fn new_store(
         &self,
         plugin_id: &str,
         metadata: Option<Arc<Provider>>,
@@ -37,6 +37,8 @@ impl PluginHost {
             limiter: MemoryLimiter { max_memory_bytes: self.config.max_memory_bytes, denied: false },
             ticks: 0,
             budget_ticks: self.config.cpu_budget_ticks(),
+            cpu_budget: self.config.cpu_budget,
+            js_egress: false,
             scope: CallScope {
                 project_id: opts.project_id.clone(),
                 plugin_id: plugin_id.to_owned(),
@@ -92,7 +94,7 @@ impl PluginHost {
             f(&mut store, inst).await
         };
         let outcome = tokio::time::timeout(self.config.wall_timeout, run).await;
-        self.finish(plugin_id, outcome, &store)
+        self.finish(plugin_id, outcome, &store, self.config.wall_timeout)
     }
 
     /// Runs `f` on a fresh instance of a function step.
@@ -110,14 +112,15 @@ impl PluginHost {
             f(&mut store, inst).await
         };
         let outcome = tokio::time::timeout(self.config.wall_timeout, run).await;
-        self.finish(step_id, outcome, &store)
+        self.finish(step_id, outcome, &store, self.config.wall_timeout)
     }
 
-    fn finish<R>(
+    pub(crate) fn finish<R>(
         &self,
         plugin_id: &str,
         outcome: Result<wasmtime::Result<R>, tokio::time::error::Elapsed>,
         store: &Store<CallState>,
+        wall_timeout: std::time::Duration,
     ) -> Result<R, CallError> {
         let state = store.data();
         if state.logs_dropped > 0 {
@@ -126,7 +129,7 @@ impl PluginHost {
         let err = match outcome {
             Ok(Ok(r)) => return Ok(r),
             Ok(Err(e)) => self.classify(e, state),
-            Err(_) => CallError::Timeout(self.config.wall_timeout),
+            Err(_) => CallError::Timeout(wall_timeout),
         };
         tracing::warn!(plugin = plugin_id, invocation = %state.invocation_id, error = %err, "plugin call failed");
         Err(err)
@@ -134,10 +137,10 @@ impl PluginHost {
 
     fn classify(&self, err: wasmtime::Error, state: &CallState) -> CallError {
         if let Some(c) = err.downcast_ref::<CpuBudgetExceeded>() {
-            return CallError::CpuBudgetExceeded { budget: self.config.cpu_budget, ticks: c.ticks };
+            return CallError::CpuBudgetExceeded { budget: state.cpu_budget, ticks: c.ticks };
         }
         if state.limiter.denied {
-            return CallError::MemoryLimit { limit_bytes: self.config.max_memory_bytes };
+            return CallError::MemoryLimit { limit_bytes: state.limiter.max_memory_bytes };
         }
         if let Some(ResourceTableError::Full) = err.downcast_ref::<ResourceTableError>() {
             return CallError::ResourceLimit { limit: self.config.max_resource_handles };

@@ -69,8 +69,10 @@ impl CallState {
                 "outbound HTTP is not available in this phase (webhook handling or metadata)".into(),
             ));
         }
-        let Some(provider) = self.metadata.clone() else {
-            return Err(Error::Denied("this component has no outbound HTTP capability".into()));
+        let provider = match self.metadata.clone() {
+            Some(provider) => Some(provider),
+            None if self.js_egress => None,
+            None => return Err(Error::Denied("this component has no outbound HTTP capability".into())),
         };
         // A plugin names a path under its base URL with a leading `/`, or a
         // full http(s) URL; anything else is a mistake to report, not a path.
@@ -115,6 +117,23 @@ impl CallState {
             };
             return Ok(Prepared::Connection(grant, out));
         }
+        let Some(provider) = provider else {
+            // A Function step's `libraries.fetch`: any URL the egress
+            // policy allows (it refuses private and metadata addresses).
+            if !absolute {
+                return Err(Error::InvalidRequest("fetch needs an absolute http(s) URL".into()));
+            }
+            let mut url = url::Url::parse(&req.url).map_err(|e| Error::InvalidRequest(format!("bad URL: {e}")))?;
+            if !req.query.is_empty() {
+                url.query_pairs_mut().extend_pairs(&req.query);
+            }
+            let mut out = OutboundRequest::new(method(req.method), url);
+            out.headers = req.headers;
+            out.body = req.body.map(Into::into);
+            out.timeout = timeout;
+            out.max_response_bytes = max_response_bytes;
+            return Ok(Prepared::Bare(self.services.egress.clone(), out));
+        };
         let empty = Map::new();
         let endpoint = Endpoint {
             provider: &provider,
