@@ -61,6 +61,33 @@ impl Workflow {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.all_steps().find(|s| s.id == id)
     }
+
+    /// The JavaScript of every Function step that has some, with the JSON
+    /// pointer of its `code` field (`/steps/2/then/0/code`): what a deploy
+    /// has checked by the JavaScript runtime.
+    pub fn function_code(&self) -> Vec<(String, &str)> {
+        fn walk<'w>(steps: &'w [Step], at: &str, found: &mut Vec<(String, &'w str)>) {
+            for (i, step) in steps.iter().enumerate() {
+                let here = format!("{at}/{i}");
+                match &step.kind {
+                    StepKind::Function(f) => {
+                        if let Some(code) = &f.code {
+                            found.push((format!("{here}/code"), code));
+                        }
+                    }
+                    StepKind::Conditional { then, otherwise, .. } => {
+                        walk(then, &format!("{here}/then"), found);
+                        walk(otherwise, &format!("{here}/else"), found);
+                    }
+                    StepKind::FanOut { steps, .. } => walk(steps, &format!("{here}/steps"), found),
+                    _ => {}
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.steps, "/steps", &mut found);
+        found
+    }
 }
 
 /// Keeps a tagged union's variants closed: serde flattens the common

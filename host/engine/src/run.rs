@@ -127,6 +127,23 @@ pub trait StepPlugins: Send + Sync + 'static {
         parameters: Value,
         idempotency_key: &str,
     ) -> Result<Value, Value>;
+
+    /// Runs a Function step's JavaScript `code` with `parameters`: its
+    /// output (`{"result": …}`, and `logs`, the console's lines, when it
+    /// wrote any), or its error as the history shows it (the message, where
+    /// in the code, and the console's lines).
+    async fn run_code(
+        &self,
+        project: weft_store::ProjectId,
+        code: &str,
+        parameters: Value,
+        idempotency_key: &str,
+    ) -> Result<Value, Value> {
+        let _ = (project, code, parameters, idempotency_key);
+        Err(
+            serde_json::json!({"message": "JavaScript function steps are not available: no JavaScript runtime is installed"}),
+        )
+    }
 }
 
 /// What the executor calls out through.

@@ -76,6 +76,16 @@ pub struct WorkflowSettings {
     /// The largest provider webhook delivery accepted, bytes (413 past it;
     /// GitHub's deliveries reach 25 MB).
     pub webhook_max_body_bytes: usize,
+    /// How long a JavaScript Function step may run (CPU and wall clock),
+    /// milliseconds; the reference allows a minute.
+    pub function_timeout_ms: u64,
+    /// Per-project overrides of `function_timeout_ms`, by project id.
+    pub function_timeout_ms_by_project: std::collections::BTreeMap<String, u64>,
+    /// The memory a JavaScript Function step may grow to, MiB.
+    pub function_memory_mib: usize,
+    /// The largest result a JavaScript Function step may return, bytes
+    /// (the reference's smallest plan allows 50 MB).
+    pub function_max_output_bytes: usize,
 }
 
 impl Default for WorkflowSettings {
@@ -95,6 +105,10 @@ impl Default for WorkflowSettings {
             task_history_requests: 1000,
             task_history_window_secs: 600,
             webhook_max_body_bytes: 25 << 20,
+            function_timeout_ms: 60_000,
+            function_timeout_ms_by_project: Default::default(),
+            function_memory_mib: 256,
+            function_max_output_bytes: 50 << 20,
         }
     }
 }
@@ -469,6 +483,7 @@ impl Settings {
             max_memory_bytes: self.sandbox.max_memory_mib << 20,
             max_concurrent_calls: self.sandbox.max_concurrent_calls,
             cache_dir: Some(self.plugins.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))),
+            js_max_memory_bytes: self.workflows.function_memory_mib.max(16) << 20,
             ..Default::default()
         }
     }

@@ -138,6 +138,7 @@ impl Application {
             plugins: Some(Arc::new(crate::wiring::WorkflowPlugins {
                 host: host.clone(),
                 credentials: credentials.clone(),
+                functions: crate::wiring::FunctionLimits::of(&settings.workflows),
             })),
             triggers: Some(Arc::new(crate::wiring::TriggerPlugins {
                 host: host.clone(),

@@ -126,6 +126,49 @@ impl ProviderHooks for PluginHooks {
 pub(crate) struct WorkflowPlugins {
     pub(crate) host: Arc<PluginHost>,
     pub(crate) credentials: Arc<weft_credentials::Credentials>,
+    pub(crate) functions: FunctionLimits,
+}
+
+/// The limits of JavaScript Function steps: the configured ones, with a
+/// project's own time limit where the configuration names the project.
+pub(crate) struct FunctionLimits {
+    limits: weft_plugin_host::JsLimits,
+    timeouts: std::collections::HashMap<weft_store::ProjectId, std::time::Duration>,
+}
+
+impl FunctionLimits {
+    pub(crate) fn of(w: &crate::config::WorkflowSettings) -> Self {
+        let timeout = std::time::Duration::from_millis(w.function_timeout_ms.max(1));
+        let limits = weft_plugin_host::JsLimits {
+            cpu: timeout,
+            wall_timeout: timeout,
+            max_memory_bytes: w.function_memory_mib.max(16) << 20,
+            max_output_bytes: w.function_max_output_bytes.max(1),
+            ..Default::default()
+        };
+        let mut timeouts = std::collections::HashMap::new();
+        for (project, ms) in &w.function_timeout_ms_by_project {
+            match project.parse::<weft_store::ProjectId>() {
+                Ok(id) => {
+                    timeouts.insert(id, std::time::Duration::from_millis((*ms).max(1)));
+                }
+                Err(_) => tracing::warn!(
+                    project = %project,
+                    "workflows.function_timeout_ms_by_project names something that is not a project id; ignored"
+                ),
+            }
+        }
+        Self { limits, timeouts }
+    }
+
+    fn for_project(&self, project: weft_store::ProjectId) -> weft_plugin_host::JsLimits {
+        let mut limits = self.limits.clone();
+        if let Some(t) = self.timeouts.get(&project) {
+            limits.cpu = *t;
+            limits.wall_timeout = *t;
+        }
+        limits
+    }
 }
 
 #[async_trait::async_trait]
@@ -172,6 +215,38 @@ impl weft_engine::StepPlugins for WorkflowPlugins {
             step_id: step.to_owned(),
         };
         self.host.run_step(function, &opts, call).await.map_err(|e| serde_json::json!({ "message": e.to_string() }))
+    }
+
+    async fn run_code(
+        &self,
+        project: weft_store::ProjectId,
+        code: &str,
+        parameters: serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        let opts = weft_plugin_host::CallOptions::new(project.to_string()).with_invocation_id(idempotency_key);
+        let call =
+            weft_plugin_host::JsCall { code: code.to_owned(), parameters, limits: self.functions.for_project(project) };
+        let outcome = match self.host.run_js(&opts, call).await {
+            Ok(outcome) => outcome,
+            // The sandbox stopped it: a time or memory limit, or a trap.
+            Err(e) => return Err(serde_json::json!({ "message": e.to_string(), "code": "FUNCTION_STOPPED" })),
+        };
+        let logs = (!outcome.logs.is_empty()).then(|| serde_json::json!(outcome.logs));
+        let mut answer = match outcome.result {
+            Ok(result) => serde_json::json!({ "result": result }),
+            Err(e) => serde_json::json!({
+                "message": e.to_string(),
+                "code": "FUNCTION_FAILED",
+                "kind": e.kind,
+                "line": e.line,
+                "column": e.column,
+            }),
+        };
+        if let Some(logs) = logs {
+            answer["logs"] = logs;
+        }
+        if answer.get("result").is_some() { Ok(answer) } else { Err(answer) }
     }
 }
 
@@ -242,5 +317,25 @@ impl weft_engine::TriggerPlugins for TriggerPlugins {
             events: out.events.into_iter().map(|e| weft_api::webhooks::stored_event(e, Some(s.id))).collect(),
             cursor: out.cursor,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FunctionLimits;
+    use std::time::Duration;
+
+    #[test]
+    fn a_project_named_in_the_settings_gets_its_own_function_time_limit() {
+        let mut w = crate::config::WorkflowSettings { function_timeout_ms: 60_000, ..Default::default() };
+        let special = weft_store::ProjectId::new();
+        w.function_timeout_ms_by_project.insert(special.to_string(), 5_000);
+        w.function_timeout_ms_by_project.insert("not-a-project".into(), 1);
+        let limits = FunctionLimits::of(&w);
+        let own = limits.for_project(special);
+        assert_eq!((own.cpu, own.wall_timeout), (Duration::from_secs(5), Duration::from_secs(5)));
+        let other = limits.for_project(weft_store::ProjectId::new());
+        assert_eq!((other.cpu, other.wall_timeout), (Duration::from_secs(60), Duration::from_secs(60)));
+        assert_eq!(other.max_output_bytes, 50 << 20);
     }
 }

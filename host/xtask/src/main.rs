@@ -15,13 +15,13 @@ commands:
   browser [ARGS] build `weft` and run the browser SDK suite in tests/browser; ARGS go to
                  `node --test` (a case file, --test-name-pattern=...)
   plugins        build every plugin in plugins/ for wasm32-wasip2
-  bench [name]   run benchmarks (all, or one of: plugin-call, proxy, queue, actions), writing target/bench/<name>.json
+  bench [name]   run benchmarks (all, or one of: plugin-call, proxy, queue, actions, js-function), writing target/bench/<name>.json
   fuzz NAME [--seconds N | --merge]
                  build fuzz/ and run one coverage-guided target (user_token, proxy_target,
                  egress_policy, provider_definition) for N seconds (default 60); --merge
                  adds the scratch inputs that reach new code to the kept corpus fuzz/corpus/NAME";
 
-const BENCHES: &[&str] = &["plugin-call", "proxy", "queue", "actions"];
+const BENCHES: &[&str] = &["plugin-call", "proxy", "queue", "actions", "js-function"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -11,6 +11,7 @@ mod github;
 mod google_calendar;
 mod hello;
 mod hubspot;
+mod js_function;
 mod notion;
 mod readme;
 mod salesforce;

@@ -33,6 +33,7 @@ mod tokens;
 mod workflows_accounts;
 mod workflows_admin;
 mod workflows_files;
+mod workflows_functions;
 mod workflows_leases;
 mod workflows_run;
 mod workflows_triggers;

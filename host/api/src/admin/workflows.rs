@@ -87,6 +87,37 @@ fn check_integration_trigger(state: &AppState, w: &weft_engine::Workflow) -> Res
     })
 }
 
+/// Checks the JavaScript of every Function step with the runtime that will
+/// run it: a syntax error is refused with its line and column, at the
+/// step's `code`.
+async fn check_function_code(state: &AppState, w: &weft_engine::Workflow) -> Result<(), ApiError> {
+    let mut problems = Vec::new();
+    for (path, code) in w.function_code() {
+        match state.plugins.check_js(code).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let at = match (e.line, e.column) {
+                    (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
+                    (Some(line), None) => format!(" at line {line}"),
+                    _ => String::new(),
+                };
+                problems
+                    .push(weft_engine::Problem { path, reason: format!("the code does not parse{at}: {}", e.message) });
+            }
+            Err(weft_plugin_host::CallError::UnknownPlugin(_)) => problems.push(weft_engine::Problem {
+                path,
+                reason: "JavaScript function steps need the bundled `js-function` plugin, which is not installed"
+                    .into(),
+            }),
+            Err(e) => return Err(ApiError::internal(format!("checking a function step's code failed: {e}"))),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(refused(weft_engine::DefinitionError { source_name: "workflow".into(), problems }))
+}
+
 /// A refused definition: 400 with every problem.
 fn refused(e: weft_engine::DefinitionError) -> ApiError {
     let count = e.problems.len();
@@ -219,6 +250,7 @@ pub(crate) async fn deploy(
     let current = state.store.get_workflow(key.project, id).await.map_err(store_error)?;
     let checked = weft_engine::load::from_value(current.definition.clone(), "workflow").map_err(refused)?;
     check_integration_trigger(&state, &checked).map_err(refused)?;
+    check_function_code(&state, &checked).await?;
     let version = state
         .store
         .write_version(

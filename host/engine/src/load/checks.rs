@@ -343,7 +343,11 @@ impl<'w> Checker<'w> {
     fn function(&mut self, f: &FunctionStep, at: &str) {
         match (&f.function, &f.code) {
             (Some(_), Some(_)) => self.problem(at, "give either `function` (a component) or `code`, not both"),
-            (None, None) => self.problem(at, "`function` is missing: name the function-step component to run"),
+            (None, None) => self.problem(
+                at,
+                "give the step `code` (JavaScript: `function execute(parameters, libraries) {…}`) or `function` \
+                 (an installed function-step component)",
+            ),
             (Some(id), None) if !valid_integration(id) => self.problem(
                 format!("{at}/function"),
                 "must be an installed component's id: 1 to 64 ASCII letters, digits, '-', '_' or '.'",

@@ -448,7 +448,7 @@ fn mistake_options_on_steps_that_do_not_call_out() {
 
 #[test]
 fn mistake_function_without_one_source() {
-    refused(&edit("        function: example-step\n", ""), "/steps/2/steps/0", "`function` is missing");
+    refused(&edit("        function: example-step\n", ""), "/steps/2/steps/0", "give the step `code`");
     refused(
         &edit("        function: example-step\n", "        function: example-step\n        code: \"return 1\"\n"),
         "/steps/2/steps/0",

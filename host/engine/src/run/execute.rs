@@ -105,25 +105,21 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
         }
         StepKind::Function(f) => {
             executed.tasks = 1;
-            let result = match (&engine.deps.plugins, &f.function) {
-                (Some(plugins), Some(function)) => {
-                    let parameters = input.get("parameters").cloned().unwrap_or(json!({}));
-                    plugins
-                        .run_function(
-                            step.project,
-                            function,
-                            step.workflow,
-                            &step.step,
-                            parameters,
-                            &step.idempotency_key,
-                        )
-                        .await
+            let parameters = input.get("parameters").cloned().unwrap_or(json!({}));
+            let result = match (&engine.deps.plugins, &f.function, &f.code) {
+                (Some(plugins), Some(function), _) => plugins
+                    .run_function(step.project, function, step.workflow, &step.step, parameters, &step.idempotency_key)
+                    .await
+                    .map(|output| json!({ "result": output })),
+                // Already `{"result": …}`, with the console's lines when it wrote any.
+                (Some(plugins), None, Some(code)) => {
+                    plugins.run_code(step.project, code, parameters, &step.idempotency_key).await
                 }
-                (None, _) => Err(json!({"message": "function steps are not available: no plugin host is wired"})),
-                (_, None) => Err(json!({"message": "JavaScript function steps are not available yet"})),
+                (Some(_), None, None) => Err(json!({"message": "the function step has neither `function` nor `code`"})),
+                (None, _, _) => Err(json!({"message": "function steps are not available: no plugin host is wired"})),
             };
             match result {
-                Ok(output) => Ok(Ran { outcome: done(recorded, json!({ "result": output })), next: after() }),
+                Ok(output) => Ok(Ran { outcome: done(recorded, output), next: after() }),
                 Err(error) => Err(Failure { input: recorded, error, retriable: true }),
             }
         }

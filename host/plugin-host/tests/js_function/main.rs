@@ -5,7 +5,6 @@
 mod hostile;
 mod libraries;
 mod semantics;
-mod timing;
 
 #[path = "../../../xtask/src/plugins.rs"]
 #[allow(dead_code)]

@@ -12,8 +12,12 @@
 //!
 //! `actions`: ActionKit's listing and run overhead and the webhook
 //! ingress's throughput; see [`actions`].
+//!
+//! `js-function`: a JavaScript Function step in the bundled runtime, beside
+//! Node.js's `vm`; see [`js_function`].
 
 mod actions;
+mod js_function;
 mod proxy;
 mod queue;
 
@@ -48,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         "proxy" => (proxy::run()?, Map::new()),
         "queue" => queue::run(&args[2..])?,
         "actions" => (actions::run()?, Map::new()),
+        "js-function" => js_function::run()?,
         other => anyhow::bail!("unknown benchmark {other:?}"),
     };
     let mut report = json!({ "bench": name, "figures": figures });
