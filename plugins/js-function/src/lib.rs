@@ -15,6 +15,7 @@ mod console;
 mod error;
 mod libraries;
 mod modules;
+mod native;
 mod run;
 mod web;
 

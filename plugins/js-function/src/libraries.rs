@@ -21,6 +21,8 @@ enum Entry {
     Module(&'static str, Option<&'static str>),
     /// A browser build that sets `window[name]`.
     Window(&'static str, &'static str),
+    /// Built on native code, from `node.js`.
+    Node(&'static str),
 }
 
 /// Access key (`libraries[key]`) → where it comes from.
@@ -31,11 +33,17 @@ const BUNDLED: &[(&str, Entry)] = &[
     ("dateFns", Entry::Window("date-fns/cdn.min.js", "dateFns")),
     ("moment", Entry::Module("moment/min/moment.min.js", None)),
     ("Buffer", Entry::Module("buffer/index.js", Some("Buffer"))),
+    ("jsonwebtoken", Entry::Node("jsonwebtoken")),
+    ("FormData", Entry::Node("FormData")),
 ];
+
+/// Node `crypto` functions added to the global `crypto` (also
+/// `libraries.crypto` and `require("crypto")`), built on first use.
+const CRYPTO: &[&str] = &["createHash", "createHmac", "randomBytes"];
 
 /// npm names a user's `require` may also use, and bare names the bundled
 /// packages require among themselves.
-const PACKAGE_NAMES: &[(&str, &str)] = &[("date-fns", "dateFns"), ("buffer", "Buffer")];
+const PACKAGE_NAMES: &[(&str, &str)] = &[("date-fns", "dateFns"), ("buffer", "Buffer"), ("form-data", "FormData")];
 const BARE_MODULES: &[(&str, &str)] =
     &[("base64-js", "base64-js/index.js"), ("ieee754", "ieee754/index.js"), ("buffer", "buffer/index.js")];
 
@@ -79,9 +87,7 @@ const NOT_BUNDLED: &[&str] = &[
     "csv",
     "csv/lib/sync",
     "fast-xml-parser",
-    "FormData",
     "fuse.js",
-    "jsonwebtoken",
     "libphonenumber",
     "luxon",
     "mime",
@@ -165,6 +171,7 @@ fn library(key: &'static str, cx: &mut Context) -> JsResult<JsValue> {
         return Ok(v);
     }
     let entry = BUNDLED.iter().find(|(k, _)| *k == key).map(|(_, e)| *e);
+    let entry = entry.or_else(|| CRYPTO.contains(&key).then_some(Entry::Node(key)));
     let value = match entry {
         Some(Entry::Module(id, property)) => {
             let (module, _) = load_module(id, cx)?;
@@ -175,6 +182,7 @@ fn library(key: &'static str, cx: &mut Context) -> JsResult<JsValue> {
             }
         }
         Some(Entry::Window(id, name)) => load_module(id, cx)?.1.get(js_string!(name), cx)?,
+        Some(Entry::Node(name)) => crate::native::node_library(name, cx)?,
         None => return Err(absent(key).into()),
     };
     LOADED.with_borrow_mut(|l| l.insert(key, value.clone()));
@@ -199,6 +207,9 @@ fn require_function(dir: &'static str, cx: &mut Context) -> JsObject {
             let key = PACKAGE_NAMES.iter().find(|(n, _)| *n == request).map(|(_, k)| *k).unwrap_or(&request);
             if let Some((key, _)) = BUNDLED.iter().find(|(k, _)| *k == key) {
                 return library(key, cx);
+            }
+            if request == "crypto" {
+                return cx.global_object().get(js_string!("crypto"), cx);
             }
             return Err(JsNativeError::error()
                 .with_message(format!(
@@ -248,14 +259,23 @@ pub(crate) fn object(cx: &mut Context) -> JsResult<JsObject> {
     Ok(libraries.build())
 }
 
-/// Globals Node code expects: `require` (bundled libraries only) and a lazy
-/// `Buffer`.
+/// Globals Node code expects: `require` (bundled libraries only), lazy
+/// `Buffer` and `FormData`, and Node's functions on `crypto`.
 pub(crate) fn install_globals(cx: &mut Context) -> JsResult<()> {
     let require = require_function("", cx);
     cx.register_global_property(js_string!("require"), require, Attribute::WRITABLE | Attribute::CONFIGURABLE)?;
-    let buffer = lazy("Buffer", cx);
     let global = cx.global_object();
-    let accessor = PropertyDescriptor::builder().get(buffer).enumerable(false).configurable(true);
-    global.define_property_or_throw(js_string!("Buffer"), accessor, cx)?;
+    for key in ["Buffer", "FormData"] {
+        let getter = lazy(key, cx);
+        let accessor = PropertyDescriptor::builder().get(getter).enumerable(false).configurable(true);
+        global.define_property_or_throw(js_string!(key), accessor, cx)?;
+    }
+    let crypto = global.get(js_string!("crypto"), cx)?;
+    let crypto = crypto.as_object().ok_or_else(|| JsNativeError::error().with_message("crypto is missing"))?;
+    for key in CRYPTO {
+        let getter = lazy(key, cx);
+        let accessor = PropertyDescriptor::builder().get(getter).enumerable(true).configurable(true);
+        crypto.define_property_or_throw(js_string!(*key), accessor, cx)?;
+    }
     Ok(())
 }

@@ -153,7 +153,8 @@ fn settled(result: JsResult<JsValue>, cx: &mut Context) -> JsResult<JsValue> {
     Ok(promise.into())
 }
 
-/// `libraries.fetch(url, {method, headers, body})`, sent by the host's
+/// `libraries.fetch(url, {method, headers, body})` (`body` a string, bytes
+/// or a `FormData`), sent by the host's
 /// egress client (its address policy, time and size caps apply).
 pub(crate) fn fetch(_: &JsValue, args: &[JsValue], cx: &mut Context) -> JsResult<JsValue> {
     let result = fetch_now(args, cx);
@@ -190,13 +191,31 @@ fn fetch_now(args: &[JsValue], cx: &mut Context) -> JsResult<JsValue> {
         }
         let b = init.get(js_string!("body"), cx)?;
         if !b.is_undefined() && !b.is_null() {
-            body = Some(b.to_string(cx)?.to_std_string_lossy().into_bytes());
+            body = Some(request_body(&b, &mut headers, cx)?);
         }
     }
     let req =
         Request { method, url: url.clone(), headers, query: Vec::new(), body, auth: Auth::None, timeout_ms: None };
     let resp = http::fetch(&req).map_err(|e| JsNativeError::typ().with_message(format!("fetch failed: {e:?}")))?;
     response(url, resp, cx)
+}
+
+/// A request body's bytes: a `FormData` as multipart/form-data (setting the
+/// content type with its boundary unless the caller set one), bytes as they
+/// are, anything else as its string.
+fn request_body(body: &JsValue, headers: &mut Vec<(String, String)>, cx: &mut Context) -> JsResult<Vec<u8>> {
+    let Some(object) = body.as_object() else { return crate::native::bytes(body, cx) };
+    let encode = object.get(js_string!("_encode"), cx)?;
+    let boundary = object.get(js_string!("getBoundary"), cx)?;
+    let (Some(encode), Some(boundary)) = (encode.as_callable(), boundary.as_callable()) else {
+        return crate::native::bytes(body, cx);
+    };
+    let boundary = boundary.call(body, &[], cx)?.to_string(cx)?.to_std_string_lossy();
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+        headers.push(("content-type".into(), format!("multipart/form-data; boundary={boundary}")));
+    }
+    let encoded = encode.call(body, &[], cx)?;
+    crate::native::bytes(&encoded, cx)
 }
 
 fn response(url: String, resp: crate::weft::plugin::http::Response, cx: &mut Context) -> JsResult<JsValue> {
