@@ -146,6 +146,16 @@ fn hs_hash(alg: &str) -> &'static str {
     }
 }
 
+/// An HMAC secret that is a PEM key would let a public key serve as an
+/// HMAC secret (the algorithm-confusion attack): refused, as npm does.
+fn symmetric(alg: &str, key: &[u8], role: &str) -> JsResult<()> {
+    let text = String::from_utf8_lossy(key);
+    if text.contains("-----BEGIN") && text.contains("KEY-----") {
+        return Err(error(format!("{role} must be a symmetric key when using {alg}")));
+    }
+    Ok(())
+}
+
 fn check_alg(alg: &str) -> JsResult<()> {
     if matches!(alg, "HS256" | "HS384" | "HS512" | "RS256" | "RS384" | "RS512") {
         return Ok(());
@@ -160,6 +170,7 @@ fn jws_sign(_: &JsValue, args: &[JsValue], cx: &mut Context) -> JsResult<JsValue
     let input = string_arg(args, 1, cx)?;
     let sig = if alg.starts_with("HS") {
         let key = bytes(args.get_or_undefined(2), cx)?;
+        symmetric(&alg, &key, "secretOrPrivateKey")?;
         hmac_bytes(hs_hash(&alg), &key, input.as_bytes())?
     } else {
         let key = args.get_or_undefined(2);
@@ -181,6 +192,7 @@ fn jws_verify(_: &JsValue, args: &[JsValue], cx: &mut Context) -> JsResult<JsVal
     };
     let key = bytes(args.get_or_undefined(3), cx)?;
     let ok = if alg.starts_with("HS") {
+        symmetric(&alg, &key, "secretOrPublicKey")?;
         let expected = hmac_bytes(hs_hash(&alg), &key, input.as_bytes())?;
         // Constant time in the signature's bytes.
         expected.len() == sig.len() && expected.iter().zip(&sig).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0

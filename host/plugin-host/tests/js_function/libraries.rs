@@ -162,6 +162,8 @@ async fn jsonwebtoken_rs256_matches_openssl_and_verifies() {
             tampered: fail(() => jsonwebtoken.verify(p.expected.slice(0, -2) + "AA", p.pub, { clockTimestamp: 1700000100 })),
             issuer: fail(() => jsonwebtoken.verify(p.expected, p.pub, { clockTimestamp: 1700000100, issuer: "x" })),
             hsWithPem: fail(() => jsonwebtoken.verify(p.expected, p.pub, { algorithms: ["HS256"] })),
+            confusion: fail(() => jsonwebtoken.verify(jsonwebtoken.sign({}, "s"), p.pub, { algorithms: ["HS256"] })),
+            hsSignWithPem: fail(() => jsonwebtoken.sign({}, p.pkcs8)),
             badKey: fail(() => jsonwebtoken.sign({}, "not a key", { algorithm: "RS256" })),
             badAlg: fail(() => jsonwebtoken.sign({}, "s", { algorithm: "ES256" })),
         };
@@ -177,6 +179,11 @@ async fn jsonwebtoken_rs256_matches_openssl_and_verifies() {
     assert_eq!(out["tampered"], json!("JsonWebTokenError: invalid signature"));
     assert_eq!(out["issuer"], json!("JsonWebTokenError: jwt issuer invalid. expected: x"));
     assert_eq!(out["hsWithPem"], json!("JsonWebTokenError: invalid algorithm"));
+    assert_eq!(
+        out["confusion"],
+        json!("JsonWebTokenError: secretOrPublicKey must be a symmetric key when using HS256")
+    );
+    assert_eq!(out["hsSignWithPem"], json!("Error: secretOrPrivateKey must be a symmetric key when using HS256"));
     let bad_key = out["badKey"].as_str().unwrap();
     assert!(bad_key.starts_with("Error: secretOrPrivateKey is not a valid RSA private key"), "{bad_key}");
     let bad_alg = out["badAlg"].as_str().unwrap();
@@ -293,4 +300,16 @@ async fn form_data_encodes_multipart_and_fetch_takes_it() {
     assert_eq!(out["get"], json!(["3", false, 1]));
     // The egress policy refuses loopback: the body was built and handed over.
     assert!(out["sent"].as_str().unwrap().starts_with("fetch failed"), "{out}");
+}
+
+#[tokio::test]
+async fn an_uncaught_jsonwebtoken_error_fails_the_step_at_the_users_line() {
+    let h = host().await;
+    let code = "function f(p, { jsonwebtoken }) {\n  return jsonwebtoken.sign({ sub: 1 }, p.key, { algorithm: \"RS256\" });\n}";
+    let err = run(&h, code, json!({"key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::Thrown);
+    assert!(err.message.contains("secretOrPrivateKey is not a valid RSA private key"), "{err:?}");
+    assert_eq!(err.line, Some(2), "{err:?}");
 }
