@@ -8,9 +8,11 @@
 
 use schemars::JsonSchema;
 
-/// The JSON Schema (2020-12) of `T`, as JSON text.
+/// The JSON Schema of `T`, as JSON text, in draft-07: the dialect ActionKit
+/// tools declare (`"$schema": "http://json-schema.org/draft-07/schema#"`)
+/// and the one agent frameworks expect of function parameters.
 pub(crate) fn of<T: JsonSchema + ?Sized>() -> String {
-    schemars::SchemaGenerator::default().into_root_schema_for::<T>().as_value().to_string()
+    schemars::generate::SchemaSettings::draft07().into_generator().into_root_schema_for::<T>().as_value().to_string()
 }
 
 /// A lazily generated schema: a pointer to [`of`] for some `T`.
@@ -33,5 +35,17 @@ mod tests {
         for schema in schemas {
             assert!(!schema.contains("```"), "{schema}");
         }
+    }
+
+    #[test]
+    fn schemas_are_draft_07() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Input {
+            level: crate::log::Level,
+        }
+        let schema: serde_json::Value = serde_json::from_str(&of::<Input>()).unwrap();
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#", "{schema}");
+        assert!(schema.get("$defs").is_none(), "draft-07 keeps shared parts under `definitions`: {schema}");
     }
 }

@@ -31,6 +31,7 @@ async fn actions_are_listed_as_tools_and_run_as_the_users_account() {
     let get = &tools[1];
     assert_eq!(get["type"], "function");
     assert_eq!(get["function"]["parameters"]["required"], json!(["url"]), "{get}");
+    assert_eq!(get["function"]["parameters"]["$schema"], "http://json-schema.org/draft-07/schema#", "{get}");
     assert!(get["function"]["description"].as_str().unwrap().contains("GET"), "{get}");
     assert!(all["actions"].get("test-apikey").is_none(), "an integration without actions lists none");
 
