@@ -18,8 +18,7 @@ struct Target {
 /// idempotency key (a workflow step's, stable across its retries): the
 /// provider's JSON.
 fn echo(cx: &Ctx, _input: Empty) -> Result<Value> {
-    let answer =
-        cx.http().get("/echo").header("Idempotency-Key", cx.invocation_id()).connection_auth().send_raw()?;
+    let answer = cx.http().get("/echo").header("Idempotency-Key", cx.invocation_id()).connection_auth().send_raw()?;
     match answer.status {
         200 => answer.json(),
         status => Err(Error::upstream(status, format!("GET /echo: upstream answered {status}"), None)),
