@@ -218,7 +218,7 @@ impl Credentials {
             self.counters.refreshes.fetch_add(1, Ordering::Relaxed);
             let outcome = self.call_refresh(&auth, &credential, &secrets).await;
             match outcome {
-                Ok(fresh) => return self.store_refreshed(&credential, lease, secrets, fresh).await,
+                Ok(fresh) => return self.store_refreshed(&auth, &credential, lease, secrets, fresh).await,
                 Err(Refusal::Token(TokenError::InvalidGrant)) => {
                     // An earlier attempt (now, before, or by a holder that
                     // died) that failed in transit may have used the refresh
@@ -352,9 +352,12 @@ impl Credentials {
     }
 
     /// Seals and stores refreshed tokens; a rotated refresh token replaces
-    /// the old one in the same write, an absent one keeps the old.
+    /// the old one in the same write, an absent one keeps the old. A token
+    /// field the base URL is built from (Salesforce's `instance_url`) that
+    /// the answer changed moves the account's setting in the same write.
     async fn store_refreshed(
         &self,
+        auth: &IntegrationAuth,
         credential: &Credential,
         lease: Uuid,
         mut secrets: CredentialSecrets,
@@ -369,12 +372,16 @@ impl Credentials {
         }
         secrets.extra.extend(fresh.extra.clone());
         let now = self.now();
+        let mut settings = credential.connection_config.clone();
+        auth.keep_token_fields(&fresh, &mut settings);
+        let moved = settings != credential.connection_config;
         let update = SecretsUpdate {
             expected_version: credential.version,
             secrets: secrets.seal(&self.vault, credential.project_id, credential.id)?,
             expires_at: Some(self.expiry(now, fresh.expires_in)),
             lease: Some(lease),
             now,
+            connection_config: moved.then_some(settings),
         };
         let stored = self.store.update_secrets(credential.project_id, credential.id, update).await?;
         self.sessions.touch();

@@ -127,6 +127,10 @@ pub struct SecretsUpdate {
     pub lease: Option<Uuid>,
     /// The time of the refresh.
     pub now: OffsetDateTime,
+    /// New connection settings to store with the secrets (a token-answer
+    /// field a base URL is built from, such as Salesforce's
+    /// `instance_url`, that the refresh changed); `None` keeps them.
+    pub connection_config: Option<Map<String, Value>>,
 }
 
 /// What to record after a failed refresh.

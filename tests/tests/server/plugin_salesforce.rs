@@ -2,7 +2,8 @@
 //! Salesforce's own token answer (`instance_url`, no `expires_in`), the
 //! instance kept as the connection's setting, every action the plugin lists
 //! run through ActionKit against the strict Salesforce mock, and a
-//! Salesforce error passed through in the error shape.
+//! Salesforce error passed through in the error shape; a refresh that names
+//! a new instance moves the account there.
 
 use serde_json::json;
 use weft_tests::mock_providers::salesforce::{self, ORG_ID, ORG_NAME, SalesforceMock};
@@ -125,4 +126,38 @@ async fn salesforce_connects_with_its_token_answer_and_runs_every_action() {
     let (status, body) = run(&f, "u1", "SALESFORCE_CREATE_RECORD_OPPORTUNITY", partial).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_PARAMETERS")), "{body}");
     assert_eq!(mock.calls.count(), before);
+}
+
+/// A refresh whose answer names another instance (the org moved) moves the
+/// account: the stored `token.instance_url` follows the answer, in the same
+/// write as the new tokens, and an answer that repeats the instance changes
+/// nothing.
+#[tokio::test]
+async fn a_refresh_naming_a_new_instance_moves_the_account_there() {
+    let (auth, tokens) = authorization_server().await;
+    let mock = SalesforceMock::start(tokens).await;
+    let f = project("salesforce", auth, salesforce::token_dialect(&mock.base), &mock.api_base()).await;
+    let credential = f.connect("u1", USER, json!({})).await;
+    let id = credential["id"].as_str().unwrap().to_owned();
+    let (project_id, credential_id) = (f.project.parse().unwrap(), id.parse().unwrap());
+    let before = f.stored(&id).await;
+    assert_eq!(before.connection_config.get("token.instance_url"), Some(&json!(mock.base)));
+
+    // The same instance again: the settings stay as they are.
+    let usable = f.app.credentials.usable(project_id, credential_id).await.unwrap();
+    let rejected = usable.secrets.access_token.clone().unwrap();
+    f.app.credentials.refresh_rejected(project_id, credential_id, &rejected).await.unwrap();
+    let same = f.stored(&id).await;
+    assert!(same.version > before.version, "refreshed");
+    assert_eq!(same.connection_config, before.connection_config);
+
+    let moved = "https://eu12.my.salesforce.com";
+    f.mock.set_token_dialect(salesforce::token_dialect(moved));
+    let usable = f.app.credentials.usable(project_id, credential_id).await.unwrap();
+    let rejected = usable.secrets.access_token.clone().unwrap();
+    let refreshed = f.app.credentials.refresh_rejected(project_id, credential_id, &rejected).await.unwrap();
+    assert_eq!(refreshed.credential.connection_config.get("token.instance_url"), Some(&json!(moved)));
+    let after = f.stored(&id).await;
+    assert_eq!(after.connection_config.get("token.instance_url"), Some(&json!(moved)), "stored");
+    assert_eq!(after.version, refreshed.credential.version);
 }

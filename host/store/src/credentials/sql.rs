@@ -336,7 +336,8 @@ for_both_backends! {
             let row: Option<CredentialRow> = sqlx::query_as(concat!(
                 "UPDATE credentials SET secrets = $4, version = version + 1, expires_at = $5, refreshed_at = $6, \
                  updated_at = $6, status = 'VALID', invalid_reason = NULL, refresh_failure_count = 0, \
-                 failure_days = 0, last_failure_day = NULL, retry_at = NULL, lease_token = NULL, lease_until = NULL \
+                 failure_days = 0, last_failure_day = NULL, retry_at = NULL, lease_token = NULL, lease_until = NULL, \
+                 connection_config = COALESCE($8, connection_config) \
                  WHERE project_id = $1 AND id = $2 AND version = $3 \
                  AND (lease_token IS NULL OR lease_token = $7) RETURNING ",
                 credential_columns!()
@@ -348,6 +349,7 @@ for_both_backends! {
             .bind(update.expires_at.map(Ts))
             .bind(Ts(update.now))
             .bind(update.lease)
+            .bind(update.connection_config.as_ref().map(Json))
             .fetch_optional(&mut *tx)
             .await?;
             let outcome = match row {

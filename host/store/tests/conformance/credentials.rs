@@ -250,6 +250,7 @@ pub async fn update_secrets_cas(db: Db) {
         expires_at: Some(expires),
         lease: Some(held),
         now: refreshed,
+        connection_config: None,
     };
     let updated = s.update_secrets(p, c.id, update.clone()).await.expect("update");
     assert_eq!((updated.version, &updated.secrets, updated.expires_at), (2, &secrets, Some(expires)));
@@ -261,6 +262,7 @@ pub async fn update_secrets_cas(db: Db) {
     );
     assert_eq!(updated.lease_until, None, "lease released");
     assert_eq!(updated.config, c.config);
+    assert_eq!(updated.connection_config, c.connection_config, "no new settings keep the old");
     assert_eq!(s.get_credential(p, c.id).await.expect("get"), updated);
 
     match s.update_secrets(p, c.id, SecretsUpdate { secrets: sealed(1), lease: None, ..update.clone() }).await {
@@ -288,8 +290,14 @@ pub async fn update_secrets_cas(db: Db) {
         let s = s.clone();
         let mine = sealed(1);
         tokio::spawn(async move {
-            let update =
-                SecretsUpdate { expected_version: 2, secrets: mine.clone(), expires_at: None, lease: None, now: now() };
+            let update = SecretsUpdate {
+                expected_version: 2,
+                secrets: mine.clone(),
+                expires_at: None,
+                lease: None,
+                now: now(),
+                connection_config: None,
+            };
             (mine, s.update_secrets(p, id, update).await)
         })
     });
@@ -305,6 +313,21 @@ pub async fn update_secrets_cas(db: Db) {
     let (mine, cred) = winners.pop().expect("a winner");
     assert_eq!((cred.version, &cred.secrets), (3, &mine));
     assert_eq!(s.get_credential(p, c.id).await.expect("get"), cred);
+
+    // A refresh may move the account's settings with its secrets, in the
+    // same write (Salesforce's `instance_url`).
+    let moved = object(json!({"token.instance_url": "https://eu12.example"}));
+    let update = SecretsUpdate {
+        expected_version: 3,
+        secrets: sealed(1),
+        expires_at: None,
+        lease: None,
+        now: now(),
+        connection_config: Some(moved.clone()),
+    };
+    let written = s.update_secrets(p, c.id, update).await.expect("update with settings");
+    assert_eq!((written.version, &written.connection_config), (4, &moved));
+    assert_eq!(s.get_credential(p, c.id).await.expect("get").connection_config, moved);
 }
 
 pub async fn refresh_failures(db: Db) {
