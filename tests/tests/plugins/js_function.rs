@@ -37,3 +37,26 @@ async fn installs_in_its_own_world_and_runs_code() {
     let err = t.host.run_step(&id, &CallOptions::new("p1"), step).await.unwrap_err();
     assert!(matches!(err, CallError::WrongWorld(_)), "{err:?}");
 }
+
+/// `libraries.fetch` is user code reaching out: each call is logged with
+/// where it went (never the query, which may carry secrets) and how it
+/// ended; a refused one too.
+#[tokio::test]
+async fn each_fetch_of_a_function_step_is_logged_without_its_query() {
+    let t = TestHost::new();
+    t.install("js_function").await;
+    let code = r#"async function probe(p, libraries) {
+        try { await libraries.fetch("http://127.0.0.1:9/private/path?token=s3cr3t-query"); return "reached"; }
+        catch (e) { return "refused"; }
+    }"#;
+    let call = JsCall { code: code.into(), parameters: json!({}), limits: JsLimits::default() };
+    let opts = CallOptions::new("p1").with_invocation_id("inv-js-fetch-log");
+    let out = t.host.run_js(&opts, call).await.unwrap();
+    assert_eq!(out.result.unwrap(), json!("refused"), "loopback is not for user code");
+    let lines = weft_tests::logs::lines_containing("inv-js-fetch-log");
+    let fetch: Vec<_> = lines.iter().filter(|l| l.to_string().contains("function step fetch")).collect();
+    assert_eq!(fetch.len(), 1, "{lines:?}");
+    let line = fetch[0].to_string();
+    assert!(line.contains("http://127.0.0.1:9/private/path"), "{line}");
+    assert!(!line.contains("s3cr3t-query"), "the query stays out of the log: {line}");
+}

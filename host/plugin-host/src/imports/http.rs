@@ -27,11 +27,32 @@ enum Prepared {
 
 impl http::Host for CallState {
     async fn fetch(&mut self, req: Request) -> wasmtime::Result<Result<Response, Error>> {
+        // A Function step's `libraries.fetch` is user code reaching out: each
+        // call is logged (where to, without the query; how it ended).
+        let logged = self.js_egress.then(|| (format!("{:?}", req.method).to_uppercase(), without_query(&req.url)));
+        let started = std::time::Instant::now();
         let prepared = match self.prepare(req) {
             Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => {
+                if let Some((method, url)) = &logged {
+                    tracing::info!(invocation = %self.invocation_id, %method, %url, refused = ?e, "function step fetch refused");
+                }
+                return Ok(Err(e));
+            }
         };
-        Ok(send(prepared).await.map_err(|e| e.into_wit(&self.scope.plugin_id)))
+        let result = send(prepared).await.map_err(|e| e.into_wit(&self.scope.plugin_id));
+        if let Some((method, url)) = &logged {
+            let ms = started.elapsed().as_millis() as u64;
+            match &result {
+                Ok(r) => {
+                    tracing::info!(invocation = %self.invocation_id, %method, %url, status = r.status, ms, "function step fetch")
+                }
+                Err(e) => {
+                    tracing::info!(invocation = %self.invocation_id, %method, %url, error = ?e, ms, "function step fetch failed")
+                }
+            }
+        }
+        Ok(result)
     }
 
     async fn fetch_all(&mut self, reqs: Vec<Request>) -> wasmtime::Result<Vec<Result<Response, Error>>> {
@@ -60,6 +81,12 @@ impl http::Host for CallState {
             .await;
         Ok(results)
     }
+}
+
+/// A URL as logged: without its query and fragment, which may carry
+/// secrets.
+fn without_query(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_owned()
 }
 
 impl CallState {
