@@ -157,32 +157,20 @@ impl PluginHost {
             World::FunctionStep => {
                 let pre = FunctionStepPre::new(self.step_linker.instantiate_pre(&component).map_err(link_err)?)
                     .map_err(link_err)?;
-                let info = PluginInfo {
-                    id: name.to_owned(),
-                    world: World::FunctionStep,
-                    api_version: inspection.api_version,
-                    sha256: sha,
-                    capabilities: inspection.capabilities,
+                Installed {
+                    info: bare_info(name, World::FunctionStep, sha, inspection),
                     metadata: None,
-                    actions: Vec::new(),
-                    triggers: Vec::new(),
-                };
-                Installed { info: Arc::new(info), metadata: None, pre: Pre::Step(pre) }
+                    pre: Pre::Step(pre),
+                }
             }
             World::JsFunction => {
                 let pre = JsFunctionPre::new(self.js_linker.instantiate_pre(&component).map_err(link_err)?)
                     .map_err(link_err)?;
-                let info = PluginInfo {
-                    id: name.to_owned(),
-                    world: World::JsFunction,
-                    api_version: inspection.api_version,
-                    sha256: sha,
-                    capabilities: inspection.capabilities,
+                Installed {
+                    info: bare_info(name, World::JsFunction, sha, inspection),
                     metadata: None,
-                    actions: Vec::new(),
-                    triggers: Vec::new(),
-                };
-                Installed { info: Arc::new(info), metadata: None, pre: Pre::Js(pre) }
+                    pre: Pre::Js(pre),
+                }
             }
         };
         let info = installed.info.clone();
@@ -236,6 +224,21 @@ impl PluginHost {
         let triggers = collect_unique(raw.2, "trigger", |t| t.key.clone())?;
         Ok((metadata, actions, triggers))
     }
+}
+
+/// What a component of a world without metadata (a function step, the
+/// JavaScript runtime) is listed as: no actions, no triggers.
+fn bare_info(name: &str, world: World, sha256: String, inspection: crate::inspect::Inspection) -> Arc<PluginInfo> {
+    Arc::new(PluginInfo {
+        id: name.to_owned(),
+        world,
+        api_version: inspection.api_version,
+        sha256,
+        capabilities: inspection.capabilities,
+        metadata: None,
+        actions: Vec::new(),
+        triggers: Vec::new(),
+    })
 }
 
 /// Converts declarations, refusing duplicate keys and unusable schemas.

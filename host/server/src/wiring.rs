@@ -232,21 +232,20 @@ impl weft_engine::StepPlugins for WorkflowPlugins {
             // The sandbox stopped it: a time or memory limit, or a trap.
             Err(e) => return Err(serde_json::json!({ "message": e.to_string(), "code": "FUNCTION_STOPPED" })),
         };
-        let logs = (!outcome.logs.is_empty()).then(|| serde_json::json!(outcome.logs));
-        let mut answer = match outcome.result {
-            Ok(result) => serde_json::json!({ "result": result }),
-            Err(e) => serde_json::json!({
+        let mut answer = outcome.result.map(|result| serde_json::json!({ "result": result })).map_err(|e| {
+            serde_json::json!({
                 "message": e.to_string(),
                 "code": "FUNCTION_FAILED",
                 "kind": e.kind,
                 "line": e.line,
                 "column": e.column,
-            }),
-        };
-        if let Some(logs) = logs {
-            answer["logs"] = logs;
+            })
+        });
+        if !outcome.logs.is_empty() {
+            let (Ok(v) | Err(v)) = &mut answer;
+            v["logs"] = serde_json::json!(outcome.logs);
         }
-        if answer.get("result").is_some() { Ok(answer) } else { Err(answer) }
+        answer
     }
 }
 

@@ -121,17 +121,16 @@ pub fn run() -> anyhow::Result<(Value, Map<String, Value>)> {
     let mut figures = Map::new();
     figures.insert("trivial_p50_ms".into(), json!(round(p50)));
     figures.insert("trivial_per_sec".into(), json!(per_sec.round()));
+    figures.insert("fib25_ms".into(), json!(round(fib)));
+    figures.insert("trivial_p99_ms".into(), json!(round(p99)));
     let mut details = Map::new();
     match node() {
         Ok(node) => {
-            figures.insert("node_vm_p50_ms".into(), json!(round(node["trivial_p50_ms"].as_f64().unwrap_or(f64::NAN))));
-            figures.insert("fib25_ms".into(), json!(round(fib)));
-            figures.insert("trivial_p99_ms".into(), json!(round(p99)));
-            figures.insert("node_fib25_ms".into(), json!(round(node["fib25_ms"].as_f64().unwrap_or(f64::NAN))));
+            let figure = |k: &str| json!(round(node[k].as_f64().unwrap_or(f64::NAN)));
+            figures.insert("node_vm_p50_ms".into(), figure("trivial_p50_ms"));
+            figures.insert("node_fib25_ms".into(), figure("fib25_ms"));
         }
         Err(e) => {
-            figures.insert("fib25_ms".into(), json!(round(fib)));
-            figures.insert("trivial_p99_ms".into(), json!(round(p99)));
             details.insert("note".into(), json!(format!("no Node.js figures: {e}")));
         }
     }

@@ -17,6 +17,19 @@ macro_rules! leased_columns {
     };
 }
 
+/// The executions, each once, of the claimed steps whose execution was
+/// DELAYED: the claim sets them running again.
+fn delayed_executions(leased: &[LeasedRow]) -> Vec<Uuid> {
+    let mut delayed: Vec<Uuid> = leased
+        .iter()
+        .filter(|r| r.execution_status == ExecutionStatus::Delayed.as_str())
+        .map(|r| r.execution_id)
+        .collect();
+    delayed.sort_unstable();
+    delayed.dedup();
+    delayed
+}
+
 impl SqliteStore {
     /// SQLite stores every completion by [`complete`]'s statements: they
     /// run in process, with no round trip to save.
@@ -78,15 +91,11 @@ impl SqliteStore {
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await?;
-        let mut woken = Vec::new();
-        for r in leased.iter().filter(|r| r.execution_status == ExecutionStatus::Delayed.as_str()) {
-            if !woken.contains(&r.execution_id) {
-                sqlx::query("UPDATE executions SET status = 'EXECUTING' WHERE id = $1 AND status = 'DELAYED'")
-                    .bind(r.execution_id)
-                    .execute(&mut *tx)
-                    .await?;
-                woken.push(r.execution_id);
-            }
+        for execution in delayed_executions(&leased) {
+            sqlx::query("UPDATE executions SET status = 'EXECUTING' WHERE id = $1 AND status = 'DELAYED'")
+                .bind(execution)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(leased)
@@ -138,9 +147,7 @@ impl PgStore {
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)
             .await?;
-        let delayed = ExecutionStatus::Delayed.as_str();
-        let woken: Vec<Uuid> =
-            leased.iter().filter(|r: &&LeasedRow| r.execution_status == delayed).map(|r| r.execution_id).collect();
+        let woken = delayed_executions(&leased);
         if !woken.is_empty() {
             sqlx::query("UPDATE executions SET status = 'EXECUTING' WHERE id = ANY($1) AND status = 'DELAYED'")
                 .bind(&woken)
