@@ -221,7 +221,7 @@ fn report(size: Size, rounds: &[Map<String, Value>]) -> (Value, Map<String, Valu
         "default_engine": {"workers": d.workers, "batch": d.batch, "group_commit": d.group_commit},
         "one_at_a_time_engine": {"workers": ONE_AT_A_TIME_WORKERS, "batch": 1, "group_commit": 1},
         "sqlite": {"journal_mode": "wal", "synchronous": "full"},
-        "postgres": {"synchronous_commit": "on"},
+        "postgres": {"synchronous_commit": "on", "tls": false},
     });
     for (k, bound, floor) in BUDGETS {
         let v = figures[k].as_f64().unwrap_or(f64::NAN);
