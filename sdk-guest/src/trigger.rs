@@ -44,6 +44,9 @@ pub struct Trigger {
     kind: Kind,
     config_schema: SchemaFn,
     output_schema: Option<SchemaFn>,
+    /// Settings that narrow the events a workflow takes: (setting, JSON
+    /// Pointer into the payload).
+    matching: Vec<(Cow<'static, str>, Cow<'static, str>)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +69,7 @@ impl Trigger {
             kind,
             config_schema: schema::of::<C>,
             output_schema: None,
+            matching: Vec::new(),
         }
     }
 
@@ -134,6 +138,26 @@ impl Trigger {
         self
     }
 
+    /// Makes the config setting `setting` narrow which events a workflow
+    /// takes: the host starts a workflow for an event only when the event
+    /// payload's value at `pointer` (a JSON Pointer) equals the workflow's
+    /// setting, or one of its values when the setting is a list. A workflow
+    /// that leaves the setting out takes every event. The host applies it
+    /// when it routes an event, without calling the plugin; the rule travels
+    /// in the config schema as the property's `x-weft-event-field`.
+    ///
+    /// ```no_run
+    /// #[derive(schemars::JsonSchema)]
+    /// #[serde(rename_all = "camelCase")]
+    /// struct Config { record_type: String }
+    /// let t = weft_sdk::Trigger::app_webhook::<Config>("RECORD_CREATED", "New record")
+    ///     .matching("recordType", "/objectType");
+    /// ```
+    pub fn matching(mut self, setting: impl Into<Cow<'static, str>>, pointer: impl Into<Cow<'static, str>>) -> Self {
+        self.matching.push((setting.into(), pointer.into()));
+        self
+    }
+
     /// The stable key.
     ///
     /// ```no_run
@@ -156,9 +180,30 @@ impl Trigger {
                     min_interval_seconds: min_s,
                 }),
             },
-            config_schema: (self.config_schema)(),
+            config_schema: self.config_schema(),
             output_schema: self.output_schema.map(|f| f()),
         }
+    }
+}
+
+impl Trigger {
+    /// The config schema, each [`Trigger::matching`] rule written into its
+    /// setting's property.
+    fn config_schema(&self) -> String {
+        let text = (self.config_schema)();
+        if self.matching.is_empty() {
+            return text;
+        }
+        let Ok(mut schema) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
+        for (setting, pointer) in &self.matching {
+            if let Some(property) = schema
+                .pointer_mut(&format!("/properties/{}", setting.replace('~', "~0").replace('/', "~1")))
+                .and_then(|p| p.as_object_mut())
+            {
+                property.insert("x-weft-event-field".into(), serde_json::Value::from(pointer.as_ref()));
+            }
+        }
+        schema.to_string()
     }
 }
 
@@ -232,5 +277,35 @@ impl Event {
             occurred_at_ms: self.occurred_at_ms,
             payload: self.payload.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    #[derive(JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Config {
+        record_type: String,
+        label: Option<String>,
+    }
+
+    fn config_schema(t: &Trigger) -> Value {
+        serde_json::from_str(&t.definition().config_schema).unwrap()
+    }
+
+    #[test]
+    fn a_matching_rule_is_written_into_its_settings_property() {
+        let t = Trigger::app_webhook::<Config>("CREATED", "New record").matching("recordType", "/objectType");
+        let schema = config_schema(&t);
+        assert_eq!(schema["properties"]["recordType"]["x-weft-event-field"], json!("/objectType"));
+        assert_eq!(schema["properties"]["recordType"]["type"], json!("string"), "the property is kept");
+        assert!(schema["properties"]["label"].get("x-weft-event-field").is_none());
+        // A rule naming no property changes nothing; no rule, no keyword.
+        let stray = Trigger::app_webhook::<Config>("CREATED", "New record").matching("missing", "/x");
+        assert_eq!(config_schema(&stray), config_schema(&Trigger::app_webhook::<Config>("CREATED", "New record")));
     }
 }

@@ -47,8 +47,9 @@ pub use definition::{Step, StepKind, Trigger, TriggerKind, Workflow};
 pub use load::{DefinitionError, Format, Problem};
 pub use plan::{Next, Plan, Queued};
 pub use run::{
-    AppEvent, Awaited, DEFAULT_POLL_SECS, Engine, EngineDeps, EngineSettings, Polled, RequestRefused, RequestStarted,
-    Started, StepPlugins, TriggerError, TriggerPlugins, TriggerSpec, WorkflowRequest, stored_integration, trigger_key,
+    AppEvent, Awaited, DEFAULT_POLL_SECS, EVENT_FIELD_KEYWORD, Engine, EngineDeps, EngineSettings, EventMatch, Polled,
+    RequestRefused, RequestStarted, Started, StepPlugins, TriggerError, TriggerPlugins, TriggerSpec, WorkflowRequest,
+    stored_integration, trigger_key,
 };
 pub use template::{Context, Resolved, TemplateError};
 

@@ -21,6 +21,7 @@ mod context;
 mod execute;
 mod ingest;
 mod integration;
+mod matching;
 mod permissions;
 mod retention;
 mod trigger;
@@ -37,6 +38,7 @@ use weft_store::{ClaimedStep, Completion, ExecutionId, ExecutionStatus, Join, Ne
 use crate::plan::{Next, Plan, Queued};
 
 pub use integration::{DEFAULT_POLL_SECS, Polled, TriggerPlugins, TriggerSpec};
+pub use matching::{EVENT_FIELD_KEYWORD, EventMatch};
 pub use trigger::{
     AppEvent, Awaited, RequestRefused, RequestStarted, Started, TriggerError, WorkflowRequest, stored_integration,
     trigger_key,

@@ -286,7 +286,11 @@ impl weft_engine::TriggerPlugins for TriggerPlugins {
             "polling" => weft_store::SubscriptionKind::Polling,
             _ => return None,
         };
-        Some(weft_engine::TriggerSpec { kind, interval_secs: t.polling.map(|p| p.default_seconds.max(p.min_seconds)) })
+        Some(weft_engine::TriggerSpec {
+            kind,
+            interval_secs: t.polling.map(|p| p.default_seconds.max(p.min_seconds)),
+            matches: weft_engine::EventMatch::from_schema(&t.config_schema),
+        })
     }
 
     async fn subscribe(

@@ -42,8 +42,10 @@ pub(crate) const DELETED_PRIVACY: &str = "HUBSPOT_RECORD_DELETED_PRIVACY";
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RecordTrigger {
-    /// The object type: `contacts`, `companies` or `deals`. Events carry it as `objectType`.
-    #[allow(dead_code)]
+    /// The object type: `contacts`, `companies` or `deals`. Events carry it
+    /// as `objectType`; the host starts the workflow only for events of
+    /// this type (`Trigger::matching`).
+    #[allow(dead_code)] // Read by the host from the schema, not by the plugin.
     record_type: RecordType,
 }
 
@@ -60,15 +62,18 @@ pub(crate) enum RecordType {
 }
 
 pub(crate) fn triggers() -> Vec<Trigger> {
+    // Each event names its object type as `objectType` (set in `event`): a
+    // workflow's `recordType` takes only events of that type.
+    let record = |t: Trigger| t.matching("recordType", "/objectType");
     vec![
-        Trigger::app_webhook::<RecordTrigger>(CREATED, "New Record").description(
+        record(Trigger::app_webhook::<RecordTrigger>(CREATED, "New Record")).description(
             "A record was created (subscription types `contact.creation`, `company.creation`, `deal.creation`)",
         ),
-        Trigger::app_webhook::<RecordTrigger>(UPDATED, "Record Updated")
+        record(Trigger::app_webhook::<RecordTrigger>(UPDATED, "Record Updated"))
             .description("A property of a record changed (`*.propertyChange`)"),
-        Trigger::app_webhook::<RecordTrigger>(DELETED, "Record Deleted")
+        record(Trigger::app_webhook::<RecordTrigger>(DELETED, "Record Deleted"))
             .description("A record was deleted (`*.deletion`)"),
-        Trigger::app_webhook::<RecordTrigger>(DELETED_PRIVACY, "Record Deleted for Privacy (GDPR)")
+        record(Trigger::app_webhook::<RecordTrigger>(DELETED_PRIVACY, "Record Deleted for Privacy (GDPR)"))
             .description("A contact was deleted on a GDPR request (`contact.privacyDeletion`)"),
     ]
 }

@@ -18,6 +18,7 @@ mod plugin_fixture;
 mod plugin_github;
 mod plugin_google_calendar;
 mod plugin_hubspot;
+mod plugin_hubspot_events;
 mod plugin_notion;
 mod plugin_salesforce;
 mod plugin_services;

@@ -12,9 +12,9 @@ use weft_tests::mock_auth::Fault;
 use weft_tests::mock_providers::{Call, MockServer, hubspot};
 use weft_tests::plugin_cases::Cases;
 
-const ACCESS: &str = "CNcnryHubspotAccessA1b2C3d4E5f6";
+pub(crate) const ACCESS: &str = "CNcnryHubspotAccessA1b2C3d4E5f6";
 const REFRESH: &str = "6f18f21e-cnry-hubspot-refresh-0001";
-const PORTAL: u64 = 62515;
+pub(crate) const PORTAL: u64 = 62515;
 
 /// Exactly one request, `method path`, with the connection's token.
 fn one<'a>(calls: &'a [Call], method: &str, path: &str) -> &'a Call {
@@ -132,7 +132,7 @@ fn cases(mock: &MockServer<hubspot::HubSpot>) -> Cases<ActionCase> {
     cases
 }
 
-async fn connected() -> (MockServer<hubspot::HubSpot>, PluginFixture, Value) {
+pub(crate) async fn connected() -> (MockServer<hubspot::HubSpot>, PluginFixture, Value) {
     let mock = hubspot::start().await;
     mock.with(|h| h.accept(ACCESS, PORTAL));
     let f = PluginFixture::new("hubspot", "hubspot", &mock.base).await;

@@ -34,17 +34,21 @@ use weft_store::{
     Subscription, SubscriptionKind, SubscriptionStatus, SubscriptionUpdate, TriggerEvent, TriggerEventId, WorkflowId,
 };
 
+use super::matching::{EventMatch, admitted};
 use super::{Engine, Started, TriggerError, new_step, now};
 use crate::definition::TriggerKind;
 use crate::plan::Next;
 
 /// How a plugin serves one of its triggers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriggerSpec {
     /// How its events arrive.
     pub kind: SubscriptionKind,
     /// Seconds between polls (polling triggers).
     pub interval_secs: Option<u32>,
+    /// The settings that narrow which events a workflow takes
+    /// ([`super::matching`]).
+    pub matches: Vec<EventMatch>,
 }
 
 /// What a poll found.
@@ -235,6 +239,13 @@ impl Engine {
             return Ok(None);
         }
         let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
+        if let TriggerKind::Integration(t) = &plan.workflow().trigger.kind
+            && let Some(spec) = self.trigger_plugins().and_then(|p| p.trigger(&w.integration, &t.event))
+            && !admitted(&spec.matches, &t.config, &event.payload)
+        {
+            tracing::debug!(project = %project, event = %event.id, workflow = %w.id, "the workflow's trigger settings do not take this event");
+            return Ok(None);
+        }
         let first = match plan.first() {
             Next::Run(queued) => queued.into_iter().map(new_step).collect(),
             _ => Vec::new(),
