@@ -218,7 +218,7 @@ mod tests {
                 "type": "oauth2", "authorizeUrl": "https://tasklab.test/oauth/authorize",
                 "tokenUrl": "https://tasklab.test/oauth/token", "scopes": ["read"], "clientAuth": "post",
             },
-            "connectionTest": {"path": "/me", "accountId": "/id", "accountName": "/name"},
+            "connectionTest": {"method": "GET", "path": "/me", "accountId": "/id", "accountName": "/name"},
         })
     }
 
