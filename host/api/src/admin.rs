@@ -4,6 +4,7 @@
 
 mod action_logs;
 mod config;
+mod custom;
 mod workflows;
 
 use crate::extract::{Json, Path, Query, json_body};
@@ -220,7 +221,11 @@ async fn create_integration(
     key: ProjectKey<Staff>,
     body: Option<Json<Value>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (body, secret) = take_client_secret(body)?;
+    let (mut body, secret) = take_client_secret(body)?;
+    if let Some(Json(Value::Object(fields))) = &mut body {
+        let kind = fields.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        custom::check_in_body(&state, &kind, fields)?;
+    }
     let new: NewIntegration = json_body(body, r#"{"type": "<plugin id or custom.name>", ...}"#)?;
     let created = state.store.create_integration(key.project, new).await.map_err(store_error)?;
     if let Some(secret) = secret {
@@ -251,10 +256,16 @@ async fn patch_integration(
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
-    let (body, secret) = take_client_secret(body)?;
+    let (mut body, secret) = take_client_secret(body)?;
+    if let Some(Json(Value::Object(fields))) = &mut body
+        && fields.contains_key("definition")
+    {
+        let current = state.store.get_integration(key.project, id).await.map_err(store_error)?;
+        custom::check_in_body(&state, &current.integration_type, fields)?;
+    }
     let patch: IntegrationPatch = json_body(body, r#"the fields to change, e.g. {"active": true}"#)?;
     let updated = state.store.update_integration(key.project, id, patch).await.map_err(store_error)?;
-    // Proxy calls use the new base URL, scopes and activity at once.
+    // Proxy calls use the new base URL, scopes, activity and definition at once.
     state.credentials.forget_sessions();
     if let Some(secret) = secret {
         set_client_secret(&state, key.project, id, secret).await?;

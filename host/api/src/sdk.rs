@@ -162,7 +162,7 @@ async fn metadata(State(state): State<AppState>, user: User) -> Result<Json<Valu
         .await?
         .into_iter()
         .map(|i| {
-            let provider = state.credentials.providers().provider(&i.integration_type).map(|e| e.provider);
+            let provider = state.credentials.provider_of(&i).ok().flatten().map(|e| e.provider);
             json!({
                 "type": i.integration_type,
                 "name": provider.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| i.integration_type.clone()),
@@ -202,7 +202,7 @@ async fn integrations(State(state): State<AppState>, user: User) -> Result<Json<
         .into_iter()
         .map(|i| {
             let custom = i.integration_type.strip_prefix("custom.").map(str::to_owned);
-            let name = state.credentials.providers().provider(&i.integration_type).map(|e| e.provider.name.clone());
+            let name = state.credentials.provider_of(&i).ok().flatten().map(|e| e.provider.name.clone());
             json!({
                 "name": name.unwrap_or_else(|| i.integration_type.clone()),
                 "brandColor": i.accent_color,

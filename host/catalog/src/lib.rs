@@ -6,6 +6,8 @@
 //! the connection test), its published JSON Schema ([`schema`]), the loader
 //! of declarative definition files in JSON or YAML ([`load`]), the
 //! definitions Weft ships and the lookup by id ([`Catalog`], [`Providers`]),
+//! a project's own definitions of `custom.<name>` integrations and what
+//! they must also meet ([`check_custom`]: the egress policy's destinations),
 //! `{config.x}` placeholders (and `{token.x}`, a base URL's origin from the
 //! account's token answer), where a call made as a connection may go
 //! ([`Endpoint`]), and the contract of such a call ([`ConnectionHttp`]).
@@ -28,6 +30,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod custom;
 pub mod http;
 pub mod load;
 mod placeholders;
@@ -36,6 +39,7 @@ mod registry;
 pub mod schema;
 mod target;
 
+pub use custom::check_custom;
 pub use http::{ConnectionError, ConnectionHttp, ConnectionRequest};
 pub use load::{DefinitionError, Format, Problem};
 pub use placeholders::{PlaceholderError, fill_placeholders};

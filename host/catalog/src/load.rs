@@ -81,6 +81,12 @@ pub fn parse(text: &str, format: Format, source_name: &str) -> Result<Provider, 
         Format::Yaml => serde_yaml_ng::from_str(text)
             .map_err(|e| DefinitionError::one(source_name, "", format!("not valid YAML: {e}")))?,
     };
+    from_document(document, source_name)
+}
+
+/// Checks one definition already read into a JSON document (an admin API
+/// body): the schema, then what the schema cannot say.
+pub fn from_document(document: Value, source_name: &str) -> Result<Provider, DefinitionError> {
     let problems = schema_problems(&document);
     if !problems.is_empty() {
         return Err(DefinitionError { source_name: source_name.into(), problems });
@@ -242,7 +248,7 @@ fn check_base_url(template: &str) -> Result<(), String> {
 }
 
 /// An http(s) URL once its placeholders are filled with a sample value.
-fn check_url(template: &str) -> Result<(), String> {
+pub(crate) fn check_url(template: &str) -> Result<(), String> {
     if template.contains(crate::TOKEN_PLACEHOLDER) {
         return Err("a `{token.<field>}` placeholder may only open a base URL".into());
     }
@@ -259,7 +265,7 @@ fn check_url(template: &str) -> Result<(), String> {
 }
 
 /// A value for every placeholder of `template`.
-fn sample_config(template: &str) -> Map<String, Value> {
+pub(crate) fn sample_config(template: &str) -> Map<String, Value> {
     let mut config = Map::new();
     for part in template.split("{config.").skip(1) {
         if let Some((field, _)) = part.split_once('}') {

@@ -55,3 +55,5 @@ pub use scheme::{Scheme, overrides};
 pub use secrets::{CredentialSecrets, REDACTED};
 pub use service::{CredentialDeps, CredentialSettings, Credentials};
 pub use session::{IntegrationRef, Session};
+/// Why a custom integration's definition was refused (the catalog's type).
+pub use weft_catalog::DefinitionError;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use time::OffsetDateTime;
 use weft_auth::Clock;
-use weft_catalog::{Origin, Provider, Providers};
+use weft_catalog::{DefinitionError, Entry, Origin, Provider, Providers};
 use weft_egress::governor::Rule;
 use weft_egress::{Egress, Governor};
 use weft_store::{Credential, CredentialId, Integration, IntegrationId, ProjectId, Store};
@@ -48,6 +48,9 @@ pub struct CredentialSettings {
     pub sweep_interval: Duration,
     /// Refreshes found by a sweep start at a random delay up to this.
     pub sweep_jitter: Duration,
+    /// The egress client's address policy, which a custom integration's
+    /// definition is checked against before it is stored.
+    pub egress_policy: weft_egress::EgressPolicy,
 }
 
 impl Default for CredentialSettings {
@@ -64,6 +67,7 @@ impl Default for CredentialSettings {
             default_token_lifetime: Duration::from_secs(3600),
             sweep_interval: Duration::from_secs(60),
             sweep_jitter: Duration::from_secs(30),
+            egress_policy: weft_egress::EgressPolicy::default(),
         }
     }
 }
@@ -211,8 +215,32 @@ impl Credentials {
         self.with_provider(integration)
     }
 
+    /// The provider an integration runs on: a custom integration's own
+    /// definition (seen only through its project's integration row), else
+    /// the plugin or the definition of its type.
+    pub fn provider_of(&self, integration: &Integration) -> Result<Option<Entry>> {
+        let Some(definition) = &integration.definition else {
+            return Ok(self.providers.provider(&integration.integration_type));
+        };
+        // Checked in full when it was stored; here it is only read back.
+        let provider: Provider = serde_json::from_value(serde_json::Value::Object(definition.clone()))
+            .map_err(|e| Error::internal(format!("the stored definition of {} is unreadable: {e}", integration.id)))?;
+        Ok(Some(Entry { provider: Arc::new(provider), origin: Origin::Definition }))
+    }
+
+    /// Checks `document` as the provider definition of the custom
+    /// integration `integration_type`: the catalog's schema and loader, and
+    /// the destinations this server's egress policy allows.
+    pub fn check_definition(
+        &self,
+        integration_type: &str,
+        document: serde_json::Value,
+    ) -> std::result::Result<Provider, DefinitionError> {
+        weft_catalog::check_custom(document, integration_type, &self.settings.egress_policy)
+    }
+
     fn with_provider(&self, integration: Integration) -> Result<IntegrationAuth> {
-        let entry = self.providers.provider(&integration.integration_type).ok_or(Error::NotFound("plugin"))?;
+        let entry = self.provider_of(&integration)?.ok_or(Error::NotFound("plugin"))?;
         let scheme = Scheme::resolve(&entry.provider.auth, &integration);
         let rules = entry.provider.governor_rules();
         Ok(IntegrationAuth { integration, provider: entry.provider, origin: entry.origin, rules, scheme })

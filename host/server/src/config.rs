@@ -508,6 +508,8 @@ impl Settings {
             default_token_lifetime: Duration::from_secs(c.default_token_lifetime_secs),
             sweep_interval: Duration::from_secs(c.sweep_interval_secs),
             sweep_jitter: Duration::from_secs(c.sweep_jitter_secs),
+            // Set from the egress client's configuration at start-up.
+            egress_policy: weft_egress::EgressPolicy::default(),
         }
     }
 

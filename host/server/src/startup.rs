@@ -96,7 +96,11 @@ impl Application {
         // Before anything else touches the store: the wrong key must stop us.
         let vault = crate::vault::open_vault(&settings, store.as_ref()).await.context("opening the vault")?;
         let first_operator_key = bootstrap_operator_key(store.as_ref()).await?;
-        let egress = Arc::new(EgressClient::new(settings.egress_config()?).context("building the egress client")?);
+        let egress_config = settings.egress_config()?;
+        // Custom integrations' definitions are checked against the policy
+        // the egress client enforces.
+        let egress_policy = egress_config.policy.clone();
+        let egress = Arc::new(EgressClient::new(egress_config).context("building the egress client")?);
         // One governor for every path to providers: proxy, plugins, workflows.
         let governor = Arc::new(Governor::default());
         let user_tokens = Arc::new(UserTokens::new(UserTokenVerifier::new(TokenPolicy::default()), egress.clone()));
@@ -127,7 +131,7 @@ impl Application {
             providers,
             hooks: Arc::new(crate::wiring::PluginHooks(host.clone())),
             public_url: settings.connect.public_url.clone().unwrap_or_else(|| format!("http://{bound}")),
-            settings: settings.credential_settings(),
+            settings: weft_credentials::CredentialSettings { egress_policy, ..settings.credential_settings() },
         });
         let proxy =
             Arc::new(Proxy::new(credentials.clone(), TaskRecorder::start(store.clone()), settings.proxy_settings()));

@@ -50,6 +50,10 @@ pub struct Integration {
     /// Why the provider refused the app's client, until an operator fixes it.
     #[serde(default)]
     pub misconfigured: Option<String>,
+    /// A `custom.<name>` integration's own provider definition (the
+    /// catalog's format), which only this project sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<Map<String, Value>>,
 }
 
 /// An integration to add.
@@ -80,6 +84,9 @@ pub struct NewIntegration {
     /// Accent colour.
     #[serde(default)]
     pub accent_color: Option<String>,
+    /// A custom integration's provider definition (checked by the caller).
+    #[serde(default)]
+    pub definition: Option<Map<String, Value>>,
 }
 
 /// Changes to an integration: `None` keeps a field. For the optional
@@ -104,6 +111,10 @@ pub struct IntegrationPatch {
     /// New accent colour, or `Some(None)` to clear it.
     #[serde(deserialize_with = "present")]
     pub accent_color: Option<Option<String>>,
+    /// New provider definition (checked by the caller), or `Some(None)` to
+    /// remove it.
+    #[serde(deserialize_with = "present")]
+    pub definition: Option<Option<Map<String, Value>>>,
 }
 
 /// A field that is present is `Some`, even when it is `null`; serde's
@@ -196,10 +207,30 @@ pub(crate) fn check_fields(
     Ok(())
 }
 
+/// Largest provider definition stored, in bytes of JSON (the catalog
+/// loader's own limit).
+pub const MAX_PROVIDER_DEFINITION_BYTES: usize = 256 * 1024;
+
+/// A definition belongs to a custom integration only, and is bounded.
+fn check_definition(integration_type: &str, definition: Option<&Map<String, Value>>) -> Result<()> {
+    let Some(definition) = definition else { return Ok(()) };
+    if !integration_type.starts_with("custom.") {
+        return Err(Error::invalid("only a custom.<name> integration has its own provider definition"));
+    }
+    let size = serde_json::to_vec(definition).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > MAX_PROVIDER_DEFINITION_BYTES {
+        return Err(Error::invalid(format!(
+            "the provider definition is {size} bytes of JSON; at most {MAX_PROVIDER_DEFINITION_BYTES} are accepted"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a whole new integration.
 pub(crate) fn check_new(new: &NewIntegration) -> Result<()> {
     integration_type(&new.integration_type)?;
     check_fields(new.client_id.as_deref(), &new.scopes, new.base_url.as_deref(), new.accent_color.as_deref())?;
+    check_definition(&new.integration_type, new.definition.as_ref())?;
     crate::check::json_size("endpoint overrides", &new.endpoint_overrides)?;
     crate::check::json_size("portal texts", &new.portal_texts)
 }
@@ -231,6 +262,10 @@ impl IntegrationPatch {
         if let Some(colour) = self.accent_color {
             to.accent_color = colour;
         }
+        if let Some(definition) = self.definition {
+            to.definition = definition;
+        }
+        check_definition(&to.integration_type, to.definition.as_ref())?;
         check_fields(to.client_id.as_deref(), &to.scopes, to.base_url.as_deref(), to.accent_color.as_deref())?;
         Ok(to)
     }
@@ -261,6 +296,19 @@ mod tests {
         assert_eq!(patch.base_url, Some(Some("https://x.test".into())));
         assert_eq!(patch.accent_color, None);
         assert_eq!(patch.active, None);
+        assert_eq!(patch.definition, None);
+        let patch: IntegrationPatch = serde_json::from_value(json!({"definition": null})).expect("parses");
+        assert_eq!(patch.definition, Some(None));
+    }
+
+    #[test]
+    fn only_custom_integrations_have_a_definition() {
+        let definition = json!({"id": "custom.acme"}).as_object().cloned();
+        assert!(check_definition("custom.acme", definition.as_ref()).is_ok());
+        assert!(check_definition("slack", None).is_ok());
+        assert!(matches!(check_definition("slack", definition.as_ref()), Err(Error::Invalid(_))));
+        let big = json!({"id": "x".repeat(MAX_PROVIDER_DEFINITION_BYTES)}).as_object().cloned();
+        assert!(matches!(check_definition("custom.acme", big.as_ref()), Err(Error::Invalid(_))));
     }
 
     #[test]

@@ -120,7 +120,9 @@ pub use credentials::{
 };
 pub use error::{Error, Result};
 pub use ids::{ApiKeyId, CredentialId, IntegrationId, ProjectId, ReleaseGroupId, SigningKeyId};
-pub use integrations::{Integration, IntegrationPatch, IntegrationStore, NewIntegration};
+pub use integrations::{
+    Integration, IntegrationPatch, IntegrationStore, MAX_PROVIDER_DEFINITION_BYTES, NewIntegration,
+};
 pub use keys::{ApiKey, KeyStore, NewApiKey, NewSigningKey, Role, SigningKey, SigningKeyMaterial};
 pub use open::{Backend, DEFAULT_SQLITE_FILE, open};
 pub use plugin_state::{MAX_PLUGIN_STATE_KEY_BYTES, MAX_PLUGIN_STATE_VALUE_BYTES, PluginStateScope, PluginStateStore};

@@ -12,6 +12,8 @@ mod catalog;
 mod connect;
 mod crash;
 mod crash_queue;
+mod custom;
+mod custom_invalid;
 mod malformed;
 mod mcp;
 mod plugin_fixture;

@@ -30,6 +30,7 @@ struct IntegrationRow {
     created_at: Ts,
     has_client_secret: bool,
     misconfigured: Option<String>,
+    definition: Option<Json<Map<String, Value>>>,
 }
 
 /// The columns [`IntegrationRow`] decodes.
@@ -37,7 +38,7 @@ macro_rules! columns {
     () => {
         "id, project_id, integration_type, active, client_id, scopes, base_url, \
          endpoint_overrides, portal_texts, accent_color, created_at, \
-         client_secret IS NOT NULL AS has_client_secret, misconfigured"
+         client_secret IS NOT NULL AS has_client_secret, misconfigured, definition"
     };
 }
 
@@ -57,6 +58,7 @@ impl From<IntegrationRow> for Integration {
             created_at: r.created_at.0,
             has_client_secret: r.has_client_secret,
             misconfigured: r.misconfigured,
+            definition: r.definition.map(|d| d.0),
         }
     }
 }
@@ -87,8 +89,8 @@ for_both_backends! {
             let mut w = self.write_one().await?;
             let row: IntegrationRow = sqlx::query_as(concat!(
                 "INSERT INTO integrations (id, project_id, integration_type, active, client_id, scopes, base_url, \
-                 endpoint_overrides, portal_texts, accent_color, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+                 endpoint_overrides, portal_texts, accent_color, created_at, definition) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
                 columns!()
             ))
             .bind(IntegrationId::new().as_uuid())
@@ -102,6 +104,7 @@ for_both_backends! {
             .bind(Json(&new.portal_texts))
             .bind(new.accent_color.as_deref())
             .bind(Ts(now()))
+            .bind(new.definition.as_ref().map(Json))
             .fetch_one(&mut *w)
             .await
             .on_write(&format!("the project already has a {} integration", new.integration_type), "project")?;
@@ -161,7 +164,7 @@ for_both_backends! {
             let next = patch.apply(row.ok_or(Error::NotFound("integration"))?.into())?;
             let row: IntegrationRow = sqlx::query_as(concat!(
                 "UPDATE integrations SET active = $3, client_id = $4, scopes = $5, base_url = $6, \
-                 endpoint_overrides = $7, portal_texts = $8, accent_color = $9 \
+                 endpoint_overrides = $7, portal_texts = $8, accent_color = $9, definition = $10 \
                  WHERE project_id = $1 AND id = $2 RETURNING ",
                 columns!()
             ))
@@ -174,6 +177,7 @@ for_both_backends! {
             .bind(Json(&next.endpoint_overrides))
             .bind(Json(&next.portal_texts))
             .bind(next.accent_color.as_deref())
+            .bind(next.definition.as_ref().map(Json))
             .fetch_one(&mut *tx)
             .await?;
             tx.commit().await?;

@@ -21,6 +21,7 @@ fn slack() -> NewIntegration {
         endpoint_overrides: object(json!({"token": "https://slack.test/oauth"})),
         portal_texts: object(json!({"description": "Send messages"})),
         accent_color: Some("#4a154b".into()),
+        definition: None,
     }
 }
 
@@ -131,4 +132,37 @@ pub async fn invalid_input(db: Db) {
     let patch = IntegrationPatch { active: Some(false), accent_color: Some(Some("#12".into())), ..Default::default() };
     assert!(matches!(s.update_integration(p.id, it.id, patch).await, Err(Error::Invalid(_))));
     assert_eq!(s.get_integration(p.id, it.id).await.expect("get"), it, "nothing applied");
+}
+
+/// A custom integration's own definition: stored as given, read back only
+/// in its project, replaced or removed by a patch, refused on other types.
+pub async fn custom_definitions(db: Db) {
+    let s = db.store;
+    let (a, b) = (project(&*s, "A").await, project(&*s, "B").await);
+    let definition = object(json!({"id": "custom.acme", "name": "Acme", "auth": {"type": "bearer"}}));
+    let new = NewIntegration {
+        integration_type: "custom.acme".into(),
+        definition: Some(definition.clone()),
+        ..Default::default()
+    };
+    let it = s.create_integration(a.id, new).await.expect("create");
+    assert_eq!(it.definition.as_ref(), Some(&definition));
+    assert_eq!(s.get_integration_by_type(a.id, "custom.acme").await.expect("get").definition, Some(definition));
+    // Another project's integration of the same type has its own (none here).
+    let other = NewIntegration { integration_type: "custom.acme".into(), ..Default::default() };
+    let other = s.create_integration(b.id, other).await.expect("same type, other project");
+    assert_eq!(other.definition, None);
+    assert!(matches!(s.get_integration(b.id, it.id).await, Err(Error::NotFound(_))));
+
+    let replaced = object(json!({"id": "custom.acme", "name": "Acme 2"}));
+    let patch = IntegrationPatch { definition: Some(Some(replaced.clone())), ..Default::default() };
+    assert_eq!(s.update_integration(a.id, it.id, patch).await.expect("replace").definition, Some(replaced));
+    let patch = IntegrationPatch { definition: Some(None), ..Default::default() };
+    assert_eq!(s.update_integration(a.id, it.id, patch).await.expect("remove").definition, None);
+
+    let slack_with = NewIntegration { definition: Some(object(json!({"id": "slack"}))), ..slack() };
+    assert!(matches!(s.create_integration(a.id, slack_with).await, Err(Error::Invalid(_))));
+    let plain = s.create_integration(a.id, slack()).await.expect("slack");
+    let patch = IntegrationPatch { definition: Some(Some(object(json!({"id": "slack"})))), ..Default::default() };
+    assert!(matches!(s.update_integration(a.id, plain.id, patch).await, Err(Error::Invalid(_))));
 }

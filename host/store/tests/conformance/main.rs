@@ -76,6 +76,7 @@ conformance! {
         type_conflict,
         integration_tenancy,
         invalid_input,
+        custom_definitions,
     ],
     config: [
         secret_names,

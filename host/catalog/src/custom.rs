@@ -1,0 +1,303 @@
+//! A project's own provider: the definition of a `custom.<name>` integration,
+//! written by the project's staff and given through the admin API (or read
+//! from a YAML or JSON file) rather than shipped with Weft.
+//!
+//! It is the catalog's format, checked by the catalog's loader, and then held
+//! to what a definition from outside the operator's hands must also meet: its
+//! id is the integration's type, its test request is a `GET`, and every URL
+//! Weft would call (base URL, token and revocation endpoints, the test
+//! request, the permitted hosts) is one the egress policy lets through, over
+//! https unless the operator opened that destination. The authorization URL
+//! is visited by the user's browser, not by Weft, but it is held to the same
+//! rules: a project has no business sending its users to an internal address.
+
+use std::net::IpAddr;
+
+use serde_json::Value;
+use url::{Host, Url};
+use weft_egress::EgressPolicy;
+
+use crate::load::{DefinitionError, MAX_DEFINITION_BYTES, Problem, check_url, from_document, sample_config};
+use crate::placeholders::fill_placeholders;
+use crate::provider::{AuthScheme, Provider};
+use crate::target::{TOKEN_PLACEHOLDER, host_matches};
+
+/// Host names that mean the machine itself.
+fn is_loopback_name(host: &str) -> bool {
+    host == "localhost" || host.ends_with(".localhost")
+}
+
+/// Host names of cloud instance-metadata services.
+fn is_metadata_name(host: &str) -> bool {
+    matches!(host, "metadata" | "metadata.google.internal" | "metadata.azure.internal" | "instance-data")
+}
+
+/// Checks `document` as the definition of the custom integration
+/// `integration_type` under the server's egress `policy`. Every problem is
+/// reported with its JSON Pointer.
+/// `document` may also be a string: the text of a definition file, in
+/// YAML or JSON (YAML's JSON-compatible subset reads both).
+pub fn check_custom(
+    document: Value,
+    integration_type: &str,
+    policy: &EgressPolicy,
+) -> Result<Provider, DefinitionError> {
+    let source = format!("the {integration_type} definition");
+    let document = match document {
+        Value::String(text) => read_text(&text, &source)?,
+        other => other,
+    };
+    let mut problems = Vec::new();
+    match document.get("id").and_then(Value::as_str) {
+        Some(id) if id != integration_type => problems.push(Problem {
+            path: "/id".into(),
+            reason: format!("must be the integration's type, {integration_type:?}"),
+        }),
+        _ => {}
+    }
+    let provider = match from_document(document, &source) {
+        Ok(p) => p,
+        Err(mut e) => {
+            problems.append(&mut e.problems);
+            return Err(DefinitionError { source_name: source, problems });
+        }
+    };
+    problems.extend(custom_problems(&provider, policy));
+    if problems.is_empty() { Ok(provider) } else { Err(DefinitionError { source_name: source, problems }) }
+}
+
+/// A definition file's text as a document.
+fn read_text(text: &str, source: &str) -> Result<Value, DefinitionError> {
+    if text.len() > MAX_DEFINITION_BYTES {
+        return Err(DefinitionError::one(source, "", format!("larger than {MAX_DEFINITION_BYTES} bytes")));
+    }
+    serde_yaml_ng::from_str(text).map_err(|e| DefinitionError::one(source, "", format!("not valid YAML or JSON: {e}")))
+}
+
+/// What a custom definition must meet beyond the loader's checks.
+fn custom_problems(p: &Provider, policy: &EgressPolicy) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |path: &str, reason: String| problems.push(Problem { path: path.into(), reason });
+    if !p.base_url.starts_with(TOKEN_PLACEHOLDER)
+        && let Err(reason) = destination(&p.base_url, policy)
+    {
+        problem("/baseUrl", reason);
+    }
+    let urls: Vec<(&str, &String)> = match &p.auth {
+        AuthScheme::Oauth2 { authorize_url, token_url, revoke_url, .. } => {
+            let mut urls = vec![("/auth/authorizeUrl", authorize_url), ("/auth/tokenUrl", token_url)];
+            urls.extend(revoke_url.iter().map(|u| ("/auth/revokeUrl", u)));
+            urls
+        }
+        AuthScheme::Oauth2ClientCredentials { token_url, .. } => vec![("/auth/tokenUrl", token_url)],
+        _ => Vec::new(),
+    };
+    for (path, url) in urls {
+        if let Err(reason) = destination(url, policy) {
+            problem(path, reason);
+        }
+    }
+    for (i, pattern) in p.allowed_hosts.iter().enumerate() {
+        if let Err(reason) = permitted_host(pattern, policy) {
+            problem(&format!("/allowedHosts/{i}"), reason);
+        }
+    }
+    if let Some(test) = &p.connection_test {
+        if test.method != "GET" {
+            problem("/connectionTest/method", "a test request is a GET".into());
+        }
+        if let Err(reason) = test_target(p, &test.path, policy) {
+            problem("/connectionTest/path", reason);
+        }
+    }
+    problems
+}
+
+/// A URL Weft calls: valid, free of user info, on a destination the egress
+/// policy allows, and over https unless the operator opened it.
+fn destination(template: &str, policy: &EgressPolicy) -> Result<Url, String> {
+    check_url(template)?;
+    let filled = fill_placeholders(template, &sample_config(template)).map_err(|e| e.to_string())?;
+    let url = Url::parse(&filled).map_err(|e| format!("not a URL: {e}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password; credentials belong to the auth scheme".into());
+    }
+    let opened = match url.host() {
+        Some(Host::Ipv4(ip)) => address(IpAddr::V4(ip), policy)?,
+        Some(Host::Ipv6(ip)) => address(IpAddr::V6(ip), policy)?,
+        Some(Host::Domain(name)) => host_name(name, policy)?,
+        None => return Err("must be an http(s) URL with a host".into()),
+    };
+    if url.scheme() != "https" && !opened {
+        return Err("must be an https URL".into());
+    }
+    Ok(url)
+}
+
+/// An IP literal: refused where the egress policy refuses it. `true` when
+/// it is special-purpose and the operator opened it (plain http allowed).
+fn address(ip: IpAddr, policy: &EgressPolicy) -> Result<bool, String> {
+    let ip = weft_egress::policy::canonical(ip);
+    policy.check(ip, None).map_err(|refused| format!("{ip} is refused by the egress policy: {refused}"))?;
+    Ok(weft_egress::policy::special_purpose(ip).is_some())
+}
+
+/// A host name: names of the machine itself or of a metadata service are
+/// refused as their addresses would be. `true` when the operator opened it.
+fn host_name(name: &str, policy: &EgressPolicy) -> Result<bool, String> {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let listed = policy.allow_hosts.iter().any(|p| host_matches(p, &name, None));
+    if is_metadata_name(&name) {
+        return Err(format!("{name} is a cloud metadata service, which the egress policy refuses"));
+    }
+    if is_loopback_name(&name) {
+        return if policy.allow_loopback || listed {
+            Ok(true)
+        } else {
+            Err(format!("{name} is this machine; loopback addresses are refused by the egress policy"))
+        };
+    }
+    Ok(listed)
+}
+
+/// One `allowedHosts` pattern (the loader checked its form).
+fn permitted_host(pattern: &str, policy: &EgressPolicy) -> Result<(), String> {
+    let host = match pattern.rsplit_once(':') {
+        Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => pattern,
+    };
+    if let Some(suffix) = host.strip_prefix("*.") {
+        if !suffix.trim_matches('.').contains('.') {
+            return Err(format!("`{pattern}` would permit a whole top-level domain; name the provider's domain"));
+        }
+        return host_name(suffix, policy).map(drop);
+    }
+    if host.contains('*') {
+        return Err(format!("`{pattern}`: a wildcard may only open the pattern, as in *.example.com"));
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => address(ip, policy).map(drop),
+        Err(_) => host_name(host, policy).map(drop),
+    }
+}
+
+/// The test request's target: a path under the base URL, or a URL on the
+/// base URL's host or a permitted host.
+fn test_target(p: &Provider, target: &str, policy: &EgressPolicy) -> Result<(), String> {
+    if !(target.starts_with("http://") || target.starts_with("https://")) {
+        return if target.starts_with('/') { Ok(()) } else { Err("must be a path such as /me, or a URL".into()) };
+    }
+    let url = destination(target, policy)?;
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let port = url.port_or_known_default();
+    let base = fill_placeholders(&p.base_url, &sample_config(&p.base_url)).ok();
+    let base_host = base.and_then(|b| Url::parse(&b).ok()).and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let permitted = base_host.as_deref() == Some(host.as_str())
+        || p.allowed_hosts.iter().any(|pattern| {
+            let pattern = fill_placeholders(pattern, &sample_config(pattern)).unwrap_or_default();
+            host_matches(&pattern, &host, port)
+        });
+    if permitted {
+        Ok(())
+    } else {
+        Err(format!("{host} is neither the base URL's host nor a permitted host (allowedHosts)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn definition() -> Value {
+        json!({
+            "id": "custom.tasklab", "name": "TaskLab", "baseUrl": "https://api.tasklab.test/v1",
+            "allowedHosts": ["files.tasklab.test"],
+            "auth": {
+                "type": "oauth2", "authorizeUrl": "https://tasklab.test/oauth/authorize",
+                "tokenUrl": "https://tasklab.test/oauth/token", "scopes": ["read"], "clientAuth": "post",
+            },
+            "connectionTest": {"method": "GET", "path": "/me", "accountId": "/id", "accountName": "/name"},
+        })
+    }
+
+    fn with(pointer: &str, value: Value) -> Value {
+        let mut d = definition();
+        *d.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = value;
+        d
+    }
+
+    fn problems(document: Value, policy: &EgressPolicy) -> Vec<Problem> {
+        check_custom(document, "custom.tasklab", policy).err().map(|e| e.problems).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_good_definition_passes() {
+        let p = check_custom(definition(), "custom.tasklab", &EgressPolicy::default()).unwrap();
+        assert_eq!(p.id, "custom.tasklab");
+        let config_host = with("/baseUrl", json!("https://{config.region}.tasklab.test"));
+        assert!(problems(config_host, &EgressPolicy::default()).is_empty());
+    }
+
+    #[test]
+    fn each_mistake_is_named_by_its_path() {
+        let strict = EgressPolicy::default();
+        let cases = [
+            (with("/id", json!("custom.other")), "/id", "integration's type"),
+            (with("/auth/tokenUrl", json!("http://tasklab.test/token")), "/auth/tokenUrl", "https"),
+            (with("/auth/tokenUrl", json!("https://10.1.2.3/token")), "/auth/tokenUrl", "private"),
+            (with("/auth/tokenUrl", json!("https://169.254.169.254/token")), "/auth/tokenUrl", "metadata"),
+            (with("/auth/authorizeUrl", json!("https://[::ffff:127.0.0.1]/a")), "/auth/authorizeUrl", "loopback"),
+            (with("/baseUrl", json!("https://localhost:8080")), "/baseUrl", "loopback"),
+            (with("/baseUrl", json!("https://metadata.google.internal/v1")), "/baseUrl", "metadata"),
+            (with("/baseUrl", json!("https://me:pw@api.tasklab.test")), "/baseUrl", "user name"),
+            (with("/allowedHosts/0", json!("*.test")), "/allowedHosts/0", "top-level"),
+            (with("/allowedHosts/0", json!("192.168.0.4")), "/allowedHosts/0", "private"),
+            (with("/connectionTest/method", json!("POST")), "/connectionTest/method", "GET"),
+            (with("/connectionTest/path", json!("https://elsewhere.test/me")), "/connectionTest/path", "permitted"),
+        ];
+        for (document, path, word) in cases {
+            let found = problems(document, &strict);
+            assert!(found.iter().any(|p| p.path == path && p.reason.contains(word)), "{path} {word}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn what_the_operator_opened_is_accepted() {
+        let loopback = EgressPolicy { allow_loopback: true, ..Default::default() };
+        let local = with("/auth/tokenUrl", json!("http://127.0.0.1:9000/token"));
+        assert!(problems(local.clone(), &loopback).is_empty());
+        assert!(!problems(local, &EgressPolicy::default()).is_empty());
+        let internal = EgressPolicy { allow_cidrs: vec!["10.0.0.0/8".parse().unwrap()], ..Default::default() };
+        let private = with("/baseUrl", json!("http://10.1.2.3/api"));
+        assert!(problems(private.clone(), &internal).is_empty());
+        // Metadata stays closed to a loopback or network opening.
+        let metadata = with("/baseUrl", json!("https://169.254.169.254/api"));
+        assert!(!problems(metadata, &loopback).is_empty());
+        // A permitted host is a valid test request target.
+        let on_files = with("/connectionTest/path", json!("https://files.tasklab.test/me"));
+        assert!(problems(on_files, &EgressPolicy::default()).is_empty());
+    }
+
+    #[test]
+    fn a_file_text_is_read_as_yaml_or_json() {
+        let yaml = "id: custom.tasklab\nname: TaskLab\nbaseUrl: https://api.tasklab.test\n\
+                    auth: {type: api-key, location: query, name: key}\n";
+        let p = check_custom(Value::String(yaml.into()), "custom.tasklab", &EgressPolicy::default()).unwrap();
+        assert_eq!(p.name, "TaskLab");
+        let json = serde_json::to_string(&definition()).unwrap();
+        assert!(check_custom(Value::String(json), "custom.tasklab", &EgressPolicy::default()).is_ok());
+        let e = check_custom(Value::String("a: [".into()), "custom.tasklab", &EgressPolicy::default()).unwrap_err();
+        assert!(e.problems[0].reason.starts_with("not valid YAML or JSON"), "{e}");
+    }
+
+    #[test]
+    fn loader_problems_come_with_the_custom_ones() {
+        let mut d = with("/id", json!("custom.other"));
+        d["auth"]["location"] = json!("body");
+        let found = problems(d, &EgressPolicy::default());
+        let paths: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
+        assert!(paths.contains(&"/id") && paths.iter().any(|p| p.starts_with("/auth")), "{found:?}");
+    }
+}
