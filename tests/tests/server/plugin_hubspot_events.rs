@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::plugin_fixture::PluginFixture;
 use crate::plugin_hubspot::{PORTAL, connected};
-use crate::support::{api_key, set_secret};
+use crate::support::{api_key, set_secret, settled_executions, workflow_executions};
 
 const SECRET: &str = "cnry-hubspot-app-secret-7f3a";
 
@@ -53,22 +53,12 @@ async fn deploy_for(f: &PluginFixture, admin: &str, user: &str, yaml: &str) -> S
 
 /// The executions of `workflow`.
 async fn executions(f: &PluginFixture, admin: &str, workflow: &str) -> Vec<Value> {
-    let path = format!("/projects/{}/task-history/workflow-executions?workflowId={workflow}&sortBy=ASC", f.project);
-    let (status, body) = f.app.call(Method::GET, &path, Some(admin), None).await;
-    assert_eq!(status, 200, "{body}");
-    body["workflowExecutions"].as_array().cloned().unwrap_or_default()
+    workflow_executions(&f.app, &f.project, admin, workflow).await
 }
 
 /// Waits for `n` ended executions of `workflow`.
 async fn settled(f: &PluginFixture, admin: &str, workflow: &str, n: usize) -> Vec<Value> {
-    for _ in 0..400 {
-        let all = executions(f, admin, workflow).await;
-        if all.len() >= n && all.iter().all(|e| matches!(e["status"].as_str(), Some("SUCCEEDED" | "FAILED"))) {
-            return all;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{workflow}: not {n} ended executions: {:?}", executions(f, admin, workflow).await);
+    settled_executions(&f.app, &f.project, admin, workflow, n).await
 }
 
 /// Posts one HubSpot event to the project's HubSpot URL, signed with v3 as

@@ -13,7 +13,7 @@ use weft_tests::mock_providers::slack::{self, SlackMock, TEAM};
 
 use crate::connect::Fixture;
 use crate::provider_cases::{authorization_server, project};
-use crate::support::set_secret;
+use crate::support::{set_secret, settled_executions, workflow_executions};
 
 const WORKFLOW: &str = r#"name: On a channel message
 integration: slack
@@ -51,22 +51,12 @@ async fn deploy_for(f: &Fixture, user: &str) -> String {
 
 /// The executions of `workflow` in the fixture's current project.
 async fn executions(f: &Fixture, workflow: &str) -> Vec<Value> {
-    let path = format!("/projects/{}/task-history/workflow-executions?workflowId={workflow}&sortBy=ASC", f.project);
-    let (status, body) = f.app.call(Method::GET, &path, Some(&f.admin_key), None).await;
-    assert_eq!(status, 200, "{body}");
-    body["workflowExecutions"].as_array().cloned().unwrap_or_default()
+    workflow_executions(&f.app, &f.project, &f.admin_key, workflow).await
 }
 
 /// Waits for `n` ended executions of `workflow`.
 async fn settled(f: &Fixture, workflow: &str, n: usize) -> Vec<Value> {
-    for _ in 0..400 {
-        let all = executions(f, workflow).await;
-        if all.len() >= n && all.iter().all(|e| matches!(e["status"].as_str(), Some("SUCCEEDED" | "FAILED"))) {
-            return all;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{workflow}: not {n} ended executions: {:?}", executions(f, workflow).await);
+    settled_executions(&f.app, &f.project, &f.admin_key, workflow, n).await
 }
 
 /// An Events API `event_callback` for a channel message.

@@ -327,3 +327,34 @@ pub(crate) async fn set_secret(app: &TestApp, project: &str, admin_key: &str, na
         app.call(reqwest::Method::PUT, &path, Some(admin_key), Some(serde_json::json!({"value": value}))).await;
     assert_eq!(status, 204, "{body}");
 }
+
+/// The executions of `workflow` in `project`, oldest first (Task History).
+pub(crate) async fn workflow_executions(
+    app: &TestApp,
+    project: &str,
+    admin: &str,
+    workflow: &str,
+) -> Vec<serde_json::Value> {
+    let path = format!("/projects/{project}/task-history/workflow-executions?workflowId={workflow}&sortBy=ASC");
+    let (status, body) = app.call(reqwest::Method::GET, &path, Some(admin), None).await;
+    assert_eq!(status, 200, "{body}");
+    body["workflowExecutions"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits for `n` ended executions of `workflow` in `project`.
+pub(crate) async fn settled_executions(
+    app: &TestApp,
+    project: &str,
+    admin: &str,
+    workflow: &str,
+    n: usize,
+) -> Vec<serde_json::Value> {
+    for _ in 0..400 {
+        let all = workflow_executions(app, project, admin, workflow).await;
+        if all.len() >= n && all.iter().all(|e| matches!(e["status"].as_str(), Some("SUCCEEDED" | "FAILED"))) {
+            return all;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{workflow}: not {n} ended executions: {:?}", workflow_executions(app, project, admin, workflow).await);
+}
