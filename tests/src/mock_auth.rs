@@ -123,12 +123,16 @@ type Shared = Arc<Mutex<AuthState>>;
 struct ClientReg {
     secret: String,
     redirect_uri: String,
+    /// The client's provider takes PKCE (and requires it); one that does
+    /// not refuses its parameters as unknown.
+    pkce: bool,
 }
 
 struct CodeGrant {
     client_id: String,
     redirect_uri: String,
-    challenge: String,
+    /// The PKCE challenge; none for a client without PKCE.
+    challenge: Option<String>,
     scope: String,
     account: String,
     expires_at: Instant,
@@ -322,8 +326,18 @@ impl MockAuthServer {
         if client_secret.len() >= 12 {
             crate::sweep::register(client_secret);
         }
-        let reg = ClientReg { secret: client_secret.into(), redirect_uri: redirect_uri.into() };
+        let reg = ClientReg { secret: client_secret.into(), redirect_uri: redirect_uri.into(), pkce: true };
         self.lock().clients.insert(client_id.into(), reg);
+    }
+
+    /// Registers a client of a provider without PKCE, which refuses the
+    /// PKCE parameters as unknown (`invalid_request`) in the authorization
+    /// request and the code exchange alike.
+    pub fn register_client_without_pkce(&self, client_id: &str, client_secret: &str, redirect_uri: &str) {
+        self.register_client(client_id, client_secret, redirect_uri);
+        if let Some(client) = self.lock().clients.get_mut(client_id) {
+            client.pkce = false;
+        }
     }
 
     /// Adds a user for the password grant. Approvals use

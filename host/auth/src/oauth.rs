@@ -42,8 +42,8 @@ pub struct AuthorizationRequest<'a> {
     pub scope_separator: &'a str,
     /// The one-time state.
     pub state: &'a str,
-    /// The PKCE S256 challenge.
-    pub code_challenge: &'a str,
+    /// The PKCE S256 challenge; none for a provider that refuses PKCE.
+    pub code_challenge: Option<&'a str>,
     /// Provider-specific parameters (e.g. `access_type=offline`); they
     /// cannot replace the parameters above.
     pub extra_params: &'a [(String, String)],
@@ -62,9 +62,10 @@ impl AuthorizationRequest<'_> {
             q.append_pair("response_type", "code")
                 .append_pair("client_id", self.client_id)
                 .append_pair("redirect_uri", self.redirect_uri)
-                .append_pair("state", self.state)
-                .append_pair("code_challenge", self.code_challenge)
-                .append_pair("code_challenge_method", "S256");
+                .append_pair("state", self.state);
+            if let Some(challenge) = self.code_challenge {
+                q.append_pair("code_challenge", challenge).append_pair("code_challenge_method", "S256");
+            }
             if !self.scopes.is_empty() {
                 q.append_pair("scope", &self.scopes.join(self.scope_separator));
             }
@@ -92,7 +93,7 @@ mod tests {
             scopes: &scopes,
             scope_separator: " ",
             state: "st",
-            code_challenge: "ch",
+            code_challenge: Some("ch"),
             extra_params: &extra,
         }
         .url();
@@ -105,5 +106,24 @@ mod tests {
         assert_eq!(get("code_challenge_method"), ["S256"]);
         assert_eq!(get("scope"), ["read write"]);
         assert_eq!(get("access_type"), ["offline"]);
+    }
+
+    #[test]
+    fn without_a_challenge_no_pkce_parameter_is_sent_nor_taken_from_extras() {
+        let base: Url = "https://as.test/authorize".parse().unwrap();
+        let extra = vec![("code_challenge".to_owned(), "forged".to_owned())];
+        let url = AuthorizationRequest {
+            authorize_url: &base,
+            client_id: "cid",
+            redirect_uri: "https://weft.test/cb",
+            scopes: &[],
+            scope_separator: " ",
+            state: "st",
+            code_challenge: None,
+            extra_params: &extra,
+        }
+        .url();
+        let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        assert_eq!(names, ["response_type", "client_id", "redirect_uri", "state"]);
     }
 }

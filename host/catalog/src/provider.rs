@@ -128,6 +128,11 @@ pub enum AuthScheme {
         /// The provider supports the password grant.
         #[serde(default)]
         password_grant: bool,
+        /// The authorization request carries a PKCE challenge and the code
+        /// exchange its verifier (RFC 7636); off only for a provider that
+        /// refuses them.
+        #[serde(default = "yes")]
+        pkce: bool,
     },
     /// OAuth 2.0 client credentials with the user's own client.
     #[serde(rename_all = "camelCase")]
@@ -151,6 +156,10 @@ pub enum AuthScheme {
 
 fn space() -> String {
     " ".into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What a declared limit counts.

@@ -69,7 +69,9 @@ pub struct CallbackParams {
 /// What the authorization carries between start and callback; sealed.
 #[derive(Serialize, Deserialize)]
 struct FlowData {
-    verifier: String,
+    /// The PKCE verifier; none when the provider takes no PKCE (a flow
+    /// sealed before the switch existed always has one).
+    verifier: Option<String>,
     inputs: Map<String, Value>,
     replace: Option<CredentialId>,
     #[serde(default)]
@@ -87,7 +89,9 @@ pub struct Connected {
 
 impl Drop for FlowData {
     fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.verifier);
+        if let Some(verifier) = &mut self.verifier {
+            zeroize::Zeroize::zeroize(verifier);
+        }
     }
 }
 
@@ -122,11 +126,14 @@ impl Credentials {
                     .clone()
                     .ok_or_else(|| Error::Misconfigured("the integration has no OAuth client id".into()))?;
                 let authorize_url = fill_url(&o.authorize_url, &inputs)?;
-                let pkce = Pkce::generate().map_err(|e| Error::internal(e.to_string()))?;
+                let pkce = match o.pkce {
+                    true => Some(Pkce::generate().map_err(|e| Error::internal(e.to_string()))?),
+                    false => None,
+                };
                 let state = random_state().map_err(|e| Error::internal(e.to_string()))?;
                 let hash = state_hash(&state);
                 let flow = FlowData {
-                    verifier: pkce.verifier.expose_secret().to_owned(),
+                    verifier: pkce.as_ref().map(|p| p.verifier.expose_secret().to_owned()),
                     inputs,
                     replace: req.replace,
                     return_to: req.return_to.clone(),
@@ -153,7 +160,7 @@ impl Credentials {
                     scopes: &o.scopes,
                     scope_separator: &o.scope_separator,
                     state: &state,
-                    code_challenge: &pkce.challenge,
+                    code_challenge: pkce.as_ref().map(|p| p.challenge.as_str()),
                     extra_params: &o.extra_params,
                 }
                 .url();
@@ -256,8 +263,9 @@ impl Credentials {
         let token_url = fill_url(&o.token_url, &flow.inputs)?;
         let client = self.app_client(&auth, o.client_auth).await?;
         let redirect_uri = self.redirect_uri(project, integration);
-        let verifier = SecretString::from(flow.verifier.clone());
-        let grant = Grant::AuthorizationCode { code: &code, redirect_uri: &redirect_uri, code_verifier: &verifier };
+        let verifier = flow.verifier.clone().map(SecretString::from);
+        let grant =
+            Grant::AuthorizationCode { code: &code, redirect_uri: &redirect_uri, code_verifier: verifier.as_ref() };
         let reading = auth.token_reading()?;
         let timeout = self.settings.token_timeout;
         let tokens = request_token_as(self.egress.as_ref(), &token_url, &client, grant, timeout, &reading)

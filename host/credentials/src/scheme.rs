@@ -51,6 +51,8 @@ pub struct OAuthSettings {
     pub password_grant: bool,
     /// The password is kept after a password-grant connect.
     pub keep_password: bool,
+    /// PKCE is sent (the definition may turn it off).
+    pub pkce: bool,
 }
 
 /// How an integration's accounts are connected and used.
@@ -129,6 +131,7 @@ impl Scheme {
                 extra_authorize_params,
                 custom_refresh,
                 password_grant,
+                pkce,
             } => Scheme::OAuth(OAuthSettings {
                 authorize_url: text_override(integration, overrides::AUTHORIZE_URL)
                     .unwrap_or_else(|| authorize_url.clone()),
@@ -142,6 +145,7 @@ impl Scheme {
                 // Both the plugin and the integration must enable it.
                 password_grant: *password_grant && flag(integration, overrides::PASSWORD_GRANT),
                 keep_password: flag(integration, overrides::KEEP_PASSWORD),
+                pkce: *pkce,
             }),
             AuthScheme::Oauth2ClientCredentials { token_url, scopes: default_scopes, client_auth: auth } => {
                 Scheme::ClientCredentials {

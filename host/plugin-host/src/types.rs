@@ -215,6 +215,8 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
             extra_authorize_params: o.extra_authorize_params,
             custom_refresh: o.custom_refresh,
             password_grant: o.password_grant,
+            // Every plugin's provider takes PKCE (the WIT has no switch).
+            pkce: true,
         },
         A::Oauth2ClientCredentials(c) => AuthScheme::Oauth2ClientCredentials {
             token_url: c.token_url,

@@ -193,20 +193,25 @@ fn authorize(st: &mut AuthState, q: &[(String, String)]) -> (String, Response) {
         return bad_authorize("unsupported_response_type", "response_type must be code");
     }
     let Some(state) = p("state") else { return bad_authorize("invalid_request", "state is missing") };
-    let Some(challenge) = p("code_challenge") else {
-        return bad_authorize("invalid_request", "code_challenge is missing");
+    let challenge = match (client.pkce, p("code_challenge")) {
+        (false, None) if p("code_challenge_method").is_none() => None,
+        (false, _) => return bad_authorize("invalid_request", "unknown parameter code_challenge"),
+        (true, None) => return bad_authorize("invalid_request", "code_challenge is missing"),
+        (true, Some(challenge)) => {
+            let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+            if !(43..=128).contains(&challenge.len()) || !challenge.chars().all(b64url) {
+                return bad_authorize("invalid_request", "code_challenge must be 43 to 128 base64url characters");
+            }
+            if p("code_challenge_method") != Some("S256") {
+                return bad_authorize("invalid_request", "code_challenge_method must be S256");
+            }
+            Some(challenge.to_owned())
+        }
     };
-    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
-    if !(43..=128).contains(&challenge.len()) || !challenge.chars().all(b64url) {
-        return bad_authorize("invalid_request", "code_challenge must be 43 to 128 base64url characters");
-    }
-    if p("code_challenge_method") != Some("S256") {
-        return bad_authorize("invalid_request", "code_challenge_method must be S256");
-    }
     let grant = CodeGrant {
         client_id: client_id.into(),
         redirect_uri: redirect_uri.into(),
-        challenge: challenge.into(),
+        challenge,
         scope: p("scope").unwrap_or("").into(),
         account: st.approving.clone(),
         expires_at: Instant::now() + CODE_TTL,
@@ -432,11 +437,13 @@ fn code_grant(st: &mut AuthState, req: &Req, client_id: &str) -> (String, Respon
         return invalid_grant("redirect_uri differs from the authorization request");
     }
     let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
-    match req.form("code_verifier") {
-        Some(v) if !(43..=128).contains(&v.len()) || !v.chars().all(unreserved) => {
+    match (req.form("code_verifier"), &grant.challenge) {
+        (None, None) => {}
+        (Some(_), None) => return invalid_request("unknown parameter code_verifier"),
+        (Some(v), Some(_)) if !(43..=128).contains(&v.len()) || !v.chars().all(unreserved) => {
             return invalid_grant("code_verifier must be 43 to 128 unreserved characters");
         }
-        Some(verifier) if pkce_challenge(verifier) == grant.challenge => {}
+        (Some(verifier), Some(challenge)) if pkce_challenge(verifier) == *challenge => {}
         _ => return invalid_grant("code_verifier does not match the code_challenge"),
     }
     grant.used = true;

@@ -101,6 +101,7 @@ async fn oauth_connect_refresh_and_invalid_grant(postgres: bool) {
     let (_, got) = cx.admin(Method::GET, &format!("/integrations/{integration}"), None).await;
     assert_eq!(got["definition"]["auth"]["tokenUrl"], cx.auth.token_url());
     assert_eq!(got["definition"]["auth"]["scopeSeparator"], " ");
+    assert_eq!(got["definition"]["auth"]["pkce"], true, "PKCE unless the definition turns it off");
     assert_eq!(got["definition"]["connectionTest"]["method"], "GET");
 
     // Connect: the authorization code flow with PKCE, as the definition says.
@@ -272,4 +273,66 @@ async fn a_custom_definition_is_only_its_projects_on_sqlite() {
 #[tokio::test]
 async fn a_custom_definition_is_only_its_projects_on_postgresql() {
     isolation(true).await;
+}
+
+/// A provider that refuses PKCE's parameters: with `pkce: false` the
+/// authorization request carries no challenge and the code exchange no
+/// verifier, and the account connects; the same provider refuses a flow
+/// with PKCE.
+async fn without_pkce(postgres: bool) {
+    let cx = Ctx::start(postgres).await;
+    let profile = profile_document(Some("/id"), "acct-9", None, "");
+    let stand = Stand { expect: Expect::IssuedBearer, profile_path: Some("/me".into()), profile };
+    cx.api.stand("custom.nopkce", stand);
+    let mut definition = oauth_definition(&cx);
+    definition["id"] = json!("custom.nopkce");
+    definition["baseUrl"] = json!(cx.api.base_of("custom.nopkce"));
+    definition["connectionTest"] = json!({"path": "/me", "accountId": "/id"});
+    definition["auth"]["pkce"] = json!(false);
+    let body = json!({
+        "type": "custom.nopkce", "active": true, "clientId": "nopkce-app", "clientSecret": "nopkce-secret",
+        "definition": definition,
+    });
+    let (status, created) = cx.admin(Method::POST, "/integrations", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let integration = created["id"].as_str().unwrap().to_owned();
+    let redirect = format!("{}/projects/{}/connect/{integration}/oauth/callback", cx.app.base, cx.project);
+    cx.auth.register_client_without_pkce("nopkce-app", "nopkce-secret", &redirect);
+
+    let (status, started) = cx.sdk(Method::POST, "connect/custom.nopkce", Some(json!({}))).await;
+    assert_eq!(status, 200, "{started}");
+    let url = started["authorizationUrl"].as_str().unwrap().to_owned();
+    assert_eq!((url_param(&url, "code_challenge"), url_param(&url, "code_challenge_method")), (None, None), "{url}");
+    let location = cx.auth.approve(&url).await;
+    let resp = browser().get(&location).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().await.unwrap_or_default());
+    let exchange = cx.auth.log().into_iter().find(|r| r.path == "/token").expect("a code exchange");
+    assert_eq!(exchange.form_value("code_verifier"), None, "no verifier without a challenge");
+    let (_, list) = cx.sdk(Method::GET, "credentials", None).await;
+    assert_eq!(list[0]["providerId"], "acct-9", "{list}");
+
+    // The same provider refuses a flow with PKCE: the switch is what
+    // connected it.
+    definition["auth"]["pkce"] = json!(true);
+    let path = format!("/integrations/{integration}");
+    let (status, patched) = cx.admin(Method::PATCH, &path, Some(json!({"definition": definition}))).await;
+    assert_eq!(status, 200, "{patched}");
+    let (status, started) =
+        cx.sdk(Method::POST, "connect/custom.nopkce", Some(json!({"allowMultipleCredentials": true}))).await;
+    assert_eq!(status, 200, "{started}");
+    let url = started["authorizationUrl"].as_str().unwrap();
+    assert!(url_param(url, "code_challenge").is_some(), "{url}");
+    let (status, why) = cx.auth.try_approve(url).await.unwrap_err();
+    assert_eq!(status, 400);
+    assert!(why.contains("code_challenge"), "{why}");
+}
+
+#[tokio::test]
+async fn a_custom_oauth_integration_may_turn_pkce_off_on_sqlite() {
+    without_pkce(false).await;
+}
+
+#[tokio::test]
+async fn a_custom_oauth_integration_may_turn_pkce_off_on_postgresql() {
+    without_pkce(true).await;
 }

@@ -51,8 +51,9 @@ pub enum Grant<'a> {
         code: &'a str,
         /// The redirect URI sent in the authorization request.
         redirect_uri: &'a str,
-        /// The PKCE verifier.
-        code_verifier: &'a SecretString,
+        /// The PKCE verifier; none when the authorization request carried
+        /// no challenge.
+        code_verifier: Option<&'a SecretString>,
     },
     /// A refresh token.
     RefreshToken(&'a SecretString),
@@ -76,12 +77,15 @@ impl Grant<'_> {
     fn form(&self, scope_separator: &str) -> Vec<(&'static str, String)> {
         let scope = |s: &[String]| (!s.is_empty()).then(|| ("scope", s.join(scope_separator)));
         match self {
-            Grant::AuthorizationCode { code, redirect_uri, code_verifier } => vec![
-                ("grant_type", "authorization_code".into()),
-                ("code", (*code).into()),
-                ("redirect_uri", (*redirect_uri).into()),
-                ("code_verifier", code_verifier.expose_secret().into()),
-            ],
+            Grant::AuthorizationCode { code, redirect_uri, code_verifier } => {
+                let mut f = vec![
+                    ("grant_type", "authorization_code".into()),
+                    ("code", (*code).into()),
+                    ("redirect_uri", (*redirect_uri).into()),
+                ];
+                f.extend(code_verifier.map(|v| ("code_verifier", v.expose_secret().into())));
+                f
+            }
             Grant::RefreshToken(token) => {
                 vec![("grant_type", "refresh_token".into()), ("refresh_token", token.expose_secret().into())]
             }
