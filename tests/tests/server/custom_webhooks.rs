@@ -149,6 +149,21 @@ fn signed(body: &Value) -> Option<(&'static str, String)> {
 
 async fn custom_webhooks(postgres: bool) {
     let cx = Ctx::start(postgres).await;
+    // Mistakes in a webhook trigger are refused with their path.
+    let mistakes = [
+        ("/webhooks/2/verification/algorithm", json!("md5")),
+        ("/webhooks/1/setup/subscribe/url", json!("https://169.254.169.254/hooks")),
+    ];
+    for (path, value) in mistakes {
+        let mut bad = definition(&cx.provider.base);
+        let (parent, field) = path.rsplit_once('/').unwrap();
+        bad.pointer_mut(parent).unwrap()[field] = value;
+        let body = json!({"type": "custom.tasks", "active": true, "definition": bad});
+        let (status, refused) = cx.admin(Method::POST, "/integrations", Some(body)).await;
+        assert_eq!((status, refused["code"].as_str()), (400, Some("INVALID_DEFINITION")), "{refused}");
+        let problems = refused["meta"]["problems"].as_array().unwrap();
+        assert!(problems.iter().any(|p| p["path"] == path), "{path}: {refused}");
+    }
     let (status, created) = cx
         .admin(
             Method::POST,
