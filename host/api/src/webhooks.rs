@@ -137,9 +137,13 @@ async fn deliver(
                 Err(_) => declarative::Target::Shared(segment.to_owned()),
             },
         };
-        let events = declarative::events(state, &integration_row, target, &uri, &headers, &body).await?;
-        keep(state, &integration_row, events).await?;
-        return Ok(StatusCode::OK.into_response());
+        return match declarative::deliver(state, &integration_row, target, &uri, &headers, &body).await? {
+            declarative::Delivery::Handshake(answer) => Ok(answer),
+            declarative::Delivery::Events(events) => {
+                keep(state, &integration_row, events).await?;
+                Ok(StatusCode::OK.into_response())
+            }
+        };
     };
     if plugin.triggers.is_empty() {
         return Err(no_such_url());

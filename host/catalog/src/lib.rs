@@ -52,4 +52,4 @@ pub use target::{
     Endpoint, MAX_TARGET_LEN, MAX_URL_LEN, TOKEN_PLACEHOLDER, TargetError, check_length, display, host_matches,
     token_fields, token_setting,
 };
-pub use webhooks::{EventRouting, SetupRequest, Verification, WebhookLevel, WebhookSetup, WebhookTrigger};
+pub use webhooks::{EventRouting, Handshake, SetupRequest, Verification, WebhookLevel, WebhookSetup, WebhookTrigger};

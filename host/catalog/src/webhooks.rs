@@ -15,6 +15,9 @@
 //! - *app-level*: one hook for the whole app, set up once in the
 //!   provider's developer settings; each delivery names its account by a
 //!   payload field or a header, matched against the accounts' `providerId`.
+//!
+//! A trigger may also describe its provider's handshake ([`handshake`]): a
+//! request that checks a new hook's URL and is answered from the definition.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::load::Problem;
+
+pub mod handshake;
+pub use handshake::Handshake;
 
 /// One webhook trigger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -51,6 +57,10 @@ pub struct WebhookTrigger {
     /// sent twice starts its workflows once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The request the provider sends to check a new hook's URL, and its
+    /// answer (before verification; it starts nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<Handshake>,
 }
 
 /// Who a provider's hook is for.
@@ -397,6 +407,9 @@ pub(crate) fn problems(hooks: &[WebhookTrigger]) -> Vec<Problem> {
                 ),
                 _ => {}
             }
+        }
+        for (path, reason) in h.handshake.iter().flat_map(handshake::problems) {
+            problem(format!("{at}/handshake{path}"), reason);
         }
         if h.event_id.as_ref().is_some_and(|p| !p.starts_with('/')) {
             problem(format!("{at}/eventId"), "must be a JSON Pointer such as /id".into());

@@ -8,7 +8,8 @@
 //! - a manual hook is the trigger's shared URL plus `?id=<credentialId>`;
 //! - an app-level hook routes each event by a payload field to the account
 //!   with that `providerId`;
-//! - a forged or unsigned delivery is answered 401 and starts nothing.
+//! - a forged or unsigned delivery is answered 401 and starts nothing;
+//! - the provider's handshake is answered as the definition says.
 
 use crate::support::*;
 use base64::Engine as _;
@@ -124,7 +125,9 @@ fn definition(base: &str) -> Value {
         "auth": {"type": "api-key", "location": "header", "name": "X-Tasks-Key"},
         "connectionTest": {"path": "/me", "accountId": "/id", "accountName": "/name"},
         "webhooks": [
-            {"key": "taskCreated", "name": "Task Created", "eventId": "/eventId", "verification": signed},
+            {"key": "taskCreated", "name": "Task Created", "eventId": "/eventId", "verification": signed,
+             "handshake": {"when": {"query": "validationToken"},
+                           "response": {"body": "{{request.query.validationToken}}"}}},
             {"key": "taskDone", "name": "Task Done", "verification": signed,
              "setup": {"type": "api",
                 "subscribe": {"url": "/hooks", "body": {"url": "{{settings.webhookURL}}", "events": ["task.done"]}},
@@ -220,8 +223,14 @@ async fn custom_webhooks(postgres: bool) {
     let created_wf = cx.deploy("taskCreated").await;
     cx.turn("ada", &created_wf, true).await;
     cx.turn("bob", &created_wf, true).await;
-    let event = json!({"eventId": "E-1", "task": {"id": "T-3"}});
     let bobs_url = format!("{}?id={bob}", cx.shared_url("taskCreated"));
+    // The provider's handshake (unsigned) is answered as the definition
+    // says, and starts nothing.
+    let check = cx.app.client.post(format!("{bobs_url}&validationToken=vt-77")).send().await.unwrap();
+    assert_eq!(check.status().as_u16(), 200);
+    assert_eq!(check.headers()["content-type"], "text/plain");
+    assert_eq!(check.text().await.unwrap(), "vt-77");
+    let event = json!({"eventId": "E-1", "task": {"id": "T-3"}});
     assert_eq!(cx.deliver(&bobs_url, None, &event).await, 401);
     assert_eq!(cx.deliver(&bobs_url, signed(&event), &event).await, 200);
     let runs = cx.settled(&created_wf, 1).await;

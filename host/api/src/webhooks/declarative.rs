@@ -16,8 +16,11 @@
 //!
 //! A delivery that fails the trigger's verification (a wrong or missing
 //! signature, or no signing key set) is answered 401 and nothing is kept.
+//! A provider's handshake (recognised as the definition says) is answered
+//! as it says, before verification, and starts nothing.
 
 use axum::body::Bytes;
+use axum::response::Response;
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
 use weft_catalog::{WebhookLevel, WebhookTrigger};
@@ -36,27 +39,85 @@ pub(super) enum Target {
     Shared(String),
 }
 
-/// The events of one delivery to a definition's webhook trigger, verified
-/// and routed; `Err` is the answer when it is refused.
-pub(super) async fn events(
+/// What a delivery to a definition's webhook trigger is.
+pub(super) enum Delivery {
+    /// Events, verified and routed, to store.
+    Events(Vec<NewTriggerEvent>),
+    /// The provider's handshake, answered from the definition.
+    Handshake(Response),
+}
+
+/// One delivery to a definition's webhook trigger: its events, verified
+/// and routed, or a handshake's answer; `Err` is the answer when it is
+/// refused.
+pub(super) async fn deliver(
     state: &AppState,
     integration: &Integration,
     target: Target,
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Vec<NewTriggerEvent>, ApiError> {
+) -> Result<Delivery, ApiError> {
     let triggers = state.credentials.webhook_triggers(integration).map_err(ApiError::internal)?;
     let key = match &target {
         Target::Subscription(_, trigger) => trigger.as_str(),
         Target::Shared(key) => key.as_str(),
     };
     let Some(hook) = triggers.into_iter().find(|t| t.key == key) else { return Err(no_such_url()) };
-    verify(state, integration, &hook, headers, body).await?;
     let payload = match serde_json::from_slice::<Value>(body) {
         Ok(v) => v,
         Err(_) => Value::String(String::from_utf8_lossy(body).into_owned()),
     };
+    if let Some(handshake) = &hook.handshake {
+        let request = request_of(uri, headers, &payload);
+        if handshake.matches(&request) {
+            return answer(handshake, &request).map(Delivery::Handshake);
+        }
+    }
+    verify(state, integration, &hook, headers, body).await?;
+    events(state, integration, &hook, target, uri, headers, payload).await.map(Delivery::Events)
+}
+
+/// The request as a handshake reads it: query parameters, headers (names
+/// lower-case) and the payload.
+fn request_of(uri: &Uri, headers: &HeaderMap, payload: &Value) -> Value {
+    let query: serde_json::Map<String, Value> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), Value::String(v.to_str().ok()?.to_owned()))))
+        .collect();
+    serde_json::json!({ "query": query, "headers": headers, "body": payload })
+}
+
+/// The handshake's answer, as the definition writes it.
+fn answer(handshake: &weft_catalog::Handshake, request: &Value) -> Result<Response, ApiError> {
+    let filled = handshake.answer(request).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WEBHOOK", format!("The handshake cannot be answered: {e}"))
+    })?;
+    let mut response = Response::new(axum::body::Body::from(filled.body));
+    *response.status_mut() = StatusCode::from_u16(filled.status).unwrap_or(StatusCode::OK);
+    for (name, value) in filled.headers {
+        if let (Ok(n), Ok(v)) = (http::HeaderName::try_from(name), http::HeaderValue::try_from(value))
+            && !super::is_hop_by_hop(&n)
+        {
+            response.headers_mut().append(n, v);
+        }
+    }
+    Ok(response)
+}
+
+/// The events of a verified delivery, each for the account it names.
+async fn events(
+    state: &AppState,
+    integration: &Integration,
+    hook: &WebhookTrigger,
+    target: Target,
+    uri: &Uri,
+    headers: &HeaderMap,
+    payload: Value,
+) -> Result<Vec<NewTriggerEvent>, ApiError> {
     let event_id = hook.event_id.as_deref().and_then(|p| payload.pointer(p)).and_then(|v| match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
