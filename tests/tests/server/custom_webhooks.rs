@@ -229,6 +229,7 @@ async fn custom_webhooks(postgres: bool) {
     let check = cx.app.client.post(format!("{bobs_url}&validationToken=vt-77")).send().await.unwrap();
     assert_eq!(check.status().as_u16(), 200);
     assert_eq!(check.headers()["content-type"], "text/plain");
+    assert_eq!(check.headers()["content-security-policy"], "sandbox", "an echo never runs as a page");
     assert_eq!(check.text().await.unwrap(), "vt-77");
     let event = json!({"eventId": "E-1", "task": {"id": "T-3"}});
     assert_eq!(cx.deliver(&bobs_url, None, &event).await, 401);

@@ -105,6 +105,11 @@ fn answer(handshake: &weft_catalog::Handshake, request: &Value) -> Result<Respon
             response.headers_mut().append(n, v);
         }
     }
+    // The answer may echo what the caller sent: never let a browser run it
+    // as a page of this origin.
+    let h = response.headers_mut();
+    h.insert(http::header::X_CONTENT_TYPE_OPTIONS, http::HeaderValue::from_static("nosniff"));
+    h.insert(http::header::CONTENT_SECURITY_POLICY, http::HeaderValue::from_static("sandbox"));
     Ok(response)
 }
 
