@@ -244,6 +244,9 @@ async fn custom_webhooks(postgres: bool) {
     let runs = cx.settled(&created_wf, 2).await;
     let users: Vec<&str> = runs.iter().filter_map(|r| r["userId"].as_str()).collect();
     assert_eq!(users, ["bob", "ada"]);
+    // An id that is no account of this integration in this project.
+    let nobody = format!("{}?id=00000000-0000-4000-8000-000000000001", cx.shared_url("taskCreated"));
+    assert_eq!(cx.deliver(&nobody, signed(&adas), &adas).await, 404);
     // Without the id a user-level URL names no account.
     assert_eq!(cx.deliver(&cx.shared_url("taskCreated"), signed(&adas), &adas).await, 400);
 
