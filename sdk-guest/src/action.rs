@@ -95,6 +95,7 @@ pub struct Action {
     effect: Effect,
     scopes: Vec<Cow<'static, str>>,
     paginated: bool,
+    dynamic_fields: bool,
     input_schema: SchemaFn,
     output_schema: SchemaFn,
     run: RunFn,
@@ -179,6 +180,7 @@ impl Action {
             effect: Effect::Read,
             scopes: Vec::new(),
             paginated,
+            dynamic_fields: false,
             input_schema: schema::of::<I>,
             output_schema: schema::of::<O>,
             run,
@@ -216,6 +218,33 @@ impl Action {
     pub fn scopes<S: Into<Cow<'static, str>>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// Marks the action's input as having per-connection fields on top of
+    /// its typed ones (a CRM org's custom fields, say):
+    /// [`Integration::fields`](crate::Integration::fields) answers them for
+    /// each connected account, and the plugin must be exported with
+    /// `export_integration!(YourType, fields)`. The host adds them to the
+    /// schema it lists for that account and checks runs against it; read
+    /// them in the handler with a `#[serde(flatten)]` map.
+    ///
+    /// ```no_run
+    /// # let a: weft_sdk::Action = todo!();
+    /// let a = a.dynamic_fields();
+    /// ```
+    pub fn dynamic_fields(mut self) -> Self {
+        self.dynamic_fields = true;
+        self
+    }
+
+    /// True when [`dynamic_fields`](Self::dynamic_fields) marked the action.
+    ///
+    /// ```no_run
+    /// # let a: weft_sdk::Action = todo!();
+    /// let marked = a.has_dynamic_fields();
+    /// ```
+    pub fn has_dynamic_fields(&self) -> bool {
+        self.dynamic_fields
     }
 
     /// The stable key.
@@ -256,6 +285,7 @@ impl std::fmt::Debug for Action {
             .field("key", &self.key)
             .field("effect", &self.effect)
             .field("paginated", &self.paginated)
+            .field("dynamic_fields", &self.dynamic_fields)
             .finish_non_exhaustive()
     }
 }

@@ -2,12 +2,13 @@
 //!
 //! [`export_integration!`](crate::export_integration) names
 //! `Adapter<YourType>` as the implementation of the four generated `Guest`
-//! traits. Everything here converts between WIT records and SDK types; the
+//! traits (five with `fields`). Everything here converts between WIT records and SDK types; the
 //! behaviour lives in the trait's hooks.
 
 use std::marker::PhantomData;
 
 use crate::bindings::exports::{actions, auth, plugin, triggers};
+use crate::bindings::fields::exports::weft::plugin::fields;
 use crate::{Action, Ctx, Error, Integration, PollRequest, Subscription, Trigger, Unsubscription, WebhookRequest};
 
 /// Implements the generated `Guest` traits for `T`.
@@ -17,7 +18,8 @@ type WitResult<T> = Result<T, crate::bindings::imports::types::PluginError>;
 
 impl<T: Integration> plugin::Guest for Adapter<T> {
     fn metadata() -> plugin::PluginMetadata {
-        T::metadata().into_wit()
+        let dynamic = T::actions().iter().filter(|a| a.has_dynamic_fields()).map(|a| a.key().to_owned()).collect();
+        T::metadata().declare_dynamic_fields(dynamic).into_wit()
     }
 }
 
@@ -84,6 +86,16 @@ impl<T: Integration> auth::Guest for Adapter<T> {
             expires_in_seconds: creds.expires_in_seconds,
             extra: creds.extra.to_string(),
         })
+    }
+}
+
+impl<T: Integration> fields::Guest for Adapter<T> {
+    fn action_fields(action: String, context: fields::CallContext) -> WitResult<String> {
+        let marked = T::actions().iter().any(|a| a.key() == action && a.has_dynamic_fields());
+        if !marked {
+            return Err(Error::unsupported(format!("action `{action}` has no per-account fields")).into_wit());
+        }
+        T::fields(&Ctx::from_wit(context), &action).map(|f| f.to_json()).map_err(Error::into_wit)
     }
 }
 

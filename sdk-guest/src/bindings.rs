@@ -1,4 +1,5 @@
-//! The wit-bindgen output for both worlds of `weft:plugin@0.1.0`.
+//! The wit-bindgen output for the worlds of `weft:plugin@0.1.0` a Rust
+//! plugin exports.
 //!
 //! Plugin authors never touch this module; the SDK's types and the export
 //! macros wrap it. It is public only because the export macros expand inside
@@ -37,6 +38,31 @@ pub mod step {
         with: {
             "weft:plugin/types@0.1.0": crate::bindings::integration::weft::plugin::types,
             "weft:plugin/logging@0.1.0": crate::bindings::integration::weft::plugin::logging,
+        },
+    });
+}
+
+/// The `fields` export alone (`wit/fields.wit`), for integrations exported
+/// with `export_integration!(T, fields)`. Its world lists that one export,
+/// so its export macro defines only `action-fields`, beside the integration
+/// world's four interfaces; the component's world is the union of both
+/// custom sections, which is `integration-fields`.
+pub mod fields {
+    wit_bindgen::generate!({
+        inline: "
+            package weft:sdk;
+            world fields-export {
+                export weft:plugin/fields@0.1.0;
+            }
+        ",
+        path: "../wit",
+        world: "weft:sdk/fields-export",
+        pub_export_macro: true,
+        export_macro_name: "__export_fields_world",
+        default_bindings_module: "::weft_sdk::bindings::fields",
+        runtime_path: "::weft_sdk::__rt",
+        with: {
+            "weft:plugin/types@0.1.0": crate::bindings::integration::weft::plugin::types,
         },
     });
 }

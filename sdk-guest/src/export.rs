@@ -56,6 +56,12 @@ macro_rules! __api_version_section {
 /// weft_sdk::export_integration!(Echo);
 /// ```
 ///
+/// An integration with actions marked
+/// [`dynamic_fields`](crate::Action::dynamic_fields) also exports the
+/// `fields` interface (world `integration-fields`), which answers
+/// [`Integration::fields`](crate::Integration::fields):
+/// `export_integration!(Echo, fields)`.
+///
 /// For host tests only, `export_integration!(Echo, api_version = "9.0.0")`
 /// embeds another API version than [`API_VERSION`](crate::API_VERSION), to
 /// check that the host refuses it. Never use it in a real plugin.
@@ -72,6 +78,13 @@ macro_rules! export_integration {
     };
     ($t:ty, api_version = $version:literal $(,)?) => {
         $crate::export_integration!(@export $t, $version);
+    };
+    ($t:ty, fields $(,)?) => {
+        $crate::export_integration!(@export $t, $crate::API_VERSION);
+        const _: () = {
+            type WeftFieldsAdapter = $crate::__IntegrationAdapter<$t>;
+            $crate::bindings::fields::__export_fields_world!(WeftFieldsAdapter with_types_in $crate::bindings::fields);
+        };
     };
     ($t:ty $(,)?) => {
         $crate::export_integration!(@export $t, $crate::API_VERSION);

@@ -1,7 +1,7 @@
 //! The [`Integration`] trait and the answers of its auth hooks.
 
 use crate::{
-    Action, Ctx, Error, Metadata, PollRequest, PollResponse, Result, Subscription, Trigger, Unsubscription,
+    Action, Ctx, Error, Fields, Metadata, PollRequest, PollResponse, Result, Subscription, Trigger, Unsubscription,
     WebhookRequest, WebhookResponse,
 };
 
@@ -170,6 +170,34 @@ pub trait Integration: 'static {
     fn poll(cx: &Ctx, req: PollRequest) -> Result<PollResponse> {
         let _ = cx;
         Err(Error::unsupported(format!("trigger `{}` is not polled", req.trigger)))
+    }
+
+    /// The per-account input fields of `action`, one of the actions marked
+    /// with [`Action::dynamic_fields`]; only called when the plugin is
+    /// exported with `export_integration!(YourType, fields)`. It acts for
+    /// the connection like an action does (its requests may use the
+    /// account's credentials), and the host caches the answer per account,
+    /// so ask the provider for what the account has and nothing else.
+    ///
+    /// ```no_run
+    /// # struct P;
+    /// # impl weft_sdk::Integration for P {
+    /// # fn metadata() -> weft_sdk::Metadata { todo!() }
+    /// fn fields(cx: &weft_sdk::Ctx, action: &str) -> weft_sdk::Result<weft_sdk::Fields> {
+    ///     let custom: Vec<serde_json::Value> = cx.http().get("/custom-fields").send()?.json()?;
+    ///     let mut fields = weft_sdk::Fields::new();
+    ///     for f in custom {
+    ///         let name = format!("field-{}", f["name"].as_str().unwrap_or_default());
+    ///         fields = fields.field(name, serde_json::json!({ "type": "string" }));
+    ///     }
+    ///     weft_sdk::debug!("fields"; action = action, count = fields.len());
+    ///     Ok(fields)
+    /// }
+    /// # }
+    /// ```
+    fn fields(cx: &Ctx, action: &str) -> Result<Fields> {
+        let _ = cx;
+        Err(Error::unsupported(format!("action `{action}` has no per-account fields")))
     }
 
     /// Validates the connection's credentials and describes the account;

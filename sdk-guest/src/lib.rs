@@ -117,6 +117,9 @@
 //!   [`webhook`]) or [`Integration::poll`].
 //! - Auth hooks: [`Integration::test_connection`] and
 //!   [`Integration::refresh`].
+//! - Per-account input fields (a CRM org's custom fields): mark the action
+//!   with [`Action::dynamic_fields`], answer [`Integration::fields`] with
+//!   [`Fields`], and export with `export_integration!(YourType, fields)`.
 //! - Logging: [`info!`], [`debug!`], … with `; key = value` fields.
 //! - Durable key-value [`state`], and [`secrets`] for custom auth.
 //! - Polling cursors over timestamps: [`watermark`].
@@ -141,6 +144,7 @@ mod ctx;
 pub mod cursor;
 mod error;
 mod export;
+mod fields;
 pub mod http;
 mod integration;
 pub mod log;
@@ -158,6 +162,7 @@ pub use action::{Action, Effect, Empty, Paged};
 pub use ctx::Ctx;
 pub use error::{Error, MAX_ERROR_BODY, Result};
 pub use export::API_VERSION;
+pub use fields::Fields;
 pub use integration::{ConnectionInfo, Integration, RefreshedCredentials};
 pub use metadata::{ApiKey, Auth, ClientAuth, ClientCredentials, Metadata, OAuth2, RateLimit};
 pub use trigger::{Event, PollRequest, PollResponse, Subscription, Trigger, Unsubscription};
@@ -174,6 +179,7 @@ pub use serde_json;
 // Used by the code that the export macros generate in plugin crates.
 #[doc(hidden)]
 pub use adapter::Adapter as __IntegrationAdapter;
+
 #[doc(hidden)]
 pub use export::version_bytes as __version_bytes;
 #[doc(hidden)]

@@ -200,6 +200,21 @@ impl Metadata {
         self
     }
 
+    /// Names `keys` in `extra.dynamicFields`, where the host looks for the
+    /// actions with per-connection fields; the rest of `extra` is kept.
+    pub(crate) fn declare_dynamic_fields(mut self, keys: Vec<String>) -> Self {
+        if keys.is_empty() {
+            return self;
+        }
+        if !self.extra.is_object() {
+            self.extra = serde_json::Value::Object(Default::default());
+        }
+        if let Some(extra) = self.extra.as_object_mut() {
+            extra.insert("dynamicFields".into(), keys.into());
+        }
+        self
+    }
+
     pub(crate) fn into_wit(self) -> wit::PluginMetadata {
         wit::PluginMetadata {
             id: self.id,

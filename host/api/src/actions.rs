@@ -4,7 +4,10 @@
 //! and `POST /projects/{projectId}/sdk/actions` for the browser SDK).
 //!
 //! A tool is `{"type": "function", "function": {name, description,
-//! parameters}}` with the plugin's input schema as `parameters`. The list is
+//! parameters}}` with the plugin's input schema as `parameters`, extended
+//! by the user's account where the plugin declares per-account fields
+//! ([`fields`]; a failure to load them lists the static schema and names
+//! the failure in `errors`). The list is
 //! grouped by integration type; `limit_to_available` (the default) keeps
 //! the integrations the user has a usable account of. Running validates the
 //! parameters against the schema first (each problem with its path), then
@@ -13,6 +16,8 @@
 //! or the provider's failure in the error shape with its status. Every
 //! listing and run is logged with a trace id answered in `x-trace-id`
 //! ([`crate::action_logs`]), also when it is refused.
+
+mod fields;
 
 use crate::action_logs::Call;
 use crate::error::Problem;
@@ -71,14 +76,63 @@ async fn offered(state: &AppState, user: &User) -> Result<Vec<(String, Arc<Plugi
         .collect())
 }
 
-/// One action as a tool.
-fn tool(action: &ActionDefinition) -> Value {
+/// One action as a tool, with `parameters` its input schema for the user.
+fn tool(action: &ActionDefinition, parameters: Value) -> Value {
     let description =
         if action.description.is_empty() { action.display_name.clone() } else { action.description.clone() };
     json!({
         "type": "function",
-        "function": { "name": action.key, "description": description, "parameters": action.input_schema },
+        "function": { "name": action.key, "description": description, "parameters": parameters },
     })
+}
+
+/// The credential a request selects with the credential header, if any.
+fn selected_credential(headers: &HeaderMap) -> Result<Option<CredentialId>, ApiError> {
+    match headers.get(crate::connect::CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(raw) => Ok(Some(raw.parse::<CredentialId>().map_err(|_| ApiError::not_found("credential not found"))?)),
+        None => Ok(None),
+    }
+}
+
+/// One integration's input schemas for the user, in the order of its
+/// actions: static, extended by the fields of the user's account (`usable`)
+/// where the plugin declares them; each failure to load fields as an entry
+/// of `errors` (the action keeps its static schema).
+async fn account_schemas(
+    state: &AppState,
+    user: &User,
+    (integration, plugin, usable): (&str, &PluginInfo, bool),
+    selected: Option<CredentialId>,
+    reload: bool,
+    errors: &mut Vec<Value>,
+) -> Vec<Value> {
+    let statics = || plugin.actions.iter().map(|a| a.input_schema.clone()).collect();
+    if !usable || plugin.dynamic_fields.is_empty() {
+        return statics();
+    }
+    let credential = match fields::account(state, user, integration, selected).await {
+        Ok(c) => c,
+        Err(e) => {
+            let message = format!("the fields of this account could not be loaded: {}", e.message());
+            errors.extend(plugin.dynamic_fields.iter().map(|a| fields::error_entry(integration, a, &message)));
+            return statics();
+        }
+    };
+    let scope = fields::FieldsScope { project: user.project, credential, integration };
+    let schemas =
+        futures::future::join_all(plugin.actions.iter().map(|a| fields::schema_for(state, &scope, plugin, a, reload)))
+            .await;
+    plugin
+        .actions
+        .iter()
+        .zip(schemas)
+        .map(|(action, schema)| {
+            if let Some(message) = &schema.error {
+                errors.push(fields::error_entry(integration, &action.key, message));
+            }
+            schema.schema
+        })
+        .collect()
 }
 
 /// The categories a plugin declares in its metadata's `extra.categories`.
@@ -103,7 +157,10 @@ async fn list(
     let call = Call::begin(&user, &headers, ActionCallKind::List, ActionCallSource::Api);
     let trace = call.header();
     let answer = match query {
-        Ok(Query(q)) => tools(&state, &user, q).await,
+        Ok(Query(q)) => match selected_credential(&headers) {
+            Ok(selected) => tools(&state, &user, q, selected).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     call.finish(&state.action_logs, answer.as_ref().err(), || query_json(raw.as_deref()));
@@ -117,7 +174,12 @@ fn query_json(raw: Option<&str>) -> Value {
     Value::Object(pairs.map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect())
 }
 
-async fn tools(state: &AppState, user: &User, q: ListQuery) -> Result<Json<Value>, ApiError> {
+async fn tools(
+    state: &AppState,
+    user: &User,
+    q: ListQuery,
+    selected: Option<CredentialId>,
+) -> Result<Json<Value>, ApiError> {
     if let Some(format) = q.format.as_deref().filter(|f| *f != "json_schema") {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -125,12 +187,10 @@ async fn tools(state: &AppState, user: &User, q: ListQuery) -> Result<Json<Value
             format!("format {format:?} is not supported; use json_schema"),
         ));
     }
-    // Weft's plugins declare fixed schemas: there are no per-user fields to
-    // reload, so `reload_fields` changes nothing yet.
-    let _ = q.reload_fields;
+    let reload = q.reload_fields.unwrap_or(false);
     let only_available = q.limit_to_available.unwrap_or(true);
     let (wanted, wanted_categories) = (listed(q.integrations.as_deref()), listed(q.categories.as_deref()));
-    let mut actions = Map::new();
+    let (mut actions, mut errors) = (Map::new(), Vec::new());
     for (integration, plugin, usable) in offered(state, user).await? {
         if (only_available && !usable)
             || wanted.as_ref().is_some_and(|w| !w.contains(&integration))
@@ -139,9 +199,12 @@ async fn tools(state: &AppState, user: &User, q: ListQuery) -> Result<Json<Value
         {
             continue;
         }
-        actions.insert(integration, Value::Array(plugin.actions.iter().map(tool).collect()));
+        let listed = (integration.as_str(), plugin.as_ref(), usable);
+        let schemas = account_schemas(state, user, listed, selected, reload, &mut errors).await;
+        let tools = plugin.actions.iter().zip(schemas).map(|(a, schema)| tool(a, schema)).collect();
+        actions.insert(integration, Value::Array(tools));
     }
-    Ok(Json(json!({ "actions": actions, "errors": [] })))
+    Ok(Json(json!({ "actions": actions, "errors": errors })))
 }
 
 #[derive(Deserialize)]
@@ -198,22 +261,28 @@ async fn run_body(
     let body: RunBody =
         json_body(Some(Json(body)), r##"{"action": "SLACK_SEND_MESSAGE", "parameters": {"channel": "#general"}}"##)?;
     call.action(&body.action);
-    let selected = match headers.get(crate::connect::CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) {
-        Some(raw) => Some(raw.parse::<CredentialId>().map_err(|_| ApiError::not_found("credential not found"))?),
-        None => None,
-    };
+    let selected = selected_credential(headers)?;
     run_for(state, user, &body.action, body.parameters, selected, call).await
 }
 
-/// The tools a user is offered (their connected integrations' actions),
-/// with each action's effect: what MCP's `tools/list` lists.
+/// The tools a user is offered (their connected integrations' actions,
+/// each input schema extended by the account's fields where the plugin
+/// declares them), with each action's effect: what MCP's `tools/list`
+/// lists.
 pub(crate) async fn available(state: &AppState, user: &User) -> Result<Vec<ActionDefinition>, ApiError> {
-    Ok(offered(state, user)
-        .await?
-        .into_iter()
-        .filter(|(_, _, usable)| *usable)
-        .flat_map(|(_, plugin, _)| plugin.actions.clone())
-        .collect())
+    let mut actions = Vec::new();
+    for (integration, plugin, usable) in offered(state, user).await? {
+        if !usable {
+            continue;
+        }
+        // A failure to load an account's fields leaves the static schema;
+        // the listing's `errors` are ActionKit's, MCP has no place for them.
+        let schemas = account_schemas(state, user, (&integration, &plugin, true), None, false, &mut Vec::new()).await;
+        actions.extend(
+            plugin.actions.iter().zip(schemas).map(|(a, input_schema)| ActionDefinition { input_schema, ..a.clone() }),
+        );
+    }
+    Ok(actions)
 }
 
 /// Runs `action` with `parameters` as the user's account (`selected`, or
@@ -231,8 +300,9 @@ pub(crate) async fn run_for(
 ) -> Result<Value, ApiError> {
     let parameters = if parameters.is_null() { json!({}) } else { parameters };
     let offered = offered(state, user).await?;
-    let Some((integration, action)) =
-        offered.iter().find_map(|(i, p, _)| p.actions.iter().find(|a| a.key == action).map(|a| (i.clone(), a.clone())))
+    let Some((integration, plugin, action)) = offered
+        .iter()
+        .find_map(|(i, p, _)| p.actions.iter().find(|a| a.key == action).map(|a| (i.clone(), p.clone(), a.clone())))
     else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -241,7 +311,24 @@ pub(crate) async fn run_for(
         ));
     };
     call.integration(&integration);
-    let problems = invalid_parameters(&action.input_schema, &parameters);
+    // An action with per-account fields is checked against the account's
+    // schema, so the account is resolved first; the others are checked
+    // before any account is looked at.
+    let dynamic = plugin.dynamic_fields.contains(&action.key);
+    let mut credential = None;
+    let schema = if dynamic {
+        let id = fields::account(state, user, &integration, selected).await?;
+        credential = Some(id);
+        let scope = fields::FieldsScope { project: user.project, credential: id, integration: &integration };
+        let schema = fields::schema_for(state, &scope, &plugin, &action, false).await;
+        if let Some(why) = &schema.error {
+            tracing::warn!(action = %action.key, why, "running with the static schema");
+        }
+        schema.schema
+    } else {
+        action.input_schema.clone()
+    };
+    let problems = invalid_parameters(&schema, &parameters);
     if let Some(first) = problems.first() {
         let at = if first.path.is_empty() { "/" } else { &first.path };
         return Err(ApiError::new(
@@ -254,12 +341,10 @@ pub(crate) async fn run_for(
         )
         .with_problems(problems));
     }
-    let session = state
-        .credentials
-        .session(user.project, &user.user.user_id, weft_credentials::IntegrationRef::Type(&integration), selected)
-        .await
-        .map_err(crate::connect::credential_error)?;
-    let credential = session.credential().id;
+    let credential = match credential {
+        Some(id) => id,
+        None => fields::account(state, user, &integration, selected).await?,
+    };
     let invocation = uuid::Uuid::new_v4().to_string();
     let mut output = run_as(
         &state.plugins,

@@ -88,6 +88,9 @@ pub struct Services {
     pub webhook_max_body: usize,
     /// Writes ActionKit log entries off the request path.
     pub action_logs: Arc<ActionLogger>,
+    /// How long an account's per-action fields are cached (ActionKit's
+    /// `reload_fields` replaces them sooner).
+    pub fields_ttl: std::time::Duration,
 }
 
 /// The caller's address, when the server was started with connection info.

@@ -45,6 +45,28 @@ pub(crate) mod js {
     });
 }
 
+/// World `integration-fields` (`wit/fields.wit`): an integration that also
+/// exports `fields`. Only that export is called through these bindings; the
+/// integration's own exports keep going through [`integration`], and the
+/// imports are the integration world's, so its linker serves both.
+pub(crate) mod fields {
+    wasmtime::component::bindgen!({
+        world: "integration-fields",
+        path: "../../wit",
+        // Every import comes from the integration world (`with` below).
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "weft:plugin/types": crate::bindings::integration::weft::plugin::types,
+            "weft:plugin/http": crate::bindings::integration::weft::plugin::http,
+            "weft:plugin/logging": crate::bindings::integration::weft::plugin::logging,
+            "weft:plugin/state": crate::bindings::integration::weft::plugin::state,
+            "weft:plugin/secrets": crate::bindings::integration::weft::plugin::secrets,
+            "weft:plugin/webhook-crypto": crate::bindings::integration::weft::plugin::webhook_crypto,
+        },
+    });
+}
+
 pub(crate) use integration::exports::weft::plugin as exports;
 pub(crate) use integration::weft::plugin::{http, logging, secrets, state, types, webhook_crypto};
 
@@ -53,8 +75,8 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     /// SHA-256 of `wit/{types,host,plugin,step}.wit` as published in 0.1.0.
-    /// (`wit/js.wit` came later, beside them: only the bundled `js-function`
-    /// component exports it, and its world imports nothing new.)
+    /// (`wit/js.wit` and `wit/fields.wit` came later, beside them: each adds
+    /// an export interface and a world, and imports nothing new.)
     const PUBLISHED_0_1_0: &str = "c642994c2ff6cd2fc7d822b242185a73793fbfc27d68ba065b394d35c96d522a";
 
     #[test]

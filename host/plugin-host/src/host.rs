@@ -2,6 +2,7 @@
 
 mod calls;
 mod execute;
+mod fields;
 mod js;
 
 pub use calls::{
@@ -10,6 +11,7 @@ pub use calls::{
 };
 pub use js::{JS_FUNCTION_PLUGIN, JsCall, JsError, JsErrorKind, JsLimits, JsLogLevel, JsLogLine, JsOutcome};
 
+use crate::bindings::fields::IntegrationFieldsPre;
 use crate::bindings::{exports, integration::IntegrationPre, js::JsFunctionPre, step::FunctionStepPre};
 use crate::cache;
 use crate::call_state::{CallState, Phase};
@@ -38,6 +40,9 @@ pub(crate) struct Installed {
     pub info: Arc<PluginInfo>,
     pub metadata: Option<Arc<Provider>>,
     pub pre: Pre,
+    /// The same component seen as world `integration-fields`, when it
+    /// exports `fields`.
+    pub fields: Option<IntegrationFieldsPre<CallState>>,
 }
 
 /// Installs, lists and calls plugins. One per process; cheap to share in an
@@ -142,6 +147,17 @@ impl PluginHost {
                 let pre = IntegrationPre::new(self.integration_linker.instantiate_pre(&component).map_err(link_err)?)
                     .map_err(link_err)?;
                 let (metadata, actions, triggers) = self.describe(name, &pre).await?;
+                let dynamic_fields = crate::fields::declared(&metadata.extra, &actions, inspection.fields)
+                    .map_err(InstallError::Declarations)?;
+                let fields = match inspection.fields {
+                    true => Some(
+                        IntegrationFieldsPre::new(
+                            self.integration_linker.instantiate_pre(&component).map_err(link_err)?,
+                        )
+                        .map_err(link_err)?,
+                    ),
+                    false => None,
+                };
                 let info = PluginInfo {
                     id: metadata.id.clone(),
                     world: World::Integration,
@@ -151,8 +167,10 @@ impl PluginHost {
                     metadata: Some(metadata.clone()),
                     actions,
                     triggers,
+                    dynamic_fields,
                 };
-                Installed { info: Arc::new(info), metadata: Some(Arc::new(metadata)), pre: Pre::Integration(pre) }
+                let metadata = Some(Arc::new(metadata));
+                Installed { info: Arc::new(info), metadata, pre: Pre::Integration(pre), fields }
             }
             World::FunctionStep => {
                 let pre = FunctionStepPre::new(self.step_linker.instantiate_pre(&component).map_err(link_err)?)
@@ -161,6 +179,7 @@ impl PluginHost {
                     info: bare_info(name, World::FunctionStep, sha, inspection),
                     metadata: None,
                     pre: Pre::Step(pre),
+                    fields: None,
                 }
             }
             World::JsFunction => {
@@ -170,6 +189,7 @@ impl PluginHost {
                     info: bare_info(name, World::JsFunction, sha, inspection),
                     metadata: None,
                     pre: Pre::Js(pre),
+                    fields: None,
                 }
             }
         };
@@ -238,6 +258,7 @@ fn bare_info(name: &str, world: World, sha256: String, inspection: crate::inspec
         metadata: None,
         actions: Vec::new(),
         triggers: Vec::new(),
+        dynamic_fields: Vec::new(),
     })
 }
 

@@ -22,6 +22,9 @@ pub(crate) struct Inspection {
     pub world: World,
     pub api_version: String,
     pub capabilities: Vec<String>,
+    /// The component exports `weft:plugin/fields` (world
+    /// `integration-fields`): its actions may have per-connection fields.
+    pub fields: bool,
 }
 
 /// Reads the `weft:api-version` custom section, wherever the component
@@ -92,7 +95,8 @@ pub(crate) fn inspect(engine: &Engine, bytes: &[u8], component: &Component) -> R
     };
     let world_version = export.rsplit_once('@').map(|(_, v)| v.to_owned()).unwrap_or_default();
     check_version(&world_version)?;
-    Ok(Inspection { world, api_version: embedded.unwrap_or(world_version), capabilities })
+    let fields = world == World::Integration && find("fields").is_some();
+    Ok(Inspection { world, api_version: embedded.unwrap_or(world_version), capabilities, fields })
 }
 
 fn forbidden_reason(import: &str) -> String {

@@ -39,6 +39,7 @@ mod call_state;
 mod config;
 mod engine;
 mod error;
+mod fields;
 mod host;
 mod imports;
 mod inspect;
@@ -47,6 +48,7 @@ mod types;
 
 pub use config::{EPOCH_TICK, HostConfig};
 pub use error::{CallError, InstallError, Result};
+pub use fields::{ActionFields, DYNAMIC_FIELDS_KEY};
 pub use host::{
     ActionCall, ActionOutput, CallOptions, Event, JS_FUNCTION_PLUGIN, JsCall, JsError, JsErrorKind, JsLimits,
     JsLogLevel, JsLogLine, JsOutcome, PluginHost, PollOutcome, RefreshedCredentials, StepCall, WebhookDelivery,

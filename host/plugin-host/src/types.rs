@@ -43,6 +43,10 @@ pub struct PluginInfo {
     pub actions: Vec<ActionDefinition>,
     /// Triggers, in the plugin's order.
     pub triggers: Vec<TriggerDefinition>,
+    /// The actions whose input has per-connection fields (declared in the
+    /// metadata's `extra.dynamicFields`, served by the `fields` export):
+    /// ask [`PluginHost::action_fields`](crate::PluginHost::action_fields).
+    pub dynamic_fields: Vec<String>,
 }
 
 /// One action as listed.

@@ -113,22 +113,31 @@ impl Default for WorkflowSettings {
     }
 }
 
-/// ActionKit: its call logs.
+/// ActionKit: its call logs and the cache of per-account fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ActionSettings {
     /// Days an ActionKit log entry is kept (0: for ever); the reference
     /// keeps them 30.
     pub log_retention_days: u32,
+    /// Seconds an account's per-action fields (a Salesforce org's custom
+    /// fields) are cached before they are asked again; the reference keeps
+    /// them 8 hours. `reload_fields=true` asks at once.
+    pub fields_ttl_secs: u64,
 }
 
 impl Default for ActionSettings {
     fn default() -> Self {
-        Self { log_retention_days: 30 }
+        Self { log_retention_days: 30, fields_ttl_secs: 8 * 3600 }
     }
 }
 
 impl ActionSettings {
+    /// How long an account's fields are cached (at least a second).
+    pub fn fields_ttl(&self) -> Duration {
+        Duration::from_secs(self.fields_ttl_secs.max(1))
+    }
+
     /// How long log entries are kept; `None` for ever.
     pub fn log_retention(&self) -> Option<Duration> {
         (self.log_retention_days > 0).then(|| Duration::from_secs(u64::from(self.log_retention_days) * 86_400))

@@ -171,6 +171,7 @@ impl Application {
             )),
             webhook_max_body: settings.workflows.webhook_max_body_bytes.max(1),
             action_logs,
+            fields_ttl: settings.actions.fields_ttl(),
         });
         Ok(Self { listener, state, settings, store, first_operator_key })
     }

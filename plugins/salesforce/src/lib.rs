@@ -1,16 +1,18 @@
 //! `salesforce`: the Salesforce integration. A connected app (OAuth 2.0
 //! web server flow); calls go to the org's instance, which the token
 //! answer names (`instance_url`) and the host fills into the base URL;
-//! records and SOQL as actions, polling triggers on record timestamps.
+//! records and SOQL as actions (the typed creates with each org's custom
+//! fields), polling triggers on record timestamps.
 
 mod api;
+mod fields;
 mod polling;
 mod records;
 
 use serde_json::{Value, json};
 use weft_sdk::{
-    Action, Auth, ClientAuth, ConnectionInfo, Ctx, Integration, Metadata, PollRequest, PollResponse, RateLimit, Result,
-    Trigger,
+    Action, Auth, ClientAuth, ConnectionInfo, Ctx, Fields, Integration, Metadata, PollRequest, PollResponse, RateLimit,
+    Result, Trigger,
 };
 
 struct Salesforce;
@@ -42,6 +44,10 @@ impl Integration for Salesforce {
         records::all()
     }
 
+    fn fields(cx: &Ctx, action: &str) -> Result<Fields> {
+        fields::of(cx, action)
+    }
+
     fn triggers() -> Vec<Trigger> {
         polling::all()
     }
@@ -61,4 +67,4 @@ impl Integration for Salesforce {
     }
 }
 
-weft_sdk::export_integration!(Salesforce);
+weft_sdk::export_integration!(Salesforce, fields);

@@ -1,6 +1,7 @@
 //! Record actions: one create action per standard object (fields named
-//! `field-<API name>`, as the reference's tools name them), any object by
-//! name, update, get, delete, and SOQL search with pagination.
+//! `field-<API name>`, as the reference's tools name them, the org's custom
+//! fields among them for each account), any object by name, update, get,
+//! delete, and SOQL search with pagination.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -10,7 +11,8 @@ use weft_sdk::{Action, Ctx, Effect, Error, Paged, Result};
 
 use crate::api::{self, object, record_id};
 
-/// The record fields of a typed create input: `field-Name` → `Name`, with
+/// The record fields of a typed create input: `field-Name` → `Name` (the
+/// org's custom fields too, which arrive in the input's flattened map), with
 /// `additionalFields` merged in.
 fn fields_of<T: Serialize>(input: &T) -> Result<Map<String, Value>> {
     let Value::Object(all) = serde_json::to_value(input)? else { return Ok(Map::new()) };
@@ -60,6 +62,11 @@ struct CreateAccount {
     /// Other fields by API name; custom fields end in `__c`.
     #[serde(rename = "additionalFields", default, skip_serializing_if = "Option::is_none")]
     additional: Extra,
+    /// The org's custom fields as `field-<API name>`: not in the static
+    /// schema, which the host extends with them per account.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    custom: Map<String, Value>,
 }
 create_action!(CreateAccount, create_account, "Account");
 
@@ -80,6 +87,11 @@ struct CreateContact {
     /// Other fields by API name; custom fields end in `__c`.
     #[serde(rename = "additionalFields", default, skip_serializing_if = "Option::is_none")]
     additional: Extra,
+    /// The org's custom fields as `field-<API name>`: not in the static
+    /// schema, which the host extends with them per account.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    custom: Map<String, Value>,
 }
 create_action!(CreateContact, create_contact, "Contact");
 
@@ -100,6 +112,11 @@ struct CreateLead {
     /// Other fields by API name; custom fields end in `__c`.
     #[serde(rename = "additionalFields", default, skip_serializing_if = "Option::is_none")]
     additional: Extra,
+    /// The org's custom fields as `field-<API name>`: not in the static
+    /// schema, which the host extends with them per account.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    custom: Map<String, Value>,
 }
 create_action!(CreateLead, create_lead, "Lead");
 
@@ -123,6 +140,11 @@ struct CreateOpportunity {
     /// Other fields by API name; custom fields end in `__c`.
     #[serde(rename = "additionalFields", default, skip_serializing_if = "Option::is_none")]
     additional: Extra,
+    /// The org's custom fields as `field-<API name>`: not in the static
+    /// schema, which the host extends with them per account.
+    #[serde(flatten)]
+    #[schemars(skip)]
+    custom: Map<String, Value>,
 }
 create_action!(CreateOpportunity, create_opportunity, "Opportunity");
 
@@ -211,16 +233,20 @@ pub fn all() -> Vec<Action> {
     vec![
         Action::new("SALESFORCE_CREATE_RECORD_ACCOUNT", "Create account", create_account)
             .description("Create an account")
-            .effect(Effect::Write),
+            .effect(Effect::Write)
+            .dynamic_fields(),
         Action::new("SALESFORCE_CREATE_RECORD_CONTACT", "Create contact", create_contact)
             .description("Create a contact")
-            .effect(Effect::Write),
+            .effect(Effect::Write)
+            .dynamic_fields(),
         Action::new("SALESFORCE_CREATE_RECORD_LEAD", "Create lead", create_lead)
             .description("Create a lead")
-            .effect(Effect::Write),
+            .effect(Effect::Write)
+            .dynamic_fields(),
         Action::new("SALESFORCE_CREATE_RECORD_OPPORTUNITY", "Create opportunity", create_opportunity)
             .description("Create an opportunity")
-            .effect(Effect::Write),
+            .effect(Effect::Write)
+            .dynamic_fields(),
         Action::new("SALESFORCE_CREATE_RECORD_ANY", "Create record", create_any)
             .description("Create a record of any object, custom objects included")
             .effect(Effect::Write),

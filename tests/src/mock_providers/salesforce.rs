@@ -3,8 +3,11 @@
 //! update and delete with required fields, SOQL (a subset: a field list or
 //! `FIELDS(STANDARD)`, one comparison, `ORDER BY`, `LIMIT`) answered in
 //! batches with `nextRecordsUrl`, and Salesforce's error arrays
-//! (`[{"message", "errorCode"}]`). Also Salesforce's documented token
-//! answer, whose `instance_url` names this mock.
+//! (`[{"message", "errorCode"}]`). An object's describe lists its custom
+//! fields (the org's own, changeable by tests, or made to fail), and a
+//! create naming a custom field the object lacks is refused, as Salesforce
+//! does. Also Salesforce's documented token answer, whose `instance_url`
+//! names this mock.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,6 +49,65 @@ pub fn token_dialect(instance_url: &str) -> TokenDialect {
     })
 }
 
+/// A custom field as describe lists it: createable, nillable, of
+/// Salesforce type `kind` (`string`, `double`, `boolean`, …).
+pub fn custom_field(name: &str, label: &str, kind: &str) -> Value {
+    json!({
+        "name": name, "label": label, "type": kind, "custom": true, "createable": true,
+        "nillable": kind != "boolean", "defaultedOnCreate": kind == "boolean", "picklistValues": [],
+    })
+}
+
+/// A custom picklist field with `values`, all active.
+pub fn picklist_field(name: &str, label: &str, values: &[&str]) -> Value {
+    let mut field = custom_field(name, label, "picklist");
+    field["picklistValues"] =
+        values.iter().map(|v| json!({ "value": v, "label": v, "active": true, "defaultValue": false })).collect();
+    field
+}
+
+/// The standard fields describe lists beside the custom ones (a few: the
+/// real answer has dozens), so a plugin must pick the custom ones out.
+fn standard_fields(object: &str) -> Vec<Value> {
+    let mut fields = vec![json!({
+        "name": "Id", "label": "Record ID", "type": "id", "custom": false, "createable": false, "nillable": false,
+        "defaultedOnCreate": true, "picklistValues": [],
+    })];
+    for name in required(object).unwrap_or_default() {
+        fields.push(json!({
+            "name": name, "label": name, "type": "string", "custom": false, "createable": true, "nillable": false,
+            "defaultedOnCreate": false, "picklistValues": [],
+        }));
+    }
+    fields
+}
+
+/// `GET /sobjects/{object}/describe`: the object's fields, standard and
+/// custom, with a formula field that cannot be set.
+fn describe(org: &Org, object: &str) -> (u16, Value) {
+    if let Some(status) = org.describe_failure {
+        return errors(status, "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId");
+    }
+    if required(object).is_none() {
+        return errors(404, "NOT_FOUND", "The requested resource does not exist");
+    }
+    let mut fields = standard_fields(object);
+    fields.extend(org.custom_fields.get(object).cloned().unwrap_or_default());
+    fields.push(json!({
+        "name": "Score_Formula__c", "label": "Score (formula)", "type": "double", "custom": true,
+        "createable": false, "nillable": true, "defaultedOnCreate": false, "picklistValues": [],
+    }));
+    (200, json!({ "name": object, "custom": object.ends_with("__c"), "createable": true, "fields": fields }))
+}
+
+/// The first custom field of `fields` that `object` does not have.
+fn unknown_custom_field<'a>(org: &Org, object: &str, fields: &'a Map<String, Value>) -> Option<&'a str> {
+    let known = org.custom_fields.get(object);
+    fields.keys().map(String::as_str).find(|name| {
+        name.ends_with("__c") && !known.is_some_and(|k| k.iter().any(|f| f["name"].as_str() == Some(*name)))
+    })
+}
+
 fn errors(status: u16, code: &str, message: &str) -> (u16, Value) {
     (status, json!([{ "message": message, "errorCode": code }]))
 }
@@ -75,6 +137,10 @@ fn prefix(object: &str) -> &'static str {
 
 struct Org {
     records: HashMap<String, Vec<Map<String, Value>>>,
+    /// Each object's custom fields, as describe lists them.
+    custom_fields: HashMap<String, Vec<Value>>,
+    /// Describe answers this status instead, when set.
+    describe_failure: Option<u16>,
     now: String,
     counter: u64,
     batch: usize,
@@ -104,8 +170,14 @@ impl SalesforceMock {
         let mut records = HashMap::new();
         let org = json!({ "attributes": { "type": "Organization" }, "Id": ORG_ID, "Name": ORG_NAME });
         records.insert("Organization".to_owned(), vec![org.as_object().cloned().unwrap_or_default()]);
+        let custom_fields = HashMap::from([
+            ("Opportunity".to_owned(), vec![picklist_field("Priority__c", "Priority", &["High", "Low"])]),
+            ("Invoice__c".to_owned(), vec![custom_field("Total__c", "Total", "currency")]),
+        ]);
         let org = Org {
             records,
+            custom_fields,
+            describe_failure: None,
             now: "2024-05-01T10:00:00.000+0000".into(),
             counter: 0,
             batch: 2000,
@@ -145,6 +217,22 @@ impl SalesforceMock {
         if let Some(r) = org.records.get_mut(object).and_then(|rs| rs.iter_mut().find(|r| r["Id"] == id)) {
             r.insert("SystemModstamp".into(), json!(now));
         }
+    }
+
+    /// Adds a custom field to `object` (see [`custom_field`]).
+    pub fn add_custom_field(&self, object: &str, field: Value) {
+        self.lock().custom_fields.entry(object.to_owned()).or_default().push(field);
+    }
+
+    /// Makes every describe answer `status` (Salesforce's error array), or
+    /// answer normally again with `None`.
+    pub fn fail_describe(&self, status: Option<u16>) {
+        self.lock().describe_failure = status;
+    }
+
+    /// The describe calls of `object` received so far.
+    pub fn describe_calls(&self, object: &str) -> usize {
+        self.calls.to(&format!("/sobjects/{object}/describe")).len()
     }
 
     /// A record as the mock holds it.
@@ -197,6 +285,7 @@ fn answer(shared: &Shared, req: &Incoming) -> (u16, Value) {
             Some((total, rows)) => batch(&mut org, total, rows),
             None => errors(400, "INVALID_QUERY_LOCATOR", "invalid query locator"),
         },
+        ("GET", ["sobjects", object, "describe"]) => describe(&org, object),
         ("POST", ["sobjects", object]) => {
             let Some(needed) = required(object) else {
                 return errors(404, "NOT_FOUND", "The requested resource does not exist");
@@ -205,6 +294,10 @@ fn answer(shared: &Shared, req: &Incoming) -> (u16, Value) {
                 ("application/json", Some(Value::Object(f))) => f,
                 _ => return errors(400, "JSON_PARSER_ERROR", "The request body is not a JSON object"),
             };
+            if let Some(name) = unknown_custom_field(&org, object, &fields) {
+                let message = format!("No such column '{name}' on sobject of type {object}");
+                return errors(400, "INVALID_FIELD", &message);
+            }
             let missing: Vec<&str> =
                 needed.iter().copied().filter(|f| fields.get(*f).is_none_or(Value::is_null)).collect();
             if !missing.is_empty() {

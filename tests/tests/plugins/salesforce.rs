@@ -146,3 +146,44 @@ async fn every_trigger_polls_from_a_persisted_cursor() {
     );
     assert!(mock.calls.all().iter().all(|c| c.status == 200), "every query was well formed");
 }
+
+/// The typed create actions declare per-account fields and the component
+/// exports `fields`: asked as the connection, the plugin reads the object's
+/// describe and answers its createable custom fields as `field-<name>`
+/// schemas (types mapped, picklists as `enum`); other actions have none.
+#[tokio::test]
+async fn fields_are_the_createable_custom_fields_of_the_objects_describe() {
+    let (t, id, mock) = setup().await;
+    let info = t.host.get(&id).expect("installed");
+    assert_eq!(
+        info.dynamic_fields,
+        [
+            "SALESFORCE_CREATE_RECORD_ACCOUNT",
+            "SALESFORCE_CREATE_RECORD_CONTACT",
+            "SALESFORCE_CREATE_RECORD_LEAD",
+            "SALESFORCE_CREATE_RECORD_OPPORTUNITY"
+        ]
+    );
+    mock.add_custom_field(
+        "Opportunity",
+        weft_tests::mock_providers::salesforce::custom_field("Won__c", "Won", "boolean"),
+    );
+    let opts = connection(&t, &id, &instance(&mock, INSTANCE_HOST));
+    let fields = t.host.action_fields(&id, &opts, "SALESFORCE_CREATE_RECORD_OPPORTUNITY").await.expect("fields");
+    let names: Vec<&str> = fields.properties.keys().map(String::as_str).collect();
+    assert_eq!(names, ["field-Priority__c", "field-Won__c"]);
+    assert_eq!(fields.properties["field-Priority__c"]["enum"], json!(["High", "Low"]));
+    assert_eq!(fields.properties["field-Won__c"]["type"], "boolean");
+    assert!(fields.required.is_empty(), "{:?}", fields.required);
+    let describe = mock.calls.to("/sobjects/Opportunity/describe");
+    assert_eq!(describe.len(), 1);
+    assert_eq!(describe[0].header("authorization"), Some(format!("Bearer {TOKEN_CANARY}").as_str()));
+
+    let err = t.host.action_fields(&id, &opts, "SALESFORCE_DELETE_RECORD").await.unwrap_err();
+    assert!(format!("{err}").contains("no per-connection fields"), "{err}");
+    // Without the connection's grant the provider is never asked.
+    let ungranted = CallOptions::new("p1")
+        .with_connection(CONNECTION, json!({ "token.instance_url": instance(&mock, INSTANCE_HOST) }));
+    assert!(t.host.action_fields(&id, &ungranted, "SALESFORCE_CREATE_RECORD_LEAD").await.is_err());
+    assert_eq!(mock.calls.count(), 1);
+}

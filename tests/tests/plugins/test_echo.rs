@@ -403,3 +403,14 @@ async fn garbage_is_refused_and_nothing_is_installed() {
     let err = t.host.install("core", b"\0asm\x01\0\0\0".to_vec()).await.unwrap_err();
     assert!(err.to_string().contains("invalid plugin"), "{err}");
 }
+
+/// A plugin built without the `fields` export declares no per-connection
+/// fields and is asked for none.
+#[tokio::test]
+async fn a_plugin_without_the_fields_export_has_no_dynamic_fields() {
+    let t = weft_tests::TestHost::new();
+    let id = t.install("test_echo").await;
+    assert!(t.host.get(&id).expect("installed").dynamic_fields.is_empty());
+    let err = t.host.action_fields(&id, &weft_plugin_host::CallOptions::new("p1"), "ECHO").await.unwrap_err();
+    assert!(format!("{err}").contains("no per-connection fields"), "{err}");
+}

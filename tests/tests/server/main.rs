@@ -3,6 +3,7 @@
 //! real `weft` binary started as a child process.
 
 mod actionkit;
+mod actionkit_fields;
 mod actionkit_logs;
 mod admin;
 mod authz;

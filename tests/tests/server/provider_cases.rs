@@ -49,8 +49,19 @@ pub(crate) async fn authorization_server() -> (MockAuthServer, Tokens) {
 /// A project with `plugin` whose OAuth endpoints are `auth`'s (answering in
 /// `dialect`) and whose base URL is `base`.
 pub(crate) async fn project(plugin: &str, auth: MockAuthServer, dialect: TokenDialect, base: &str) -> Fixture {
+    project_on(plugin, auth, dialect, base, false).await
+}
+
+/// [`project`], on PostgreSQL when `postgres`.
+pub(crate) async fn project_on(
+    plugin: &str,
+    auth: MockAuthServer,
+    dialect: TokenDialect,
+    base: &str,
+    postgres: bool,
+) -> Fixture {
     auth.set_token_dialect(dialect);
-    let f = Fixture::with_mock(plugin, json!({}), |_| {}, false, auth).await;
+    let f = Fixture::with_mock(plugin, json!({}), |_| {}, postgres, auth).await;
     let path = format!("/admin/projects/{}/integrations/{}", f.project, f.integration);
     let (status, body) = f.app.call(Method::PATCH, &path, Some(&f.admin_key), Some(json!({ "baseUrl": base }))).await;
     assert_eq!(status, 200, "{body}");

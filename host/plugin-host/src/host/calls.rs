@@ -83,7 +83,7 @@ impl CallOptions {
         self
     }
 
-    fn context(&self, deadline_ms: u64) -> CallContext {
+    pub(super) fn context(&self, deadline_ms: u64) -> CallContext {
         CallContext {
             invocation_id: self.invocation_id.clone(),
             connection_id: self.connection_id.clone(),
