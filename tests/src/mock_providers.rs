@@ -12,7 +12,7 @@
 //!
 //! Two shared pieces: [`MockServer`] (the HTTP side and the recording, each
 //! provider a [`Provider`] holding its state: GitHub, HubSpot, Google
-//! Calendar, Hello) and [`recorder`] (Slack, Notion, Salesforce).
+//! Calendar, Hello, TaskHooks) and [`recorder`] (Slack, Notion, Salesforce).
 
 pub mod github;
 pub mod google_calendar;
@@ -23,5 +23,6 @@ pub mod recorder;
 pub mod salesforce;
 mod server;
 pub mod slack;
+pub mod task_hooks;
 
 pub use server::{Call, MockServer, Provider, Reply, Request, Tokens, rfc3339};

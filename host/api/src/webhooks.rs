@@ -14,6 +14,13 @@
 //! answer, so a slow workflow never makes a provider time out, and a crash
 //! in between leaves them for the engine's sweep. A duplicate delivery is
 //! answered like the first and starts nothing.
+//!
+//! An integration without a plugin may have webhook triggers in its
+//! definition (a custom integration's): those deliveries are verified and
+//! routed by the definition's rules ([`declarative`]), at the trigger's
+//! shared URL `/webhooks/{projectId}/{integration}/{triggerKey}` (plus
+//! `?id=<credentialId>` for one user's hook) or a programmatic hook's
+//! subscription URL, and then stored and routed the same way.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -21,7 +28,9 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 use weft_plugin_host::{CallError, CallOptions, PluginError, WebhookDelivery};
-use weft_store::{NewTriggerEvent, ProjectId, SubscriptionId};
+use weft_store::{Integration, NewTriggerEvent, ProjectId, SubscriptionId};
+
+mod declarative;
 
 use crate::routes::{Access, Routes};
 use crate::{ApiError, AppState};
@@ -39,7 +48,7 @@ pub(crate) fn routes() -> Routes {
             Method::POST,
             "/webhooks/{projectId}/{integration}/{subscriptionId}",
             Access::Public,
-            "A provider's webhook deliveries for one trigger subscription, verified by the integration's plugin",
+            "A provider's webhook deliveries for one trigger subscription (or, for a definition's webhook trigger, its key), verified by the integration's plugin or definition",
             per_subscription,
         )
 }
@@ -115,9 +124,30 @@ async fn deliver(
         Err(weft_store::Error::NotFound(_)) => return Err(no_such_url()),
         Err(e) => return Err(ApiError::internal(e)),
     };
-    let Some(plugin) = state.plugins.get(integration).filter(|p| !p.triggers.is_empty()) else {
-        return Err(no_such_url());
+    let Some(plugin) = state.plugins.get(integration) else {
+        // No plugin: the webhook triggers of the integration's definition.
+        let target = match subscription {
+            None => return Err(no_such_url()),
+            Some(segment) => match segment.parse::<SubscriptionId>() {
+                Ok(id) => match store.get_subscription(project, id).await {
+                    Ok(s) if s.integration == integration_row.id => declarative::Target::Subscription(s.id, s.trigger),
+                    Ok(_) | Err(weft_store::Error::NotFound(_)) => return Err(no_such_url()),
+                    Err(e) => return Err(ApiError::internal(e)),
+                },
+                Err(_) => declarative::Target::Shared(segment.to_owned()),
+            },
+        };
+        return match declarative::deliver(state, &integration_row, target, &uri, &headers, &body).await? {
+            declarative::Delivery::Handshake(answer) => Ok(answer),
+            declarative::Delivery::Events(events) => {
+                keep(state, &integration_row, events).await?;
+                Ok(StatusCode::OK.into_response())
+            }
+        };
     };
+    if plugin.triggers.is_empty() {
+        return Err(no_such_url());
+    }
     let subscription = match subscription {
         None => None,
         Some(id) => {
@@ -162,22 +192,7 @@ async fn deliver(
     }
     let sub_id = subscription.as_ref().map(|s| s.id);
     let events: Vec<NewTriggerEvent> = outcome.events.into_iter().map(|e| stored_event(e, sub_id)).collect();
-    let received = events.len();
-    // Stored with the deliveries arriving meanwhile, in one transaction.
-    let stored = state.engine.store_events(project, integration_row.id, events).await.map_err(|e| match e {
-        weft_store::Error::Invalid(m) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WEBHOOK", format!("The delivery was refused: {m}"))
-        }
-        weft_store::Error::TooLarge { .. } => crate::extract::too_large(state.webhook_max_body),
-        other => ApiError::internal(other),
-    })?;
-    let new: Vec<_> = stored.into_iter().flatten().collect();
-    if received > 0 {
-        tracing::debug!(project = %project, integration, events = received, new = new.len(), "webhook delivery stored");
-    }
-    if !new.is_empty() {
-        state.engine.route_in_background(project, new);
-    }
+    keep(state, &integration_row, events).await?;
     Ok(match outcome.reply {
         Some(reply) => {
             let mut answer = Response::new(axum::body::Body::from(reply.body));
@@ -193,6 +208,30 @@ async fn deliver(
         }
         None => StatusCode::OK.into_response(),
     })
+}
+
+/// Stores a delivery's events with the engine (with the deliveries
+/// arriving meanwhile, in one transaction), then has the new ones routed
+/// after the answer.
+async fn keep(state: &AppState, integration: &Integration, events: Vec<NewTriggerEvent>) -> Result<(), ApiError> {
+    let project = integration.project_id;
+    let received = events.len();
+    let stored = state.engine.store_events(project, integration.id, events).await.map_err(|e| match e {
+        weft_store::Error::Invalid(m) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WEBHOOK", format!("The delivery was refused: {m}"))
+        }
+        weft_store::Error::TooLarge { .. } => crate::extract::too_large(state.webhook_max_body),
+        other => ApiError::internal(other),
+    })?;
+    let new: Vec<_> = stored.into_iter().flatten().collect();
+    if received > 0 {
+        let integration = &integration.integration_type;
+        tracing::debug!(project = %project, integration, events = received, new = new.len(), "webhook delivery stored");
+    }
+    if !new.is_empty() {
+        state.engine.route_in_background(project, new);
+    }
+    Ok(())
 }
 
 /// Headers a plugin's reply may not set: the server frames the answer.

@@ -10,6 +10,8 @@
 //! https unless the operator opened that destination. The authorization URL
 //! is visited by the user's browser, not by Weft, but it is held to the same
 //! rules: a project has no business sending its users to an internal address.
+//! A webhook trigger's setup requests go out with the account's credentials,
+//! so they are held to the test request's rules.
 
 use std::net::IpAddr;
 
@@ -108,6 +110,13 @@ fn custom_problems(p: &Provider, policy: &EgressPolicy) -> Vec<Problem> {
         }
         if let Err(reason) = test_target(p, &test.path, policy) {
             problem("/connectionTest/path", reason);
+        }
+    }
+    // A webhook setup request is sent with the account's credentials:
+    // held to the test request's rules.
+    for (path, url) in crate::webhooks::setup_urls(&p.webhooks) {
+        if let Err(reason) = test_target(p, &crate::webhooks::sample_url(url), policy) {
+            problem(&path, reason);
         }
     }
     problems
@@ -261,6 +270,33 @@ mod tests {
             let found = problems(document, &strict);
             assert!(found.iter().any(|p| p.path == path && p.reason.contains(word)), "{path} {word}: {found:?}");
         }
+    }
+
+    #[test]
+    fn webhook_setup_requests_go_only_where_the_test_request_may() {
+        let mut d = definition();
+        d["webhooks"] = json!([{
+            "key": "taskCreated", "name": "Task Created",
+            "verification": {"header": "X-Sig", "algorithm": "sha1", "secret": {"environment": "SIGNING"}},
+            "setup": {"type": "api",
+                "subscribe": {"url": "https://169.254.169.254/hooks", "body": {"to": "{{settings.webhookURL}}"}},
+                "unsubscribe": {"method": "DELETE", "url": "https://elsewhere.test/hooks/{{response.id}}"}},
+        }]);
+        let found = problems(d.clone(), &EgressPolicy::default());
+        let expect =
+            [("/webhooks/0/setup/subscribe/url", "metadata"), ("/webhooks/0/setup/unsubscribe/url", "permitted host")];
+        for (path, word) in expect {
+            assert!(found.iter().any(|p| p.path == path && p.reason.contains(word)), "{path} {word}: {found:?}");
+        }
+        let mut md5 = d.clone();
+        md5["webhooks"][0]["verification"]["algorithm"] = json!("md5");
+        let found = problems(md5, &EgressPolicy::default());
+        let unknown = |p: &Problem| p.path == "/webhooks/0/verification/algorithm" && p.reason.contains("`md5`");
+        assert!(found.iter().any(unknown), "{found:?}");
+        d["webhooks"][0]["setup"]["subscribe"]["url"] = json!("/hooks");
+        d["webhooks"][0]["setup"]["unsubscribe"]["url"] = json!("https://files.tasklab.test/hooks/{{response.id}}");
+        let p = check_custom(d, "custom.tasklab", &EgressPolicy::default()).unwrap();
+        assert_eq!(p.webhooks[0].key, "taskCreated");
     }
 
     #[test]

@@ -38,6 +38,7 @@ mod provider;
 mod registry;
 pub mod schema;
 mod target;
+pub mod webhooks;
 
 pub use custom::check_custom;
 pub use http::{ConnectionError, ConnectionHttp, ConnectionRequest};
@@ -51,3 +52,4 @@ pub use target::{
     Endpoint, MAX_TARGET_LEN, MAX_URL_LEN, TOKEN_PLACEHOLDER, TargetError, check_length, display, host_matches,
     token_fields, token_setting,
 };
+pub use webhooks::{EventRouting, Handshake, SetupRequest, Verification, WebhookLevel, WebhookSetup, WebhookTrigger};

@@ -146,6 +146,24 @@ fn schema_problems(document: &Value) -> Vec<Problem> {
 /// none of the schemas".
 fn explain(e: &jsonschema::ValidationError<'_>, out: &mut Vec<Problem>) {
     if let jsonschema::error::ValidationErrorKind::OneOfNotValid { context } = e.kind() {
+        // An enumeration (`level: user | app`): name the allowed values.
+        let allowed: Option<Vec<String>> = context
+            .iter()
+            .map(|branch| match branch.as_slice() {
+                [only] => match only.kind() {
+                    jsonschema::error::ValidationErrorKind::Constant { expected_value } => {
+                        Some(expected_value.to_string())
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        if let Some(allowed) = allowed.filter(|a| !a.is_empty()) {
+            let reason = format!("must be one of {}", allowed.join(", "));
+            out.push(Problem { path: e.instance_path().to_string(), reason });
+            return;
+        }
         let tag_failed = |branch: &&Vec<jsonschema::ValidationError<'static>>| {
             branch.iter().any(|b| b.instance_path().to_string().ends_with("/type"))
         };
@@ -225,6 +243,13 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
             problem(&format!("/rateLimits/{i}/perSeconds"), "must be at least 1".into());
         }
     }
+    for (path, url) in crate::webhooks::setup_urls(&p.webhooks) {
+        let sample = crate::webhooks::sample_url(url);
+        if !sample.starts_with('/') && check_url(&sample).is_err() {
+            problem(&path, "must be a path such as /webhooks, or an http(s) URL".into());
+        }
+    }
+    problems.extend(crate::webhooks::problems(&p.webhooks));
     problems
 }
 
@@ -320,6 +345,14 @@ connectionTest: { path: /me, accountId: /id, accountName: /name }
         let unknown = GOOD.replace("name: TaskLab", "name: TaskLab\nnmae: typo");
         let e = parse(&unknown, Format::Yaml, "typo.yaml").unwrap_err();
         assert!(e.to_string().contains("nmae"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_enumeration_value_names_the_allowed_ones() {
+        let hooks = format!("{GOOD}webhooks:\n  - {{key: k, name: K, level: team}}\n");
+        let e = parse(&hooks, Format::Yaml, "hooks.yaml").unwrap_err();
+        let expected = Problem { path: "/webhooks/0/level".into(), reason: r#"must be one of "user", "app""#.into() };
+        assert_eq!(e.problems, [expected]);
     }
 
     #[test]

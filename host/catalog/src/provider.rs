@@ -46,6 +46,10 @@ pub struct Provider {
     /// How a new account is checked and named; none accepts it as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_test: Option<ConnectionTest>,
+    /// Webhook triggers a definition describes (a plugin lists its own
+    /// triggers instead); see [`crate::webhooks`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::webhooks::WebhookTrigger>,
     /// Extension data.
     #[serde(default = "empty_object")]
     pub extra: Value,

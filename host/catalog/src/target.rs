@@ -331,6 +331,7 @@ mod tests {
             secrets: vec![],
             rate_limits: vec![],
             connection_test: None,
+            webhooks: vec![],
             extra: json!({}),
         }
     }

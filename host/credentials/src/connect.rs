@@ -425,7 +425,10 @@ impl Credentials {
         let session = Session::pending(Arc::new(auth.clone()), unsaved, secrets.clone());
         if auth.origin == Origin::Definition {
             let (account, profile) = self.declarative_test(auth, &session).await?;
-            return Ok((account, profile, Vec::new()));
+            // An app-level webhook of the definition names its account by
+            // the account's id: the one routing key.
+            let routing = account.iter().cloned().collect();
+            return Ok((account, profile, routing));
         }
         let call = HookCall {
             project: auth.integration.project_id,

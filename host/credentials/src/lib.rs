@@ -9,7 +9,9 @@
 //! proactive refresh sweep, the one authorised-request path every call made
 //! as a connected account takes ([`Credentials::send_as`]; the proxy calls
 //! it, plugins reach it through a [`Credentials::grant`]), the generic path
-//! of declarative providers, and master-key rotation over the stored values.
+//! of declarative providers (their connection test, and their webhook
+//! triggers' signing keys and setup requests), and master-key rotation over
+//! the stored values.
 //! The OAuth wire protocol is `weft-auth`'s; storage is `weft-store`'s;
 //! encryption is `weft-vault`'s; what a provider is, `weft-catalog`'s.
 //!
@@ -43,6 +45,7 @@ mod service;
 mod session;
 mod sweeper;
 mod token_answer;
+mod webhooks;
 
 pub use connect::{CallbackParams, Connected, StartOutcome, StartRequest};
 pub use environment::EnvironmentSecrets;

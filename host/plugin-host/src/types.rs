@@ -263,6 +263,7 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
             })
             .collect(),
         connection_test: None,
+        webhooks: Vec::new(),
     })
 }
 

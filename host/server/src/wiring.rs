@@ -16,6 +16,8 @@ use weft_plugin_host::{
 };
 use weft_store::{PluginStateScope, Store};
 
+mod declarative;
+
 /// A plugin's `state` import, kept in the store: it survives restarts and is
 /// shared by every process on one database. Scoped by project, plugin and
 /// connection; at most `max_keys` live keys per scope.
@@ -249,10 +251,11 @@ impl weft_engine::StepPlugins for WorkflowPlugins {
     }
 }
 
-/// A plugin's triggers for the engine: `subscribe`, `unsubscribe` and
-/// `poll` run as the subscription's account (granted by the credential
-/// service for the call, with the account's connection settings); the
-/// trigger's kind comes from the plugin's listing.
+/// An integration's triggers for the engine. A plugin's: `subscribe`,
+/// `unsubscribe` and `poll` run as the subscription's account (granted by
+/// the credential service for the call, with the account's connection
+/// settings), the trigger's kind from the plugin's listing. Without a
+/// plugin, the webhooks of the integration's definition ([`declarative`]).
 pub(crate) struct TriggerPlugins {
     pub(crate) host: Arc<PluginHost>,
     pub(crate) credentials: Arc<weft_credentials::Credentials>,
@@ -277,8 +280,15 @@ impl TriggerPlugins {
 
 #[async_trait::async_trait]
 impl weft_engine::TriggerPlugins for TriggerPlugins {
-    fn trigger(&self, integration: &str, trigger: &str) -> Option<weft_engine::TriggerSpec> {
-        let plugin = self.host.get(integration)?;
+    async fn trigger(
+        &self,
+        project: weft_store::ProjectId,
+        integration: &str,
+        trigger: &str,
+    ) -> Option<weft_engine::TriggerSpec> {
+        let Some(plugin) = self.host.get(integration) else {
+            return declarative::trigger(&self.credentials, project, integration, trigger).await;
+        };
         let t = plugin.triggers.iter().find(|t| t.key == trigger)?;
         let kind = match t.kind.as_str() {
             "webhook" => weft_store::SubscriptionKind::Webhook,
@@ -299,11 +309,17 @@ impl weft_engine::TriggerPlugins for TriggerPlugins {
         s: &weft_store::Subscription,
         webhook_url: &str,
     ) -> Result<Value, String> {
+        if self.host.get(integration).is_none() {
+            return declarative::subscribe(&self.credentials, integration, s, webhook_url).await;
+        }
         let opts = self.as_account(integration, s).await?;
         self.host.subscribe(integration, &opts, &s.trigger, &s.config, webhook_url).await.map_err(|e| e.to_string())
     }
 
     async fn unsubscribe(&self, integration: &str, s: &weft_store::Subscription) -> Result<(), String> {
+        if self.host.get(integration).is_none() {
+            return declarative::unsubscribe(&self.credentials, integration, s).await;
+        }
         let opts = self.as_account(integration, s).await?;
         let state = s.state.clone().unwrap_or(Value::Null);
         self.host.unsubscribe(integration, &opts, &s.trigger, &s.config, &state).await.map_err(|e| e.to_string())

@@ -15,6 +15,7 @@ mod crash;
 mod crash_queue;
 mod custom;
 mod custom_invalid;
+mod custom_webhooks;
 mod malformed;
 mod mcp;
 mod plugin_fixture;

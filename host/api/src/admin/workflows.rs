@@ -53,18 +53,46 @@ fn definition(headers: &HeaderMap, body: &Bytes) -> Result<(Definition, Value), 
 }
 
 /// An Integration trigger must name a trigger the integration's plugin
-/// lists, with a config its schema accepts.
-fn check_integration_trigger(state: &AppState, w: &weft_engine::Workflow) -> Result<(), weft_engine::DefinitionError> {
+/// lists, with a config its schema accepts, or a webhook trigger of the
+/// integration's definition in the project.
+async fn check_integration_trigger(
+    state: &AppState,
+    project: weft_store::ProjectId,
+    w: &weft_engine::Workflow,
+) -> Result<(), ApiError> {
     let weft_engine::TriggerKind::Integration(t) = &w.trigger.kind else { return Ok(()) };
     let integration = w.integration.as_deref().unwrap_or_default();
-    let refuse = |path: String, reason: String| weft_engine::DefinitionError {
-        source_name: "workflow".into(),
-        problems: vec![weft_engine::Problem { path, reason }],
+    let refuse = |path: String, reason: String| {
+        refused(weft_engine::DefinitionError {
+            source_name: "workflow".into(),
+            problems: vec![weft_engine::Problem { path, reason }],
+        })
     };
     let Some(plugin) = state.plugins.get(integration) else {
+        let row = match state.store.get_integration_by_type(project, integration).await {
+            Ok(row) => Some(row),
+            Err(weft_store::Error::NotFound(_)) => None,
+            Err(e) => return Err(ApiError::internal(e)),
+        };
+        let hooks = match &row {
+            Some(row) => state.credentials.webhook_triggers(row).map_err(ApiError::internal)?,
+            None => Vec::new(),
+        };
+        if hooks.iter().any(|h| h.key == t.event) {
+            return Ok(());
+        }
+        if hooks.is_empty() {
+            return Err(refuse(
+                "/trigger/type".into(),
+                format!(
+                    "`{integration}` has no plugin installed and its definition has no webhook triggers: nothing serves Integration triggers"
+                ),
+            ));
+        }
+        let known: Vec<&str> = hooks.iter().map(|h| h.key.as_str()).collect();
         return Err(refuse(
-            "/trigger/type".into(),
-            format!("`{integration}` has no plugin installed, and only plugins have Integration triggers"),
+            "/trigger/event".into(),
+            format!("`{integration}` has no trigger `{}`; its webhook triggers: {}", t.event, known.join(", ")),
         ));
     };
     let Some(trigger) = plugin.triggers.iter().find(|d| d.key == t.event) else {
@@ -78,13 +106,13 @@ fn check_integration_trigger(state: &AppState, w: &weft_engine::Workflow) -> Res
     if problems.is_empty() {
         return Ok(());
     }
-    Err(weft_engine::DefinitionError {
+    Err(refused(weft_engine::DefinitionError {
         source_name: "workflow".into(),
         problems: problems
             .into_iter()
             .map(|p| weft_engine::Problem { path: format!("/trigger/config{}", p.path), reason: p.reason })
             .collect(),
-    })
+    }))
 }
 
 /// Checks the JavaScript of every Function step with the runtime that will
@@ -249,7 +277,7 @@ pub(crate) async fn deploy(
     let id = workflow_id(&id)?;
     let current = state.store.get_workflow(key.project, id).await.map_err(store_error)?;
     let checked = weft_engine::load::from_value(current.definition.clone(), "workflow").map_err(refused)?;
-    check_integration_trigger(&state, &checked).map_err(refused)?;
+    check_integration_trigger(&state, key.project, &checked).await?;
     check_function_code(&state, &checked).await?;
     let version = state
         .store

@@ -1,5 +1,5 @@
-//! Integration triggers: a plugin's webhook and polling triggers starting
-//! workflows.
+//! Integration triggers: a plugin's webhook and polling triggers, and a
+//! definition's declarative webhooks, starting workflows.
 //!
 //! A workflow with an Integration trigger listens for each account a user
 //! enabled it with through a *subscription* (store: `triggers`), which this
@@ -60,13 +60,15 @@ pub struct Polled {
     pub cursor: Option<String>,
 }
 
-/// A plugin's triggers, run by the plugin host as the subscription's
-/// account (wired by the server).
+/// An integration's triggers, run as the subscription's account (wired by
+/// the server: a plugin's by the plugin host, a definition's declarative
+/// webhooks by their setup requests).
 #[async_trait::async_trait]
 pub trait TriggerPlugins: Send + Sync + 'static {
-    /// How `integration`'s plugin serves `trigger`; `None` when it has no
-    /// such trigger (or no plugin).
-    fn trigger(&self, integration: &str, trigger: &str) -> Option<TriggerSpec>;
+    /// How `integration` serves `trigger` in `project`: its plugin's, or
+    /// the project's definition of it (a custom integration's declarative
+    /// webhooks); `None` when it has no such trigger.
+    async fn trigger(&self, project: ProjectId, integration: &str, trigger: &str) -> Option<TriggerSpec>;
 
     /// Registers the provider webhook of `subscription` at `webhook_url`;
     /// what to keep for `unsubscribe`, or why it failed.
@@ -239,8 +241,11 @@ impl Engine {
             return Ok(None);
         }
         let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
-        if let TriggerKind::Integration(t) = &plan.workflow().trigger.kind
-            && let Some(spec) = self.trigger_plugins().and_then(|p| p.trigger(&w.integration, &t.event))
+        let spec = match (&plan.workflow().trigger.kind, self.trigger_plugins()) {
+            (TriggerKind::Integration(t), Some(p)) => p.trigger(project, &w.integration, &t.event).await,
+            _ => None,
+        };
+        if let (TriggerKind::Integration(t), Some(spec)) = (&plan.workflow().trigger.kind, spec)
             && !admitted(&spec.matches, &t.config, &event.payload)
         {
             tracing::debug!(project = %project, event = %event.id, workflow = %w.id, "the workflow's trigger settings do not take this event");
@@ -290,8 +295,8 @@ impl Engine {
             }
             let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
             let TriggerKind::Integration(t) = &plan.workflow().trigger.kind else { continue };
-            let Some(spec) = plugins.trigger(&w.integration, &t.event) else {
-                tracing::warn!(project = %project, workflow = %w.id, trigger = %t.event, "the integration's plugin has no such trigger; not subscribed");
+            let Some(spec) = plugins.trigger(project, &w.integration, &t.event).await else {
+                tracing::warn!(project = %project, workflow = %w.id, trigger = %t.event, "the integration has no such trigger; not subscribed");
                 continue;
             };
             let credential = match e.credential {
