@@ -190,7 +190,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Integrations { command: IntegrationsCommand::List } => cli::integrations::list(&settings),
         Command::Integrations { command: IntegrationsCommand::Show { id } } => cli::integrations::show(&settings, &id),
-        Command::Integrations { command: IntegrationsCommand::Validate { file } } => cli::integrations::validate(&file),
+        Command::Integrations { command: IntegrationsCommand::Validate { file } } => {
+            cli::integrations::validate(&settings, &file)
+        }
         Command::Inspect { file } => inspect(settings, file).await,
     }
 }

@@ -311,4 +311,22 @@ fn the_cli_lists_shows_and_validates_definitions() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("at /auth/location"), "{stderr}");
+
+    // A custom integration's file meets the admin API's checks too: here
+    // a base URL on loopback, which the server's egress policy refuses.
+    let custom = TASKLAB.replace("id: tasklab", "id: custom.tasklab");
+    let good = dir.path().join("custom.yaml");
+    std::fs::write(&good, &custom).unwrap();
+    let checked = weft_cli(dir.path(), &["integrations", "validate", good.to_str().unwrap()]);
+    assert!(checked.contains("a valid custom integration definition, custom.tasklab"), "{checked}");
+    let looped = dir.path().join("looped.yaml");
+    std::fs::write(&looped, custom.replace("https://api.tasklab.test", "https://127.0.0.1:9000")).unwrap();
+    let out = std::process::Command::new(weft_binary())
+        .args(["integrations", "validate", looped.to_str().unwrap()])
+        .env("WEFT__DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("at /baseUrl"), "{stderr}");
 }

@@ -90,14 +90,26 @@ pub fn show(settings: &Settings, id: &str) -> anyhow::Result<()> {
 
 /// Checks a definition file and says what it describes; every problem is
 /// printed with its path in the document.
-pub fn validate(file: &Path) -> anyhow::Result<()> {
-    let provider = weft_catalog::load::load_file(file).map_err(|e| {
+pub fn validate(settings: &Settings, file: &Path) -> anyhow::Result<()> {
+    let refused = |e: DefinitionError| {
         print_problems(&e, &file.display().to_string());
         anyhow::anyhow!("{}: {} problem(s)", file.display(), e.problems.len())
-    })?;
+    };
+    let mut provider = weft_catalog::load::load_file(file).map_err(refused)?;
+    // A `custom.<name>` definition is one a project gives through the admin
+    // API: it must also pass the checks made there, with this server's
+    // egress policy.
+    let custom = provider.id.starts_with("custom.");
+    if custom {
+        let text = std::fs::read_to_string(file)?;
+        let policy = settings.egress_config()?.policy;
+        provider =
+            weft_catalog::check_custom(serde_json::Value::String(text), &provider.id, &policy).map_err(refused)?;
+    }
     println!(
-        "{}: a valid provider definition, {} ({}): {}, base URL {}",
+        "{}: a valid {} definition, {} ({}): {}, base URL {}",
         file.display(),
+        if custom { "custom integration" } else { "provider" },
         provider.id,
         provider.name,
         scheme(&provider.auth),
