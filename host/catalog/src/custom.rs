@@ -38,7 +38,10 @@ fn is_metadata_name(host: &str) -> bool {
 /// `integration_type` under the server's egress `policy`. Every problem is
 /// reported with its JSON Pointer.
 /// `document` may also be a string: the text of a definition file, in
-/// YAML or JSON (YAML's JSON-compatible subset reads both).
+/// YAML or JSON (YAML's JSON-compatible subset reads both). A document in
+/// the reference's configuration format (it has `authenticationType`) is
+/// read as the catalog definition it describes ([`crate::reference`]), and
+/// its problems are named at the reference's fields.
 pub fn check_custom(
     document: Value,
     integration_type: &str,
@@ -49,6 +52,14 @@ pub fn check_custom(
         Value::String(text) => read_text(&text, &source)?,
         other => other,
     };
+    if crate::reference::is_reference(&document) {
+        let refused = |problems| DefinitionError { source_name: source.clone(), problems };
+        let translated = crate::reference::translate(&document, integration_type).map_err(refused)?;
+        return check_custom(translated, integration_type, policy).map_err(|mut e| {
+            e.problems.iter_mut().for_each(|p| p.path = crate::reference::original_path(&p.path));
+            e
+        });
+    }
     let mut problems = Vec::new();
     match document.get("id").and_then(Value::as_str) {
         Some(id) if id != integration_type => problems.push(Problem {

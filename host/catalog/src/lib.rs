@@ -35,6 +35,7 @@ pub mod http;
 pub mod load;
 mod placeholders;
 mod provider;
+mod reference;
 mod registry;
 pub mod schema;
 mod target;

@@ -41,6 +41,11 @@ pub struct Problem {
     pub reason: String,
 }
 
+/// Whether `name` may name a connect input (`apiKey`, `api_token`).
+fn valid_input_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Why a definition was refused: the source (a file name or `<text>`) and
 /// each problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -220,6 +225,11 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
         AuthScheme::ApiKey { name, .. } if name.trim().is_empty() => problem("/auth/name", "must not be empty".into()),
         _ => {}
     }
+    if let AuthScheme::ApiKey { field: Some(field), .. } | AuthScheme::Bearer { field: Some(field) } = &p.auth
+        && !valid_input_name(field)
+    {
+        problem("/auth/field", "must be 1 to 64 ASCII letters, digits or '_', such as apiKey".into());
+    }
     for (i, pattern) in p.allowed_hosts.iter().enumerate() {
         if pattern.is_empty() || pattern.contains(['/', '?', '#', '@', ' ']) {
             problem(&format!("/allowedHosts/{i}"), "must be a host name, `*.suffix` or `host:port`".into());
@@ -381,6 +391,11 @@ connectionTest: { path: /me, accountId: /id, accountName: /name }
         assert_eq!(paths, ["/id", "/auth/authorizeUrl", "/allowedHosts/0", "/connectionTest/accountId"], "{e}");
         assert!(parse("{", Format::Json, "x.json").unwrap_err().to_string().starts_with("x.json: not valid JSON"));
         assert!(parse(": : :", Format::Yaml, "x.yaml").is_err());
+        let named = "id: k\nname: K\nbaseUrl: https://k.test\nauth: {type: bearer, field: api key}\n";
+        let e = parse(named, Format::Yaml, "k.yaml").unwrap_err();
+        assert_eq!(e.problems[0].path, "/auth/field", "{e}");
+        let named = named.replace("api key", "apiKey");
+        assert!(parse(&named, Format::Yaml, "k.yaml").is_ok());
     }
 
     #[test]

@@ -99,11 +99,20 @@ pub enum AuthScheme {
         /// Value prefix (`Token `).
         #[serde(default)]
         prefix: Option<String>,
+        /// The name of the input a user enters the key in (`apiKey`);
+        /// `api_key` unless named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
     },
     /// HTTP basic auth.
     Basic,
     /// A static bearer token.
-    Bearer,
+    Bearer {
+        /// The name of the input a user enters the token in; `token`
+        /// unless named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+    },
     /// OAuth 2.0 authorization code (with PKCE).
     #[serde(rename_all = "camelCase")]
     Oauth2 {

@@ -372,6 +372,15 @@ pub(crate) fn problems(hooks: &[WebhookTrigger]) -> Vec<Problem> {
             ),
             _ => {}
         }
+        if h.level == WebhookLevel::App && h.verification.is_none() {
+            // One URL for every account, which a delivery names itself:
+            // unverified, anyone who knows the URL could start any user's
+            // workflows.
+            problem(
+                format!("{at}/verification"),
+                "an app-level webhook's URL is shared by every account: its deliveries must be verified".into(),
+            );
+        }
         match &h.routing {
             Some(EventRouting::Field(p)) if !p.starts_with('/') => {
                 problem(format!("{at}/routing/field"), "must be a JSON Pointer such as /account/id".into())
@@ -625,6 +634,7 @@ mod tests {
         let expect = [
             ("/webhooks/0/key", "ASCII"),
             ("/webhooks/0/routing", "app-level"),
+            ("/webhooks/0/verification", "must be verified"),
             ("/webhooks/1/routing", "user-level"),
             ("/webhooks/1/verification/header", "header name"),
             ("/webhooks/1/verification/algorithm", "unknown algorithm `md5`"),
@@ -638,6 +648,7 @@ mod tests {
             ("/webhooks/1/setup/subscribe", "settings.webhookURL"),
             ("/webhooks/2/key", "earlier trigger"),
             ("/webhooks/2/setup/type", "manual"),
+            ("/webhooks/2/verification", "must be verified"),
             ("/webhooks/2/routing/field", "JSON Pointer"),
         ];
         for (path, words) in expect {

@@ -308,14 +308,15 @@ impl Credentials {
         let timeout = self.settings.token_timeout;
         match &auth.scheme {
             Scheme::None => return Err(Error::BadRequest(format!("{integration_type} needs no connection"))),
-            Scheme::ApiKey { .. } => {
-                secrets.fields.insert("api_key".into(), text("api_key")?);
+            // Kept under one name whatever the input is called.
+            Scheme::ApiKey { field, .. } => {
+                secrets.fields.insert("api_key".into(), text(field)?);
             }
             Scheme::Basic => {
                 secrets.username = Some(text("username")?);
                 secrets.password = Some(text("password")?);
             }
-            Scheme::Bearer => secrets.access_token = Some(text("token")?),
+            Scheme::Bearer { field } => secrets.access_token = Some(text(field)?),
             Scheme::Custom { .. } => {
                 for name in auth.scheme.input_fields(false).unwrap_or_default() {
                     secrets.fields.insert(name.clone(), text(&name)?);

@@ -68,11 +68,16 @@ pub enum Scheme {
         name: String,
         /// Value prefix.
         prefix: Option<String>,
+        /// The connect input the user enters the key in.
+        field: String,
     },
     /// HTTP basic auth.
     Basic,
     /// A static bearer token.
-    Bearer,
+    Bearer {
+        /// The connect input the user enters the token in.
+        field: String,
+    },
     /// OAuth 2.0 authorization code (and, where enabled, the password grant).
     OAuth(OAuthSettings),
     /// OAuth 2.0 client credentials with the user's own client.
@@ -114,13 +119,14 @@ impl Scheme {
         };
         match declared {
             AuthScheme::None => Scheme::None,
-            AuthScheme::ApiKey { location, name, prefix } => Scheme::ApiKey {
+            AuthScheme::ApiKey { location, name, prefix, field } => Scheme::ApiKey {
                 in_query: *location == ApiKeyLocation::Query,
                 name: name.clone(),
                 prefix: prefix.clone(),
+                field: field.clone().unwrap_or_else(|| "api_key".into()),
             },
             AuthScheme::Basic => Scheme::Basic,
-            AuthScheme::Bearer => Scheme::Bearer,
+            AuthScheme::Bearer { field } => Scheme::Bearer { field: field.clone().unwrap_or_else(|| "token".into()) },
             AuthScheme::Oauth2 {
                 authorize_url,
                 token_url,
@@ -164,9 +170,9 @@ impl Scheme {
         let names = |n: &[&str]| Some(n.iter().map(|s| (*s).to_owned()).collect());
         match self {
             Scheme::None => None,
-            Scheme::ApiKey { .. } => names(&["api_key"]),
+            Scheme::ApiKey { field, .. } => names(&[field]),
             Scheme::Basic => names(&["username", "password"]),
-            Scheme::Bearer => names(&["token"]),
+            Scheme::Bearer { field } => names(&[field]),
             Scheme::OAuth(o) if password_grant && o.password_grant => names(&["username", "password"]),
             Scheme::OAuth(_) => None,
             Scheme::ClientCredentials { .. } => names(&["client_id", "client_secret"]),
@@ -184,7 +190,7 @@ impl Scheme {
     pub fn kind(&self) -> &'static str {
         match self {
             Scheme::None => "none",
-            Scheme::ApiKey { .. } | Scheme::Basic | Scheme::Bearer | Scheme::Custom { .. } => "apiKey",
+            Scheme::ApiKey { .. } | Scheme::Basic | Scheme::Bearer { .. } | Scheme::Custom { .. } => "apiKey",
             Scheme::OAuth(_) => "oauth",
             Scheme::ClientCredentials { .. } => "oauthClientCredential",
         }
@@ -194,7 +200,7 @@ impl Scheme {
     /// (the token a provider 401 refuses, and a refresh replaces).
     pub fn bearer<'s>(&self, secrets: &'s CredentialSecrets) -> Option<&'s str> {
         match self {
-            Scheme::Bearer | Scheme::OAuth(_) | Scheme::ClientCredentials { .. } | Scheme::Custom { .. } => {
+            Scheme::Bearer { .. } | Scheme::OAuth(_) | Scheme::ClientCredentials { .. } | Scheme::Custom { .. } => {
                 secrets.access_token.as_deref()
             }
             Scheme::None | Scheme::ApiKey { .. } | Scheme::Basic => None,
@@ -208,7 +214,7 @@ impl Scheme {
         let bearer = |token: &str| ("authorization".to_owned(), format!("Bearer {token}"));
         match self {
             Scheme::None => {}
-            Scheme::ApiKey { in_query, name, prefix } => {
+            Scheme::ApiKey { in_query, name, prefix, .. } => {
                 let key = secrets.fields.get("api_key").ok_or_else(missing)?;
                 let value = format!("{}{key}", prefix.as_deref().unwrap_or(""));
                 if *in_query {
@@ -222,7 +228,7 @@ impl Scheme {
                 let pair = format!("{user}:{}", pass.unwrap_or(""));
                 req.injected_headers.push(("authorization".into(), format!("Basic {}", STANDARD.encode(pair))));
             }
-            Scheme::Bearer | Scheme::OAuth(_) | Scheme::ClientCredentials { .. } | Scheme::Custom { .. } => {
+            Scheme::Bearer { .. } | Scheme::OAuth(_) | Scheme::ClientCredentials { .. } | Scheme::Custom { .. } => {
                 req.injected_headers.push(bearer(self.bearer(secrets).ok_or_else(missing)?));
             }
         }
@@ -328,19 +334,22 @@ mod tests {
         Scheme::Basic.inject(&s, &mut r).unwrap();
         assert_eq!(r.injected_headers, [("authorization".to_owned(), format!("Basic {}", STANDARD.encode("ada:pw")))]);
         let mut r = req();
-        Scheme::ApiKey { in_query: true, name: "key".into(), prefix: None }.inject(&s, &mut r).unwrap();
+        Scheme::ApiKey { in_query: true, name: "key".into(), prefix: None, field: "api_key".into() }
+            .inject(&s, &mut r)
+            .unwrap();
         assert_eq!(r.url.as_str(), "https://api.test/x?a=1&key=k1");
         assert!(r.injected_headers.is_empty());
         let mut r = req();
-        Scheme::ApiKey { in_query: false, name: "X-Key".into(), prefix: Some("Token ".into()) }
+        Scheme::ApiKey { in_query: false, name: "X-Key".into(), prefix: Some("Token ".into()), field: "apiKey".into() }
             .inject(&s, &mut r)
             .unwrap();
         assert_eq!(r.injected_headers, [("x-key".to_owned(), "Token k1".to_owned())]);
         let mut r = req();
-        Scheme::Bearer.inject(&s, &mut r).unwrap();
+        Scheme::Bearer { field: "token".into() }.inject(&s, &mut r).unwrap();
         assert_eq!(r.injected_headers, [("authorization".to_owned(), "Bearer at".to_owned())]);
         let empty = CredentialSecrets::default();
-        assert!(matches!(Scheme::Bearer.inject(&empty, &mut req()), Err(Error::NeedsReauth { .. })));
+        let bearer = Scheme::Bearer { field: "token".into() };
+        assert!(matches!(bearer.inject(&empty, &mut req()), Err(Error::NeedsReauth { .. })));
     }
 
     /// Issue 24, defect 6: the injected key replaces a caller's parameter
@@ -350,7 +359,7 @@ mod tests {
     fn an_injected_query_key_replaces_the_callers() {
         let mut s = CredentialSecrets::default();
         s.fields.insert("api_key".into(), "real key".into());
-        let scheme = Scheme::ApiKey { in_query: true, name: "key".into(), prefix: None };
+        let scheme = Scheme::ApiKey { in_query: true, name: "key".into(), prefix: None, field: "api_key".into() };
         for (sent, expected) in [
             ("https://api.test/x", "https://api.test/x?key=real+key"),
             ("https://api.test/x?", "https://api.test/x?key=real+key"),

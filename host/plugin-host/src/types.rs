@@ -202,9 +202,10 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
             },
             name: k.name,
             prefix: k.prefix,
+            field: None,
         },
         A::Basic => AuthScheme::Basic,
-        A::Bearer => AuthScheme::Bearer,
+        A::Bearer => AuthScheme::Bearer { field: None },
         A::Oauth2(o) => AuthScheme::Oauth2 {
             authorize_url: o.authorize_url,
             token_url: o.token_url,

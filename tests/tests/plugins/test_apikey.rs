@@ -45,7 +45,7 @@ async fn declares_an_api_key_header() {
     let meta = info.metadata.as_ref().unwrap();
     assert_eq!(meta.base_url, "http://127.0.0.1/api");
     assert_eq!(meta.allowed_hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost"]);
-    let AuthScheme::ApiKey { location, name, prefix } = &meta.auth else {
+    let AuthScheme::ApiKey { location, name, prefix, .. } = &meta.auth else {
         panic!("unexpected auth scheme {:?}", meta.auth);
     };
     assert_eq!((*location, name.as_str(), prefix.as_deref()), (ApiKeyLocation::Header, "X-API-Key", None));

@@ -81,9 +81,12 @@ async fn connect_and_proxy(cx: &Ctx, p: &Provider) -> Result<(), String> {
             cx.auth.register_client(&client, &secret, "https://unused.test/callback");
             submit(cx, p, json!({ "client_id": client, "client_secret": secret })).await?
         }
-        AuthScheme::ApiKey { .. } => submit(cx, p, json!({ "api_key": secret })).await?,
+        // Into the input the definition names, if it names one.
+        AuthScheme::ApiKey { field, .. } => {
+            submit(cx, p, json!({ field.as_deref().unwrap_or("api_key"): secret })).await?
+        }
         AuthScheme::Basic => submit(cx, p, json!({ "username": "catalog-user", "password": secret })).await?,
-        AuthScheme::Bearer => submit(cx, p, json!({ "token": secret })).await?,
+        AuthScheme::Bearer { field } => submit(cx, p, json!({ field.as_deref().unwrap_or("token"): secret })).await?,
         other => return Err(format!("a catalog provider with {other:?}")),
     };
 
@@ -147,18 +150,18 @@ fn client_auth_used(auth: &MockAuthServer, client: &str) -> Vec<ClientAuth> {
 /// token the mock authorization server issues).
 fn expectation(scheme: &AuthScheme, secret: &str) -> Expect {
     match scheme {
-        AuthScheme::ApiKey { location: ApiKeyLocation::Header, name, prefix } => Expect::Header {
+        AuthScheme::ApiKey { location: ApiKeyLocation::Header, name, prefix, .. } => Expect::Header {
             name: name.to_ascii_lowercase(),
             value: format!("{}{secret}", prefix.as_deref().unwrap_or("")),
         },
-        AuthScheme::ApiKey { location: ApiKeyLocation::Query, name, prefix } => {
+        AuthScheme::ApiKey { location: ApiKeyLocation::Query, name, prefix, .. } => {
             Expect::Query { name: name.clone(), value: format!("{}{secret}", prefix.as_deref().unwrap_or("")) }
         }
         AuthScheme::Basic => {
             let pair = base64::engine::general_purpose::STANDARD.encode(format!("catalog-user:{secret}"));
             Expect::Header { name: "authorization".into(), value: format!("Basic {pair}") }
         }
-        AuthScheme::Bearer => Expect::Header { name: "authorization".into(), value: format!("Bearer {secret}") },
+        AuthScheme::Bearer { .. } => Expect::Header { name: "authorization".into(), value: format!("Bearer {secret}") },
         _ => Expect::IssuedBearer,
     }
 }

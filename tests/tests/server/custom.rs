@@ -172,7 +172,7 @@ async fn api_key_with_a_test_request(postgres: bool) {
     // Given as a definition file's text, in YAML.
     let definition = format!(
         "id: custom.keyed\nname: Keyed\nbaseUrl: {}\n\
-         auth: {{type: api-key, location: header, name: X-Keyed-Token, prefix: 'Key '}}\n\
+         auth: {{type: api-key, location: header, name: X-Keyed-Token, prefix: 'Key ', field: apiKey}}\n\
          connectionTest: {{path: /account, accountId: /account/id, accountName: /account/title}}\n",
         cx.api.base_of("custom.keyed")
     );
@@ -183,9 +183,15 @@ async fn api_key_with_a_test_request(postgres: bool) {
     assert_eq!(created["definition"]["auth"]["name"], "X-Keyed-Token");
 
     let (status, started) = cx.sdk(Method::POST, "connect/custom.keyed", Some(json!({}))).await;
-    assert_eq!((status, &started["fields"]), (200, &json!(["api_key"])), "{started}");
+    // The user enters the key in the input the definition names.
+    assert_eq!((status, &started["fields"]), (200, &json!(["apiKey"])), "{started}");
+    let (status, unnamed) = cx
+        .sdk(Method::POST, "connect/custom.keyed/credentials", Some(json!({"fields": {"api_key": "right-key"}})))
+        .await;
+    assert_eq!(status, 400, "{unnamed}");
+    assert!(unnamed["message"].as_str().unwrap().contains("apiKey"), "{unnamed}");
     // A wrong key: the test request is refused, nothing is saved.
-    let wrong = json!({"fields": {"api_key": "wrong-key"}});
+    let wrong = json!({"fields": {"apiKey": "wrong-key"}});
     let (status, refused) = cx.sdk(Method::POST, "connect/custom.keyed/credentials", Some(wrong)).await;
     assert_eq!((status, refused["code"].as_str()), (400, Some("CONNECTION_TEST_FAILED")), "{refused}");
     let (_, list) = cx.sdk(Method::GET, "credentials", None).await;
@@ -194,7 +200,7 @@ async fn api_key_with_a_test_request(postgres: bool) {
     assert!(test_hits.iter().all(|h| h.path == "/account" && !h.authorized) && !test_hits.is_empty());
 
     // The right key passes, and the test request named the account.
-    let right = json!({"fields": {"api_key": "right-key"}});
+    let right = json!({"fields": {"apiKey": "right-key"}});
     let (status, credential) = cx.sdk(Method::POST, "connect/custom.keyed/credentials", Some(right)).await;
     assert_eq!(status, 201, "{credential}");
     assert_eq!(credential["providerId"], "acct-7");
@@ -335,4 +341,81 @@ async fn a_custom_oauth_integration_may_turn_pkce_off_on_sqlite() {
 #[tokio::test]
 async fn a_custom_oauth_integration_may_turn_pkce_off_on_postgresql() {
     without_pkce(true).await;
+}
+
+/// A definition in the reference's own configuration format is read as the
+/// catalog definition it describes: stored translated, connected with PKCE
+/// and the client's id and secret in the token request's body as it says,
+/// and its mistakes named at the fields the project wrote.
+async fn reference_format(postgres: bool) {
+    let cx = Ctx::start(postgres).await;
+    let profile = profile_document(Some("/id"), "acct-5", None, "");
+    let stand = Stand { expect: Expect::IssuedBearer, profile_path: Some("/me".into()), profile };
+    cx.api.stand("custom.tasklab", stand);
+    let reference = json!({
+        "name": "TaskLab",
+        "accentColor": "#3355ff",
+        "authenticationType": "oauth",
+        "authorizationUrl": cx.auth.authorize_url(),
+        "accessTokenUrl": cx.auth.token_url(),
+        "scopes": "tasks.read tasks.write",
+        "includeClientIdAndSecrets": true,
+        "usePKCEInCodeExchange": true,
+        "apiBaseUrl": cx.api.base_of("custom.tasklab"),
+        "testEndpointPath": "/me",
+        "authorization": {"type": "bearer", "token": "{{settings.oauthAccessToken}}"},
+    });
+
+    // Mistakes first: each at the reference's field.
+    let mut wrong = reference.clone();
+    wrong["accessTokenUrl"] = json!("http://169.254.169.254/token");
+    wrong["usePKCEInCodeExchange"] = json!("sometimes");
+    let body = json!({"type": "custom.tasklab", "active": true, "definition": wrong});
+    let (status, refused) = cx.admin(Method::POST, "/integrations", Some(body)).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("INVALID_DEFINITION")), "{refused}");
+    let paths: Vec<&str> =
+        refused["meta"]["problems"].as_array().unwrap().iter().filter_map(|p| p["path"].as_str()).collect();
+    assert_eq!(paths, ["/usePKCEInCodeExchange"], "the translation's own problems come first: {refused}");
+    wrong["usePKCEInCodeExchange"] = json!(true);
+    let body = json!({"type": "custom.tasklab", "active": true, "definition": wrong});
+    let (status, refused) = cx.admin(Method::POST, "/integrations", Some(body)).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["meta"]["problems"][0]["path"], "/accessTokenUrl", "{refused}");
+
+    let body = json!({
+        "type": "custom.tasklab", "active": true, "clientId": "ref-app", "clientSecret": "ref-app-secret",
+        "definition": reference,
+    });
+    let (status, created) = cx.admin(Method::POST, "/integrations", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let integration = created["id"].as_str().unwrap().to_owned();
+    let auth = &created["definition"]["auth"];
+    assert_eq!((auth["type"].as_str(), auth["clientAuth"].as_str()), (Some("oauth2"), Some("post")), "{created}");
+    assert_eq!(created["definition"]["extra"]["accentColor"], "#3355ff");
+
+    let redirect = format!("{}/projects/{}/connect/{integration}/oauth/callback", cx.app.base, cx.project);
+    cx.auth.register_client("ref-app", "ref-app-secret", &redirect);
+    let (status, started) = cx.sdk(Method::POST, "connect/custom.tasklab", Some(json!({}))).await;
+    assert_eq!(status, 200, "{started}");
+    let url = started["authorizationUrl"].as_str().unwrap().to_owned();
+    assert_eq!(url_param(&url, "scope").as_deref(), Some("tasks.read tasks.write"));
+    let location = cx.auth.approve(&url).await;
+    let resp = browser().get(&location).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().await.unwrap_or_default());
+    let exchange = cx.auth.log().into_iter().find(|r| r.path == "/token").expect("a code exchange");
+    assert_eq!(exchange.form_value("client_id"), Some("ref-app"), "includeClientIdAndSecrets");
+    assert!(exchange.form_value("code_verifier").is_some(), "usePKCEInCodeExchange");
+    let (status, answer) = proxy_get(&cx, &integration, "tasks").await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(cx.api.hits_of("custom.tasklab").last().is_some_and(|h| h.path == "/tasks" && h.authorized));
+}
+
+#[tokio::test]
+async fn a_definition_in_the_references_format_is_read_and_connects_on_sqlite() {
+    reference_format(false).await;
+}
+
+#[tokio::test]
+async fn a_definition_in_the_references_format_is_read_and_connects_on_postgresql() {
+    reference_format(true).await;
 }

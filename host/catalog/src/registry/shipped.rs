@@ -199,7 +199,7 @@ fn shipped_definitions_follow_the_catalog_conventions() {
                 assert!(!password_grant, "{name}: the catalog connects users through the authorization code");
             }
             AuthScheme::Oauth2ClientCredentials { token_url, .. } => urls.push(("tokenUrl", token_url.as_str())),
-            AuthScheme::ApiKey { .. } | AuthScheme::Basic | AuthScheme::Bearer => {}
+            AuthScheme::ApiKey { .. } | AuthScheme::Basic | AuthScheme::Bearer { .. } => {}
             AuthScheme::None | AuthScheme::Custom { .. } => panic!("{name}: a catalog provider takes credentials"),
         }
         for (field, url) in urls {

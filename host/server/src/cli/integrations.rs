@@ -53,7 +53,7 @@ fn scheme(auth: &AuthScheme) -> String {
         AuthScheme::ApiKey { location: ApiKeyLocation::Header, name, .. } => format!("api-key (header {name})"),
         AuthScheme::ApiKey { location: ApiKeyLocation::Query, name, .. } => format!("api-key (query {name})"),
         AuthScheme::Basic => "basic".into(),
-        AuthScheme::Bearer => "bearer".into(),
+        AuthScheme::Bearer { .. } => "bearer".into(),
         AuthScheme::Oauth2 { .. } => "oauth2".into(),
         AuthScheme::Oauth2ClientCredentials { .. } => "oauth2-client-credentials".into(),
         AuthScheme::Custom { .. } => "custom".into(),
