@@ -20,6 +20,7 @@ mod sqlite_only;
 mod tasks;
 mod triggers;
 mod users;
+mod vault;
 mod workflows;
 
 /// Generates one test per case and backend.
@@ -94,9 +95,11 @@ conformance! {
         connect_states,
         events,
         integration_secrets,
+        cascade,
+    ],
+    vault: [
         vault_canary,
         rotation,
-        cascade,
     ],
     tasks: [
         batches_and_order,
