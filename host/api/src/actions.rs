@@ -18,6 +18,7 @@
 //! ([`crate::action_logs`]), also when it is refused.
 
 mod fields;
+mod validators;
 
 use crate::action_logs::Call;
 use crate::error::Problem;
@@ -376,7 +377,7 @@ pub(crate) async fn run_for(
 /// Pointer and reason. A schema that does not compile is the plugin's
 /// fault, checked at install; here it accepts anything.
 pub(crate) fn invalid_parameters(schema: &Value, parameters: &Value) -> Vec<Problem> {
-    let Ok(validator) = jsonschema::validator_for(schema) else { return Vec::new() };
+    let Some(validator) = validators::validator(schema) else { return Vec::new() };
     validator
         .iter_errors(parameters)
         .map(|e| Problem { path: e.instance_path().to_string(), reason: e.to_string() })
