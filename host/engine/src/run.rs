@@ -83,7 +83,10 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             workers: 4,
-            batch: 8,
+            // Claims of 16 rather than 8: in `cargo xtask bench queue` on
+            // two cores, about 5 % more steps per second on SQLite and 5 to
+            // 10 % more batched on PostgreSQL, latencies unchanged.
+            batch: 16,
             group_commit: 64,
             lease: Duration::from_secs(30),
             step_deadline: Duration::from_secs(15 * 60),

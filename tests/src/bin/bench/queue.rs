@@ -19,7 +19,7 @@
 //! - `sqlite_steps_per_sec`: durable steps per second on SQLite, draining
 //!   a backlog: [`EXECUTIONS`] executions of a 10-step workflow are queued
 //!   while no worker runs, then the engine (default settings: 4 workers,
-//!   claims of 8, group commit of up to 64 completions per transaction)
+//!   claims of 16, group commit of up to 64 completions per transaction)
 //!   runs until the last one's end is stored; steps / elapsed time.
 //! - `sqlite_unbatched_steps_per_sec`: the same with group commit off (one
 //!   transaction per completion): what group commit buys.
@@ -27,7 +27,7 @@
 //!   and one completion per transaction (claims of 1, group commit off),
 //!   by [`ONE_AT_A_TIME_WORKERS`] workers.
 //! - `postgres_batched_steps_per_sec`: the same on PostgreSQL with the
-//!   default settings (claims of 8, group commit).
+//!   default settings (claims of 16, group commit).
 //! - `trigger_to_first_step_p50_ms`, `_p99_ms`: on SQLite, from the call of
 //!   `Engine::app_event` (which reads the deployed workflows and the user's
 //!   enablements, then commits the execution) until the workflow's first
