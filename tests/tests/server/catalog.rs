@@ -306,13 +306,7 @@ fn the_cli_lists_shows_and_validates_definitions() {
 
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, TASKLAB.replace("location: header", "location: body")).unwrap();
-    let out = std::process::Command::new(weft_binary())
-        .args(["integrations", "validate", bad.to_str().unwrap()])
-        .env("WEFT__DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = weft_cli_refused(dir.path(), &["integrations", "validate", bad.to_str().unwrap()]);
     assert!(stderr.contains("at /auth/location"), "{stderr}");
 
     // A custom integration's file meets the admin API's checks too: here
@@ -324,12 +318,6 @@ fn the_cli_lists_shows_and_validates_definitions() {
     assert!(checked.contains("a valid custom integration definition, custom.tasklab"), "{checked}");
     let looped = dir.path().join("looped.yaml");
     std::fs::write(&looped, custom.replace("https://api.tasklab.test", "https://127.0.0.1:9000")).unwrap();
-    let out = std::process::Command::new(weft_binary())
-        .args(["integrations", "validate", looped.to_str().unwrap()])
-        .env("WEFT__DATA_DIR", dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = weft_cli_refused(dir.path(), &["integrations", "validate", looped.to_str().unwrap()]);
     assert!(stderr.contains("at /baseUrl"), "{stderr}");
 }

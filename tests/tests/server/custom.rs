@@ -30,13 +30,7 @@ struct Ctx {
 
 impl Ctx {
     async fn start(postgres: bool) -> Self {
-        let db = postgres.then(PgDatabase::create);
-        let url = db.as_ref().map(PgDatabase::url);
-        let app = spawn_app_with(&[], |s| {
-            s.auth.max_failures_per_minute = 100_000;
-            s.database.url = url;
-        })
-        .await;
+        let (app, db) = spawn_app_on(postgres).await;
         let auth = Arc::new(MockAuthServer::start().await);
         let api = CatalogApi::start(auth.clone()).await;
         let (project, admin, token) = project_of(&app, "Custom").await;
@@ -51,6 +45,27 @@ impl Ctx {
     async fn sdk(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let path = format!("/projects/{}/sdk/{path}", self.project);
         self.app.call(method, &path, Some(&self.token), body).await
+    }
+
+    /// The OAuth redirect URI of `integration` (an id) in the project.
+    fn callback(&self, integration: &str) -> String {
+        format!("{}/projects/{}/connect/{integration}/oauth/callback", self.app.base, self.project)
+    }
+
+    /// Starts connecting `integration_type` with `body`: the authorization
+    /// URL the user is sent to.
+    async fn authorization_url(&self, integration_type: &str, body: Value) -> String {
+        let (status, started) = self.sdk(Method::POST, &format!("connect/{integration_type}"), Some(body)).await;
+        assert_eq!(status, 200, "{started}");
+        started["authorizationUrl"].as_str().unwrap().to_owned()
+    }
+
+    /// The user approves at `url` and the browser follows the redirect back
+    /// to Weft, which connects the account.
+    async fn approve_and_return(&self, url: &str) {
+        let location = self.auth.approve(url).await;
+        let resp = browser().get(&location).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().await.unwrap_or_default());
     }
 }
 
@@ -105,18 +120,13 @@ async fn oauth_connect_refresh_and_invalid_grant(postgres: bool) {
     assert_eq!(got["definition"]["connectionTest"]["method"], "GET");
 
     // Connect: the authorization code flow with PKCE, as the definition says.
-    let redirect = format!("{}/projects/{}/connect/{integration}/oauth/callback", cx.app.base, cx.project);
-    cx.auth.register_client("tasklab-app", "tasklab-secret", &redirect);
-    let (status, started) = cx.sdk(Method::POST, "connect/custom.tasklab", Some(json!({}))).await;
-    assert_eq!(status, 200, "{started}");
-    let url = started["authorizationUrl"].as_str().unwrap().to_owned();
+    cx.auth.register_client("tasklab-app", "tasklab-secret", &cx.callback(&integration));
+    let url = cx.authorization_url("custom.tasklab", json!({})).await;
     assert!(url.starts_with(&cx.auth.authorize_url()), "{url}");
     assert_eq!(url_param(&url, "scope").as_deref(), Some("tasks.read tasks.write"));
     assert_eq!(url_param(&url, "prompt").as_deref(), Some("consent"));
     assert_eq!(url_param(&url, "code_challenge_method").as_deref(), Some("S256"));
-    let location = cx.auth.approve(&url).await;
-    let resp = browser().get(&location).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().await.unwrap_or_default());
+    cx.approve_and_return(&url).await;
     let exchange = cx.auth.log().into_iter().find(|r| r.path == "/token").expect("a code exchange");
     assert!(exchange.form_value("code_verifier").is_some_and(|v| v.len() >= 43), "PKCE verifier sent");
     assert_eq!(exchange.form_value("client_id"), Some("tasklab-app"), "clientAuth post");
@@ -302,16 +312,11 @@ async fn without_pkce(postgres: bool) {
     let (status, created) = cx.admin(Method::POST, "/integrations", Some(body)).await;
     assert_eq!(status, 201, "{created}");
     let integration = created["id"].as_str().unwrap().to_owned();
-    let redirect = format!("{}/projects/{}/connect/{integration}/oauth/callback", cx.app.base, cx.project);
-    cx.auth.register_client_without_pkce("nopkce-app", "nopkce-secret", &redirect);
+    cx.auth.register_client_without_pkce("nopkce-app", "nopkce-secret", &cx.callback(&integration));
 
-    let (status, started) = cx.sdk(Method::POST, "connect/custom.nopkce", Some(json!({}))).await;
-    assert_eq!(status, 200, "{started}");
-    let url = started["authorizationUrl"].as_str().unwrap().to_owned();
+    let url = cx.authorization_url("custom.nopkce", json!({})).await;
     assert_eq!((url_param(&url, "code_challenge"), url_param(&url, "code_challenge_method")), (None, None), "{url}");
-    let location = cx.auth.approve(&url).await;
-    let resp = browser().get(&location).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().await.unwrap_or_default());
+    cx.approve_and_return(&url).await;
     let exchange = cx.auth.log().into_iter().find(|r| r.path == "/token").expect("a code exchange");
     assert_eq!(exchange.form_value("code_verifier"), None, "no verifier without a challenge");
     let (_, list) = cx.sdk(Method::GET, "credentials", None).await;
@@ -323,12 +328,9 @@ async fn without_pkce(postgres: bool) {
     let path = format!("/integrations/{integration}");
     let (status, patched) = cx.admin(Method::PATCH, &path, Some(json!({"definition": definition}))).await;
     assert_eq!(status, 200, "{patched}");
-    let (status, started) =
-        cx.sdk(Method::POST, "connect/custom.nopkce", Some(json!({"allowMultipleCredentials": true}))).await;
-    assert_eq!(status, 200, "{started}");
-    let url = started["authorizationUrl"].as_str().unwrap();
-    assert!(url_param(url, "code_challenge").is_some(), "{url}");
-    let (status, why) = cx.auth.try_approve(url).await.unwrap_err();
+    let url = cx.authorization_url("custom.nopkce", json!({"allowMultipleCredentials": true})).await;
+    assert!(url_param(&url, "code_challenge").is_some(), "{url}");
+    let (status, why) = cx.auth.try_approve(&url).await.unwrap_err();
     assert_eq!(status, 400);
     assert!(why.contains("code_challenge"), "{why}");
 }
@@ -393,15 +395,10 @@ async fn reference_format(postgres: bool) {
     assert_eq!((auth["type"].as_str(), auth["clientAuth"].as_str()), (Some("oauth2"), Some("post")), "{created}");
     assert_eq!(created["definition"]["extra"]["accentColor"], "#3355ff");
 
-    let redirect = format!("{}/projects/{}/connect/{integration}/oauth/callback", cx.app.base, cx.project);
-    cx.auth.register_client("ref-app", "ref-app-secret", &redirect);
-    let (status, started) = cx.sdk(Method::POST, "connect/custom.tasklab", Some(json!({}))).await;
-    assert_eq!(status, 200, "{started}");
-    let url = started["authorizationUrl"].as_str().unwrap().to_owned();
+    cx.auth.register_client("ref-app", "ref-app-secret", &cx.callback(&integration));
+    let url = cx.authorization_url("custom.tasklab", json!({})).await;
     assert_eq!(url_param(&url, "scope").as_deref(), Some("tasks.read tasks.write"));
-    let location = cx.auth.approve(&url).await;
-    let resp = browser().get(&location).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200, "{}", resp.text().await.unwrap_or_default());
+    cx.approve_and_return(&url).await;
     let exchange = cx.auth.log().into_iter().find(|r| r.path == "/token").expect("a code exchange");
     assert_eq!(exchange.form_value("client_id"), Some("ref-app"), "includeClientIdAndSecrets");
     assert!(exchange.form_value("code_verifier").is_some(), "usePKCEInCodeExchange");

@@ -35,13 +35,7 @@ struct Ctx {
 
 impl Ctx {
     async fn start(postgres: bool) -> Self {
-        let db = postgres.then(PgDatabase::create);
-        let url = db.as_ref().map(PgDatabase::url);
-        let app = spawn_app_with(&[], |s| {
-            s.auth.max_failures_per_minute = 100_000;
-            s.database.url = url;
-        })
-        .await;
+        let (app, db) = spawn_app_on(postgres).await;
         let provider = task_hooks::start().await;
         provider.with(|p| {
             p.accept("ada-key", "acct-ada");

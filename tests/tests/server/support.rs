@@ -45,6 +45,19 @@ pub(crate) async fn spawn_app(plugins: &[&str]) -> TestApp {
     spawn_app_with(plugins, |s| s.auth.max_failures_per_minute = 100_000).await
 }
 
+/// [`spawn_app`] with no plugins, on a fresh PostgreSQL database when
+/// `postgres` (kept alive by the second value), else on SQLite.
+pub(crate) async fn spawn_app_on(postgres: bool) -> (TestApp, Option<PgDatabase>) {
+    let db = postgres.then(PgDatabase::create);
+    let url = db.as_ref().map(PgDatabase::url);
+    let app = spawn_app_with(&[], |s| {
+        s.auth.max_failures_per_minute = 100_000;
+        s.database.url = url;
+    })
+    .await;
+    (app, db)
+}
+
 pub(crate) async fn spawn_app_with(plugins: &[&str], adjust: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_clocked(plugins, adjust, std::sync::Arc::new(weft_auth::SystemClock)).await
 }
@@ -130,6 +143,15 @@ pub(crate) fn weft_cli_env(data_dir: &std::path::Path, env: &[(&str, String)], a
         .unwrap();
     assert!(out.status.success(), "weft {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `weft args` against `data_dir` and expects it to refuse (exit 1):
+/// what it printed on stderr.
+pub(crate) fn weft_cli_refused(data_dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(weft_binary()).args(args).env("WEFT__DATA_DIR", data_dir).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "weft {args:?}: {stderr}");
+    stderr
 }
 
 /// The real server binary on port 0; its printed lines, and its base URL.
