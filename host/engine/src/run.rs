@@ -54,6 +54,16 @@ pub struct EngineSettings {
     /// Completions stored in one transaction at most (group commit, see
     /// `run/commit.rs`); 1 stores each in a transaction of its own.
     pub group_commit: u32,
+    /// Steps of one execution a worker runs in a row: a step's lone
+    /// successor, due now, is queued already leased to the worker in the
+    /// completion's own transaction ([`weft_store::Follow`]) and run next
+    /// without a claim, up to this many times, then queued for any worker
+    /// (so a long chain gives way to queued work). 0 queues every step.
+    pub follow: u32,
+    /// Committers storing the workers' completions (with group commit):
+    /// each takes what has arrived while the others wait for their
+    /// transactions.
+    pub committers: usize,
     /// A lease's length; renewed while a step runs.
     pub lease: Duration,
     /// The longest a step may run, renewals included.
@@ -83,11 +93,17 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             workers: 4,
-            // Claims of 16 rather than 8: in `cargo xtask bench queue` on
-            // two cores, about 5 % more steps per second on SQLite and 5 to
-            // 10 % more batched on PostgreSQL, latencies unchanged.
-            batch: 16,
+            // Slots of 32 (claims of up to 32): with following and two
+            // committers, `cargo xtask bench queue` on two cores gives
+            // PostgreSQL about 20 % more batched steps per second than with
+            // 16, and SQLite as much.
+            batch: 32,
             group_commit: 64,
+            // Following a chain saves a claim (a statement, and on
+            // PostgreSQL a round trip) per step; `cargo xtask bench queue`
+            // measures what it buys (tests/src/bin/bench/queue.rs).
+            follow: 32,
+            committers: 2,
             lease: Duration::from_secs(30),
             step_deadline: Duration::from_secs(15 * 60),
             poll: Duration::from_millis(250),
@@ -207,9 +223,12 @@ impl Engine {
     }
 
     /// After a completion of a step of `execution` is stored: successors
-    /// may be queued, and `ends` says whether it ended the execution.
-    fn stored(&self, execution: ExecutionId, ends: Option<ExecutionStatus>) {
-        self.wake();
+    /// may be queued (unless the one successor was followed: its worker
+    /// runs it), and `ends` says whether it ended the execution.
+    fn stored(&self, execution: ExecutionId, ends: Option<ExecutionStatus>, done: &weft_store::Completed) {
+        if !done.followed {
+            self.wake();
+        }
         if ends.is_some() {
             // Nobody listening is fine.
             let _ = self.ended.send(execution);
@@ -227,14 +246,19 @@ impl Engine {
     pub async fn run(self: Arc<Self>, stop: impl Future<Output = ()> + Send) {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let (completer, committed) = commit::Completer::new(self.deps.settings.group_commit);
-        let committer = committed.map(|queue| {
-            let engine = self.clone();
-            tokio::spawn(async move { engine.commit(queue).await })
-        });
+        // Several committers take turns at the queue: while one waits for
+        // its transaction, the next gathers what arrived meanwhile.
+        let queue = committed.map(|q| Arc::new(tokio::sync::Mutex::new(q)));
+        let committers: Vec<_> = (0..self.deps.settings.committers.max(1))
+            .filter_map(|_| {
+                let (engine, queue) = (self.clone(), queue.clone()?);
+                Some(tokio::spawn(async move { engine.commit(queue).await }))
+            })
+            .collect();
         let mut tasks = Vec::new();
         for n in 0..self.deps.settings.workers.max(1) {
             let (engine, rx, completer) = (self.clone(), rx.clone(), completer.clone());
-            tasks.push(tokio::spawn(async move { engine.work(n, rx, completer).await }));
+            tasks.push(tokio::spawn(engine.work(n, rx, completer)));
         }
         drop(completer);
         let (engine, reaper_rx) = (self.clone(), rx.clone());
@@ -251,7 +275,7 @@ impl Engine {
         }
         // The workers are done, and with them every completion: the
         // committer stores what they handed over, then stops.
-        if let Some(c) = committer {
+        for c in committers {
             let _ = c.await;
         }
     }
@@ -264,45 +288,96 @@ impl Engine {
         self.wake.notify_one();
     }
 
-    /// A worker: claims a batch, runs its steps side by side (each renewing
-    /// its own lease), hands each completion over as its step ends, and
-    /// claims the next batch while the store still holds those completions
-    /// (at most one batch waits to be stored, which bounds the completions
-    /// in flight): under load the committer always has the completions of
-    /// every worker to store together.
-    async fn work(&self, worker: usize, mut stop: tokio::sync::watch::Receiver<bool>, completer: commit::Completer) {
+    /// A worker: holds up to `batch` steps at once, each running as a
+    /// chain ([`Engine::run_chain`]: the step, then the successors it
+    /// follows) in a task of its own, and claims again once half its slots
+    /// are free (so claims stay batches under load), when woken with a slot
+    /// free, or at the poll interval. A chain holds its slot until its last
+    /// completion is stored, which bounds the completions in flight. (Chains
+    /// are tasks, not futures the worker polls: a chain holding a store
+    /// connection must go on while the worker waits for one to claim.)
+    async fn work(
+        self: Arc<Self>,
+        worker: usize,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+        completer: commit::Completer,
+    ) {
         let s = &self.deps.settings;
-        let mut storing = Vec::new();
+        let slots = usize::try_from(s.batch.max(1)).unwrap_or(usize::MAX);
+        let mut chains = tokio::task::JoinSet::new();
+        let mut claim = true;
         while !*stop.borrow() {
-            let claimed = self.deps.store.claim_steps(now(), s.lease, s.step_deadline, s.batch).await;
-            let steps = match claimed {
-                Ok(steps) => steps,
-                Err(e) => {
+            let free = slots - chains.len();
+            if claim && free > 0 {
+                let limit = u32::try_from(free).unwrap_or(u32::MAX);
+                let claimed = self.deps.store.claim_steps(now(), s.lease, s.step_deadline, limit).await;
+                let steps = claimed.unwrap_or_else(|e| {
                     tracing::warn!(worker, error = %e, "claiming workflow steps failed; retrying");
                     Vec::new()
+                });
+                if steps.len() >= free {
+                    // More may be waiting.
+                    self.wake();
                 }
+                for step in steps {
+                    let (engine, completer, stop) = (self.clone(), completer.clone(), stop.clone());
+                    chains.spawn(async move { engine.run_chain(step, &completer, stop).await });
+                }
+            }
+            let free = slots - chains.len();
+            claim = tokio::select! {
+                Some(ended) = chains.join_next(), if !chains.is_empty() => {
+                    if let Err(e) = ended {
+                        tracing::error!(worker, error = %e, "a workflow step's task ended abnormally");
+                    }
+                    (slots - chains.len()) * 2 >= slots
+                }
+                _ = self.wake.notified(), if free > 0 => true,
+                _ = tokio::time::sleep(s.poll), if free > 0 => true,
+                _ = stop.changed() => false,
             };
-            if steps.is_empty() {
-                settle(std::mem::take(&mut storing)).await;
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(s.poll) => {}
-                    _ = stop.changed() => {}
-                }
-                continue;
-            }
-            if steps.len() >= usize::try_from(s.batch).unwrap_or(usize::MAX) {
-                // More may be waiting.
-                self.wake();
-            }
-            let ran = steps.into_iter().map(|step| async {
-                let stored = self.run_step(&step, &completer).await;
-                stored.map(|stored| (step, stored))
-            });
-            let handed = futures::future::join_all(ran).await.into_iter().flatten().collect();
-            settle(std::mem::replace(&mut storing, handed)).await;
         }
-        settle(storing).await;
+        while chains.join_next().await.is_some() {}
+    }
+
+    /// Runs `step`, then, while its completion hands the next step to this
+    /// worker ([`EngineSettings::follow`]), that one, and so on; returns once
+    /// the last completion is stored.
+    async fn run_chain(
+        &self,
+        mut step: ClaimedStep,
+        completer: &commit::Completer,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut followed = 0;
+        loop {
+            let may_follow = followed < self.deps.settings.follow && !*stop.borrow();
+            let Some((stored, next)) = self.run_step(&step, completer, may_follow).await else {
+                return;
+            };
+            match stored.result().await {
+                Ok(done) => match next {
+                    Some(next) if done.followed => {
+                        followed += 1;
+                        step = next;
+                    }
+                    _ => return,
+                },
+                // Another worker has it now (this one was too slow): its
+                // completion is the one that counts.
+                Err(weft_store::Error::LeaseLost) => {
+                    tracing::warn!(
+                        step = %step.step, execution = %step.execution,
+                        "a step's lease was lost before it completed"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(step = %step.step, error = %e, "storing a step's completion failed");
+                    return;
+                }
+            }
+        }
     }
 
     /// The reaper: gives the steps of dead workers back to the queue.
@@ -356,8 +431,15 @@ impl Engine {
 
     /// Runs one claimed step, renewing its lease while it runs, and hands
     /// its completion to `completer`; `None` when the lease was lost while
-    /// it ran.
-    async fn run_step(&self, step: &ClaimedStep, completer: &commit::Completer) -> Option<commit::Stored> {
+    /// it ran. With `may_follow`, a lone successor due now is leased to this
+    /// worker in the same completion, and returned as the step to run next
+    /// once the completion says it was followed.
+    async fn run_step(
+        &self,
+        step: &ClaimedStep,
+        completer: &commit::Completer,
+        may_follow: bool,
+    ) -> Option<(commit::Stored, Option<ClaimedStep>)> {
         let heartbeat = async {
             let s = &self.deps.settings;
             loop {
@@ -369,11 +451,34 @@ impl Engine {
                 }
             }
         };
-        let completion = tokio::select! {
+        let mut completion = tokio::select! {
             c = self.execute(step) => c,
             () = heartbeat => return None,
         };
-        Some(completer.complete(self, completion, step.execution).await)
+        let next = may_follow.then(|| self.follow(step, &mut completion)).flatten();
+        Some((completer.complete(self, completion, step.execution).await, next))
+    }
+
+    /// Leases `completion`'s successor to this worker when it can be
+    /// followed (see [`weft_store::Follow`]): the step to run next if the
+    /// store queues it so.
+    fn follow(&self, step: &ClaimedStep, completion: &mut Completion) -> Option<ClaimedStep> {
+        let [next] = completion.next.as_slice() else { return None };
+        let lone = next.run_after.is_none()
+            && completion.join.is_none()
+            && completion.execution.is_none()
+            && matches!(completion.outcome, Outcome::Succeeded { .. });
+        if !lone {
+            return None;
+        }
+        let s = &self.deps.settings;
+        let at = now();
+        let deadline = at + time::Duration::try_from(s.step_deadline).ok()?;
+        let until = (at + time::Duration::try_from(s.lease).ok()?).min(deadline);
+        let lease = weft_store::Lease { token: uuid::Uuid::new_v4(), until, deadline };
+        let follow = weft_store::Follow { id: weft_store::StepRunId::new(), lease };
+        completion.follow = Some(follow);
+        Some(follow.claimed(step, next))
     }
 
     /// What became of a step, as a completion: the outcome, and what the
@@ -389,6 +494,7 @@ impl Engine {
             execution: None,
             response: None,
             tasks: 0,
+            follow: None,
         };
         let plan = match self.plan(step).await {
             Ok(p) => p,
@@ -429,23 +535,6 @@ impl Engine {
             Err(e) => return fail(completion, Value::Null, &format!("the plan cannot go on: {e}")),
         }
         completion
-    }
-}
-
-/// Waits until the completions a worker handed over are stored, and says
-/// what became of those that were not.
-async fn settle(handed: Vec<(ClaimedStep, commit::Stored)>) {
-    for (step, stored) in handed {
-        match stored.result().await {
-            Ok(()) => {}
-            // Another worker has it now (this one was too slow): its
-            // completion is the one that counts.
-            Err(weft_store::Error::LeaseLost) => tracing::warn!(
-                step = %step.step, execution = %step.execution,
-                "a step's lease was lost before it completed"
-            ),
-            Err(e) => tracing::error!(step = %step.step, error = %e, "storing a step's completion failed"),
-        }
     }
 }
 

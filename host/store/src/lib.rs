@@ -129,9 +129,9 @@ pub use plugin_state::{MAX_PLUGIN_STATE_KEY_BYTES, MAX_PLUGIN_STATE_VALUE_BYTES,
 pub use postgres::PgStore;
 pub use projects::{Environment, NewProject, Project, ProjectStore};
 pub use queue::{
-    ClaimedStep, Completion, Execution, ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, Join, Lease,
-    MAX_EXECUTIONS_PAGE, MAX_STEP_ID_LEN, NewExecution, NewStep, Outcome, QueueStore, Reaped, StepRun, StepRunId,
-    StepState, WorkflowId,
+    ClaimedStep, Completed, Completion, Execution, ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, Follow,
+    Join, Lease, MAX_EXECUTIONS_PAGE, MAX_STEP_ID_LEN, NewExecution, NewStep, Outcome, QueueStore, Reaped, StepRun,
+    StepRunId, StepState, WorkflowId,
 };
 pub use sqlite::{SqlitePragmas, SqliteStore};
 pub use tasks::{TaskRecord, TaskStore};

@@ -448,6 +448,59 @@ pub struct Completion {
     pub response: Option<Value>,
     /// Tasks this step counts (added to the execution's).
     pub tasks: u32,
+    /// Queue the one successor in `next` already leased to the caller (see
+    /// [`Follow`]); `None` queues it for any worker to claim.
+    pub follow: Option<Follow>,
+}
+
+/// A successor the completing worker runs next itself: the completion
+/// inserts it already running, under `lease`, so no claim is needed for it
+/// (a continuation: most workflows are chains of steps, and each claim is a
+/// statement and a round trip). It is the completion's only successor, with
+/// no later `run_after`, in a completion that neither joins a fan-out nor
+/// changes its execution's status. The step is leased only if the
+/// completion queues it (its execution still runs and the step was not
+/// queued before): [`Completed::followed`] says so, and only then does the
+/// caller run it ([`Follow::claimed`]); otherwise nothing of it is written.
+/// Should the caller die before it runs it, the lease expires and the
+/// reaper queues it again, as for any claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    /// The id of the successor's row.
+    pub id: StepRunId,
+    /// Its lease.
+    pub lease: Lease,
+}
+
+impl Follow {
+    /// The successor as a claimed step, once [`Completed::followed`]:
+    /// `from` is the completed step (same execution, version, user and
+    /// account), `next` the completion's successor.
+    pub fn claimed(&self, from: &ClaimedStep, next: &NewStep) -> ClaimedStep {
+        ClaimedStep {
+            id: self.id,
+            project: from.project,
+            execution: from.execution,
+            workflow: from.workflow,
+            version: from.version,
+            user: from.user.clone(),
+            credential: from.credential,
+            step: next.step.clone(),
+            instance: next.instance.clone(),
+            attempt: 0,
+            restarts: 0,
+            idempotency_key: idempotency_key(from.execution, &next.step, &next.instance),
+            lease: self.lease,
+        }
+    }
+}
+
+/// What storing a completion did besides storing it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Completed {
+    /// The successor of [`Completion::follow`] was queued leased to the
+    /// caller, which now runs it.
+    pub followed: bool,
 }
 
 /// Which executions to list: filters (all optional), the order and the
@@ -537,7 +590,7 @@ pub trait QueueStore: Send + Sync {
     /// Stores a completion (see [`Completion`]); [`Error::LeaseLost`] when
     /// the step is no longer leased with its token, and then nothing
     /// changes.
-    async fn complete_step(&self, completion: Completion, now: OffsetDateTime) -> Result<()>;
+    async fn complete_step(&self, completion: Completion, now: OffsetDateTime) -> Result<Completed>;
 
     /// Stores several completions in one transaction, in order, each as
     /// [`QueueStore::complete_step`] would and fenced on its own lease: a
@@ -548,7 +601,7 @@ pub trait QueueStore: Send + Sync {
     /// (a database error), the batch is rolled back and each completion is
     /// then stored in a transaction of its own, so one bad completion never
     /// costs the others theirs.
-    async fn complete_steps(&self, completions: Vec<Completion>, now: OffsetDateTime) -> Vec<Result<()>>;
+    async fn complete_steps(&self, completions: Vec<Completion>, now: OffsetDateTime) -> Vec<Result<Completed>>;
 
     /// Gives steps whose lease expired (or whose deadline passed) before
     /// `now` back to the queue, counting a restart; a step at its
@@ -601,6 +654,18 @@ pub(crate) fn check_completion(c: &Completion) -> Result<()> {
         && c.next.is_empty()
     {
         return Err(Error::Invalid("a fan-out with instances queues their first steps".into()));
+    }
+    if c.follow.is_some()
+        && (c.next.len() != 1
+            || c.next[0].run_after.is_some()
+            || c.join.is_some()
+            || c.execution.is_some()
+            || !matches!(c.outcome, Outcome::Succeeded { .. }))
+    {
+        return Err(Error::Invalid(
+            "only a succeeded step's one successor, due now, in a completion that neither joins nor ends, is followed"
+                .into(),
+        ));
     }
     Ok(())
 }
@@ -702,7 +767,34 @@ mod tests {
             execution: None,
             response: None,
             tasks: 0,
+            follow: None,
         };
         assert!(matches!(check_completion(&c), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn only_a_lone_successor_due_now_is_followed() {
+        let now = OffsetDateTime::now_utc();
+        let lease = Lease { token: Uuid::new_v4(), until: now, deadline: now };
+        let c = Completion {
+            project: ProjectId::new(),
+            id: StepRunId::new(),
+            token: Uuid::new_v4(),
+            outcome: Outcome::Succeeded { input: Value::Null, output: Value::Null },
+            next: vec![NewStep::new("b", "FUNCTION")],
+            join: None,
+            execution: None,
+            response: None,
+            tasks: 1,
+            follow: Some(Follow { id: StepRunId::new(), lease }),
+        };
+        assert!(check_completion(&c).is_ok());
+        let two = Completion { next: vec![NewStep::new("b", "FUNCTION"), NewStep::new("c", "FUNCTION")], ..c.clone() };
+        let later = Completion { next: vec![NewStep::new("b", "DELAY").after(now)], ..c.clone() };
+        let ending = Completion { execution: Some(ExecutionStatus::Succeeded), ..c.clone() };
+        let failed = Completion { outcome: Outcome::Failed { input: Value::Null, error: Value::Null }, ..c.clone() };
+        for refused in [two, later, ending, failed, Completion { next: vec![], ..c }] {
+            assert!(matches!(check_completion(&refused), Err(Error::Invalid(_))), "{refused:?}");
+        }
     }
 }

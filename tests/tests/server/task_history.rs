@@ -51,6 +51,7 @@ async fn run(store: &dyn Store, at: OffsetDateTime, outcome: Outcome, failed: bo
         execution: Some(status),
         response: None,
         tasks: 1,
+        follow: None,
     };
     store.complete_step(completion, at).await.unwrap();
 }

@@ -5,12 +5,15 @@
 //! are queued in the same transaction), so storing one costs a flush to
 //! disk: SQLite's `synchronous=FULL` commit, PostgreSQL's WAL flush. Stored
 //! one per transaction, completions queue behind each other's flushes. Here
-//! every worker hands its completions to one committer task and goes on with
-//! its next step; the committer stores whatever has arrived, up to
+//! every worker hands its completions to the committers and goes on; a
+//! committer stores whatever has arrived, up to
 //! [`EngineSettings::group_commit`](super::EngineSettings::group_commit), in
 //! one [`QueueStore::complete_steps`](weft_store::QueueStore::complete_steps)
 //! (each completion still fenced on its own lease), and what arrives during
-//! that transaction goes into the next. Alone, a completion is stored at
+//! that transaction goes to the next committer
+//! ([`EngineSettings::committers`](super::EngineSettings::committers), two by
+//! default: with one, steps whose successors wait for a commit left the
+//! database idle between transactions). Alone, a completion is stored at
 //! once, so nothing waits for a batch to fill: batches grow only under load,
 //! where they turn one flush per step into one flush per batch. The `queue`
 //! benchmark measures both ways (`cargo xtask bench queue`).
@@ -19,7 +22,7 @@
 //! completions itself, one transaction each.
 
 use tokio::sync::{mpsc, oneshot};
-use weft_store::{Completion, ExecutionId, ExecutionStatus};
+use weft_store::{Completed, Completion, ExecutionId, ExecutionStatus};
 
 use super::{Engine, now};
 
@@ -27,7 +30,7 @@ use super::{Engine, now};
 pub(crate) struct Pending {
     completion: Completion,
     execution: ExecutionId,
-    stored: oneshot::Sender<weft_store::Result<()>>,
+    stored: oneshot::Sender<weft_store::Result<Completed>>,
 }
 
 /// Where workers hand their completions.
@@ -42,14 +45,14 @@ pub(crate) enum Completer {
 /// A completion handed over: resolves once it is stored (or refused).
 pub(crate) enum Stored {
     /// Stored already.
-    Done(weft_store::Result<()>),
+    Done(weft_store::Result<Completed>),
     /// Waiting for the committer.
-    Waiting(oneshot::Receiver<weft_store::Result<()>>),
+    Waiting(oneshot::Receiver<weft_store::Result<Completed>>),
 }
 
 impl Stored {
     /// The completion's result.
-    pub(crate) async fn result(self) -> weft_store::Result<()> {
+    pub(crate) async fn result(self) -> weft_store::Result<Completed> {
         match self {
             Self::Done(r) => r,
             // The committer only goes away once every worker has stopped.
@@ -79,8 +82,8 @@ impl Completer {
             Self::Direct => {
                 let ends = ending(&completion);
                 let result = engine.deps.store.complete_step(completion, now()).await;
-                if result.is_ok() {
-                    engine.stored(execution, ends);
+                if let Ok(done) = &result {
+                    engine.stored(execution, ends, done);
                 }
                 Stored::Done(result)
             }
@@ -110,10 +113,15 @@ impl Engine {
     /// The committer: stores what the workers hand over, all that has
     /// arrived (up to `group_commit`) in one transaction, until every
     /// worker has dropped its [`Completer`].
-    pub(crate) async fn commit(&self, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    pub(crate) async fn commit(&self, rx: std::sync::Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>>) {
         let max = usize::try_from(self.deps.settings.group_commit.max(1)).unwrap_or(usize::MAX);
         let mut batch = Vec::with_capacity(max.min(1024));
-        while rx.recv_many(&mut batch, max).await > 0 {
+        while rx.lock().await.recv_many(&mut batch, max).await > 0 {
+            // Executions in one order in every transaction, so committers
+            // that store completions of the same executions at once wait
+            // for each other's row locks instead of deadlocking; a stable
+            // sort keeps each execution's completions in their order.
+            batch.sort_by_key(|p: &Pending| p.execution);
             let mut completions = Vec::with_capacity(batch.len());
             let mut waiting = Vec::with_capacity(batch.len());
             for p in batch.drain(..) {
@@ -124,14 +132,14 @@ impl Engine {
                 let c = completions.pop().into_iter().next();
                 vec![match c {
                     Some(c) => self.deps.store.complete_step(c, now()).await,
-                    None => Ok(()),
+                    None => Ok(Completed::default()),
                 }]
             } else {
                 self.deps.store.complete_steps(completions, now()).await
             };
             for ((execution, ends, stored), result) in waiting.into_iter().zip(results) {
-                if result.is_ok() {
-                    self.stored(execution, ends);
+                if let Ok(done) = &result {
+                    self.stored(execution, ends, done);
                 }
                 let _ = stored.send(result);
             }
@@ -156,6 +164,7 @@ mod tests {
             execution: None,
             response: None,
             tasks: 0,
+            follow: None,
         }
     }
 

@@ -12,8 +12,8 @@
 //! PostgreSQL's one-statement completions (`complete_set.rs`).
 
 use super::{
-    ClaimedStep, Completion, Execution, ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, Join,
-    MAX_EXECUTIONS_PAGE, NewExecution, NewStep, Outcome, Reaped, StepRun, StepRunId, StepState, check_completion,
+    ClaimedStep, Completed, Completion, Execution, ExecutionId, ExecutionPage, ExecutionQuery, ExecutionStatus, Follow,
+    Join, MAX_EXECUTIONS_PAGE, NewExecution, NewStep, Outcome, Reaped, StepRun, StepRunId, StepState, check_completion,
     idempotency_key, later, storable, storable_completion,
 };
 use crate::backends::for_both_backends;
@@ -126,7 +126,10 @@ macro_rules! bind_execution_filters {
 for_both_backends! {
     /// Inserts `steps` of an execution, numbered from `first` on (the
     /// caller has counted them into the execution's `queued`); a step
-    /// already queued (or run) is left as it is.
+    /// already queued (or run) is left as it is. With `follow`, the first
+    /// step is inserted running under its lease (see [`Follow`](super::Follow));
+    /// the answer says whether it was.
+    #[allow(clippy::too_many_arguments)]
     async fn insert_steps(
         conn: &mut Conn,
         project: ProjectId,
@@ -135,14 +138,18 @@ for_both_backends! {
         first: i64,
         prev: Uuid,
         now: Ts,
-    ) -> Result<()> {
+        follow: Option<&Follow>,
+    ) -> Result<bool> {
+        let mut followed = false;
         for (i, s) in (first..).zip(steps) {
-            sqlx::query(
+            let leased = follow.filter(|_| i == first);
+            let inserted = sqlx::query(
                 "INSERT INTO steps (id, project_id, execution_id, seq, step, instance, kind, prev, state, run_after, \
-                 idempotency_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11) \
+                 idempotency_key, created_at, lease_token, lease_until, deadline, started_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $12, $9, $10, $11, $13, $14, $15, $16) \
                  ON CONFLICT (execution_id, step, instance) DO NOTHING",
             )
-            .bind(Uuid::new_v4())
+            .bind(leased.map_or_else(Uuid::new_v4, |f| f.id.as_uuid()))
             .bind(project.as_uuid())
             .bind(execution)
             .bind(i)
@@ -153,10 +160,16 @@ for_both_backends! {
             .bind(s.run_after.map(Ts).unwrap_or(now))
             .bind(idempotency_key(execution.into(), &s.step, &s.instance))
             .bind(now)
+            .bind(if leased.is_some() { StepState::Running } else { StepState::Queued }.as_str())
+            .bind(leased.map(|f| f.lease.token))
+            .bind(leased.map(|f| Ts(f.lease.until)))
+            .bind(leased.map(|f| Ts(f.lease.deadline)))
+            .bind(leased.map(|_| now))
             .execute(&mut *conn)
             .await?;
+            followed |= leased.is_some() && inserted.rows_affected() == 1;
         }
-        Ok(())
+        Ok(followed)
     }
 
     /// Queues `steps` of an execution, numbered after those queued before.
@@ -177,7 +190,8 @@ for_both_backends! {
             .bind(n)
             .fetch_one(&mut *conn)
             .await?;
-        insert_steps(conn, project, execution, steps, last - n + 1, prev, now).await
+        insert_steps(conn, project, execution, steps, last - n + 1, prev, now, None).await?;
+        Ok(())
     }
 
     /// Stores a completion inside the caller's transaction (see
@@ -187,8 +201,8 @@ for_both_backends! {
     /// while the execution still runs, numbers its successors; on
     /// PostgreSQL it also locks the execution's row, so the status it reads
     /// cannot change before the successors are inserted. Once the execution
-    /// has ended, a straggler queues nothing.
-    async fn complete(conn: &mut Conn, c: &Completion, at: Ts) -> Result<()> {
+    /// has ended, a straggler queues nothing (nor follows anything).
+    async fn complete(conn: &mut Conn, c: &Completion, at: Ts) -> Result<Completed> {
         let execution: Option<Uuid> = if let Outcome::Retry { error, run_after } = &c.outcome {
             sqlx::query_scalar(
                 "UPDATE steps SET state = 'queued', attempt = attempt + 1, error = $4, run_after = $5, \
@@ -239,48 +253,50 @@ for_both_backends! {
         .fetch_one(&mut *conn)
         .await?;
         if status.parse::<ExecutionStatus>()?.is_final() {
-            return Ok(());
+            return Ok(Completed::default());
         }
-        insert_steps(conn, c.project, execution, &c.next, queued - n + 1, c.id.as_uuid(), at).await?;
+        let followed =
+            insert_steps(conn, c.project, execution, &c.next, queued - n + 1, c.id.as_uuid(), at, c.follow.as_ref())
+                .await?;
         if let Some(j) = &c.join {
             join(conn, c.project, execution, j, c.id.as_uuid(), at).await?;
         }
         if let Some(status) = c.execution {
             set_status(conn, execution, status, at).await?;
         }
-        Ok(())
+        Ok(Completed { followed })
     }
 
     /// Stores the completions whose result is not set yet in one
     /// transaction, in order, setting each one's result: runs of
     /// consecutive ones that the backend stores in one statement
-    /// ([`PgStore::complete_set`]; a run ends with a completion that ends
-    /// its execution) that way, the others one by one. `None` when one
-    /// failed for another reason than its lease, and then nothing is
-    /// stored.
+    /// ([`PgStore::complete_set`]) that way (all of them in that one
+    /// statement alone when they all are), the others one by one. `None`
+    /// when one failed for another reason than its lease, and then nothing
+    /// is stored.
     async fn complete_together(
         db: &Db,
         completions: &[Completion],
-        results: &mut [Option<Result<()>>],
+        results: &mut [Option<Result<Completed>>],
         at: Ts,
     ) -> Option<()> {
+        let pending = completions.iter().zip(results.iter()).filter(|(_, r)| r.is_none());
+        if pending.clone().all(|(c, _)| Db::set_based(c)) && pending.count() > 0 {
+            // One statement, atomic alone: no transaction around it.
+            let mut conn = db.write_one().await.ok()?;
+            Db::complete_set(&mut conn, completions, results, at).await.ok()?;
+            return conn.commit().await.ok();
+        }
         let mut tx = db.begin_write().await.ok()?;
         let mut run = 0;
         for (i, c) in completions.iter().enumerate() {
-            if results[i].is_some() {
-                continue;
-            }
-            if Db::set_based(c) {
-                if c.execution.is_some() {
-                    Db::complete_set(&mut tx, &completions[run..=i], &mut results[run..=i], at).await.ok()?;
-                    run = i + 1;
-                }
+            if results[i].is_some() || Db::set_based(c) {
                 continue;
             }
             Db::complete_set(&mut tx, &completions[run..i], &mut results[run..i], at).await.ok()?;
             run = i + 1;
             results[i] = match complete(&mut tx, c, at).await {
-                Ok(()) => Some(Ok(())),
+                Ok(completed) => Some(Ok(completed)),
                 // Its fence matched nothing: nothing of it was written.
                 Err(Error::LeaseLost) => Some(Err(Error::LeaseLost)),
                 Err(_) => return None,
@@ -416,7 +432,7 @@ for_both_backends! {
             .bind(Json(&new.trigger_output))
             .execute(&mut *tx)
             .await?;
-            insert_steps(&mut tx, new.project, id.as_uuid(), &new.first, 2, trigger_row, at).await?;
+            insert_steps(&mut tx, new.project, id.as_uuid(), &new.first, 2, trigger_row, at, None).await?;
             tx.commit().await?;
             Ok(Some(id))
         }
@@ -478,7 +494,7 @@ for_both_backends! {
             until.map(|t| t.0).ok_or(Error::LeaseLost)
         }
 
-        async fn complete_step(&self, mut c: Completion, now: OffsetDateTime) -> Result<()> {
+        async fn complete_step(&self, mut c: Completion, now: OffsetDateTime) -> Result<Completed> {
             check_completion(&c)?;
             storable_completion(&mut c);
             let at = Ts(now);
@@ -492,17 +508,21 @@ for_both_backends! {
                 return result.unwrap_or(Err(Error::LeaseLost));
             }
             let mut tx = self.begin_write().await?;
-            complete(&mut tx, &c, at).await?;
+            let completed = complete(&mut tx, &c, at).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(completed)
         }
 
-        async fn complete_steps(&self, mut completions: Vec<Completion>, now: OffsetDateTime) -> Vec<Result<()>> {
+        async fn complete_steps(
+            &self,
+            mut completions: Vec<Completion>,
+            now: OffsetDateTime,
+        ) -> Vec<Result<Completed>> {
             completions.iter_mut().for_each(storable_completion);
-            let mut results: Vec<Option<Result<()>>> =
+            let mut results: Vec<Option<Result<Completed>>> =
                 completions.iter().map(|c| check_completion(c).err().map(Err)).collect();
             if complete_together(self, &completions, &mut results, Ts(now)).await.is_some() {
-                return results.into_iter().map(|r| r.unwrap_or(Ok(()))).collect();
+                return results.into_iter().map(|r| r.unwrap_or(Ok(Completed::default()))).collect();
             }
             // One of them (or the database) failed: each on its own.
             let mut each = Vec::with_capacity(completions.len());

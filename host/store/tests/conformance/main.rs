@@ -16,6 +16,7 @@ mod lifecycle;
 mod plugin_state;
 mod projects;
 mod queue;
+mod queue_follow;
 mod sqlite_only;
 mod tasks;
 mod triggers;
@@ -136,6 +137,13 @@ conformance! {
         a_batch_that_fails_is_stored_one_completion_at_a_time,
         completions_of_one_execution_apply_in_order,
         completions_of_one_execution_count_together,
+    ],
+    queue_follow: [
+        a_followed_successor_runs_without_a_claim,
+        followed_successors_commit_together,
+        a_followed_successor_of_a_dead_worker_is_reaped,
+        nothing_is_followed_once_the_execution_ended,
+        only_a_lone_successor_is_followed,
     ],
     workflows: [
         drafts_and_versions,

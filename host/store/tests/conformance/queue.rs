@@ -12,20 +12,20 @@ use weft_store::{
     WorkflowId,
 };
 
-const LEASE: Duration = Duration::from_secs(30);
+pub(crate) const LEASE: Duration = Duration::from_secs(30);
 const DEADLINE: Duration = Duration::from_secs(600);
 
 /// Now, at microseconds (what both backends keep).
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap()
 }
 
-fn at(t: OffsetDateTime, secs: i64) -> OffsetDateTime {
+pub(crate) fn at(t: OffsetDateTime, secs: i64) -> OffsetDateTime {
     t + time::Duration::seconds(secs)
 }
 
-fn execution(project: ProjectId, first: &[&str]) -> NewExecution {
+pub(crate) fn execution(project: ProjectId, first: &[&str]) -> NewExecution {
     NewExecution {
         project,
         workflow: WorkflowId::new(),
@@ -40,7 +40,7 @@ fn execution(project: ProjectId, first: &[&str]) -> NewExecution {
     }
 }
 
-fn done(step: &ClaimedStep, output: Value) -> Completion {
+pub(crate) fn done(step: &ClaimedStep, output: Value) -> Completion {
     Completion {
         project: step.project,
         id: step.id,
@@ -51,14 +51,15 @@ fn done(step: &ClaimedStep, output: Value) -> Completion {
         execution: None,
         response: None,
         tasks: 1,
+        follow: None,
     }
 }
 
-async fn claim(s: &dyn Store, t: OffsetDateTime, limit: u32) -> Vec<ClaimedStep> {
+pub(crate) async fn claim(s: &dyn Store, t: OffsetDateTime, limit: u32) -> Vec<ClaimedStep> {
     s.claim_steps(t, LEASE, DEADLINE, limit).await.expect("claim")
 }
 
-async fn claim_one(s: &dyn Store, t: OffsetDateTime) -> ClaimedStep {
+pub(crate) async fn claim_one(s: &dyn Store, t: OffsetDateTime) -> ClaimedStep {
     let mut claimed = claim(s, t, 1).await;
     assert_eq!(claimed.len(), 1, "one step is due");
     claimed.remove(0)

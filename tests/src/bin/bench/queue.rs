@@ -19,15 +19,24 @@
 //! - `sqlite_steps_per_sec`: durable steps per second on SQLite, draining
 //!   a backlog: [`EXECUTIONS`] executions of a 10-step workflow are queued
 //!   while no worker runs, then the engine (default settings: 4 workers,
-//!   claims of 16, group commit of up to 64 completions per transaction)
+//!   claims of up to 32, group commit of up to 64 completions per transaction by two committers)
 //!   runs until the last one's end is stored; steps / elapsed time.
+//!   Each worker follows its steps' successors (`EngineSettings::follow`:
+//!   a step's lone successor is leased to its worker in the completion's
+//!   own transaction, with no claim), so a 10-step execution costs one
+//!   claim and ten durable completions.
 //! - `sqlite_unbatched_steps_per_sec`: the same with group commit off (one
 //!   transaction per completion): what group commit buys.
-//! - `postgres_steps_per_sec`: the same on PostgreSQL, one step per claim
-//!   and one completion per transaction (claims of 1, group commit off),
-//!   by [`ONE_AT_A_TIME_WORKERS`] workers.
+//! - `sqlite_unfollowed_steps_per_sec`: the default settings with following
+//!   off (every step queued and claimed): what following buys.
+//! - `postgres_steps_per_sec`: the same on PostgreSQL, one step at a time:
+//!   one step per claim and one completion per transaction (claims of 1,
+//!   group commit off), by [`ONE_AT_A_TIME_WORKERS`] workers, each
+//!   following its chain as above.
+//! - `postgres_unfollowed_steps_per_sec`: one at a time with following off
+//!   (a claim and a completion per step).
 //! - `postgres_batched_steps_per_sec`: the same on PostgreSQL with the
-//!   default settings (claims of 16, group commit).
+//!   default settings (claims of up to 32, group commit, following).
 //! - `trigger_to_first_step_p50_ms`, `_p99_ms`: on SQLite, from the call of
 //!   `Engine::app_event` (which reads the deployed workflows and the user's
 //!   enablements, then commits the execution) until the workflow's first
@@ -106,11 +115,23 @@ fn unbatched() -> EngineSettings {
     EngineSettings { group_commit: 1, ..EngineSettings::default() }
 }
 
+fn unfollowed(settings: EngineSettings) -> EngineSettings {
+    EngineSettings { follow: 0, ..settings }
+}
+
 async fn measure_all(size: Size) -> anyhow::Result<(Value, Map<String, Value>)> {
     let mut drains = vec![
         Drain { figure: "sqlite_steps_per_sec", rig: Rig::new(Backend::Sqlite, EngineSettings::default()).await? },
         Drain { figure: "sqlite_unbatched_steps_per_sec", rig: Rig::new(Backend::Sqlite, unbatched()).await? },
+        Drain {
+            figure: "sqlite_unfollowed_steps_per_sec",
+            rig: Rig::new(Backend::Sqlite, unfollowed(EngineSettings::default())).await?,
+        },
         Drain { figure: "postgres_steps_per_sec", rig: Rig::new(Backend::Postgres, one_at_a_time()).await? },
+        Drain {
+            figure: "postgres_unfollowed_steps_per_sec",
+            rig: Rig::new(Backend::Postgres, unfollowed(one_at_a_time())).await?,
+        },
         Drain {
             figure: "postgres_batched_steps_per_sec",
             rig: Rig::new(Backend::Postgres, EngineSettings::default()).await?,
@@ -218,8 +239,8 @@ fn report(size: Size, rounds: &[Map<String, Value>]) -> (Value, Map<String, Valu
         "steps_per_execution": TEN.steps,
         "latency_samples_per_round": SAMPLES,
         "latency_warmup_per_round": WARMUP,
-        "default_engine": {"workers": d.workers, "batch": d.batch, "group_commit": d.group_commit},
-        "one_at_a_time_engine": {"workers": ONE_AT_A_TIME_WORKERS, "batch": 1, "group_commit": 1},
+        "default_engine": {"workers": d.workers, "batch": d.batch, "group_commit": d.group_commit, "follow": d.follow},
+        "one_at_a_time_engine": {"workers": ONE_AT_A_TIME_WORKERS, "batch": 1, "group_commit": 1, "follow": d.follow},
         "sqlite": {"journal_mode": "wal", "synchronous": "full"},
         "postgres": {"synchronous_commit": "on", "tls": false},
     });

@@ -18,12 +18,13 @@
 //! queue successors or finish their execution as succeeded
 //! ([`PgStore::set_based`]): a retry, a fan-out instance's end (a join) and
 //! a failure (which cancels the execution's queued steps) take the general
-//! path. Completions keep their order: the caller hands over runs of
-//! consecutive set-based ones, each ending at the first that finishes its
-//! execution, so what follows an execution's end in the order never sees
-//! it running.
+//! path. Completions keep their order: one that comes after a completion
+//! finishing its execution (`late`) queues nothing, as it would one
+//! statement later, and the caller hands over runs of consecutive
+//! set-based ones (a completion on the general path between them is
+//! stored in its place).
 
-use super::{Completion, Error, ExecutionStatus, Outcome, PgStore, Result, Written};
+use super::{Completed, Completion, Error, ExecutionStatus, Outcome, PgStore, Result, Written};
 use crate::rows::Ts;
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -35,7 +36,10 @@ use uuid::Uuid;
 /// error, pending, ended at, tasks, response, successor count, whether it
 /// finishes its execution); `$14`..`$20`: the successors (their
 /// completion's 1-based position, their 1-based position among its
-/// successors, id, step, instance, kind, run after); `$21`: now.
+/// successors, id, step, instance, kind, run after); `$21`: now;
+/// `$22`..`$24`: the successors' leases when followed (token, until,
+/// deadline; null otherwise). It answers the fenced completions' ids, and
+/// the followed successors' ids it inserted, marked `true`.
 const COMPLETE_SET: &str = concat!(
     "WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], \
      $7::jsonb[], $8::int4[], $9::timestamptz[], $10::int8[], $11::jsonb[], $12::int8[], $13::bool[]) \
@@ -45,11 +49,16 @@ const COMPLETE_SET: &str = concat!(
      pending = d.pending, ended_at = d.ended_at, lease_token = NULL, lease_until = NULL, deadline = NULL \
      FROM d WHERE s.id = d.id AND s.project_id = d.project_id AND s.lease_token = d.token AND s.state = 'running' \
      RETURNING s.id, s.execution_id), \
-     per_execution AS (SELECT f.execution_id, sum(d.tasks) AS tasks, sum(d.n) AS n, bool_or(d.finish) AS finish, \
-     (array_agg(d.response ORDER BY d.ord DESC) FILTER (WHERE d.response IS NOT NULL))[1] AS response \
-     FROM fenced f JOIN d ON d.id = f.id GROUP BY f.execution_id), \
+     fd AS (SELECT d.ord, d.tasks, d.n, d.finish, d.response, f.execution_id, \
+     COALESCE(bool_or(d.finish) OVER (PARTITION BY f.execution_id ORDER BY d.ord \
+     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS late \
+     FROM fenced f JOIN d ON d.id = f.id), \
+     per_execution AS (SELECT fd.execution_id, sum(fd.tasks) AS tasks, \
+     COALESCE(sum(fd.n) FILTER (WHERE NOT fd.late), 0) AS n, bool_or(fd.finish) AS finish, \
+     (array_agg(fd.response ORDER BY fd.ord DESC) FILTER (WHERE fd.response IS NOT NULL))[1] AS response \
+     FROM fd GROUP BY fd.execution_id), \
      locked AS (SELECT e.id, e.status NOT IN ('SUCCEEDED', 'FAILED') AS running \
-     FROM executions e JOIN per_execution p ON p.execution_id = e.id FOR UPDATE OF e), \
+     FROM executions e JOIN per_execution p ON p.execution_id = e.id ORDER BY e.id FOR UPDATE OF e), \
      counted AS (UPDATE executions e SET tasks = e.tasks + p.tasks, response = COALESCE(p.response, e.response), \
      queued = CASE WHEN l.running THEN e.queued + p.n ELSE e.queued END, \
      status = CASE WHEN l.running AND p.finish THEN 'SUCCEEDED' ELSE e.status END, \
@@ -57,15 +66,18 @@ const COMPLETE_SET: &str = concat!(
      FROM per_execution p JOIN locked l ON l.id = p.execution_id WHERE e.id = p.execution_id \
      RETURNING e.id, e.queued, p.n, l.running), \
      x AS (SELECT * FROM unnest($14::int8[], $15::int8[], $16::uuid[], $17::text[], $18::text[], $19::text[], \
-     $20::timestamptz[]) AS x(owner, k, id, step, instance, kind, run_after)), \
+     $20::timestamptz[], $22::uuid[], $23::timestamptz[], $24::timestamptz[]) \
+     AS x(owner, k, id, step, instance, kind, run_after, token, until, deadline)), \
      queued AS (INSERT INTO steps (id, project_id, execution_id, seq, step, instance, kind, prev, state, run_after, \
-     idempotency_key, created_at) \
+     idempotency_key, created_at, lease_token, lease_until, deadline, started_at) \
      SELECT x.id, d.project_id, c.id, c.queued - c.n + row_number() OVER (PARTITION BY c.id ORDER BY d.ord, x.k), \
-     x.step, x.instance, x.kind, d.id, 'queued', COALESCE(x.run_after, $21), ",
+     x.step, x.instance, x.kind, d.id, CASE WHEN x.token IS NULL THEN 'queued' ELSE 'running' END, \
+     COALESCE(x.run_after, $21), ",
     idempotency_key_sql!("c.id", "x.step", "x.instance"),
-    ", $21 FROM x JOIN d ON d.ord = x.owner JOIN fenced f ON f.id = d.id JOIN counted c ON c.id = f.execution_id \
-     WHERE c.running ON CONFLICT (execution_id, step, instance) DO NOTHING) \
-     SELECT id FROM fenced"
+    ", $21, x.token, x.until, x.deadline, CASE WHEN x.token IS NULL THEN NULL ELSE $21 END \
+     FROM x JOIN d ON d.ord = x.owner JOIN fd ON fd.ord = d.ord JOIN counted c ON c.id = fd.execution_id \
+     WHERE c.running AND NOT fd.late ON CONFLICT (execution_id, step, instance) DO NOTHING RETURNING id, lease_token) \
+     SELECT id, false FROM fenced UNION ALL SELECT id, true FROM queued WHERE lease_token IS NOT NULL"
 );
 
 /// The completions' columns, one vector per array parameter.
@@ -96,6 +108,9 @@ struct Successors<'a> {
     instance: Vec<&'a str>,
     kind: Vec<&'a str>,
     run_after: Vec<Option<OffsetDateTime>>,
+    token: Vec<Option<Uuid>>,
+    until: Vec<Option<OffsetDateTime>>,
+    deadline: Vec<Option<OffsetDateTime>>,
 }
 
 impl PgStore {
@@ -114,7 +129,7 @@ impl PgStore {
     pub(super) async fn complete_set(
         conn: &mut PgConnection,
         completions: &[Completion],
-        results: &mut [Option<Result<()>>],
+        results: &mut [Option<Result<Completed>>],
         now: Ts,
     ) -> Result<()> {
         let mut cols = Columns::default();
@@ -142,19 +157,24 @@ impl PgStore {
             cols.finish.push(c.execution == Some(ExecutionStatus::Succeeded));
             let owner = i64::try_from(taken.len()).unwrap_or(i64::MAX);
             for (k, s) in (1..).zip(&c.next) {
+                // Only the first successor is ever followed.
+                let follow = c.follow.filter(|_| k == 1);
                 next.owner.push(owner);
                 next.k.push(k);
-                next.id.push(Uuid::new_v4());
+                next.id.push(follow.map_or_else(Uuid::new_v4, |f| f.id.as_uuid()));
                 next.step.push(&s.step);
                 next.instance.push(&s.instance);
                 next.kind.push(&s.kind);
                 next.run_after.push(s.run_after);
+                next.token.push(follow.map(|f| f.lease.token));
+                next.until.push(follow.map(|f| f.lease.until));
+                next.deadline.push(follow.map(|f| f.lease.deadline));
             }
         }
         if taken.is_empty() {
             return Ok(());
         }
-        let fenced: Vec<Uuid> = sqlx::query_scalar(COMPLETE_SET)
+        let answered: Vec<(Uuid, bool)> = sqlx::query_as(COMPLETE_SET)
             .bind(&cols.id)
             .bind(&cols.project)
             .bind(&cols.token)
@@ -176,11 +196,16 @@ impl PgStore {
             .bind(&next.kind)
             .bind(&next.run_after)
             .bind(now)
+            .bind(&next.token)
+            .bind(&next.until)
+            .bind(&next.deadline)
             .fetch_all(conn)
             .await?;
         for i in taken {
-            let stored = fenced.contains(&completions[i].id.as_uuid());
-            results[i] = Some(if stored { Ok(()) } else { Err(Error::LeaseLost) });
+            let c = &completions[i];
+            let stored = answered.contains(&(c.id.as_uuid(), false));
+            let followed = c.follow.is_some_and(|f| answered.contains(&(f.id.as_uuid(), true)));
+            results[i] = Some(if stored { Ok(Completed { followed }) } else { Err(Error::LeaseLost) });
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! leases are found (`EXPIRED_LEASES`), and which completions PostgreSQL
 //! stores in one statement (`set_based`, `complete_set`).
 
-use super::{Completion, ExecutionStatus, LeasedRow, Result};
+use super::{Completed, Completion, ExecutionStatus, LeasedRow, Result};
 use crate::rows::Ts;
 use crate::{PgStore, SqliteStore};
 use uuid::Uuid;
@@ -41,7 +41,7 @@ impl SqliteStore {
     pub(super) async fn complete_set(
         _: &mut sqlx::SqliteConnection,
         _: &[Completion],
-        _: &mut [Option<Result<()>>],
+        _: &mut [Option<Result<Completed>>],
         _: Ts,
     ) -> Result<()> {
         Ok(())

@@ -184,6 +184,7 @@ pub async fn store_ms(rig: &mut Rig) -> anyhow::Result<(f64, f64)> {
             execution: None,
             response: None,
             tasks: 1,
+            follow: None,
         };
         let t = Instant::now();
         rig.store.complete_step(completion, now()).await?;
