@@ -12,7 +12,7 @@
 //!
 //! Two shared pieces: [`MockServer`] (the HTTP side and the recording, each
 //! provider a [`Provider`] holding its state: GitHub, HubSpot, Google
-//! Calendar, Hello, TaskHooks) and [`recorder`] (Slack, Notion, Salesforce).
+//! Calendar, Hello, TaskHooks, ResourceApi) and [`recorder`] (Slack, Notion, Salesforce).
 
 pub mod github;
 pub mod google_calendar;
@@ -20,6 +20,7 @@ pub mod hello;
 pub mod hubspot;
 pub mod notion;
 pub mod recorder;
+pub mod resource_api;
 pub mod salesforce;
 mod server;
 pub mod slack;

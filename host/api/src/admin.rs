@@ -5,6 +5,7 @@
 mod action_logs;
 mod config;
 mod custom;
+mod resources;
 mod workflows;
 
 use crate::extract::{Json, Path, Query, json_body};
@@ -16,8 +17,8 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use weft_store::{
-    ApiKeyId, Environment, IntegrationId, IntegrationPatch, NewApiKey, NewIntegration, NewProject, ReleaseGroupId,
-    Role, UserCursor,
+    ApiKeyId, Environment, Integration, IntegrationId, IntegrationPatch, NewApiKey, NewIntegration, NewProject,
+    ReleaseGroupId, Role, UserCursor,
 };
 
 const PROJECTS: &str = "/admin/projects";
@@ -27,6 +28,9 @@ const KEYS: &str = "/admin/projects/{projectId}/api-keys";
 const KEY: &str = "/admin/projects/{projectId}/api-keys/{keyId}";
 const INTEGRATIONS: &str = "/admin/projects/{projectId}/integrations";
 const INTEGRATION: &str = "/admin/projects/{projectId}/integrations/{integrationId}";
+const RESOURCES: &str = "/admin/projects/{projectId}/resources";
+const RESOURCE: &str = "/admin/projects/{projectId}/resources/{resourceId}";
+const RESOURCE_CREDENTIAL: &str = "/admin/projects/{projectId}/resources/{resourceId}/credential";
 const USERS: &str = "/admin/projects/{projectId}/users";
 const USER: &str = "/admin/projects/{projectId}/users/{userId}";
 const SIGNING_KEYS: &str = "/admin/projects/{projectId}/signing-keys";
@@ -70,6 +74,18 @@ pub(crate) fn routes() -> Routes {
         .add(Method::GET, INTEGRATION, staff, "One integration", get_integration)
         .add(Method::PATCH, INTEGRATION, staff, "Change an integration (absent fields are kept)", patch_integration)
         .add(Method::DELETE, INTEGRATION, staff, "Remove an integration", delete_integration)
+        .add(Method::POST, RESOURCES, staff, "Create an API resource", resources::create)
+        .add(Method::GET, RESOURCES, staff, "List API resources", resources::list)
+        .add(Method::GET, RESOURCE, staff, "One API resource", resources::get)
+        .add(Method::PUT, RESOURCE, staff, "Replace an API resource's definition", resources::replace)
+        .add(Method::DELETE, RESOURCE, staff, "Delete an API resource and its connections", resources::delete)
+        .add(
+            Method::PUT,
+            RESOURCE_CREDENTIAL,
+            staff,
+            "Set an app-level API resource's credential (its keys)",
+            resources::set_credential,
+        )
         .add(Method::GET, USERS, any, "List connected users", list_users)
         .add(Method::GET, USER, any, "One connected user", get_user)
         .add(Method::PATCH, USER, staff, "Disable or re-enable a connected user", patch_user)
@@ -227,6 +243,12 @@ async fn create_integration(
         custom::check_in_body(&state, &kind, fields)?;
     }
     let new: NewIntegration = json_body(body, r#"{"type": "<plugin id or custom.name>", ...}"#)?;
+    if weft_catalog::resource::is_resource(&new.integration_type) {
+        return Err(ApiError::bad_request(format!(
+            "integration types starting with {} are reserved for API resources",
+            weft_catalog::resource::RESOURCE_PREFIX
+        )));
+    }
     let created = state.store.create_integration(key.project, new).await.map_err(store_error)?;
     if let Some(secret) = secret {
         set_client_secret(&state, key.project, created.id, secret).await?;
@@ -237,7 +259,11 @@ async fn create_integration(
 }
 
 async fn list_integrations(State(state): State<AppState>, key: ProjectKey<Staff>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(state.store.list_integrations(key.project).await.map_err(store_error)?)))
+    let all = state.store.list_integrations(key.project).await.map_err(store_error)?;
+    // A resource's hidden integration is listed as a resource.
+    let integrations: Vec<_> =
+        all.into_iter().filter(|i| !weft_catalog::resource::is_resource(&i.integration_type)).collect();
+    Ok(Json(json!(integrations)))
 }
 
 async fn get_integration(
@@ -246,7 +272,7 @@ async fn get_integration(
     Path((_, integration_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
-    Ok(Json(json!(state.store.get_integration(key.project, id).await.map_err(store_error)?)))
+    Ok(Json(json!(integration(&state, key.project, id).await?)))
 }
 
 async fn patch_integration(
@@ -256,6 +282,7 @@ async fn patch_integration(
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
+    integration(&state, key.project, id).await?;
     let (mut body, secret) = take_client_secret(body)?;
     if let Some(Json(Value::Object(fields))) = &mut body
         && fields.contains_key("definition")
@@ -272,6 +299,20 @@ async fn patch_integration(
         return Ok(Json(json!(state.store.get_integration(key.project, id).await.map_err(store_error)?)));
     }
     Ok(Json(json!(updated)))
+}
+
+/// The integration `id` of `project`; a resource's hidden integration is
+/// not one here (404, as for any id of no integration).
+async fn integration(
+    state: &AppState,
+    project: weft_store::ProjectId,
+    id: IntegrationId,
+) -> Result<Integration, ApiError> {
+    let found = state.store.get_integration(project, id).await.map_err(store_error)?;
+    if weft_catalog::resource::is_resource(&found.integration_type) {
+        return Err(ApiError::not_found("integration not found"));
+    }
+    Ok(found)
 }
 
 /// Splits the write-only `clientSecret` (a string, or `null` to clear it)
@@ -305,6 +346,7 @@ async fn delete_integration(
     Path((_, integration_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
+    integration(&state, key.project, id).await?;
     state.store.delete_integration(key.project, id).await.map_err(store_error)?;
     state.credentials.forget_sessions();
     Ok(StatusCode::NO_CONTENT)

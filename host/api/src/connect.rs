@@ -32,6 +32,13 @@ pub(crate) fn routes() -> Routes {
             "Connect an account with input fields (API key, basic, client credentials, password grant)",
             submit,
         )
+        .add(
+            Method::POST,
+            "/projects/{projectId}/sdk/resources/{resourceId}/connect",
+            Access::User,
+            "Connect an API resource with its required keys (tokens or API keys, and its inputs)",
+            connect_resource,
+        )
         .add(Method::GET, "/projects/{projectId}/sdk/credentials", Access::User, "The user's connected accounts", list)
         .add(
             Method::GET,
@@ -216,6 +223,29 @@ async fn submit(
     let credential = state
         .credentials
         .submit(user.project, &user.user.user_id, &integration_type, body.request()?, body.fields.clone())
+        .await
+        .map_err(credential_error)?;
+    account_usable(&state, user.project, credential.id).await;
+    Ok((StatusCode::CREATED, Json(credential_view(&credential, time::OffsetDateTime::now_utc()))))
+}
+
+/// Connects the user to an API resource: the body is exactly the
+/// resource's required keys; the user's earlier connection is replaced.
+async fn connect_resource(
+    State(state): State<AppState>,
+    user: User,
+    Path((_, resource)): Path<(String, String)>,
+    body: Option<Json<Value>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id: IntegrationId = crate::admin::parse_id(&resource, "resource")?;
+    let Some(Json(Value::Object(keys))) = body else {
+        return Err(ApiError::bad_request(
+            r#"Send the resource's required keys as a JSON object, e.g. {"access_token": "...", "refresh_token": "..."}"#,
+        ));
+    };
+    let credential = state
+        .credentials
+        .connect_resource(user.project, &user.user.user_id, id, keys)
         .await
         .map_err(credential_error)?;
     account_usable(&state, user.project, credential.id).await;

@@ -10,6 +10,7 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
+use weft_catalog::resource::is_resource;
 use weft_store::{ConnectedUser, Credential, CredentialStatus, Enablement, Integration, ProjectId};
 
 pub(crate) fn routes() -> Routes {
@@ -33,9 +34,48 @@ pub(crate) fn routes() -> Routes {
         )
 }
 
+/// The project's active integrations; an API resource's hidden integration
+/// is not one of them (see [`resources_view`]).
 async fn active_integrations(state: &AppState, project: ProjectId) -> Result<Vec<Integration>, ApiError> {
     let all = state.store.list_integrations(project).await.map_err(store_error)?;
-    Ok(all.into_iter().filter(|i| i.active).collect())
+    Ok(all.into_iter().filter(|i| i.active && !is_resource(&i.integration_type)).collect())
+}
+
+/// The project's API resources with the user's connection of each:
+/// `{id, name, level, connected, credentialId, credentialStatus,
+/// providerId, providerData}` (an app-level resource is connected for
+/// every user once its one credential is set).
+async fn resources_view(state: &AppState, project: ProjectId, mine: &[Credential]) -> Result<Value, ApiError> {
+    let mut out = Vec::new();
+    let mut app_credentials = None;
+    for i in state.store.list_integrations(project).await.map_err(store_error)? {
+        if !is_resource(&i.integration_type) {
+            continue;
+        }
+        let (_, resource) =
+            state.credentials.resource(project, i.id).await.map_err(crate::connect::credential_error)?;
+        let connection = match resource.level {
+            weft_catalog::resource::ResourceLevel::User => mine.iter().find(|c| c.integration_id == i.id).cloned(),
+            weft_catalog::resource::ResourceLevel::App => {
+                if app_credentials.is_none() {
+                    let app = state.store.list_user_credentials(project, weft_credentials::APP_USER).await;
+                    app_credentials = Some(app.unwrap_or_default());
+                }
+                app_credentials.iter().flatten().find(|c| c.integration_id == i.id).cloned()
+            }
+        };
+        out.push(json!({
+            "id": i.id,
+            "name": resource.name,
+            "level": resource.level,
+            "connected": connection.as_ref().is_some_and(|c| c.status == CredentialStatus::Valid),
+            "credentialId": connection.as_ref().map(|c| c.id.to_string()),
+            "credentialStatus": connection.as_ref().map(|c| c.status.as_str()),
+            "providerId": connection.as_ref().and_then(|c| c.provider_id.clone()),
+            "providerData": connection.as_ref().map(|c| c.provider_data.clone()),
+        }));
+    }
+    Ok(Value::Array(out))
 }
 
 /// Features of the reference's plans that a Weft project has, as the SDK
@@ -83,8 +123,8 @@ fn integration_state(mine: &[&Credential], enabled_workflows: &[Enablement], now
 
 /// `{authenticated, userId, integrations, meta, resources, project}`: each
 /// active integration with the user's accounts of it, and what the SDK
-/// needs of the project (its id and [`ACCESSIBLE_FEATURES`]). `resources`
-/// (the reference's API resources) is empty: Weft has none.
+/// needs of the project (its id and [`ACCESSIBLE_FEATURES`]), and the
+/// project's API resources with the user's connections of them.
 async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -> Result<Value, ApiError> {
     let credentials = state.store.list_user_credentials(project, &user.user_id).await.map_err(store_error)?;
     let mut enablements = state.store.user_enablements(project, &user.user_id).await.map_err(store_error)?;
@@ -122,7 +162,7 @@ async fn user_view(state: &AppState, project: ProjectId, user: &ConnectedUser) -
         "userId": user.user_id,
         "integrations": integrations,
         "meta": user.metadata,
-        "resources": [],
+        "resources": resources_view(state, project, &credentials).await?,
         "project": { "id": project.to_string(), "accessibleFeatures": ACCESSIBLE_FEATURES },
     }))
 }
@@ -182,7 +222,8 @@ fn rfc3339(t: time::OffsetDateTime) -> Value {
 /// display name (the provider's) and brand colour (the integration's
 /// accent colour): the SDK's `getIntegrationMetadata` reads both here.
 async fn integrations(State(state): State<AppState>, user: User) -> Result<Json<Value>, ApiError> {
-    let all = state.store.list_integrations(user.project).await.map_err(store_error)?;
+    let mut all = state.store.list_integrations(user.project).await.map_err(store_error)?;
+    all.retain(|i| !is_resource(&i.integration_type));
     let mut workflows = state.store.list_workflows(user.project, None).await.map_err(store_error)?;
     // A workflow whose permissions the user does not meet is not theirs to see.
     let mut visible = Vec::with_capacity(workflows.len());

@@ -37,6 +37,7 @@ mod placeholders;
 mod provider;
 mod reference;
 mod registry;
+pub mod resource;
 pub mod schema;
 mod target;
 pub mod webhooks;
@@ -46,7 +47,8 @@ pub use http::{ConnectionError, ConnectionHttp, ConnectionRequest};
 pub use load::{DefinitionError, Format, Problem};
 pub use placeholders::{PlaceholderError, fill_placeholders};
 pub use provider::{
-    ApiKeyLocation, AuthScheme, ClientAuth, ConnectionTest, Provider, RateLimitRule, RateLimitScope, valid_id,
+    ApiKeyLocation, AuthScheme, AuthTemplate, ClientAuth, ConnectionTest, Provider, RateLimitRule, RateLimitScope,
+    valid_id,
 };
 pub use registry::{Catalog, Entry, Layered, Origin, Providers};
 pub use target::{

@@ -137,8 +137,13 @@ pub(crate) fn validator() -> &'static jsonschema::Validator {
 }
 
 fn schema_problems(document: &Value) -> Vec<Problem> {
+    problems_against(validator(), document)
+}
+
+/// Every error of `document` against `validator`, as problems in path order.
+pub(crate) fn problems_against(validator: &jsonschema::Validator, document: &Value) -> Vec<Problem> {
     let mut problems = Vec::new();
-    for e in validator().iter_errors(document) {
+    for e in validator.iter_errors(document) {
         explain(&e, &mut problems);
     }
     problems.sort_by(|a, b| a.path.cmp(&b.path));
@@ -218,9 +223,10 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
                 problem("/auth/tokenUrl", reason);
             }
         }
-        AuthScheme::Custom { .. } => problem(
+        // Named fields go on a request only as an auth template says.
+        AuthScheme::Custom { .. } if p.auth_template.is_none() => problem(
             "/auth/type",
-            "`custom` needs a plugin; a definition can use api-key, basic, bearer or oauth2".into(),
+            "`custom` needs a plugin or an authTemplate; a definition can use api-key, basic, bearer or oauth2".into(),
         ),
         AuthScheme::ApiKey { name, .. } if name.trim().is_empty() => problem("/auth/name", "must not be empty".into()),
         _ => {}

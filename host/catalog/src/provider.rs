@@ -43,6 +43,10 @@ pub struct Provider {
     /// Documented provider limits.
     #[serde(default)]
     pub rate_limits: Vec<RateLimitRule>,
+    /// How the credential goes on a request, when the scheme's own way is
+    /// not it (an API resource's template); see [`AuthTemplate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_template: Option<AuthTemplate>,
     /// How a new account is checked and named; none accepts it as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_test: Option<ConnectionTest>,
@@ -53,6 +57,20 @@ pub struct Provider {
     /// Extension data.
     #[serde(default = "empty_object")]
     pub extra: Value,
+}
+
+/// Where a credential's values go on a request: header and query values
+/// that read `{{name}}`, a secret of the credential (`access_token`, a
+/// named key) or one of the connection's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthTemplate {
+    /// Headers, by name (`Authorization: Bearer {{access_token}}`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Query parameters, by name.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub query: std::collections::BTreeMap<String, String>,
 }
 
 fn default_version() -> String {
@@ -214,6 +232,10 @@ pub struct ConnectionTest {
     /// JSON Pointer to a display name, if the answer has one.
     #[serde(default)]
     pub account_name: Option<String>,
+    /// Other fields of the answer kept in the account's profile, by name:
+    /// JSON Pointers (an API resource's user profile).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub profile: std::collections::BTreeMap<String, String>,
 }
 
 fn get() -> String {

@@ -330,6 +330,7 @@ mod tests {
             connection_config_schema: None,
             secrets: vec![],
             rate_limits: vec![],
+            auth_template: None,
             connection_test: None,
             webhooks: vec![],
             extra: json!({}),

@@ -182,6 +182,12 @@ impl Credentials {
         integration_type: &str,
         req: &StartRequest,
     ) -> Result<(IntegrationAuth, Map<String, Value>)> {
+        if weft_catalog::resource::is_resource(integration_type) {
+            return Err(Error::BadRequest(
+                "an API resource is connected with POST /projects/{projectId}/sdk/resources/{resourceId}/connect"
+                    .into(),
+            ));
+        }
         let auth = self.integration_auth_by_type(project, integration_type).await?;
         if !auth.integration.active {
             return Err(Error::BadRequest(format!("the {integration_type} integration is not active")));
@@ -371,7 +377,7 @@ impl Credentials {
 
     /// Tests in-memory secrets with the plugin's `test-connection`, then
     /// seals and saves them (as a new credential or in place of `replace`).
-    async fn save_tested(
+    pub(crate) async fn save_tested(
         &self,
         auth: &IntegrationAuth,
         user: &str,
@@ -501,7 +507,7 @@ impl Credentials {
 }
 
 /// A code, password or client-credentials exchange that failed.
-fn exchange_error(e: TokenError) -> Error {
+pub(crate) fn exchange_error(e: TokenError) -> Error {
     match e {
         TokenError::InvalidClient => Error::Misconfigured("the provider refused the OAuth client".into()),
         TokenError::InvalidGrant => Error::BadRequest("the provider refused the authorization (invalid_grant)".into()),

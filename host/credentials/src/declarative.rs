@@ -77,10 +77,17 @@ impl Credentials {
         if test.account_id.is_some() && account_id.is_none() {
             return Err(Error::ConnectionTest("the provider's answer does not name the account".into()));
         }
-        let profile = match text(&test.account_name) {
+        let mut profile = match text(&test.account_name) {
             Some(name) => json!({ "name": name }),
             None => Value::Object(Map::new()),
         };
+        // Fields the definition keeps, as the answer has them (absent ones
+        // are left out).
+        for (name, pointer) in &test.profile {
+            if let Some(found) = document.pointer(pointer) {
+                profile[name.as_str()] = found.clone();
+            }
+        }
         Ok((account_id, profile))
     }
 }

@@ -297,10 +297,15 @@ impl Credentials {
             }
             Scheme::ClientCredentials { token_url, scopes, client_auth } => {
                 let url = fill_url(token_url, &credential.connection_config).map_err(Refusal::Other)?;
-                let client = OAuthClient {
-                    client_id: secrets.client_id.clone().unwrap_or_default(),
-                    client_secret: secrets.client_secret.as_deref().map(Into::into),
-                    auth: *client_auth,
+                // The user's own client, or (an API resource's account) the
+                // integration's.
+                let client = match &secrets.client_id {
+                    Some(client_id) => OAuthClient {
+                        client_id: client_id.clone(),
+                        client_secret: secrets.client_secret.as_deref().map(Into::into),
+                        auth: *client_auth,
+                    },
+                    None => self.app_client(auth, *client_auth).await.map_err(Refusal::Other)?,
                 };
                 let grant = Grant::ClientCredentials { scopes };
                 request_token_as(self.egress.as_ref(), &url, &client, grant, timeout, &reading)

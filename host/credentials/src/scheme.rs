@@ -242,7 +242,7 @@ impl Scheme {
 /// dropped, the others are kept byte for byte, and the injected pair goes
 /// last. Appending alone would send both, and a provider reading the first
 /// would take the caller's.
-fn replace_query_param(url: &mut Url, name: &str, value: &str) {
+pub(crate) fn replace_query_param(url: &mut Url, name: &str, value: &str) {
     let names_it = |segment: &str| {
         segment.split(';').any(|part| {
             let raw = part.split_once('=').map_or(part, |(n, _)| n);
@@ -261,6 +261,60 @@ fn replace_query_param(url: &mut Url, name: &str, value: &str) {
     }
     query.push_str(&url::form_urlencoded::Serializer::new(String::new()).append_pair(name, value).finish());
     url.set_query(Some(&query));
+}
+
+/// Adds the credential to `req` as a provider's auth template says (an API
+/// resource): each `{{name}}` reads the secret of that name (`access_token`,
+/// a named key) or else the connection's setting of that name. A value the
+/// credential lacks refuses the call rather than sending a blank.
+pub(crate) fn inject_template(
+    template: &weft_catalog::AuthTemplate,
+    secrets: &CredentialSecrets,
+    config: &Map<String, Value>,
+    req: &mut OutboundRequest,
+) -> Result<()> {
+    let value_of = |name: &str| -> Option<String> {
+        let secret = match name {
+            "access_token" => secrets.access_token.clone(),
+            "refresh_token" => None,
+            _ => secrets.fields.get(name).cloned(),
+        };
+        secret.or_else(|| match config.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        })
+    };
+    let render = |text: &str| -> Result<String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find("}}").ok_or_else(|| Error::Misconfigured("an auth template is not closed".into()))?;
+            let name = after[..end].trim();
+            let value = value_of(name)
+                .ok_or_else(|| Error::NeedsReauth { reason: format!("the credential has no value for `{name}`") })?;
+            out.push_str(&value);
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    };
+    for (name, value) in &template.headers {
+        let value = render(value)?;
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(Error::NeedsReauth {
+                reason: format!("the credential's `{name}` header is not a header value"),
+            });
+        }
+        req.injected_headers.push((name.to_ascii_lowercase(), value));
+    }
+    for (name, value) in &template.query {
+        replace_query_param(&mut req.url, name, &render(value)?);
+    }
+    Ok(())
 }
 
 /// Fills `{config.<field>}` placeholders of `template` from the connection's
@@ -373,6 +427,32 @@ mod tests {
             scheme.inject(&s, &mut r).unwrap();
             assert_eq!(r.url.as_str(), expected, "{sent}");
         }
+    }
+
+    /// An API resource's template: secrets by name, then the connection's
+    /// settings; a value the credential lacks refuses the call.
+    #[test]
+    fn a_template_places_secrets_and_settings() {
+        let mut s = CredentialSecrets::default();
+        s.access_token = Some("at".into());
+        s.fields.insert("apiKey".into(), "k1".into());
+        let config = json!({"tenant": "acme"});
+        let config = config.as_object().unwrap();
+        let template = weft_catalog::AuthTemplate {
+            headers: [("X-Key".to_owned(), "{{apiKey}}/{{ tenant }}".to_owned())].into(),
+            query: [("token".to_owned(), "{{access_token}}".to_owned())].into(),
+        };
+        let mut r = OutboundRequest::get("https://api.test/x?token=evil&a=1".parse().unwrap());
+        inject_template(&template, &s, config, &mut r).unwrap();
+        assert_eq!(r.injected_headers, [("x-key".to_owned(), "k1/acme".to_owned())]);
+        assert_eq!(r.url.as_str(), "https://api.test/x?a=1&token=at");
+        let refresh = weft_catalog::AuthTemplate {
+            headers: [("X-Key".to_owned(), "{{refresh_token}}".to_owned())].into(),
+            query: Default::default(),
+        };
+        s.refresh_token = Some("rt".into());
+        let mut r = OutboundRequest::get("https://api.test/x".parse().unwrap());
+        assert!(matches!(inject_template(&refresh, &s, config, &mut r), Err(Error::NeedsReauth { .. })));
     }
 
     #[test]

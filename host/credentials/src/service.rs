@@ -239,6 +239,17 @@ impl Credentials {
         weft_catalog::check_custom(document, integration_type, &self.settings.egress_policy)
     }
 
+    /// Checks `document` as an API resource run by the hidden integration
+    /// `integration_type`, and translates it into that integration's
+    /// provider definition (see `weft_catalog::resource`).
+    pub fn check_resource(
+        &self,
+        integration_type: &str,
+        document: serde_json::Value,
+    ) -> std::result::Result<(weft_catalog::resource::Resource, Provider), DefinitionError> {
+        weft_catalog::resource::check_resource(document, integration_type, &self.settings.egress_policy)
+    }
+
     fn with_provider(&self, integration: Integration) -> Result<IntegrationAuth> {
         let entry = self.provider_of(&integration)?.ok_or(Error::NotFound("plugin"))?;
         let scheme = Scheme::resolve(&entry.provider.auth, &integration);

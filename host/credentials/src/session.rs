@@ -86,7 +86,12 @@ impl Session {
 
     /// Adds the credential to `req` as the integration's scheme says.
     pub fn inject(&self, req: &mut OutboundRequest) -> Result<()> {
-        self.auth.scheme.inject(&self.secrets, req)
+        match &self.auth.provider.auth_template {
+            Some(template) => {
+                crate::scheme::inject_template(template, &self.secrets, &self.credential.connection_config, req)
+            }
+            None => self.auth.scheme.inject(&self.secrets, req),
+        }
     }
 }
 

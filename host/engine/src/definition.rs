@@ -12,7 +12,7 @@ mod trigger;
 
 pub use step::{
     Authorization, BodyType, DelayUnit, FunctionStep, HttpFields, IntegrationActionStep, Method, RequestStep,
-    ResponseStep, ResponseType, Step, StepKind,
+    ResourceRequestStep, ResponseStep, ResponseType, Step, StepKind,
 };
 pub use trigger::{BodyValidation, DataType, HeaderValidation, ParamValidation, RequestTrigger, Trigger, TriggerKind};
 

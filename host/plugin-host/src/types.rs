@@ -263,6 +263,7 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
                 per_seconds: r.per_seconds,
             })
             .collect(),
+        auth_template: None,
         connection_test: None,
         webhooks: Vec::new(),
     })

@@ -30,6 +30,8 @@ mod plugin_slack;
 mod plugin_slack_events;
 mod provider_cases;
 mod proxy;
+mod resource_triggers;
+mod resources;
 mod slow_clients;
 mod support;
 mod task_history;

@@ -47,6 +47,11 @@ pub enum StepKind {
     /// path under its base URL, or a full URL on a host it permits; output
     /// `response`.
     IntegrationRequest(HttpFields),
+    /// An HTTP request to an API resource as the user's connection of it
+    /// (or, for an app-level resource, the app's): a path under the
+    /// resource's base URL, or a full URL on a host it permits; output
+    /// `response`.
+    ResourceRequest(ResourceRequestStep),
     /// One of the integration's actions; output the action's result.
     IntegrationAction(IntegrationActionStep),
     /// A function step component run with parameters; output `result`.
@@ -89,6 +94,7 @@ impl StepKind {
         match self {
             Self::Request(_) => "request",
             Self::IntegrationRequest(_) => "integrationRequest",
+            Self::ResourceRequest(_) => "resourceRequest",
             Self::IntegrationAction(_) => "integrationAction",
             Self::Function(_) => "function",
             Self::Conditional { .. } => "conditional",
@@ -104,6 +110,7 @@ impl StepKind {
         match self {
             Self::Request(_) => "ACTION/REQUEST",
             Self::IntegrationRequest(_) => "ACTION/INTEGRATION_REQUEST",
+            Self::ResourceRequest(_) => "ACTION/RESOURCE_REQUEST",
             Self::IntegrationAction(_) => "ACTION/INTEGRATION_ACTION",
             Self::Function(_) => "ACTION/FUNCTION",
             Self::Conditional { .. } => "ACTION/CONDITIONAL",
@@ -116,7 +123,14 @@ impl StepKind {
     /// Whether it calls something that can fail on its own: only these
     /// steps take `autoRetry` and `continueWorkflowOnError`.
     pub fn calls_out(&self) -> bool {
-        matches!(self, Self::Request(_) | Self::IntegrationRequest(_) | Self::IntegrationAction(_) | Self::Function(_))
+        matches!(
+            self,
+            Self::Request(_)
+                | Self::IntegrationRequest(_)
+                | Self::ResourceRequest(_)
+                | Self::IntegrationAction(_)
+                | Self::Function(_)
+        )
     }
 
     /// Whether it has an output later steps may read.
@@ -212,6 +226,17 @@ pub struct HttpFields {
     /// types, a string for `xml` and `raw`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
+}
+
+/// A request to an API resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRequestStep {
+    /// The resource's id (a UUID, as the admin API answers it).
+    pub resource: String,
+    /// What is sent; `url` is a path under the resource's base URL.
+    #[serde(flatten)]
+    pub http: HttpFields,
 }
 
 /// An object whose values are strings, numbers or booleans (query

@@ -242,6 +242,15 @@ impl<'w> Checker<'w> {
                     self.problem(format!("{at}/url"), reason);
                 }
             }
+            StepKind::ResourceRequest(r) => {
+                if uuid::Uuid::parse_str(&r.resource).is_err() {
+                    self.problem(format!("{at}/resource"), "must be an API resource's id (a UUID)");
+                }
+                self.http(&r.http, at);
+                if let Err(reason) = integration_url(&r.http.url) {
+                    self.problem(format!("{at}/url"), reason.replace("integration's", "resource's"));
+                }
+            }
             StepKind::IntegrationAction(a) => {
                 self.needs_integration(at, "an Integration Action runs");
                 if a.action.trim().is_empty() || a.action.chars().any(char::is_whitespace) {

@@ -462,7 +462,7 @@ fn mistake_unknown_field_or_step_type() {
     refused(
         &edit("    type: fanOut", "    type: loop"),
         "/steps/2/type",
-        "unknown type \"loop\"; expected one of request, integrationRequest, integrationAction, function, conditional, fanOut, response, delay",
+        "unknown type \"loop\"; expected one of request, integrationRequest, resourceRequest, integrationAction, function, conditional, fanOut, response, delay",
     );
     refused(
         &edit("  - id: reply\n    type: response\n", "  - id: reply\n"),
@@ -541,4 +541,27 @@ fn mistake_permissions_read_more_than_the_user() {
         "permissions read only",
     );
     refused(&with(r#"{left: "{{user.meta.plan}}", operator: stringExactlyMatches}"#), "/permissions", "add `right`");
+}
+
+#[test]
+fn mistake_resource_request_without_a_resource_id_or_with_a_full_url_elsewhere() {
+    let step = "    type: integrationRequest\n        method: PATCH";
+    let resource = |id: &str, url: &str| {
+        edit(step, &format!("    type: resourceRequest\n        resource: {id}\n        method: PATCH")).replacen(
+            "url: /sobjects/Contact/{{lookup.output.response.body.data[0].id}}",
+            url,
+            1,
+        )
+    };
+    let good =
+        resource("1b4e28ba-2fa1-4d2b-883f-0016d3cca427", "url: /tasks/{{lookup.output.response.body.data[0].id}}");
+    let loaded = parse(&good, Format::Yaml, "test.yaml").unwrap();
+    let update = loaded.step("update").unwrap();
+    assert!(matches!(&update.kind, StepKind::ResourceRequest(r) if r.http.url.starts_with("/tasks/")));
+    refused(&resource("tasklab", "url: /tasks"), "/steps/1/then/0/resource", "a UUID");
+    refused(
+        &resource("1b4e28ba-2fa1-4d2b-883f-0016d3cca427", "url: //elsewhere/x"),
+        "/steps/1/then/0/url",
+        "resource's base URL",
+    );
 }

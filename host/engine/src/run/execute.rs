@@ -81,6 +81,13 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
                 Err((error, retriable)) => Err(Failure { input: recorded, error, retriable }),
             }
         }
+        StepKind::ResourceRequest(r) => {
+            executed.tasks = 1;
+            match resource_request(engine, step, r, &input).await {
+                Ok(response) => Ok(Ran { outcome: done(recorded, response), next: after() }),
+                Err((error, retriable)) => Err(Failure { input: recorded, error, retriable }),
+            }
+        }
         StepKind::IntegrationAction(a) => {
             executed.tasks = 1;
             let integration = plan.workflow().integration.clone().unwrap_or_default();
@@ -449,6 +456,50 @@ async fn integration_request(
         .session(step.project, &user, weft_credentials::IntegrationRef::Type(&integration), step.credential)
         .await
         .map_err(|e| message(format!("the user's {integration} account cannot be used: {e}"), false))?;
+    send_step(engine, step, &session, http, input).await
+}
+
+/// A Resource Request step: the resource's API as the user's connection of
+/// it (an app-level resource: the app's one connection), on the same
+/// authorised path as an Integration Request.
+async fn resource_request(
+    engine: &Engine,
+    step: &ClaimedStep,
+    def: &crate::definition::ResourceRequestStep,
+    input: &Value,
+) -> Result<Value, (Value, bool)> {
+    let message = |m: String, retriable: bool| (json!({ "message": m }), retriable);
+    let credentials = &engine.deps.credentials;
+    let id: weft_store::IntegrationId =
+        def.resource.parse().map_err(|_| message(format!("{:?} is not an API resource's id", def.resource), false))?;
+    let (_, resource) = credentials
+        .resource(step.project, id)
+        .await
+        .map_err(|e| message(format!("the API resource {id} cannot be used: {e}"), false))?;
+    let user = match resource.level {
+        weft_catalog::resource::ResourceLevel::App => weft_credentials::APP_USER.to_owned(),
+        weft_catalog::resource::ResourceLevel::User => {
+            step.user.clone().ok_or_else(|| message("the execution has no connected user".into(), false))?
+        }
+    };
+    let session = credentials
+        .session(step.project, &user, weft_credentials::IntegrationRef::Id(id), None)
+        .await
+        .map_err(|e| message(format!("the {} resource's connection cannot be used: {e}", resource.name), false))?;
+    send_step(engine, step, &session, &def.http, input).await
+}
+
+/// Sends a request step's resolved `input` as `session`'s account on the
+/// one authorised path (refresh and one retry on 401); its answer, with the
+/// account's secrets taken out, is the step's output or error.
+async fn send_step(
+    engine: &Engine,
+    step: &ClaimedStep,
+    session: &weft_credentials::Session,
+    http: &HttpFields,
+    input: &Value,
+) -> Result<Value, (Value, bool)> {
+    let message = |m: String, retriable: bool| (json!({ "message": m }), retriable);
     let parts = parts(http, input).map_err(|m| message(m, false))?;
     let target = input.get("url").and_then(Value::as_str).unwrap_or_default().to_owned();
     let (headers, body, timeout, cap) = (
@@ -465,7 +516,7 @@ async fn integration_request(
     };
     let call = weft_credentials::Call { method: verb(http.method), target: &target, query: &parts.query, fill: &fill };
     let mut report = weft_credentials::Report::default();
-    let streaming = engine.deps.credentials.send_as(&session, call, &mut report).await.map_err(|e| {
+    let streaming = engine.deps.credentials.send_as(session, call, &mut report).await.map_err(|e| {
         tracing::warn!(step = %step.step, error = %e, "a workflow integration request failed");
         let retriable =
             matches!(e, weft_credentials::SendError::RateLimited(_) | weft_credentials::SendError::Egress(_));
