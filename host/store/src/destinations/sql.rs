@@ -367,7 +367,7 @@ for_both_backends! {
             .fetch_all(&mut *tx)
             .await?;
             let mut queued = 0;
-            for d in destinations.into_iter().filter(|d| d.events.0.iter().any(|e| *e == event.event_type)) {
+            for d in destinations.into_iter().filter(|d| d.events.0.contains(&event.event_type)) {
                 queued += sqlx::query(
                     "INSERT INTO event_deliveries (id, project_id, destination_id, event_id, event_type, event, \
                      state, attempts, next_attempt_at, created_at, updated_at) \
@@ -409,12 +409,14 @@ for_both_backends! {
             let mut claimed = Vec::with_capacity(deliveries.len());
             for delivery in deliveries {
                 let id = delivery.destination_id;
-                if !destinations.contains_key(&id) {
-                    // The join above saw it; a delete would have taken the delivery too.
-                    let d = destination(&mut tx, id.as_uuid()).await?.ok_or(Error::NotFound("event destination"))?;
-                    destinations.insert(id, d);
-                }
-                let dest = destinations[&id].clone();
+                let dest = match destinations.entry(id) {
+                    std::collections::hash_map::Entry::Occupied(known) => known.get().clone(),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        // The join above saw it; a delete would have taken the delivery too.
+                        let found = destination(&mut tx, id.as_uuid()).await?;
+                        slot.insert(found.ok_or(Error::NotFound("event destination"))?).clone()
+                    }
+                };
                 claimed.push(ClaimedDelivery { delivery, destination: dest, token });
             }
             tx.commit().await?;
