@@ -150,6 +150,9 @@ impl ActionSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventSettings {
+    /// Whether this process delivers events (false: it only records them,
+    /// and a process on the same database delivers them).
+    pub worker: bool,
     /// Attempts of one delivery before it is given up.
     pub max_attempts: u32,
     /// The wait before a delivery's first retry, milliseconds; each next
@@ -170,6 +173,7 @@ impl Default for EventSettings {
     fn default() -> Self {
         let d = weft_events::DestinationSettings::default();
         Self {
+            worker: true,
             max_attempts: d.max_attempts,
             retry_base_ms: d.retry_base.as_millis() as u64,
             max_retry_wait_ms: d.max_retry_wait.as_millis() as u64,

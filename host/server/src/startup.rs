@@ -247,9 +247,11 @@ impl Application {
         // The event destinations' delivery worker; what it has not sent
         // stays in the outbox for the next start.
         let (stop_events, events_stopped) = tokio::sync::oneshot::channel::<()>();
-        let destinations = tokio::spawn(self.state.destinations.clone().run(async move {
-            let _ = events_stopped.await;
-        }));
+        let destinations = self.settings.events.worker.then(|| {
+            tokio::spawn(self.state.destinations.clone().run(async move {
+                let _ = events_stopped.await;
+            }))
+        });
         let router = weft_api::service(self.state.clone());
         let addr = self.local_addr();
         let threads = match self.settings.server.io_threads {
@@ -312,7 +314,9 @@ impl Application {
             let _ = engine.await;
         }
         let _ = stop_events.send(());
-        let _ = destinations.await;
+        if let Some(destinations) = destinations {
+            let _ = destinations.await;
+        }
         // Every finished proxy call's task record and ActionKit call's log
         // entry is stored before the database closes.
         self.state.proxy.recorder().shutdown().await;

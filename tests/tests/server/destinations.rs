@@ -349,3 +349,47 @@ async fn crud_and_refusals(postgres: bool) {
     let (status, _) = app.call(Method::GET, &format!("{base}/not-an-id"), Some(&key), None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn events_recorded_before_a_restart_are_delivered_after_it_on_sqlite() {
+    delivered_after_a_restart(false).await;
+}
+
+#[tokio::test]
+async fn events_recorded_before_a_restart_are_delivered_after_it_on_postgresql() {
+    delivered_after_a_restart(true).await;
+}
+
+async fn delivered_after_a_restart(postgres: bool) {
+    let receiver = MockApi::start_on(std::net::Ipv4Addr::LOCALHOST).await;
+    let pg = postgres.then(PgDatabase::create);
+    let (url, again) = (pg.as_ref().map(PgDatabase::url), pg.as_ref().map(PgDatabase::url));
+    // A process that records events and delivers none.
+    let mut first = spawn_app_with(&[], |s| {
+        s.database.url = url;
+        s.events.worker = false;
+        fast(s);
+    })
+    .await;
+    let (project, key) = first.create_project(json!({"name": "Durable"})).await;
+    let to = receiver.url_of("/api/echo?to=later");
+    create(&first, &project, &key, json!({"url": to, "events": ["credentials_failure"]})).await;
+    let recorded = json!({"type": "credentials_failure", "user": {"id": "u9"}, "data": {"userId": "u9"}});
+    let Value::Object(recorded) = recorded else { unreachable!("an object") };
+    let event = first.store.insert_event(project.parse().unwrap(), "credentials_failure", recorded).await.unwrap();
+    first.shutdown().await;
+    assert_eq!(receiver.count(), 0, "nothing delivered by a process without the worker");
+
+    // The next start on the same database delivers it.
+    let dir = first._dir.path().to_owned();
+    let _second = spawn_app_with(&[], |s| {
+        s.database.url = again;
+        s.data_dir = dir;
+        fast(s);
+    })
+    .await;
+    let e = body(&received(&receiver, "/api/echo?to=later", 1).await[0]);
+    assert_eq!(e["id"], json!(event.id), "{e}");
+    assert_eq!(e["project"], json!({"id": project, "name": "Durable"}));
+    assert_eq!(e["user"], json!({"id": "u9", "metadata": {}}));
+}

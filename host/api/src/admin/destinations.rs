@@ -166,6 +166,7 @@ pub(super) async fn enable(
     State(state): State<AppState>,
     key: ProjectKey<AdminOnly>,
     Path((_, id)): Path<(String, String)>,
+    _empty: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let id = destination_id(&id)?;
     Ok(Json(shown(&set_enabled(&state, key.project, id, true).await?)))
@@ -175,6 +176,7 @@ pub(super) async fn disable(
     State(state): State<AppState>,
     key: ProjectKey<AdminOnly>,
     Path((_, id)): Path<(String, String)>,
+    _empty: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let id = destination_id(&id)?;
     Ok(Json(shown(&set_enabled(&state, key.project, id, false).await?)))
@@ -196,6 +198,7 @@ pub(super) async fn test(
     State(state): State<AppState>,
     key: ProjectKey<AdminOnly>,
     Path((_, id)): Path<(String, String)>,
+    _empty: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let id = destination_id(&id)?;
     let destination = state.store.get_destination(key.project, id).await.map_err(store_error)?;
