@@ -5,6 +5,7 @@
 mod action_logs;
 mod config;
 mod custom;
+mod destinations;
 mod resources;
 mod workflows;
 
@@ -47,6 +48,12 @@ const VERSIONS: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versi
 const VERSION: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions/{version}";
 const RESTORE: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions/{version}/restore";
 const ACTION_LOGS: &str = "/admin/projects/{projectId}/action-logs";
+const DESTINATIONS: &str = "/admin/projects/{projectId}/event-destinations";
+const DESTINATION: &str = "/admin/projects/{projectId}/event-destinations/{destinationId}";
+const DESTINATION_ENABLE: &str = "/admin/projects/{projectId}/event-destinations/{destinationId}/enable";
+const DESTINATION_DISABLE: &str = "/admin/projects/{projectId}/event-destinations/{destinationId}/disable";
+const DESTINATION_TEST: &str = "/admin/projects/{projectId}/event-destinations/{destinationId}/test";
+const DESTINATION_DELIVERIES: &str = "/admin/projects/{projectId}/event-destinations/{destinationId}/deliveries";
 
 pub(crate) fn routes() -> Routes {
     let (op, admin, staff, any) = (
@@ -121,6 +128,27 @@ pub(crate) fn routes() -> Routes {
             any,
             "ActionKit log entries, newest first, filtered (user, integration, status, action, trace id, dates)",
             action_logs::list,
+        )
+        .add(Method::POST, DESTINATIONS, admin, "Add an event destination (a webhook)", destinations::create)
+        .add(Method::GET, DESTINATIONS, admin, "List event destinations", destinations::list)
+        .add(Method::GET, DESTINATION, admin, "One event destination", destinations::get)
+        .add(
+            Method::PATCH,
+            DESTINATION,
+            admin,
+            "Change an event destination (absent fields are kept)",
+            destinations::change,
+        )
+        .add(Method::DELETE, DESTINATION, admin, "Delete an event destination", destinations::delete)
+        .add(Method::POST, DESTINATION_ENABLE, admin, "Enable an event destination", destinations::enable)
+        .add(Method::POST, DESTINATION_DISABLE, admin, "Disable an event destination", destinations::disable)
+        .add(Method::POST, DESTINATION_TEST, admin, "Send a test event to a destination now", destinations::test)
+        .add(
+            Method::GET,
+            DESTINATION_DELIVERIES,
+            admin,
+            "An event destination's recent deliveries, newest first",
+            destinations::deliveries,
         )
         .add(
             Method::GET,

@@ -91,6 +91,8 @@ pub struct Services {
     /// How long an account's per-action fields are cached (ActionKit's
     /// `reload_fields` replaces them sooner).
     pub fields_ttl: std::time::Duration,
+    /// Event destinations: their checks and test sends.
+    pub destinations: Arc<weft_events::Destinations>,
 }
 
 /// The caller's address, when the server was started with connection info.

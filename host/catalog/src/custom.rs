@@ -154,6 +154,30 @@ fn destination(template: &str, policy: &EgressPolicy) -> Result<Url, String> {
     Ok(url)
 }
 
+/// A URL Weft sends to that no definition describes (an event
+/// destination's webhook), under the same rules as a definition's URLs:
+/// http(s), no user info, a destination the egress policy allows, and over
+/// https unless the operator opened that destination.
+pub fn check_outbound_url(raw: &str, policy: &EgressPolicy) -> Result<Url, String> {
+    let url = Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http(s) URL".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password; send credentials in a header".into());
+    }
+    let opened = match url.host() {
+        Some(Host::Ipv4(ip)) => address(IpAddr::V4(ip), policy)?,
+        Some(Host::Ipv6(ip)) => address(IpAddr::V6(ip), policy)?,
+        Some(Host::Domain(name)) => host_name(name, policy)?,
+        None => return Err("must be an http(s) URL with a host".into()),
+    };
+    if url.scheme() != "https" && !opened {
+        return Err("must be an https URL".into());
+    }
+    Ok(url)
+}
+
 /// An IP literal: refused where the egress policy refuses it. `true` when
 /// it is special-purpose and the operator opened it (plain http allowed).
 fn address(ip: IpAddr, policy: &EgressPolicy) -> Result<bool, String> {
@@ -346,5 +370,20 @@ mod tests {
         let found = problems(d, &EgressPolicy::default());
         let paths: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
         assert!(paths.contains(&"/id") && paths.iter().any(|p| p.starts_with("/auth")), "{found:?}");
+    }
+
+    #[test]
+    fn outbound_urls_follow_the_egress_policy() {
+        let strict = EgressPolicy::default();
+        assert!(check_outbound_url("https://hooks.example.com/x?y=1", &strict).is_ok());
+        assert!(check_outbound_url("http://hooks.example.com/x", &strict).unwrap_err().contains("https"));
+        assert!(check_outbound_url("https://127.0.0.1/x", &strict).unwrap_err().contains("egress policy"));
+        assert!(check_outbound_url("https://localhost/x", &strict).is_err());
+        assert!(check_outbound_url("https://metadata.google.internal/", &strict).is_err());
+        assert!(check_outbound_url("https://u:p@hooks.example.com/", &strict).is_err());
+        assert!(check_outbound_url("ftp://hooks.example.com/", &strict).is_err());
+        assert!(check_outbound_url("not a url", &strict).is_err());
+        let loopback = EgressPolicy { allow_loopback: true, ..Default::default() };
+        assert!(check_outbound_url("http://127.0.0.1:8080/x", &loopback).is_ok());
     }
 }

@@ -42,7 +42,7 @@ pub mod schema;
 mod target;
 pub mod webhooks;
 
-pub use custom::check_custom;
+pub use custom::{check_custom, check_outbound_url};
 pub use http::{ConnectionError, ConnectionHttp, ConnectionRequest};
 pub use load::{DefinitionError, Format, Problem};
 pub use placeholders::{PlaceholderError, fill_placeholders};

@@ -37,6 +37,8 @@ pub struct Settings {
     pub workflows: WorkflowSettings,
     /// ActionKit (actions for AI agents).
     pub actions: ActionSettings,
+    /// Event destinations: how monitoring events are delivered.
+    pub events: EventSettings,
     /// Log output.
     pub log: LogSettings,
 }
@@ -141,6 +143,59 @@ impl ActionSettings {
     /// How long log entries are kept; `None` for ever.
     pub fn log_retention(&self) -> Option<Duration> {
         (self.log_retention_days > 0).then(|| Duration::from_secs(u64::from(self.log_retention_days) * 86_400))
+    }
+}
+
+/// Event destinations: retries, backoff and the automatic disable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventSettings {
+    /// Whether this process delivers events (false: it only records them,
+    /// and a process on the same database delivers them).
+    pub worker: bool,
+    /// Attempts of one delivery before it is given up.
+    pub max_attempts: u32,
+    /// The wait before a delivery's first retry, milliseconds; each next
+    /// one doubles (plus up to a quarter of jitter).
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts, milliseconds.
+    pub max_retry_wait_ms: u64,
+    /// Failed deliveries in a row (non-2xx answers or no answer) after
+    /// which a destination is disabled; 0 never disables one.
+    pub disable_after: u32,
+    /// The time one delivery may take, milliseconds.
+    pub timeout_ms: u64,
+    /// How often the delivery worker looks for events, milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        let d = weft_events::DestinationSettings::default();
+        Self {
+            worker: true,
+            max_attempts: d.max_attempts,
+            retry_base_ms: d.retry_base.as_millis() as u64,
+            max_retry_wait_ms: d.max_retry_wait.as_millis() as u64,
+            disable_after: d.disable_after,
+            timeout_ms: d.timeout.as_millis() as u64,
+            poll_ms: d.poll.as_millis() as u64,
+        }
+    }
+}
+
+impl EventSettings {
+    /// The delivery worker's settings.
+    pub fn destination_settings(&self) -> weft_events::DestinationSettings {
+        weft_events::DestinationSettings {
+            max_attempts: self.max_attempts.max(1),
+            retry_base: Duration::from_millis(self.retry_base_ms),
+            max_retry_wait: Duration::from_millis(self.max_retry_wait_ms.max(self.retry_base_ms)),
+            disable_after: self.disable_after,
+            timeout: Duration::from_millis(self.timeout_ms.max(1)),
+            poll: Duration::from_millis(self.poll_ms.max(1)),
+            ..weft_events::DestinationSettings::default()
+        }
     }
 }
 
@@ -404,6 +459,7 @@ impl Default for Settings {
             proxy: ProxySettings::default(),
             workflows: WorkflowSettings::default(),
             actions: ActionSettings::default(),
+            events: EventSettings::default(),
             log: LogSettings::default(),
         }
     }

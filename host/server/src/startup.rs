@@ -122,6 +122,14 @@ impl Application {
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
         let bound = listener.local_addr().context("reading the bound address")?;
+        let public_url = settings.connect.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+        let destinations = weft_events::Destinations::new(weft_events::DestinationDeps {
+            store: store.clone(),
+            egress: egress.clone(),
+            policy: egress_policy.clone(),
+            public_url: public_url.clone(),
+            settings: settings.events.destination_settings(),
+        });
         let credentials = Credentials::new(CredentialDeps {
             store: store.clone(),
             vault,
@@ -130,7 +138,7 @@ impl Application {
             clock,
             providers,
             hooks: Arc::new(crate::wiring::PluginHooks(host.clone())),
-            public_url: settings.connect.public_url.clone().unwrap_or_else(|| format!("http://{bound}")),
+            public_url,
             settings: weft_credentials::CredentialSettings { egress_policy, ..settings.credential_settings() },
         });
         let proxy =
@@ -172,6 +180,7 @@ impl Application {
             webhook_max_body: settings.workflows.webhook_max_body_bytes.max(1),
             action_logs,
             fields_ttl: settings.actions.fields_ttl(),
+            destinations,
         });
         Ok(Self { listener, state, settings, store, first_operator_key })
     }
@@ -235,6 +244,14 @@ impl Application {
                 let _ = engine_stopped.await;
             }))
         });
+        // The event destinations' delivery worker; what it has not sent
+        // stays in the outbox for the next start.
+        let (stop_events, events_stopped) = tokio::sync::oneshot::channel::<()>();
+        let destinations = self.settings.events.worker.then(|| {
+            tokio::spawn(self.state.destinations.clone().run(async move {
+                let _ = events_stopped.await;
+            }))
+        });
         let router = weft_api::service(self.state.clone());
         let addr = self.local_addr();
         let threads = match self.settings.server.io_threads {
@@ -295,6 +312,10 @@ impl Application {
         let _ = stop_engine.send(());
         if let Some(engine) = engine {
             let _ = engine.await;
+        }
+        let _ = stop_events.send(());
+        if let Some(destinations) = destinations {
+            let _ = destinations.await;
         }
         // Every finished proxy call's task record and ActionKit call's log
         // entry is stored before the database closes.

@@ -13,7 +13,8 @@
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
 //! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`],
-//! [`QueueStore`], [`WorkflowStore`], [`TriggerStore`], [`ActionLogStore`]), and a new
+//! [`QueueStore`], [`WorkflowStore`], [`TriggerStore`], [`ActionLogStore`],
+//! [`EventDestinationStore`]), and a new
 //! concern arrives as a new supertrait. On
 //! `dyn Store` every method is callable without imports; on a concrete
 //! [`SqliteStore`] or [`PgStore`], import [`prelude`].
@@ -93,6 +94,7 @@ mod backends;
 mod check;
 mod config;
 mod credentials;
+mod destinations;
 mod error;
 mod ids;
 mod integrations;
@@ -117,6 +119,11 @@ pub use config::{AppEvent, ConfigStore, EnvironmentSecret};
 pub use credentials::{
     ConnectState, Credential, CredentialStatus, CredentialStore, FailureRecorded, NewCredential, ProjectEvent,
     RefreshFailure, SealedColumn, SealedValue, SecretsUpdate, day_number,
+};
+pub use destinations::{
+    AttemptOutcome, AttemptRecorded, ClaimedDelivery, Delivery, DeliveryId, DeliveryState, Destination,
+    DestinationConfig, DestinationId, EventDestinationStore, MAX_DESTINATION_HEADERS, MAX_DESTINATION_URL_LEN,
+    MAX_DESTINATIONS_PAGE,
 };
 pub use error::{Error, Result};
 pub use ids::{ApiKeyId, CredentialId, IntegrationId, ProjectId, ReleaseGroupId, SigningKeyId};
@@ -165,6 +172,7 @@ pub trait Store:
     + WorkflowStore
     + TriggerStore
     + ActionLogStore
+    + EventDestinationStore
     + Send
     + Sync
 {
@@ -183,7 +191,7 @@ pub trait Store:
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ActionLogStore, ConfigStore, CredentialStore, IntegrationStore, KeyStore, PluginStateStore, ProjectStore,
-        QueueStore, Store, TaskStore, TriggerStore, UserStore, WorkflowStore,
+        ActionLogStore, ConfigStore, CredentialStore, EventDestinationStore, IntegrationStore, KeyStore,
+        PluginStateStore, ProjectStore, QueueStore, Store, TaskStore, TriggerStore, UserStore, WorkflowStore,
     };
 }

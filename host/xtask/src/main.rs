@@ -98,13 +98,17 @@ fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
 
 /// Crates that must not depend on others (ARCHITECTURE.md): the credential
 /// path reaches plugins only through traits, the plugin host never holds
-/// storage or keys, and the provider model sits at the bottom.
+/// storage or keys, the provider model sits at the bottom, and event
+/// delivery knows only the store and the egress client.
 const FORBIDDEN_DEPENDENCIES: &[(&str, &[&str])] = &[
     ("weft-credentials", &["weft-plugin-host", "wasmtime"]),
     ("weft-proxy", &["weft-plugin-host", "wasmtime"]),
     ("weft-plugin-host", &["weft-credentials", "weft-store", "weft-vault", "sqlx"]),
     ("weft-catalog", &["weft-credentials", "weft-plugin-host", "weft-store", "weft-vault", "wasmtime", "sqlx"]),
     ("weft-engine", &["weft-plugin-host", "wasmtime"]),
+    // Event destinations sit beside the engine: the queue and the credential
+    // service write events to the store, never through this crate.
+    ("weft-events", &["weft-api", "weft-engine", "weft-credentials", "weft-plugin-host", "wasmtime"]),
 ];
 
 /// Fails when a crate's normal dependency tree holds a crate it must not.

@@ -326,6 +326,20 @@ for_both_backends! {
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
+            // The `workflow_failure` event, in the transaction that fails
+            // the execution, for the project's event destinations (when it
+            // has an enabled one: the dispatcher builds the rest).
+            sqlx::query(
+                "INSERT INTO project_events (id, project_id, event_type, payload, created_at) \
+                 SELECT $2, e.project_id, 'workflow_failure', $3, $4 FROM executions e WHERE e.id = $1 \
+                 AND EXISTS (SELECT 1 FROM event_destinations d WHERE d.project_id = e.project_id AND d.enabled)",
+            )
+            .bind(execution)
+            .bind(Uuid::new_v4())
+            .bind(Json(json!({ "workflowExecution": { "id": execution } })))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ mod harness;
 mod action_logs;
 mod config;
 mod credentials;
+mod destinations;
 mod integrations;
 mod keys;
 mod lifecycle;
@@ -166,6 +167,13 @@ conformance! {
         filters_and_pages,
         old_entries_are_purged,
         action_log_tenancy,
+    ],
+    destinations: [
+        lifecycle,
+        failed_executions_write_events_only_for_projects_with_destinations,
+        events_are_dispatched_once_to_subscribed_destinations,
+        attempts_retry_then_disable_after_failures_in_a_row,
+        destination_tenancy,
     ],
     lifecycle: [
         migrate_is_idempotent,
