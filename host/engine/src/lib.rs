@@ -39,6 +39,7 @@ pub mod load;
 pub mod permissions;
 pub mod plan;
 pub mod run;
+pub mod schedule;
 pub mod schema;
 pub mod template;
 
