@@ -14,7 +14,9 @@ pub use step::{
     Authorization, BodyType, DelayUnit, FunctionStep, HttpFields, IntegrationActionStep, Method, RequestStep,
     ResourceRequestStep, ResponseStep, ResponseType, Step, StepKind,
 };
-pub use trigger::{BodyValidation, DataType, HeaderValidation, ParamValidation, RequestTrigger, Trigger, TriggerKind};
+pub use trigger::{
+    BodyValidation, DataType, HeaderValidation, ParamValidation, RequestTrigger, SchedulerTrigger, Trigger, TriggerKind,
+};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

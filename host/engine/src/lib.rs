@@ -7,7 +7,8 @@
 //! ([`template`]: `{{step.output.x}}`, settings, user, secrets, resolved so
 //! that secrets never reach the history), conditions ([`condition`]) and
 //! the execution plan ([`Plan`]: what a finished step leads to, in terms
-//! the queue stores in one completion).
+//! the queue stores in one completion), and when Scheduler triggers fire
+//! ([`schedule`]: cron with seconds, IANA zones).
 //!
 //! It does not own the queue or the history (`weft-store`), nor running
 //! steps: the executor calls out through `weft-egress`, the credential
@@ -39,6 +40,7 @@ pub mod load;
 pub mod permissions;
 pub mod plan;
 pub mod run;
+pub mod schedule;
 pub mod schema;
 pub mod template;
 

@@ -24,6 +24,7 @@ mod integration;
 mod matching;
 mod permissions;
 mod retention;
+mod schedule;
 mod trigger;
 
 use std::collections::HashMap;
@@ -267,6 +268,8 @@ impl Engine {
         tasks.push(tokio::spawn(async move { engine.keep_history(history_rx).await }));
         let (engine, triggers_rx) = (self.clone(), rx.clone());
         tasks.push(tokio::spawn(async move { engine.run_triggers(triggers_rx).await }));
+        let (engine, schedules_rx) = (self.clone(), rx.clone());
+        tasks.push(tokio::spawn(async move { engine.run_schedules(schedules_rx).await }));
         stop.await;
         let _ = tx.send(true);
         self.wake.notify_waiters();

@@ -44,4 +44,5 @@ mod workflows_files;
 mod workflows_functions;
 mod workflows_leases;
 mod workflows_run;
+mod workflows_schedule;
 mod workflows_triggers;

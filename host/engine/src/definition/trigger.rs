@@ -21,8 +21,7 @@ fn default_id() -> String {
     "trigger".into()
 }
 
-/// The kinds of trigger. Later issues add the scheduler and API resource
-/// triggers as more variants.
+/// The kinds of trigger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum TriggerKind {
@@ -41,6 +40,10 @@ pub enum TriggerKind {
     /// An event of the workflow's integration, produced by its plugin's
     /// trigger (a provider webhook or a poll); the output is the event.
     Integration(IntegrationTrigger),
+    /// A schedule: fires at each time its cron expression names, in the
+    /// user's time zone, for every user who enabled the workflow; the
+    /// output is the firing time (`firedAt`, `localTime`, `timezone`).
+    Scheduler(SchedulerTrigger),
 }
 
 impl TriggerKind {
@@ -52,6 +55,7 @@ impl TriggerKind {
             Self::Request(_) => "request",
             Self::IntegrationEnabled => "integrationEnabled",
             Self::Integration(_) => "integration",
+            Self::Scheduler(_) => "scheduler",
         }
     }
 
@@ -62,7 +66,7 @@ impl TriggerKind {
         match self {
             Self::AppEvent { event } => Some(event),
             Self::Integration(t) => Some(&t.event),
-            Self::Request(_) | Self::IntegrationEnabled => None,
+            Self::Request(_) | Self::IntegrationEnabled | Self::Scheduler(_) => None,
         }
     }
 
@@ -75,6 +79,7 @@ impl TriggerKind {
             Self::Request(_) => "TRIGGER/REQUEST",
             Self::IntegrationEnabled => "TRIGGER/INTEGRATION_ENABLED",
             Self::Integration(_) => "TRIGGER/INTEGRATION",
+            Self::Scheduler(_) => "TRIGGER/CRON",
         }
     }
 }
@@ -99,6 +104,20 @@ fn empty_object() -> serde_json::Value {
 
 fn is_empty_object(v: &serde_json::Value) -> bool {
     v.as_object().is_some_and(|o| o.is_empty())
+}
+
+/// A Scheduler trigger: when it fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulerTrigger {
+    /// Six cron fields, seconds first: second, minute, hour, day of month,
+    /// month, day of week (`0 30 9 * * MON-FRI`, `*/5 * * * * *`).
+    pub cron: String,
+    /// The IANA time zone its times are read in (`Europe/Paris`), or
+    /// `{{user.meta.<field>}}` for each user's own; `America/Los_Angeles`
+    /// when absent, and for a user whose field names no known zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// A Request trigger's rules for incoming requests.
@@ -211,5 +230,9 @@ mod tests {
         );
         let TriggerKind::Integration(it) = &i.kind else { panic!("an integration trigger") };
         assert_eq!(it.config, json!({}));
+        let s: Trigger = serde_json::from_value(json!({"type": "scheduler", "cron": "*/5 * * * * *"})).unwrap();
+        assert_eq!((s.kind.name(), s.kind.key(), s.kind.history_type()), ("scheduler", None, "TRIGGER/CRON"));
+        let TriggerKind::Scheduler(st) = &s.kind else { panic!("a scheduler trigger") };
+        assert_eq!((st.cron.as_str(), st.timezone.as_deref()), ("*/5 * * * * *", None));
     }
 }

@@ -101,6 +101,11 @@ impl<'w> Checker<'w> {
             TriggerKind::Integration(t) if !t.config.is_object() => {
                 self.problem("/trigger/config", "must be an object of the trigger's settings");
             }
+            TriggerKind::Scheduler(t) => {
+                if let Err(problems) = crate::schedule::Schedule::new(&t.cron, t.timezone.as_deref(), "/trigger") {
+                    self.problems.extend(problems);
+                }
+            }
             _ => {}
         }
     }
