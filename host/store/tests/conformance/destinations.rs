@@ -66,6 +66,7 @@ async fn fail_an_execution(s: &dyn Store, project: ProjectId, t: OffsetDateTime)
         execution: Some(ExecutionStatus::Failed),
         response: None,
         tasks: 0,
+        follow: None,
     };
     s.complete_step(c, t).await.unwrap();
     id
