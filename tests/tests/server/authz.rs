@@ -44,7 +44,8 @@ async fn authorization_matrix_over_the_route_table() {
             .replace("{userId}", "nobody")
             .replace("{signingKeyId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c14")
             .replace("{name}", "nothing")
-            .replace("{destinationId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c1a");
+            .replace("{destinationId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c1a")
+            .replace("{resourceId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c1b");
         for (who, role, auth) in &principals {
             let mut req = app.client.request(route.method.clone(), format!("{}{path}", app.base));
             if let Some(a) = auth {

@@ -101,6 +101,7 @@ impl Walk {
             ("{executionId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c17".to_owned()),
             ("{stepExecutionId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c18".to_owned()),
             ("{destinationId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c1a".to_owned()),
+            ("{resourceId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c1b".to_owned()),
         ]);
         Walk { app, params, user_token, keys }
     }
