@@ -142,6 +142,13 @@ fn destination(template: &str, policy: &EgressPolicy) -> Result<Url, String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry a user name or password; credentials belong to the auth scheme".into());
     }
+    reachable(&url, policy)?;
+    Ok(url)
+}
+
+/// Whether the egress policy lets Weft send to `url`'s host, and over
+/// https unless the operator opened that destination.
+fn reachable(url: &Url, policy: &EgressPolicy) -> Result<(), String> {
     let opened = match url.host() {
         Some(Host::Ipv4(ip)) => address(IpAddr::V4(ip), policy)?,
         Some(Host::Ipv6(ip)) => address(IpAddr::V6(ip), policy)?,
@@ -151,7 +158,7 @@ fn destination(template: &str, policy: &EgressPolicy) -> Result<Url, String> {
     if url.scheme() != "https" && !opened {
         return Err("must be an https URL".into());
     }
-    Ok(url)
+    Ok(())
 }
 
 /// A URL Weft sends to that no definition describes (an event
@@ -166,15 +173,7 @@ pub fn check_outbound_url(raw: &str, policy: &EgressPolicy) -> Result<Url, Strin
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry a user name or password; send credentials in a header".into());
     }
-    let opened = match url.host() {
-        Some(Host::Ipv4(ip)) => address(IpAddr::V4(ip), policy)?,
-        Some(Host::Ipv6(ip)) => address(IpAddr::V6(ip), policy)?,
-        Some(Host::Domain(name)) => host_name(name, policy)?,
-        None => return Err("must be an http(s) URL with a host".into()),
-    };
-    if url.scheme() != "https" && !opened {
-        return Err("must be an https URL".into());
-    }
+    reachable(&url, policy)?;
     Ok(url)
 }
 
