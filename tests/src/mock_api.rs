@@ -47,6 +47,10 @@ struct Shared {
     hits: Mutex<Vec<Hit>>,
     /// `/api/once-401`: answers 401 this many more times.
     unauthorized: AtomicUsize,
+    /// `/api/flaky/{key}/{fails}`: requests so far per key.
+    flaky: Mutex<std::collections::HashMap<String, u32>>,
+    /// `/api/gauge/{key}/{ms}`: (in flight now, most in flight at once) per key.
+    gauges: Mutex<std::collections::HashMap<String, (u32, u32)>>,
 }
 
 /// A running provider API.
@@ -76,6 +80,10 @@ impl MockApi {
     /// - `limited`: 200 with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset: 3`;
     /// - `redirect?to=<url>`: 302 to `url`;
     /// - `once-401`: 401 while [`MockApi::fail_auth`] says so, then the echo;
+    /// - `flaky/{key}/{fails}`: 503 for the first `fails` requests naming `key`, then
+    ///   200 `{"attempt": n}` (the n-th request);
+    /// - `gauge/{key}/{ms}`: answers after `ms`, counting how many requests naming `key`
+    ///   are in flight at once ([`MockApi::most_in_flight`]);
     /// - `gzip-bomb`: 64 MiB of zeros gzipped, `Content-Encoding: gzip`.
     pub async fn start_on(ip: Ipv4Addr) -> Self {
         let shared: Arc<Shared> = Arc::default();
@@ -108,6 +116,8 @@ impl MockApi {
             )
             .route("/api/redirect", any(redirect))
             .route("/api/once-401", any(once_401))
+            .route("/api/flaky/{key}/{fails}", any(flaky))
+            .route("/api/gauge/{key}/{ms}", any(gauge))
             .route("/api/gzip-bomb", any(gzip_bomb))
             .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .with_state(shared.clone());
@@ -139,6 +149,11 @@ impl MockApi {
     /// How many requests arrived.
     pub fn count(&self) -> usize {
         self.shared.hits.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// The most requests to `/api/gauge/{key}/…` that were in flight at once.
+    pub fn most_in_flight(&self, key: &str) -> u32 {
+        self.shared.gauges.lock().unwrap_or_else(|p| p.into_inner()).get(key).map_or(0, |g| g.1)
     }
 
     /// `/api/once-401` answers 401 the next `times` times.
@@ -211,6 +226,34 @@ async fn status(Path(code): Path<u16>) -> Response {
         headers.insert("retry-after", "2".parse().expect("header"));
     }
     (status, headers, axum::Json(json!({"status": code}))).into_response()
+}
+
+async fn flaky(State(shared): State<Arc<Shared>>, Path((key, fails)): Path<(String, u32)>) -> Response {
+    let attempt = {
+        let mut counts = shared.flaky.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(key).or_insert(0);
+        *n += 1;
+        *n
+    };
+    if attempt <= fails {
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"attempt": attempt}))).into_response();
+    }
+    axum::Json(json!({"attempt": attempt})).into_response()
+}
+
+async fn gauge(State(shared): State<Arc<Shared>>, Path((key, ms)): Path<(String, u64)>) -> Response {
+    let now = {
+        let mut gauges = shared.gauges.lock().unwrap_or_else(|p| p.into_inner());
+        let g = gauges.entry(key.clone()).or_insert((0, 0));
+        g.0 += 1;
+        g.1 = g.1.max(g.0);
+        g.0
+    };
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    if let Some(g) = shared.gauges.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key) {
+        g.0 -= 1;
+    }
+    axum::Json(json!({"inFlight": now})).into_response()
 }
 
 async fn redirect(req: Request) -> Response {

@@ -6,12 +6,13 @@
 //! execution runs), sizes as strings of bytes of JSON, pages of 100 with an
 //! absolute `nextLink` (null on the last page) built on the server's public
 //! URL. Step statuses: a step still in the queue is `NOT_STARTED` (the
-//! reference's "Not Started"), a running step or a fan-out waiting for its
-//! instances is `EXECUTING`, then `SUCCEEDED` or `FAILED`; a step that never
-//! ran because its execution ended first is `CANCELLED`.
+//! reference's "Not Started"), a running step, a step waiting for its next
+//! auto-retry or a fan-out waiting for its instances is `EXECUTING`, then
+//! `SUCCEEDED` or `FAILED`; a step that never ran because its execution
+//! ended first is `CANCELLED`.
 
-use crate::extract::{Json, Path, Query};
-use crate::principal::{AnyRole, ProjectKey, Roles};
+use crate::extract::{Json, Path, Query, json_body};
+use crate::principal::{AnyRole, ProjectKey, Roles, Staff};
 use crate::routes::{Access, Routes};
 use crate::{ApiError, AppState, store_error};
 use axum::extract::State;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use weft_engine::{ReplayError, ReplayFrom};
 use weft_store::{
     Execution, ExecutionId, ExecutionQuery, ExecutionStatus, MAX_EXECUTIONS_PAGE, StepRun, StepRunId, StepState,
     WorkflowId,
@@ -27,6 +29,7 @@ use weft_store::{
 
 const EXECUTIONS: &str = "/projects/{projectId}/task-history/workflow-executions";
 const EXECUTION: &str = "/projects/{projectId}/task-history/workflow-executions/{executionId}";
+const REPLAY: &str = "/projects/{projectId}/task-history/workflow-executions/{executionId}/replay";
 const STEP: &str =
     "/projects/{projectId}/task-history/workflow-executions/{executionId}/step-executions/{stepExecutionId}";
 
@@ -40,6 +43,13 @@ pub(crate) fn routes() -> Routes {
         .add(Method::GET, EXECUTIONS, any, "Workflow executions, filtered, 100 per page", list)
         .add(Method::GET, EXECUTION, any, "One workflow execution with its steps", one)
         .add(Method::GET, STEP, any, "One step of a workflow execution: its input and output", step)
+        .add(
+            Method::POST,
+            REPLAY,
+            Access::Project(Staff::ROLES),
+            "Replays a workflow execution on its version with its trigger's input (`?from=failed`: from its failed step)",
+            replay,
+        )
 }
 
 /// The query of the execution list (every field optional).
@@ -141,8 +151,10 @@ fn execution_json(e: &Execution, now: OffsetDateTime) -> Value {
     })
 }
 
-fn step_status(state: StepState) -> &'static str {
-    match state {
+fn step_status(s: &StepRun) -> &'static str {
+    match s.state {
+        // Waiting for its next auto-retry: the reference shows it running.
+        StepState::Queued if s.attempt > 0 => "EXECUTING",
         StepState::Queued => "NOT_STARTED",
         StepState::Running | StepState::Waiting => "EXECUTING",
         StepState::Succeeded => "SUCCEEDED",
@@ -243,7 +255,7 @@ async fn one(
                 "id": s.id,
                 "stepId": s.step,
                 "workflowExecutionId": s.execution,
-                "status": step_status(s.state),
+                "status": step_status(s),
                 "type": s.kind,
                 "start": s.started_at.map(date),
                 "end": s.ended_at.map(date),
@@ -273,6 +285,47 @@ async fn step(
         "input": run.input.clone().unwrap_or_else(|| json!({})),
         "output": output.cloned(),
     })))
+}
+
+/// The replay's query, or its JSON body (either may say it):
+/// `from=failed` takes up the execution at its failed step (Weft's
+/// extension); without it the whole execution runs again.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayFromQuery {
+    from: Option<String>,
+}
+
+/// Answers 201 with no body, as the reference does; `Location` names the
+/// new execution.
+async fn replay(
+    State(state): State<AppState>,
+    key: ProjectKey<Staff>,
+    Path((_, id)): Path<(String, String)>,
+    Query(q): Query<ReplayFromQuery>,
+    body: Option<Json<Value>>,
+) -> Result<(StatusCode, [(http::header::HeaderName, String); 1]), ApiError> {
+    let id = execution_id(&id)?;
+    let body: Option<ReplayFromQuery> = match body {
+        Some(raw) => Some(json_body(Some(raw), r#"no body, or {"from": "failed"}"#)?),
+        None => None,
+    };
+    let from = q.from.or(body.and_then(|b| b.from));
+    let from = match from.as_deref() {
+        None => ReplayFrom::Start,
+        Some("failed") => ReplayFrom::Failed,
+        Some(other) => {
+            return Err(invalid_query(format!(
+                "from must be `failed` (resume at the failed step) or absent (replay the whole execution); got {other:?}"
+            )));
+        }
+    };
+    let new = state.engine.replay(key.project, id, from).await.map_err(|e| match e {
+        ReplayError::Store(e) => store_error(e),
+        e @ ReplayError::Workflow(_) => ApiError::internal(e),
+    })?;
+    let location = format!("/projects/{}/task-history/workflow-executions/{new}", key.project);
+    Ok((StatusCode::CREATED, [(http::header::LOCATION, location)]))
 }
 
 #[cfg(test)]

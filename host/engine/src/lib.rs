@@ -50,8 +50,8 @@ pub use load::{DefinitionError, Format, Problem};
 pub use plan::{Next, Plan, Queued};
 pub use run::{
     AppEvent, Awaited, DEFAULT_POLL_SECS, EVENT_FIELD_KEYWORD, Engine, EngineDeps, EngineSettings, EventMatch, Polled,
-    RequestRefused, RequestStarted, Started, StepPlugins, TriggerError, TriggerPlugins, TriggerSpec, WorkflowRequest,
-    stored_integration, trigger_key,
+    ReplayError, ReplayFrom, RequestRefused, RequestStarted, Started, StepPlugins, TriggerError, TriggerPlugins,
+    TriggerSpec, WorkflowRequest, stored_integration, trigger_key,
 };
 pub use template::{Context, Resolved, TemplateError};
 

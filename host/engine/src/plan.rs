@@ -201,10 +201,11 @@ impl Plan {
     }
 
     /// What a fan-out over `n` items leads to: the first step of its body
-    /// once per item, each with its instance path (`"i"` at the top level,
-    /// `"<instance>.i"` inside another fan-out); with no item, what
-    /// follows the fan-out.
-    pub fn instances(&self, step: &str, instance: &str, n: u32) -> Result<Next> {
+    /// for each of the first `started` items (at least one; the others
+    /// start as these end, see [`Plan::instance`]), each with its instance
+    /// path (`"i"` at the top level, `"<instance>.i"` inside another
+    /// fan-out); with no item, what follows the fan-out.
+    pub fn instances(&self, step: &str, instance: &str, n: u32, started: u32) -> Result<Next> {
         let node = self.node(step, instance)?;
         let Nested::Body(body) = self.nodes[node].nested else {
             return Err(Error::WrongKind { step: step.into(), expected: "fan-out" });
@@ -213,8 +214,28 @@ impl Plan {
         Ok(if n == 0 {
             self.go_on(node, instance)
         } else {
-            Next::Run((0..n).map(|i| self.queued(first, child(instance, i))).collect())
+            Next::Run((0..n.min(started.max(1))).map(|i| self.queued(first, child(instance, i))).collect())
         })
+    }
+
+    /// The first step of item `i` of fan-out `step` (at `instance`): what
+    /// starts a later item of a fan-out that runs a bounded number at once.
+    pub fn instance(&self, step: &str, instance: &str, i: u32) -> Result<Queued> {
+        let node = self.node(step, instance)?;
+        let Nested::Body(body) = self.nodes[node].nested else {
+            return Err(Error::WrongKind { step: step.into(), expected: "fan-out" });
+        };
+        let first = *self.seqs[body].steps.first().ok_or_else(|| Error::UnknownStep(format!("{step}.steps[0]")))?;
+        Ok(self.queued(first, child(instance, i)))
+    }
+
+    /// The most items of fan-out `step` whose body runs at once, as its
+    /// definition says (`maxParallel`); `None` leaves it to the engine.
+    pub fn max_parallel(&self, step: &str) -> Option<u32> {
+        match self.step(step).map(|s| &s.kind) {
+            Some(StepKind::FanOut { max_parallel, .. }) => *max_parallel,
+            _ => None,
+        }
     }
 
     /// Where the output of `target` is, as read by step `reader` running

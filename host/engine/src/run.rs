@@ -16,6 +16,7 @@
 //! of those kinds fails with a clear error when no implementation is given.
 
 mod accounts;
+mod bound;
 mod commit;
 mod context;
 mod execute;
@@ -23,6 +24,7 @@ mod ingest;
 mod integration;
 mod matching;
 mod permissions;
+mod replay;
 mod retention;
 mod schedule;
 mod trigger;
@@ -40,6 +42,7 @@ use crate::plan::{Next, Plan, Queued};
 
 pub use integration::{DEFAULT_POLL_SECS, Polled, TriggerPlugins, TriggerSpec};
 pub use matching::{EVENT_FIELD_KEYWORD, EventMatch};
+pub use replay::{ReplayError, ReplayFrom};
 pub use trigger::{
     AppEvent, Awaited, RequestRefused, RequestStarted, Started, TriggerError, WorkflowRequest, stored_integration,
     trigger_key,
@@ -78,10 +81,17 @@ pub struct EngineSettings {
     /// The first retry's wait; each next one waits longer (10, 20, 30, 50,
     /// 80 s with the default of 10 s).
     pub retry_base: Duration,
+    /// The most items of a fan-out whose body runs at once, unless the
+    /// step says (`maxParallel`); 0: every item at once.
+    pub fan_out_parallel: u32,
     /// How long an outbound request of a step may take.
     pub request_timeout: Duration,
     /// The largest answer a step's request reads.
     pub max_response_bytes: u64,
+    /// The largest input or output of a step, in bytes of JSON; a step over
+    /// it fails, naming itself (a file's bytes travel as hex, twice their
+    /// size, so the default leaves room for a 50 MB file).
+    pub max_step_bytes: u64,
     /// How long a request to a workflow with a Response step waits for it
     /// before it is answered 542 (the execution goes on).
     pub response_timeout: Duration,
@@ -111,8 +121,10 @@ impl Default for EngineSettings {
             max_restarts: 3,
             max_retries: 5,
             retry_base: Duration::from_secs(10),
+            fan_out_parallel: 0,
             request_timeout: Duration::from_secs(60),
             max_response_bytes: 50 << 20,
+            max_step_bytes: 128 << 20,
             response_timeout: Duration::from_secs(55),
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
         }
@@ -122,6 +134,20 @@ impl Default for EngineSettings {
 /// The retry schedule as multiples of the base (the reference's 10, 20, 30,
 /// 50, 80 s), the last repeated.
 const RETRY_STEPS: [u32; 5] = [1, 2, 3, 5, 8];
+
+/// The wait before retry `attempt + 1`: the schedule's, give or take up to
+/// a fifth at random, so that steps failing together (a provider's outage)
+/// do not all come back in the same instant.
+pub(crate) fn retry_wait(base: Duration, attempt: u32) -> Duration {
+    let nominal = base * RETRY_STEPS[(attempt as usize).min(RETRY_STEPS.len() - 1)];
+    let mut bytes = [0u8; 4];
+    if nominal.is_zero() || getrandom::getrandom(&mut bytes).is_err() {
+        return nominal;
+    }
+    // A factor in [0.8, 1.2), in thousandths.
+    let factor = 800 + u32::from_le_bytes(bytes) % 400;
+    nominal * factor / 1000
+}
 
 /// Integration actions and function steps, run by the plugin host.
 #[async_trait::async_trait]
@@ -466,14 +492,10 @@ impl Engine {
     /// followed (see [`weft_store::Follow`]): the step to run next if the
     /// store queues it so.
     fn follow(&self, step: &ClaimedStep, completion: &mut Completion) -> Option<ClaimedStep> {
-        let [next] = completion.next.as_slice() else { return None };
-        let lone = next.run_after.is_none()
-            && completion.join.is_none()
-            && completion.execution.is_none()
-            && matches!(completion.outcome, Outcome::Succeeded { .. });
-        if !lone {
+        if !completion.followable() {
             return None;
         }
+        let next = completion.next.first()?;
         let s = &self.deps.settings;
         let at = now();
         let deadline = at + time::Duration::try_from(s.step_deadline).ok()?;
@@ -514,13 +536,15 @@ impl Engine {
                 next
             }
             Err(failure) if auto_retry && failure.retriable && step.attempt < self.deps.settings.max_retries => {
-                let n = RETRY_STEPS[(step.attempt as usize).min(RETRY_STEPS.len() - 1)];
-                let wait = self.deps.settings.retry_base * n;
+                let wait = retry_wait(self.deps.settings.retry_base, step.attempt);
                 completion.outcome = Outcome::Retry {
                     error: failure.error,
                     run_after: now() + time::Duration::try_from(wait).unwrap_or_default(),
                 };
-                completion.execution = Some(ExecutionStatus::Delayed);
+                // A failed attempt counts no task (`execute::run`), so a
+                // retried step counts one, when it succeeds. The execution
+                // stays EXECUTING and the step shows as running while it
+                // waits (the reference's "Running").
                 return completion;
             }
             Err(failure) if continue_on_error => {
@@ -536,6 +560,13 @@ impl Engine {
         match next {
             Ok(next) => apply(&mut completion, next),
             Err(e) => return fail(completion, Value::Null, &format!("the plan cannot go on: {e}")),
+        }
+        if completion.join.is_some()
+            && let Err(e) = self.start_next_items(&plan, step, &mut completion).await
+        {
+            completion.join = None;
+            completion.next.clear();
+            return fail(completion, Value::Null, &format!("the fan-out cannot go on: {e}"));
         }
         completion
     }
@@ -581,7 +612,7 @@ fn apply(completion: &mut Completion, next: Next) {
 /// A plan's join as the store's: what follows the fan-out once its last
 /// instance ends.
 fn join(fan_out: String, instance: String, then: Next) -> Join {
-    let mut j = Join { step: fan_out, instance, then: Vec::new(), finish: None, outer: None };
+    let mut j = Join { step: fan_out, instance, then: Vec::new(), each: Vec::new(), finish: None, outer: None };
     match then {
         Next::Run(queued) => j.then = queued.into_iter().map(new_step).collect(),
         Next::Finish => j.finish = Some(ExecutionStatus::Succeeded),
@@ -603,4 +634,25 @@ pub(crate) fn new_step(q: Queued) -> NewStep {
 pub(crate) fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_the_schedule_give_or_take_a_fifth() {
+        let base = Duration::from_millis(1000);
+        for (attempt, nominal) in [(0u32, 1000u64), (1, 2000), (2, 3000), (3, 5000), (4, 8000), (9, 8000)] {
+            let mut seen = std::collections::BTreeSet::new();
+            for _ in 0..50 {
+                let got = retry_wait(base, attempt).as_millis() as u64;
+                assert!(got >= nominal * 8 / 10 && got < nominal * 12 / 10, "attempt {attempt}: {got} ms");
+                seen.insert(got);
+            }
+            // Jittered: fifty draws do not all land on one value.
+            assert!(seen.len() > 1, "attempt {attempt}: no jitter");
+        }
+        assert_eq!(retry_wait(Duration::ZERO, 2), Duration::ZERO);
+    }
 }

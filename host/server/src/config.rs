@@ -61,8 +61,15 @@ pub struct WorkflowSettings {
     pub max_restarts: u32,
     /// Retries of an auto-retried step.
     pub max_retries: u32,
-    /// The first retry's wait, milliseconds (then 2, 3, 5 and 8 times it).
+    /// The first retry's wait, milliseconds (then 2, 3, 5 and 8 times it,
+    /// each give or take a fifth at random).
     pub retry_base_ms: u64,
+    /// The most items of a fan-out whose body runs at once, unless the step
+    /// sets `maxParallel`; 0: every item at once.
+    pub fan_out_parallel: u32,
+    /// The largest input or output of a step, bytes of JSON (a step over it
+    /// fails with an error naming it).
+    pub max_step_bytes: u64,
     /// The time a Request or Integration Request step's call may take, milliseconds.
     pub request_timeout_ms: u64,
     /// How long a request to a workflow with a Response step waits for it,
@@ -101,6 +108,8 @@ impl Default for WorkflowSettings {
             max_restarts: d.max_restarts,
             max_retries: d.max_retries,
             retry_base_ms: d.retry_base.as_millis() as u64,
+            fan_out_parallel: d.fan_out_parallel,
+            max_step_bytes: d.max_step_bytes,
             request_timeout_ms: d.request_timeout.as_millis() as u64,
             response_timeout_ms: d.response_timeout.as_millis() as u64,
             retention_days: d.retention.map_or(0, |r| (r.as_secs() / 86_400) as u32),
@@ -606,6 +615,8 @@ impl Settings {
             max_restarts: w.max_restarts,
             max_retries: w.max_retries,
             retry_base: Duration::from_millis(w.retry_base_ms),
+            fan_out_parallel: w.fan_out_parallel,
+            max_step_bytes: w.max_step_bytes.max(1024),
             request_timeout: Duration::from_millis(w.request_timeout_ms.max(1)),
             response_timeout: Duration::from_millis(w.response_timeout_ms),
             retention: (w.retention_days > 0).then(|| Duration::from_secs(u64::from(w.retention_days) * 86_400)),

@@ -13,8 +13,8 @@
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
 //! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`],
-//! [`QueueStore`], [`WorkflowStore`], [`TriggerStore`], [`ActionLogStore`],
-//! [`EventDestinationStore`]), and a new
+//! [`QueueStore`], [`ReplayStore`], [`WorkflowStore`], [`TriggerStore`],
+//! [`ActionLogStore`], [`EventDestinationStore`]), and a new
 //! concern arrives as a new supertrait. On
 //! `dyn Store` every method is callable without imports; on a concrete
 //! [`SqliteStore`] or [`PgStore`], import [`prelude`].
@@ -104,6 +104,7 @@ mod plugin_state;
 mod postgres;
 mod projects;
 mod queue;
+mod replay;
 mod rows;
 mod sqlite;
 mod tasks;
@@ -140,6 +141,7 @@ pub use queue::{
     Join, Lease, MAX_EXECUTIONS_PAGE, MAX_STEP_ID_LEN, NewExecution, NewStep, Outcome, QueueStore, Reaped, StepRun,
     StepRunId, StepState, WorkflowId,
 };
+pub use replay::ReplayStore;
 pub use sqlite::{SqlitePragmas, SqliteStore};
 pub use tasks::{TaskRecord, TaskStore};
 pub use triggers::{
@@ -169,6 +171,7 @@ pub trait Store:
     + TaskStore
     + PluginStateStore
     + QueueStore
+    + ReplayStore
     + WorkflowStore
     + TriggerStore
     + ActionLogStore
@@ -192,6 +195,7 @@ pub trait Store:
 pub mod prelude {
     pub use crate::{
         ActionLogStore, ConfigStore, CredentialStore, EventDestinationStore, IntegrationStore, KeyStore,
-        PluginStateStore, ProjectStore, QueueStore, Store, TaskStore, TriggerStore, UserStore, WorkflowStore,
+        PluginStateStore, ProjectStore, QueueStore, ReplayStore, Store, TaskStore, TriggerStore, UserStore,
+        WorkflowStore,
     };
 }

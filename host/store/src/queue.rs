@@ -417,6 +417,9 @@ pub struct Join {
     pub instance: String,
     /// What follows the fan-out, queued by the last instance.
     pub then: Vec<NewStep>,
+    /// What this instance's end queues, last or not: the first step of
+    /// the next item of a fan-out that runs a bounded number at once.
+    pub each: Vec<NewStep>,
     /// The execution's status to set when the last instance is done and
     /// nothing follows (it succeeded), if any.
     pub finish: Option<ExecutionStatus>,
@@ -451,6 +454,18 @@ pub struct Completion {
     /// Queue the one successor in `next` already leased to the caller (see
     /// [`Follow`]); `None` queues it for any worker to claim.
     pub follow: Option<Follow>,
+}
+
+impl Completion {
+    /// Whether its successor may be followed ([`Follow`]): a succeeded
+    /// step's one successor, due now, in a completion that neither joins a
+    /// fan-out nor changes its execution's status.
+    pub fn followable(&self) -> bool {
+        matches!(self.next.as_slice(), [next] if next.run_after.is_none())
+            && self.join.is_none()
+            && self.execution.is_none()
+            && matches!(self.outcome, Outcome::Succeeded { .. })
+    }
 }
 
 /// A successor the completing worker runs next itself: the completion
@@ -646,7 +661,13 @@ pub(crate) fn idempotency_key(execution: ExecutionId, step: &str, instance: &str
 
 /// The checks a completion passes before it is stored.
 pub(crate) fn check_completion(c: &Completion) -> Result<()> {
-    for step in c.next.iter().chain(c.join.iter().flat_map(|j| j.then.iter())) {
+    let mut joins = c.join.as_ref();
+    let mut joined = Vec::new();
+    while let Some(j) = joins {
+        joined.extend(j.then.iter().chain(&j.each));
+        joins = j.outer.as_deref();
+    }
+    for step in c.next.iter().chain(joined) {
         step.check()?;
     }
     if let Outcome::FannedOut { instances, .. } = c.outcome
@@ -655,13 +676,7 @@ pub(crate) fn check_completion(c: &Completion) -> Result<()> {
     {
         return Err(Error::Invalid("a fan-out with instances queues their first steps".into()));
     }
-    if c.follow.is_some()
-        && (c.next.len() != 1
-            || c.next[0].run_after.is_some()
-            || c.join.is_some()
-            || c.execution.is_some()
-            || !matches!(c.outcome, Outcome::Succeeded { .. }))
-    {
+    if c.follow.is_some() && !c.followable() {
         return Err(Error::Invalid(
             "only a succeeded step's one successor, due now, in a completion that neither joins nor ends, is followed"
                 .into(),
@@ -717,84 +732,4 @@ pub(crate) fn later(now: OffsetDateTime, d: Duration) -> Result<OffsetDateTime> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_round_trip() {
-        for s in
-            [ExecutionStatus::Executing, ExecutionStatus::Delayed, ExecutionStatus::Succeeded, ExecutionStatus::Failed]
-        {
-            assert_eq!(s.as_str().parse::<ExecutionStatus>().unwrap(), s);
-        }
-        for s in [
-            StepState::Queued,
-            StepState::Running,
-            StepState::Waiting,
-            StepState::Succeeded,
-            StepState::Failed,
-            StepState::Cancelled,
-        ] {
-            assert_eq!(s.as_str().parse::<StepState>().unwrap(), s);
-        }
-        assert!("DONE".parse::<ExecutionStatus>().is_err());
-    }
-
-    #[test]
-    fn idempotency_keys_name_the_step_and_instance() {
-        let e = ExecutionId::new();
-        assert_eq!(idempotency_key(e, "s1", ""), format!("{e}:s1"));
-        assert_ne!(idempotency_key(e, "s1", "0"), idempotency_key(e, "s1", "1"));
-        assert_ne!(idempotency_key(e, "s1", ""), idempotency_key(ExecutionId::new(), "s1", ""));
-    }
-
-    #[test]
-    fn nul_characters_are_replaced_everywhere() {
-        let mut v = serde_json::json!({"a\0": ["x\0y", {"k": "\0"}], "n": 1});
-        storable(&mut v);
-        assert_eq!(v, serde_json::json!({"a\u{FFFD}": ["x\u{FFFD}y", {"k": "\u{FFFD}"}], "n": 1}));
-    }
-
-    #[test]
-    fn a_fan_out_with_instances_must_queue_them() {
-        let c = Completion {
-            project: ProjectId::new(),
-            id: StepRunId::new(),
-            token: Uuid::new_v4(),
-            outcome: Outcome::FannedOut { input: Value::Null, output: Value::Null, instances: 2 },
-            next: vec![],
-            join: None,
-            execution: None,
-            response: None,
-            tasks: 0,
-            follow: None,
-        };
-        assert!(matches!(check_completion(&c), Err(Error::Invalid(_))));
-    }
-
-    #[test]
-    fn only_a_lone_successor_due_now_is_followed() {
-        let now = OffsetDateTime::now_utc();
-        let lease = Lease { token: Uuid::new_v4(), until: now, deadline: now };
-        let c = Completion {
-            project: ProjectId::new(),
-            id: StepRunId::new(),
-            token: Uuid::new_v4(),
-            outcome: Outcome::Succeeded { input: Value::Null, output: Value::Null },
-            next: vec![NewStep::new("b", "FUNCTION")],
-            join: None,
-            execution: None,
-            response: None,
-            tasks: 1,
-            follow: Some(Follow { id: StepRunId::new(), lease }),
-        };
-        assert!(check_completion(&c).is_ok());
-        let two = Completion { next: vec![NewStep::new("b", "FUNCTION"), NewStep::new("c", "FUNCTION")], ..c.clone() };
-        let later = Completion { next: vec![NewStep::new("b", "DELAY").after(now)], ..c.clone() };
-        let ending = Completion { execution: Some(ExecutionStatus::Succeeded), ..c.clone() };
-        let failed = Completion { outcome: Outcome::Failed { input: Value::Null, error: Value::Null }, ..c.clone() };
-        for refused in [two, later, ending, failed, Completion { next: vec![], ..c }] {
-            assert!(matches!(check_completion(&refused), Err(Error::Invalid(_))), "{refused:?}");
-        }
-    }
-}
+mod tests;

@@ -75,6 +75,11 @@ pub enum StepKind {
         iterator: Value,
         /// The body, run per item.
         steps: Vec<Step>,
+        /// The most items whose body runs at once (the next item starts as
+        /// one ends); none: the engine's `workflows.fan_out_parallel`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 1))]
+        max_parallel: Option<u32>,
     },
     /// Answers the request that started a Request-triggered execution.
     Response(ResponseStep),

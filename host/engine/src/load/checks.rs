@@ -264,7 +264,10 @@ impl<'w> Checker<'w> {
             }
             StepKind::Function(f) => self.function(f, at),
             StepKind::Conditional { condition, .. } => self.condition(condition, &format!("{at}/if")),
-            StepKind::FanOut { iterator, steps } => {
+            StepKind::FanOut { iterator, steps, max_parallel } => {
+                if *max_parallel == Some(0) {
+                    self.problem(format!("{at}/maxParallel"), "must be at least 1 (leave it out for the default)");
+                }
                 if steps.is_empty() {
                     self.problem(format!("{at}/steps"), "a fan-out needs at least one step to run per item");
                 }

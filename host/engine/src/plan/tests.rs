@@ -98,8 +98,8 @@ fn a_branch_starts_at_its_first_step_and_rejoins_after_the_conditional() {
 #[test]
 fn a_fan_out_starts_each_instance_and_joins_at_the_end_of_its_body() {
     let p = plan(NESTED);
-    assert_eq!(p.instances("fan1", "", 3).unwrap(), run(&p, &[("f1", "0"), ("f1", "1"), ("f1", "2")]));
-    assert_eq!(p.instances("fan1", "", 0).unwrap(), run(&p, &[("last", "")]));
+    assert_eq!(p.instances("fan1", "", 3, u32::MAX).unwrap(), run(&p, &[("f1", "0"), ("f1", "1"), ("f1", "2")]));
+    assert_eq!(p.instances("fan1", "", 0, u32::MAX).unwrap(), run(&p, &[("last", "")]));
     let cond2 = run(&p, &[("cond2", "1")]);
     assert_eq!(p.after("f1", "1").unwrap(), cond2);
     // A conditional inside a fan-out: its branches end the instance.
@@ -109,16 +109,29 @@ fn a_fan_out_starts_each_instance_and_joins_at_the_end_of_its_body() {
 }
 
 #[test]
+fn a_bounded_fan_out_starts_its_first_items_and_one_more_at_a_time() {
+    let p = plan(NESTED);
+    assert_eq!(p.instances("fan1", "", 5, 2).unwrap(), run(&p, &[("f1", "0"), ("f1", "1")]));
+    // A bound of 0 still starts one; more than the items starts them all.
+    assert_eq!(p.instances("fan1", "", 5, 0).unwrap(), run(&p, &[("f1", "0")]));
+    assert_eq!(p.instances("fan1", "", 2, 9).unwrap(), run(&p, &[("f1", "0"), ("f1", "1")]));
+    assert_eq!(p.instance("fan1", "", 2).unwrap(), q(&p, "f1", "2"));
+    assert_eq!(p.instance("fan2", "1", 3).unwrap(), q(&p, "g1", "1.3"));
+    assert!(matches!(p.instance("cond1", "", 0), Err(Error::WrongKind { .. })));
+    assert_eq!(p.max_parallel("fan1"), None);
+}
+
+#[test]
 fn a_fan_out_in_a_conditional_in_a_fan_out_nests_instances_and_joins() {
     let p = plan(NESTED);
     let fan2 = run(&p, &[("fan2", "1")]);
     assert_eq!(p.branch("cond2", "1", true).unwrap(), fan2);
-    assert_eq!(p.instances("fan2", "1", 2).unwrap(), run(&p, &[("g1", "1.0"), ("g1", "1.1")]));
+    assert_eq!(p.instances("fan2", "1", 2, u32::MAX).unwrap(), run(&p, &[("g1", "1.0"), ("g1", "1.1")]));
     // The inner body's end joins the inner fan-out, whose end joins the
     // outer one's instance.
     assert_eq!(p.after("g1", "1.1").unwrap(), join("fan2", "1", join("fan1", "", run(&p, &[("last", "")]))));
     // An inner fan-out over nothing ends the outer instance at once.
-    assert_eq!(p.instances("fan2", "1", 0).unwrap(), join("fan1", "", run(&p, &[("last", "")])));
+    assert_eq!(p.instances("fan2", "1", 0, u32::MAX).unwrap(), join("fan1", "", run(&p, &[("last", "")])));
 }
 
 #[test]
@@ -145,7 +158,7 @@ steps:
     assert_eq!(p.after("y1", "4").unwrap(), join("fx", "", Next::Finish));
     assert_eq!(p.branch("cy", "4", false).unwrap(), join("fx", "", Next::Finish));
     assert_eq!(p.branch("c0", "", false).unwrap(), Next::Finish);
-    assert_eq!(p.instances("fx", "", 0).unwrap(), Next::Finish);
+    assert_eq!(p.instances("fx", "", 0, u32::MAX).unwrap(), Next::Finish);
 }
 
 #[test]
@@ -171,7 +184,7 @@ fn questions_that_do_not_fit_the_workflow_are_errors() {
         assert!(matches!(p.after(step, instance), Err(Error::Instance { .. })), "{step} at {instance:?}");
     }
     assert!(matches!(p.branch("s1", "", true), Err(Error::WrongKind { expected: "conditional", .. })));
-    assert!(matches!(p.instances("cond1", "", 2), Err(Error::WrongKind { expected: "fan-out", .. })));
+    assert!(matches!(p.instances("cond1", "", 2, u32::MAX), Err(Error::WrongKind { expected: "fan-out", .. })));
     assert_eq!(p.step("g1").map(|s| s.id.as_str()), Some("g1"));
     assert_eq!(p.workflow().name, "Nested");
 }
@@ -279,7 +292,7 @@ fn simulate(p: &Plan, seed: u64) -> (Vec<(String, String)>, u32) {
                 if n > 0 {
                     pending.insert((step.clone(), instance.clone()), n);
                 }
-                p.instances(&step, &instance, n)
+                p.instances(&step, &instance, n, u32::MAX)
             }
             _ => p.after(&step, &instance),
         };

@@ -181,6 +181,7 @@ mod tests {
             step: "outer".into(),
             instance: String::new(),
             then: vec![],
+            each: vec![],
             finish: Some(ExecutionStatus::Succeeded),
             outer: None,
         };
@@ -188,6 +189,7 @@ mod tests {
             step: "inner".into(),
             instance: "0".into(),
             then: vec![],
+            each: vec![],
             finish: None,
             outer: Some(Box::new(outer)),
         });

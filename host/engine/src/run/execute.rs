@@ -33,6 +33,11 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
             return executed;
         }
     };
+    let limit = engine.deps.settings.max_step_bytes;
+    if let Some(message) = over_limit(&step.step, "input", &input, limit) {
+        executed.result = Err(failure(Value::Null, &message, false));
+        return executed;
+    }
     let after = || plan.after(&step.step, &step.instance);
     executed.result = match &def.kind {
         StepKind::Delay { .. } => Ok(Ran { outcome: done(recorded, Value::Null), next: after() }),
@@ -48,7 +53,12 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
                 let n = u32::try_from(items.len()).unwrap_or(u32::MAX);
                 Ok(Ran {
                     outcome: Outcome::FannedOut { input: recorded, output: Value::Array(items.clone()), instances: n },
-                    next: plan.instances(&step.step, &step.instance, n),
+                    next: plan.instances(
+                        &step.step,
+                        &step.instance,
+                        n,
+                        engine.fan_out_bound(plan, &step.step).unwrap_or(u32::MAX),
+                    ),
                 })
             }
             other => Err(failure(
@@ -131,6 +141,12 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
             }
         }
     };
+    if let Ok(ran) = &executed.result
+        && let Outcome::Succeeded { input, output } | Outcome::FannedOut { input, output, .. } = &ran.outcome
+        && let Some(message) = over_limit(&step.step, "output", output, limit)
+    {
+        executed.result = Err(failure(input.clone(), &message, false));
+    }
     // A task is a step that did its work: a failed attempt counts nothing,
     // so a retried step counts once, when it succeeds.
     if executed.result.is_err() {
@@ -153,6 +169,36 @@ async fn account(engine: &Engine, step: &ClaimedStep, integration: &str) -> Resu
         .await
         .map_err(|e| format!("the user's {integration} account cannot be used: {e}"))?;
     Ok(session.credential().id)
+}
+
+/// The error of a step whose input or output is over `limit` bytes of
+/// JSON (`workflows.max_step_bytes`), naming the step; `None` within it.
+fn over_limit(step: &str, what: &str, value: &Value, limit: u64) -> Option<String> {
+    let size = json_size(value);
+    (size > limit).then(|| {
+        format!(
+            "step `{step}`: its {what} is {size} bytes of JSON, over the limit of {limit} bytes \
+             (workflows.max_step_bytes); pass less data through it, for example a file's URL instead of its bytes"
+        )
+    })
+}
+
+/// Bytes of `value` as JSON, counted without writing them anywhere.
+fn json_size(value: &Value) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing a `Value` to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 fn done(input: Value, output: Value) -> Outcome {
@@ -546,5 +592,19 @@ async fn redact(engine: &Engine, step: &ClaimedStep, credential: weft_store::Cre
         // Keep nothing that might hold a secret.
         tracing::warn!(step = %step.step, error = %e, "a step's output could not be checked for secrets; dropped");
         *value = json!({ "message": "the output was dropped: it could not be checked for secrets" });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_counted_as_json_and_the_error_names_the_step() {
+        let v = json!({"a": [1, "two"], "b": null});
+        assert_eq!(json_size(&v), serde_json::to_vec(&v).unwrap().len() as u64);
+        assert_eq!(over_limit("s1", "input", &v, 1000), None);
+        let message = over_limit("s1", "output", &v, 10).unwrap();
+        assert!(message.starts_with("step `s1`: its output is 24 bytes"), "{message}");
     }
 }

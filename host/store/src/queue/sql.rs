@@ -344,8 +344,9 @@ for_both_backends! {
         Ok(())
     }
 
-    /// Counts one instance of a fan-out down; the last one finishes it,
-    /// queues what follows and, when the fan-out ends an instance of an
+    /// Counts one instance of a fan-out down and queues what its end starts
+    /// (a bounded fan-out's next item); the last one finishes it, queues
+    /// what follows and, when the fan-out ends an instance of an
     /// outer one, counts that one down in turn.
     async fn join(conn: &mut Conn, project: ProjectId, execution: Uuid, join: &Join, prev: Uuid, now: Ts) -> Result<()> {
         let mut current = Some(join);
@@ -362,6 +363,7 @@ for_both_backends! {
             let Some(pending) = pending else {
                 return Err(Error::Invalid(format!("no fan-out {:?} waits for its instances", j.step)));
             };
+            queue_steps(conn, project, execution, &j.each, prev, now).await?;
             if pending > 0 {
                 return Ok(());
             }

@@ -18,6 +18,7 @@ mod plugin_state;
 mod projects;
 mod queue;
 mod queue_follow;
+mod queue_replay;
 mod sqlite_only;
 mod tasks;
 mod triggers;
@@ -145,6 +146,11 @@ conformance! {
         a_followed_successor_of_a_dead_worker_is_reaped,
         nothing_is_followed_once_the_execution_ended,
         only_a_lone_successor_is_followed,
+    ],
+    queue_replay: [
+        an_instance_end_queues_the_next_item,
+        a_failed_execution_resumes_at_its_failed_step,
+        a_failure_inside_a_fan_out_is_not_resumed,
     ],
     workflows: [
         drafts_and_versions,

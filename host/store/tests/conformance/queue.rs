@@ -210,6 +210,7 @@ pub async fn fan_out_joins_after_the_last_instance(db: Db) {
             step: "fan".into(),
             instance: String::new(),
             then: vec![NewStep::new("after", "ACTION/REQUEST")],
+            each: vec![],
             finish: None,
             outer: None,
         });
@@ -453,11 +454,13 @@ pub async fn nested_fan_outs_join_inside_out(db: Db) {
             step: "inner".into(),
             instance: parent,
             then: vec![],
+            each: vec![],
             finish: None,
             outer: Some(Box::new(Join {
                 step: "outer".into(),
                 instance: String::new(),
                 then: vec![],
+                each: vec![],
                 finish: Some(ExecutionStatus::Succeeded),
                 outer: None,
             })),
@@ -632,8 +635,14 @@ pub async fn a_batch_that_fails_is_stored_one_completion_at_a_time(db: Db) {
         .collect();
     // The middle one passes the checks but fails half-way in the database:
     // its step row is written before its join finds no fan-out waiting.
-    batch[1].join =
-        Some(Join { step: "no-such-fan-out".into(), instance: String::new(), then: vec![], finish: None, outer: None });
+    batch[1].join = Some(Join {
+        step: "no-such-fan-out".into(),
+        instance: String::new(),
+        then: vec![],
+        each: vec![],
+        finish: None,
+        outer: None,
+    });
     let results = s.complete_steps(batch, t).await;
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
     assert!(matches!(results[1], Err(Error::Invalid(_))), "{:?}", results[1]);
