@@ -82,6 +82,7 @@ impl MockApi {
     /// - `once-401`: 401 while [`MockApi::fail_auth`] says so, then the echo;
     /// - `flaky/{key}/{fails}`: 503 for the first `fails` requests naming `key`, then
     ///   200 `{"attempt": n}` (the n-th request);
+    /// - `throttled/{key}/{fails}`: as `flaky`, with 429 and `Retry-After: 1`;
     /// - `gauge/{key}/{ms}`: answers after `ms`, counting how many requests naming `key`
     ///   are in flight at once ([`MockApi::most_in_flight`]);
     /// - `gzip-bomb`: 64 MiB of zeros gzipped, `Content-Encoding: gzip`.
@@ -118,6 +119,7 @@ impl MockApi {
             .route("/api/once-401", any(once_401))
             .route("/api/flaky/{key}/{fails}", any(flaky))
             .route("/api/gauge/{key}/{ms}", any(gauge))
+            .route("/api/throttled/{key}/{fails}", any(throttled))
             .route("/api/gzip-bomb", any(gzip_bomb))
             .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .with_state(shared.clone());
@@ -237,6 +239,20 @@ async fn flaky(State(shared): State<Arc<Shared>>, Path((key, fails)): Path<(Stri
     };
     if attempt <= fails {
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"attempt": attempt}))).into_response();
+    }
+    axum::Json(json!({"attempt": attempt})).into_response()
+}
+
+async fn throttled(State(shared): State<Arc<Shared>>, Path((key, fails)): Path<(String, u32)>) -> Response {
+    let attempt = {
+        let mut counts = shared.flaky.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(format!("throttled:{key}")).or_insert(0);
+        *n += 1;
+        *n
+    };
+    if attempt <= fails {
+        let limited = json!({"status": "error", "message": "You have reached your limit.", "errorType": "RATE_LIMIT"});
+        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], axum::Json(limited)).into_response();
     }
     axum::Json(json!({"attempt": attempt})).into_response()
 }

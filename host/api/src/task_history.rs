@@ -5,11 +5,13 @@
 //! milliseconds, `runDuration` in milliseconds (until now while the
 //! execution runs), sizes as strings of bytes of JSON, pages of 100 with an
 //! absolute `nextLink` (null on the last page) built on the server's public
-//! URL. Step statuses: a step still in the queue is `NOT_STARTED` (the
-//! reference's "Not Started"), a running step, a step waiting for its next
-//! auto-retry or a fan-out waiting for its instances is `EXECUTING`, then
-//! `SUCCEEDED` or `FAILED`; a step that never ran because its execution
-//! ended first is `CANCELLED`.
+//! URL; a DELAYED execution also says when it `resumesAt`. Step statuses: a
+//! step still in the queue is `NOT_STARTED` (the reference's "Not
+//! Started"), a running step, a step waiting for its next auto-retry or a
+//! provider's rate-limit window, or a fan-out waiting for its instances is
+//! `EXECUTING`, then `SUCCEEDED` or `FAILED`; a step that never ran because
+//! its execution ended first is `CANCELLED`. `POST …/replay` runs an
+//! execution again (see `weft_engine::ReplayFrom`).
 
 use crate::extract::{Json, Path, Query, json_body};
 use crate::principal::{AnyRole, ProjectKey, Roles, Staff};
@@ -153,8 +155,9 @@ fn execution_json(e: &Execution, now: OffsetDateTime) -> Value {
 
 fn step_status(s: &StepRun) -> &'static str {
     match s.state {
-        // Waiting for its next auto-retry: the reference shows it running.
-        StepState::Queued if s.attempt > 0 => "EXECUTING",
+        // Waiting for its next auto-retry, or for a provider's rate-limit
+        // window (its error says so): the reference shows it running.
+        StepState::Queued if s.attempt > 0 || s.error.is_some() => "EXECUTING",
         StepState::Queued => "NOT_STARTED",
         StepState::Running | StepState::Waiting => "EXECUTING",
         StepState::Succeeded => "SUCCEEDED",
@@ -247,6 +250,12 @@ async fn one(
     let execution = state.store.get_execution(key.project, id).await.map_err(store_error)?;
     let steps = state.store.execution_steps(key.project, id).await.map_err(store_error)?;
     let mut out = execution_json(&execution, OffsetDateTime::now_utc());
+    if execution.status == ExecutionStatus::Delayed {
+        // When it runs again: its earliest parked step (a Delay step, or a
+        // step waiting for a provider's rate-limit window).
+        let resumes = steps.iter().filter(|s| s.state == StepState::Queued).map(|s| s.run_after).min();
+        out["resumesAt"] = resumes.map(date).unwrap_or(Value::Null);
+    }
     out["stepExecutions"] = steps
         .iter()
         .map(|s| {

@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use tokio::sync::{Notify, broadcast};
 use weft_store::{ClaimedStep, Completion, ExecutionId, ExecutionStatus, Join, NewStep, Outcome, Store, WorkflowId};
 
@@ -81,6 +82,14 @@ pub struct EngineSettings {
     /// The first retry's wait; each next one waits longer (10, 20, 30, 50,
     /// 80 s with the default of 10 s).
     pub retry_base: Duration,
+    /// How long a step answered 429 without `Retry-After` waits.
+    pub rate_limit_wait: Duration,
+    /// The longest a rate-limited step waits at once, whatever the provider
+    /// asks.
+    pub max_pause: Duration,
+    /// Rate-limit pauses of a step before a rate limit fails it like any
+    /// other error (auto-retry then applies).
+    pub max_pauses: u32,
     /// The most items of a fan-out whose body runs at once, unless the
     /// step says (`maxParallel`); 0: every item at once.
     pub fan_out_parallel: u32,
@@ -122,6 +131,9 @@ impl Default for EngineSettings {
             max_retries: 5,
             retry_base: Duration::from_secs(10),
             fan_out_parallel: 0,
+            rate_limit_wait: Duration::from_secs(60),
+            max_pause: Duration::from_secs(24 * 3600),
+            max_pauses: 100,
             request_timeout: Duration::from_secs(60),
             max_response_bytes: 50 << 20,
             max_step_bytes: 128 << 20,
@@ -534,6 +546,21 @@ impl Engine {
             Ok(Ran { outcome, next }) => {
                 completion.outcome = outcome;
                 next
+            }
+            Err(failure)
+                if step.pauses < self.deps.settings.max_pauses
+                    && let Some(wait) = execute::rate_limited(&failure.error) =>
+            {
+                // A Smart Rate Limit: the step waits for the provider's
+                // window, parked in the queue (no worker, no retry counted),
+                // and its execution shows DELAYED until it is claimed again.
+                let wait = wait.min(self.deps.settings.max_pause);
+                let run_after = now() + time::Duration::try_from(wait).unwrap_or_default();
+                let mut error = failure.error;
+                error["resumesAt"] = Value::String(run_after.format(&Rfc3339).unwrap_or_default());
+                completion.outcome = Outcome::Paused { error, run_after };
+                completion.execution = Some(ExecutionStatus::Delayed);
+                return completion;
             }
             Err(failure) if auto_retry && failure.retriable && step.attempt < self.deps.settings.max_retries => {
                 let wait = retry_wait(self.deps.settings.retry_base, step.attempt);

@@ -70,6 +70,11 @@ pub struct WorkflowSettings {
     /// The largest input or output of a step, bytes of JSON (a step over it
     /// fails with an error naming it).
     pub max_step_bytes: u64,
+    /// How long a step answered 429 without `Retry-After` waits for the
+    /// provider's window, milliseconds (a rate-limit pause, not a retry).
+    pub rate_limit_wait_ms: u64,
+    /// Rate-limit pauses of one step before the rate limit fails it.
+    pub max_pauses: u32,
     /// The time a Request or Integration Request step's call may take, milliseconds.
     pub request_timeout_ms: u64,
     /// How long a request to a workflow with a Response step waits for it,
@@ -110,6 +115,8 @@ impl Default for WorkflowSettings {
             retry_base_ms: d.retry_base.as_millis() as u64,
             fan_out_parallel: d.fan_out_parallel,
             max_step_bytes: d.max_step_bytes,
+            rate_limit_wait_ms: d.rate_limit_wait.as_millis() as u64,
+            max_pauses: d.max_pauses,
             request_timeout_ms: d.request_timeout.as_millis() as u64,
             response_timeout_ms: d.response_timeout.as_millis() as u64,
             retention_days: d.retention.map_or(0, |r| (r.as_secs() / 86_400) as u32),
@@ -617,6 +624,8 @@ impl Settings {
             retry_base: Duration::from_millis(w.retry_base_ms),
             fan_out_parallel: w.fan_out_parallel,
             max_step_bytes: w.max_step_bytes.max(1024),
+            rate_limit_wait: Duration::from_millis(w.rate_limit_wait_ms),
+            max_pauses: w.max_pauses,
             request_timeout: Duration::from_millis(w.request_timeout_ms.max(1)),
             response_timeout: Duration::from_millis(w.response_timeout_ms),
             retention: (w.retention_days > 0).then(|| Duration::from_secs(u64::from(w.retention_days) * 86_400)),

@@ -363,6 +363,8 @@ pub struct ClaimedStep {
     pub attempt: u32,
     /// Leases that expired so far.
     pub restarts: u32,
+    /// Rate-limit pauses so far ([`Outcome::Paused`]).
+    pub pauses: u32,
     /// The key that stays the same on every attempt and restart.
     pub idempotency_key: String,
     /// The lease.
@@ -390,6 +392,15 @@ pub enum Outcome {
     /// the queue with one more attempt.
     Retry {
         /// The error of this attempt.
+        error: Value,
+        /// When to run it again.
+        run_after: OffsetDateTime,
+    },
+    /// It was refused for a rate limit and waits for the provider's window
+    /// until `run_after`, back in the queue with one more pause and no more
+    /// attempts (a Smart Rate Limit: the suspended request is sent again).
+    Paused {
+        /// Why it waits.
         error: Value,
         /// When to run it again.
         run_after: OffsetDateTime,
@@ -504,6 +515,7 @@ impl Follow {
             instance: next.instance.clone(),
             attempt: 0,
             restarts: 0,
+            pauses: 0,
             idempotency_key: idempotency_key(from.execution, &next.step, &next.instance),
             lease: self.lease,
         }
@@ -716,7 +728,7 @@ pub(crate) fn storable_completion(c: &mut Completion) {
             storable(input);
             storable(error);
         }
-        Outcome::Retry { error, .. } => storable(error),
+        Outcome::Retry { error, .. } | Outcome::Paused { error, .. } => storable(error),
     }
     if let Some(r) = &mut c.response {
         storable(r);

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
+use std::time::Duration;
 use weft_egress::{Method as Verb, OutboundRequest, OutboundResponse};
 use weft_store::{ClaimedStep, Outcome};
 
@@ -395,7 +396,7 @@ fn output(answer: &OutboundResponse) -> Value {
 
 /// An answer's outcome: 2xx and 3xx succeed; 4xx and 5xx fail with the
 /// answer as the error (408, 429 and 5xx may succeed on a retry).
-fn judged(answer: &OutboundResponse) -> Result<Value, (Value, bool)> {
+fn judged(answer: &OutboundResponse, rate_limit_wait: Duration) -> Result<Value, (Value, bool)> {
     let out = output(answer);
     if answer.status < 400 {
         return Ok(out);
@@ -403,7 +404,28 @@ fn judged(answer: &OutboundResponse) -> Result<Value, (Value, bool)> {
     let retriable = answer.status == 408 || answer.status == 429 || answer.status >= 500;
     let mut error = out;
     error["message"] = json!(format!("the request answered {}", answer.status));
+    if answer.status == 429 {
+        // The provider's window, as it says (`Retry-After`), else the
+        // engine's default: the step waits for it (a rate-limit pause).
+        let wait = answer
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+            .and_then(|(_, v)| weft_egress::governor::retry_after(v, std::time::SystemTime::now()))
+            .unwrap_or(rate_limit_wait);
+        error[RATE_LIMIT] = json!({ "retryAfterMs": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX) });
+    }
     Err((error, retriable))
+}
+
+/// The field of a step's error saying it was rate limited, and for how
+/// long: `{"retryAfterMs": …}` (also what the history shows).
+const RATE_LIMIT: &str = "rateLimit";
+
+/// How long a failed step's error says the provider asks it to wait, if it
+/// was rate limited (a 429, or the governor's known budget).
+pub(crate) fn rate_limited(error: &Value) -> Option<Duration> {
+    error.get(RATE_LIMIT)?.get("retryAfterMs")?.as_u64().map(Duration::from_millis)
 }
 
 /// A Request step: any URL, through the egress client, with its
@@ -447,7 +469,7 @@ async fn request(engine: &Engine, plan: &Plan, step: &ClaimedStep, input: &Value
         tracing::warn!(step = %step.step, error = %e, "a workflow request failed");
         message("the request failed before an answer arrived".into(), true)
     })?;
-    judged(&answer)
+    judged(&answer, engine.deps.settings.rate_limit_wait)
 }
 
 /// An access token for a Request step's client-credentials authorization,
@@ -566,11 +588,15 @@ async fn send_step(
         tracing::warn!(step = %step.step, error = %e, "a workflow integration request failed");
         let retriable =
             matches!(e, weft_credentials::SendError::RateLimited(_) | weft_credentials::SendError::Egress(_));
-        message(format!("the request could not be sent: {e}"), retriable)
+        let mut error = message(format!("the request could not be sent: {e}"), retriable);
+        if let weft_credentials::SendError::RateLimited(wait) = e {
+            error.0[RATE_LIMIT] = json!({ "retryAfterMs": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX) });
+        }
+        error
     })?;
     let answer = streaming.collect().await.map_err(|_| message("the answer could not be read".into(), true))?;
     let credential = session.credential().id;
-    match judged(&answer) {
+    match judged(&answer, engine.deps.settings.rate_limit_wait) {
         Ok(mut output) => {
             redact(engine, step, credential, &mut output).await;
             Ok(output)

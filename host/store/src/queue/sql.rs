@@ -98,7 +98,9 @@ impl<'a> Written<'a> {
                 error: None,
                 pending: (*instances > 0).then(|| stored_count(*instances)).transpose()?,
             },
-            Outcome::Retry { .. } => return Err(Error::Invalid("a retry is not a final outcome".into())),
+            Outcome::Retry { .. } | Outcome::Paused { .. } => {
+                return Err(Error::Invalid("a retry or a pause is not a final outcome".into()));
+            }
         })
     }
 
@@ -203,10 +205,15 @@ for_both_backends! {
     /// cannot change before the successors are inserted. Once the execution
     /// has ended, a straggler queues nothing (nor follows anything).
     async fn complete(conn: &mut Conn, c: &Completion, at: Ts) -> Result<Completed> {
-        let execution: Option<Uuid> = if let Outcome::Retry { error, run_after } = &c.outcome {
+        let again = match &c.outcome {
+            Outcome::Retry { error, run_after } => Some((error, run_after, 1, 0)),
+            Outcome::Paused { error, run_after } => Some((error, run_after, 0, 1)),
+            _ => None,
+        };
+        let execution: Option<Uuid> = if let Some((error, run_after, attempts, pauses)) = again {
             sqlx::query_scalar(
-                "UPDATE steps SET state = 'queued', attempt = attempt + 1, error = $4, run_after = $5, \
-                 lease_token = NULL, lease_until = NULL, deadline = NULL \
+                "UPDATE steps SET state = 'queued', attempt = attempt + $6, pauses = pauses + $7, error = $4, \
+                 run_after = $5, lease_token = NULL, lease_until = NULL, deadline = NULL \
                  WHERE project_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running' \
                  RETURNING execution_id",
             )
@@ -215,6 +222,8 @@ for_both_backends! {
             .bind(c.token)
             .bind(Json(error))
             .bind(Ts(*run_after))
+            .bind(attempts)
+            .bind(pauses)
             .fetch_optional(&mut *conn)
             .await?
         } else {

@@ -151,6 +151,7 @@ conformance! {
         an_instance_end_queues_the_next_item,
         a_failed_execution_resumes_at_its_failed_step,
         a_failure_inside_a_fan_out_is_not_resumed,
+        a_paused_step_waits_without_using_an_attempt,
     ],
     workflows: [
         drafts_and_versions,

@@ -1,5 +1,6 @@
-//! Bounded fan-outs (an instance's end queues the next item, `Join::each`)
-//! and resuming a failed execution at its failed step (`ReplayStore`).
+//! Bounded fan-outs (an instance's end queues the next item, `Join::each`),
+//! rate-limit pauses (`Outcome::Paused`) and resuming a failed execution at
+//! its failed step (`ReplayStore`).
 
 use crate::harness::{Db, project};
 use crate::queue::{at, claim, claim_one, done, execution, now};
@@ -134,4 +135,31 @@ pub async fn a_failure_inside_a_fan_out_is_not_resumed(db: Db) {
     s.complete_step(c, t).await.unwrap();
     let refused = s.resume_failed(p, id, t).await;
     assert!(matches!(&refused, Err(Error::Invalid(m)) if m.contains("replay it whole")), "{refused:?}");
+}
+
+pub async fn a_paused_step_waits_without_using_an_attempt(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    let id = s.start_execution(execution(p, &["a"]), t).await.unwrap();
+    let first = claim_one(s, t).await;
+    let mut c = done(&first, Value::Null);
+    c.outcome = Outcome::Paused { error: json!({"rateLimit": {"retryAfterMs": 5000}}), run_after: at(t, 5) };
+    c.execution = Some(ExecutionStatus::Delayed);
+    c.tasks = 0;
+    s.complete_step(c, t).await.unwrap();
+    assert_eq!(s.get_execution(p, id).await.unwrap().status, ExecutionStatus::Delayed);
+    let parked = s.get_step_run(p, id, first.id).await.unwrap();
+    assert_eq!((parked.state, parked.run_after), (StepState::Queued, at(t, 5)));
+    assert_eq!(parked.error, Some(json!({"rateLimit": {"retryAfterMs": 5000}})));
+    assert!(claim(s, at(t, 4), 10).await.is_empty(), "not before the window");
+    let again = claim_one(s, at(t, 5)).await;
+    assert_eq!((again.id, again.attempt, again.pauses, again.restarts), (first.id, 0, 1, 0), "a pause, not a retry");
+    assert_eq!(again.idempotency_key, first.idempotency_key);
+    assert_eq!(s.get_execution(p, id).await.unwrap().status, ExecutionStatus::Executing);
+    // Paused again, it counts another pause.
+    let mut c = done(&again, Value::Null);
+    c.outcome = Outcome::Paused { error: json!({}), run_after: at(t, 9) };
+    s.complete_step(c, at(t, 5)).await.unwrap();
+    assert_eq!(claim_one(s, at(t, 9)).await.pauses, 2);
 }

@@ -118,7 +118,7 @@ impl PgStore {
     /// row, counts tasks, queues successors or finishes its execution as
     /// succeeded.
     pub(super) fn set_based(c: &Completion) -> bool {
-        !matches!(c.outcome, Outcome::Retry { .. })
+        !matches!(c.outcome, Outcome::Retry { .. } | Outcome::Paused { .. })
             && c.join.is_none()
             && matches!(c.execution, None | Some(ExecutionStatus::Succeeded))
     }

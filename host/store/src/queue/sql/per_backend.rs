@@ -12,8 +12,8 @@ use uuid::Uuid;
 /// facts (the ones [`LeasedRow`] decodes after the step's).
 macro_rules! leased_columns {
     () => {
-        "id, project_id, execution_id, step, instance, attempt, restarts, idempotency_key, run_after, lease_until, \
-         deadline"
+        "id, project_id, execution_id, step, instance, attempt, restarts, pauses, idempotency_key, run_after, \
+         lease_until, deadline"
     };
 }
 
@@ -116,7 +116,7 @@ impl PgStore {
          leased AS (UPDATE steps SET state = 'running', lease_token = $2, lease_until = $3, deadline = $4, \
          started_at = COALESCE(started_at, $1) FROM picked WHERE steps.id = picked.id RETURNING \
          steps.id, steps.project_id, steps.execution_id, steps.step, steps.instance, steps.attempt, steps.restarts, \
-         steps.idempotency_key, steps.run_after, steps.lease_until, steps.deadline) \
+         steps.pauses, steps.idempotency_key, steps.run_after, steps.lease_until, steps.deadline) \
          SELECT leased.*, e.workflow_id, e.version, e.user_id, e.credential_id, e.status AS execution_status \
          FROM leased JOIN executions e ON e.id = leased.execution_id";
 

@@ -123,6 +123,7 @@ pub(super) struct LeasedRow {
     pub(super) instance: String,
     pub(super) attempt: i32,
     pub(super) restarts: i32,
+    pub(super) pauses: i32,
     pub(super) idempotency_key: String,
     pub(super) run_after: Ts,
     pub(super) lease_until: Ts,
@@ -149,6 +150,7 @@ impl LeasedRow {
             instance: self.instance,
             attempt: count(self.attempt)?,
             restarts: count(self.restarts)?,
+            pauses: count(self.pauses)?,
             idempotency_key: self.idempotency_key,
             lease: Lease { token, until: self.lease_until.0, deadline: self.deadline.0 },
         })
