@@ -7,6 +7,7 @@ mod config;
 mod custom;
 mod destinations;
 mod resources;
+mod usage;
 mod workflows;
 
 use crate::extract::{Json, Path, Query, json_body};
@@ -48,6 +49,7 @@ const VERSIONS: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versi
 const VERSION: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions/{version}";
 const RESTORE: &str = "/admin/projects/{projectId}/workflows/{workflowId}/versions/{version}/restore";
 const ACTION_LOGS: &str = "/admin/projects/{projectId}/action-logs";
+const USAGE: &str = "/admin/projects/{projectId}/usage";
 const DESTINATIONS: &str = "/admin/projects/{projectId}/event-destinations";
 const DESTINATION: &str = "/admin/projects/{projectId}/event-destinations/{destinationId}";
 const DESTINATION_ENABLE: &str = "/admin/projects/{projectId}/event-destinations/{destinationId}/enable";
@@ -128,6 +130,13 @@ pub(crate) fn routes() -> Routes {
             any,
             "ActionKit log entries, newest first, filtered (user, integration, status, action, trace id, dates)",
             action_logs::list,
+        )
+        .add(
+            Method::GET,
+            USAGE,
+            any,
+            "Task usage over a period (default: this month), in total and per user: workflow steps and proxy calls",
+            usage::get,
         )
         .add(Method::POST, DESTINATIONS, admin, "Add an event destination (a webhook)", destinations::create)
         .add(Method::GET, DESTINATIONS, admin, "List event destinations", destinations::list)

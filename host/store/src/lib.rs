@@ -143,7 +143,7 @@ pub use queue::{
 };
 pub use replay::ReplayStore;
 pub use sqlite::{SqlitePragmas, SqliteStore};
-pub use tasks::{TaskRecord, TaskStore};
+pub use tasks::{TaskRecord, TaskStore, TaskUsage};
 pub use triggers::{
     MAX_CURSOR_BYTES, MAX_EVENT_KEY_LEN, MAX_EVENT_PAYLOAD_BYTES, MAX_TRIGGER_KEY_LEN, NewSubscription,
     NewTriggerEvent, PollClaim, Subscription, SubscriptionId, SubscriptionKind, SubscriptionStatus, SubscriptionUpdate,

@@ -1,5 +1,7 @@
 //! Task records: one row per unit of billable work (today a Proxy API
-//! call), written in batches by a recorder off the request path.
+//! call), written in batches by a recorder off the request path; and the
+//! project's task usage, those records together with the tasks its workflow
+//! executions counted ([`TaskStore::task_usage`]).
 
 mod sql;
 
@@ -44,6 +46,18 @@ pub struct TaskRecord {
     pub created_at: OffsetDateTime,
 }
 
+/// One connected user's tasks over a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskUsage {
+    /// The user (`None`: executions that ran for no user).
+    pub user: Option<String>,
+    /// Tasks counted by workflow steps (successful Integration, Request
+    /// and Function steps, each fan-out iteration's included).
+    pub workflow_tasks: u64,
+    /// Proxy API calls.
+    pub proxy_tasks: u64,
+}
+
 /// Storage of task records.
 #[async_trait]
 pub trait TaskStore: Send + Sync {
@@ -56,4 +70,14 @@ pub trait TaskStore: Send + Sync {
 
     /// How many records the project has.
     async fn count_task_records(&self, project: ProjectId) -> Result<u64>;
+
+    /// The project's tasks per user from executions started and proxy calls
+    /// made in `[from, to)`, ordered by user; only `user`'s when given.
+    async fn task_usage(
+        &self,
+        project: ProjectId,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        user: Option<&str>,
+    ) -> Result<Vec<TaskUsage>>;
 }

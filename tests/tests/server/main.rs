@@ -36,6 +36,7 @@ mod resources;
 mod slow_clients;
 mod support;
 mod task_history;
+mod task_usage;
 mod tenancy;
 mod tokens;
 mod workflows_accounts;

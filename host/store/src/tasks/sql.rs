@@ -11,8 +11,9 @@ mod sqlite_insert;
 
 use crate::backends::for_both_backends;
 use crate::rows::Ts;
-use crate::{PgStore, ProjectId, Result, SqliteStore, TaskRecord, TaskStore};
+use crate::{PgStore, ProjectId, Result, SqliteStore, TaskRecord, TaskStore, TaskUsage};
 use async_trait::async_trait;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -90,6 +91,37 @@ for_both_backends! {
                 .fetch_one(self.read())
                 .await?;
             Ok(u64::try_from(n).unwrap_or(0))
+        }
+
+        async fn task_usage(
+            &self,
+            project: ProjectId,
+            from: OffsetDateTime,
+            to: OffsetDateTime,
+            user: Option<&str>,
+        ) -> Result<Vec<TaskUsage>> {
+            let rows: Vec<(Option<String>, i64, i64)> = sqlx::query_as(
+                "SELECT user_id, CAST(SUM(w) AS BIGINT), CAST(SUM(p) AS BIGINT) FROM ( \
+                 SELECT user_id, tasks AS w, 0 AS p FROM executions \
+                 WHERE project_id = $1 AND created_at >= $2 AND created_at < $3 AND tasks > 0 \
+                 UNION ALL SELECT user_id, 0, 1 FROM task_records \
+                 WHERE project_id = $1 AND created_at >= $2 AND created_at < $3) u \
+                 WHERE $4 IS NULL OR user_id = $4 GROUP BY user_id ORDER BY user_id",
+            )
+            .bind(project.as_uuid())
+            .bind(Ts(from))
+            .bind(Ts(to))
+            .bind(user)
+            .fetch_all(self.read())
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(user, w, p)| TaskUsage {
+                    user,
+                    workflow_tasks: u64::try_from(w).unwrap_or(0),
+                    proxy_tasks: u64::try_from(p).unwrap_or(0),
+                })
+                .collect())
         }
     }
 }
