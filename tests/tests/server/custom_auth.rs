@@ -401,3 +401,66 @@ async fn new_definition_fields_are_refused_by_path_on_sqlite() {
 async fn new_definition_fields_are_refused_by_path_on_postgresql() {
     refused_definitions(true).await;
 }
+
+/// A provider whose password grant gives no refresh token: with the
+/// integration's `keepPassword` the sealed password logs in again once the
+/// token is refused; without it the account must be connected again.
+async fn kept_password(postgres: bool) {
+    let cx = Ctx::start(postgres).await;
+    let no_refresh_token = || {
+        TokenDialect::answering(|mut body, _| {
+            body.as_object_mut().map(|o| o.remove("refresh_token"));
+            body
+        })
+    };
+    let mut integrations = Vec::new();
+    for (id, keep) in [("custom.keep", true), ("custom.forget", false)] {
+        cx.api.stand(id, Stand { expect: Expect::IssuedBearer, profile_path: None, profile: json!({}) });
+        let client = format!("{}-app", &id["custom.".len()..]);
+        cx.auth.register_client(&client, &format!("{client}-secret"), "https://app.example/unused");
+        cx.auth.set_client_dialect(&client, no_refresh_token());
+        let body = json!({
+            "type": id, "active": true, "clientId": client, "clientSecret": format!("{client}-secret"),
+            "endpointOverrides": {"keepPassword": keep}, "definition": password_definition(&cx, id, json!({})),
+        });
+        let (status, created) = cx.admin(Method::POST, "/integrations", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        integrations.push(created["id"].as_str().unwrap().to_owned());
+    }
+    cx.auth.add_user("ada", "pw-ada-4", "acct-k");
+    let mut credentials = Vec::new();
+    for id in ["custom.keep", "custom.forget"] {
+        let (status, credential) = submit(&cx, id, json!({"username": "ada", "password": "pw-ada-4"})).await;
+        assert_eq!(status, 201, "{credential}");
+        credentials.push(credential_id(&credential));
+    }
+    let logins = |client: &str| {
+        let basic = basic_of(&format!("{client}:{client}-secret"));
+        let log = cx.auth.log();
+        log.iter()
+            .filter(|r| {
+                r.form_value("grant_type") == Some("password") && r.header("authorization") == Some(basic.as_str())
+            })
+            .count()
+    };
+    cx.auth.expire_access_tokens();
+    assert_eq!(proxy_get(&cx, &integrations[0], "x").await.0, 200);
+    assert_eq!(logins("keep-app"), 2, "logged in again with the kept password");
+    assert_ne!(proxy_get(&cx, &integrations[1], "x").await.0, 200);
+    assert_eq!(logins("forget-app"), 1);
+    let project = cx.project.parse().unwrap();
+    let forgot = cx.app.store.get_credential(project, credentials[1]).await.unwrap();
+    assert_eq!(forgot.status, CredentialStatus::Invalid);
+    let kept = cx.app.credentials.usable(project, credentials[0]).await.unwrap();
+    assert_eq!(kept.secrets.password.as_deref(), Some("pw-ada-4"), "kept, sealed");
+}
+
+#[tokio::test]
+async fn a_kept_password_logs_in_again_without_a_refresh_token_on_sqlite() {
+    kept_password(false).await;
+}
+
+#[tokio::test]
+async fn a_kept_password_logs_in_again_without_a_refresh_token_on_postgresql() {
+    kept_password(true).await;
+}
