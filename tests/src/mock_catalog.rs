@@ -65,6 +65,15 @@ pub struct CatalogHit {
     pub path: String,
     /// Whether it carried the expected credential.
     pub authorized: bool,
+    /// Its headers (names in lower case).
+    pub headers: Vec<(String, String)>,
+}
+
+impl CatalogHit {
+    /// The value of a header, if it was sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
 }
 
 struct Shared {
@@ -181,7 +190,17 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         return (StatusCode::NOT_FOUND, "no such provider").into_response();
     };
     let ok = authorized(&shared, &stand.expect, &headers, uri.query());
-    let hit = CatalogHit { provider: provider.clone(), method: method.clone(), path: path.clone(), authorized: ok };
+    let sent = headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let hit = CatalogHit {
+        provider: provider.clone(),
+        method: method.clone(),
+        path: path.clone(),
+        authorized: ok,
+        headers: sent,
+    };
     shared.hits.lock().unwrap_or_else(|p| p.into_inner()).push(hit);
     if !ok {
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "unauthorized"}))).into_response();

@@ -98,7 +98,11 @@ fn custom_problems(p: &Provider, policy: &EgressPolicy) -> Vec<Problem> {
     }
     let urls: Vec<(&str, &String)> = match &p.auth {
         AuthScheme::Oauth2 { authorize_url, token_url, revoke_url, .. } => {
-            let mut urls = vec![("/auth/authorizeUrl", authorize_url), ("/auth/tokenUrl", token_url)];
+            // No authorization page: a password-grant-only definition.
+            let mut urls = vec![("/auth/tokenUrl", token_url)];
+            if !authorize_url.is_empty() {
+                urls.insert(0, ("/auth/authorizeUrl", authorize_url));
+            }
             urls.extend(revoke_url.iter().map(|u| ("/auth/revokeUrl", u)));
             urls
         }
@@ -121,6 +125,14 @@ fn custom_problems(p: &Provider, policy: &EgressPolicy) -> Vec<Problem> {
         }
         if let Err(reason) = test_target(p, &test.path, policy) {
             problem("/connectionTest/path", reason);
+        }
+    }
+    // The user-profile request goes out with the account's credentials too;
+    // its `{{name}}` variables are checked with a sample value.
+    if let Some(profile) = &p.user_profile {
+        let sample = crate::webhooks::sample_url(&profile.path);
+        if let Err(reason) = test_target(p, &sample, policy) {
+            problem("/userProfile/path", reason);
         }
     }
     // A webhook setup request is sent with the account's credentials:
@@ -348,6 +360,33 @@ mod tests {
         // A permitted host is a valid test request target.
         let on_files = with("/connectionTest/path", json!("https://files.tasklab.test/me"));
         assert!(problems(on_files, &EgressPolicy::default()).is_empty());
+    }
+
+    #[test]
+    fn password_grant_profile_refresh_and_client_fields() {
+        let mut d = definition();
+        d["auth"] = json!({
+            "type": "oauth2", "tokenUrl": "https://tasklab.test/oauth/token", "passwordGrant": true,
+            "passwordApiKey": "apiKey", "refresh": "never",
+        });
+        d["userProfile"] = json!({"path": "/users/{{user_id}}", "id": "/id", "fields": {"email": "/email"}});
+        let p = check_custom(d.clone(), "custom.tasklab", &EgressPolicy::default()).unwrap();
+        let AuthScheme::Oauth2 { authorize_url, password_grant, password_api_key, refresh, .. } = &p.auth else {
+            panic!("{:?}", p.auth)
+        };
+        assert_eq!((authorize_url.as_str(), *password_grant), ("", true));
+        assert_eq!((password_api_key.as_deref(), *refresh), (Some("apiKey"), crate::RefreshPolicy::Never));
+        assert_eq!(p.user_profile.as_ref().unwrap().fields["email"], "/email");
+        // Read back as written: the stored form is the one checked.
+        let again = check_custom(serde_json::to_value(&p).unwrap(), "custom.tasklab", &EgressPolicy::default());
+        assert_eq!(again.unwrap(), p);
+        let cc = json!({"type": "oauth2-client-credentials", "tokenUrl": "https://tasklab.test/t", "client": "app"});
+        d["auth"] = cc;
+        let p = check_custom(d.clone(), "custom.tasklab", &EgressPolicy::default()).unwrap();
+        assert!(matches!(p.auth, AuthScheme::Oauth2ClientCredentials { client: crate::ClientSource::App, .. }));
+        d["userProfile"]["path"] = json!("https://169.254.169.254/users/{{user_id}}");
+        let found = problems(d, &EgressPolicy::default());
+        assert!(found.iter().any(|p| p.path == "/userProfile/path" && p.reason.contains("metadata")), "{found:?}");
     }
 
     #[test]

@@ -47,8 +47,8 @@ pub use http::{ConnectionError, ConnectionHttp, ConnectionRequest};
 pub use load::{DefinitionError, Format, Problem};
 pub use placeholders::{PlaceholderError, fill_placeholders};
 pub use provider::{
-    ApiKeyLocation, AuthScheme, AuthTemplate, ClientAuth, ConnectionTest, Provider, RateLimitRule, RateLimitScope,
-    valid_id,
+    ApiKeyLocation, AuthScheme, AuthTemplate, BasicTemplate, ClientAuth, ClientSource, ConnectionTest, Provider,
+    RateLimitRule, RateLimitScope, RefreshPolicy, valid_id,
 };
 pub use registry::{Catalog, Entry, Layered, Origin, Providers};
 pub use target::{

@@ -41,6 +41,9 @@ pub struct Problem {
     pub reason: String,
 }
 
+/// Inputs the password grant asks for itself.
+const RESERVED_INPUTS: &[&str] = &["username", "password"];
+
 /// Whether `name` may name a connect input (`apiKey`, `api_token`).
 fn valid_input_name(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -205,8 +208,33 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
         problem("/baseUrl", reason);
     }
     match &p.auth {
-        AuthScheme::Oauth2 { authorize_url, token_url, revoke_url, custom_refresh, .. } => {
-            for (path, url) in [("/auth/authorizeUrl", Some(authorize_url)), ("/auth/tokenUrl", Some(token_url))]
+        AuthScheme::Oauth2 {
+            authorize_url,
+            token_url,
+            revoke_url,
+            custom_refresh,
+            password_grant,
+            password_api_key,
+            ..
+        } => {
+            // Without an authorization page, users connect with the password grant.
+            let authorize = (!authorize_url.is_empty()).then_some(authorize_url);
+            if authorize_url.is_empty() && !password_grant {
+                problem("/auth/authorizeUrl", "required, unless passwordGrant is true".into());
+            }
+            match password_api_key {
+                Some(_) if !password_grant => problem(
+                    "/auth/passwordApiKey",
+                    "asked for only with the password grant (passwordGrant: true)".into(),
+                ),
+                Some(field) if !valid_input_name(field) || RESERVED_INPUTS.contains(&field.as_str()) => problem(
+                    "/auth/passwordApiKey",
+                    "must be 1 to 64 ASCII letters, digits or '_' naming an input other than username and password"
+                        .into(),
+                ),
+                _ => {}
+            }
+            for (path, url) in [("/auth/authorizeUrl", authorize), ("/auth/tokenUrl", Some(token_url))]
                 .into_iter()
                 .chain([("/auth/revokeUrl", revoke_url.as_ref())])
             {
@@ -253,6 +281,11 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
                 problem(path, "must be a JSON Pointer such as /data/id".into());
             }
         }
+    }
+    let profile = p.user_profile.iter().flat_map(|u| crate::resource::profile_problems(u, "/userProfile"));
+    let template = p.auth_template.iter().flat_map(crate::resource::template_form_problems);
+    for found in profile.chain(template) {
+        problem(&found.path, found.reason);
     }
     for (i, r) in p.rate_limits.iter().enumerate() {
         if r.per_seconds == 0 {

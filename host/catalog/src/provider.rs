@@ -50,6 +50,12 @@ pub struct Provider {
     /// How a new account is checked and named; none accepts it as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_test: Option<ConnectionTest>,
+    /// A `GET` sent as a new account once its connection test passed, whose
+    /// answer names the account (`providerId`) and fills its profile
+    /// (`providerData`); its path may read `{{name}}`: a field of the token
+    /// answer or a connection setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_profile: Option<crate::resource::UserProfile>,
     /// Webhook triggers a definition describes (a plugin lists its own
     /// triggers instead); see [`crate::webhooks`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -71,6 +77,60 @@ pub struct AuthTemplate {
     /// Query parameters, by name.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub query: std::collections::BTreeMap<String, String>,
+    /// HTTP Basic auth built from two templates (`Authorization: Basic
+    /// base64(username:password)`), for APIs that take keys as a user name
+    /// and a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic: Option<BasicTemplate>,
+}
+
+/// The two halves of an HTTP Basic `Authorization` header, each a template
+/// like the header values (`{{apiKey}}`; an empty password is allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BasicTemplate {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    #[serde(default)]
+    pub password: String,
+}
+
+/// When an OAuth account's access token is renewed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RefreshPolicy {
+    /// Ahead of its expiry (`expires_in`), and after a 401.
+    #[default]
+    BeforeExpiry,
+    /// Only after the provider answered 401: the expiry is not tracked.
+    OnUnauthorized,
+    /// Never: the tokens do not expire, and a 401 is passed on.
+    Never,
+}
+
+impl RefreshPolicy {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Whose OAuth client a client-credentials account is connected with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientSource {
+    /// The user's own: they enter its id and secret when connecting, and
+    /// they are kept sealed with the account to get new tokens.
+    #[default]
+    User,
+    /// The integration's (the app's client id and vaulted secret).
+    App,
+}
+
+impl ClientSource {
+    fn is_user(&self) -> bool {
+        *self == Self::User
+    }
 }
 
 fn default_version() -> String {
@@ -131,10 +191,13 @@ pub enum AuthScheme {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         field: Option<String>,
     },
-    /// OAuth 2.0 authorization code (with PKCE).
+    /// OAuth 2.0 authorization code (with PKCE), or the password grant.
     #[serde(rename_all = "camelCase")]
     Oauth2 {
-        /// Authorization endpoint (placeholders allowed).
+        /// Authorization endpoint (placeholders allowed); may be left out
+        /// only with `passwordGrant`, and then users connect with their
+        /// user name and password alone.
+        #[serde(default)]
         authorize_url: String,
         /// Token endpoint (placeholders allowed).
         token_url: String,
@@ -156,16 +219,27 @@ pub enum AuthScheme {
         /// The plugin refreshes tokens itself (plugins only).
         #[serde(default)]
         custom_refresh: bool,
-        /// The provider supports the password grant.
+        /// The provider supports the password grant (RFC 6749 §4.3). A
+        /// plugin's integration must also enable it; a definition's users
+        /// may connect with it as written.
         #[serde(default)]
         password_grant: bool,
+        /// With the password grant: the input (`apiKey`) in which users
+        /// also enter an API key, kept sealed under that name for the auth
+        /// template (`{{apiKey}}`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password_api_key: Option<String>,
+        /// When access tokens are renewed.
+        #[serde(default, skip_serializing_if = "RefreshPolicy::is_default")]
+        refresh: RefreshPolicy,
         /// The authorization request carries a PKCE challenge and the code
         /// exchange its verifier (RFC 7636); off only for a provider that
         /// refuses them.
         #[serde(default = "yes")]
         pkce: bool,
     },
-    /// OAuth 2.0 client credentials with the user's own client.
+    /// OAuth 2.0 client credentials, with the user's own client or the
+    /// app's.
     #[serde(rename_all = "camelCase")]
     Oauth2ClientCredentials {
         /// Token endpoint.
@@ -176,6 +250,12 @@ pub enum AuthScheme {
         /// Token-endpoint client authentication.
         #[serde(default)]
         client_auth: ClientAuth,
+        /// Whose client: the user's (the default) or the app's.
+        #[serde(default, skip_serializing_if = "ClientSource::is_user")]
+        client: ClientSource,
+        /// When access tokens are renewed.
+        #[serde(default, skip_serializing_if = "RefreshPolicy::is_default")]
+        refresh: RefreshPolicy,
     },
     /// Provider-defined credential fields (JSON Schema), refreshed by the
     /// provider's plugin.

@@ -9,7 +9,9 @@
 //! `usePKCEInCodeExchange` is false, the client's id and secret in the token
 //! request's body when `includeClientIdAndSecrets`), `oauth_client_credential`,
 //! and `basic` (user-entered credentials) sent as a bearer token (entered in
-//! the input its `{{settings.<name>}}` names) or as HTTP basic auth. The
+//! the input its `{{settings.<name>}}` names) or as HTTP basic auth (the
+//! user's `username` and `password`, or the settings its `username` and
+//! `password` templates name, such as an API key as the user name). The
 //! stored definition is the catalog format it translates to.
 
 use serde_json::{Map, Value, json};
@@ -48,6 +50,7 @@ const PATHS: &[(&str, &str)] = &[
     ("/auth/pkce", "/usePKCEInCodeExchange"),
     ("/auth", "/authenticationType"),
     ("/baseUrl", "/apiBaseUrl"),
+    ("/authTemplate", "/authorization"),
     ("/connectionTest", "/testEndpointPath"),
     ("/extra/accentColor", "/accentColor"),
 ];
@@ -153,7 +156,17 @@ pub(crate) fn translate(document: &Value, integration_type: &str) -> Result<Valu
                     }
                 }
             }
-            Some(a) if a.get("type").and_then(Value::as_str) == Some("basic") => json!({ "type": "basic" }),
+            Some(a) if a.get("type").and_then(Value::as_str) == Some("basic") => match basic_template(a) {
+                Ok(None) => json!({ "type": "basic" }),
+                Ok(Some((auth, template))) => {
+                    out.insert("authTemplate".into(), template);
+                    auth
+                }
+                Err((path, reason)) => {
+                    problem(&path, reason);
+                    Value::Null
+                }
+            },
             Some(a) => {
                 let found = a.get("type").map(Value::to_string).unwrap_or_else(|| "nothing".into());
                 problem("/authorization/type", format!("must be bearer or basic, found {found}"));
@@ -175,6 +188,55 @@ pub(crate) fn translate(document: &Value, integration_type: &str) -> Result<Valu
     };
     out.insert("auth".into(), auth);
     if problems.is_empty() { Ok(Value::Object(out)) } else { Err(problems) }
+}
+
+/// A basic `authorization` whose user name and password are templates
+/// (`{username: "{{settings.apiKey}}", password: ""}`): the scheme asking
+/// for the settings they name and the auth template sending them as HTTP
+/// Basic; `None` when they are the user's own `username` and `password`
+/// (or not given), which the `basic` scheme sends as they are.
+fn basic_template(authorization: &Value) -> Result<Option<(Value, Value)>, (String, String)> {
+    let mut names: Vec<String> = Vec::new();
+    let mut halves = Vec::new();
+    for half in ["username", "password"] {
+        let at = format!("/authorization/{half}");
+        let text = match authorization.get(half) {
+            None | Some(Value::Null) => format!("{{{{settings.{half}}}}}"),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err((at, "must be a string such as \"{{settings.apiKey}}\"".into())),
+        };
+        halves.push(settings_as_variables(&text, &mut names).map_err(|reason| (at, reason))?);
+    }
+    if names == ["username", "password"] && halves == ["{{username}}", "{{password}}"] {
+        return Ok(None);
+    }
+    if names.is_empty() {
+        return Err(("/authorization/username".into(), "must read at least one user setting".into()));
+    }
+    let properties: Map<String, Value> = names.iter().map(|n| (n.clone(), json!({"type": "string"}))).collect();
+    let auth = json!({"type": "custom", "schema": {"type": "object", "properties": properties, "required": names}});
+    Ok(Some((auth, json!({"basic": {"username": halves[0], "password": halves[1]}}))))
+}
+
+/// `text` with each `{{settings.<name>}}` as the auth template's
+/// `{{<name>}}`, collecting the names; any other variable is refused.
+fn settings_as_variables(text: &str, names: &mut Vec<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("}}").ok_or("a `{{` is not closed by `}}`")? + start;
+        let inner = &rest[start..end + 2];
+        let name = setting_of(inner)
+            .ok_or_else(|| format!("`{inner}` is not a user setting such as {{{{settings.apiKey}}}}"))?;
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+        out.push_str(&format!("{{{{{name}}}}}"));
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Whether `authorization` sends the user setting `setting` as a bearer
@@ -240,8 +302,17 @@ mod tests {
         });
         assert_eq!(translate(&keyed, "custom.keyed").unwrap()["auth"], json!({"type": "bearer", "field": "apiKey"}));
         let mut basic = keyed.clone();
-        basic["authorization"] = json!({"type": "basic", "username": "{{settings.user}}"});
+        basic["authorization"] = json!({"type": "basic"});
         assert_eq!(translate(&basic, "custom.keyed").unwrap()["auth"], json!({"type": "basic"}));
+        basic["authorization"] = json!({"type": "basic", "username": "{{settings.username}}"});
+        assert_eq!(translate(&basic, "custom.keyed").unwrap()["auth"], json!({"type": "basic"}));
+        // An API key as the user name: the key is asked for and sent as HTTP Basic.
+        basic["authorization"] = json!({"type": "basic", "username": "{{settings.apiKey}}", "password": ""});
+        let d = translate(&basic, "custom.keyed").unwrap();
+        assert_eq!(d["auth"]["schema"]["required"], json!(["apiKey"]));
+        assert_eq!(d["authTemplate"], json!({"basic": {"username": "{{apiKey}}", "password": ""}}));
+        basic["authorization"] = json!({"type": "basic", "username": "{{settings.a}}", "password": "{{user.x}}"});
+        assert_eq!(translate(&basic, "custom.keyed").unwrap_err()[0].path, "/authorization/password");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use weft_egress::EgressPolicy;
 
 use crate::load::{DefinitionError, Problem};
-use crate::provider::{AuthScheme, AuthTemplate, ClientAuth, ConnectionTest, Provider};
+use crate::provider::{AuthScheme, AuthTemplate, ClientAuth, ClientSource, ConnectionTest, Provider, RefreshPolicy};
 use crate::webhooks::WebhookTrigger;
 
 /// The integration-type prefix of a resource's hidden integration
@@ -288,39 +288,86 @@ fn resource_problems(r: &Resource) -> Vec<Problem> {
     };
     match &r.auth_template {
         None if !r.is_oauth() => {
-            problem("/authTemplate".into(), "say where the keys go (`headers` or `query`)".into());
+            problem("/authTemplate".into(), "say where the keys go (`headers`, `query` or `basic`)".into());
         }
         None => {}
-        Some(t) if t.headers.is_empty() && t.query.is_empty() => {
-            problem("/authTemplate".into(), "say where the credential goes (`headers` or `query`)".into());
-        }
         Some(t) => {
-            let entries = t.headers.iter().map(|e| ("headers", e)).chain(t.query.iter().map(|e| ("query", e)));
-            for (part, (name, value)) in entries {
-                let at = format!("/authTemplate/{part}/{}", escape(name));
-                if part == "headers" && http_header_name(name).is_err() {
-                    problem(at.clone(), format!("`{name}` is not a header name"));
-                }
-                match variables(value) {
-                    Err(reason) => problem(at, reason),
-                    Ok(vars) if vars.is_empty() => {}
-                    Ok(vars) => {
-                        for v in vars.iter().filter(|v| !readable.contains(*v) && !inputs.contains(v.as_str())) {
-                            problem(at.clone(), format!("`{{{{{v}}}}}` is neither a credential key nor an input"));
-                        }
+            for found in template_form_problems(t) {
+                problem(found.path, found.reason);
+            }
+            for (at, value) in template_entries(t) {
+                for v in variables(value).unwrap_or_default() {
+                    if !readable.contains(&v) && !inputs.contains(v.as_str()) {
+                        problem(at.clone(), format!("`{{{{{v}}}}}` is neither a credential key nor an input"));
                     }
                 }
             }
         }
     }
     if let Some(profile) = &r.user_profile {
-        let pointers = profile.id.iter().map(|p| ("/userProfile/id".to_owned(), p));
-        let fields = profile.fields.iter().map(|(n, p)| (format!("/userProfile/fields/{}", escape(n)), p));
-        for (at, pointer) in pointers.chain(fields) {
-            if !(pointer.is_empty() || pointer.starts_with('/')) {
-                problem(at, "must be a JSON Pointer (`/data/email`)".into());
-            }
+        for found in profile_problems(profile, "/userProfile") {
+            problem(found.path, found.reason);
         }
+    }
+    problems
+}
+
+/// Every template of an auth template with its path.
+fn template_entries(t: &AuthTemplate) -> impl Iterator<Item = (String, &String)> {
+    let headers = t.headers.iter().map(|(n, v)| (format!("/authTemplate/headers/{}", escape(n)), v));
+    let query = t.query.iter().map(|(n, v)| (format!("/authTemplate/query/{}", escape(n)), v));
+    let basic = t.basic.iter().flat_map(|b| {
+        [
+            ("/authTemplate/basic/username".to_owned(), &b.username),
+            ("/authTemplate/basic/password".to_owned(), &b.password),
+        ]
+    });
+    headers.chain(query).chain(basic)
+}
+
+/// What any auth template must meet (a resource's, or a definition's):
+/// somewhere to put the credential, header names, closed `{{…}}`
+/// variables, and one `Authorization` at most.
+pub(crate) fn template_form_problems(t: &AuthTemplate) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |path: String, reason: String| problems.push(Problem { path, reason });
+    if t.headers.is_empty() && t.query.is_empty() && t.basic.is_none() {
+        problem("/authTemplate".into(), "say where the credential goes (`headers`, `query` or `basic`)".into());
+    }
+    for name in t.headers.keys() {
+        if http_header_name(name).is_err() {
+            problem(format!("/authTemplate/headers/{}", escape(name)), format!("`{name}` is not a header name"));
+        } else if t.basic.is_some() && name.eq_ignore_ascii_case("authorization") {
+            problem(
+                format!("/authTemplate/headers/{}", escape(name)),
+                "`basic` already sends the Authorization header; keep one of the two".into(),
+            );
+        }
+    }
+    if t.basic.as_ref().is_some_and(|b| b.username.trim().is_empty()) {
+        problem("/authTemplate/basic/username".into(), "must not be empty".into());
+    }
+    for (at, value) in template_entries(t) {
+        if let Err(reason) = variables(value) {
+            problem(at, reason);
+        }
+    }
+    problems
+}
+
+/// What a user-profile request must meet beyond its schema: its JSON
+/// Pointers, and closed `{{…}}` variables in its path. `at` is its path.
+pub(crate) fn profile_problems(profile: &UserProfile, at: &str) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let pointers = profile.id.iter().map(|p| (format!("{at}/id"), p));
+    let fields = profile.fields.iter().map(|(n, p)| (format!("{at}/fields/{}", escape(n)), p));
+    for (path, pointer) in pointers.chain(fields) {
+        if !(pointer.is_empty() || pointer.starts_with('/')) {
+            problems.push(Problem { path, reason: "must be a JSON Pointer (`/data/email`)".into() });
+        }
+    }
+    if let Err(reason) = variables(&profile.path) {
+        problems.push(Problem { path: format!("{at}/path"), reason });
     }
     problems
 }
@@ -386,6 +433,8 @@ fn translate(r: &Resource, integration_type: &str) -> Value {
                 extra_authorize_params: Vec::new(),
                 custom_refresh: false,
                 password_grant: false,
+                password_api_key: None,
+                refresh: RefreshPolicy::BeforeExpiry,
                 pkce: false,
             }
         }
@@ -394,6 +443,9 @@ fn translate(r: &Resource, integration_type: &str) -> Value {
                 token_url: as_placeholders(access_token_url),
                 scopes: scopes.clone(),
                 client_auth: client_auth(*include_client_id_and_secret),
+                // The resource's own client, set through the admin API.
+                client: ClientSource::App,
+                refresh: RefreshPolicy::BeforeExpiry,
             }
         }
         ResourceAuth::ApiKeys { keys } => {
@@ -404,6 +456,7 @@ fn translate(r: &Resource, integration_type: &str) -> Value {
     let template = r.auth_template.clone().unwrap_or_else(|| AuthTemplate {
         headers: [("Authorization".to_owned(), format!("Bearer {{{{{ACCESS_TOKEN}}}}}"))].into(),
         query: BTreeMap::new(),
+        basic: None,
     });
     let inputs: Map<String, Value> = r.inputs.iter().map(|i| (i.clone(), json!({"type": "string"}))).collect();
     let connection_test = r.user_profile.as_ref().map(|p| ConnectionTest {

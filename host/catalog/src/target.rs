@@ -332,6 +332,7 @@ mod tests {
             rate_limits: vec![],
             auth_template: None,
             connection_test: None,
+            user_profile: None,
             webhooks: vec![],
             extra: json!({}),
         }

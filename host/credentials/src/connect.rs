@@ -110,7 +110,7 @@ impl Credentials {
     ) -> Result<StartOutcome> {
         let (auth, inputs) = self.prepare(project, user, integration_type, &req).await?;
         match &auth.scheme {
-            Scheme::OAuth(o) => {
+            Scheme::OAuth(o) if !o.password_only() => {
                 if let Some(to) = &req.return_to {
                     // Exact match only: no prefixes, no look-alike hosts.
                     let project_row = self.store.get_project(project).await?;
@@ -282,7 +282,7 @@ impl Credentials {
         secrets.refresh_token = tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_owned());
         secrets.scope = tokens.scope.clone();
         secrets.extra = tokens.extra.clone();
-        let expires_at = Some(self.expiry(self.now(), tokens.expires_in));
+        let expires_at = self.token_expiry(&auth.scheme, tokens.expires_in);
         let mut settings = flow.inputs.clone();
         auth.keep_token_fields(&tokens, &mut settings);
         let credential = self.save_tested(&auth, &taken.user_id, flow.replace, settings, secrets, expires_at).await?;
@@ -328,22 +328,37 @@ impl Credentials {
                     secrets.fields.insert(name.clone(), text(&name)?);
                 }
             }
-            Scheme::ClientCredentials { token_url, scopes, client_auth } => {
-                let client = OAuthClient {
-                    client_id: text("client_id")?,
-                    client_secret: Some(text("client_secret")?.into()),
-                    auth: *client_auth,
+            Scheme::ClientCredentials { token_url, scopes, client_auth, user_client, .. } => {
+                let client = match user_client {
+                    true => OAuthClient {
+                        client_id: text("client_id")?,
+                        client_secret: Some(text("client_secret")?.into()),
+                        auth: *client_auth,
+                    },
+                    false => self.app_client(&auth, *client_auth).await?,
                 };
                 let url = fill_url(token_url, &inputs)?;
                 let grant = Grant::ClientCredentials { scopes };
                 let tokens = request_token_as(self.egress.as_ref(), &url, &client, grant, timeout, &reading)
                     .await
-                    .map_err(exchange_error)?;
+                    .map_err(|e| match (e, user_client) {
+                        // The user's own client: theirs to fix, not the app's.
+                        (TokenError::InvalidClient, true) => Error::BadRequest(
+                            "the provider refused this client id and secret (invalid_client); check them and connect again"
+                                .into(),
+                        ),
+                        (e, _) => exchange_error(e),
+                    })?;
                 auth.keep_token_fields(&tokens, &mut inputs);
                 secrets.access_token = Some(tokens.access_token.expose_secret().to_owned());
-                secrets.client_id = Some(client.client_id.clone());
-                secrets.client_secret = client.client_secret.as_ref().map(|s| s.expose_secret().to_owned());
-                expires_at = Some(self.expiry(self.now(), tokens.expires_in));
+                secrets.scope = tokens.scope.clone();
+                secrets.extra = tokens.extra.clone();
+                // Kept sealed with the account to get its next tokens.
+                if *user_client {
+                    secrets.client_id = Some(client.client_id.clone());
+                    secrets.client_secret = client.client_secret.as_ref().map(|s| s.expose_secret().to_owned());
+                }
+                expires_at = self.token_expiry(&auth.scheme, tokens.expires_in);
             }
             Scheme::OAuth(o) => {
                 if !o.password_grant {
@@ -353,23 +368,34 @@ impl Credentials {
                 }
                 let username = text("username")?;
                 let password = SecretString::from(text("password")?);
+                if let Some(field) = &o.password_api_key {
+                    secrets.fields.insert(field.clone(), text(field)?);
+                }
                 let client = self.app_client(&auth, o.client_auth).await?;
                 let url = fill_url(&o.token_url, &inputs)?;
                 let grant = Grant::Password { username: &username, password: &password, scopes: &o.scopes };
                 let tokens = request_token_as(self.egress.as_ref(), &url, &client, grant, timeout, &reading)
                     .await
-                    .map_err(exchange_error)?;
+                    .map_err(|e| match e {
+                        TokenError::InvalidGrant => Error::BadRequest(
+                            "the provider refused this user name and password (invalid_grant); check them and \
+                             connect again"
+                                .into(),
+                        ),
+                        e => exchange_error(e),
+                    })?;
                 auth.keep_token_fields(&tokens, &mut inputs);
                 secrets.access_token = Some(tokens.access_token.expose_secret().to_owned());
                 secrets.refresh_token = tokens.refresh_token.as_ref().map(|t| t.expose_secret().to_owned());
                 secrets.scope = tokens.scope.clone();
                 secrets.extra = tokens.extra.clone();
-                // The password is dropped unless the integration keeps it.
+                // The password is dropped unless the integration keeps it
+                // (then it gets new tokens when there is no refresh token).
                 if o.keep_password {
                     secrets.username = Some(username);
                     secrets.password = Some(password.expose_secret().to_owned());
                 }
-                expires_at = Some(self.expiry(self.now(), tokens.expires_in));
+                expires_at = self.token_expiry(&auth.scheme, tokens.expires_in);
             }
         }
         self.save_tested(&auth, user, req.replace, inputs, secrets, expires_at).await

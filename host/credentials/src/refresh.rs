@@ -19,11 +19,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::hooks::{HookCall, HookError};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use weft_auth::oauth::{Grant, OAuthClient, TokenError, TokenResponse, request_token_as};
+use weft_catalog::RefreshPolicy;
 use weft_store::{
     Credential, CredentialId, CredentialStatus, Error as StoreError, ProjectId, RefreshFailure, SecretsUpdate,
     day_number,
@@ -284,18 +285,34 @@ impl Credentials {
         let timeout = self.settings.token_timeout;
         let reading = auth.token_reading().map_err(Refusal::Other)?;
         match &auth.scheme {
+            _ if auth.scheme.refresh() == RefreshPolicy::Never => {
+                // Its definition says its tokens do not expire: the token
+                // endpoint is never asked again.
+                Err(Refusal::Other(Error::BadRequest("this integration's tokens are never refreshed".into())))
+            }
             Scheme::OAuth(o) if !o.custom_refresh => {
-                let Some(refresh_token) = secrets.refresh_token() else {
-                    return Err(Refusal::Token(TokenError::InvalidGrant));
-                };
                 let url = fill_url(&o.token_url, &credential.connection_config).map_err(Refusal::Other)?;
                 let client = self.app_client(auth, o.client_auth).await.map_err(Refusal::Other)?;
-                let grant = Grant::RefreshToken(&refresh_token);
+                let kept_password = secrets.username.as_deref().zip(secrets.password.clone());
+                let (refresh_token, password) = match (secrets.refresh_token(), kept_password) {
+                    (Some(token), _) => (Some(token), None),
+                    // No refresh token, but the integration keeps the
+                    // password: log in again with it.
+                    (None, Some((username, password))) if o.password_grant => {
+                        (None, Some((username, SecretString::from(password))))
+                    }
+                    (None, _) => return Err(Refusal::Token(TokenError::InvalidGrant)),
+                };
+                let grant = match (&refresh_token, &password) {
+                    (Some(token), _) => Grant::RefreshToken(token),
+                    (None, Some((username, password))) => Grant::Password { username, password, scopes: &o.scopes },
+                    (None, None) => return Err(Refusal::Token(TokenError::InvalidGrant)),
+                };
                 request_token_as(self.egress.as_ref(), &url, &client, grant, timeout, &reading)
                     .await
                     .map_err(Refusal::Token)
             }
-            Scheme::ClientCredentials { token_url, scopes, client_auth } => {
+            Scheme::ClientCredentials { token_url, scopes, client_auth, .. } => {
                 let url = fill_url(token_url, &credential.connection_config).map_err(Refusal::Other)?;
                 // The user's own client, or (an API resource's account) the
                 // integration's.
@@ -383,7 +400,7 @@ impl Credentials {
         let update = SecretsUpdate {
             expected_version: credential.version,
             secrets: secrets.seal(&self.vault, credential.project_id, credential.id)?,
-            expires_at: Some(self.expiry(now, fresh.expires_in)),
+            expires_at: self.token_expiry(&auth.scheme, fresh.expires_in),
             lease: Some(lease),
             now,
             connection_config: moved.then_some(settings),
@@ -392,6 +409,12 @@ impl Credentials {
         self.sessions.touch();
         tracing::info!(credential = %credential.id, version = stored.version, "credential refreshed");
         Ok(Usable { credential: stored, secrets })
+    }
+
+    /// When an account's new tokens expire, as far as refreshing goes: none
+    /// when the scheme renews them only after a 401, or never.
+    pub(crate) fn token_expiry(&self, scheme: &Scheme, expires_in: Option<u64>) -> Option<OffsetDateTime> {
+        (scheme.refresh() == RefreshPolicy::BeforeExpiry).then(|| self.expiry(self.now(), expires_in))
     }
 
     /// When tokens with `expires_in` issued at `now` expire.

@@ -115,7 +115,7 @@ impl Credentials {
                     .map_err(|_| Error::BadRequest(format!("`{EXPIRES_IN}` must be a number of seconds")))?;
                 expires_at = Some(self.expiry(self.now(), lifetime));
             }
-            Scheme::ClientCredentials { token_url, scopes, client_auth } => {
+            Scheme::ClientCredentials { token_url, scopes, client_auth, .. } => {
                 let url = fill_url(token_url, &inputs)?;
                 let client = self.app_client(&auth, *client_auth).await?;
                 let reading = auth.token_reading()?;

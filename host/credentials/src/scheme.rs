@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 use url::Url;
 use weft_auth::oauth::ClientAuth;
-use weft_catalog::{ApiKeyLocation, AuthScheme};
+use weft_catalog::{ApiKeyLocation, AuthScheme, ClientSource, RefreshPolicy};
 use weft_egress::OutboundRequest;
 use weft_store::Integration;
 
@@ -51,8 +51,20 @@ pub struct OAuthSettings {
     pub password_grant: bool,
     /// The password is kept after a password-grant connect.
     pub keep_password: bool,
+    /// With the password grant, the input users also enter an API key in.
+    pub password_api_key: Option<String>,
+    /// When access tokens are renewed.
+    pub refresh: RefreshPolicy,
     /// PKCE is sent (the definition may turn it off).
     pub pkce: bool,
+}
+
+impl OAuthSettings {
+    /// Whether users connect with the password grant only (no
+    /// authorization page).
+    pub fn password_only(&self) -> bool {
+        self.password_grant && self.authorize_url.is_empty()
+    }
 }
 
 /// How an integration's accounts are connected and used.
@@ -80,7 +92,7 @@ pub enum Scheme {
     },
     /// OAuth 2.0 authorization code (and, where enabled, the password grant).
     OAuth(OAuthSettings),
-    /// OAuth 2.0 client credentials with the user's own client.
+    /// OAuth 2.0 client credentials.
     ClientCredentials {
         /// Token endpoint.
         token_url: String,
@@ -88,6 +100,10 @@ pub enum Scheme {
         scopes: Vec<String>,
         /// Client authentication.
         client_auth: ClientAuth,
+        /// The user enters the client (else the app's is used).
+        user_client: bool,
+        /// When access tokens are renewed.
+        refresh: RefreshPolicy,
     },
     /// Plugin-defined fields (JSON Schema), refreshed by the plugin.
     Custom {
@@ -112,8 +128,10 @@ fn flag(integration: &Integration, key: &str) -> bool {
 }
 
 impl Scheme {
-    /// The scheme of `declared` (the provider's) under `integration`'s settings.
-    pub fn resolve(declared: &AuthScheme, integration: &Integration) -> Scheme {
+    /// The scheme of `declared` (the provider's) under `integration`'s
+    /// settings. A `definition`'s password grant is in force as written
+    /// (the project wrote it); a plugin's needs the integration's consent.
+    pub fn resolve(declared: &AuthScheme, integration: &Integration, definition: bool) -> Scheme {
         let scopes = |default: &[String]| {
             if integration.scopes.is_empty() { default.to_vec() } else { integration.scopes.clone() }
         };
@@ -137,6 +155,8 @@ impl Scheme {
                 extra_authorize_params,
                 custom_refresh,
                 password_grant,
+                password_api_key,
+                refresh,
                 pkce,
             } => Scheme::OAuth(OAuthSettings {
                 authorize_url: text_override(integration, overrides::AUTHORIZE_URL)
@@ -149,17 +169,25 @@ impl Scheme {
                 extra_params: extra_authorize_params.clone(),
                 custom_refresh: *custom_refresh,
                 // Both the plugin and the integration must enable it.
-                password_grant: *password_grant && flag(integration, overrides::PASSWORD_GRANT),
+                password_grant: *password_grant && (definition || flag(integration, overrides::PASSWORD_GRANT)),
                 keep_password: flag(integration, overrides::KEEP_PASSWORD),
+                password_api_key: password_api_key.clone(),
+                refresh: *refresh,
                 pkce: *pkce,
             }),
-            AuthScheme::Oauth2ClientCredentials { token_url, scopes: default_scopes, client_auth: auth } => {
-                Scheme::ClientCredentials {
-                    token_url: text_override(integration, overrides::TOKEN_URL).unwrap_or_else(|| token_url.clone()),
-                    scopes: scopes(default_scopes),
-                    client_auth: client_auth(*auth),
-                }
-            }
+            AuthScheme::Oauth2ClientCredentials {
+                token_url,
+                scopes: default_scopes,
+                client_auth: auth,
+                client,
+                refresh,
+            } => Scheme::ClientCredentials {
+                token_url: text_override(integration, overrides::TOKEN_URL).unwrap_or_else(|| token_url.clone()),
+                scopes: scopes(default_scopes),
+                client_auth: client_auth(*auth),
+                user_client: *client == ClientSource::User,
+                refresh: *refresh,
+            },
             AuthScheme::Custom { schema } => Scheme::Custom { schema: schema.clone() },
         }
     }
@@ -173,9 +201,14 @@ impl Scheme {
             Scheme::ApiKey { field, .. } => names(&[field]),
             Scheme::Basic => names(&["username", "password"]),
             Scheme::Bearer { field } => names(&[field]),
-            Scheme::OAuth(o) if password_grant && o.password_grant => names(&["username", "password"]),
+            Scheme::OAuth(o) if (password_grant || o.password_only()) && o.password_grant => {
+                let mut fields = vec!["username".to_owned(), "password".to_owned()];
+                fields.extend(o.password_api_key.clone());
+                Some(fields)
+            }
             Scheme::OAuth(_) => None,
-            Scheme::ClientCredentials { .. } => names(&["client_id", "client_secret"]),
+            Scheme::ClientCredentials { user_client: true, .. } => names(&["client_id", "client_secret"]),
+            Scheme::ClientCredentials { user_client: false, .. } => Some(Vec::new()),
             Scheme::Custom { schema } => Some(
                 schema
                     .get("properties")
@@ -183,6 +216,16 @@ impl Scheme {
                     .map(|p| p.keys().cloned().collect())
                     .unwrap_or_default(),
             ),
+        }
+    }
+
+    /// When the scheme's access tokens are renewed (`BeforeExpiry` for
+    /// schemes whose tokens are not the provider's OAuth tokens).
+    pub fn refresh(&self) -> RefreshPolicy {
+        match self {
+            Scheme::OAuth(o) => o.refresh,
+            Scheme::ClientCredentials { refresh, .. } => *refresh,
+            _ => RefreshPolicy::BeforeExpiry,
         }
     }
 
@@ -277,6 +320,9 @@ pub(crate) fn inject_template(
         let secret = match name {
             "access_token" => secrets.access_token.clone(),
             "refresh_token" => None,
+            // A basic scheme's user name and password, or keys so named.
+            "username" => secrets.fields.get(name).or(secrets.username.as_ref()).cloned(),
+            "password" => secrets.fields.get(name).or(secrets.password.as_ref()).cloned(),
             _ => secrets.fields.get(name).cloned(),
         };
         secret.or_else(|| match config.get(name)? {
@@ -313,6 +359,10 @@ pub(crate) fn inject_template(
     }
     for (name, value) in &template.query {
         replace_query_param(&mut req.url, name, &render(value)?);
+    }
+    if let Some(basic) = &template.basic {
+        let pair = format!("{}:{}", render(&basic.username)?, render(&basic.password)?);
+        req.injected_headers.push(("authorization".into(), format!("Basic {}", STANDARD.encode(pair))));
     }
     Ok(())
 }
@@ -441,6 +491,7 @@ mod tests {
         let template = weft_catalog::AuthTemplate {
             headers: [("X-Key".to_owned(), "{{apiKey}}/{{ tenant }}".to_owned())].into(),
             query: [("token".to_owned(), "{{access_token}}".to_owned())].into(),
+            basic: None,
         };
         let mut r = OutboundRequest::get("https://api.test/x?token=evil&a=1".parse().unwrap());
         inject_template(&template, &s, config, &mut r).unwrap();
@@ -449,10 +500,34 @@ mod tests {
         let refresh = weft_catalog::AuthTemplate {
             headers: [("X-Key".to_owned(), "{{refresh_token}}".to_owned())].into(),
             query: Default::default(),
+            basic: None,
         };
         s.refresh_token = Some("rt".into());
         let mut r = OutboundRequest::get("https://api.test/x".parse().unwrap());
         assert!(matches!(inject_template(&refresh, &s, config, &mut r), Err(Error::NeedsReauth { .. })));
+    }
+
+    /// HTTP Basic from two templates: an API key as the user name (an
+    /// empty password), or a basic scheme's own user name and password.
+    #[test]
+    fn a_template_may_send_http_basic() {
+        let mut s = CredentialSecrets::default();
+        s.fields.insert("apiKey".into(), "k1".into());
+        let basic = |username: &str, password: &str| weft_catalog::AuthTemplate {
+            basic: Some(weft_catalog::BasicTemplate { username: username.into(), password: password.into() }),
+            ..Default::default()
+        };
+        let mut r = OutboundRequest::get("https://api.test/x".parse().unwrap());
+        inject_template(&basic("{{apiKey}}", ""), &s, &Map::new(), &mut r).unwrap();
+        assert_eq!(r.injected_headers, [("authorization".to_owned(), format!("Basic {}", STANDARD.encode("k1:")))]);
+        s.username = Some("ada".into());
+        s.password = Some("pw".into());
+        let mut r = OutboundRequest::get("https://api.test/x".parse().unwrap());
+        inject_template(&basic("{{username}}", "{{password}}"), &s, &Map::new(), &mut r).unwrap();
+        assert_eq!(r.injected_headers[0].1, format!("Basic {}", STANDARD.encode("ada:pw")));
+        let mut r = OutboundRequest::get("https://api.test/x".parse().unwrap());
+        let missing = inject_template(&basic("{{other}}", ""), &s, &Map::new(), &mut r);
+        assert!(matches!(missing, Err(Error::NeedsReauth { .. })));
     }
 
     #[test]

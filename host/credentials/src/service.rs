@@ -252,7 +252,7 @@ impl Credentials {
 
     fn with_provider(&self, integration: Integration) -> Result<IntegrationAuth> {
         let entry = self.provider_of(&integration)?.ok_or(Error::NotFound("plugin"))?;
-        let scheme = Scheme::resolve(&entry.provider.auth, &integration);
+        let scheme = Scheme::resolve(&entry.provider.auth, &integration, entry.origin == Origin::Definition);
         let rules = entry.provider.governor_rules();
         Ok(IntegrationAuth { integration, provider: entry.provider, origin: entry.origin, rules, scheme })
     }

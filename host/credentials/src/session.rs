@@ -84,6 +84,11 @@ impl Session {
         &self.credential
     }
 
+    /// Its open secrets (this crate only).
+    pub(crate) fn secrets(&self) -> &CredentialSecrets {
+        &self.secrets
+    }
+
     /// Adds the credential to `req` as the integration's scheme says.
     pub fn inject(&self, req: &mut OutboundRequest) -> Result<()> {
         match &self.auth.provider.auth_template {
@@ -295,6 +300,10 @@ impl Credentials {
     /// caller), or `None` when there is nothing to refresh (no bearer token,
     /// or the refresh failed; the caller then passes the 401 on).
     pub async fn session_after_401(&self, session: &Session) -> Option<Session> {
+        // Tokens that never expire are not renewed: the 401 is the answer.
+        if session.auth.scheme.refresh() == weft_catalog::RefreshPolicy::Never {
+            return None;
+        }
         let token = session.auth.scheme.bearer(&session.secrets)?;
         let (project, id) = (session.credential.project_id, session.credential.id);
         match self.refresh_rejected(project, id, token).await {

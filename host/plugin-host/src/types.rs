@@ -216,6 +216,8 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
             extra_authorize_params: o.extra_authorize_params,
             custom_refresh: o.custom_refresh,
             password_grant: o.password_grant,
+            password_api_key: None,
+            refresh: weft_catalog::RefreshPolicy::BeforeExpiry,
             // Every plugin's provider takes PKCE (the WIT has no switch).
             pkce: true,
         },
@@ -223,6 +225,9 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
             token_url: c.token_url,
             scopes: c.scopes,
             client_auth: client_auth(c.client_auth),
+            // A plugin's client-credentials users bring their own client.
+            client: weft_catalog::ClientSource::User,
+            refresh: weft_catalog::RefreshPolicy::BeforeExpiry,
         },
         A::Custom(schema) => AuthScheme::Custom { schema: parse_declared_json("custom auth schema", &schema)? },
     };
@@ -265,6 +270,7 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
             .collect(),
         auth_template: None,
         connection_test: None,
+        user_profile: None,
         webhooks: Vec::new(),
     })
 }

@@ -395,6 +395,16 @@ fn token_grant(st: &mut AuthState, req: &Req) -> (String, Response) {
         Some("authorization_code") => code_grant(st, req, &client_id),
         Some("refresh_token") => refresh_grant(st, req, &client_id),
         Some("password") => {
+            // RFC 6749 §4.3.2: username and password, an optional scope,
+            // and nothing of another grant.
+            let (Some(_), Some(_)) = (req.form("username"), req.form("password")) else {
+                return invalid_request("username and password are required");
+            };
+            if let Some(other) =
+                ["code", "redirect_uri", "code_verifier", "refresh_token"].iter().find(|n| req.form(n).is_some())
+            {
+                return invalid_request(&format!("{other} is not a parameter of the password grant"));
+            }
             let user = req.form("username").and_then(|u| st.users.get(u));
             let Some((password, account)) = user.cloned() else { return invalid_grant("unknown user") };
             if req.form("password") != Some(password.as_str()) {

@@ -30,12 +30,14 @@ async fn declares_client_credentials() {
     let meta = info.metadata.as_ref().unwrap();
     assert_eq!(meta.base_url, "http://127.0.0.1/api");
     assert_eq!(meta.allowed_hosts, ["127.0.0.1", "127.0.0.2", "127.0.0.3", "localhost"]);
-    let AuthScheme::Oauth2ClientCredentials { token_url, scopes, client_auth } = &meta.auth else {
+    let AuthScheme::Oauth2ClientCredentials { token_url, scopes, client_auth, client, refresh } = &meta.auth else {
         panic!("unexpected auth scheme {:?}", meta.auth);
     };
     assert_eq!(token_url, "http://127.0.0.1/token");
     assert_eq!(scopes, &["read"]);
     assert_eq!(*client_auth, ClientAuth::Basic);
+    // A plugin's users bring their own client; tokens renewed as always.
+    assert_eq!((*client, *refresh), (weft_catalog::ClientSource::User, weft_catalog::RefreshPolicy::BeforeExpiry));
     assert!(meta.connection_config_schema.is_none());
 }
 

@@ -18,18 +18,18 @@ use weft_tests::mock_catalog::{CatalogApi, Expect, Stand, profile_document};
 
 /// A running server (on a fresh PostgreSQL database when asked), the mocks,
 /// and one project with an admin key and a user token.
-struct Ctx {
-    app: TestApp,
+pub(crate) struct Ctx {
+    pub(crate) app: TestApp,
     _db: Option<PgDatabase>,
-    auth: Arc<MockAuthServer>,
-    api: CatalogApi,
-    project: String,
+    pub(crate) auth: Arc<MockAuthServer>,
+    pub(crate) api: CatalogApi,
+    pub(crate) project: String,
     admin: String,
     token: String,
 }
 
 impl Ctx {
-    async fn start(postgres: bool) -> Self {
+    pub(crate) async fn start(postgres: bool) -> Self {
         let (app, db) = spawn_app_on(postgres).await;
         let auth = Arc::new(MockAuthServer::start().await);
         let api = CatalogApi::start(auth.clone()).await;
@@ -37,12 +37,12 @@ impl Ctx {
         Self { app, _db: db, auth, api, project, admin, token }
     }
 
-    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let path = format!("/admin/projects/{}{path}", self.project);
         self.app.call(method, &path, Some(&self.admin), body).await
     }
 
-    async fn sdk(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn sdk(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let path = format!("/projects/{}/sdk/{path}", self.project);
         self.app.call(method, &path, Some(&self.token), body).await
     }
@@ -96,7 +96,7 @@ fn oauth_definition(cx: &Ctx) -> Value {
 }
 
 /// A GET through the Proxy API's custom route.
-async fn proxy_get(cx: &Ctx, integration: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn proxy_get(cx: &Ctx, integration: &str, path: &str) -> (u16, Value) {
     cx.sdk(Method::GET, &format!("proxy/custom/{integration}/{path}"), None).await
 }
 

@@ -14,6 +14,7 @@ mod connect;
 mod crash;
 mod crash_queue;
 mod custom;
+mod custom_auth;
 mod custom_invalid;
 mod custom_webhooks;
 mod destinations;
