@@ -25,6 +25,7 @@ mod matching;
 mod permissions;
 mod retention;
 mod schedule;
+mod subscriptions;
 mod trigger;
 
 use std::collections::HashMap;

@@ -16,6 +16,7 @@ mod crash_queue;
 mod custom;
 mod custom_invalid;
 mod custom_webhooks;
+mod custom_webhooks_app;
 mod destinations;
 mod malformed;
 mod mcp;
