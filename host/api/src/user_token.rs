@@ -234,5 +234,17 @@ async fn authenticate(parts: &Parts, state: &AppState, project: ProjectId) -> Re
         }
         other => ApiError::unauthorized(format!("The user token was refused: {other}")),
     })?;
+    if claims.sub == weft_store::APP_USER {
+        // The holder of a project's app-level credentials is no connected
+        // user: a token naming it could disconnect or disable them.
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "RESERVED_USER",
+            format!(
+                "`{}` is reserved for the project's app-level credentials; sign tokens for your own users",
+                weft_store::APP_USER
+            ),
+        ));
+    }
     Ok(claims)
 }

@@ -130,7 +130,7 @@ async fn deliver(
             None => return Err(no_such_url()),
             Some(segment) => match segment.parse::<SubscriptionId>() {
                 Ok(id) => match store.get_subscription(project, id).await {
-                    Ok(s) if s.integration == integration_row.id => declarative::Target::Subscription(s.id, s.trigger),
+                    Ok(s) if s.integration == integration_row.id => declarative::Target::Subscription(Box::new(s)),
                     Ok(_) | Err(weft_store::Error::NotFound(_)) => return Err(no_such_url()),
                     Err(e) => return Err(ApiError::internal(e)),
                 },

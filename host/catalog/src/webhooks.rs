@@ -12,12 +12,17 @@
 //!   `subscribe` request registers the subscription's own URL
 //!   (`{{settings.webhookURL}}`) at the provider, as the user's account;
 //!   `unsubscribe` removes it when the workflow is turned off;
-//! - *app-level*: one hook for the whole app, set up once in the
-//!   provider's developer settings; each delivery names its account by a
-//!   payload field or a header, matched against the accounts' `providerId`.
+//! - *app-level*: one hook for the whole app, set up by hand in the
+//!   provider's developer settings (`manual`), or by the `subscribe`
+//!   request (`api`) when the first user turns on a workflow on it, sent
+//!   as that user's account, and removed by `unsubscribe` when the last
+//!   one turns theirs off; each delivery names its account by a payload
+//!   field or a header, matched against the accounts' `providerId`.
 //!
 //! A trigger may also describe its provider's handshake ([`handshake`]): a
-//! request that checks a new hook's URL and is answered from the definition.
+//! request that checks a new hook's URL and is answered from the definition,
+//! and may persist values of it (a signing secret) for the unsubscribe
+//! request and the verification to read.
 
 use std::collections::BTreeMap;
 
@@ -95,7 +100,8 @@ pub enum WebhookSetup {
 /// A request to the provider's webhook API. Strings may hold `{{…}}`
 /// variables: `settings.webhookURL`, `credential.id`,
 /// `credential.providerId`, `config.<setting>` and, in `unsubscribe`,
-/// `response.<field>` of the subscribe answer.
+/// `response.<field>` of the subscribe answer and `persisted.<name>`, what
+/// the trigger's handshake persisted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetupRequest {
@@ -162,6 +168,9 @@ pub enum SigningSecret {
     Environment(String),
     /// The integration's OAuth client secret.
     ClientSecret(bool),
+    /// What the trigger's handshake persisted under this name for the
+    /// subscription the delivery is for.
+    Persisted(String),
 }
 
 /// The algorithms a signature may use.
@@ -330,11 +339,19 @@ fn fill_json(template: &Value, vars: &Value) -> Result<Value, RenderError> {
 }
 
 /// The variables a setup request may read (`unsubscribe` also reads the
-/// subscribe answer).
-fn known_variable(name: &str, unsubscribe: bool) -> bool {
+/// subscribe answer and the handshake's `persisted` values).
+fn known_variable(name: &str, unsubscribe: Option<&[&str]>) -> bool {
     matches!(name, "settings.webhookURL" | "credential.id" | "credential.providerId")
         || name.strip_prefix("config.").is_some_and(|s| !s.is_empty())
-        || (unsubscribe && name.strip_prefix("response.").is_some_and(|s| !s.is_empty()))
+        || unsubscribe.is_some_and(|persisted| {
+            name.strip_prefix("response.").is_some_and(|s| !s.is_empty())
+                || name.strip_prefix("persisted.").is_some_and(|s| persisted.contains(&s))
+        })
+}
+
+/// The names `hook`'s handshake persists.
+fn persisted_names(hook: &WebhookTrigger) -> Vec<&str> {
+    hook.handshake.iter().flat_map(|h| h.response.persist.keys().map(String::as_str)).collect()
 }
 
 /// Whether `key` is usable as a trigger key.
@@ -361,10 +378,6 @@ pub(crate) fn problems(hooks: &[WebhookTrigger]) -> Vec<Problem> {
             (WebhookLevel::App, None, _) => problem(
                 format!("{at}/routing"),
                 "an app-level webhook must say where a delivery names its account (a payload field or a header)".into(),
-            ),
-            (WebhookLevel::App, _, WebhookSetup::Api { .. }) => problem(
-                format!("{at}/setup/type"),
-                "an app-level webhook is set up once in the provider's developer settings: use manual".into(),
             ),
             (WebhookLevel::User, Some(_), _) => problem(
                 format!("{at}/routing"),
@@ -414,6 +427,10 @@ pub(crate) fn problems(hooks: &[WebhookTrigger]) -> Vec<Problem> {
                     format!("{at}/verification/secret/clientSecret"),
                     "`clientSecret: true` signs with the integration's client secret; name a secret otherwise".into(),
                 ),
+                SigningSecret::Persisted(name) if !persisted_names(h).contains(&name.as_str()) => problem(
+                    format!("{at}/verification/secret/persisted"),
+                    format!("the trigger's handshake persists no `{name}` (handshake.response.persist)"),
+                ),
                 _ => {}
             }
         }
@@ -424,9 +441,11 @@ pub(crate) fn problems(hooks: &[WebhookTrigger]) -> Vec<Problem> {
             problem(format!("{at}/eventId"), "must be a JSON Pointer such as /id".into());
         }
         if let WebhookSetup::Api { subscribe, unsubscribe } = &h.setup {
+            let persisted = persisted_names(h);
             let requests = [("subscribe", Some(&**subscribe)), ("unsubscribe", unsubscribe.as_deref())];
             for (which, r) in requests.into_iter().filter_map(|(w, r)| Some((w, r?))) {
-                for (path, reason) in request_problems(r, which == "unsubscribe") {
+                let reads = (which == "unsubscribe").then_some(persisted.as_slice());
+                for (path, reason) in request_problems(r, reads) {
                     problem(format!("{at}/setup/{which}{path}"), reason);
                 }
             }
@@ -454,8 +473,9 @@ fn mentions_webhook_url(r: &SetupRequest) -> bool {
         .any(|s| variables(s).is_ok_and(|v| v.contains(&"settings.webhookURL")))
 }
 
-/// A setup request's own problems, as (path under the request, reason).
-fn request_problems(r: &SetupRequest, unsubscribe: bool) -> Vec<(String, String)> {
+/// A setup request's own problems, as (path under the request, reason);
+/// `unsubscribe` holds the names the handshake persists, for that request.
+fn request_problems(r: &SetupRequest, unsubscribe: Option<&[&str]>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if !METHODS.contains(&r.method.as_str()) {
         out.push(("/method".into(), format!("must be one of {}", METHODS.join(", "))));
@@ -470,7 +490,11 @@ fn request_problems(r: &SetupRequest, unsubscribe: bool) -> Vec<(String, String)
             Err(reason) => out.push((path, reason)),
             Ok(names) => {
                 if let Some(name) = names.into_iter().find(|n| !known_variable(n, unsubscribe)) {
-                    let more = if unsubscribe { ", response.<field>" } else { "" };
+                    let more = if unsubscribe.is_some() {
+                        ", response.<field>, persisted.<a name the handshake persists>"
+                    } else {
+                        ""
+                    };
                     out.push((path, format!(
                         "unknown variable `{{{{{name}}}}}`: use settings.webhookURL, credential.id, credential.providerId, config.<setting>{more}"
                     )));
@@ -647,7 +671,6 @@ mod tests {
             ("/webhooks/1/setup/unsubscribe/url", "not closed"),
             ("/webhooks/1/setup/subscribe", "settings.webhookURL"),
             ("/webhooks/2/key", "earlier trigger"),
-            ("/webhooks/2/setup/type", "manual"),
             ("/webhooks/2/verification", "must be verified"),
             ("/webhooks/2/routing/field", "JSON Pointer"),
         ];
@@ -655,6 +678,37 @@ mod tests {
             assert!(found.iter().any(|p| p.path == path && p.reason.contains(words)), "{path} {words}: {found:#?}");
         }
         assert_eq!(found.len(), expect.len(), "{found:#?}");
+        // What a handshake persists is read by name; other names are refused.
+        let persisted = trigger(json!({
+            "key": "p", "name": "P", "level": "app", "routing": {"header": "X-Account"},
+            "verification": {"header": "X-Sig", "secret": {"persisted": "secrett"}},
+            "handshake": {"when": {"header": "X-Hook-Secret"},
+                          "response": {"persist": {"secret": "{{request.headers.x-hook-secret}}"}}},
+            "setup": {"type": "api", "subscribe": {"url": "/h/{{persisted.secret}}", "body": {"to": "{{settings.webhookURL}}"}},
+                      "unsubscribe": {"method": "DELETE", "url": "/h/{{response.id}}?s={{persisted.secret}}&t={{persisted.other}}"}},
+        }));
+        let found = problems(std::slice::from_ref(&persisted));
+        let paths: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/webhooks/0/verification/secret/persisted",
+                "/webhooks/0/setup/subscribe/url",
+                "/webhooks/0/setup/unsubscribe/url"
+            ],
+            "{found:#?}"
+        );
+        assert!(found[2].reason.contains("persisted.other"), "{found:#?}");
+        let mut fixed = persisted;
+        fixed.verification = Some(Verification {
+            secret: SigningSecret::Persisted("secret".into()),
+            ..verification("sha256", "hex", None)
+        });
+        fixed.setup = serde_json::from_value(json!({"type": "api",
+            "subscribe": {"url": "/h", "body": {"to": "{{settings.webhookURL}}"}},
+            "unsubscribe": {"method": "DELETE", "url": "/h/{{response.id}}?s={{persisted.secret}}"}}))
+        .unwrap();
+        assert_eq!(problems(&[fixed]), [], "an app-level webhook may be set up by API requests");
         let good = trigger(json!({
             "key": "taskCreated", "name": "Task Created",
             "verification": {"header": "X-Sig", "prefix": "sha256=", "secret": {"environment": "TASKLAB_SIGNING"}},

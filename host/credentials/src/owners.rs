@@ -31,6 +31,11 @@ pub(crate) fn connect_flow(project: impl Display, state_hash: impl Display) -> S
     (Owner::new(project.to_string(), OwnerKind::ConnectState, state_hash.to_string()), "flow")
 }
 
+/// What a webhook handshake kept for a trigger subscription.
+pub(crate) fn subscription_persisted(project: impl Display, subscription: impl Display) -> Sealing {
+    (Owner::new(project.to_string(), OwnerKind::TriggerSubscription, subscription.to_string()), "persisted")
+}
+
 /// The owner of a stored sealed value; `None` for the vault's own canary.
 pub(crate) fn of_stored(value: &SealedValue) -> Option<Sealing> {
     let project = value.project_id?;
@@ -40,6 +45,7 @@ pub(crate) fn of_stored(value: &SealedValue) -> Option<Sealing> {
         SealedColumn::IntegrationClientSecret => client_secret(project, id),
         SealedColumn::EnvironmentSecretValue => environment_secret(project, id),
         SealedColumn::ConnectState => connect_flow(project, id),
+        SealedColumn::SubscriptionPersisted => subscription_persisted(project, id),
         SealedColumn::VaultCanary => return None,
     })
 }

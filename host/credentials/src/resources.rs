@@ -17,10 +17,10 @@ use crate::secrets::CredentialSecrets;
 use crate::service::Credentials;
 use crate::{Error, Result};
 
-/// The connected user an app-level resource's one credential belongs to.
-/// A user token naming it acts for the app, which only the app's own
-/// backend can sign.
-pub const APP_USER: &str = "weft:app";
+/// The internal user an app-level resource's one credential belongs to
+/// (no connected user: the Users API does not show it, and no user token
+/// may name it).
+pub use weft_store::APP_USER;
 
 /// The optional key of a refresh-token connect body: the access token's
 /// lifetime in seconds.

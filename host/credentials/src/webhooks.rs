@@ -4,14 +4,20 @@
 //! (subscribe, unsubscribe) sent as the subscribing account on the one
 //! authorised-request path ([`Credentials::send_as`]), so the definition
 //! never holds a token and the governor counts them like any other call.
+//! What a provider's handshake hands over (a signing secret) is kept
+//! sealed with its subscription ([`Credentials::persist_handshake`]).
 
-use secrecy::SecretString;
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use weft_catalog::webhooks::{Rendered, SigningSecret};
 use weft_catalog::{Origin, WebhookTrigger};
 use weft_egress::{Method, OutboundRequest};
-use weft_store::{CredentialId, Integration, ProjectId};
+use weft_store::{CredentialId, Integration, ProjectId, Subscription, SubscriptionId};
+use weft_vault::Sealed;
 
+use crate::owners;
 use crate::request::{Call, Report};
 use crate::service::Credentials;
 use crate::{Error, Result};
@@ -48,16 +54,52 @@ impl Credentials {
         Ok(found.map(|t| (integration, t)))
     }
 
-    /// The key that signs `integration`'s deliveries, if it is set.
+    /// The key that signs `integration`'s deliveries, if it is set; a key
+    /// a handshake persisted is read from `subscription`, the one the
+    /// delivery is for.
     pub async fn signing_secret(
         &self,
         integration: &Integration,
         secret: &SigningSecret,
+        subscription: Option<&Subscription>,
     ) -> Result<Option<SecretString>> {
         match secret {
             SigningSecret::Environment(name) => self.environment_secret(integration.project_id, name).await,
             SigningSecret::ClientSecret(_) => self.client_secret(integration).await,
+            SigningSecret::Persisted(name) => {
+                let Some(s) = subscription else { return Ok(None) };
+                Ok(self.persisted_values(s)?.remove(name).map(SecretString::from))
+            }
         }
+    }
+
+    /// Keeps what a handshake persisted for subscription `id`, sealed (the
+    /// values are taken to be secrets: a provider hands its signing secret
+    /// over this way); replaces what an earlier handshake kept.
+    pub async fn persist_handshake(
+        &self,
+        project: ProjectId,
+        id: SubscriptionId,
+        values: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let json = zeroize::Zeroizing::new(serde_json::to_vec(values).map_err(|e| Error::internal(format!("{e}")))?);
+        let (owner, field) = owners::subscription_persisted(project, id);
+        let sealed = self.vault.seal(&owner, field, &json)?;
+        self.store.set_subscription_persisted(project, id, sealed.to_bytes()).await?;
+        tracing::info!(project = %project, subscription = %id, values = values.len(), "webhook handshake values kept");
+        Ok(())
+    }
+
+    /// What handshakes persisted for `s` (empty when nothing was).
+    pub fn persisted_values(&self, s: &Subscription) -> Result<BTreeMap<String, String>> {
+        let Some(bytes) = &s.persisted else { return Ok(BTreeMap::new()) };
+        let sealed = Sealed::from_bytes(bytes).map_err(|_| Error::Corrupt)?;
+        let (owner, field) = owners::subscription_persisted(s.project, s.id);
+        let plain = self
+            .vault
+            .open(&owner, field, &sealed)
+            .map_err(|e| if e.is_corrupt() { Error::Corrupt } else { Error::Vault(e) })?;
+        serde_json::from_slice(plain.expose_secret()).map_err(|_| Error::Corrupt)
     }
 
     /// What a setup request of `credential`'s may read: its id, its

@@ -27,6 +27,7 @@ mod permissions;
 mod replay;
 mod retention;
 mod schedule;
+mod subscriptions;
 mod trigger;
 
 use std::collections::HashMap;

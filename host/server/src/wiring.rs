@@ -300,6 +300,8 @@ impl weft_engine::TriggerPlugins for TriggerPlugins {
             kind,
             interval_secs: t.polling.map(|p| p.default_seconds.max(p.min_seconds)),
             matches: weft_engine::EventMatch::from_schema(&t.config_schema),
+            // A plugin's trigger is configured by each workflow.
+            scope: weft_store::SubscriptionScope::Workflow,
         })
     }
 

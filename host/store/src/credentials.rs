@@ -207,15 +207,18 @@ pub enum SealedColumn {
     ConnectState,
     /// `vault_canary.sealed`.
     VaultCanary,
+    /// `trigger_subscriptions.persisted`, owner: the subscription id.
+    SubscriptionPersisted,
 }
 
 impl SealedColumn {
     /// Every column holding sealed values.
-    pub const ALL: [SealedColumn; 5] = [
+    pub const ALL: [SealedColumn; 6] = [
         SealedColumn::CredentialSecrets,
         SealedColumn::IntegrationClientSecret,
         SealedColumn::EnvironmentSecretValue,
         SealedColumn::ConnectState,
+        SealedColumn::SubscriptionPersisted,
         SealedColumn::VaultCanary,
     ];
 }

@@ -146,10 +146,10 @@ pub use sqlite::{SqlitePragmas, SqliteStore};
 pub use tasks::{TaskRecord, TaskStore, TaskUsage};
 pub use triggers::{
     MAX_CURSOR_BYTES, MAX_EVENT_KEY_LEN, MAX_EVENT_PAYLOAD_BYTES, MAX_TRIGGER_KEY_LEN, NewSubscription,
-    NewTriggerEvent, PollClaim, Subscription, SubscriptionId, SubscriptionKind, SubscriptionStatus, SubscriptionUpdate,
-    TriggerEvent, TriggerEventId, TriggerStore,
+    NewTriggerEvent, PollClaim, Subscription, SubscriptionId, SubscriptionKind, SubscriptionScope, SubscriptionStatus,
+    SubscriptionUpdate, TriggerEvent, TriggerEventId, TriggerStore,
 };
-pub use users::{ConnectedUser, MAX_PAGE_SIZE, UserCursor, UserPage, UserStore};
+pub use users::{APP_USER, ConnectedUser, MAX_PAGE_SIZE, UserCursor, UserPage, UserStore};
 pub use workflows::{
     Enablement, MAX_DEFINITION_BYTES, MAX_WORKFLOW_NAME_LEN, NewWorkflow, TriggerKey, VersionKind, Workflow,
     WorkflowStore, WorkflowVersion,

@@ -1,14 +1,19 @@
 //! Integration triggers: what the host keeps so that a plugin's webhook and
 //! polling triggers start workflows.
 //!
-//! - **Subscriptions.** One per workflow listening to a plugin trigger and
-//!   account (credential) it listens for: the trigger, its config, its kind
-//!   (a provider webhook registered per subscription, the app-wide webhook,
-//!   or polling), what the plugin's `subscribe` returned (the provider's hook
-//!   id...), a status, and for polling the cursor and the next poll. The
-//!   engine keeps them in line with the users' enablements; the store only
-//!   keeps them consistent (one per workflow and account, gone with the
-//!   workflow or the account).
+//! - **Subscriptions.** What listens to a trigger for an account
+//!   (credential), by [`SubscriptionScope`]: one workflow's (a plugin's
+//!   trigger, configured by the workflow), one per account and trigger
+//!   shared by its user's workflows (a definition's webhook), or one per
+//!   integration and trigger (an app-level webhook set up programmatically,
+//!   sent as one account). Each has the trigger, its config, its kind (a
+//!   provider webhook registered per subscription, the app-wide webhook, or
+//!   polling), what `subscribe` returned (the provider's hook id...), the
+//!   values a webhook handshake kept (sealed), a status, and for polling the
+//!   cursor and the next poll. The engine keeps them in line with the users'
+//!   enablements; the store only keeps them consistent (one per workflow and
+//!   account, per account and trigger, per integration and trigger; gone
+//!   with the workflow or the account).
 //! - **Routing keys.** What an app-wide webhook event names its account by
 //!   (a Slack team, a HubSpot portal), as the plugin's connection test
 //!   reported them, per account.
@@ -90,6 +95,40 @@ impl SubscriptionKind {
     }
 }
 
+/// Whose a subscription is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubscriptionScope {
+    /// One workflow's, for one account: a plugin's trigger, whose config
+    /// the workflow gives.
+    Workflow,
+    /// One per account and trigger, shared by every workflow of the
+    /// account's user on the trigger.
+    Account,
+    /// One per integration and trigger: an app-level hook, set up as one
+    /// account for everyone.
+    App,
+}
+
+impl SubscriptionScope {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Workflow => "workflow",
+            Self::Account => "account",
+            Self::App => "app",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "workflow" => Self::Workflow,
+            "account" => Self::Account,
+            "app" => Self::App,
+            _ => return Err(Error::corrupt("unknown subscription scope")),
+        })
+    }
+}
+
 /// Where a subscription stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SubscriptionStatus {
@@ -131,9 +170,12 @@ pub struct Subscription {
     pub project: ProjectId,
     /// The integration whose plugin serves the trigger.
     pub integration: IntegrationId,
-    /// The listening workflow.
-    pub workflow: WorkflowId,
-    /// The account it listens for.
+    /// The listening workflow (scope `Workflow` only).
+    pub workflow: Option<WorkflowId>,
+    /// Whose it is.
+    pub scope: SubscriptionScope,
+    /// The account it listens for (for scope `App`, the account its setup
+    /// requests are sent as).
     pub credential: CredentialId,
     /// The account's user.
     pub user: String,
@@ -141,10 +183,13 @@ pub struct Subscription {
     pub trigger: String,
     /// How events arrive.
     pub kind: SubscriptionKind,
-    /// The trigger's config, as the workflow gives it.
+    /// The trigger's config, as the workflow gives it (`{}` when shared).
     pub config: Value,
     /// What the plugin's `subscribe` returned, once it succeeded.
     pub state: Option<Value>,
+    /// What a webhook handshake kept, sealed by weft-vault (owner: this
+    /// subscription; see [`crate::SealedColumn::SubscriptionPersisted`]).
+    pub persisted: Option<Vec<u8>>,
     /// Where it stands.
     pub status: SubscriptionStatus,
     /// Why the last `subscribe` or poll failed.
@@ -168,8 +213,10 @@ pub struct Subscription {
 pub struct NewSubscription {
     /// The integration whose plugin serves the trigger.
     pub integration: IntegrationId,
-    /// The listening workflow.
-    pub workflow: WorkflowId,
+    /// The listening workflow: given for scope `Workflow`, else `None`.
+    pub workflow: Option<WorkflowId>,
+    /// Whose it is.
+    pub scope: SubscriptionScope,
     /// The account it listens for (its user is read from it).
     pub credential: CredentialId,
     /// The plugin's trigger key.
@@ -271,9 +318,11 @@ pub trait TriggerStore: Send + Sync {
         key: &str,
     ) -> Result<Vec<CredentialId>>;
 
-    /// Stores a subscription. `Conflict` when the workflow already has one
-    /// for the account; `NotFound` for a workflow, account or integration
-    /// of another project or none.
+    /// Stores a subscription. `Conflict` when its place is taken (the
+    /// workflow has one for the account; the account, or for scope `App` the
+    /// integration, has one for the trigger); `NotFound` for a workflow,
+    /// account or integration of another project or none; `Invalid` when a
+    /// workflow is given for a shared scope or none for scope `Workflow`.
     async fn create_subscription(
         &self,
         project: ProjectId,
@@ -305,6 +354,17 @@ pub trait TriggerStore: Send + Sync {
         update: SubscriptionUpdate,
         now: OffsetDateTime,
     ) -> Result<Subscription>;
+
+    /// Keeps what a webhook handshake persisted (sealed bytes), replacing
+    /// what an earlier handshake kept.
+    async fn set_subscription_persisted(&self, project: ProjectId, id: SubscriptionId, sealed: Vec<u8>) -> Result<()>;
+
+    /// Makes a workflow's subscription its account's, shared by its user's
+    /// workflows on the trigger (scope `Account`, no workflow, config `{}`),
+    /// keeping its provider side: a subscription stored before shared ones
+    /// existed is adopted rather than registered again. `Conflict` when the
+    /// account already has one for the trigger.
+    async fn share_subscription(&self, project: ProjectId, id: SubscriptionId) -> Result<Subscription>;
 
     /// Deletes a subscription (its events stay until purged).
     async fn delete_subscription(&self, project: ProjectId, id: SubscriptionId) -> Result<()>;
@@ -439,6 +499,9 @@ mod tests {
         }
         for s in [SubscriptionStatus::Pending, SubscriptionStatus::Active, SubscriptionStatus::Failed] {
             assert_eq!(SubscriptionStatus::parse(s.as_str()).unwrap(), s);
+        }
+        for s in [SubscriptionScope::Workflow, SubscriptionScope::Account, SubscriptionScope::App] {
+            assert_eq!(SubscriptionScope::parse(s.as_str()).unwrap(), s);
         }
         assert!(SubscriptionKind::parse("cron").is_err());
         assert!(SubscriptionStatus::parse("active").is_err());

@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+/// The internal user that holds a project's app-level credentials (an API
+/// resource's one connection): stored like a user so its credentials have
+/// an owner, but no connected user. The Users API neither lists nor shows
+/// it, and user operations (metadata, disabling) refuse it as unknown.
+pub const APP_USER: &str = "weft:app";
+
 /// Longest user id (token `sub`) accepted, in characters.
 pub const MAX_USER_ID_LEN: usize = 255;
 
@@ -75,7 +81,8 @@ pub trait UserStore: Send + Sync {
     /// does not exist.
     async fn upsert_seen(&self, project: ProjectId, user_id: &str) -> Result<ConnectedUser>;
 
-    /// One user, or `NotFound`.
+    /// One user, or `NotFound` (also for [`APP_USER`], which is not one;
+    /// its metadata is `{}` for whoever reads it).
     async fn get_user(&self, project: ProjectId, user_id: &str) -> Result<ConnectedUser>;
 
     /// Shallow-merges `patch` into the user's metadata atomically: its keys
@@ -92,13 +99,18 @@ pub trait UserStore: Send + Sync {
     async fn set_user_disabled(&self, project: ProjectId, user_id: &str, disabled: bool) -> Result<ConnectedUser>;
 
     /// Up to `limit` (1 to [`MAX_PAGE_SIZE`]) users after `after`, oldest
-    /// first.
+    /// first ([`APP_USER`] is none of them).
     async fn list_users(&self, project: ProjectId, after: Option<UserCursor>, limit: u32) -> Result<UserPage>;
 }
 
 /// Checks a user id.
 pub(crate) fn user_id(user_id: &str) -> Result<&str> {
     crate::check::label("user id", user_id, MAX_USER_ID_LEN)
+}
+
+/// `NotFound("user")` for [`APP_USER`]: user operations do not reach it.
+pub(crate) fn connected(user_id: &str) -> Result<&str> {
+    if user_id == APP_USER { Err(Error::NotFound("user")) } else { Ok(user_id) }
 }
 
 /// Checks a page size.

@@ -15,6 +15,8 @@ pub enum OwnerKind {
     EnvironmentSecret,
     /// The data of a pending OAuth authorization (the PKCE verifier).
     ConnectState,
+    /// What a webhook handshake kept for a trigger subscription.
+    TriggerSubscription,
 }
 
 impl OwnerKind {
@@ -26,6 +28,7 @@ impl OwnerKind {
             OwnerKind::IntegrationSecret => "integration-secret",
             OwnerKind::EnvironmentSecret => "environment-secret",
             OwnerKind::ConnectState => "connect-state",
+            OwnerKind::TriggerSubscription => "trigger-subscription",
         }
     }
 }

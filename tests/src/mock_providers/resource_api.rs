@@ -14,8 +14,13 @@
 //!   names the account; `/echo` (any method) answers what it got; `POST
 //!   /hooks` registers a hook (`url`, an http(s) URL; 422 otherwise) and
 //!   `DELETE /hooks/{id}` removes one of the account's.
+//! - With handshakes on ([`ResourceApi::handshakes`]), `POST /hooks` first
+//!   POSTs to the new hook's URL with a fresh `X-Hook-Secret` and registers
+//!   the hook only if the answer is 2xx and echoes it (400 otherwise); that
+//!   hook's deliveries are signed with the secret ([`Hook::secret`]), and
+//!   removing it takes the secret in `X-Hook-Secret` (403 otherwise).
 
-use super::server::{MockServer, Provider, Reply, Request};
+use super::server::{Callback, CallbackAnswer, MockServer, Provider, Reply, Request};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -38,6 +43,8 @@ pub struct Hook {
     pub account: String,
     /// Where events go.
     pub url: String,
+    /// The secret its handshake handed over (handshakes on).
+    pub secret: Option<String>,
 }
 
 /// The mock's state.
@@ -52,6 +59,11 @@ pub struct ResourceApi {
     pub hooks: Vec<Hook>,
     /// Ids of the hooks removed, in order.
     pub removed: Vec<String>,
+    handshakes: bool,
+    /// The secret of the handshake in flight, and whether it was echoed.
+    pending: Option<(String, bool)>,
+    /// Secrets handed over, in order (a refused handshake's too).
+    pub handed: Vec<String>,
 }
 
 /// Starts the API on a free port of 127.0.0.1, serving `region`.
@@ -65,6 +77,9 @@ pub async fn start(region: &str) -> MockServer<ResourceApi> {
         issued: 0,
         hooks: Vec::new(),
         removed: Vec::new(),
+        handshakes: false,
+        pending: None,
+        handed: Vec::new(),
     })
     .await
 }
@@ -89,6 +104,11 @@ impl ResourceApi {
     /// Accepts `key` as the API key of `account`.
     pub fn accept_key(&mut self, key: &str, account: &str) {
         self.keys.insert(key.to_owned(), account.to_owned());
+    }
+
+    /// Sends a handshake to each new hook's URL before registering it.
+    pub fn handshakes(&mut self, on: bool) {
+        self.handshakes = on;
     }
 
     /// Stops honouring every access token issued so far.
@@ -138,7 +158,31 @@ impl ResourceApi {
     }
 }
 
+fn hook_url(req: &Request) -> Option<String> {
+    let url = req.json().and_then(|b| b["url"].as_str().map(str::to_owned))?;
+    (url.starts_with("http://") || url.starts_with("https://")).then_some(url)
+}
+
 impl Provider for ResourceApi {
+    fn callback(&mut self, req: &Request) -> Option<Callback> {
+        let registering = req.method == "POST" && req.segments().get(1).map(String::as_str) == Some("hooks");
+        if !self.handshakes || !registering || self.account(req).is_none() {
+            return None;
+        }
+        let url = hook_url(req)?;
+        let secret = format!("hs-{}", self.handed.len() + 1);
+        self.handed.push(secret.clone());
+        self.pending = Some((secret.clone(), false));
+        Some(Callback { url, headers: vec![("x-hook-secret".into(), secret)] })
+    }
+
+    fn answered(&mut self, answer: CallbackAnswer) {
+        if let Some((secret, echoed)) = &mut self.pending {
+            let header = answer.headers.iter().find(|(n, _)| n == "x-hook-secret").map(|(_, v)| v.as_str());
+            *echoed = (200..300).contains(&answer.status) && header == Some(secret.as_str());
+        }
+    }
+
     fn handle(&mut self, req: &Request, _base: &str) -> Reply {
         if req.method == "POST" && req.path == "/oauth/token" {
             return self.token(req);
@@ -161,15 +205,25 @@ impl Provider for ResourceApi {
                 }),
             ),
             ("POST", ["hooks"]) => {
-                let url = req.json().and_then(|b| b["url"].as_str().map(str::to_owned));
-                let Some(url) = url.filter(|u| u.starts_with("http://") || u.starts_with("https://")) else {
+                let Some(url) = hook_url(req) else {
                     return error(422, "url must be an http(s) URL");
                 };
-                let hook = Hook { id: format!("hook-{}", self.hooks.len() + self.removed.len() + 1), account, url };
+                let secret = match (self.handshakes, self.pending.take()) {
+                    (false, _) => None,
+                    (true, Some((secret, true))) => Some(secret),
+                    (true, _) => return error(400, "the handshake was not answered with the secret"),
+                };
+                let id = format!("hook-{}", self.hooks.len() + self.removed.len() + 1);
+                let hook = Hook { id, account, url, secret };
                 self.hooks.push(hook.clone());
                 Reply::json(201, json!({ "id": hook.id }))
             }
             ("DELETE", ["hooks", id]) => match self.hooks.iter().position(|h| h.id == *id && h.account == account) {
+                Some(at)
+                    if self.hooks[at].secret.as_deref().is_some_and(|s| req.header("x-hook-secret") != Some(s)) =>
+                {
+                    error(403, "removing this hook takes its secret in X-Hook-Secret")
+                }
                 Some(at) => {
                     let hook = self.hooks.remove(at);
                     self.removed.push(hook.id);

@@ -152,11 +152,39 @@ impl Call {
     }
 }
 
+/// A request a provider sends out before it answers one it got (the
+/// handshake a webhook API sends to a new hook's URL before confirming it).
+#[derive(Debug, Clone)]
+pub struct Callback {
+    /// Where it is POSTed.
+    pub url: String,
+    /// Its headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// How a [`Callback`] was answered (status 0: it could not be sent).
+#[derive(Debug, Clone)]
+pub struct CallbackAnswer {
+    /// Status.
+    pub status: u16,
+    /// Headers, names lower-case.
+    pub headers: Vec<(String, String)>,
+}
+
 /// A provider's behaviour: answers one request given the server's base URL
 /// (for links such as GitHub's `Link` header).
 pub trait Provider: Send + 'static {
     /// Answers `req`.
     fn handle(&mut self, req: &Request, base: &str) -> Reply;
+
+    /// A request to send, with the lock released, before `req` is handled;
+    /// its answer reaches [`Provider::answered`] before [`Provider::handle`].
+    fn callback(&mut self, _req: &Request) -> Option<Callback> {
+        None
+    }
+
+    /// The answer to the callback of the request about to be handled.
+    fn answered(&mut self, _answer: CallbackAnswer) {}
 }
 
 struct Inner<P> {
@@ -228,6 +256,25 @@ async fn handle<P: Provider>(State((inner, base)): State<Shared<P>>, req: AxumRe
             .collect(),
         body,
     };
+    let callback = inner.lock().unwrap_or_else(|p| p.into_inner()).provider.callback(&request);
+    if let Some(callback) = callback {
+        let mut out = reqwest::Client::new().post(&callback.url);
+        for (name, value) in &callback.headers {
+            out = out.header(name, value);
+        }
+        let answer = match out.send().await {
+            Ok(r) => CallbackAnswer {
+                status: r.status().as_u16(),
+                headers: r
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect(),
+            },
+            Err(_) => CallbackAnswer { status: 0, headers: Vec::new() },
+        };
+        inner.lock().unwrap_or_else(|p| p.into_inner()).provider.answered(answer);
+    }
     let reply = {
         let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
         let reply = inner.provider.handle(&request, &base);

@@ -17,6 +17,7 @@ mod custom;
 mod custom_auth;
 mod custom_invalid;
 mod custom_webhooks;
+mod custom_webhooks_app;
 mod destinations;
 mod malformed;
 mod mcp;

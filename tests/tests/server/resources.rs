@@ -302,6 +302,7 @@ async fn app_level_keys_and_client_credentials(postgres: bool) {
     let (status, set) =
         cx.admin(Method::PUT, &path, Some(json!({"apiKey": "key-of-app", "account": "acct-app"}))).await;
     assert_eq!((status, set["providerId"].as_str()), (200, Some("acct-app")), "{set}");
+    app_user_is_no_user(&cx).await;
 
     cx.deploy("Keys", &keys, &["ada"]).await;
     let before = cx.api.count();
@@ -340,6 +341,36 @@ async fn app_level_keys_and_client_credentials(postgres: bool) {
     let tokens = cx.token_calls();
     assert_eq!(tokens.len(), 2, "connect, then the refresh after the 401: {tokens:?}");
     assert!(tokens.iter().all(|t| t.status == 200 && t.header("authorization").is_none()));
+}
+
+/// The internal holder of the app-level credential (`weft:app`) is stored
+/// like a user but is none: the Users API neither lists nor shows it, user
+/// operations do not reach it, and no user token may name it.
+async fn app_user_is_no_user(cx: &Ctx) {
+    let (status, _) = cx.sdk("ada", Method::GET, "me", None).await;
+    assert_eq!(status, 200);
+    let (status, listed) = cx.admin(Method::GET, "/users", None).await;
+    assert_eq!(status, 200, "{listed}");
+    let ids: Vec<&str> = listed["users"].as_array().unwrap().iter().filter_map(|u| u["userId"].as_str()).collect();
+    assert_eq!(ids, ["ada"], "{listed}");
+    let app = format!("/users/{}", weft_store::APP_USER);
+    let (status, body) = cx.admin(Method::GET, &app, None).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = cx.admin(Method::PATCH, &app, Some(json!({"disabled": true}))).await;
+    assert_eq!(status, 404, "{body}");
+    for (method, path, body) in [
+        (Method::GET, "me", None),
+        (Method::PATCH, "me", Some(json!({"name": "x"}))),
+        (Method::GET, "credentials", None),
+    ] {
+        let (status, refused) = cx.sdk(weft_store::APP_USER, method, path, body).await;
+        assert_eq!((status, refused["code"].as_str()), (403, Some("RESERVED_USER")), "{path}: {refused}");
+    }
+    // Untouched: still the app's credential, still enabled.
+    let row = cx.app.store.list_user_credentials(cx.project.parse().unwrap(), weft_store::APP_USER).await.unwrap();
+    assert_eq!(row.len(), 1);
+    let project = cx.project.parse().unwrap();
+    assert!(!cx.app.store.upsert_seen(project, weft_store::APP_USER).await.unwrap().disabled);
 }
 
 #[tokio::test]

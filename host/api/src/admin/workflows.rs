@@ -259,10 +259,18 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = workflow_id(&id)?;
     // Its trigger subscriptions go first, while it can still unsubscribe.
-    if let Err(e) = state.engine.drop_workflow_subscriptions(key.project, id).await {
-        tracing::warn!(project = %key.project, workflow = %id, error = %e, "trigger subscriptions could not be dropped before the workflow's deletion");
-    }
+    let users = match state.engine.drop_workflow_subscriptions(key.project, id).await {
+        Ok(users) => users,
+        Err(e) => {
+            tracing::warn!(project = %key.project, workflow = %id, error = %e, "trigger subscriptions could not be dropped before the workflow's deletion");
+            Vec::new()
+        }
+    };
     state.store.delete_workflow(key.project, id).await.map_err(store_error)?;
+    // The subscriptions its users shared with it follow their other workflows.
+    for user in users {
+        crate::workflows::sync_subscriptions(&state, key.project, &user).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

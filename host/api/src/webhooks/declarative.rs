@@ -14,17 +14,23 @@
 //!   (`/webhooks/{projectId}/{integration}/{subscriptionId}`), and its events
 //!   go to that subscription.
 //!
+//! - an app-level hook set up by API requests was registered on the app's
+//!   subscription URL, and its events are routed like the shared URL's.
+//!
 //! A delivery that fails the trigger's verification (a wrong or missing
 //! signature, or no signing key set) is answered 401 and nothing is kept.
 //! A provider's handshake (recognised as the definition says) is answered
-//! as it says, before verification, and starts nothing.
+//! as it says, before verification, and starts nothing; what its answer
+//! persists is kept (sealed) with the subscription the URL is for: the
+//! subscription's own, the account's (`?id=`) or the app's.
 
 use axum::body::Bytes;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
+use weft_catalog::webhooks::SigningSecret;
 use weft_catalog::{WebhookLevel, WebhookTrigger};
-use weft_store::{CredentialId, Integration, NewTriggerEvent, SubscriptionId};
+use weft_store::{CredentialId, Integration, NewTriggerEvent, Subscription, SubscriptionId, SubscriptionScope};
 
 use super::no_such_url;
 use crate::{ApiError, AppState};
@@ -32,9 +38,8 @@ use crate::{ApiError, AppState};
 /// Where a delivery arrived: the subscription's own URL, or a trigger's
 /// shared URL.
 pub(super) enum Target {
-    /// `/webhooks/{p}/{integration}/{subscriptionId}`: the subscription
-    /// and its trigger.
-    Subscription(SubscriptionId, String),
+    /// `/webhooks/{p}/{integration}/{subscriptionId}`: the subscription.
+    Subscription(Box<Subscription>),
     /// `/webhooks/{p}/{integration}/{key}` (with `?id=` for one account).
     Shared(String),
 }
@@ -60,7 +65,7 @@ pub(super) async fn deliver(
 ) -> Result<Delivery, ApiError> {
     let triggers = state.credentials.webhook_triggers(integration).map_err(ApiError::internal)?;
     let key = match &target {
-        Target::Subscription(_, trigger) => trigger.as_str(),
+        Target::Subscription(s) => s.trigger.as_str(),
         Target::Shared(key) => key.as_str(),
     };
     let Some(hook) = triggers.into_iter().find(|t| t.key == key) else { return Err(no_such_url()) };
@@ -71,11 +76,80 @@ pub(super) async fn deliver(
     if let Some(handshake) = &hook.handshake {
         let request = request_of(uri, headers, &payload);
         if handshake.matches(&request) {
-            return answer(handshake, &request).map(Delivery::Handshake);
+            let reply = answer(handshake, &request)?;
+            persist(state, integration, &hook, &target, uri, handshake, &request).await?;
+            return Ok(Delivery::Handshake(reply));
         }
     }
-    verify(state, integration, &hook, headers, body).await?;
+    let reads_persisted = hook.verification.as_ref().is_some_and(|v| matches!(v.secret, SigningSecret::Persisted(_)));
+    let subject = if reads_persisted { subject(state, integration, &hook, &target, uri).await? } else { None };
+    verify(state, integration, &hook, subject.as_ref(), headers, body).await?;
     events(state, integration, &hook, target, uri, headers, payload).await.map(Delivery::Events)
+}
+
+/// The subscription a delivery to `target` is for: the URL's own, the
+/// account's (`?id=`) or, at the shared URL of an app-level trigger, the
+/// app's; `None` when there is none (nothing listens yet).
+async fn subject(
+    state: &AppState,
+    integration: &Integration,
+    hook: &WebhookTrigger,
+    target: &Target,
+    uri: &Uri,
+) -> Result<Option<Subscription>, ApiError> {
+    let project = integration.project_id;
+    let store = &state.store;
+    Ok(match (target, account(uri).map_err(|()| bad_id())?) {
+        (Target::Subscription(s), _) => Some((**s).clone()),
+        (Target::Shared(_), Some(credential)) => store
+            .subscriptions_for(project, integration.id, &hook.key, &[credential])
+            .await
+            .map_err(ApiError::internal)?
+            .into_iter()
+            .next(),
+        (Target::Shared(_), None) => store
+            .list_subscriptions(project, None)
+            .await
+            .map_err(ApiError::internal)?
+            .into_iter()
+            .find(|s| s.scope == SubscriptionScope::App && s.integration == integration.id && s.trigger == hook.key),
+    })
+}
+
+/// Keeps what the handshake's answer persists with the subscription the
+/// URL is for; refused (400) when the request lacks a value to keep.
+async fn persist(
+    state: &AppState,
+    integration: &Integration,
+    hook: &WebhookTrigger,
+    target: &Target,
+    uri: &Uri,
+    handshake: &weft_catalog::Handshake,
+    request: &Value,
+) -> Result<(), ApiError> {
+    if handshake.response.persist.is_empty() {
+        return Ok(());
+    }
+    let values = handshake.persisted(request).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "INVALID_WEBHOOK", format!("The handshake cannot be kept: {e}"))
+    })?;
+    let Some(s) = subject(state, integration, hook, target, uri).await? else {
+        tracing::warn!(project = %integration.project_id, trigger = %hook.key, "a webhook handshake's values have no subscription to be kept with (no workflow listens yet); dropped");
+        return Ok(());
+    };
+    // A handshake is unauthenticated: once a programmatic hook is live (or
+    // a manual one has kept its values), a replayed one could swap the
+    // signing key. It is kept only while the subscribe request is in flight
+    // (or being retried), or the first time for a manual hook.
+    let open = match s.kind {
+        weft_store::SubscriptionKind::Webhook => s.status != weft_store::SubscriptionStatus::Active,
+        _ => s.persisted.is_none(),
+    };
+    if !open {
+        tracing::warn!(project = %s.project, subscription = %s.id, "a handshake on a live webhook subscription was answered; its values are not kept");
+        return Ok(());
+    }
+    state.credentials.persist_handshake(s.project, s.id, &values).await.map_err(ApiError::internal)
 }
 
 /// The request as a handshake reads it: query parameters, headers (names
@@ -138,8 +212,14 @@ async fn events(
         payload: payload.clone(),
     };
     let named = account(uri).map_err(|()| bad_id())?;
+    let routed = || {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        hook.routing.as_ref().and_then(|r| r.key(&payload, header))
+    };
     Ok(match (target, named) {
-        (Target::Subscription(id, _), _) => vec![event(Some(id), None)],
+        // The app's hook: its events name their accounts like the shared URL's.
+        (Target::Subscription(s), _) if s.scope == SubscriptionScope::App => vec![event(None, routed())],
+        (Target::Subscription(s), _) => vec![event(Some(s.id), None)],
         (Target::Shared(_), Some(credential)) => {
             let store = &state.store;
             match store.get_credential(integration.project_id, credential).await {
@@ -147,19 +227,15 @@ async fn events(
                 Ok(_) | Err(weft_store::Error::NotFound(_)) => return Err(bad_id()),
                 Err(e) => return Err(ApiError::internal(e)),
             }
-            // Each of the account's workflows on the trigger listens through
-            // its own subscription: one event for each.
+            // The account's workflows on the trigger listen through its
+            // subscription (one event each for any older per-workflow ones).
             let listening = store
                 .subscriptions_for(integration.project_id, integration.id, &hook.key, &[credential])
                 .await
                 .map_err(ApiError::internal)?;
             listening.iter().map(|s| event(Some(s.id), None)).collect()
         }
-        (Target::Shared(_), None) if hook.level == WebhookLevel::App => {
-            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-            let routing = hook.routing.as_ref().and_then(|r| r.key(&payload, header));
-            vec![event(None, routing)]
-        }
+        (Target::Shared(_), None) if hook.level == WebhookLevel::App => vec![event(None, routed())],
         (Target::Shared(_), None) => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -189,18 +265,20 @@ fn rejected() -> ApiError {
     )
 }
 
-/// Checks the delivery's signature, if the trigger asks for one.
+/// Checks the delivery's signature, if the trigger asks for one (with a
+/// key a handshake persisted, `subject`'s).
 async fn verify(
     state: &AppState,
     integration: &Integration,
     hook: &WebhookTrigger,
+    subject: Option<&Subscription>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<(), ApiError> {
     use secrecy::ExposeSecret;
     let Some(v) = &hook.verification else { return Ok(()) };
     let project = integration.project_id;
-    let secret = state.credentials.signing_secret(integration, &v.secret).await.map_err(ApiError::internal)?;
+    let secret = state.credentials.signing_secret(integration, &v.secret, subject).await.map_err(ApiError::internal)?;
     let Some(secret) = secret else {
         tracing::warn!(project = %project, integration = %integration.integration_type, trigger = %hook.key, "a webhook delivery cannot be verified: its signing key is not set; dropped");
         return Err(rejected());

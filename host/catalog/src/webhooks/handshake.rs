@@ -3,7 +3,11 @@
 //! `validationToken` query parameter, a `challenge` field or a header) to
 //! prove the URL is listening. It is recognised by a query parameter, a
 //! header or a payload field, answered from the definition, and starts
-//! nothing.
+//! nothing. Its answer may also *persist* values of the request (a signing
+//! secret the provider hands over with it, as Asana's `X-Hook-Secret`):
+//! kept sealed with the subscription the request came for, and readable
+//! later as `{{persisted.<name>}}` by the unsubscribe request, and as the
+//! verification key (`secret: {persisted: <name>}`).
 
 use std::collections::BTreeMap;
 
@@ -58,12 +62,23 @@ pub struct HandshakeResponse {
     /// A string is sent as text, anything else as JSON; none, no body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
+    /// Values of the request to keep, by name (`{"secret":
+    /// "{{request.headers.x-hook-secret}}"}`), read later as
+    /// `{{persisted.<name>}}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub persist: BTreeMap<String, String>,
 }
 
 impl Default for HandshakeResponse {
     fn default() -> Self {
-        Self { status: ok(), headers: BTreeMap::new(), body: None }
+        Self { status: ok(), headers: BTreeMap::new(), body: None, persist: BTreeMap::new() }
     }
+}
+
+/// Whether `name` may name a persisted value: 1 to 64 ASCII letters,
+/// digits, `_` or `-`.
+pub fn valid_persist_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn ok() -> u16 {
@@ -97,6 +112,22 @@ impl Handshake {
             (Some(pointer), None) => request["body"].pointer(pointer).is_some_and(|v| !v.is_null()),
             _ => false,
         }
+    }
+
+    /// The values the answer persists from `request` (none when it
+    /// persists nothing). A value the request lacks is an error: the
+    /// handshake is then answered as refused rather than kept half.
+    pub fn persisted(&self, request: &Value) -> Result<BTreeMap<String, String>, RenderError> {
+        let vars = serde_json::json!({ "request": request });
+        let mut out = BTreeMap::new();
+        for (name, template) in &self.response.persist {
+            let value = interpolate(template, &vars, false)?;
+            if value.is_empty() {
+                return Err(RenderError(format!("the persisted value `{name}` is empty")));
+            }
+            out.insert(name.clone(), value);
+        }
+        Ok(out)
     }
 
     /// The answer to `request` (as for [`Handshake::matches`]).
@@ -152,6 +183,16 @@ pub(super) fn problems(h: &Handshake) -> Vec<(String, String)> {
     if let Some(body) = &h.response.body {
         super::strings(body, "/response/body", &mut texts);
     }
+    for (name, template) in &h.response.persist {
+        let at = format!("/response/persist/{}", name.replace('~', "~0").replace('/', "~1"));
+        if !valid_persist_name(name) {
+            out.push((at.clone(), "a persisted value's name is 1 to 64 ASCII letters, digits, '_' or '-'".into()));
+        }
+        if variables(template).is_ok_and(|v| v.is_empty()) {
+            out.push((at.clone(), "persist a value of the request: {{request.…}}".into()));
+        }
+        texts.push((at, template.clone()));
+    }
     for (path, text) in texts {
         match variables(&text) {
             Err(reason) => out.push((path, reason)),
@@ -203,9 +244,13 @@ mod tests {
         assert_eq!(slack.answer(&request).unwrap().body, br#"{"challenge":"c-9"}"#.to_vec());
 
         let asana = handshake(json!({"when": {"header": "X-Hook-Secret"},
-            "response": {"status": 204, "headers": {"X-Hook-Secret": "{{request.headers.x-hook-secret}}"}}}));
+            "response": {"status": 204, "headers": {"X-Hook-Secret": "{{request.headers.x-hook-secret}}"},
+                         "persist": {"secret": "{{request.headers.x-hook-secret}}"}}}));
         let request = json!({"query": {}, "headers": {"x-hook-secret": "s3"}, "body": null});
         assert!(asana.matches(&request));
+        assert_eq!(asana.persisted(&request).unwrap(), BTreeMap::from([("secret".to_owned(), "s3".to_owned())]));
+        assert!(asana.persisted(&json!({"query": {}, "headers": {}, "body": null})).is_err(), "nothing to keep");
+        assert_eq!(slack.persisted(&request).unwrap(), BTreeMap::new());
         let answer = asana.answer(&request).unwrap();
         assert_eq!(
             (answer.status, answer.headers, answer.body),
@@ -216,15 +261,27 @@ mod tests {
     #[test]
     fn each_mistake_of_a_handshake_is_named_by_its_path() {
         let bad = handshake(json!({"when": {"query": "a", "header": "B", "equals": 1},
-            "response": {"status": 302, "headers": {"Bad Name": "{{request.cookie}}"}}}));
+            "response": {"status": 302, "headers": {"Bad Name": "{{request.cookie}}"},
+                         "persist": {"a b": "{{request.body.x}}", "fixed": "abc", "odd": "{{settings.webhookURL}}"}}}));
         let found = problems(&bad);
         let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             paths,
-            ["/when", "/when/equals", "/response/status", "/response/headers/Bad Name", "/response/headers/Bad Name"],
+            [
+                "/when",
+                "/when/equals",
+                "/response/status",
+                "/response/headers/Bad Name",
+                "/response/persist/a b",
+                "/response/persist/fixed",
+                "/response/headers/Bad Name",
+                "/response/persist/odd",
+            ],
             "{found:?}"
         );
-        assert!(found[4].1.contains("unknown variable `{{request.cookie}}`"), "{found:?}");
+        assert!(found[5].1.contains("a value of the request"), "{found:?}");
+        assert!(found[7].1.contains("unknown variable `{{settings.webhookURL}}`"), "{found:?}");
+        assert!(found[6].1.contains("unknown variable `{{request.cookie}}`"), "{found:?}");
         let good = handshake(json!({"when": {"field": "/type"}, "response": {"body": {"c": "{{request.body.c}}"}}}));
         assert_eq!(problems(&good), []);
     }

@@ -2,10 +2,14 @@
 //! definition's declarative webhooks, starting workflows.
 //!
 //! A workflow with an Integration trigger listens for each account a user
-//! enabled it with through a *subscription* (store: `triggers`), which this
-//! module keeps in line with the enablements ([`Engine::sync_subscriptions`],
-//! after every change of a user's enablements and every five minutes for
-//! everyone):
+//! enabled it with through a *subscription* (store: `triggers`), which
+//! [`super::subscriptions`] keeps in line with the enablements
+//! ([`Engine::sync_subscriptions`], after every change of a user's
+//! enablements and every five minutes for everyone). A plugin's trigger has
+//! one per workflow and account (the workflow configures it); a definition's
+//! webhook one per account and trigger, which every workflow of the user on
+//! the trigger shares, and an app-level one set up by API requests also one
+//! per integration and trigger (the provider hook, sent as one account):
 //!
 //! - for a per-subscription webhook trigger, the plugin's `subscribe`
 //!   registers a provider hook on the subscription's own URL
@@ -30,8 +34,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use weft_store::{
-    CredentialId, CredentialStatus, ExecutionId, NewExecution, NewSubscription, NewTriggerEvent, ProjectId,
-    Subscription, SubscriptionKind, SubscriptionStatus, SubscriptionUpdate, TriggerEvent, TriggerEventId, WorkflowId,
+    CredentialStatus, ExecutionId, NewExecution, NewTriggerEvent, ProjectId, Subscription, SubscriptionKind,
+    SubscriptionScope, SubscriptionStatus, TriggerEvent, TriggerEventId, WorkflowId,
 };
 
 use super::matching::{EventMatch, admitted};
@@ -49,6 +53,12 @@ pub struct TriggerSpec {
     /// The settings that narrow which events a workflow takes
     /// ([`super::matching`]).
     pub matches: Vec<EventMatch>,
+    /// Whose its subscriptions are: a plugin's trigger, each workflow's
+    /// (`Workflow`); a definition's webhook, each account's (`Account`), or
+    /// for an app-level one also the app's (`App`: one provider hook for the
+    /// integration when `kind` is `Webhook`; the accounts' own subscriptions
+    /// then only mark who listens).
+    pub scope: SubscriptionScope,
 }
 
 /// What a poll found.
@@ -102,23 +112,11 @@ const UNROUTED_AFTER: time::Duration = time::Duration::seconds(10);
 /// it (the poll is then taken to have died).
 const POLL_LEASE: Duration = Duration::from_secs(120);
 
-/// The longest wait before a failed `subscribe` is tried again.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
-
 /// The default poll interval: once a minute, as the reference polls.
 pub const DEFAULT_POLL_SECS: u32 = 60;
 
-/// What a workflow wants subscribed for one account.
-#[derive(Debug, Clone, PartialEq)]
-struct Wanted {
-    integration: String,
-    trigger: String,
-    config: Value,
-    spec: TriggerSpec,
-}
-
 impl Engine {
-    fn trigger_plugins(&self) -> Option<&dyn TriggerPlugins> {
+    pub(super) fn trigger_plugins(&self) -> Option<&dyn TriggerPlugins> {
         self.deps.triggers.as_deref()
     }
 
@@ -202,8 +200,17 @@ impl Engine {
         let mut meta = HashMap::new();
         for s in subscriptions.iter().filter(|s| s.status == SubscriptionStatus::Active) {
             let meta = meta.entry(s.user.clone()).or_insert_with(|| super::permissions::UserMeta::new(&s.user));
-            if let Some(id) = self.start_for(event, s, meta).await? {
-                started.push(id);
+            let workflows = match (s.scope, s.workflow) {
+                (SubscriptionScope::Workflow, Some(w)) => vec![w],
+                (SubscriptionScope::Account, _) => self.listening_workflows(s).await?,
+                // The app's hook names no user: its events are routed by
+                // routing key to the accounts' subscriptions.
+                _ => Vec::new(),
+            };
+            for w in workflows {
+                if let Some(id) = self.start_for(event, s, w, meta).await? {
+                    started.push(id);
+                }
             }
         }
         if !started.is_empty() {
@@ -212,18 +219,53 @@ impl Engine {
         Ok(started)
     }
 
-    /// Starts `s`'s workflow for `event`, unless it no longer listens, its
-    /// user is stopped or not permitted, its account is not usable, or it
-    /// already ran for this event and account.
+    /// The workflows an account's shared subscription `s` starts: those its
+    /// user enabled with its account (or with none, when it is the account
+    /// they run with), on its trigger. Whether each is deployed and still on
+    /// the trigger is `start_for`'s check.
+    async fn listening_workflows(&self, s: &Subscription) -> Result<Vec<WorkflowId>, TriggerError> {
+        let store = &self.deps.store;
+        let mut out = Vec::new();
+        let mut default = None;
+        for e in store.user_enablements(s.project, &s.user).await? {
+            let mine = match e.credential {
+                Some(c) => c == s.credential,
+                None => {
+                    if default.is_none() {
+                        let integration = store.get_integration(s.project, s.integration).await?;
+                        default = Some(
+                            super::subscriptions::default_account(
+                                store.as_ref(),
+                                s.project,
+                                &s.user,
+                                &integration.integration_type,
+                            )
+                            .await?,
+                        );
+                    }
+                    default.flatten() == Some(s.credential)
+                }
+            };
+            if mine && !out.contains(&e.workflow) {
+                out.push(e.workflow);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts `workflow` for `event` through `s`, unless it no longer
+    /// listens, its user is stopped or not permitted, its account is not
+    /// usable, or it already ran for this event and account.
     async fn start_for(
         &self,
         event: &TriggerEvent,
         s: &Subscription,
+        workflow: WorkflowId,
         meta: &mut super::permissions::UserMeta,
     ) -> Result<Option<ExecutionId>, TriggerError> {
         let store = &self.deps.store;
         let project = event.project;
-        let w = match store.get_workflow(project, s.workflow).await {
+        let w = match store.get_workflow(project, workflow).await {
             Ok(w) => w,
             Err(weft_store::Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -233,7 +275,7 @@ impl Engine {
             return Ok(None);
         }
         match store.get_credential(project, s.credential).await {
-            Ok(c) if c.status == CredentialStatus::Valid => {}
+            Ok(c) if c.status == CredentialStatus::Valid && c.integration_id == event.integration => {}
             Ok(_) | Err(weft_store::Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
@@ -268,213 +310,9 @@ impl Engine {
             trigger_output: event.payload.clone(),
             first,
         };
+        // Unique per workflow: each workflow starts once per event and account.
         let once = format!("event:{}:{}", event.id, s.credential);
         Ok(store.start_execution_once(new, &once, now()).await?)
-    }
-
-    /// Brings `user`'s subscriptions in line with their enablements: one per
-    /// enabled, deployed workflow with an Integration trigger and account
-    /// it runs with (the enablement's account, else the user's first usable
-    /// account of the integration); subscribes what is missing and removes
-    /// (unsubscribing at the provider) what is no longer wanted or changed.
-    pub async fn sync_subscriptions(&self, project: ProjectId, user: &str) -> Result<(), TriggerError> {
-        let Some(plugins) = self.trigger_plugins() else { return Ok(()) };
-        let store = &self.deps.store;
-        let mut wanted: HashMap<(WorkflowId, CredentialId), Wanted> = HashMap::new();
-        let enablements = store.user_enablements(project, user).await?;
-        let mut accounts = None;
-        for e in enablements {
-            let w = match store.get_workflow(project, e.workflow).await {
-                Ok(w) => w,
-                Err(weft_store::Error::NotFound(_)) => continue,
-                Err(err) => return Err(err.into()),
-            };
-            let Some(version) = w.deployed_version else { continue };
-            if w.trigger.as_ref().map(|t| t.kind.as_str()) != Some("integration") {
-                continue;
-            }
-            let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
-            let TriggerKind::Integration(t) = &plan.workflow().trigger.kind else { continue };
-            let Some(spec) = plugins.trigger(project, &w.integration, &t.event).await else {
-                tracing::warn!(project = %project, workflow = %w.id, trigger = %t.event, "the integration has no such trigger; not subscribed");
-                continue;
-            };
-            let credential = match e.credential {
-                Some(c) => c,
-                None => {
-                    if accounts.is_none() {
-                        accounts = Some(store.list_user_credentials(project, user).await?);
-                    }
-                    let integration = store.get_integration_by_type(project, &w.integration).await?;
-                    let first = accounts
-                        .iter()
-                        .flatten()
-                        .find(|c| c.integration_id == integration.id && c.status == CredentialStatus::Valid);
-                    match first {
-                        Some(c) => c.id,
-                        None => continue,
-                    }
-                }
-            };
-            let want =
-                Wanted { integration: w.integration.clone(), trigger: t.event.clone(), config: t.config.clone(), spec };
-            wanted.insert((w.id, credential), want);
-        }
-        for s in store.list_subscriptions(project, Some(user)).await? {
-            let keep = wanted
-                .get(&(s.workflow, s.credential))
-                .is_some_and(|w| w.trigger == s.trigger && w.config == s.config && w.spec.kind == s.kind);
-            if keep {
-                wanted.remove(&(s.workflow, s.credential));
-            } else {
-                self.remove_subscription(&s).await?;
-            }
-        }
-        for ((workflow, credential), want) in wanted {
-            let integration = store.get_integration_by_type(project, &want.integration).await?;
-            let polling = want.spec.kind == SubscriptionKind::Polling;
-            let new = NewSubscription {
-                integration: integration.id,
-                workflow,
-                credential,
-                trigger: want.trigger.clone(),
-                kind: want.spec.kind,
-                config: want.config.clone(),
-                interval_secs: polling.then(|| want.spec.interval_secs.unwrap_or(DEFAULT_POLL_SECS)),
-                status: match want.spec.kind {
-                    SubscriptionKind::Webhook => SubscriptionStatus::Pending,
-                    _ => SubscriptionStatus::Active,
-                },
-                next_run_at: polling.then(now),
-            };
-            let s = match store.create_subscription(project, new, now()).await {
-                Ok(s) => s,
-                // Another process made it meanwhile.
-                Err(weft_store::Error::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            tracing::info!(project = %project, workflow = %workflow, subscription = %s.id, trigger = %s.trigger, kind = s.kind.as_str(), "integration trigger subscribed");
-            if s.kind == SubscriptionKind::Webhook {
-                self.subscribe(&want.integration, &s).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// [`Engine::sync_subscriptions`] for every user of `workflow` (after it
-    /// was deployed, undeployed or had its permissions change).
-    pub async fn sync_workflow(&self, project: ProjectId, workflow: WorkflowId) -> Result<(), TriggerError> {
-        if self.trigger_plugins().is_none() {
-            return Ok(());
-        }
-        let store = &self.deps.store;
-        let mut users: std::collections::BTreeSet<String> =
-            store.workflow_enablements(project, workflow, None).await?.into_iter().map(|e| e.user).collect();
-        users.extend(
-            store
-                .list_subscriptions(project, None)
-                .await?
-                .into_iter()
-                .filter(|s| s.workflow == workflow)
-                .map(|s| s.user),
-        );
-        for user in users {
-            self.sync_subscriptions(project, &user).await?;
-        }
-        Ok(())
-    }
-
-    /// Removes (unsubscribing at the provider) every subscription of
-    /// `workflow`: before it is deleted, while its accounts can still call
-    /// the provider.
-    pub async fn drop_workflow_subscriptions(
-        &self,
-        project: ProjectId,
-        workflow: WorkflowId,
-    ) -> Result<(), TriggerError> {
-        for s in self.deps.store.list_subscriptions(project, None).await? {
-            if s.workflow == workflow {
-                self.remove_subscription(&s).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes (unsubscribing at the provider) the subscriptions of
-    /// `user`'s accounts `credentials`: before the accounts are deleted,
-    /// while they can still call the provider.
-    pub async fn drop_account_subscriptions(
-        &self,
-        project: ProjectId,
-        user: &str,
-        credentials: &[CredentialId],
-    ) -> Result<(), TriggerError> {
-        for s in self.deps.store.list_subscriptions(project, Some(user)).await? {
-            if credentials.contains(&s.credential) {
-                self.remove_subscription(&s).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs the plugin's `subscribe` for `s` and stores the outcome: active
-    /// with the plugin's state, or failed with a retry after a backoff.
-    async fn subscribe(&self, integration: &str, s: &Subscription) -> Result<(), TriggerError> {
-        let Some(plugins) = self.trigger_plugins() else { return Ok(()) };
-        let url = format!(
-            "{}/webhooks/{}/{}/{}",
-            self.deps.credentials.public_url().trim_end_matches('/'),
-            s.project,
-            integration,
-            s.id
-        );
-        let update = match plugins.subscribe(integration, s, &url).await {
-            Ok(state) => SubscriptionUpdate {
-                status: SubscriptionStatus::Active,
-                state: Some(state),
-                last_error: None,
-                attempts: 0,
-                next_run_at: None,
-            },
-            Err(why) => {
-                let attempts = s.attempts.saturating_add(1);
-                let wait = retry_wait(attempts);
-                tracing::warn!(project = %s.project, subscription = %s.id, attempts, error = %why, retry_in_s = wait.as_secs(), "subscribing an integration trigger failed");
-                SubscriptionUpdate {
-                    status: SubscriptionStatus::Failed,
-                    state: None,
-                    last_error: Some(why),
-                    attempts,
-                    next_run_at: Some(now() + wait),
-                }
-            }
-        };
-        match self.deps.store.update_subscription(s.project, s.id, update, now()).await {
-            Ok(_) | Err(weft_store::Error::NotFound(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Unsubscribes `s` at the provider where it was subscribed there, and
-    /// deletes it. A failed `unsubscribe` is logged: the hook then points at
-    /// a URL that answers 404.
-    async fn remove_subscription(&self, s: &Subscription) -> Result<(), TriggerError> {
-        let store = &self.deps.store;
-        if s.kind == SubscriptionKind::Webhook
-            && s.state.is_some()
-            && let Some(plugins) = self.trigger_plugins()
-        {
-            let integration = store.get_integration(s.project, s.integration).await?.integration_type;
-            if let Err(why) = plugins.unsubscribe(&integration, s).await {
-                tracing::warn!(project = %s.project, subscription = %s.id, error = %why, "unsubscribing an integration trigger failed; its provider hook is left pointing at a dead URL");
-            }
-        }
-        match store.delete_subscription(s.project, s.id).await {
-            Ok(()) | Err(weft_store::Error::NotFound(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        tracing::info!(project = %s.project, workflow = %s.workflow, subscription = %s.id, "integration trigger unsubscribed");
-        Ok(())
     }
 
     /// The trigger loop: polls due, subscriptions to retry, unrouted events,
@@ -598,26 +436,5 @@ impl Engine {
             }
         }
         Ok(())
-    }
-}
-
-/// The wait before the `attempts`-th retry of a failed `subscribe`: one
-/// minute, doubling, at most an hour.
-fn retry_wait(attempts: u32) -> Duration {
-    let minutes = 1u64 << attempts.saturating_sub(1).min(10);
-    Duration::from_secs(minutes * 60).min(MAX_RETRY_WAIT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failed_subscriptions_back_off_to_an_hour() {
-        assert_eq!(retry_wait(1), Duration::from_secs(60));
-        assert_eq!(retry_wait(2), Duration::from_secs(120));
-        assert_eq!(retry_wait(4), Duration::from_secs(480));
-        assert_eq!(retry_wait(7), MAX_RETRY_WAIT);
-        assert_eq!(retry_wait(u32::MAX), MAX_RETRY_WAIT);
     }
 }

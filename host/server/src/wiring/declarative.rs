@@ -1,16 +1,18 @@
 //! The triggers of a definition (a custom integration's own, or a shipped
 //! declarative provider's): webhooks described by data, served without a
-//! plugin. A programmatic (`api`) webhook subscribes and unsubscribes with
-//! the definition's setup requests, sent as the subscription's account by
-//! the credential service; a manual or app-level webhook has nothing to set
-//! up, and its deliveries name their account themselves (see
-//! `weft_api::webhooks`).
+//! plugin. Their subscriptions are per account and trigger, shared by the
+//! user's workflows on it (an app-level one's also per integration: the
+//! app's hook). A programmatic (`api`) webhook subscribes and unsubscribes
+//! with the definition's setup requests, sent as the subscription's account
+//! by the credential service (the unsubscribe request may read what the
+//! handshake persisted); a manual webhook has nothing to set up, and its
+//! deliveries name their account themselves (see `weft_api::webhooks`).
 
 use serde_json::{Value, json};
-use weft_catalog::{WebhookSetup, WebhookTrigger};
+use weft_catalog::{WebhookLevel, WebhookSetup, WebhookTrigger};
 use weft_credentials::Credentials;
 use weft_engine::TriggerSpec;
-use weft_store::{ProjectId, Subscription, SubscriptionKind};
+use weft_store::{ProjectId, Subscription, SubscriptionKind, SubscriptionScope};
 
 /// How `integration`'s definition serves its webhook `trigger` in
 /// `project`, if it describes one.
@@ -25,7 +27,11 @@ pub(super) async fn trigger(
         WebhookSetup::Api { .. } => SubscriptionKind::Webhook,
         WebhookSetup::Manual => SubscriptionKind::AppWebhook,
     };
-    Some(TriggerSpec { kind, interval_secs: None, matches: Vec::new() })
+    let scope = match hook.level {
+        WebhookLevel::User => SubscriptionScope::Account,
+        WebhookLevel::App => SubscriptionScope::App,
+    };
+    Some(TriggerSpec { kind, interval_secs: None, matches: Vec::new(), scope })
 }
 
 async fn lookup(
@@ -64,7 +70,8 @@ pub(super) async fn subscribe(
 }
 
 /// Sends the unsubscribe request of `s`'s trigger (if it has one) as `s`'s
-/// account; it may read the subscribe answer kept in `s`'s state.
+/// account; it may read the subscribe answer kept in `s`'s state and what
+/// the handshake persisted (`persisted.<name>`).
 pub(super) async fn unsubscribe(credentials: &Credentials, integration: &str, s: &Subscription) -> Result<(), String> {
     let (_, hook) = lookup(credentials, s.project, integration, &s.trigger).await?;
     let WebhookSetup::Api { unsubscribe: Some(unsubscribe), .. } = &hook.setup else { return Ok(()) };
@@ -72,6 +79,7 @@ pub(super) async fn unsubscribe(credentials: &Credentials, integration: &str, s:
     let extra = json!({
         "settings": {"webhookURL": state.get("webhookURL").cloned().unwrap_or(Value::Null)},
         "response": state.get("response").cloned().unwrap_or(Value::Null),
+        "persisted": credentials.persisted_values(s).map_err(|e| format!("the persisted values cannot be read: {e}"))?,
     });
     let vars = credentials.setup_variables(s.project, s.credential, extra).await.map_err(|e| e.to_string())?;
     let request = unsubscribe.render(&vars).map_err(|e| format!("the unsubscribe request cannot be written: {e}"))?;

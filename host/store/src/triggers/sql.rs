@@ -3,9 +3,9 @@
 //! process is claiming, SQLite's single writer needs no lock.
 
 use super::{
-    NewSubscription, NewTriggerEvent, PollClaim, Subscription, SubscriptionId, SubscriptionKind, SubscriptionStatus,
-    SubscriptionUpdate, TriggerEvent, TriggerEventId, check_config, check_cursor, check_event, check_event_key,
-    check_trigger,
+    NewSubscription, NewTriggerEvent, PollClaim, Subscription, SubscriptionId, SubscriptionKind, SubscriptionScope,
+    SubscriptionStatus, SubscriptionUpdate, TriggerEvent, TriggerEventId, check_config, check_cursor, check_event,
+    check_event_key, check_trigger,
 };
 use crate::backends::for_both_backends;
 use crate::error::{WriteContext, found};
@@ -22,13 +22,15 @@ struct SubscriptionRow {
     id: Uuid,
     project_id: Uuid,
     integration_id: Uuid,
-    workflow_id: Uuid,
+    workflow_id: Option<Uuid>,
+    scope: String,
     credential_id: Uuid,
     user_id: String,
     trigger_key: String,
     kind: String,
     config: Json<Value>,
     state: Option<Json<Value>>,
+    persisted: Option<Vec<u8>>,
     status: String,
     last_error: Option<String>,
     attempts: i32,
@@ -42,8 +44,8 @@ struct SubscriptionRow {
 /// The columns [`SubscriptionRow`] decodes.
 macro_rules! subscription_columns {
     () => {
-        "id, project_id, integration_id, workflow_id, credential_id, user_id, trigger_key, kind, config, state, \
-         status, last_error, attempts, cursor, interval_secs, next_run_at, created_at, updated_at"
+        "id, project_id, integration_id, workflow_id, scope, credential_id, user_id, trigger_key, kind, config, \
+         state, persisted, status, last_error, attempts, cursor, interval_secs, next_run_at, created_at, updated_at"
     };
 }
 
@@ -54,13 +56,15 @@ impl TryFrom<SubscriptionRow> for Subscription {
             id: r.id.into(),
             project: r.project_id.into(),
             integration: r.integration_id.into(),
-            workflow: r.workflow_id.into(),
+            workflow: r.workflow_id.map(Into::into),
+            scope: SubscriptionScope::parse(&r.scope)?,
             credential: r.credential_id.into(),
             user: r.user_id,
             trigger: r.trigger_key,
             kind: SubscriptionKind::parse(&r.kind)?,
             config: r.config.0,
             state: r.state.map(|s| s.0),
+            persisted: r.persisted,
             status: SubscriptionStatus::parse(&r.status)?,
             last_error: r.last_error,
             attempts: u32::try_from(r.attempts).map_err(|_| Error::corrupt("negative attempts"))?,
@@ -231,22 +235,29 @@ for_both_backends! {
             .fetch_optional(&mut *tx)
             .await?;
             let user = user.ok_or(Error::NotFound("credential"))?;
-            let workflow: Option<Uuid> = sqlx::query_scalar("SELECT id FROM workflows WHERE id = $1 AND project_id = $2")
-                .bind(new.workflow.as_uuid())
-                .bind(project.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
-            workflow.ok_or(Error::NotFound("workflow"))?;
+            if new.workflow.is_some() != (new.scope == SubscriptionScope::Workflow) {
+                return Err(Error::invalid("a workflow's subscription names its workflow; a shared one names none"));
+            }
+            if let Some(workflow) = new.workflow {
+                let found: Option<Uuid> =
+                    sqlx::query_scalar("SELECT id FROM workflows WHERE id = $1 AND project_id = $2")
+                        .bind(workflow.as_uuid())
+                        .bind(project.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                found.ok_or(Error::NotFound("workflow"))?;
+            }
             let row: SubscriptionRow = sqlx::query_as(concat!(
-                "INSERT INTO trigger_subscriptions (id, project_id, integration_id, workflow_id, credential_id, \
+                "INSERT INTO trigger_subscriptions (id, project_id, integration_id, workflow_id, scope, credential_id, \
                  user_id, trigger_key, kind, config, status, interval_secs, next_run_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING ",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING ",
                 subscription_columns!()
             ))
             .bind(SubscriptionId::new().as_uuid())
             .bind(project.as_uuid())
             .bind(new.integration.as_uuid())
-            .bind(new.workflow.as_uuid())
+            .bind(new.workflow.map(|w| w.as_uuid()))
+            .bind(new.scope.as_str())
             .bind(new.credential.as_uuid())
             .bind(user)
             .bind(&new.trigger)
@@ -258,7 +269,7 @@ for_both_backends! {
             .bind(Ts(now))
             .fetch_one(&mut *tx)
             .await
-            .on_write("the workflow already has a subscription for this account", "integration")?;
+            .on_write("the trigger already has a subscription in this place", "integration")?;
             tx.commit().await?;
             one(row)
         }
@@ -339,6 +350,40 @@ for_both_backends! {
             .bind(Ts(now))
             .fetch_optional(&mut *w)
             .await?;
+            w.commit().await?;
+            one(row.ok_or(Error::NotFound("subscription"))?)
+        }
+
+        async fn set_subscription_persisted(
+            &self,
+            project: ProjectId,
+            id: SubscriptionId,
+            sealed: Vec<u8>,
+        ) -> Result<()> {
+            let mut w = self.write_one().await?;
+            let done = sqlx::query("UPDATE trigger_subscriptions SET persisted = $3 WHERE id = $1 AND project_id = $2")
+                .bind(id.as_uuid())
+                .bind(project.as_uuid())
+                .bind(sealed)
+                .execute(&mut *w)
+                .await?;
+            w.commit().await?;
+            found(done.rows_affected(), "subscription")
+        }
+
+        async fn share_subscription(&self, project: ProjectId, id: SubscriptionId) -> Result<Subscription> {
+            let mut w = self.write_one().await?;
+            let row: Option<SubscriptionRow> = sqlx::query_as(concat!(
+                "UPDATE trigger_subscriptions SET scope = 'account', workflow_id = NULL, config = $3 \
+                 WHERE id = $1 AND project_id = $2 RETURNING ",
+                subscription_columns!()
+            ))
+            .bind(id.as_uuid())
+            .bind(project.as_uuid())
+            .bind(Json(Value::Object(Default::default())))
+            .fetch_optional(&mut *w)
+            .await
+            .on_write("the account already has a subscription for this trigger", "subscription")?;
             w.commit().await?;
             one(row.ok_or(Error::NotFound("subscription"))?)
         }

@@ -1,7 +1,7 @@
 //! Connected users in SQL: the row, [`UserStore`] for both backends, and
 //! the metadata merge, which each backend does its own way.
 
-use super::{merge, page, page_size, user_id};
+use super::{APP_USER, connected, merge, page, page_size, user_id};
 use crate::backends::for_both_backends;
 use crate::error::WriteContext;
 use crate::ids::now;
@@ -69,6 +69,7 @@ for_both_backends! {
         }
 
         async fn get_user(&self, project: ProjectId, user: &str) -> Result<ConnectedUser> {
+            let user = connected(user)?;
             let row: Option<UserRow> = sqlx::query_as(concat!(
                 "SELECT ",
                 columns!(),
@@ -88,11 +89,13 @@ for_both_backends! {
             patch: Map<String, Value>,
         ) -> Result<ConnectedUser> {
             crate::check::json_size("metadata", &patch)?;
+            let user = connected(user)?;
             let row = self.merge_user_metadata(project, user, patch).await?;
             Ok(row.ok_or(Error::NotFound("user"))?.into())
         }
 
         async fn set_user_disabled(&self, project: ProjectId, user: &str, disabled: bool) -> Result<ConnectedUser> {
+            let user = connected(user)?;
             let mut w = self.write_one().await?;
             let row: Option<UserRow> = sqlx::query_as(concat!(
                 "UPDATE connected_users SET disabled = $3 WHERE project_id = $1 AND user_id = $2 RETURNING ",
@@ -115,7 +118,7 @@ for_both_backends! {
             let rows: Vec<UserRow> = sqlx::query_as(concat!(
                 "SELECT ",
                 columns!(),
-                " FROM connected_users WHERE project_id = $1 \
+                " FROM connected_users WHERE project_id = $1 AND user_id <> $5 \
                  AND ($2 IS NULL OR (created_at, user_id) > ($2, $3)) \
                  ORDER BY created_at, user_id LIMIT $4"
             ))
@@ -123,6 +126,7 @@ for_both_backends! {
             .bind(at)
             .bind(id)
             .bind(i64::from(limit) + 1)
+            .bind(APP_USER)
             .fetch_all(self.read())
             .await?;
             Ok(page(rows.into_iter().map(Into::into).collect(), limit))

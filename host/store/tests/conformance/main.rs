@@ -165,6 +165,7 @@ conformance! {
         routing_keys,
         subscriptions,
         subscription_tenancy,
+        shared_subscriptions,
         events_are_deduplicated_and_routed,
         polls_are_claimed_once,
         deliveries_are_stored_and_marked_in_batches,

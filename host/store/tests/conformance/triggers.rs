@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use weft_store::{
     CredentialId, Error, IntegrationId, NewCredential, NewIntegration, NewSubscription, NewTriggerEvent, NewWorkflow,
-    ProjectId, Store, SubscriptionKind, SubscriptionStatus, SubscriptionUpdate, WorkflowId,
+    ProjectId, SealedColumn, Store, SubscriptionKind, SubscriptionScope, SubscriptionStatus, SubscriptionUpdate,
+    WorkflowId,
 };
 
 fn now() -> OffsetDateTime {
@@ -58,7 +59,8 @@ async fn account(s: &dyn Store, project: ProjectId, integration: IntegrationId, 
 fn subscription(x: &Setup, kind: SubscriptionKind) -> NewSubscription {
     NewSubscription {
         integration: x.integration,
-        workflow: x.workflow,
+        workflow: Some(x.workflow),
+        scope: SubscriptionScope::Workflow,
         credential: x.credential,
         trigger: "MESSAGE".into(),
         kind,
@@ -158,6 +160,66 @@ pub async fn subscriptions(db: Db) {
     assert!(matches!(s.get_subscription(x.project, sub.id).await, Err(Error::NotFound("subscription"))));
 }
 
+/// Shared subscriptions: one per account and trigger, one per integration
+/// and trigger for an app-level hook; a workflow's is adopted as its
+/// account's; what a handshake kept is stored as given.
+pub async fn shared_subscriptions(db: Db) {
+    let s = &*db.store;
+    let x = setup(s, "A").await;
+    let shared = |scope| NewSubscription {
+        workflow: None,
+        scope,
+        config: json!({}),
+        ..subscription(&x, SubscriptionKind::Webhook)
+    };
+    let mine = s.create_subscription(x.project, shared(SubscriptionScope::Account), now()).await.unwrap();
+    assert_eq!((mine.workflow, mine.scope, mine.persisted.clone()), (None, SubscriptionScope::Account, None));
+    assert!(matches!(
+        s.create_subscription(x.project, shared(SubscriptionScope::Account), now()).await,
+        Err(Error::Conflict(_))
+    ));
+    let app = s.create_subscription(x.project, shared(SubscriptionScope::App), now()).await.unwrap();
+    assert!(matches!(
+        s.create_subscription(x.project, shared(SubscriptionScope::App), now()).await,
+        Err(Error::Conflict(_))
+    ));
+    // Another trigger has its own.
+    let other = NewSubscription { trigger: "OTHER".into(), ..shared(SubscriptionScope::App) };
+    s.create_subscription(x.project, other, now()).await.unwrap();
+    // A workflow is named exactly for a workflow's subscription.
+    let odd = NewSubscription { workflow: Some(x.workflow), ..shared(SubscriptionScope::Account) };
+    assert!(matches!(s.create_subscription(x.project, odd, now()).await, Err(Error::Invalid(_))));
+    let odd = NewSubscription { workflow: None, ..subscription(&x, SubscriptionKind::Webhook) };
+    assert!(matches!(s.create_subscription(x.project, odd, now()).await, Err(Error::Invalid(_))));
+    // Persisted bytes, replaced by the next handshake's.
+    s.set_subscription_persisted(x.project, app.id, vec![1, 2, 3]).await.unwrap();
+    s.set_subscription_persisted(x.project, app.id, vec![4, 5]).await.unwrap();
+    assert_eq!(s.get_subscription(x.project, app.id).await.unwrap().persisted, Some(vec![4, 5]));
+    // Sealed bytes: a master-key rotation finds and re-wraps them.
+    assert!(s.holds_sealed_values().await.unwrap());
+    let listed = s.sealed_not_under(SealedColumn::SubscriptionPersisted, 1, 10).await.unwrap();
+    let found: Vec<(&str, &[u8])> = listed.iter().map(|v| (v.owner_id.as_str(), v.bytes.as_slice())).collect();
+    assert_eq!(found, [(app.id.as_uuid().to_string().as_str(), [4u8, 5].as_slice())]);
+    assert!(s.replace_sealed(&listed[0], vec![1, 0, 0, 0, 1, 6]).await.unwrap());
+    assert_eq!(s.get_subscription(x.project, app.id).await.unwrap().persisted, Some(vec![1, 0, 0, 0, 1, 6]));
+    assert!(matches!(
+        s.set_subscription_persisted(ProjectId::new(), app.id, vec![1]).await,
+        Err(Error::NotFound("subscription"))
+    ));
+    // A workflow's subscription is adopted as the account's only while the
+    // account has none for the trigger.
+    let old = s.create_subscription(x.project, subscription(&x, SubscriptionKind::Webhook), now()).await.unwrap();
+    assert!(matches!(s.share_subscription(x.project, old.id).await, Err(Error::Conflict(_))));
+    s.delete_subscription(x.project, mine.id).await.unwrap();
+    let adopted = s.share_subscription(x.project, old.id).await.unwrap();
+    assert_eq!((adopted.workflow, adopted.scope, adopted.config), (None, SubscriptionScope::Account, json!({})));
+    // Shared ones outlive the workflow, not the account.
+    s.delete_workflow(x.project, x.workflow).await.unwrap();
+    assert_eq!(s.list_subscriptions(x.project, Some("user-1")).await.unwrap().len(), 3);
+    s.delete_credential(x.project, "user-1", x.credential).await.unwrap();
+    assert!(s.list_subscriptions(x.project, None).await.unwrap().is_empty());
+}
+
 pub async fn subscription_tenancy(db: Db) {
     let s = &*db.store;
     let (a, b) = (setup(s, "A").await, setup(s, "B").await);
@@ -168,7 +230,7 @@ pub async fn subscription_tenancy(db: Db) {
     // B's account, workflow or integration cannot be used in A.
     let crossed = NewSubscription { credential: b.credential, ..subscription(&a, SubscriptionKind::AppWebhook) };
     assert!(matches!(s.create_subscription(a.project, crossed, now()).await, Err(Error::NotFound(_))));
-    let crossed = NewSubscription { workflow: b.workflow, ..subscription(&a, SubscriptionKind::AppWebhook) };
+    let crossed = NewSubscription { workflow: Some(b.workflow), ..subscription(&a, SubscriptionKind::AppWebhook) };
     assert!(matches!(s.create_subscription(a.project, crossed, now()).await, Err(Error::NotFound(_))));
     assert!(matches!(
         s.record_events(b.project, a.integration, vec![event(None, None, json!({}))], now()).await,

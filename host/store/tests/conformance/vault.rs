@@ -153,6 +153,10 @@ pub async fn rotation(db: Db) {
                 s.take_connect_state(p, it, &v.owner_id).await.expect("take").expect("state").sealed
             }
             SealedColumn::VaultCanary => s.vault_canary().await.expect("canary").expect("set"),
+            SealedColumn::SubscriptionPersisted => {
+                let id = v.owner_id.parse().expect("subscription id");
+                s.get_subscription(p, id).await.expect("subscription").persisted.expect("set")
+            }
         };
         assert_eq!(&stored, new, "{:?} {}", v.column, v.owner_id);
     }

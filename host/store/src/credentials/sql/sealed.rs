@@ -13,7 +13,8 @@ use uuid::Uuid;
 pub(super) const HOLDS_SEALED_VALUES: &str = "SELECT EXISTS (SELECT 1 FROM credentials) \
      OR EXISTS (SELECT 1 FROM integrations WHERE client_secret IS NOT NULL) \
      OR EXISTS (SELECT 1 FROM environment_secrets WHERE value IS NOT NULL) \
-     OR EXISTS (SELECT 1 FROM connect_states)";
+     OR EXISTS (SELECT 1 FROM connect_states) \
+     OR EXISTS (SELECT 1 FROM trigger_subscriptions WHERE persisted IS NOT NULL)";
 
 /// A sealed row found for a rotation: (project, UUID owner, text owner, bytes).
 pub(super) type SealedRow = (Option<Uuid>, Option<Uuid>, Option<String>, Vec<u8>);
@@ -35,6 +36,10 @@ pub(super) fn not_under(column: SealedColumn) -> &'static str {
         }
         SealedColumn::ConnectState => {
             "SELECT project_id, NULL, state_hash, sealed FROM connect_states WHERE substr(sealed, 2, 4) <> $1 LIMIT $2"
+        }
+        SealedColumn::SubscriptionPersisted => {
+            "SELECT project_id, id, NULL, persisted FROM trigger_subscriptions \
+             WHERE persisted IS NOT NULL AND substr(persisted, 2, 4) <> $1 LIMIT $2"
         }
         SealedColumn::VaultCanary => {
             "SELECT NULL, NULL, NULL, sealed FROM vault_canary WHERE substr(sealed, 2, 4) <> $1 LIMIT $2"
@@ -66,6 +71,9 @@ pub(super) fn replace(column: SealedColumn) -> &'static str {
         SealedColumn::ConnectState => {
             "UPDATE connect_states SET sealed = $1 WHERE project_id = $3 AND state_hash = $4 AND sealed = $2"
         }
+        SealedColumn::SubscriptionPersisted => {
+            "UPDATE trigger_subscriptions SET persisted = $1 WHERE project_id = $3 AND id = $4 AND persisted = $2"
+        }
         SealedColumn::VaultCanary => "UPDATE vault_canary SET sealed = $1 WHERE singleton = 1 AND sealed = $2",
     }
 }
@@ -74,7 +82,7 @@ pub(super) fn replace(column: SealedColumn) -> &'static str {
 pub(super) enum Owner<'a> {
     /// The canary: a singleton, no project and no owner.
     None,
-    /// A credential or integration id.
+    /// A credential, integration or subscription id.
     Uuid(Uuid),
     /// A secret name or state hash.
     Text(&'a str),
@@ -85,7 +93,9 @@ impl<'a> Owner<'a> {
     pub(super) fn of(value: &'a SealedValue) -> Result<Self> {
         Ok(match value.column {
             SealedColumn::VaultCanary => Owner::None,
-            SealedColumn::CredentialSecrets | SealedColumn::IntegrationClientSecret => {
+            SealedColumn::CredentialSecrets
+            | SealedColumn::IntegrationClientSecret
+            | SealedColumn::SubscriptionPersisted => {
                 Owner::Uuid(value.owner_id.parse().map_err(|_| Error::invalid("owner id is not a UUID"))?)
             }
             SealedColumn::EnvironmentSecretValue | SealedColumn::ConnectState => Owner::Text(&value.owner_id),
