@@ -67,6 +67,7 @@ async fn resources_view(state: &AppState, project: ProjectId, mine: &[Credential
         out.push(json!({
             "id": i.id,
             "name": resource.name,
+            "slug": weft_catalog::resource::slug(&resource.name),
             "level": resource.level,
             "connected": connection.as_ref().is_some_and(|c| c.status == CredentialStatus::Valid),
             "credentialId": connection.as_ref().map(|c| c.id.to_string()),

@@ -35,6 +35,25 @@ pub fn is_resource(integration_type: &str) -> bool {
     integration_type.starts_with(RESOURCE_PREFIX)
 }
 
+/// The name the browser SDK's `connectAction` finds a resource by (its
+/// `slug` in `/sdk/me`): the name in lower case, every run of characters
+/// other than letters and digits one `-`, none at either end ("Ledger
+/// Keys" → `ledger-keys`).
+pub fn slug(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
 /// The token names an OAuth 2.0 resource is connected with.
 pub const ACCESS_TOKEN: &str = "access_token";
 /// See [`ACCESS_TOKEN`].

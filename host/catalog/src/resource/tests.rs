@@ -134,3 +134,11 @@ fn variables_are_read_and_checked() {
     assert!(variables("{{a b}}").is_err());
     assert_eq!(as_placeholders("https://{{ region }}.x/{{a}}"), "https://{config.region}.x/{config.a}");
 }
+
+#[test]
+fn slugs_are_lower_case_words_joined_by_dashes() {
+    assert_eq!(slug("Ledger Keys"), "ledger-keys");
+    assert_eq!(slug("  My API (v2) "), "my-api-v2");
+    assert_eq!(slug("Zoë's CRM"), "zoë-s-crm");
+    assert_eq!(slug("---"), "");
+}
