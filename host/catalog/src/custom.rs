@@ -79,6 +79,47 @@ pub fn check_custom(
     if problems.is_empty() { Ok(provider) } else { Err(DefinitionError { source_name: source, problems }) }
 }
 
+/// The most bytes of an icon given inline (a `data:` URL).
+const MAX_ICON_BYTES: usize = 64 * 1024;
+
+/// A custom integration's icon is an SVG (as the reference accepts): inline
+/// as a `data:image/svg+xml` URL of an `<svg>` document, at most 64 KiB,
+/// or an `.svg` file at a URL the egress policy allows (https unless
+/// opened). Shown in an `<img>`, where an SVG runs no script.
+fn svg_icon(icon: &str, policy: &EgressPolicy) -> Result<(), String> {
+    use base64::Engine as _;
+    if let Some(data) = icon.strip_prefix("data:") {
+        let (kind, payload) = data.split_once(',').ok_or("a data: URL needs a `,` before its content")?;
+        let svg = match kind.strip_suffix(";base64") {
+            Some(kind) if kind == "image/svg+xml" => base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .map_err(|_| "the icon's base64 does not decode".to_owned())?,
+            _ if kind == "image/svg+xml" || kind.starts_with("image/svg+xml;") => payload.as_bytes().to_vec(),
+            _ => return Err(format!("must be an SVG (image/svg+xml), not {kind:?}")),
+        };
+        if svg.len() > MAX_ICON_BYTES {
+            return Err(format!("the icon is {} bytes; at most {MAX_ICON_BYTES} are accepted", svg.len()));
+        }
+        let text = String::from_utf8_lossy(&svg);
+        let text = urlencoding_free(&text);
+        if !text.contains("<svg") {
+            return Err("the icon is not an SVG document (no `<svg` element)".into());
+        }
+        return Ok(());
+    }
+    let url = Url::parse(icon).map_err(|e| format!("must be an SVG's URL or a data:image/svg+xml URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.path().to_ascii_lowercase().ends_with(".svg") {
+        return Err("must be the URL of an .svg file, or a data:image/svg+xml URL (only SVG icons)".into());
+    }
+    reachable(&url, policy)
+}
+
+/// Percent-encoded `<` (`%3C`, as SVG data URLs are often written) read
+/// back, enough to find the root element.
+fn urlencoding_free(text: &str) -> String {
+    text.replace("%3C", "<").replace("%3c", "<")
+}
+
 /// A definition file's text as a document.
 fn read_text(text: &str, source: &str) -> Result<Value, DefinitionError> {
     if text.len() > MAX_DEFINITION_BYTES {
@@ -113,6 +154,11 @@ fn custom_problems(p: &Provider, policy: &EgressPolicy) -> Vec<Problem> {
         if let Err(reason) = destination(url, policy) {
             problem(path, reason);
         }
+    }
+    if let Some(icon) = &p.icon_url
+        && let Err(reason) = svg_icon(icon, policy)
+    {
+        problem("/iconUrl", reason);
     }
     for (i, pattern) in p.allowed_hosts.iter().enumerate() {
         if let Err(reason) = permitted_host(pattern, policy) {
@@ -423,5 +469,40 @@ mod tests {
         assert!(check_outbound_url("not a url", &strict).is_err());
         let loopback = EgressPolicy { allow_loopback: true, ..Default::default() };
         assert!(check_outbound_url("http://127.0.0.1:8080/x", &loopback).is_ok());
+    }
+
+    #[test]
+    fn icons_are_svg_only() {
+        use base64::Engine as _;
+        let policy = EgressPolicy::default();
+        let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>"#;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(svg);
+        for good in [
+            format!("data:image/svg+xml;base64,{b64}"),
+            format!("data:image/svg+xml;utf8,{svg}"),
+            "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E".to_owned(),
+            "https://cdn.tasklab.test/logo.svg".to_owned(),
+        ] {
+            assert!(problems(with_icon(&good), &policy).is_empty(), "{good}");
+        }
+        for (bad, reason) in [
+            ("https://cdn.tasklab.test/logo.png", "only SVG"),
+            ("data:image/png;base64,iVBORw0KGgo=", "must be an SVG"),
+            ("data:image/svg+xml;base64,!!!", "does not decode"),
+            ("data:image/svg+xml,<html/>", "no `<svg`"),
+            ("http://cdn.tasklab.test/logo.svg", "https"),
+            ("http://127.0.0.1/logo.svg", "loopback"),
+        ] {
+            let found = problems(with_icon(bad), &policy);
+            assert!(found.iter().any(|p| p.path == "/iconUrl" && p.reason.contains(reason)), "{bad}: {found:?}");
+        }
+        let huge = format!("data:image/svg+xml,<svg>{}</svg>", "x".repeat(MAX_ICON_BYTES));
+        assert!(problems(with_icon(&huge), &policy).iter().any(|p| p.reason.contains("at most")));
+    }
+
+    fn with_icon(icon: &str) -> Value {
+        let mut d = definition();
+        d["iconUrl"] = json!(icon);
+        d
     }
 }
