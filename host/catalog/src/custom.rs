@@ -91,7 +91,7 @@ fn svg_icon(icon: &str, policy: &EgressPolicy) -> Result<(), String> {
     if let Some(data) = icon.strip_prefix("data:") {
         let (kind, payload) = data.split_once(',').ok_or("a data: URL needs a `,` before its content")?;
         let svg = match kind.strip_suffix(";base64") {
-            Some(kind) if kind == "image/svg+xml" => base64::engine::general_purpose::STANDARD
+            Some("image/svg+xml") => base64::engine::general_purpose::STANDARD
                 .decode(payload)
                 .map_err(|_| "the icon's base64 does not decode".to_owned())?,
             _ if kind == "image/svg+xml" || kind.starts_with("image/svg+xml;") => payload.as_bytes().to_vec(),
