@@ -43,6 +43,7 @@ mod tenancy;
 mod tokens;
 mod workflows_accounts;
 mod workflows_admin;
+mod workflows_chained;
 mod workflows_fan_out;
 mod workflows_files;
 mod workflows_functions;

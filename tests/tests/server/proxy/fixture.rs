@@ -90,6 +90,12 @@ impl ProxyFixture {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// The PEM of the project's signing key (what a workflow that mints user
+    /// tokens keeps as an environment secret).
+    pub(crate) fn signing_key_pem(&self) -> &str {
+        &self.private_pem
+    }
+
     /// A user token for `user`, minted once (RSA signing is slow in debug builds).
     pub(crate) fn token(&self, user: &str) -> String {
         let mut tokens = self.tokens.lock().unwrap();
