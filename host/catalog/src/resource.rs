@@ -419,6 +419,27 @@ pub fn variables(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// `text` with each `{{name}}` replaced by what `value` gives for its
+/// (trimmed) name; `unclosed` when a `{{` has no `}}`. The one scanner of
+/// the templates a definition's requests and auth templates hold.
+pub fn fill_variables<E>(
+    text: &str,
+    unclosed: impl FnOnce() -> E,
+    mut value: impl FnMut(&str) -> Result<String, E>,
+) -> Result<String, E> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else { return Err(unclosed()) };
+        out.push_str(&value(after[..end].trim())?);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// `{{name}}` as the catalog's `{config.name}` placeholder.
 fn as_placeholders(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -300,26 +300,17 @@ fn sole_variable(text: &str) -> Option<&str> {
 /// `template` with each variable replaced by its value's text (in a URL,
 /// percent-encoded unless it is the whole URL).
 fn interpolate(template: &str, vars: &Value, in_url: bool) -> Result<String, RenderError> {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
     let whole = sole_variable(template).is_some();
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| RenderError("a `{{` is not closed".into()))?;
-        let name = after[..end].trim();
-        let value = lookup(vars, name)
-            .and_then(as_text)
-            .ok_or_else(|| RenderError(format!("the variable `{name}` has no value")))?;
-        if in_url && !whole {
-            out.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
-        } else {
-            out.push_str(&value);
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    crate::resource::fill_variables(
+        template,
+        || RenderError("a `{{` is not closed".into()),
+        |name| {
+            let value = lookup(vars, name)
+                .and_then(as_text)
+                .ok_or_else(|| RenderError(format!("the variable `{name}` has no value")))?;
+            Ok(if in_url && !whole { url::form_urlencoded::byte_serialize(value.as_bytes()).collect() } else { value })
+        },
+    )
 }
 
 fn fill_json(template: &Value, vars: &Value) -> Result<Value, RenderError> {

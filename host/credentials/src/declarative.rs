@@ -128,31 +128,28 @@ fn keep_fields(document: &Value, fields: &std::collections::BTreeMap<String, Str
 fn profile_path(template: &str, session: &Session) -> Result<String> {
     let extra = &session.secrets().extra;
     let config = &session.credential().connection_config;
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| Error::Misconfigured("the user-profile path is not closed".into()))?;
-        let name = after[..end].trim();
-        let value = match extra.get(name).or_else(|| config.get(name)) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => {
-                return Err(Error::ConnectionTest(format!(
-                    "the provider's token answer has no `{name}` for the user-profile request"
-                )));
+    weft_catalog::resource::fill_variables(
+        template,
+        || Error::Misconfigured("the user-profile path is not closed".into()),
+        |name| {
+            let value = match extra.get(name).or_else(|| config.get(name)) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => {
+                    return Err(Error::ConnectionTest(format!(
+                        "the provider's token answer has no `{name}` for the user-profile request"
+                    )));
+                }
+            };
+            // One path segment: only unreserved characters stay as they are.
+            let mut segment = String::with_capacity(value.len());
+            for b in value.bytes() {
+                match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => segment.push(char::from(b)),
+                    _ => segment.push_str(&format!("%{b:02X}")),
+                }
             }
-        };
-        // One path segment: only unreserved characters stay as they are.
-        for b in value.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(b)),
-                _ => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+            Ok(segment)
+        },
+    )
 }

@@ -333,20 +333,14 @@ pub(crate) fn inject_template(
         })
     };
     let render = |text: &str| -> Result<String> {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after.find("}}").ok_or_else(|| Error::Misconfigured("an auth template is not closed".into()))?;
-            let name = after[..end].trim();
-            let value = value_of(name)
-                .ok_or_else(|| Error::NeedsReauth { reason: format!("the credential has no value for `{name}`") })?;
-            out.push_str(&value);
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        Ok(out)
+        weft_catalog::resource::fill_variables(
+            text,
+            || Error::Misconfigured("an auth template is not closed".into()),
+            |name| {
+                value_of(name)
+                    .ok_or_else(|| Error::NeedsReauth { reason: format!("the credential has no value for `{name}`") })
+            },
+        )
     };
     for (name, value) in &template.headers {
         let value = render(value)?;

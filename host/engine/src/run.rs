@@ -649,6 +649,14 @@ fn join(fan_out: String, instance: String, then: Next) -> Join {
     j
 }
 
+/// The steps a new execution of `plan` queues first, as the store's.
+pub(crate) fn first_steps(plan: &Plan) -> Vec<NewStep> {
+    match plan.first() {
+        Next::Run(queued) => queued.into_iter().map(new_step).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// A plan's queued step as the store's, a Delay step parked until its time.
 pub(crate) fn new_step(q: Queued) -> NewStep {
     let mut step = NewStep::new(q.step, q.kind).in_instance(q.instance);

@@ -4,7 +4,7 @@
 //! fan-out, delay or failed step) and the Proxy API calls, over this month
 //! by default or a given period, for one user when asked.
 
-use crate::workflows_run::{deploy, ended, fixture};
+use crate::workflows_run::{deploy, enable, ended, fixture, start_event};
 use reqwest::Method;
 use serde_json::json;
 
@@ -46,15 +46,11 @@ steps:
         bad = f.mock.url_of("/api/status/404"),
     );
     let workflow = deploy(&f, &yaml).await;
-    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
     for user in ["u1", "u2"] {
-        let enable = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
-        assert_eq!(f.app.call(Method::POST, &enable, Some(&f.token(user)), None).await.0, 200);
+        enable(&f, user, &workflow).await;
     }
     for user in ["u1", "u1", "u2"] {
-        let (_, started) =
-            f.app.call(Method::POST, &trigger, Some(&f.token(user)), Some(json!({"name": "Count"}))).await;
-        let record = ended(&f, started["executions"][0].as_str().unwrap()).await;
+        let record = ended(&f, &start_event(&f, user, "Count", json!({})).await).await;
         assert_eq!((record["status"].as_str(), record["taskCount"].as_u64()), (Some("FAILED"), Some(3)), "{record}");
     }
     // Two proxy calls for u2.

@@ -6,7 +6,7 @@
 
 use crate::proxy::fixture::ProxyFixture;
 use crate::support::PgDatabase;
-use crate::workflows_run::{deploy, enable, ended};
+use crate::workflows_run::{deploy, enable, ended, start_event};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -81,11 +81,7 @@ steps:
     let parent = deploy(&f, &parent).await;
     enable(&f, "u1", &parent).await;
 
-    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
-    let body = json!({"name": "Parent", "payload": {"run": "run-7"}});
-    let (status, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(body)).await;
-    assert_eq!(status, 201, "{started}");
-    let execution = started["executions"][0].as_str().unwrap().to_owned();
+    let execution = start_event(&f, "u1", "Parent", json!({"run": "run-7"})).await;
     let record = ended(&f, &execution).await;
     let sent = record["stepExecutions"].as_array().unwrap().iter().find(|s| s["stepId"] == "trigger_child").cloned();
     let sent = crate::workflows_run::step_output(&f, &execution, &sent.unwrap_or_default()).await;

@@ -5,8 +5,7 @@
 //! tasks. The mock provider measures how many requests were in flight at
 //! once.
 
-use crate::workflows_run::{deploy, ended, fixture, step_output};
-use reqwest::Method;
+use crate::workflows_run::{deploy, enable, ended, fixture, start_event, step_output};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -23,13 +22,8 @@ async fn a_fan_out_runs_at_most_its_bound_at_once_on_postgresql() {
 /// the ended execution's record and id.
 async fn run(f: &crate::proxy::fixture::ProxyFixture, yaml: &str, event: &str, payload: Value) -> (Value, String) {
     let workflow = deploy(f, yaml).await;
-    let enable = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
-    assert_eq!(f.app.call(Method::POST, &enable, Some(&f.token("u1")), None).await.0, 200);
-    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
-    let body = json!({"name": event, "payload": payload});
-    let (status, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(body)).await;
-    assert_eq!(status, 201, "{started}");
-    let execution = started["executions"][0].as_str().unwrap().to_owned();
+    enable(f, "u1", &workflow).await;
+    let execution = start_event(f, "u1", event, payload).await;
     (ended(f, &execution).await, execution)
 }
 

@@ -3,8 +3,7 @@
 //! `workflows.max_step_bytes` fails its execution with an error naming the
 //! step and the limit; what fits runs as usual.
 
-use crate::workflows_run::{deploy, ended, fixture, step_output};
-use reqwest::Method;
+use crate::workflows_run::{deploy, enable, ended, fixture, start_event, step_output};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -37,19 +36,12 @@ steps:
         bytes = f.mock.url_of("/api/bytes/"),
     );
     let workflow = deploy(&f, &yaml).await;
-    let enable = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
-    assert_eq!(f.app.call(Method::POST, &enable, Some(&f.token("u1")), None).await.0, 200);
-    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
+    enable(&f, "u1", &workflow).await;
     let run = |payload: Value| {
         let f = &f;
-        let trigger = trigger.clone();
         async move {
-            let body = json!({"name": "Sizes", "payload": payload});
-            let (status, started) = f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(body)).await;
-            assert_eq!(status, 201, "{started}");
-            let execution = started["executions"][0].as_str().unwrap().to_owned();
-            let record = ended(f, &execution).await;
-            (record, execution)
+            let execution = start_event(f, "u1", "Sizes", payload).await;
+            (ended(f, &execution).await, execution)
         }
     };
     let error_of = |record: &Value, execution: String, id: &'static str| {

@@ -6,7 +6,7 @@
 //! `workflows.max_pauses` the rate limit fails the step like any error.
 
 use crate::proxy::fixture::ProxyFixture;
-use crate::workflows_run::{deploy, ended, fixture, step_output};
+use crate::workflows_run::{deploy, enable, ended, fixture, start_event, step_output};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -25,13 +25,8 @@ async fn a_rate_limited_step_waits_for_the_window_then_goes_on_on_postgresql() {
 /// it; the execution's id.
 async fn start(f: &ProxyFixture, yaml: &str, event: &str) -> String {
     let workflow = deploy(f, yaml).await;
-    let enable = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
-    assert_eq!(f.app.call(Method::POST, &enable, Some(&f.token("u1")), None).await.0, 200);
-    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
-    let (status, started) =
-        f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(json!({"name": event}))).await;
-    assert_eq!(status, 201, "{started}");
-    started["executions"][0].as_str().unwrap().to_owned()
+    enable(f, "u1", &workflow).await;
+    start_event(f, "u1", event, json!({})).await
 }
 
 /// Polls the execution until it ends; whether it was ever seen DELAYED

@@ -6,7 +6,7 @@
 //! without `autoRetry`, or failing in a way another attempt cannot mend, is
 //! not retried.
 
-use crate::workflows_run::{deploy, ended, fixture, step_output};
+use crate::workflows_run::{deploy, enable, ended, fixture, start_event, step_output};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -33,15 +33,8 @@ async fn start(f: &crate::proxy::fixture::ProxyFixture, path: &str, auto_retry: 
         f.mock.url_of(path)
     );
     let workflow = deploy(f, &yaml).await;
-    let enable = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
-    assert_eq!(f.app.call(Method::POST, &enable, Some(&f.token("u1")), None).await.0, 200);
-    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
-    let (status, started) =
-        f.app.call(Method::POST, &trigger, Some(&f.token("u1")), Some(json!({"name": format!("Go {path}")}))).await;
-    assert_eq!(status, 201, "{started}");
-    let executions = started["executions"].as_array().unwrap();
-    assert_eq!(executions.len(), 1, "{started}");
-    executions[0].as_str().unwrap().to_owned()
+    enable(f, "u1", &workflow).await;
+    start_event(f, "u1", &format!("Go {path}"), json!({})).await
 }
 
 /// The mock's arrival times of requests whose path ends with `path`.

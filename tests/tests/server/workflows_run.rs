@@ -285,6 +285,18 @@ pub(crate) async fn send_request(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// Sends app event `event` with `payload` for `user`: the one execution it
+/// started.
+pub(crate) async fn start_event(f: &ProxyFixture, user: &str, event: &str, payload: Value) -> String {
+    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
+    let body = json!({"name": event, "payload": payload});
+    let (status, started) = f.app.call(Method::POST, &trigger, Some(&f.token(user)), Some(body)).await;
+    assert_eq!(status, 201, "{started}");
+    let executions = started["executions"].as_array().unwrap();
+    assert_eq!(executions.len(), 1, "{started}");
+    executions[0].as_str().unwrap().to_owned()
+}
+
 pub(crate) async fn enable(f: &ProxyFixture, user: &str, workflow: &str) {
     let path = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
     assert_eq!(f.app.call(Method::POST, &path, Some(&f.token(user)), None).await.0, 200);

@@ -14,8 +14,7 @@
 use serde_json::json;
 use weft_store::{CredentialId, CredentialStatus, NewExecution, ProjectId, TriggerKey};
 
-use super::{Engine, Started, TriggerError, new_step};
-use crate::plan::Next;
+use super::{Engine, Started, TriggerError, first_steps};
 
 impl Engine {
     /// Starts the Integration Enabled workflows of `credential`'s
@@ -56,10 +55,7 @@ impl Engine {
             }
             let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
             let trigger = &plan.workflow().trigger;
-            let first = match plan.first() {
-                Next::Run(queued) => queued.into_iter().map(new_step).collect(),
-                _ => Vec::new(),
-            };
+            let first = first_steps(&plan);
             let new = NewExecution {
                 project,
                 workflow: w.id,

@@ -39,9 +39,8 @@ use weft_store::{
 };
 
 use super::matching::{EventMatch, admitted};
-use super::{Engine, Started, TriggerError, new_step, now};
+use super::{Engine, Started, TriggerError, first_steps, now};
 use crate::definition::TriggerKind;
-use crate::plan::Next;
 
 /// How a plugin serves one of its triggers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,10 +292,7 @@ impl Engine {
             tracing::debug!(project = %project, event = %event.id, workflow = %w.id, "the workflow's trigger settings do not take this event");
             return Ok(None);
         }
-        let first = match plan.first() {
-            Next::Run(queued) => queued.into_iter().map(new_step).collect(),
-            _ => Vec::new(),
-        };
+        let first = first_steps(&plan);
         let t = &plan.workflow().trigger;
         let new = NewExecution {
             project,

@@ -5,8 +5,7 @@
 //! reusing what the steps before it recorded (see `weft_store::ReplayStore`).
 //! The replayed execution is left as it was.
 
-use super::{Engine, new_step, now};
-use crate::plan::Next;
+use super::{Engine, first_steps, now};
 use weft_store::{ExecutionId, NewExecution, ProjectId};
 
 /// Where a replay starts.
@@ -43,16 +42,15 @@ impl Engine {
             ReplayFrom::Failed => store.resume_failed(project, execution, now()).await?,
             ReplayFrom::Start => {
                 let old = store.get_execution(project, execution).await?;
-                let steps = store.execution_steps(project, execution).await?;
-                let trigger = steps
-                    .into_iter()
-                    .find(|s| s.prev.is_none())
-                    .ok_or_else(|| ReplayError::Workflow("the execution has no trigger step".into()))?;
                 let plan = self.plan_of(project, old.workflow, old.version).await.map_err(ReplayError::Workflow)?;
-                let first = match plan.first() {
-                    Next::Run(queued) => queued.into_iter().map(new_step).collect(),
-                    _ => Vec::new(),
-                };
+                // The trigger's row alone, by the queue's key (not every step
+                // of a perhaps large execution).
+                let trigger_id = &plan.workflow().trigger.id;
+                let trigger = store
+                    .find_step_run(project, execution, trigger_id, "")
+                    .await?
+                    .ok_or_else(|| ReplayError::Workflow("the execution has no trigger step".into()))?;
+                let first = first_steps(&plan);
                 let new = NewExecution {
                     project,
                     workflow: old.workflow,

@@ -39,9 +39,9 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use weft_store::{CredentialId, ExecutionId, NewExecution, ProjectId, TriggerKey, WorkflowId};
 
-use super::{Engine, TriggerError, new_step, now};
+use super::{Engine, TriggerError, first_steps, now};
 use crate::definition::TriggerKind;
-use crate::plan::{Next, Plan};
+use crate::plan::Plan;
 use crate::schedule::{Schedule, local_rfc3339};
 
 /// How often the scheduled workflows, their enablements and users are read
@@ -190,10 +190,7 @@ impl Engine {
             "localTime": local_rfc3339(firing, entry.zone),
             "timezone": entry.zone.name(),
         });
-        let first = match entry.plan.first() {
-            Next::Run(queued) => queued.into_iter().map(new_step).collect(),
-            _ => Vec::new(),
-        };
+        let first = first_steps(&entry.plan);
         let new = NewExecution {
             project: entry.project,
             workflow: entry.workflow,

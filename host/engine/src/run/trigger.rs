@@ -7,10 +7,9 @@
 use serde_json::Value;
 use weft_store::{ExecutionId, NewExecution, ProjectId, TriggerKey};
 
-use super::{Engine, new_step};
+use super::{Engine, first_steps};
 use crate::definition::Workflow;
 use crate::load::{DefinitionError, Problem};
-use crate::plan::Next;
 
 /// What triggers `workflow` once deployed, as the store indexes it.
 pub fn trigger_key(workflow: &Workflow) -> TriggerKey {
@@ -83,10 +82,7 @@ impl Engine {
             let trigger = &plan.workflow().trigger;
             // Once per enablement: one per account the user enabled it for.
             for e in mine {
-                let first = match plan.first() {
-                    Next::Run(queued) => queued.into_iter().map(new_step).collect(),
-                    _ => Vec::new(),
-                };
+                let first = first_steps(&plan);
                 let new = NewExecution {
                     project: event.project,
                     workflow: w.id,
@@ -199,10 +195,7 @@ impl Engine {
         if !problems.is_empty() {
             return Err(RequestRefused::Invalid(problems));
         }
-        let first = match plan.first() {
-            Next::Run(queued) => queued.into_iter().map(new_step).collect(),
-            _ => Vec::new(),
-        };
+        let first = first_steps(&plan);
         let responds = plan.workflow().all_steps().any(|s| matches!(s.kind, crate::definition::StepKind::Response(_)));
         let new = NewExecution {
             project: r.project,

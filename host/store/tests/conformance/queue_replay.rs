@@ -5,7 +5,8 @@
 use crate::harness::{Db, project};
 use crate::queue::{at, claim, claim_one, done, execution, now};
 use serde_json::{Value, json};
-use weft_store::{Error, ExecutionId, ExecutionStatus, Join, NewStep, Outcome, StepState};
+use time::OffsetDateTime;
+use weft_store::{Error, ExecutionId, ExecutionStatus, Join, NewStep, Outcome, ProjectId, StepState, Store};
 
 /// A join of the top-level fan-out `fan` queuing `each` as it counts down.
 fn join(each: Vec<NewStep>) -> Join {
@@ -19,17 +20,25 @@ fn join(each: Vec<NewStep>) -> Join {
     }
 }
 
+/// An execution whose fan-out `fan` ran at `t` over `items`, the first `started`
+/// of them queued (as `body`); its id.
+async fn fanned_out(s: &dyn Store, p: ProjectId, t: OffsetDateTime, items: Value, started: usize) -> ExecutionId {
+    let id = s.start_execution(execution(p, &["fan"]), t).await.unwrap();
+    let fan = claim_one(s, t).await;
+    let n = items.as_array().map_or(0, Vec::len);
+    let mut c = done(&fan, Value::Null);
+    c.outcome = Outcome::FannedOut { input: json!({}), output: items, instances: n as u32 };
+    c.next = (0..started).map(|i| NewStep::new("body", "ACTION/REQUEST").in_instance(i.to_string())).collect();
+    s.complete_step(c, t).await.unwrap();
+    id
+}
+
 pub async fn an_instance_end_queues_the_next_item(db: Db) {
     let s = &*db.store;
     let p = project(s, "A").await.id;
     let t = now();
-    let id = s.start_execution(execution(p, &["fan"]), t).await.unwrap();
-    let fan = claim_one(s, t).await;
     // Three items, one at a time: only the first is queued.
-    let mut c = done(&fan, Value::Null);
-    c.outcome = Outcome::FannedOut { input: json!({}), output: json!(["x", "y", "z"]), instances: 3 };
-    c.next = vec![NewStep::new("body", "ACTION/REQUEST").in_instance("0")];
-    s.complete_step(c, t).await.unwrap();
+    let id = fanned_out(s, p, t, json!(["x", "y", "z"]), 1).await;
     for i in 0..3 {
         let running = claim(s, t, 10).await;
         let names: Vec<(&str, &str)> = running.iter().map(|r| (r.step.as_str(), r.instance.as_str())).collect();
@@ -45,12 +54,7 @@ pub async fn an_instance_end_queues_the_next_item(db: Db) {
     let fan_row = s.execution_steps(p, id).await.unwrap().into_iter().find(|r| r.step == "fan").unwrap();
     assert_eq!(fan_row.state, StepState::Succeeded);
     // A next item is checked as any queued step is.
-    let id = s.start_execution(execution(p, &["fan"]), t).await.unwrap();
-    let fan = claim_one(s, t).await;
-    let mut c = done(&fan, Value::Null);
-    c.outcome = Outcome::FannedOut { input: json!({}), output: json!([1, 2]), instances: 2 };
-    c.next = vec![NewStep::new("body", "ACTION/REQUEST").in_instance("0")];
-    s.complete_step(c, t).await.unwrap();
+    let id = fanned_out(s, p, t, json!([1, 2]), 1).await;
     let body = claim_one(s, t).await;
     let mut c = done(&body, Value::Null);
     c.join = Some(join(vec![NewStep::new("", "ACTION/REQUEST")]));
@@ -59,7 +63,7 @@ pub async fn an_instance_end_queues_the_next_item(db: Db) {
 }
 
 /// An execution of `a` then `b` in which `b` failed; its id.
-async fn failed_at_b(s: &dyn weft_store::Store, p: weft_store::ProjectId) -> ExecutionId {
+async fn failed_at_b(s: &dyn Store, p: ProjectId) -> ExecutionId {
     let t = now();
     let id = s.start_execution(execution(p, &["a"]), t).await.unwrap();
     let a = claim_one(s, t).await;
@@ -122,12 +126,7 @@ pub async fn a_failure_inside_a_fan_out_is_not_resumed(db: Db) {
     let s = &*db.store;
     let p = project(s, "A").await.id;
     let t = now();
-    let id = s.start_execution(execution(p, &["fan"]), t).await.unwrap();
-    let fan = claim_one(s, t).await;
-    let mut c = done(&fan, Value::Null);
-    c.outcome = Outcome::FannedOut { input: json!({}), output: json!([1, 2]), instances: 2 };
-    c.next = (0..2).map(|i| NewStep::new("body", "ACTION/REQUEST").in_instance(i.to_string())).collect();
-    s.complete_step(c, t).await.unwrap();
+    let id = fanned_out(s, p, t, json!([1, 2]), 2).await;
     let body = claim_one(s, t).await;
     let mut c = done(&body, Value::Null);
     c.outcome = Outcome::Failed { input: json!({}), error: json!({"message": "no"}) };
