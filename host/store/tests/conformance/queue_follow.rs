@@ -12,7 +12,7 @@ use weft_store::{
 };
 
 /// A completion of `step` that queues `next` and follows it.
-fn followed(step: &ClaimedStep, next: &str, t: OffsetDateTime) -> (Completion, Follow) {
+pub(crate) fn followed(step: &ClaimedStep, next: &str, t: OffsetDateTime) -> (Completion, Follow) {
     let lease = Lease { token: uuid::Uuid::new_v4(), until: at(t, 30), deadline: at(t, 600) };
     let follow = Follow { id: StepRunId::new(), lease };
     let mut c = done(step, json!({"from": step.step}));
@@ -128,4 +128,44 @@ pub async fn only_a_lone_successor_is_followed(db: Db) {
     let steps = s.execution_steps(p, id).await.unwrap();
     assert_eq!(steps.len(), 2, "nothing of a refused completion is stored");
     assert_eq!(steps[1].state, StepState::Running);
+}
+
+/// A worker froze holding a step; the step went back to the queue and
+/// another worker of the same process ran it again, so both completions
+/// reach one batch: the live one is stored once (its tasks counted once,
+/// its successor queued once), the stale one is refused, whatever their
+/// order in the batch.
+pub async fn a_stale_and_a_live_completion_of_one_step_in_one_batch(db: Db) {
+    let s = &*db.store;
+    let p = project(s, "A").await.id;
+    let t = now();
+    for stale_first in [true, false] {
+        let id = s.start_execution(execution(p, &["a"]), t).await.unwrap();
+        let stale = claim_one(s, t).await;
+        s.reap(at(t, 31), 3, 100).await.unwrap();
+        let live = claim_one(s, at(t, 32)).await;
+        assert_eq!(live.id, stale.id, "the same step, leased again");
+        let (from_live, follow) = followed(&live, "b", t);
+        let (from_stale, _) = followed(&stale, "b", t);
+        let batch = if stale_first { vec![from_stale, from_live] } else { vec![from_live, from_stale] };
+        let mut results = s.complete_steps(batch, at(t, 33)).await;
+        if !stale_first {
+            results.reverse();
+        }
+        assert!(matches!(results[0], Err(Error::LeaseLost)), "{results:?}");
+        assert!(results[1].as_ref().is_ok_and(|c| c.followed), "{results:?}");
+        let e = s.get_execution(p, id).await.unwrap();
+        assert_eq!(e.tasks, 1, "the step's task is counted once");
+        let rows = s.execution_steps(p, id).await.unwrap();
+        let b: Vec<_> = rows.iter().filter(|r| r.step == "b").collect();
+        assert_eq!(b.len(), 1, "{rows:?}");
+        assert_eq!(b[0].id, follow.id, "the live completion's successor");
+        // The successor is the live worker's: it completes under its lease.
+        let next = follow.claimed(&live, &NewStep::new("b", "ACTION/REQUEST"));
+        let mut last = done(&next, json!("b"));
+        last.execution = Some(ExecutionStatus::Succeeded);
+        s.complete_step(last, at(t, 34)).await.unwrap();
+        let e = s.get_execution(p, id).await.unwrap();
+        assert_eq!((e.status, e.tasks), (ExecutionStatus::Succeeded, 2));
+    }
 }

@@ -38,8 +38,14 @@ use uuid::Uuid;
 /// completion's 1-based position, their 1-based position among its
 /// successors, id, step, instance, kind, run after); `$21`: now;
 /// `$22`..`$24`: the successors' leases when followed (token, until,
-/// deadline; null otherwise). It answers the fenced completions' ids, and
-/// the followed successors' ids it inserted, marked `true`.
+/// deadline; null otherwise). It answers the fenced completions' lease
+/// tokens, and the followed successors' ids it inserted, marked `true`.
+///
+/// A fenced row is matched back to its completion by position, never by
+/// the step's id: a batch may hold a stale completion of a step beside the
+/// live one (a worker froze, the step was leased again to another worker
+/// of the same process), and joining by id would count the live one's
+/// tasks and successors once more for the stale one.
 const COMPLETE_SET: &str = concat!(
     "WITH d AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[], \
      $7::jsonb[], $8::int4[], $9::timestamptz[], $10::int8[], $11::jsonb[], $12::int8[], $13::bool[]) \
@@ -48,11 +54,11 @@ const COMPLETE_SET: &str = concat!(
      fenced AS (UPDATE steps s SET state = d.state, input = d.input, output = d.output, error = d.error, \
      pending = d.pending, ended_at = d.ended_at, lease_token = NULL, lease_until = NULL, deadline = NULL \
      FROM d WHERE s.id = d.id AND s.project_id = d.project_id AND s.lease_token = d.token AND s.state = 'running' \
-     RETURNING s.id, s.execution_id), \
+     RETURNING d.ord, d.token, s.execution_id), \
      fd AS (SELECT d.ord, d.tasks, d.n, d.finish, d.response, f.execution_id, \
      COALESCE(bool_or(d.finish) OVER (PARTITION BY f.execution_id ORDER BY d.ord \
      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), false) AS late \
-     FROM fenced f JOIN d ON d.id = f.id), \
+     FROM fenced f JOIN d ON d.ord = f.ord), \
      per_execution AS (SELECT fd.execution_id, sum(fd.tasks) AS tasks, \
      COALESCE(sum(fd.n) FILTER (WHERE NOT fd.late), 0) AS n, bool_or(fd.finish) AS finish, \
      (array_agg(fd.response ORDER BY fd.ord DESC) FILTER (WHERE fd.response IS NOT NULL))[1] AS response \
@@ -77,7 +83,7 @@ const COMPLETE_SET: &str = concat!(
     ", $21, x.token, x.until, x.deadline, CASE WHEN x.token IS NULL THEN NULL ELSE $21 END \
      FROM x JOIN d ON d.ord = x.owner JOIN fd ON fd.ord = d.ord JOIN counted c ON c.id = fd.execution_id \
      WHERE c.running AND NOT fd.late ON CONFLICT (execution_id, step, instance) DO NOTHING RETURNING id, lease_token) \
-     SELECT id, false FROM fenced UNION ALL SELECT id, true FROM queued WHERE lease_token IS NOT NULL"
+     SELECT token, false FROM fenced UNION ALL SELECT id, true FROM queued WHERE lease_token IS NOT NULL"
 );
 
 /// The completions' columns, one vector per array parameter.
@@ -203,7 +209,7 @@ impl PgStore {
             .await?;
         for i in taken {
             let c = &completions[i];
-            let stored = answered.contains(&(c.id.as_uuid(), false));
+            let stored = answered.contains(&(c.token, false));
             let followed = c.follow.is_some_and(|f| answered.contains(&(f.id.as_uuid(), true)));
             results[i] = Some(if stored { Ok(Completed { followed }) } else { Err(Error::LeaseLost) });
         }
