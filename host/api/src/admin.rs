@@ -26,6 +26,7 @@ use weft_store::{
 const PROJECTS: &str = "/admin/projects";
 const PROJECT: &str = "/admin/projects/{projectId}";
 const RETURN_URLS: &str = "/admin/projects/{projectId}/connect-return-urls";
+const CONCURRENCY: &str = "/admin/projects/{projectId}/concurrency-limit";
 const KEYS: &str = "/admin/projects/{projectId}/api-keys";
 const KEY: &str = "/admin/projects/{projectId}/api-keys/{keyId}";
 const INTEGRATIONS: &str = "/admin/projects/{projectId}/integrations";
@@ -74,6 +75,13 @@ pub(crate) fn routes() -> Routes {
             admin,
             "Replace the URLs users may return to after connecting an account",
             put_return_urls,
+        )
+        .add(
+            Method::PUT,
+            CONCURRENCY,
+            op,
+            "Set or lift the project's concurrency limit (steps running at once)",
+            put_concurrency_limit,
         )
         .add(Method::POST, KEYS, admin, "Create an API key (shown once)", create_key)
         .add(Method::GET, KEYS, admin, "List API keys (never the keys themselves)", list_keys)
@@ -237,6 +245,27 @@ async fn put_return_urls(
 ) -> Result<Json<Value>, ApiError> {
     let body: ReturnUrls = json_body(body, r#"{"returnUrls": ["https://app.example.com/integrations"]}"#)?;
     let project = state.store.set_connect_return_urls(key.project, body.return_urls).await.map_err(store_error)?;
+    Ok(Json(json!(project)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ConcurrencyLimit {
+    /// `null` lifts the limit.
+    concurrency_limit: Option<u32>,
+}
+
+/// An operator's setting, like the reference's plan-level concurrency SLA:
+/// a project's own keys cannot raise it.
+async fn put_concurrency_limit(
+    State(state): State<AppState>,
+    _: Operator,
+    Path(project): Path<String>,
+    body: Option<Json<Value>>,
+) -> Result<Json<Value>, ApiError> {
+    let project = parse_id(&project, "project")?;
+    let body: ConcurrencyLimit = json_body(body, r#"{"concurrencyLimit": 20}"#)?;
+    let project = state.store.set_concurrency_limit(project, body.concurrency_limit).await.map_err(store_error)?;
     Ok(Json(json!(project)))
 }
 

@@ -75,6 +75,10 @@ pub struct Project {
     /// Where users may be sent back after connecting an account: exact URLs.
     #[serde(default)]
     pub connect_return_urls: Vec<String>,
+    /// At most this many of its steps run at once, across every process
+    /// (the reference's concurrency SLA); `None`: no limit.
+    #[serde(default)]
+    pub concurrency_limit: Option<u32>,
 }
 
 /// What a new project needs.
@@ -135,6 +139,11 @@ pub trait ProjectStore: Send + Sync {
     /// Replaces the URLs users may return to after connecting (each an
     /// absolute http(s) URL without fragment).
     async fn set_connect_return_urls(&self, id: ProjectId, urls: Vec<String>) -> Result<Project>;
+
+    /// Sets (or, with `None`, lifts) the project's concurrency limit: from
+    /// the next claim on, at most `limit` of its steps run at once; the
+    /// others wait in the queue. A limit of 0 is refused.
+    async fn set_concurrency_limit(&self, id: ProjectId, limit: Option<u32>) -> Result<Project>;
 }
 
 /// Checks return URLs: absolute http(s), no user info, no fragment.

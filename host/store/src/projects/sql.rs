@@ -18,12 +18,13 @@ struct ProjectRow {
     release_group_id: Option<Uuid>,
     created_at: Ts,
     connect_return_urls: Json<Vec<String>>,
+    concurrency_limit: Option<i32>,
 }
 
 /// The columns [`ProjectRow`] decodes.
 macro_rules! columns {
     () => {
-        "id, name, environment, release_group_id, created_at, connect_return_urls"
+        "id, name, environment, release_group_id, created_at, connect_return_urls, concurrency_limit"
     };
 }
 
@@ -37,6 +38,10 @@ impl TryFrom<ProjectRow> for Project {
             release_group_id: r.release_group_id.map(Into::into),
             created_at: r.created_at.0,
             connect_return_urls: r.connect_return_urls.0,
+            concurrency_limit: r
+                .concurrency_limit
+                .map(|n| u32::try_from(n).map_err(|_| Error::corrupt("a negative concurrency limit")))
+                .transpose()?,
         })
     }
 }
@@ -109,6 +114,25 @@ for_both_backends! {
             ))
             .bind(id.as_uuid())
             .bind(Json(&urls))
+            .fetch_optional(&mut *w)
+            .await?;
+            w.commit().await?;
+            one(row.ok_or(Error::NotFound("project"))?)
+        }
+
+        async fn set_concurrency_limit(&self, id: ProjectId, limit: Option<u32>) -> Result<Project> {
+            let limit = match limit {
+                Some(0) => return Err(Error::Invalid("a concurrency limit is at least 1 (null lifts it)".into())),
+                Some(n) => Some(i32::try_from(n).map_err(|_| Error::Invalid("the concurrency limit is too large".into()))?),
+                None => None,
+            };
+            let mut w = self.write_one().await?;
+            let row: Option<ProjectRow> = sqlx::query_as(concat!(
+                "UPDATE projects SET concurrency_limit = $2 WHERE id = $1 RETURNING ",
+                columns!()
+            ))
+            .bind(id.as_uuid())
+            .bind(limit)
             .fetch_optional(&mut *w)
             .await?;
             w.commit().await?;

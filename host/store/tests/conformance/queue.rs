@@ -13,7 +13,7 @@ use weft_store::{
 };
 
 pub(crate) const LEASE: Duration = Duration::from_secs(30);
-const DEADLINE: Duration = Duration::from_secs(600);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(600);
 
 /// Now, at microseconds (what both backends keep).
 pub(crate) fn now() -> OffsetDateTime {
