@@ -108,6 +108,9 @@ pub struct EngineSettings {
     /// How long the history keeps an execution after it ended; `None`
     /// keeps it for ever.
     pub retention: Option<Duration>,
+    /// The scheduler leader's lease (at least two seconds): a standby takes
+    /// over once a leader has not renewed it for this long.
+    pub scheduler_lease: Duration,
 }
 
 impl Default for EngineSettings {
@@ -140,6 +143,7 @@ impl Default for EngineSettings {
             max_step_bytes: 128 << 20,
             response_timeout: Duration::from_secs(55),
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
+            scheduler_lease: Duration::from_secs(5),
         }
     }
 }

@@ -83,6 +83,10 @@ pub struct WorkflowSettings {
     /// Days the task history keeps an execution after it ended (0: for
     /// ever).
     pub retention_days: u32,
+    /// The scheduler leader's lease, milliseconds (at least 2000): one
+    /// process fires the schedules; another takes over once it has not
+    /// renewed its lease for this long.
+    pub scheduler_lease_ms: u64,
     /// Task History API requests a project may make per window.
     pub task_history_requests: u32,
     /// The Task History API's window, seconds.
@@ -120,6 +124,7 @@ impl Default for WorkflowSettings {
             request_timeout_ms: d.request_timeout.as_millis() as u64,
             response_timeout_ms: d.response_timeout.as_millis() as u64,
             retention_days: d.retention.map_or(0, |r| (r.as_secs() / 86_400) as u32),
+            scheduler_lease_ms: d.scheduler_lease.as_millis() as u64,
             task_history_requests: 1000,
             task_history_window_secs: 600,
             webhook_max_body_bytes: 25 << 20,
@@ -629,6 +634,7 @@ impl Settings {
             request_timeout: Duration::from_millis(w.request_timeout_ms.max(1)),
             response_timeout: Duration::from_millis(w.response_timeout_ms),
             retention: (w.retention_days > 0).then(|| Duration::from_secs(u64::from(w.retention_days) * 86_400)),
+            scheduler_lease: Duration::from_millis(w.scheduler_lease_ms),
             ..weft_engine::EngineSettings::default()
         }
     }

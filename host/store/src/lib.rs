@@ -13,7 +13,7 @@
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
 //! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`],
-//! [`QueueStore`], [`ReplayStore`], [`WorkflowStore`], [`TriggerStore`],
+//! [`QueueStore`], [`ReplayStore`], [`LeaderStore`], [`WorkflowStore`], [`TriggerStore`],
 //! [`ActionLogStore`], [`EventDestinationStore`]), and a new
 //! concern arrives as a new supertrait. On
 //! `dyn Store` every method is callable without imports; on a concrete
@@ -99,6 +99,7 @@ mod error;
 mod ids;
 mod integrations;
 mod keys;
+mod leaders;
 mod open;
 mod plugin_state;
 mod postgres;
@@ -132,6 +133,7 @@ pub use integrations::{
     Integration, IntegrationPatch, IntegrationStore, MAX_PROVIDER_DEFINITION_BYTES, NewIntegration,
 };
 pub use keys::{ApiKey, KeyStore, NewApiKey, NewSigningKey, Role, SigningKey, SigningKeyMaterial};
+pub use leaders::{Lead, LeaderStore};
 pub use open::{Backend, DEFAULT_SQLITE_FILE, open};
 pub use plugin_state::{MAX_PLUGIN_STATE_KEY_BYTES, MAX_PLUGIN_STATE_VALUE_BYTES, PluginStateScope, PluginStateStore};
 pub use postgres::PgStore;
@@ -172,6 +174,7 @@ pub trait Store:
     + PluginStateStore
     + QueueStore
     + ReplayStore
+    + LeaderStore
     + WorkflowStore
     + TriggerStore
     + ActionLogStore
@@ -194,7 +197,7 @@ pub trait Store:
 /// The traits to import to call the store's methods on `dyn Store`.
 pub mod prelude {
     pub use crate::{
-        ActionLogStore, ConfigStore, CredentialStore, EventDestinationStore, IntegrationStore, KeyStore,
+        ActionLogStore, ConfigStore, CredentialStore, EventDestinationStore, IntegrationStore, KeyStore, LeaderStore,
         PluginStateStore, ProjectStore, QueueStore, ReplayStore, Store, TaskStore, TriggerStore, UserStore,
         WorkflowStore,
     };

@@ -44,6 +44,7 @@ mod tokens;
 mod workflows_accounts;
 mod workflows_admin;
 mod workflows_chained;
+mod workflows_concurrency;
 mod workflows_fan_out;
 mod workflows_files;
 mod workflows_functions;

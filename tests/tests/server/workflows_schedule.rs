@@ -2,7 +2,8 @@
 //! 5): a schedule runs for each user who enabled its workflow and for no
 //! one else, in each user's time zone (from their metadata, else
 //! `America/Los_Angeles`); two `weft serve` processes on one PostgreSQL
-//! database run each firing once between them; after downtime only the
+//! database run each firing once between them, and when the leading one
+//! is killed the other takes over losing no firing; after downtime only the
 //! latest missed firing runs; bad cron expressions and zones are refused
 //! with the field's path and a reason by the admin API and by `weft
 //! workflow validate`.
@@ -362,6 +363,48 @@ async fn two_processes_on_one_postgresql_database_run_each_firing_once() {
         let span = secs.last().unwrap() - secs.first().unwrap() + 1;
         assert_eq!(span, secs.len() as i64, "{user}: no second skipped: {secs:?}");
     }
+}
+
+/// The leader is killed: the standby takes over once the leader's lease
+/// ran out and goes on from the mark the leader left, so no firing is lost
+/// and none runs twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_scheduler_leader_is_replaced_and_no_firing_is_lost_on_postgresql() {
+    let mut b = Binary::new(true);
+    b.env.push(("WEFT__WORKFLOWS__SCHEDULER_LEASE_MS", "2000".to_owned()));
+    let (mut leader, a) = b.serve().await;
+    let holder = || b.pg.as_ref().unwrap().sql("SELECT holder FROM leaders WHERE name = 'scheduler'");
+    // The first process leads before the second starts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while holder().is_empty() {
+        assert!(Instant::now() < deadline, "no process took the scheduler's lead");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first_holder = holder();
+    let (mut standby, _) = b.serve().await;
+    let id = a.deploy(&scheduled("Failover", "* * * * * *", "UTC")).await;
+    a.enable(&b.token("u1"), &id).await;
+    let store = b.store().await;
+    wait_for(store.as_ref(), &b.project, &id, Duration::from_secs(20), "three firings", |all| count(all, "u1") >= 3)
+        .await;
+    leader.kill().await.unwrap();
+    let killed = OffsetDateTime::now_utc().unix_timestamp();
+    let secs = |all: &[Fired]| -> Vec<i64> {
+        all.iter().map(|f| OffsetDateTime::parse(&f.at(), &Rfc3339).unwrap().unix_timestamp()).collect()
+    };
+    wait_for(store.as_ref(), &b.project, &id, Duration::from_secs(30), "firings after the failover", |all| {
+        secs(all).iter().any(|s| *s >= killed + 6)
+    })
+    .await;
+    standby.kill().await.unwrap();
+    assert_ne!(holder(), first_holder, "the standby took over");
+    let listed = fired(store.as_ref(), &b.project, &id).await;
+    let all = secs(&listed);
+    let distinct: BTreeSet<i64> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), all.len(), "no firing ran twice: {all:?}");
+    let (first, last) = (*distinct.first().unwrap(), *distinct.last().unwrap());
+    assert!(first < killed && last >= killed + 6, "{all:?}");
+    assert_eq!((last - first + 1) as usize, distinct.len(), "no second lost across the failover: {distinct:?}");
 }
 
 #[tokio::test]

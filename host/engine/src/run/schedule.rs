@@ -4,31 +4,46 @@
 //! time zone ([`crate::schedule`]), with the firing time as the trigger's
 //! output.
 //!
-//! Every process runs this loop; none needs to be the leader. A firing is
-//! claimed in the store: its execution is started with the once-key
-//! `cron:<user>:<account>:<unix seconds>` (`QueueStore::start_execution_once`,
-//! unique per workflow), so however many processes see a firing due, one
-//! execution runs for it, and a process that dies mid-way loses nothing
-//! another one does not run.
+//! # One leader
 //!
-//! The loop re-reads the deployed scheduled workflows, their enablements
+//! Every process runs this loop, but only the one that holds the
+//! scheduler's lease ([`weft_store::LeaderStore`], duty [`DUTY`]) reads the
+//! schedules and fires them; the others stand by, asking for the lease
+//! every [`REFRESH`]. The leader renews it (for
+//! [`EngineSettings::scheduler_lease`](super::EngineSettings::scheduler_lease))
+//! and records with it its mark: the instant through which it has run
+//! every firing due. A leader that dies or freezes stops renewing; once its
+//! lease has run out, a standby takes over.
+//!
+//! Each firing is still claimed in the store: its execution is started
+//! with the once-key `cron:<user>:<account>:<unix seconds>`
+//! (`QueueStore::start_execution_once`, unique per workflow), so a frozen
+//! leader that wakes up and fires before it learns it lost the lease, or a
+//! new leader that fires again what the old one ran but had not marked,
+//! starts nothing twice.
+//!
+//! The leader re-reads the deployed scheduled workflows, their enablements
 //! and their users (disabled users, Workflow Permissions, the time zone in
 //! their metadata) every [`REFRESH`], and between reads sleeps until the
 //! next firing that is due.
 //!
-//! # Firings missed while no process ran
+//! # Firings missed
 //!
-//! A process remembers, per enablement, the latest firing it handled. When
-//! it first meets an enablement (at start, or once it was enabled or a new
-//! version deployed), it runs only the *latest* firing at or before now, as
-//! a catch-up, and skips every older one: after any downtime at most one
-//! catch-up execution per enablement, and none if another process already
-//! ran that firing (the once-key). A firing at or before the enablement or
-//! the deploy of the running version never runs. While it runs, a process
-//! runs every firing since the last one it handled, oldest first, unless
-//! more than [`MAX_BURST`] fell due at once (a stalled store): then only
-//! the latest. A user whose time zone changes starts afresh in the new one,
-//! with no catch-up.
+//! A leader remembers, per enablement, the latest firing it handled. A
+//! leader that takes over from another within [`REFRESH`] of that one's
+//! lease running out (a failover: the standbys were there) goes on from the
+//! mark the other left: every firing after it runs, oldest first, so a
+//! killed leader loses none. Otherwise no process held the lease for a
+//! while (downtime), and when the new leader first meets an enablement (at
+//! start, or once it was enabled or a new version deployed), it runs only
+//! the *latest* firing at or before now, as a catch-up, and skips every
+//! older one: after any downtime at most one catch-up execution per
+//! enablement, and none if that firing ran already (the once-key). A firing
+//! at or before the enablement or the deploy of the running version never
+//! runs. While it leads, a process runs every firing since the last one it
+//! handled, oldest first, unless more than [`MAX_BURST`] fell due at once
+//! (a stalled store): then only the latest. A user whose time zone changes
+//! starts afresh in the new one, with no catch-up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,8 +60,11 @@ use crate::plan::Plan;
 use crate::schedule::{Schedule, local_rfc3339};
 
 /// How often the scheduled workflows, their enablements and users are read
-/// again.
+/// again, and how often a standby asks for the lead.
 pub(crate) const REFRESH: Duration = Duration::from_secs(1);
+
+/// The scheduler's duty in [`weft_store::LeaderStore`].
+pub const DUTY: &str = "scheduler";
 
 /// Firings of one enablement run in one pass at most; when more are due,
 /// only the latest runs.
@@ -119,14 +137,46 @@ pub(crate) fn due(
 }
 
 impl Engine {
-    /// The scheduler loop (see the module docs), until `stop`.
+    /// The scheduler loop (see the module docs), until `stop`: leads or
+    /// stands by.
     pub(crate) async fn run_schedules(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut lead = Leadership::new(self.deps.settings.scheduler_lease);
+        while !*stop.borrow() {
+            match lead.hold(self).await {
+                Some(from) => self.lead_schedules(&mut lead, from, &mut stop).await,
+                None => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(REFRESH) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        }
+        lead.resign(self).await;
+    }
+
+    /// Fires the schedules while this process leads; `from` is the mark a
+    /// failed-over leader left, for the enablements first met.
+    async fn lead_schedules(
+        &self,
+        lead: &mut Leadership,
+        from: Option<OffsetDateTime>,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) {
         let mut entries: HashMap<EntryKey, Entry> = HashMap::new();
         let mut read_at: Option<tokio::time::Instant> = None;
+        let mut from = from;
         while !*stop.borrow() {
+            if lead.hold(self).await.is_none() {
+                return;
+            }
             if read_at.is_none_or(|t| t.elapsed() >= REFRESH) {
-                match self.read_schedules(std::mem::take(&mut entries)).await {
-                    Ok(read) => entries = read,
+                match self.read_schedules(std::mem::take(&mut entries), from).await {
+                    Ok(read) => {
+                        entries = read;
+                        // Only the first read takes up the old leader's mark.
+                        from = None;
+                    }
                     Err((kept, e)) => {
                         entries = kept;
                         tracing::warn!(error = %e, "reading scheduled workflows failed; retrying");
@@ -136,13 +186,20 @@ impl Engine {
             }
             let at = now();
             let mut started = false;
+            let mut handled = true;
             for entry in entries.values_mut() {
-                started |= self.fire_due(entry, at).await;
+                let (s, h) = self.fire_due(entry, at).await;
+                started |= s;
+                handled &= h;
             }
             if started {
                 self.wake();
             }
-            // Until the next firing of any enablement, or the next read.
+            if handled && read_at.is_some() {
+                lead.mark = Some(at);
+            }
+            // Until the next firing of any enablement, the next read, or
+            // the lease's renewal.
             let until_read = read_at.map_or(Duration::ZERO, |t| REFRESH.saturating_sub(t.elapsed()));
             let at = now();
             let next = entries
@@ -150,7 +207,9 @@ impl Engine {
                 .filter_map(|e| e.schedule.next_after(e.zone, e.done.unwrap_or(at).max(at)))
                 .min()
                 .map(|n| Duration::try_from(n - at).unwrap_or_default());
-            let wait = next.map_or(until_read, |n| n.min(until_read)).max(Duration::from_millis(5));
+            // After a failed renewal, the next try waits a little.
+            let renew = lead.renew_in().max(Duration::from_millis(100));
+            let wait = next.map_or(until_read, |n| n.min(until_read)).min(renew).max(Duration::from_millis(5));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}
@@ -158,8 +217,9 @@ impl Engine {
         }
     }
 
-    /// Runs what `entry` has due at `at`; whether it started an execution.
-    async fn fire_due(&self, entry: &mut Entry, at: OffsetDateTime) -> bool {
+    /// Runs what `entry` has due at `at`: whether it started an execution,
+    /// and whether it handled every firing due (none failed to start).
+    async fn fire_due(&self, entry: &mut Entry, at: OffsetDateTime) -> (bool, bool) {
         let due = due(&entry.schedule, entry.zone, entry.since, entry.done, at);
         if due.skipped > 0 {
             tracing::warn!(project = %entry.project, workflow = %entry.workflow, user = %entry.user, skipped = due.skipped, "scheduled firings missed; only the latest runs");
@@ -171,13 +231,13 @@ impl Engine {
                 Err(e) => {
                     // Not handled: the next pass tries this firing again.
                     tracing::warn!(project = %entry.project, workflow = %entry.workflow, error = %e, "starting a scheduled execution failed; retrying");
-                    return started;
+                    return (started, false);
                 }
             }
             entry.done = Some(firing);
         }
         entry.done = due.done;
-        started
+        (started, true)
     }
 
     /// Starts `entry`'s execution for `firing`, unless one ran for it
@@ -213,13 +273,15 @@ impl Engine {
     }
 
     /// The enablements of every deployed scheduled workflow, keeping what
-    /// `old` handled; on failure, `old` back with the error.
+    /// `old` handled, those first met handled through `from` when given;
+    /// on failure, `old` back with the error.
     async fn read_schedules(
         &self,
         mut old: HashMap<EntryKey, Entry>,
+        from: Option<OffsetDateTime>,
     ) -> Result<HashMap<EntryKey, Entry>, (HashMap<EntryKey, Entry>, TriggerError)> {
         let mut read = HashMap::new();
-        match self.read_into(&mut old, &mut read).await {
+        match self.read_into(&mut old, &mut read, from).await {
             Ok(()) => Ok(read),
             Err(e) => {
                 old.extend(read);
@@ -232,6 +294,7 @@ impl Engine {
         &self,
         old: &mut HashMap<EntryKey, Entry>,
         read: &mut HashMap<EntryKey, Entry>,
+        from: Option<OffsetDateTime>,
     ) -> Result<(), TriggerError> {
         let store = &self.deps.store;
         let key = TriggerKey { kind: "scheduler".into(), key: None };
@@ -273,7 +336,7 @@ impl Engine {
                         Some(before) if before.zone == zone => before.done,
                         // A new zone starts afresh: no catch-up in it.
                         Some(_) => schedule.latest(zone, now()),
-                        None => None,
+                        None => from,
                     };
                     let entry = Entry {
                         project: project.id,
@@ -293,6 +356,84 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// This process's hold on the scheduler's duty.
+struct Leadership {
+    /// This process, to the store.
+    holder: uuid::Uuid,
+    /// The lease asked for at each renewal.
+    hold: Duration,
+    /// Until when this process leads, as the store last answered.
+    until: Option<OffsetDateTime>,
+    /// The instant through which this leader ran every firing due.
+    mark: Option<OffsetDateTime>,
+}
+
+impl Leadership {
+    fn new(hold: Duration) -> Self {
+        Self { holder: uuid::Uuid::new_v4(), hold: hold.max(REFRESH * 2), until: None, mark: None }
+    }
+
+    /// How long until the lease should be renewed: once a third of it has
+    /// passed.
+    fn renew_in(&self) -> Duration {
+        let Some(until) = self.until else { return Duration::ZERO };
+        let left = Duration::try_from(until - now()).unwrap_or_default();
+        left.saturating_sub(self.hold * 2 / 3)
+    }
+
+    /// Takes or renews the lead when due. `None` while another process
+    /// leads; once this one leads, `Some` with, on the call that took over
+    /// from a leader whose lease had just run out, that leader's mark.
+    async fn hold(&mut self, engine: &Engine) -> Option<Option<OffsetDateTime>> {
+        if self.until.is_some() && self.renew_in() > Duration::ZERO {
+            return Some(None);
+        }
+        let at = now();
+        let mark = self.until.and(self.mark);
+        match engine.deps.store.lead(DUTY, self.holder, at, self.hold, mark).await {
+            Ok(Some(lead)) => {
+                let took_over = self.until.is_none();
+                self.until = Some(lead.until);
+                if !took_over {
+                    return Some(None);
+                }
+                // Just after the last holder's lease ran out: a failover.
+                let failover =
+                    lead.lapsed.is_some_and(|l| at - l <= time::Duration::try_from(REFRESH * 2).unwrap_or_default());
+                let from = lead.mark.filter(|_| failover);
+                tracing::info!(holder = %self.holder, resumes_from = ?from, "this process now runs the scheduler");
+                Some(from)
+            }
+            Ok(None) => {
+                if self.until.take().is_some() {
+                    tracing::warn!(holder = %self.holder, "another process took over the scheduler");
+                }
+                self.mark = None;
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the scheduler's lease could not be renewed");
+                // Still the leader while the lease runs; the next pass asks again.
+                if self.until.is_some_and(|u| u > now()) {
+                    return Some(None);
+                }
+                self.until = None;
+                self.mark = None;
+                None
+            }
+        }
+    }
+
+    /// Gives the lead up on the way out, so a standby takes over at once.
+    async fn resign(&self, engine: &Engine) {
+        if self.until.is_some()
+            && let Err(e) = engine.deps.store.resign(DUTY, self.holder, now()).await
+        {
+            tracing::warn!(error = %e, "the scheduler's lease could not be given up");
+        }
     }
 }
 

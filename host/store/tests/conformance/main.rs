@@ -13,11 +13,13 @@ mod credentials;
 mod destinations;
 mod integrations;
 mod keys;
+mod leaders;
 mod lifecycle;
 mod plugin_state;
 mod projects;
 mod queue;
 mod queue_follow;
+mod queue_limits;
 mod queue_replay;
 mod sqlite_only;
 mod tasks;
@@ -146,6 +148,15 @@ conformance! {
         a_followed_successor_of_a_dead_worker_is_reaped,
         nothing_is_followed_once_the_execution_ended,
         only_a_lone_successor_is_followed,
+        a_stale_and_a_live_completion_of_one_step_in_one_batch,
+    ],
+    leaders: [
+        one_holder_at_a_time_and_the_mark_survives_it,
+        concurrent_candidates_elect_one,
+    ],
+    queue_limits: [
+        a_claim_takes_at_most_a_limited_projects_free_slots,
+        concurrent_claims_stay_within_the_limit,
     ],
     queue_replay: [
         an_instance_end_queues_the_next_item,
