@@ -85,7 +85,8 @@ impl MockApi {
     /// - `throttled/{key}/{fails}`: as `flaky`, with 429 and `Retry-After: 1`;
     /// - `gauge/{key}/{ms}`: answers after `ms`, counting how many requests naming `key`
     ///   are in flight at once ([`MockApi::most_in_flight`]);
-    /// - `gzip-bomb`: 64 MiB of zeros gzipped, `Content-Encoding: gzip`.
+    /// - `gzip-bomb`: 64 MiB of zeros gzipped, `Content-Encoding: gzip`;
+    /// - `pages/{key}/{mode}`: a paginated list (see [`pages`]).
     pub async fn start_on(ip: Ipv4Addr) -> Self {
         let shared: Arc<Shared> = Arc::default();
         let app = Router::new()
@@ -121,6 +122,7 @@ impl MockApi {
             .route("/api/gauge/{key}/{ms}", any(gauge))
             .route("/api/throttled/{key}/{fails}", any(throttled))
             .route("/api/gzip-bomb", any(gzip_bomb))
+            .route("/api/pages/{key}/{mode}", any(pages))
             .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.expect("bind mock API");
@@ -255,6 +257,56 @@ async fn throttled(State(shared): State<Arc<Shared>>, Path((key, fails)): Path<(
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], axum::Json(limited)).into_response();
     }
     axum::Json(json!({"attempt": attempt})).into_response()
+}
+
+/// A paginated list: the page a request asks for is its cursor, read from
+/// the `cursor` parameter, else the `x-cursor` header, else the JSON body's
+/// `cursor` (none: the first page). Pages are `{"data": [...], "cursor":
+/// <the cursor received>, "next": <the next page's cursor>}`, `next` left
+/// out on the last. By `mode`:
+/// - `three`: `[1, 2]` then `p2`, `[3, 4]` then `p3`, `[5]` and the end;
+/// - `fail401`: the same, but `p3` answers 401;
+/// - `throttled`: the same, but `p2` answers 429 twice (first with
+///   `Retry-After: 1`, then without) before its page (counted per `key`);
+/// - `repeat`: every page is `[1, 2]` with `next` `same`;
+/// - `endless`: page `pN` is `[N]` with `next` `p(N+1)`, for ever.
+async fn pages(State(shared): State<Arc<Shared>>, Path((key, mode)): Path<(String, String)>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let from_query = parts.uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "cursor").map(|(_, v)| v.into_owned())
+    });
+    let from_header = || parts.headers.get("x-cursor").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let from_body = || serde_json::from_slice::<Value>(&bytes).ok()?.get("cursor")?.as_str().map(str::to_owned);
+    let cursor = from_query.or_else(from_header).or_else(from_body);
+    let number = cursor.as_deref().map_or(1, |c| c.trim_start_matches('p').parse::<u64>().unwrap_or(0));
+    let tries = {
+        let mut counts = shared.flaky.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(format!("pages:{key}:{cursor:?}")).or_insert(0);
+        *n += 1;
+        *n
+    };
+    let (data, next) = match (mode.as_str(), number) {
+        ("repeat", _) => (json!([1, 2]), Some("same".to_owned())),
+        ("endless", n) => (json!([n]), Some(format!("p{}", n + 1))),
+        ("fail401", 3) => return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "expired"}))).into_response(),
+        ("throttled", 2) if tries <= 2 => {
+            let mut headers = HeaderMap::new();
+            if tries == 1 {
+                headers.insert("retry-after", "1".parse().expect("header"));
+            }
+            return (StatusCode::TOO_MANY_REQUESTS, headers, axum::Json(json!({"error": "slow down"}))).into_response();
+        }
+        (_, 1) => (json!([1, 2]), Some("p2".to_owned())),
+        (_, 2) => (json!([3, 4]), Some("p3".to_owned())),
+        (_, 3) => (json!([5]), None),
+        _ => return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "no such page"}))).into_response(),
+    };
+    let mut page = json!({"data": data, "cursor": cursor});
+    if let Some(next) = next {
+        page["next"] = json!(next);
+    }
+    axum::Json(page).into_response()
 }
 
 async fn gauge(State(shared): State<Arc<Shared>>, Path((key, ms)): Path<(String, u64)>) -> Response {

@@ -11,8 +11,8 @@ mod step;
 mod trigger;
 
 pub use step::{
-    Authorization, BodyType, DelayUnit, FunctionStep, HttpFields, IntegrationActionStep, Method, RequestStep,
-    ResourceRequestStep, ResponseStep, ResponseType, Step, StepKind,
+    Authorization, BodyType, DelayUnit, FunctionStep, HttpFields, IntegrationActionStep, IntegrationRequestStep,
+    Method, Pagination, RequestStep, ResourceRequestStep, ResponseStep, ResponseType, Step, StepKind,
 };
 pub use trigger::{
     BodyValidation, DataType, HeaderValidation, ParamValidation, RequestTrigger, SchedulerTrigger, Trigger, TriggerKind,

@@ -23,6 +23,7 @@ mod execute;
 mod ingest;
 mod integration;
 mod matching;
+mod paginate;
 mod permissions;
 mod replay;
 mod retention;
@@ -94,6 +95,9 @@ pub struct EngineSettings {
     /// The most items of a fan-out whose body runs at once, unless the
     /// step says (`maxParallel`); 0: every item at once.
     pub fan_out_parallel: u32,
+    /// The most pages a paginated request step fetches; past it the step
+    /// ends with the results so far and an error.
+    pub max_pages: u32,
     /// How long an outbound request of a step may take.
     pub request_timeout: Duration,
     /// The largest answer a step's request reads.
@@ -135,6 +139,7 @@ impl Default for EngineSettings {
             max_retries: 5,
             retry_base: Duration::from_secs(10),
             fan_out_parallel: 0,
+            max_pages: 1000,
             rate_limit_wait: Duration::from_secs(60),
             max_pause: Duration::from_secs(24 * 3600),
             max_pauses: 100,
@@ -156,7 +161,11 @@ const RETRY_STEPS: [u32; 5] = [1, 2, 3, 5, 8];
 /// a fifth at random, so that steps failing together (a provider's outage)
 /// do not all come back in the same instant.
 pub(crate) fn retry_wait(base: Duration, attempt: u32) -> Duration {
-    let nominal = base * RETRY_STEPS[(attempt as usize).min(RETRY_STEPS.len() - 1)];
+    jittered(base * RETRY_STEPS[(attempt as usize).min(RETRY_STEPS.len() - 1)])
+}
+
+/// `nominal`, give or take up to a fifth at random.
+pub(crate) fn jittered(nominal: Duration) -> Duration {
     let mut bytes = [0u8; 4];
     if nominal.is_zero() || getrandom::getrandom(&mut bytes).is_err() {
         return nominal;

@@ -7,6 +7,8 @@
 //! | `{{settings.<key>.<path>}}` | a user setting of the workflow or integration |
 //! | `{{user.userId}}`, `{{user.meta.<path>}}` | the connected user |
 //! | `{{secrets.<NAME>}}` | an environment secret |
+//! | `{{self.pageToken}}` | a paginated request step's page token (in its request) |
+//! | `{{self.output.<path>}}` | the page just fetched (in the step's `pagination`) |
 //!
 //! A path is `.name` steps, with `[0]` or `.0` for array items and
 //! `["a name"]` for names with spaces or dots. `\{{` is a literal `{{`.

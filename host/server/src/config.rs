@@ -75,6 +75,9 @@ pub struct WorkflowSettings {
     pub rate_limit_wait_ms: u64,
     /// Rate-limit pauses of one step before the rate limit fails it.
     pub max_pauses: u32,
+    /// The most pages a paginated Request or Integration Request step
+    /// fetches; past it the step ends with the results so far and an error.
+    pub max_pages: u32,
     /// The time a Request or Integration Request step's call may take, milliseconds.
     pub request_timeout_ms: u64,
     /// How long a request to a workflow with a Response step waits for it,
@@ -121,6 +124,7 @@ impl Default for WorkflowSettings {
             max_step_bytes: d.max_step_bytes,
             rate_limit_wait_ms: d.rate_limit_wait.as_millis() as u64,
             max_pauses: d.max_pauses,
+            max_pages: d.max_pages,
             request_timeout_ms: d.request_timeout.as_millis() as u64,
             response_timeout_ms: d.response_timeout.as_millis() as u64,
             retention_days: d.retention.map_or(0, |r| (r.as_secs() / 86_400) as u32),
@@ -631,6 +635,7 @@ impl Settings {
             max_step_bytes: w.max_step_bytes.max(1024),
             rate_limit_wait: Duration::from_millis(w.rate_limit_wait_ms),
             max_pauses: w.max_pauses,
+            max_pages: w.max_pages.max(1),
             request_timeout: Duration::from_millis(w.request_timeout_ms.max(1)),
             response_timeout: Duration::from_millis(w.response_timeout_ms),
             retention: (w.retention_days > 0).then(|| Duration::from_secs(u64::from(w.retention_days) * 86_400)),

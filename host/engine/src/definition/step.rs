@@ -46,7 +46,7 @@ pub enum StepKind {
     /// An HTTP request to the integration's API as the user's account: a
     /// path under its base URL, or a full URL on a host it permits; output
     /// `response`.
-    IntegrationRequest(HttpFields),
+    IntegrationRequest(IntegrationRequestStep),
     /// An HTTP request to an API resource as the user's connection of it
     /// (or, for an app-level resource, the app's): a path under the
     /// resource's base URL, or a full URL on a host it permits; output
@@ -141,6 +141,15 @@ impl StepKind {
     /// Whether it has an output later steps may read.
     pub fn has_output(&self) -> bool {
         !matches!(self, Self::Response(_) | Self::Delay { .. })
+    }
+
+    /// How a Request or Integration Request step pages, if it does.
+    pub fn pagination(&self) -> Option<&Pagination> {
+        match self {
+            Self::Request(r) => r.pagination.as_ref(),
+            Self::IntegrationRequest(r) => r.pagination.as_ref(),
+            _ => None,
+        }
     }
 }
 
@@ -263,6 +272,42 @@ pub struct RequestStep {
     /// How the request authenticates, if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
+    /// Fetch every page of the answer, not just the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<Pagination>,
+}
+
+/// An Integration Request step: an HTTP request to the integration's API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationRequestStep {
+    /// Method, URL (a path under the integration's base URL, or a full URL
+    /// on a host it permits), parameters, headers and body.
+    #[serde(flatten)]
+    pub http: HttpFields,
+    /// Fetch every page of the answer, not just the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<Pagination>,
+}
+
+/// Custom pagination of a request step: the step sends its request again
+/// with each next page's token (`{{self.pageToken}}` in its URL,
+/// parameters, headers or body; nothing on the first page) until the stop
+/// condition holds, and its output is every page's results in order. Here
+/// `{{self.output…}}` is the page just fetched, shaped like a request
+/// step's output (`{{self.output.response.body…}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Pagination {
+    /// The array of one page's results:
+    /// `{{self.output.response.body.data}}`.
+    pub output_path: String,
+    /// The token of the page after this one:
+    /// `{{self.output.response.body.nextPageToken}}`.
+    pub page_token: String,
+    /// When the page just fetched is the last one:
+    /// `{left: "{{self.output.response.body.nextPageToken}}", operator: doesNotExist}`.
+    pub stop_condition: Condition,
 }
 
 /// How a Request step authenticates. Values usually come from

@@ -9,8 +9,8 @@ use super::scope::{Branch, Scope};
 use super::{MAX_DELAY_SECONDS, MAX_DEPTH, MAX_STEPS, Problem, valid_step_id};
 use crate::condition::Condition;
 use crate::definition::{
-    Authorization, BodyType, FunctionStep, HttpFields, Method, ResponseStep, ResponseType, Step, StepKind, TriggerKind,
-    Workflow,
+    Authorization, BodyType, FunctionStep, HttpFields, Method, Pagination, ResponseStep, ResponseType, Step, StepKind,
+    TriggerKind, Workflow,
 };
 use crate::template::{self, Piece, RESERVED_ROOTS, Template};
 
@@ -154,6 +154,9 @@ impl<'w> Checker<'w> {
         self.id(&step.id, &format!("{at}/id"));
         self.options(step, at);
         self.settings(step, at, answered);
+        if let Some(pagination) = step.kind.pagination() {
+            self.pagination(step, pagination, at);
+        }
         self.references(step, at);
         self.walk_on(step, at, answered)
     }
@@ -240,10 +243,10 @@ impl<'w> Checker<'w> {
                     self.problem(format!("{at}/authorization/tokenUrl"), reason);
                 }
             }
-            StepKind::IntegrationRequest(http) => {
+            StepKind::IntegrationRequest(r) => {
                 self.needs_integration(at, "an Integration Request calls");
-                self.http(http, at);
-                if let Err(reason) = integration_url(&http.url) {
+                self.http(&r.http, at);
+                if let Err(reason) = integration_url(&r.http.url) {
                     self.problem(format!("{at}/url"), reason);
                 }
             }
@@ -397,6 +400,35 @@ impl<'w> Checker<'w> {
         }
     }
 
+    /// A paginated request reads its results and next token from the page
+    /// (`{{self.output…}}`), and sends the token somewhere.
+    fn pagination(&mut self, step: &Step, p: &Pagination, at: &str) {
+        for (field, value, example) in [
+            ("outputPath", &p.output_path, "{{self.output.response.body.data}}"),
+            ("pageToken", &p.page_token, "{{self.output.response.body.nextPageToken}}"),
+        ] {
+            let page = Template::parse(value).ok().and_then(|t| t.single().cloned());
+            if !matches!(page, Some(template::Reference::Page { .. })) {
+                self.problem(
+                    format!("{at}/pagination/{field}"),
+                    format!("must be one reference into the page just fetched (`{example}`)"),
+                );
+            }
+        }
+        self.condition(&p.stop_condition, &format!("{at}/pagination/stopCondition"));
+        let mut request = step.templated();
+        if let Some(fields) = request.as_object_mut() {
+            fields.remove("pagination");
+        }
+        if !template::references(&request).contains(&template::Reference::PageToken) {
+            self.problem(
+                format!("{at}/pagination"),
+                "the request never sends `{{self.pageToken}}`, so every page would be the first; put it in \
+                 `params`, `headers`, `body` or `url`",
+            );
+        }
+    }
+
     /// Permissions are decided before anything runs, on the user alone:
     /// their operands read the user's id and metadata, nothing else.
     fn permissions(&mut self, permissions: &Condition) {
@@ -438,13 +470,37 @@ impl<'w> Checker<'w> {
             match Template::parse(&text) {
                 Err(e) => self.problem(pointer, e.to_string()),
                 Ok(t) => {
+                    let paging = pointer.starts_with(&format!("{at}/pagination/"));
                     for reference in t.references() {
-                        if let Err(reason) = self.scope.check(&step.id, reference) {
+                        if let Err(reason) = self.readable(step, reference, paging) {
                             self.problem(pointer.clone(), format!("`{{{{{reference}}}}}`: {reason}"));
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Whether `step` may read `reference`, in its `pagination` when
+    /// `paging` (where `{{self.output…}}` is the page) or elsewhere (where
+    /// `{{self.pageToken}}` is the token its request sends).
+    fn readable(&self, step: &Step, reference: &template::Reference, paging: bool) -> Result<(), String> {
+        use template::Reference::{Page, PageToken};
+        match reference {
+            PageToken if paging => {
+                Err("`pagination` reads the page just fetched: its next token is in `{{self.output…}}`".into())
+            }
+            PageToken if step.kind.pagination().is_none() => {
+                Err("only a request or integrationRequest step with `pagination` has a page token; add `pagination`"
+                    .into())
+            }
+            Page { .. } if !paging => {
+                Err("the page just fetched is readable only in a paginated step's `pagination`; read an earlier \
+                 step's output as `{{<id>.output…}}`"
+                    .into())
+            }
+            PageToken | Page { .. } => Ok(()),
+            other => self.scope.check(&step.id, other),
         }
     }
 }

@@ -38,6 +38,11 @@ fn explain(e: &ValidationError<'_>, out: &mut Vec<Problem>) {
             return explain_union(e, &path, context, out);
         }
         Kind::Required { property } => format!("`{}` is missing", property.as_str().unwrap_or_default()),
+        Kind::AdditionalProperties { unexpected } | Kind::UnevaluatedProperties { unexpected }
+            if unexpected.iter().all(|n| n == "pagination") =>
+        {
+            "only request and integrationRequest steps take `pagination`".into()
+        }
         Kind::AdditionalProperties { unexpected } | Kind::UnevaluatedProperties { unexpected } => {
             let names: Vec<String> = unexpected.iter().map(|n| format!("`{n}`")).collect();
             format!("unknown field {}; check its spelling", names.join(", "))

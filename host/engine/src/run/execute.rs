@@ -7,7 +7,7 @@ use std::time::Duration;
 use weft_egress::{Method as Verb, OutboundRequest, OutboundResponse};
 use weft_store::{ClaimedStep, Outcome};
 
-use super::{Engine, Executed, Failure, Ran, context};
+use super::{Engine, Executed, Failure, Ran, context, paginate};
 use crate::definition::{Authorization, BodyType, HttpFields, Method, ResponseType, StepKind};
 use crate::plan::Plan;
 use crate::template::{Resolved, resolve};
@@ -27,7 +27,12 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
             return executed;
         }
     };
-    let Resolved { input, recorded } = match resolve(&templated, &cx) {
+    let resolved = match def.kind.pagination() {
+        // The first page's request: no page token yet.
+        Some(_) => paginate::first_input(&templated, &cx),
+        None => resolve(&templated, &cx),
+    };
+    let Resolved { input, recorded } = match resolved {
         Ok(r) => r,
         Err(e) => {
             executed.result = Err(failure(Value::Null, &e.to_string(), false));
@@ -78,16 +83,16 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
             executed.response = Some(json!({ "statusCode": status, "responseType": kind, "body": body }));
             Ok(Ran { outcome: done(recorded, Value::Null), next: after() })
         }
-        StepKind::Request(_) => {
-            executed.tasks = 1;
-            match request(engine, plan, step, &input).await {
-                Ok(response) => Ok(Ran { outcome: done(recorded, response), next: after() }),
-                Err((error, retriable)) => Err(Failure { input: recorded, error, retriable }),
-            }
-        }
-        StepKind::IntegrationRequest(_) => {
-            executed.tasks = 1;
-            match integration_request(engine, plan, step, &input).await {
+        StepKind::Request(_) | StepKind::IntegrationRequest(_) => {
+            let (result, tasks) = match def.kind.pagination() {
+                Some(pagination) => {
+                    let pager = paginate::Pager { engine, plan, step, pagination, templated: &templated, cx: &cx };
+                    pager.run(input).await
+                }
+                None => (fetch(engine, plan, step, &input).await, 1),
+            };
+            executed.tasks = tasks;
+            match result {
                 Ok(response) => Ok(Ran { outcome: done(recorded, response), next: after() }),
                 Err((error, retriable)) => Err(Failure { input: recorded, error, retriable }),
             }
@@ -174,7 +179,7 @@ async fn account(engine: &Engine, step: &ClaimedStep, integration: &str) -> Resu
 
 /// The error of a step whose input or output is over `limit` bytes of
 /// JSON (`workflows.max_step_bytes`), naming the step; `None` within it.
-fn over_limit(step: &str, what: &str, value: &Value, limit: u64) -> Option<String> {
+pub(super) fn over_limit(step: &str, what: &str, value: &Value, limit: u64) -> Option<String> {
     let size = json_size(value);
     (size > limit).then(|| {
         format!(
@@ -185,7 +190,7 @@ fn over_limit(step: &str, what: &str, value: &Value, limit: u64) -> Option<Strin
 }
 
 /// Bytes of `value` as JSON, counted without writing them anywhere.
-fn json_size(value: &Value) -> u64 {
+pub(super) fn json_size(value: &Value) -> u64 {
     struct Count(u64);
     impl std::io::Write for Count {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -210,7 +215,7 @@ fn failure(input: Value, message: &str, retriable: bool) -> Failure {
     Failure { input, error: json!({ "message": message }), retriable }
 }
 
-fn kind_of(v: Option<&Value>) -> &'static str {
+pub(super) fn kind_of(v: Option<&Value>) -> &'static str {
     match v {
         None | Some(Value::Null) => "nothing",
         Some(Value::Bool(_)) => "a boolean",
@@ -428,6 +433,21 @@ pub(crate) fn rate_limited(error: &Value) -> Option<Duration> {
     error.get(RATE_LIMIT)?.get("retryAfterMs")?.as_u64().map(Duration::from_millis)
 }
 
+/// Sends a Request or Integration Request step's resolved `input` once:
+/// the answer as the step's output, or its error and whether another
+/// attempt may succeed.
+pub(super) async fn fetch(
+    engine: &Engine,
+    plan: &Plan,
+    step: &ClaimedStep,
+    input: &Value,
+) -> Result<Value, (Value, bool)> {
+    match plan.step(&step.step).map(|s| &s.kind) {
+        Some(StepKind::IntegrationRequest(_)) => integration_request(engine, plan, step, input).await,
+        _ => request(engine, plan, step, input).await,
+    }
+}
+
 /// A Request step: any URL, through the egress client, with its
 /// authorization and the step's idempotency key.
 async fn request(engine: &Engine, plan: &Plan, step: &ClaimedStep, input: &Value) -> Result<Value, (Value, bool)> {
@@ -513,9 +533,10 @@ async fn integration_request(
     input: &Value,
 ) -> Result<Value, (Value, bool)> {
     let message = |m: String, retriable: bool| (json!({ "message": m }), retriable);
-    let Some(crate::definition::Step { kind: StepKind::IntegrationRequest(http), .. }) = plan.step(&step.step) else {
+    let Some(crate::definition::Step { kind: StepKind::IntegrationRequest(def), .. }) = plan.step(&step.step) else {
         return Err(message("not an integration request step".into(), false));
     };
+    let http = &def.http;
     let integration = plan.workflow().integration.clone().unwrap_or_default();
     let user = step.user.clone().ok_or_else(|| message("the execution has no connected user".into(), false))?;
     let session = engine

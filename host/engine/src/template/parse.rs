@@ -48,6 +48,15 @@ pub enum Reference {
         /// The secret's name.
         name: String,
     },
+    /// `{{self.pageToken}}`: in a paginated request step's request, the
+    /// token of the page it asks for (nothing on the first page).
+    PageToken,
+    /// `{{self.output<path>}}`: in a request step's `pagination`, the page
+    /// just fetched.
+    Page {
+        /// Where in the page's output; empty for all of it.
+        path: Vec<Segment>,
+    },
 }
 
 /// One step of a path into a JSON value.
@@ -166,7 +175,17 @@ fn parse_reference(body: &str) -> Result<Reference, String> {
                 _ => Err(format!("`{body}` is not a user reference: write `user.userId` or `user.meta.<key>`")),
             }
         }
-        "self" => Err("`self` is reserved (a request's page token, with pagination)".into()),
+        "self" => {
+            let path = parse_path(rest)?;
+            match path.split_first() {
+                Some((Segment::Key(k), [])) if k == "pageToken" => Ok(Reference::PageToken),
+                Some((Segment::Key(k), path)) if k == "output" => Ok(Reference::Page { path: path.to_vec() }),
+                _ => Err(format!(
+                    "`{body}` is not a page reference: write `self.pageToken` (the token a paginated request sends) \
+                     or `self.output…` (the page just fetched, in `pagination`)"
+                )),
+            }
+        }
         step => {
             if !valid_step_id(step) {
                 return Err(format!("`{step}` is not a step id: 1 to 64 ASCII letters, digits, '_' or '-'"));
@@ -279,6 +298,11 @@ impl fmt::Display for Reference {
                 path(f, p)
             }
             Self::Secret { name } => write!(f, "secrets.{name}"),
+            Self::PageToken => f.write_str("self.pageToken"),
+            Self::Page { path: p } => {
+                f.write_str("self.output")?;
+                path(f, p)
+            }
         }
     }
 }
@@ -314,6 +338,11 @@ mod tests {
         assert_eq!(one("{{user.userId}}"), Reference::UserId);
         assert_eq!(one("{{user.meta.Email}}"), Reference::UserMeta { path: vec![key("Email")] });
         assert_eq!(one("{{secrets.stripe.key-2}}"), Reference::Secret { name: "stripe.key-2".into() });
+        assert_eq!(one("{{self.pageToken}}"), Reference::PageToken);
+        assert_eq!(
+            one("{{self.output.response.body.items}}"),
+            Reference::Page { path: vec![key("response"), key("body"), key("items")] }
+        );
     }
 
     #[test]
@@ -341,7 +370,9 @@ mod tests {
             ("{{a.output.first name}}", 0, "[\"first name\"]"),
             ("{{a.output..x}}", 0, "empty name"),
             ("{{a.output {{b.output}}", 0, "inside a reference"),
-            ("{{self.pageToken}}", 0, "reserved"),
+            ("{{self}}", 0, "self.pageToken"),
+            ("{{self.pageToken.x}}", 0, "not a page reference"),
+            ("{{self.token}}", 0, "not a page reference"),
             ("{{a/b.output}}", 0, "not a step id"),
             ("{{a.output[\"x]}}", 0, "not closed"),
         ];
@@ -354,7 +385,15 @@ mod tests {
 
     #[test]
     fn references_print_canonically() {
-        for text in ["a.output.x[0][\"b c\"]", "settings.k.v", "user.meta.Email", "secrets.API_KEY", "user.userId"] {
+        for text in [
+            "a.output.x[0][\"b c\"]",
+            "settings.k.v",
+            "user.meta.Email",
+            "secrets.API_KEY",
+            "user.userId",
+            "self.pageToken",
+            "self.output.response.body[\"next page\"]",
+        ] {
             assert_eq!(one(&format!("{{{{{text}}}}}")).to_string(), text);
         }
     }

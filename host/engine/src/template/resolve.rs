@@ -24,6 +24,16 @@ pub trait Context {
     fn user_meta(&self) -> Option<&Value>;
     /// An environment secret's value.
     fn secret(&self, name: &str) -> Option<&SecretString>;
+    /// The token of the page a paginated request step asks for
+    /// (`{{self.pageToken}}`); `None` on the first page and elsewhere.
+    fn page_token(&self) -> Option<&Value> {
+        None
+    }
+    /// The page a paginated request step just fetched
+    /// (`{{self.output…}}`); `None` elsewhere.
+    fn page(&self) -> Option<&Value> {
+        None
+    }
 }
 
 /// A resolved value, twice.
@@ -102,6 +112,8 @@ fn lookup(reference: &Reference, cx: &dyn Context) -> Result<Option<Value>> {
             let secret = cx.secret(name).ok_or_else(|| Error::MissingSecret(name.clone()))?;
             Some(Value::String(secret.expose_secret().to_owned()))
         }
+        Reference::PageToken => cx.page_token().cloned(),
+        Reference::Page { path } => cx.page().and_then(|v| walk(v, path)).cloned(),
     })
 }
 
@@ -150,6 +162,8 @@ mod tests {
         user: Option<String>,
         meta: Option<Value>,
         secrets: HashMap<String, SecretString>,
+        token: Option<Value>,
+        page: Option<Value>,
     }
 
     impl Context for Data {
@@ -167,6 +181,12 @@ mod tests {
         }
         fn secret(&self, name: &str) -> Option<&SecretString> {
             self.secrets.get(name)
+        }
+        fn page_token(&self) -> Option<&Value> {
+            self.token.as_ref()
+        }
+        fn page(&self) -> Option<&Value> {
+            self.page.as_ref()
         }
     }
 
@@ -243,6 +263,20 @@ mod tests {
         assert_eq!(resolve_operand(&json!("{{trigger.output.nope}}"), &d).unwrap(), None);
         assert_eq!(resolve_operand(&json!("n={{trigger.output.nope}}"), &d).unwrap(), Some(json!("n=")));
         assert_eq!(resolve_operand(&json!(5), &d).unwrap(), Some(json!(5)));
+    }
+
+    #[test]
+    fn page_references_read_the_token_and_the_page_when_there_is_one() {
+        let mut d = data();
+        let value =
+            json!({"cursor": "{{self.pageToken}}", "q": "after={{self.pageToken}}", "n": "{{self.output.next}}"});
+        let r = resolve(&value, &d).unwrap();
+        assert_eq!(r.input, json!({"cursor": null, "q": "after=", "n": null}));
+        d.token = Some(json!(40));
+        d.page = Some(json!({"next": "c2"}));
+        let r = resolve(&value, &d).unwrap();
+        assert_eq!(r.input, json!({"cursor": 40, "q": "after=40", "n": "c2"}));
+        assert_eq!(resolve_operand(&json!("{{self.output.gone}}"), &d).unwrap(), None);
     }
 
     #[test]
