@@ -428,6 +428,28 @@ async fn the_sdk_lists_deployed_and_enabled_workflows() {
     assert_eq!(other["integrations"]["test-proxy"]["configuredWorkflows"], json!({}), "{other}");
 }
 
+/// A Request step's own `Authorization` header (here from a secret) is
+/// sent: the egress client drops a caller's, so the engine injects it.
+#[tokio::test]
+async fn a_request_steps_own_authorization_header_is_sent() {
+    let (f, _pg) = fixture(false, |_| {}).await;
+    let token = format!("cnry-header-token-{}", uuid::Uuid::new_v4().simple());
+    crate::support::set_secret(&f.app, &f.project, &f.admin_key, "API_TOKEN", &token).await;
+    let yaml = format!(
+        "name: Own header\nintegration: test-proxy\ntrigger: {{type: appEvent, event: Own}}\nsteps:\n  \
+         - {{id: call, type: request, method: GET, url: \"{}\", headers: {{Authorization: \"Bearer {{{{secrets.API_TOKEN}}}}\"}}}}\n",
+        f.mock.url_of("/api/echo?from=own-header")
+    );
+    let workflow = deploy(&f, &yaml).await;
+    enable(&f, "u1", &workflow).await;
+    let execution = start_event(&f, "u1", "Own", json!({})).await;
+    assert_eq!(ended(&f, &execution).await["status"], "SUCCEEDED");
+    let hit = f.mock.hits().into_iter().find(|h| h.uri.ends_with("from=own-header")).expect("the call");
+    let sent: Vec<_> = hit.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("authorization")).collect();
+    assert_eq!(sent.len(), 1, "{:?}", hit.headers);
+    assert_eq!(sent[0].1, format!("Bearer {token}"));
+}
+
 /// A Request step with client-credentials authorization: the token comes
 /// from the token endpoint (the client secret from an environment secret),
 /// is sent as a bearer token, and appears nowhere in the history; a refused

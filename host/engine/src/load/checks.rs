@@ -242,10 +242,25 @@ impl<'w> Checker<'w> {
                 {
                     self.problem(format!("{at}/authorization/tokenUrl"), reason);
                 }
+                if r.authorization.is_some()
+                    && let Some(name) = authorization_header(&r.http)
+                {
+                    self.problem(
+                        format!("{at}/headers/{}", template::escape_pointer(name)),
+                        "the step has `authorization` already; keep one of the two",
+                    );
+                }
             }
             StepKind::IntegrationRequest(r) => {
                 self.needs_integration(at, "an Integration Request calls");
                 self.http(&r.http, at);
+                if let Some(name) = authorization_header(&r.http) {
+                    self.problem(
+                        format!("{at}/headers/{}", template::escape_pointer(name)),
+                        "an Integration Request sends the connected account's own authorization; use a Request step \
+                         to send another",
+                    );
+                }
                 if let Err(reason) = integration_url(&r.http.url) {
                     self.problem(format!("{at}/url"), reason);
                 }
@@ -557,4 +572,9 @@ fn integration_url(url: &str) -> Result<(), String> {
         Ok(_) => full_url(url).map_err(|_| reason.to_owned()),
         Err(_) => Ok(()),
     }
+}
+
+/// The name under which `http` sets an `Authorization` header, if it does.
+fn authorization_header(http: &HttpFields) -> Option<&str> {
+    http.headers.keys().map(String::as_str).find(|name| name.eq_ignore_ascii_case("authorization"))
 }

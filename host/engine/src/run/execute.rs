@@ -462,7 +462,13 @@ async fn request(engine: &Engine, plan: &Plan, step: &ClaimedStep, input: &Value
         url.query_pairs_mut().extend_pairs(&parts.query);
     }
     let mut req = OutboundRequest::new(verb(def.http.method), url);
-    req.headers = parts.headers;
+    // An `Authorization` the author wrote in `headers` is the step's own
+    // authorization: the egress client drops a caller's, so it goes as an
+    // injected header, as `authorization` would (the loader refuses both).
+    let (authorization, headers): (Vec<_>, Vec<_>) =
+        parts.headers.into_iter().partition(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+    req.headers = headers;
+    req.injected_headers.extend(authorization.into_iter().map(|(_, value)| ("authorization".to_owned(), value)));
     req.headers.push(("idempotency-key".into(), step.idempotency_key.clone()));
     req.body = parts.body.map(Into::into);
     req.timeout = Some(engine.deps.settings.request_timeout);
