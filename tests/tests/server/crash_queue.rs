@@ -1,18 +1,25 @@
-//! TESTING.md part E, the crash harness of the queue (issue 15, acceptance
-//! 4): real `weft serve` processes on one database run a bounded batch of
+//! TESTING.md part E, the crash harness of the queue (issues 15 and 18):
+//! real `weft serve` processes on one database run a bounded batch of
 //! executions whose steps call a recording provider, while the harness
 //! kills them with SIGKILL (and starts new ones) and freezes them with
 //! SIGSTOP for longer than a lease (zombies that still hold work and, once
-//! thawed, try to complete it). Then every process is brought back, the
-//! executions settle, and the invariants are checked from the database and
-//! the provider's record:
+//! thawed, try to complete it). The workload has a bounded fan-out, a
+//! delay, a step the provider first answers 500 (auto-retried), one it
+//! first answers 429 (a rate-limit pause), and a workflow scheduled every
+//! second, whose leader the faults kill and freeze like any process. Then
+//! every process is brought back, the schedule disabled, the executions
+//! settle, and the invariants are checked from the database and the
+//! provider's record:
 //! - every execution the API accepted (201 with its id) exists and
 //!   succeeded, and so did every other stored execution;
 //! - each step of each execution has exactly one row, succeeded, and its
 //!   stored output is the answer to a call made for it; each execution
-//!   counted its tasks once (a completion applied twice would not);
+//!   counted its tasks once (a completion applied twice would not; a retry
+//!   or a pause counts none);
 //! - every provider call, duplicates included, carries the idempotency key
 //!   of the step it was made for;
+//! - each firing of the schedule ran once, and each of its executions
+//!   succeeded; the scheduler's lead changed hands;
 //! - on PostgreSQL, thawed zombies' completions were refused by the lease
 //!   fence (the engine's warning, counted in the processes' logs).
 //!
@@ -37,7 +44,7 @@ mod faults;
 mod provider;
 mod summary;
 
-use check::{Accepted, FAN_OUT, FANNED, ITEMS};
+use check::{Accepted, DELAY, FAN_OUT, FANNED, ITEMS};
 use cluster::Deployment;
 use faults::{Fault, FaultPlan, Fleet, Rng};
 use provider::StepProvider;
@@ -45,7 +52,7 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use summary::{STALE_COMPLETION, Summary};
+use summary::{STALE_COMPLETION, Summary, TAKEOVER};
 
 /// A step's lease: short, so frozen processes lose theirs quickly.
 const LEASE_MS: u64 = 600;
@@ -122,6 +129,10 @@ impl Harness {
                 ("WEFT__WORKFLOWS__POLL_MS", "50".to_owned()),
                 ("WEFT__WORKFLOWS__MAX_RESTARTS", "1000".to_owned()),
                 ("WEFT__CONNECT__SWEEP_INTERVAL_SECS", "0".to_owned()),
+                // Auto-retries after about 100 ms; the scheduler's leader
+                // replaced two seconds after it stops renewing.
+                ("WEFT__WORKFLOWS__RETRY_BASE_MS", "100".to_owned()),
+                ("WEFT__WORKFLOWS__SCHEDULER_LEASE_MS", "2000".to_owned()),
             ],
         ));
         let setup = Setup::create(&deployment);
@@ -136,7 +147,9 @@ impl Harness {
 
         let store = weft_store::open(&deployment.location()).await.expect("open the database");
         let calls = provider.calls();
-        let counts = check::check(store.as_ref(), setup.project.parse().unwrap(), &run.accepted, &calls).await;
+        let project = setup.project.parse().unwrap();
+        let mut counts = check::check(store.as_ref(), project, &run.workflows.events, &run.accepted, &calls).await;
+        check::check_schedule(store.as_ref(), project, &run.workflows.scheduled, &mut counts).await;
         store.close().await;
         let summary = Summary {
             backend,
@@ -152,6 +165,12 @@ impl Harness {
         };
         report(&summary.to_string());
         assert_eq!(run.accepted.len() as u32, self.executions, "events accepted within three tries each");
+        // The workload met what it was built to: retries, rate-limit
+        // pauses, and the scheduler's leader replaced.
+        let (errors, limited) = provider.refusals();
+        assert!(errors > 0 && counts.retried > 0, "no auto-retry ran ({errors} answers 500)");
+        assert!(limited > 0, "no rate-limit pause");
+        assert!(deployment.logged(TAKEOVER) >= 2, "the scheduler's leader was never replaced");
         Report { stale_completions: deployment.logged(STALE_COMPLETION) }
     }
 
@@ -167,7 +186,7 @@ impl Harness {
         seed: u64,
     ) -> Exercised {
         let mut fleet = Fleet::start(deployment.clone(), self.processes).await;
-        setup.deploy(&fleet.any_base(), provider).await;
+        let workflows = setup.deploy(&fleet.any_base(), provider).await;
         let done = Arc::new(AtomicU32::new(0));
         let submitter = tokio::spawn(submit(
             fleet.targets.clone(),
@@ -181,12 +200,21 @@ impl Harness {
         let fault_time = faulting.elapsed();
         fleet.settle().await;
         let (accepted, cut) = submitter.await.expect("the submitter");
+        setup.stop_the_clock(&fleet.any_base(), &workflows).await;
         let settling = Instant::now();
         setup.settled(&fleet.any_base()).await;
         let settle_time = settling.elapsed();
         fleet.stop().await;
-        Exercised { faults, accepted, cut, fault_time, settle_time }
+        Exercised { faults, accepted, cut, fault_time, settle_time, workflows }
     }
+}
+
+/// The harness's workflows' ids.
+struct Workflows {
+    /// Started by the harness's events.
+    events: String,
+    /// Fired every second by the scheduler.
+    scheduled: String,
 }
 
 /// What [`Harness::exercise`] did.
@@ -197,6 +225,7 @@ struct Exercised {
     cut: usize,
     fault_time: Duration,
     settle_time: Duration,
+    workflows: Workflows,
 }
 
 impl Setup {
@@ -210,10 +239,13 @@ impl Setup {
         Self { project, key, token }
     }
 
-    /// Creates, deploys and enables the workflow: a request, a fan-out of
-    /// three requests, then two more requests, each calling the provider
-    /// with the event's run number (and the item) in its query.
-    async fn deploy(&self, base: &str, provider: &StepProvider) {
+    /// Creates, deploys and enables the workflows: the harness's own (a
+    /// request, a fan-out of three requests at most two at a time, a delay,
+    /// a request the provider first answers 500 (auto-retried), a request
+    /// it first answers 429 (a rate-limit pause), each calling the provider
+    /// with the event's run number (and the item) in its query) and one
+    /// scheduled every second. Their ids.
+    async fn deploy(&self, base: &str, provider: &StepProvider) -> Workflows {
         let url = |step: &str| format!("{}/steps/{step}", provider.base);
         let yaml = format!(
             r#"name: Crash harness
@@ -224,9 +256,11 @@ steps:
   - id: {FAN_OUT}
     type: fanOut
     iterator: "{{{{trigger.output.items}}}}"
+    maxParallel: 2
     steps:
       - {{id: {FANNED}, type: request, method: PUT, url: "{f}", params: {{run: "{{{{trigger.output.run}}}}", item: "{{{{{FAN_OUT}.output.instance}}}}"}}}}
-  - {{id: b, type: request, method: GET, url: "{b}", params: {{run: "{{{{trigger.output.run}}}}"}}}}
+  - {{id: {DELAY}, type: delay, value: 0.3, unit: SECONDS}}
+  - {{id: b, type: request, method: GET, url: "{b}", params: {{run: "{{{{trigger.output.run}}}}"}}, autoRetry: true}}
   - {{id: c, type: request, method: DELETE, url: "{c}", params: {{run: "{{{{trigger.output.run}}}}"}}}}
 "#,
             a = url("a"),
@@ -234,12 +268,22 @@ steps:
             b = url("b"),
             c = url("c"),
         );
+        let events = self.create_and_enable(base, &yaml).await;
+        let clock = "name: Crash clock\nintegration: custom.crash\n\
+                     trigger: {type: scheduler, cron: '* * * * * *', timezone: UTC}\n\
+                     steps:\n  - {id: tick, type: delay, value: 0.05, unit: SECONDS}\n";
+        let scheduled = self.create_and_enable(base, clock).await;
+        Workflows { events, scheduled }
+    }
+
+    /// Creates, deploys and enables the workflow `yaml`: its id.
+    async fn create_and_enable(&self, base: &str, yaml: &str) -> String {
         let client = reqwest::Client::new();
         let created = client
             .post(format!("{base}/admin/projects/{}/workflows", self.project))
             .bearer_auth(&self.key)
             .header("content-type", "application/yaml")
-            .body(yaml)
+            .body(yaml.to_owned())
             .send()
             .await
             .expect("create the workflow");
@@ -259,6 +303,15 @@ steps:
             .await
             .expect("enable it");
         assert_eq!(enabled.status(), 200);
+        id
+    }
+
+    /// Disables the scheduled workflow (the faults are over: the schedule
+    /// stops so the executions can settle).
+    async fn stop_the_clock(&self, base: &str, workflows: &Workflows) {
+        let url = format!("{base}/projects/{}/sdk/workflows/{}", self.project, workflows.scheduled);
+        let disabled = reqwest::Client::new().delete(url).bearer_auth(&self.token).send().await.expect("disable it");
+        assert!(disabled.status().is_success(), "{:?}", disabled.text().await);
     }
 
     /// Waits until no execution is running or waiting (the Task History

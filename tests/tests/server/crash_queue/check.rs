@@ -3,12 +3,14 @@
 
 use super::provider::Call;
 use std::collections::{BTreeMap, HashMap};
-use weft_store::{Execution, ExecutionQuery, ExecutionStatus, ProjectId, StepState, Store};
+use weft_store::{Execution, ExecutionQuery, ExecutionStatus, ProjectId, StepState, Store, WorkflowId};
 
 /// The request steps of the harness's workflow and the fan-out's items.
 pub(super) const REQUEST_STEPS: [&str; 3] = ["a", "b", "c"];
 pub(super) const FAN_OUT: &str = "each";
 pub(super) const FANNED: &str = "f";
+/// The delay step between the fan-out and `b`.
+pub(super) const DELAY: &str = "pause";
 pub(super) const ITEMS: u32 = 3;
 /// Tasks an execution counts: one per request (the fan-out counts none).
 const TASKS: u64 = REQUEST_STEPS.len() as u64 + ITEMS as u64;
@@ -34,13 +36,26 @@ pub(super) struct Counts {
     pub(super) duplicate_calls: usize,
     pub(super) keys_called_twice: usize,
     pub(super) max_calls_per_key: usize,
+    /// Steps that succeeded after an auto-retry.
+    pub(super) retried: usize,
+    /// The scheduled workflow's executions, and the seconds from its first
+    /// firing to its last.
+    pub(super) firings: usize,
+    pub(super) firing_span: usize,
 }
 
-/// Every execution of the project, oldest first.
-async fn all_executions(store: &dyn Store, project: ProjectId) -> Vec<Execution> {
+/// Every execution of the project's `workflow`, oldest first.
+async fn all_executions(store: &dyn Store, project: ProjectId, workflow: &str) -> Vec<Execution> {
+    let workflow: WorkflowId = workflow.parse().expect("a workflow id");
     let mut all = Vec::new();
     loop {
-        let query = ExecutionQuery { ascending: true, offset: all.len() as u64, limit: 100, ..Default::default() };
+        let query = ExecutionQuery {
+            workflow: Some(workflow),
+            ascending: true,
+            offset: all.len() as u64,
+            limit: 100,
+            ..Default::default()
+        };
         let page = store.list_executions(project, &query).await.expect("list executions");
         let done = page.executions.is_empty();
         all.extend(page.executions);
@@ -55,9 +70,16 @@ fn key_of(execution: &str, step: &str, instance: &str) -> String {
     if instance.is_empty() { format!("{execution}:{step}") } else { format!("{execution}:{step}:{instance}") }
 }
 
-/// Checks every invariant; panics on the first broken one, with what broke.
-pub(super) async fn check(store: &dyn Store, project: ProjectId, accepted: &[Accepted], calls: &[Call]) -> Counts {
-    let executions = all_executions(store, project).await;
+/// Checks every invariant of the executions of `workflow` (the event's);
+/// panics on the first broken one, with what broke.
+pub(super) async fn check(
+    store: &dyn Store,
+    project: ProjectId,
+    workflow: &str,
+    accepted: &[Accepted],
+    calls: &[Call],
+) -> Counts {
+    let executions = all_executions(store, project, workflow).await;
     let by_id: HashMap<String, &Execution> = executions.iter().map(|e| (e.id.to_string(), e)).collect();
     // No accepted execution is lost.
     for a in accepted {
@@ -101,13 +123,14 @@ async fn check_execution(
         counts.step_rows += 1;
         counts.restarts += u64::from(s.restarts);
         counts.max_restarts = counts.max_restarts.max(s.restarts);
+        counts.retried += usize::from(s.attempt > 0);
         assert_eq!(s.state, StepState::Succeeded, "execution {id}: {:?}", summary());
         assert_eq!(s.idempotency_key, key_of(&id, &s.step, &s.instance), "execution {id}");
         if s.prev.is_none() {
             run = s.output.as_ref().and_then(|o| o["run"].as_str()).map(str::to_owned);
             continue;
         }
-        if s.step == FAN_OUT {
+        if s.step == FAN_OUT || s.step == DELAY {
             continue;
         }
         // The stored output is the answer to one call, made for this step
@@ -118,7 +141,7 @@ async fn check_execution(
         assert_eq!((call.step.as_str(), call.key.as_str()), (s.step.as_str(), s.idempotency_key.as_str()));
     }
     let mut expected: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for s in REQUEST_STEPS.iter().chain([&FAN_OUT, &"trigger"]) {
+    for s in REQUEST_STEPS.iter().chain([&FAN_OUT, &DELAY, &"trigger"]) {
         expected.insert(((*s).to_owned(), String::new()), 1);
     }
     for i in 0..ITEMS {
@@ -142,4 +165,27 @@ fn check_calls(calls: &[Call], run_to_execution: &HashMap<String, String>, count
     counts.duplicate_calls = calls.len() - per_key.len();
     counts.keys_called_twice = per_key.values().filter(|n| **n > 1).count();
     counts.max_calls_per_key = per_key.values().copied().max().unwrap_or(0);
+}
+
+/// The scheduled workflow: each firing ran once however often its leader
+/// was killed or frozen (the once-key and the lease), and every execution
+/// of it succeeded.
+pub(super) async fn check_schedule(store: &dyn Store, project: ProjectId, workflow: &str, counts: &mut Counts) {
+    let executions = all_executions(store, project, workflow).await;
+    let mut fired: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &executions {
+        let id = e.id.to_string();
+        assert_eq!(e.status, ExecutionStatus::Succeeded, "scheduled execution {id} ended {:?}", e.status);
+        let steps = store.execution_steps(project, e.id).await.expect("an execution's steps");
+        let trigger = steps.iter().find(|s| s.prev.is_none()).and_then(|s| s.output.as_ref());
+        let at = trigger.and_then(|o| o["firedAt"].as_str()).unwrap_or_else(|| panic!("{id}: no firing time"));
+        *fired.entry(at.to_owned()).or_default() += 1;
+    }
+    let twice: Vec<_> = fired.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "firings run more than once: {twice:?}");
+    assert!(!fired.is_empty(), "the schedule never fired");
+    let second = |t: &str| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap();
+    let (first, last) = (fired.keys().next().unwrap(), fired.keys().next_back().unwrap());
+    counts.firings = fired.len();
+    counts.firing_span = ((second(last) - second(first)).whole_seconds() + 1) as usize;
 }

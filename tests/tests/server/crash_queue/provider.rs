@@ -4,13 +4,18 @@
 //! answers after a short delay, so that faults land while steps are in
 //! flight. Its answer names the call, so the harness can tell which call a
 //! stored step output came from.
+//!
+//! Step `b`'s first call with a key is answered 500 (the step auto-retries)
+//! and step `c`'s 429 with `Retry-After: 1` (a rate-limit pause); every
+//! later call with the same key succeeds.
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,6 +45,9 @@ struct Shared {
     /// The provider's port.
     port: u16,
     calls: Mutex<Vec<Call>>,
+    /// The keys of `b` and `c` answered with an error once already, and
+    /// how many 500 and 429 answers went out.
+    refused: Mutex<(HashSet<String>, usize, usize)>,
 }
 
 /// The running provider.
@@ -55,12 +63,18 @@ impl StepProvider {
     pub(super) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the step provider");
         let addr = listener.local_addr().expect("its address");
-        let shared = Arc::new(Shared { port: addr.port(), calls: Mutex::default() });
+        let shared = Arc::new(Shared { port: addr.port(), calls: Mutex::default(), refused: Mutex::default() });
         let app = Router::new().route("/steps/{step}", any(step)).with_state(shared.clone());
         let base = format!("http://{addr}");
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, service).await.expect("the step provider") });
         Self { base, shared }
+    }
+
+    /// The 500 and 429 answers served so far.
+    pub(super) fn refusals(&self) -> (usize, usize) {
+        let refused = self.shared.refused.lock().unwrap_or_else(|p| p.into_inner());
+        (refused.1, refused.2)
     }
 
     /// Every call so far.
@@ -95,17 +109,17 @@ async fn step(
     Path(step): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> axum::Json<Value> {
+) -> Response {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let seq = {
         let mut calls = shared.calls.lock().unwrap_or_else(|p| p.into_inner());
         let seq = calls.len() as u64;
         calls.push(Call {
             seq,
-            step,
+            step: step.clone(),
             run: query.get("run").cloned().unwrap_or_default(),
             item: query.get("item").cloned().unwrap_or_default(),
-            key,
+            key: key.clone(),
             port: peer.port(),
             start: Instant::now(),
             end: None,
@@ -115,8 +129,23 @@ async fn step(
     // 50 to 300 ms, spread by a hash of the call's number.
     let delay = 50 + seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 251;
     tokio::time::sleep(Duration::from_millis(delay)).await;
+    let first_of_key = {
+        let mut refused = shared.refused.lock().unwrap_or_else(|p| p.into_inner());
+        let failing = matches!(step.as_str(), "b" | "c") && refused.0.insert(key.clone());
+        match (failing, step.as_str()) {
+            (true, "b") => refused.1 += 1,
+            (true, _) => refused.2 += 1,
+            _ => {}
+        }
+        failing
+    };
     shared.calls.lock().unwrap_or_else(|p| p.into_inner())[seq as usize].end = Some(Instant::now());
-    axum::Json(json!({ "call": seq }))
+    match (first_of_key, step.as_str()) {
+        (true, "b") => (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": "try again"}))).into_response(),
+        (true, _) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], axum::Json(json!({"error": "slow down"})))
+            .into_response(),
+        _ => axum::Json(json!({ "call": seq })).into_response(),
+    }
 }
 
 /// Which process holds which client socket to the provider: the sockets

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 /// The warning a worker logs when the fence refuses its completion.
 pub(super) const STALE_COMPLETION: &str = "a step's lease was lost before it completed";
+/// What a process logs when it takes the scheduler's lead.
+pub(super) const TAKEOVER: &str = "this process now runs the scheduler";
 /// The warning a worker logs when the fence refuses its heartbeat.
 const STALE_HEARTBEAT: &str = "a step's lease could not be renewed";
 
@@ -50,7 +52,9 @@ impl std::fmt::Display for Summary<'_> {
             "steps called more than once={}, most calls of one step={}) | ",
             c.keys_called_twice, c.max_calls_per_key
         )?;
-        write!(f, "restarts={} (most of one step={}) | ", c.restarts, c.max_restarts)?;
+        write!(f, "restarts={} (most of one step={}) retried steps={} | ", c.restarts, c.max_restarts, c.retried)?;
+        write!(f, "scheduler: leads taken={} firings={} ", d.logged(TAKEOVER), c.firings)?;
+        write!(f, "over {} s | ", c.firing_span)?;
         write!(f, "fenced: stale completions={} ", d.logged(STALE_COMPLETION))?;
         write!(f, "heartbeats={} | ", d.logged(STALE_HEARTBEAT))?;
         write!(f, "recovery fault->re-run {} (n={}) | ", p50_p99(&recovery), recovery.len())?;
