@@ -31,6 +31,7 @@
 
 mod connect;
 mod declarative;
+mod destination_headers;
 mod environment;
 mod error;
 mod grant;
@@ -49,6 +50,7 @@ mod token_answer;
 mod webhooks;
 
 pub use connect::{CallbackParams, Connected, StartOutcome, StartRequest};
+pub use destination_headers::DestinationHeaders;
 pub use environment::EnvironmentSecrets;
 pub use error::{Error, Result};
 pub use hooks::{AccountInfo, HookCall, HookError, NoHooks, ProviderHooks, RefreshedTokens};

@@ -36,6 +36,11 @@ pub(crate) fn subscription_persisted(project: impl Display, subscription: impl D
     (Owner::new(project.to_string(), OwnerKind::TriggerSubscription, subscription.to_string()), "persisted")
 }
 
+/// An event destination's header values.
+pub(crate) fn destination_headers(project: impl Display, destination: impl Display) -> Sealing {
+    (Owner::new(project.to_string(), OwnerKind::EventDestination, destination.to_string()), "headers")
+}
+
 /// The owner of a stored sealed value; `None` for the vault's own canary.
 pub(crate) fn of_stored(value: &SealedValue) -> Option<Sealing> {
     let project = value.project_id?;
@@ -46,6 +51,7 @@ pub(crate) fn of_stored(value: &SealedValue) -> Option<Sealing> {
         SealedColumn::EnvironmentSecretValue => environment_secret(project, id),
         SealedColumn::ConnectState => connect_flow(project, id),
         SealedColumn::SubscriptionPersisted => subscription_persisted(project, id),
+        SealedColumn::DestinationHeaders => destination_headers(project, id),
         SealedColumn::VaultCanary => return None,
     })
 }

@@ -166,7 +166,14 @@ impl Destinations {
         let mut req = OutboundRequest::new(Method::Post, url);
         req.headers.push(("content-type".into(), content_type.into()));
         req.headers.push(("user-agent".into(), "Weft-Event-Destinations".into()));
-        for (name, value) in &destination.headers {
+        let headers = match self.header_values(destination) {
+            Ok(headers) => headers,
+            Err(e) => {
+                tracing::error!(destination = %destination.id, error = %e, "a destination's headers do not open");
+                return Attempt { status: None, error: Some("the destination's headers could not be opened".into()) };
+            }
+        };
+        for (name, value) in &headers {
             // The operator's own credentials for the receiver (Authorization,
             // Cookie) are the host's to send: they bypass the caller hygiene
             // that drops them, which `check` already applied to the rest.

@@ -23,12 +23,13 @@ mod deliver;
 pub mod event;
 pub mod template;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use weft_egress::{Egress, EgressPolicy};
-use weft_store::{Destination, DestinationConfig, Store};
+use weft_store::{Destination, DestinationConfig, DestinationId, ProjectId, Store};
 
 pub use deliver::{Attempt, backoff};
 pub use event::{CREDENTIALS_FAILURE, EVENT_TYPES, WORKFLOW_FAILURE};
@@ -84,6 +85,29 @@ pub struct DestinationDeps {
     pub public_url: String,
     /// How deliveries are made.
     pub settings: DestinationSettings,
+    /// Seals and opens destinations' header values (the vault's side).
+    pub headers: Arc<dyn HeaderVault>,
+}
+
+/// Seals and opens a destination's header values: the server implements it
+/// with the vault (`weft_credentials::DestinationHeaders`), so this crate
+/// keeps no secret in clear and never decrypts itself.
+pub trait HeaderVault: Send + Sync {
+    /// `headers` sealed for `destination` of `project`.
+    fn seal(
+        &self,
+        project: ProjectId,
+        destination: DestinationId,
+        headers: &BTreeMap<String, String>,
+    ) -> Result<Vec<u8>, String>;
+
+    /// What [`HeaderVault::seal`] sealed.
+    fn open(
+        &self,
+        project: ProjectId,
+        destination: DestinationId,
+        sealed: &[u8],
+    ) -> Result<BTreeMap<String, String>, String>;
 }
 
 /// Why a destination's configuration is refused: the field and what to do.
@@ -119,6 +143,32 @@ impl Destinations {
     /// How deliveries are made.
     pub fn settings(&self) -> &DestinationSettings {
         &self.deps.settings
+    }
+
+    /// `config` as it is stored for `destination`: its header values
+    /// sealed, only their names left in clear.
+    pub fn seal(
+        &self,
+        project: ProjectId,
+        destination: DestinationId,
+        mut config: DestinationConfig,
+    ) -> Result<DestinationConfig, String> {
+        if config.headers.is_empty() {
+            config.sealed_headers = None;
+            return Ok(config);
+        }
+        config.sealed_headers = Some(self.deps.headers.seal(project, destination, &config.headers)?);
+        config.headers.values_mut().for_each(String::clear);
+        Ok(config)
+    }
+
+    /// The headers `destination` sends, opened (those stored in clear
+    /// before sealing, as they are).
+    pub(crate) fn header_values(&self, destination: &Destination) -> Result<BTreeMap<String, String>, String> {
+        match &destination.sealed_headers {
+            Some(sealed) => self.deps.headers.open(destination.project_id, destination.id, sealed),
+            None => Ok(destination.headers.clone()),
+        }
     }
 
     /// Checks a destination's configuration; the first problem found.

@@ -129,6 +129,7 @@ impl Application {
             policy: egress_policy.clone(),
             public_url: public_url.clone(),
             settings: settings.events.destination_settings(),
+            headers: Arc::new(crate::wiring::SealedHeaders(weft_credentials::DestinationHeaders::new(vault.clone()))),
         });
         let credentials = Credentials::new(CredentialDeps {
             store: store.clone(),

@@ -82,6 +82,29 @@ impl SecretSource for VaultSecrets {
 /// [`ProviderHooks`] served by installed plugins.
 pub struct PluginHooks(pub Arc<PluginHost>);
 
+/// Event destinations' header values, sealed by the vault.
+pub struct SealedHeaders(pub weft_credentials::DestinationHeaders);
+
+impl weft_events::HeaderVault for SealedHeaders {
+    fn seal(
+        &self,
+        project: weft_store::ProjectId,
+        destination: weft_store::DestinationId,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<u8>, String> {
+        self.0.seal(project, destination, headers).map_err(|e| e.to_string())
+    }
+
+    fn open(
+        &self,
+        project: weft_store::ProjectId,
+        destination: weft_store::DestinationId,
+        sealed: &[u8],
+    ) -> Result<std::collections::BTreeMap<String, String>, String> {
+        self.0.open(project, destination, sealed).map_err(|e| e.to_string())
+    }
+}
+
 fn options(call: HookCall) -> CallOptions {
     let opts = CallOptions::new(call.project.to_string())
         .with_connection(call.connection_id, Value::Object(call.config))

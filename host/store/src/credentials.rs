@@ -209,16 +209,19 @@ pub enum SealedColumn {
     VaultCanary,
     /// `trigger_subscriptions.persisted`, owner: the subscription id.
     SubscriptionPersisted,
+    /// `event_destinations.sealed_headers`, owner: the destination id.
+    DestinationHeaders,
 }
 
 impl SealedColumn {
     /// Every column holding sealed values.
-    pub const ALL: [SealedColumn; 6] = [
+    pub const ALL: [SealedColumn; 7] = [
         SealedColumn::CredentialSecrets,
         SealedColumn::IntegrationClientSecret,
         SealedColumn::EnvironmentSecretValue,
         SealedColumn::ConnectState,
         SealedColumn::SubscriptionPersisted,
+        SealedColumn::DestinationHeaders,
         SealedColumn::VaultCanary,
     ];
 }

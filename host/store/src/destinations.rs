@@ -54,8 +54,12 @@ pub const MAX_DESTINATIONS_PAGE: u32 = 500;
 pub struct DestinationConfig {
     /// The URL events are POSTed to.
     pub url: String,
-    /// Headers sent with each delivery, by name.
+    /// Headers sent with each delivery, by name: with their values when
+    /// not sealed, else with empty values (the names, for display).
     pub headers: BTreeMap<String, String>,
+    /// The header values sealed by the vault (a JSON object of name to
+    /// value), when they are: only the vault opens them.
+    pub sealed_headers: Option<Vec<u8>>,
     /// The payload template; `None` sends the whole event.
     pub payload: Option<Value>,
     /// The event types it receives (`workflow_failure`, ...).
@@ -75,8 +79,11 @@ pub struct Destination {
     pub kind: String,
     /// The URL events are POSTed to.
     pub url: String,
-    /// Headers sent with each delivery.
+    /// Headers sent with each delivery (see [`DestinationConfig::headers`]).
     pub headers: BTreeMap<String, String>,
+    /// The header values, sealed (see [`DestinationConfig::sealed_headers`]).
+    #[serde(skip)]
+    pub sealed_headers: Option<Vec<u8>>,
     /// The payload template; `None` sends the whole event.
     pub payload: Option<Value>,
     /// The event types it receives.
@@ -213,7 +220,18 @@ pub struct AttemptRecorded {
 #[async_trait]
 pub trait EventDestinationStore: Send + Sync {
     /// Adds an enabled webhook destination.
-    async fn create_destination(&self, project: ProjectId, config: DestinationConfig) -> Result<Destination>;
+    async fn create_destination(&self, project: ProjectId, config: DestinationConfig) -> Result<Destination> {
+        self.create_destination_with_id(project, DestinationId::new(), config).await
+    }
+
+    /// Creates a destination under an id the caller chose (it sealed its
+    /// headers for that id).
+    async fn create_destination_with_id(
+        &self,
+        project: ProjectId,
+        id: DestinationId,
+        config: DestinationConfig,
+    ) -> Result<Destination>;
 
     /// The project's destinations, oldest first.
     async fn list_destinations(&self, project: ProjectId) -> Result<Vec<Destination>>;

@@ -17,6 +17,9 @@ pub enum OwnerKind {
     ConnectState,
     /// What a webhook handshake kept for a trigger subscription.
     TriggerSubscription,
+    /// The header values an event destination sends (credentials for the
+    /// receiver).
+    EventDestination,
 }
 
 impl OwnerKind {
@@ -29,6 +32,7 @@ impl OwnerKind {
             OwnerKind::EnvironmentSecret => "environment-secret",
             OwnerKind::ConnectState => "connect-state",
             OwnerKind::TriggerSubscription => "trigger-subscription",
+            OwnerKind::EventDestination => "event-destination",
         }
     }
 }

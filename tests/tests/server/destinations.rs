@@ -84,7 +84,9 @@ async fn a_failing_workflow_delivers_workflow_failure_on_postgresql() {
 async fn workflow_failure_is_delivered(postgres: bool) {
     let (f, _pg) = fixture(postgres, fast).await;
     let (app, project, key) = (&f.app, f.project.as_str(), f.admin_key.as_str());
-    let token = "cnry-destination-header-secret";
+    // A canary: the sweep fails the suite if it is stored unsealed.
+    let token = format!("cnry-destination-header-{}", uuid::Uuid::new_v4().simple());
+    weft_tests::sweep::register(&token);
     create(
         app,
         project,
@@ -135,7 +137,11 @@ async fn workflow_failure_is_delivered(postgres: bool) {
     let listed = app.call(Method::GET, &destinations_path(project), Some(key), None).await.1;
     let id = listed["destinations"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(listed["destinations"][0]["headers"]["Authorization"], "********", "{listed}");
-    assert!(!listed.to_string().contains(token), "header values are never answered");
+    assert!(!listed.to_string().contains(&token), "header values are never answered");
+    // Stored sealed: the database holds the names, not the values.
+    let stored = f.app.store.get_destination(project.parse().unwrap(), id.parse().unwrap()).await.unwrap();
+    assert_eq!(stored.headers["Authorization"], "", "only the name in clear");
+    assert!(stored.sealed_headers.as_ref().is_some_and(|s| !s.windows(token.len()).any(|w| w == token.as_bytes())));
     let path = format!("{}/{id}/deliveries", destinations_path(project));
     let deliveries = app.call(Method::GET, &path, Some(key), None).await.1;
     let d = &deliveries["deliveries"][0];

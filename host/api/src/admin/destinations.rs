@@ -74,6 +74,19 @@ fn checked(state: &AppState, config: &DestinationConfig) -> Result<(), ApiError>
         .map_err(|refused| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_DESTINATION", refused.to_string()))
 }
 
+/// `config` with its header values sealed for destination `id`.
+fn sealed(
+    state: &AppState,
+    project: ProjectId,
+    id: DestinationId,
+    config: DestinationConfig,
+) -> Result<DestinationConfig, ApiError> {
+    state
+        .destinations
+        .seal(project, id, config)
+        .map_err(|e| ApiError::internal(format!("sealing destination {id}'s headers: {e}")))
+}
+
 /// A destination as answered: header values masked.
 pub(super) fn shown(d: &Destination) -> Value {
     let mut out = json!(d);
@@ -100,9 +113,17 @@ pub(super) async fn create(
         ));
     }
     let events = req.events.unwrap_or_else(|| weft_events::EVENT_TYPES.iter().map(|e| (*e).to_owned()).collect());
-    let config = DestinationConfig { url: req.url, headers: req.headers, payload: template(req.payload), events };
+    let config = DestinationConfig {
+        url: req.url,
+        headers: req.headers,
+        sealed_headers: None,
+        payload: template(req.payload),
+        events,
+    };
     checked(&state, &config)?;
-    let mut created = state.store.create_destination(key.project, config).await.map_err(store_error)?;
+    let id = DestinationId::new();
+    let config = sealed(&state, key.project, id, config)?;
+    let mut created = state.store.create_destination_with_id(key.project, id, config).await.map_err(store_error)?;
     if req.enabled == Some(false) {
         created = set_enabled(&state, key.project, created.id, false).await?;
     }
@@ -134,8 +155,11 @@ pub(super) async fn change(
     let current = state.store.get_destination(key.project, id).await.map_err(store_error)?;
     let mut changed = current.clone();
     if req.url.is_some() || req.headers.is_some() || req.payload.is_some() || req.events.is_some() {
+        let new_headers = req.headers.is_some();
         let config = DestinationConfig {
             url: req.url.unwrap_or(current.url),
+            // Left out: the headers stay as they are, sealed.
+            sealed_headers: if new_headers { None } else { current.sealed_headers },
             headers: req.headers.unwrap_or(current.headers),
             payload: match req.payload {
                 Some(p) => template(Some(p)),
@@ -144,6 +168,7 @@ pub(super) async fn change(
             events: req.events.unwrap_or(current.events),
         };
         checked(&state, &config)?;
+        let config = if new_headers { sealed(&state, key.project, id, config)? } else { config };
         changed = state.store.update_destination(key.project, id, config).await.map_err(store_error)?;
     }
     if let Some(enabled) = req.enabled.filter(|e| *e != changed.enabled) {

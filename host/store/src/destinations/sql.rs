@@ -27,6 +27,7 @@ struct DestinationRow {
     kind: String,
     url: String,
     headers: Json<BTreeMap<String, String>>,
+    sealed_headers: Option<Vec<u8>>,
     payload: Option<Json<Value>>,
     events: Json<Vec<String>>,
     enabled: bool,
@@ -40,8 +41,8 @@ struct DestinationRow {
 /// The columns [`DestinationRow`] decodes.
 macro_rules! destination_columns {
     () => {
-        "id, project_id, kind, url, headers, payload, events, enabled, consecutive_failures, disabled_reason, \
-         disabled_at, created_at, updated_at"
+        "id, project_id, kind, url, headers, sealed_headers, payload, events, enabled, consecutive_failures, \
+         disabled_reason, disabled_at, created_at, updated_at"
     };
 }
 
@@ -53,6 +54,7 @@ impl From<DestinationRow> for Destination {
             kind: r.kind,
             url: r.url,
             headers: r.headers.0,
+            sealed_headers: r.sealed_headers,
             payload: r.payload.map(|p| p.0),
             events: r.events.0,
             enabled: r.enabled,
@@ -207,16 +209,22 @@ for_both_backends! {
 
     #[async_trait]
     impl EventDestinationStore for Db {
-        async fn create_destination(&self, project: ProjectId, config: DestinationConfig) -> Result<Destination> {
+        async fn create_destination_with_id(
+            &self,
+            project: ProjectId,
+            id: DestinationId,
+            config: DestinationConfig,
+        ) -> Result<Destination> {
             check_config(&config)?;
             let mut w = self.write_one().await?;
             let at = Ts(now());
             let row: DestinationRow = sqlx::query_as(concat!(
                 "INSERT INTO event_destinations (id, project_id, kind, url, headers, payload, events, enabled, \
-                 created_at, updated_at) VALUES ($1, $2, 'webhook', $3, $4, $5, $6, $7, $8, $8) RETURNING ",
+                 created_at, updated_at, sealed_headers) VALUES ($1, $2, 'webhook', $3, $4, $5, $6, $7, $8, $8, $9) \
+                 RETURNING ",
                 destination_columns!()
             ))
-            .bind(DestinationId::new().as_uuid())
+            .bind(id.as_uuid())
             .bind(project.as_uuid())
             .bind(&config.url)
             .bind(Json(&config.headers))
@@ -224,6 +232,7 @@ for_both_backends! {
             .bind(Json(&config.events))
             .bind(true)
             .bind(at)
+            .bind(config.sealed_headers.as_deref())
             .fetch_one(&mut *w)
             .await
             .on_write("destination exists", "project")?;
@@ -266,8 +275,8 @@ for_both_backends! {
             check_config(&config)?;
             let mut w = self.write_one().await?;
             let row: Option<DestinationRow> = sqlx::query_as(concat!(
-                "UPDATE event_destinations SET url = $3, headers = $4, payload = $5, events = $6, updated_at = $7 \
-                 WHERE project_id = $1 AND id = $2 RETURNING ",
+                "UPDATE event_destinations SET url = $3, headers = $4, payload = $5, events = $6, updated_at = $7, \
+                 sealed_headers = $8 WHERE project_id = $1 AND id = $2 RETURNING ",
                 destination_columns!()
             ))
             .bind(project.as_uuid())
@@ -277,6 +286,7 @@ for_both_backends! {
             .bind(config.payload.as_ref().map(Json))
             .bind(Json(&config.events))
             .bind(Ts(now()))
+            .bind(config.sealed_headers.as_deref())
             .fetch_optional(&mut *w)
             .await?;
             w.commit().await?;

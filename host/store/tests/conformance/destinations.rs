@@ -28,6 +28,7 @@ fn config(url: &str, events: &[&str]) -> DestinationConfig {
     DestinationConfig {
         url: url.into(),
         headers: BTreeMap::from([("X-Team".to_owned(), "ops".to_owned())]),
+        sealed_headers: None,
         payload: None,
         events: events.iter().map(|e| (*e).to_owned()).collect(),
     }

@@ -103,6 +103,21 @@ pub async fn rotation(db: Db) {
     s.insert_connect_state(state_new.clone()).await.expect("state");
     let canary = sealed(1);
     s.insert_vault_canary(canary.clone()).await.expect("canary");
+    let destination = |key: Option<u32>| {
+        let s = s.clone();
+        async move {
+            let config = weft_store::DestinationConfig {
+                url: "https://hooks.example/x".into(),
+                headers: std::collections::BTreeMap::from([("Authorization".to_owned(), String::new())]),
+                sealed_headers: key.map(sealed),
+                payload: None,
+                events: vec!["workflow_failure".into()],
+            };
+            s.create_destination(p, config).await.expect("destination")
+        }
+    };
+    let (headers_old, _headers_new, _clear) =
+        (destination(Some(1)).await, destination(Some(2)).await, destination(None).await);
 
     let value = |column, project: Option<ProjectId>, owner: String, bytes: &Vec<u8>| SealedValue {
         column,
@@ -120,6 +135,8 @@ pub async fn rotation(db: Db) {
     expected.push(value(SealedColumn::EnvironmentSecretValue, Some(p), "OLD".into(), &value_old));
     expected.push(value(SealedColumn::EnvironmentSecretValue, Some(p), "SWAPPED".into(), &value_swapped));
     expected.push(value(SealedColumn::ConnectState, Some(p), state_old.state_hash.clone(), &state_old.sealed));
+    let old_headers = headers_old.sealed_headers.clone().expect("sealed");
+    expected.push(value(SealedColumn::DestinationHeaders, Some(p), headers_old.id.to_string(), &old_headers));
     expected.push(value(SealedColumn::VaultCanary, None, String::new(), &canary));
     let found = not_under(&*s, 2).await;
     assert_eq!(found, expected);
@@ -157,6 +174,10 @@ pub async fn rotation(db: Db) {
                 let id = v.owner_id.parse().expect("subscription id");
                 s.get_subscription(p, id).await.expect("subscription").persisted.expect("set")
             }
+            SealedColumn::DestinationHeaders => {
+                let id = v.owner_id.parse().expect("destination id");
+                s.get_destination(p, id).await.expect("destination").sealed_headers.expect("set")
+            }
         };
         assert_eq!(&stored, new, "{:?} {}", v.column, v.owner_id);
     }
@@ -174,4 +195,5 @@ pub async fn rotation(db: Db) {
     assert_eq!(count(SealedColumn::EnvironmentSecretValue), 3, "NONE has no value");
     assert_eq!(count(SealedColumn::ConnectState), 1, "the other was taken");
     assert_eq!(count(SealedColumn::VaultCanary), 1);
+    assert_eq!(count(SealedColumn::DestinationHeaders), 2, "not the one without sealed headers");
 }

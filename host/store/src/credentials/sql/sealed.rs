@@ -14,7 +14,8 @@ pub(super) const HOLDS_SEALED_VALUES: &str = "SELECT EXISTS (SELECT 1 FROM crede
      OR EXISTS (SELECT 1 FROM integrations WHERE client_secret IS NOT NULL) \
      OR EXISTS (SELECT 1 FROM environment_secrets WHERE value IS NOT NULL) \
      OR EXISTS (SELECT 1 FROM connect_states) \
-     OR EXISTS (SELECT 1 FROM trigger_subscriptions WHERE persisted IS NOT NULL)";
+     OR EXISTS (SELECT 1 FROM trigger_subscriptions WHERE persisted IS NOT NULL) \
+     OR EXISTS (SELECT 1 FROM event_destinations WHERE sealed_headers IS NOT NULL)";
 
 /// A sealed row found for a rotation: (project, UUID owner, text owner, bytes).
 pub(super) type SealedRow = (Option<Uuid>, Option<Uuid>, Option<String>, Vec<u8>);
@@ -40,6 +41,10 @@ pub(super) fn not_under(column: SealedColumn) -> &'static str {
         SealedColumn::SubscriptionPersisted => {
             "SELECT project_id, id, NULL, persisted FROM trigger_subscriptions \
              WHERE persisted IS NOT NULL AND substr(persisted, 2, 4) <> $1 LIMIT $2"
+        }
+        SealedColumn::DestinationHeaders => {
+            "SELECT project_id, id, NULL, sealed_headers FROM event_destinations \
+             WHERE sealed_headers IS NOT NULL AND substr(sealed_headers, 2, 4) <> $1 LIMIT $2"
         }
         SealedColumn::VaultCanary => {
             "SELECT NULL, NULL, NULL, sealed FROM vault_canary WHERE substr(sealed, 2, 4) <> $1 LIMIT $2"
@@ -74,6 +79,10 @@ pub(super) fn replace(column: SealedColumn) -> &'static str {
         SealedColumn::SubscriptionPersisted => {
             "UPDATE trigger_subscriptions SET persisted = $1 WHERE project_id = $3 AND id = $4 AND persisted = $2"
         }
+        SealedColumn::DestinationHeaders => {
+            "UPDATE event_destinations SET sealed_headers = $1 \
+             WHERE project_id = $3 AND id = $4 AND sealed_headers = $2"
+        }
         SealedColumn::VaultCanary => "UPDATE vault_canary SET sealed = $1 WHERE singleton = 1 AND sealed = $2",
     }
 }
@@ -95,7 +104,8 @@ impl<'a> Owner<'a> {
             SealedColumn::VaultCanary => Owner::None,
             SealedColumn::CredentialSecrets
             | SealedColumn::IntegrationClientSecret
-            | SealedColumn::SubscriptionPersisted => {
+            | SealedColumn::SubscriptionPersisted
+            | SealedColumn::DestinationHeaders => {
                 Owner::Uuid(value.owner_id.parse().map_err(|_| Error::invalid("owner id is not a UUID"))?)
             }
             SealedColumn::EnvironmentSecretValue | SealedColumn::ConnectState => Owner::Text(&value.owner_id),
