@@ -57,6 +57,12 @@ fn random_below(max: Duration) -> Duration {
     Duration::from_nanos(u64::from_le_bytes(bytes) % nanos)
 }
 
+/// How often the worker forgets what is past the retention.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Rows of each kind forgotten per statement.
+const PURGE_BATCH: u32 = 1000;
+
 /// Now, at the microsecond (what the store keeps).
 fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
@@ -69,7 +75,12 @@ impl Destinations {
     /// when woken).
     pub async fn run(self: std::sync::Arc<Self>, stop: impl Future<Output = ()> + Send) {
         tokio::pin!(stop);
+        let mut purged: Option<tokio::time::Instant> = None;
         loop {
+            if purged.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                self.purge().await;
+                purged = Some(tokio::time::Instant::now());
+            }
             // A full batch may have more behind it: straight on, but still
             // heeding `stop`.
             let wait = if self.run_once().await { Duration::ZERO } else { self.deps.settings.poll };
@@ -77,6 +88,23 @@ impl Destinations {
                 () = &mut stop => return,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Forgets the deliveries and events older than the retention, a batch
+    /// at a time (any process may do it; deleting twice is harmless).
+    pub async fn purge(&self) {
+        let Some(retention) = self.deps.settings.retention else { return };
+        let Some(before) = time::Duration::try_from(retention).ok().and_then(|r| now().checked_sub(r)) else { return };
+        loop {
+            match self.deps.store.purge_event_outbox(before, PURGE_BATCH).await {
+                Ok(n) if n > 0 => tracing::debug!(rows = n, "old event deliveries and events forgotten"),
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "forgetting old event deliveries failed; next time");
+                    return;
+                }
             }
         }
     }

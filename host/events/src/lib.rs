@@ -56,6 +56,9 @@ pub struct DestinationSettings {
     pub batch: u32,
     /// How long a claimed delivery is kept from other workers.
     pub lease: Duration,
+    /// How long ended deliveries and dispatched events are kept (the
+    /// deliveries API shows them); `None` keeps them for ever.
+    pub retention: Option<Duration>,
 }
 
 impl Default for DestinationSettings {
@@ -69,6 +72,7 @@ impl Default for DestinationSettings {
             poll: Duration::from_secs(1),
             batch: 32,
             lease: Duration::from_secs(60),
+            retention: Some(Duration::from_secs(30 * 86_400)),
         }
     }
 }

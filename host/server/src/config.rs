@@ -192,6 +192,8 @@ pub struct EventSettings {
     pub timeout_ms: u64,
     /// How often the delivery worker looks for events, milliseconds.
     pub poll_ms: u64,
+    /// Days ended deliveries and dispatched events are kept (0: for ever).
+    pub retention_days: u32,
 }
 
 impl Default for EventSettings {
@@ -205,6 +207,7 @@ impl Default for EventSettings {
             disable_after: d.disable_after,
             timeout_ms: d.timeout.as_millis() as u64,
             poll_ms: d.poll.as_millis() as u64,
+            retention_days: d.retention.map_or(0, |r| (r.as_secs() / 86_400) as u32),
         }
     }
 }
@@ -219,6 +222,7 @@ impl EventSettings {
             disable_after: self.disable_after,
             timeout: Duration::from_millis(self.timeout_ms.max(1)),
             poll: Duration::from_millis(self.poll_ms.max(1)),
+            retention: (self.retention_days > 0).then(|| Duration::from_secs(u64::from(self.retention_days) * 86_400)),
             ..weft_events::DestinationSettings::default()
         }
     }

@@ -293,6 +293,12 @@ pub trait EventDestinationStore: Send + Sync {
 
     /// A destination's deliveries, newest first.
     async fn list_deliveries(&self, project: ProjectId, id: DestinationId, limit: u32) -> Result<Vec<Delivery>>;
+
+    /// Forgets what the outbox is done with before `before`, up to `limit`
+    /// rows of each kind: deliveries that ended (delivered, failed or
+    /// dropped; a pending one is kept however old) and events dispatched
+    /// (each delivery holds its own copy of its event). How many rows went.
+    async fn purge_event_outbox(&self, before: OffsetDateTime, limit: u32) -> Result<u64>;
 }
 
 /// The checks a destination's configuration passes before it is stored.

@@ -507,5 +507,29 @@ for_both_backends! {
             .await?;
             convert(rows)
         }
+
+        async fn purge_event_outbox(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+            let mut tx = self.begin_write().await?;
+            let deliveries = sqlx::query(
+                "DELETE FROM event_deliveries WHERE id IN (SELECT id FROM event_deliveries \
+                 WHERE state <> 'pending' AND updated_at < $1 LIMIT $2)",
+            )
+            .bind(Ts(before))
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let events = sqlx::query(
+                "DELETE FROM project_events WHERE id IN (SELECT id FROM project_events \
+                 WHERE dispatched_at IS NOT NULL AND dispatched_at < $1 LIMIT $2)",
+            )
+            .bind(Ts(before))
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(deliveries + events)
+        }
     }
 }

@@ -227,3 +227,26 @@ pub async fn destination_tenancy(db: Db) {
     fail_an_execution(s, a, now()).await;
     assert!(s.list_events(a, 10).await.unwrap().is_empty());
 }
+
+/// Ended deliveries and dispatched events go once past the cutoff, a
+/// pending delivery stays however old.
+pub async fn the_outbox_forgets_what_it_is_done_with(db: Db) {
+    let s = &*db.store;
+    let t = now();
+    let a = project(s, "A").await.id;
+    let dest = s.create_destination(a, config("https://hooks.example", &["workflow_failure"])).await.unwrap();
+    for n in 0..2 {
+        let e = s.insert_event(a, "workflow_failure", Map::new()).await.unwrap();
+        s.dispatch_event(&e, &json!({"n": n}), t).await.unwrap();
+    }
+    let claimed = s.claim_deliveries(t, LEASE, 1).await.unwrap();
+    s.record_attempt(&claimed[0], AttemptOutcome::Delivered { status: 204 }, 2, t).await.unwrap();
+    assert_eq!(s.purge_event_outbox(t, 100).await.unwrap(), 0, "nothing ended before the cutoff");
+    assert_eq!(s.purge_event_outbox(at(t, 1), 1).await.unwrap(), 2, "one of each kind per call");
+    assert_eq!(s.purge_event_outbox(at(t, 1), 100).await.unwrap(), 1, "the other event");
+    assert_eq!(s.purge_event_outbox(at(t, 1), 100).await.unwrap(), 0);
+    let left = s.list_deliveries(a, dest.id, 10).await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].state, DeliveryState::Pending, "a pending delivery is kept");
+    assert!(s.list_events(a, 10).await.unwrap().is_empty());
+}

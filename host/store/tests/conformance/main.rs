@@ -193,6 +193,7 @@ conformance! {
         events_are_dispatched_once_to_subscribed_destinations,
         attempts_retry_then_disable_after_failures_in_a_row,
         destination_tenancy,
+        the_outbox_forgets_what_it_is_done_with,
     ],
     lifecycle: [
         migrate_is_idempotent,
