@@ -136,7 +136,9 @@ impl Governor {
             // The lease ended: ask for about what it saw.
             _ => used.clamp(1, cap),
         };
-        let lease = self.config.slice_lease.min(window);
+        // A grant counts for its lease plus a window: a short window gets
+        // a short lease, or grants would hold its budget twice as long.
+        let lease = self.config.slice_lease.min(window / 10).max(Duration::from_millis(1));
         let ask = SliceAsk {
             key: &rule_key,
             requests,
