@@ -136,7 +136,8 @@ async fn plugin_calls_share_the_budget() {
 /// window keeps the test short; the budget works the same for 100 per
 /// minute). Callers on both servers hammer one account for 3 s, retrying as
 /// told: the provider never sees more than the limit in any second, and
-/// both servers get calls through.
+/// both servers get calls through. A pause learned by one server stops the
+/// other's calls too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_postgresql_share_a_declared_limit() {
     let (f, pg) = crate::workflows_run::fixture(true, |_| {}).await;
@@ -183,4 +184,23 @@ async fn two_servers_on_postgresql_share_a_declared_limit() {
     assert!(peak <= LIMIT, "{peak} calls in one second across both servers");
     assert!(first > 0 && other > 0, "both servers got calls through: {first} and {other}");
     assert!(first + other >= LIMIT, "the limit is used, not starved: {}", first + other);
+
+    // A pause one server learns (`X-RateLimit-Remaining: 0`, reset in 3 s)
+    // reaches the other within its one-second sync.
+    f.connect("u2", "key-shared-pause").await;
+    let token = f.token("u2");
+    let (status, _) = f.get("u2", "test-proxy/limited").await;
+    assert_eq!(status, 200);
+    let learned = Instant::now();
+    let on_second = format!("{}{}", second.base, f.target("test-proxy/echo"));
+    let refused = loop {
+        let resp = client.get(&on_second).bearer_auth(&token).send().await.unwrap();
+        if resp.status() == 429 {
+            break resp.json::<Value>().await.unwrap();
+        }
+        assert_eq!(resp.status(), 200);
+        assert!(learned.elapsed() < Duration::from_secs(3), "the second server never took the pause in");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refused["code"], "RATE_LIMITED", "{refused}");
 }
