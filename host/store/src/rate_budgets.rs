@@ -81,7 +81,7 @@ pub trait RateBudgetStore {
     async fn budget_pauses(&self, now: OffsetDateTime) -> Result<Vec<(String, OffsetDateTime)>>;
 }
 
-/// Checks a key and converts a duration for the statements.
+/// A duration as the statements take it, refused when out of range.
 fn span(what: &str, d: Duration) -> Result<time::Duration> {
     time::Duration::try_from(d).map_err(|_| crate::Error::invalid(format!("{what} is too long")))
 }
