@@ -85,7 +85,7 @@ impl Credentials {
             connection: Some(session.credential().id.as_uuid().hyphenated().encode_lower(&mut connection)),
         };
         let rules = session.rules();
-        self.governor.admit(&subject, rules).map_err(SendError::RateLimited)?;
+        self.governor.admit(&subject, rules).await.map_err(SendError::RateLimited)?;
 
         let build = |url: Url| {
             let mut req = OutboundRequest::new(call.method, url);

@@ -14,10 +14,17 @@
 //! account until the time passes.
 //!
 //! The proxy, workflow request steps and plugin HTTP (ActionKit) share one
-//! [`Governor`] per process.
+//! [`Governor`] per process. When several processes share one database
+//! (PostgreSQL), the server gives it a [`SharedBudget`]: declared limits
+//! then hold across the processes and learned pauses reach them all (see
+//! [`shared`]); on SQLite there is one process and the local count is all.
+
+pub mod shared;
+
+pub use shared::{BudgetError, SharedBudget, SliceAsk, SliceGrant};
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -63,6 +70,12 @@ pub struct GovernorConfig {
     pub default_pause: Duration,
     /// Buckets kept; idle ones are dropped past this.
     pub max_buckets: usize,
+    /// How long a slice of a shared budget may be spent.
+    pub slice_lease: Duration,
+    /// The wait a call is told when the shared budget cannot be read.
+    pub shared_error_wait: Duration,
+    /// How often the server takes in the pauses other processes learned.
+    pub pause_sync: Duration,
 }
 
 impl Default for GovernorConfig {
@@ -71,6 +84,9 @@ impl Default for GovernorConfig {
             max_learned_pause: Duration::from_secs(3600),
             default_pause: Duration::from_secs(1),
             max_buckets: 100_000,
+            slice_lease: Duration::from_secs(1),
+            shared_error_wait: Duration::from_secs(1),
+            pause_sync: Duration::from_secs(1),
         }
     }
 }
@@ -143,6 +159,10 @@ struct Bucket {
 pub struct Governor {
     buckets: Mutex<HashMap<Key, Bucket>>,
     config: GovernorConfig,
+    /// The budget shared with the deployment's other processes, if any.
+    shared: Option<Arc<dyn SharedBudget>>,
+    /// This process's slices of shared budgets, by rule key.
+    slices: Mutex<HashMap<String, Arc<tokio::sync::Mutex<shared::Slice>>>>,
 }
 
 impl Default for Governor {
@@ -154,17 +174,71 @@ impl Default for Governor {
 impl Governor {
     /// A governor with no buckets yet.
     pub fn new(config: GovernorConfig) -> Self {
-        Self { buckets: Mutex::new(HashMap::new()), config }
+        Self { buckets: Mutex::new(HashMap::new()), config, shared: None, slices: Mutex::new(HashMap::new()) }
+    }
+
+    /// A governor whose declared limits and learned pauses hold across
+    /// every process sharing `budget`.
+    pub fn with_shared(config: GovernorConfig, budget: Arc<dyn SharedBudget>) -> Self {
+        Self { shared: Some(budget), ..Self::new(config) }
+    }
+
+    /// Whether it shares its budgets with other processes.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &GovernorConfig {
+        &self.config
     }
 
     /// Admits one call now, spending it from every bucket that applies, or
-    /// says how long to wait (nothing is spent then).
-    pub fn admit(&self, subject: &Subject<'_>, rules: &[Rule]) -> Result<(), Duration> {
-        self.admit_at(subject, rules, Instant::now())
+    /// says how long to wait (nothing is spent then). With a shared budget,
+    /// this process's count is checked first and the shared budget only
+    /// after it, from this process's slice (the store is asked only for a
+    /// new slice).
+    pub async fn admit(&self, subject: &Subject<'_>, rules: &[Rule]) -> Result<(), Duration> {
+        let Some(shared) = self.shared.as_deref().filter(|_| !rules.is_empty()) else {
+            return self.admit_at(subject, rules, Instant::now());
+        };
+        self.check_at(subject, rules, Instant::now())?;
+        let keys = Keys::new(subject);
+        let mut units = Vec::with_capacity(rules.len());
+        let mut refused = None;
+        for rule in rules {
+            let key = match rule.scope {
+                Scope::App => Some(keys.app()),
+                Scope::Connection => keys.connection(),
+            };
+            let Some(key) = key else { continue };
+            match self.take_unit(shared, key, *rule).await {
+                Ok(unit) => units.push(unit),
+                Err(wait) => {
+                    refused = Some(wait);
+                    break;
+                }
+            }
+        }
+        let refused = refused.map_or_else(|| self.admit_at(subject, rules, Instant::now()).err(), Some);
+        let Some(wait) = refused else { return Ok(()) };
+        for unit in units {
+            self.give_back(unit).await;
+        }
+        Err(wait)
     }
 
-    /// [`Governor::admit`] at a given instant.
+    /// Whether [`Governor::admit_at`] would admit a call, spending nothing.
+    fn check_at(&self, subject: &Subject<'_>, rules: &[Rule], now: Instant) -> Result<(), Duration> {
+        self.count_at(subject, rules, now, false)
+    }
+
+    /// [`Governor::admit`] at a given instant, on this process's count only.
     pub fn admit_at(&self, subject: &Subject<'_>, rules: &[Rule], now: Instant) -> Result<(), Duration> {
+        self.count_at(subject, rules, now, true)
+    }
+
+    fn count_at(&self, subject: &Subject<'_>, rules: &[Rule], now: Instant, spend: bool) -> Result<(), Duration> {
         if rules.iter().any(|r| r.requests == 0) {
             return Err(self.config.max_learned_pause);
         }
@@ -195,6 +269,9 @@ impl Governor {
         }
         if wait > Duration::ZERO {
             return Err(wait);
+        }
+        if !spend {
+            return Ok(());
         }
         for (key, scope) in keys.scoped() {
             let Some(key) = key else { continue };
@@ -248,11 +325,8 @@ impl Governor {
         let now = now();
         let keys = Keys::new(subject);
         let key = keys.connection().unwrap_or(keys.app());
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let bucket = bucket(&mut buckets, key);
-        let until = now + pause;
-        bucket.paused_until = Some(bucket.paused_until.map_or(until, |u| u.max(until)));
-        bucket.last_used = Some(now);
+        self.pause_local(key, now + pause, now);
+        self.share_pause(key, pause);
         tracing::info!(
             project = subject.project,
             integration = subject.integration,
@@ -260,6 +334,16 @@ impl Governor {
             status,
             "provider rate limit learned; calls pause"
         );
+    }
+}
+
+impl Governor {
+    /// Pauses the bucket under `key` until `until` (a later pause stays).
+    fn pause_local(&self, key: &str, until: Instant, now: Instant) {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let bucket = bucket(&mut buckets, key);
+        bucket.paused_until = Some(bucket.paused_until.map_or(until, |u| u.max(until)));
+        bucket.last_used = Some(now);
     }
 }
 

@@ -11,6 +11,7 @@ use weft_api::{AppState, AuthThrottle, Services, UserTokens};
 use weft_auth::{Clock, SystemClock, TokenPolicy, UserTokenVerifier};
 use weft_catalog::{Catalog, Layered};
 use weft_credentials::{CredentialDeps, Credentials, EnvironmentSecrets};
+use weft_egress::governor::GovernorConfig;
 use weft_egress::{EgressClient, Governor};
 use weft_plugin_host::{HostServices, PluginHost, PluginInfo};
 use weft_proxy::{Proxy, TaskRecorder};
@@ -23,6 +24,7 @@ pub struct Application {
     settings: Settings,
     store: Arc<dyn Store>,
     first_operator_key: Option<SecretString>,
+    governor: Arc<Governor>,
 }
 
 /// Opens the configured database and applies pending migrations.
@@ -102,7 +104,14 @@ impl Application {
         let egress_policy = egress_config.policy.clone();
         let egress = Arc::new(EgressClient::new(egress_config).context("building the egress client")?);
         // One governor for every path to providers: proxy, plugins, workflows.
-        let governor = Arc::new(Governor::default());
+        // On PostgreSQL several processes may share the database: their
+        // budgets and learned pauses are kept in it. SQLite has one process.
+        let governor = Arc::new(match store.backend() {
+            weft_store::Backend::Postgres => {
+                Governor::with_shared(GovernorConfig::default(), Arc::new(crate::wiring::StoreBudget(store.clone())))
+            }
+            weft_store::Backend::Sqlite => Governor::default(),
+        });
         let user_tokens = Arc::new(UserTokens::new(UserTokenVerifier::new(TokenPolicy::default()), egress.clone()));
         // The plugin runtime first: it needs nothing of the credential
         // service (a call that acts for a connection is granted its
@@ -135,7 +144,7 @@ impl Application {
             store: store.clone(),
             vault,
             egress: egress.clone(),
-            governor,
+            governor: governor.clone(),
             clock,
             providers,
             hooks: Arc::new(crate::wiring::PluginHooks(host.clone())),
@@ -183,7 +192,7 @@ impl Application {
             fields_ttl: settings.actions.fields_ttl(),
             destinations,
         });
-        Ok(Self { listener, state, settings, store, first_operator_key })
+        Ok(Self { listener, state, settings, store, first_operator_key, governor })
     }
 
     /// The bound address (useful with port 0).
@@ -377,6 +386,16 @@ impl Application {
                 }
             }
         }));
+        // Pauses other processes learned from providers (PostgreSQL only).
+        let governor = self.governor.clone();
+        if governor.is_shared() {
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(governor.config().pause_sync).await;
+                    governor.sync_pauses().await;
+                }
+            }));
+        }
         // ActionKit log entries past their retention, at start and hourly.
         if let Some(keep) = self.settings.actions.log_retention() {
             let sweep = weft_api::action_logs::keep_logs(self.store.clone(), keep, weft_api::action_logs::SWEEP_EVERY);

@@ -16,7 +16,10 @@ use weft_plugin_host::{
 };
 use weft_store::{PluginStateScope, Store};
 
+mod budget;
 mod declarative;
+
+pub use budget::StoreBudget;
 
 /// A plugin's `state` import, kept in the store: it survives restarts and is
 /// shared by every process on one database. Scoped by project, plugin and

@@ -13,7 +13,7 @@
 //! are grouped by concern into supertraits ([`ProjectStore`], [`KeyStore`],
 //! [`UserStore`], [`IntegrationStore`], [`ConfigStore`],
 //! [`CredentialStore`], [`TaskStore`], [`PluginStateStore`],
-//! [`QueueStore`], [`ReplayStore`], [`LeaderStore`], [`WorkflowStore`], [`TriggerStore`],
+//! [`QueueStore`], [`ReplayStore`], [`LeaderStore`], [`RateBudgetStore`], [`WorkflowStore`], [`TriggerStore`],
 //! [`ActionLogStore`], [`EventDestinationStore`]), and a new
 //! concern arrives as a new supertrait. On
 //! `dyn Store` every method is callable without imports; on a concrete
@@ -105,6 +105,7 @@ mod plugin_state;
 mod postgres;
 mod projects;
 mod queue;
+mod rate_budgets;
 mod replay;
 mod rows;
 mod sqlite;
@@ -143,6 +144,7 @@ pub use queue::{
     Join, Lease, MAX_EXECUTIONS_PAGE, MAX_STEP_ID_LEN, NewExecution, NewStep, Outcome, QueueStore, Reaped, StepRun,
     StepRunId, StepState, WorkflowId,
 };
+pub use rate_budgets::{BudgetAsk, BudgetGrant, MAX_BUDGET_KEY_LEN, RateBudgetStore};
 pub use replay::ReplayStore;
 pub use sqlite::{SqlitePragmas, SqliteStore};
 pub use tasks::{TaskRecord, TaskStore, TaskUsage};
@@ -175,6 +177,7 @@ pub trait Store:
     + QueueStore
     + ReplayStore
     + LeaderStore
+    + RateBudgetStore
     + WorkflowStore
     + TriggerStore
     + ActionLogStore
@@ -198,7 +201,7 @@ pub trait Store:
 pub mod prelude {
     pub use crate::{
         ActionLogStore, ConfigStore, CredentialStore, EventDestinationStore, IntegrationStore, KeyStore, LeaderStore,
-        PluginStateStore, ProjectStore, QueueStore, ReplayStore, Store, TaskStore, TriggerStore, UserStore,
-        WorkflowStore,
+        PluginStateStore, ProjectStore, QueueStore, RateBudgetStore, ReplayStore, Store, TaskStore, TriggerStore,
+        UserStore, WorkflowStore,
     };
 }

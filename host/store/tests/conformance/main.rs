@@ -21,6 +21,7 @@ mod queue;
 mod queue_follow;
 mod queue_limits;
 mod queue_replay;
+mod rate_budgets;
 mod sqlite_only;
 mod tasks;
 mod triggers;
@@ -153,6 +154,12 @@ conformance! {
     leaders: [
         one_holder_at_a_time_and_the_mark_survives_it,
         concurrent_candidates_elect_one,
+    ],
+    rate_budgets: [
+        slices_stay_within_the_budget_until_a_window_past_their_lease,
+        a_released_slice_shrinks_to_the_calls_made,
+        learned_pauses_are_kept_until_they_pass,
+        concurrent_asks_never_over_grant,
     ],
     queue_limits: [
         a_claim_takes_at_most_a_limited_projects_free_slots,

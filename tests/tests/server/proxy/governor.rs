@@ -130,3 +130,77 @@ async fn plugin_calls_share_the_budget() {
     }
     assert_eq!(f.mock.count(), ok + usize::from(status == 200), "refused calls never reached the provider");
 }
+
+/// Issue 18: two servers on one PostgreSQL database share a declared limit.
+/// `test-proxy` declares 20 calls per second per account (a one-second
+/// window keeps the test short; the budget works the same for 100 per
+/// minute). Callers on both servers hammer one account for 3 s, retrying as
+/// told: the provider never sees more than the limit in any second, and
+/// both servers get calls through. A pause learned by one server stops the
+/// other's calls too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_postgresql_share_a_declared_limit() {
+    let (f, pg) = crate::workflows_run::fixture(true, |_| {}).await;
+    let pg = pg.expect("PostgreSQL");
+    let (url, dir) = (pg.url(), f.app._dir.path().to_owned());
+    let second = crate::support::spawn_app_with(&[], move |s| {
+        s.auth.max_failures_per_minute = 100_000;
+        s.database.url = Some(url);
+        s.data_dir = dir;
+    })
+    .await;
+    f.connect("u1", "key-shared-limit").await;
+    let token = f.token("u1");
+    let client = reqwest::Client::new();
+    let until = Instant::now() + Duration::from_secs(3);
+    let worker = |base: String| {
+        let (client, token, target) = (client.clone(), token.clone(), f.target("test-proxy/echo"));
+        async move {
+            let mut ok = 0;
+            while Instant::now() < until {
+                let resp = client.get(format!("{base}{target}")).bearer_auth(&token).send().await.unwrap();
+                match resp.status().as_u16() {
+                    200 => ok += 1,
+                    429 => tokio::time::sleep(Duration::from_millis(20)).await,
+                    other => panic!("unexpected {other}: {}", resp.text().await.unwrap_or_default()),
+                }
+            }
+            ok
+        }
+    };
+    let first = futures::future::join_all((0..6).map(|_| worker(f.app.base.clone())));
+    let other = futures::future::join_all((0..6).map(|_| worker(second.base.clone())));
+    let (first, other) = tokio::join!(first, other);
+    let (first, other): (usize, usize) = (first.into_iter().sum(), other.into_iter().sum());
+    let arrivals: Vec<Instant> =
+        f.mock.hits().into_iter().filter(|h| h.header("x-api-key") == Some("key-shared-limit")).map(|h| h.at).collect();
+    let peak = max_in_any_second(arrivals.clone());
+    println!(
+        "shared governor: {} calls reached the provider ({first} through the first server, {other} through \
+         the second), at most {peak} in one second (limit {LIMIT})",
+        arrivals.len()
+    );
+    assert_eq!(arrivals.len(), first + other, "refused calls never reached the provider");
+    assert!(peak <= LIMIT, "{peak} calls in one second across both servers");
+    assert!(first > 0 && other > 0, "both servers got calls through: {first} and {other}");
+    assert!(first + other >= LIMIT, "the limit is used, not starved: {}", first + other);
+
+    // A pause one server learns (`X-RateLimit-Remaining: 0`, reset in 3 s)
+    // reaches the other within its one-second sync.
+    f.connect("u2", "key-shared-pause").await;
+    let token = f.token("u2");
+    let (status, _) = f.get("u2", "test-proxy/limited").await;
+    assert_eq!(status, 200);
+    let learned = Instant::now();
+    let on_second = format!("{}{}", second.base, f.target("test-proxy/echo"));
+    let refused = loop {
+        let resp = client.get(&on_second).bearer_auth(&token).send().await.unwrap();
+        if resp.status() == 429 {
+            break resp.json::<Value>().await.unwrap();
+        }
+        assert_eq!(resp.status(), 200);
+        assert!(learned.elapsed() < Duration::from_secs(3), "the second server never took the pause in");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(refused["code"], "RATE_LIMITED", "{refused}");
+}
