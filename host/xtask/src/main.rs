@@ -15,13 +15,15 @@ commands:
   browser [ARGS] build `weft` and run the browser SDK suite in tests/browser; ARGS go to
                  `node --test` (a case file, --test-name-pattern=...)
   plugins        build every plugin in plugins/ for wasm32-wasip2
-  bench [name]   run benchmarks (all, or one of: plugin-call, proxy, queue, actions, js-function), writing target/bench/<name>.json
+  bench [name [ARGS]]
+                 run benchmarks (all, or one of: plugin-call, proxy, queue, actions, js-function, parked),
+                 writing target/bench/<name>.json; ARGS go to that one (`bench parked --executions 500`)
   fuzz NAME [--seconds N | --merge]
                  build fuzz/ and run one coverage-guided target (user_token, proxy_target,
                  egress_policy, provider_definition) for N seconds (default 60); --merge
                  adds the scratch inputs that reach new code to the kept corpus fuzz/corpus/NAME";
 
-const BENCHES: &[&str] = &["plugin-call", "proxy", "queue", "actions", "js-function"];
+const BENCHES: &[&str] = &["plugin-call", "proxy", "queue", "actions", "js-function", "parked"];
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,7 +33,7 @@ fn main() -> anyhow::Result<()> {
         Some("test") => test(&root, &args[1..]),
         Some("browser") => browser(&root, &args[1..]),
         Some("plugins") => build_plugins(&root).map(|_| ()),
-        Some("bench") => bench(&root, args.get(1).map(String::as_str)),
+        Some("bench") => bench(&root, args.get(1).map(String::as_str), args.get(2..).unwrap_or_default()),
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
@@ -278,7 +280,8 @@ fn fuzz(root: &Path, args: &[String]) -> anyhow::Result<()> {
     )
 }
 
-fn bench(root: &Path, which: Option<&str>) -> anyhow::Result<()> {
+/// Runs every benchmark, or the one named with `extra` as its arguments.
+fn bench(root: &Path, which: Option<&str>, extra: &[String]) -> anyhow::Result<()> {
     let selected: Vec<&str> = match which {
         None => BENCHES.to_vec(),
         Some(name) if BENCHES.contains(&name) => vec![name],
@@ -294,7 +297,8 @@ fn bench(root: &Path, which: Option<&str>) -> anyhow::Result<()> {
                 .current_dir(root)
                 .args(["run", "--release", "--locked", "-p", "weft-tests", "--bin", "bench", "--"])
                 .arg(name)
-                .arg(out_dir.join(format!("{name}.json"))),
+                .arg(out_dir.join(format!("{name}.json")))
+                .args(extra),
         )?;
     }
     Ok(())

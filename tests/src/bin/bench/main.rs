@@ -15,9 +15,13 @@
 //!
 //! `js-function`: a JavaScript Function step in the bundled runtime, beside
 //! Node.js's `vm`; see [`js_function`].
+//!
+//! `parked`: 10,000 executions parked at once on a slow provider, Weft's
+//! peak memory and the time they all take; see [`parked`].
 
 mod actions;
 mod js_function;
+mod parked;
 mod proxy;
 mod queue;
 
@@ -53,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         "queue" => queue::run(&args[2..])?,
         "actions" => (actions::run()?, Map::new()),
         "js-function" => js_function::run()?,
+        "parked" => parked::run(&args[2..])?,
         other => anyhow::bail!("unknown benchmark {other:?}"),
     };
     let mut report = json!({ "bench": name, "figures": figures });
@@ -63,6 +68,11 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(&out, serde_json::to_vec_pretty(&report)?)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     println!("written to {}", out.display());
+    // `parked` fails on any error, once its report is out (the `errors` of
+    // `proxy` tolerate a few, which `proxy` checks itself).
+    if let Some(errors) = report["figures"]["errors"].as_u64().filter(|n| *n > 0 && name == "parked") {
+        anyhow::bail!("{name}: {errors} errors (see {})", out.display());
+    }
     Ok(())
 }
 

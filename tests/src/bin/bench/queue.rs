@@ -55,8 +55,8 @@
 //! the store's two queue writes timed alone (a claim of one step, without a
 //! flush; a completion, durable), beside `machine`'s one-row commits.
 
-mod measure;
-mod rig;
+pub(crate) mod measure;
+pub(crate) mod rig;
 
 use measure::Latencies;
 use rig::{Backend, Rig, TEN};

@@ -67,6 +67,11 @@ impl ChildProcess {
         Ok((this, announced))
     }
 
+    /// The child's process id (to read its memory from `/proc`).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Fails if the child has exited.
     pub fn ensure_running(&mut self) -> anyhow::Result<()> {
         match self.exit_status() {

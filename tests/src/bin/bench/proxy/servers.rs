@@ -18,7 +18,8 @@ use weft_server::config::Settings;
 /// Subcommand serving the mock provider: `bench __mock-provider <api-key>
 /// [<ip>]` (127.0.0.1 by default).
 pub const MOCK_PROVIDER: &str = "__mock-provider";
-/// Subcommand serving Weft: `bench __weft <data-dir>`.
+/// Subcommand serving Weft: `bench __weft <data-dir> [<setting>=<value>...]`
+/// (the settings [`adjust`] knows).
 pub const WEFT: &str = "__weft";
 
 /// Worker threads of the mock provider. Two, not one, so that on a 2-core
@@ -65,10 +66,14 @@ async fn answer(State(key): State<ApiKey>, headers: HeaderMap, body: &'static st
 /// Builds Weft from the `weft-server` library on 127.0.0.1:0 with a fresh
 /// `<data-dir>` (holding the plugins to serve in `plugins/`), prints its base URL and
 /// the first operator key, and serves until SIGTERM. Everything else is the
-/// defaults `weft serve` runs with, on the same multi-thread runtime.
+/// defaults `weft serve` runs with (unless a `<setting>=<value>` argument
+/// changes one), on the same multi-thread runtime.
 pub fn weft(args: &[String]) -> anyhow::Result<()> {
-    let data_dir = PathBuf::from(args.first().context("usage: bench __weft <data-dir>")?);
+    let data_dir = PathBuf::from(args.first().context("usage: bench __weft <data-dir> [<setting>=<value>...]")?);
     let mut settings = Settings::default();
+    for arg in &args[1..] {
+        adjust(&mut settings, arg)?;
+    }
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
     settings.data_dir = data_dir;
@@ -88,4 +93,20 @@ pub fn weft(args: &[String]) -> anyhow::Result<()> {
         announce(&[format!("http://{}", app.local_addr()), key.expose_secret().to_owned()])?;
         app.run_until(weft_server::shutdown_signal()).await
     })
+}
+
+/// Applies one `<setting>=<value>` argument of `bench __weft`: `workers`
+/// (`workflows.workers`), `database` (`database.url`), `history_quota`
+/// (`workflows.task_history_requests`: a benchmark that polls the task
+/// history is not what it measures).
+fn adjust(settings: &mut Settings, arg: &str) -> anyhow::Result<()> {
+    let (key, value) = arg.split_once('=').with_context(|| format!("{arg:?} is not <setting>=<value>"))?;
+    let number = || value.parse::<u32>().with_context(|| format!("{key} takes a number, not {value:?}"));
+    match key {
+        "workers" => settings.workflows.workers = usize::try_from(number()?)?,
+        "database" => settings.database.url = Some(value.to_owned()),
+        "history_quota" => settings.workflows.task_history_requests = number()?,
+        other => anyhow::bail!("unknown setting {other:?} (workers, database, history_quota)"),
+    }
+    Ok(())
 }

@@ -16,7 +16,7 @@ use weft_store::{NewWorkflow, ProjectId, Store, VersionKind, WorkflowId};
 /// Without TLS: over loopback it protects nothing, and the server's
 /// `ssl = on` would otherwise make every round trip pay for encryption on
 /// both ends (measured: about 15 % of the batched figure on these cores).
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/{db}?sslmode=disable";
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/{db}?sslmode=disable";
 
 /// The user every execution runs for.
 const USER: &str = "bench-user";
