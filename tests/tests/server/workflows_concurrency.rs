@@ -4,7 +4,7 @@
 //! is lost. The mock provider measures the requests in flight at once (the
 //! workflow's steps are all requests to it, so that is the running steps).
 
-use crate::support::{PgDatabase, settled_executions, spawn_app_with};
+use crate::support::settled_executions;
 use crate::workflows_run::{deploy, enable, fixture, start_event};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -36,7 +36,7 @@ async fn limited(postgres: bool) {
     // On PostgreSQL a second server, with its own engine and pool, on the
     // same database and data directory.
     let _second = match &pg {
-        Some(pg) => Some(second_server(&f, pg).await),
+        Some(pg) => Some(f.second_server(pg, |s| s.workflows.workers = 3).await),
         None => None,
     };
     f.connect("u1", "key-of-u1-limits").await;
@@ -94,19 +94,6 @@ async fn waiting_execution(f: &crate::proxy::fixture::ProxyFixture, executions: 
         }
     }
     panic!("no execution was seen waiting for a slot");
-}
-
-/// A second server on `pg` and `f`'s data directory (its vault key and
-/// plugins).
-async fn second_server(f: &crate::proxy::fixture::ProxyFixture, pg: &PgDatabase) -> crate::support::TestApp {
-    let (url, dir) = (pg.url(), f.app._dir.path().to_owned());
-    spawn_app_with(&[], move |s| {
-        s.auth.max_failures_per_minute = 100_000;
-        s.database.url = Some(url);
-        s.data_dir = dir;
-        s.workflows.workers = 3;
-    })
-    .await
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ mod provider;
 
 use super::proxy::WEFT;
 use super::proxy::processes::{ChildProcess, this_binary};
-use super::proxy::setup::{Api, text};
+use super::proxy::setup::{Api, NewProject, new_project, text};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -90,7 +90,6 @@ const POLL: Duration = Duration::from_millis(200);
 const MARGIN: Duration = Duration::from_secs(180);
 const WEFT_START: Duration = Duration::from_secs(180);
 const USER: &str = "bench-user";
-const KID: &str = "bench";
 const EVENT: &str = "Parked";
 
 /// Steps one worker runs at once (`EngineSettings::batch`).
@@ -270,21 +269,7 @@ struct Setup {
 
 /// A project with the workflow deployed and enabled for the user.
 async fn configure(api: &Api<'_>, operator_key: &str, provider: &str, park_secs: u64) -> anyhow::Result<Setup> {
-    let created = api.call("POST", "/admin/projects", operator_key, json!({"name": "Parked bench"}), 201).await?;
-    let project = text(&created, "/project/id")?;
-    let admin_key = text(&created, "/apiKey/key")?;
-    let signing = api
-        .call(
-            "POST",
-            &format!("/admin/projects/{project}/signing-keys"),
-            &admin_key,
-            json!({"generate": true, "kid": KID}),
-            201,
-        )
-        .await?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let user_token = weft_auth::mint_user_token(&text(&signing, "/privateKeyPem")?, Some(KID), USER, now, 3600)
-        .context("minting the user token")?;
+    let NewProject { project, admin_key, user_token } = new_project(api, operator_key, "Parked bench", USER).await?;
     let workflow = json!({
         "name": "Parked",
         "integration": "bench",

@@ -37,6 +37,20 @@ impl RawAnswer {
 }
 
 impl ProxyFixture {
+    /// A second server (its own engine, pool and governor) on `pg`, the
+    /// database this fixture runs on, and on its data directory (its vault
+    /// key and plugins), with settings adjusted.
+    pub(crate) async fn second_server(&self, pg: &PgDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let (url, dir) = (pg.url(), self.app._dir.path().to_owned());
+        spawn_app_with(&[], move |s| {
+            s.auth.max_failures_per_minute = 100_000;
+            s.database.url = Some(url);
+            s.data_dir = dir;
+            adjust(s);
+        })
+        .await
+    }
+
     /// `test-proxy` (and `test-apikey` for cross-wiring) with default settings.
     pub(crate) async fn new() -> Self {
         Self::with(|_| {}).await

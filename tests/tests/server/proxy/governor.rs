@@ -142,13 +142,7 @@ async fn plugin_calls_share_the_budget() {
 async fn two_servers_on_postgresql_share_a_declared_limit() {
     let (f, pg) = crate::workflows_run::fixture(true, |_| {}).await;
     let pg = pg.expect("PostgreSQL");
-    let (url, dir) = (pg.url(), f.app._dir.path().to_owned());
-    let second = crate::support::spawn_app_with(&[], move |s| {
-        s.auth.max_failures_per_minute = 100_000;
-        s.database.url = Some(url);
-        s.data_dir = dir;
-    })
-    .await;
+    let second = f.second_server(&pg, |_| {}).await;
     f.connect("u1", "key-shared-limit").await;
     let token = f.token("u1");
     let client = reqwest::Client::new();

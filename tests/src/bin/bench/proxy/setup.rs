@@ -33,7 +33,44 @@ pub async fn configure(
     api_key: &str,
 ) -> anyhow::Result<Configured> {
     let api = Api { client: reqwest::Client::new(), base };
-    let created = api.call("POST", "/admin/projects", operator_key, json!({"name": "Proxy bench"}), 201).await?;
+    let NewProject { project, admin_key, user_token } = new_project(&api, operator_key, "Proxy bench", USER).await?;
+    api.call(
+        "POST",
+        &format!("/admin/projects/{project}/integrations"),
+        &admin_key,
+        json!({"type": INTEGRATION, "active": true, "baseUrl": provider_api}),
+        201,
+    )
+    .await?;
+    api.call(
+        "POST",
+        &format!("/projects/{project}/sdk/connect/{INTEGRATION}/credentials"),
+        &user_token,
+        json!({"fields": {"api_key": api_key}}),
+        201,
+    )
+    .await
+    .context("connecting the user's account")?;
+    Ok(Configured { project, user_token })
+}
+
+/// A project made over the API: its id, its first (admin) API key, and a
+/// token of `user` signed with a key generated for the project.
+pub(crate) struct NewProject {
+    pub(crate) project: String,
+    pub(crate) admin_key: String,
+    pub(crate) user_token: String,
+}
+
+/// Creates project `name` with the operator key, generates its signing key
+/// and mints `user`'s token (valid for [`TOKEN_TTL_SECS`]).
+pub(crate) async fn new_project(
+    api: &Api<'_>,
+    operator_key: &str,
+    name: &str,
+    user: &str,
+) -> anyhow::Result<NewProject> {
+    let created = api.call("POST", "/admin/projects", operator_key, json!({"name": name}), 201).await?;
     let project = text(&created, "/project/id")?;
     // Creating a project answers its first API key, of role admin.
     let admin_key = text(&created, "/apiKey/key")?;
@@ -46,28 +83,11 @@ pub async fn configure(
             201,
         )
         .await?;
-    let private_pem = text(&signing, "/privateKeyPem")?;
-    api.call(
-        "POST",
-        &format!("/admin/projects/{project}/integrations"),
-        &admin_key,
-        json!({"type": INTEGRATION, "active": true, "baseUrl": provider_api}),
-        201,
-    )
-    .await?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let user_token = weft_auth::mint_user_token(&private_pem, Some(KID), USER, now, TOKEN_TTL_SECS)
-        .context("minting the user token")?;
-    api.call(
-        "POST",
-        &format!("/projects/{project}/sdk/connect/{INTEGRATION}/credentials"),
-        &user_token,
-        json!({"fields": {"api_key": api_key}}),
-        201,
-    )
-    .await
-    .context("connecting the user's account")?;
-    Ok(Configured { project, user_token })
+    let user_token =
+        weft_auth::mint_user_token(&text(&signing, "/privateKeyPem")?, Some(KID), user, now, TOKEN_TTL_SECS)
+            .context("minting the user token")?;
+    Ok(NewProject { project, admin_key, user_token })
 }
 
 /// Weft's HTTP API at `base`.
