@@ -10,7 +10,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf();
+    // Read at run time: a build script compiled for one checkout may be
+    // reused from a shared target directory by another.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).parent().expect("tests/ has a parent").to_path_buf();
     for watched in ["plugins", "sdk-guest", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }

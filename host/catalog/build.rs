@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("providers");
+    // Read at run time: a build script compiled for one checkout may be
+    // reused from a shared target directory by another.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = Path::new(&manifest).join("providers");
     // A directory is watched with everything in it: a new, renamed or
     // removed file reruns this script.
     println!("cargo:rerun-if-changed={}", dir.display());
