@@ -307,6 +307,7 @@ async fn create_integration(
     if let Some(Json(Value::Object(fields))) = &mut body {
         let kind = fields.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
         custom::check_in_body(&state, &kind, fields)?;
+        crate::portal::check_in_body(fields)?;
     }
     let new: NewIntegration = json_body(body, r#"{"type": "<plugin id or custom.name>", ...}"#)?;
     if weft_catalog::resource::is_resource(&new.integration_type) {
@@ -350,6 +351,9 @@ async fn patch_integration(
     let id: IntegrationId = parse_id(&integration_id, "integration")?;
     integration(&state, key.project, id).await?;
     let (mut body, secret) = take_client_secret(body)?;
+    if let Some(Json(Value::Object(fields))) = &body {
+        crate::portal::check_in_body(fields)?;
+    }
     if let Some(Json(Value::Object(fields))) = &mut body
         && fields.contains_key("definition")
     {

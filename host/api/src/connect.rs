@@ -225,7 +225,7 @@ async fn submit(
         .submit(user.project, &user.user.user_id, &integration_type, body.request()?, body.fields.clone())
         .await
         .map_err(credential_error)?;
-    account_usable(&state, user.project, credential.id).await;
+    account_connected(&state, user.project, credential.id).await;
     Ok((StatusCode::CREATED, Json(credential_view(&credential, time::OffsetDateTime::now_utc()))))
 }
 
@@ -263,7 +263,7 @@ async fn callback(
     let integration: IntegrationId = integration.parse().map_err(|_| invalid())?;
     let connected = state.credentials.callback(project, integration, params).await.map_err(credential_error)?;
     let credential = connected.credential;
-    account_usable(&state, project, credential.id).await;
+    account_connected(&state, project, credential.id).await;
     if let Some(to) = connected.return_to {
         // Checked against the project's exact list when the flow started.
         return Ok((StatusCode::FOUND, [(http::header::LOCATION, to)]).into_response());
@@ -372,6 +372,16 @@ async fn uninstall(
 /// that was connected or whose settings were saved (once per account; the
 /// engine checks that it is usable). The account is connected either way:
 /// a failure here is logged, not answered.
+/// A new or reconnected account: the integration's default-enabled
+/// workflows turn on for a user's first account, then as
+/// [`account_usable`].
+async fn account_connected(state: &AppState, project: weft_store::ProjectId, credential: CredentialId) {
+    if let Err(e) = state.engine.enable_defaults(project, credential).await {
+        tracing::error!(project = %project, credential = %credential, error = %e, "default-enabled workflows could not be turned on");
+    }
+    account_usable(state, project, credential).await;
+}
+
 async fn account_usable(state: &AppState, project: weft_store::ProjectId, credential: CredentialId) {
     if let Err(e) = state.engine.integration_enabled(project, credential).await {
         tracing::error!(project = %project, credential = %credential, error = %e, "Integration Enabled workflows could not be started");

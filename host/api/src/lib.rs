@@ -10,14 +10,17 @@
 pub mod action_logs;
 pub mod actions;
 mod admin;
+pub mod assets;
 mod connect;
 mod context;
+pub mod demo;
 mod error;
 mod extract;
 mod health;
 mod mcp;
 mod openapi;
 mod plugins;
+mod portal;
 mod principal;
 mod proxy;
 mod routes;
@@ -93,6 +96,10 @@ pub struct Services {
     pub fields_ttl: std::time::Duration,
     /// Event destinations: their checks and test sends.
     pub destinations: Arc<weft_events::Destinations>,
+    /// The browser SDK, the Connect Portal and the demo's pages.
+    pub web: assets::WebAssets,
+    /// The offline demo's project and mock CRM (`weft serve --demo`).
+    pub demo: Arc<demo::Demo>,
 }
 
 /// The caller's address, when the server was started with connection info.
@@ -136,6 +143,9 @@ fn all_routes() -> routes::Routes {
     let documented = health::routes()
         .merge(plugins::routes())
         .merge(sdk::routes())
+        .merge(portal::routes())
+        .merge(assets::routes())
+        .merge(demo::routes())
         .merge(connect::routes())
         .merge(proxy::routes())
         .merge(task_history::routes())

@@ -139,7 +139,7 @@ pub(crate) fn date(t: OffsetDateTime) -> Value {
     ))
 }
 
-fn execution_json(e: &Execution, now: OffsetDateTime) -> Value {
+pub(crate) fn execution_json(e: &Execution, now: OffsetDateTime) -> Value {
     let end = e.ended_at.unwrap_or(now);
     json!({
         "id": e.id,
@@ -153,7 +153,7 @@ fn execution_json(e: &Execution, now: OffsetDateTime) -> Value {
     })
 }
 
-fn step_status(s: &StepRun) -> &'static str {
+pub(crate) fn step_status(s: &StepRun) -> &'static str {
     match s.state {
         // Waiting for its next auto-retry, or for a provider's rate-limit
         // window (its error says so): the reference shows it running.

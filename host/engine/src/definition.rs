@@ -7,8 +7,13 @@
 //! generated from these types and [`crate::load`] checks files against it
 //! and against what a schema cannot say.
 
+mod settings;
 mod step;
 mod trigger;
+
+pub use settings::{
+    IntegrationObject, MAX_SETTINGS, SettingKind, SettingOption, UserSetting, WorkflowPortal, setting_problems,
+};
 
 pub use step::{
     Authorization, BodyType, DelayUnit, FunctionStep, HttpFields, IntegrationActionStep, IntegrationRequestStep,
@@ -38,11 +43,22 @@ pub struct Workflow {
     /// every user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<crate::condition::Condition>,
+    /// What the workflow does, as the Connect Portal's workflow list shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How the Connect Portal shows it: enabled by default, hidden,
+    /// workflow-level User Settings.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub portal: WorkflowPortal,
     /// What starts an execution.
     pub trigger: Trigger,
     /// What runs after the trigger, in order.
     #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
+}
+
+fn is_default(portal: &WorkflowPortal) -> bool {
+    *portal == WorkflowPortal::default()
 }
 
 impl Workflow {

@@ -51,7 +51,7 @@ pub use plan::{Next, Plan, Queued};
 pub use run::{
     AppEvent, Awaited, DEFAULT_POLL_SECS, EVENT_FIELD_KEYWORD, Engine, EngineDeps, EngineSettings, EventMatch, Polled,
     ReplayError, ReplayFrom, RequestRefused, RequestStarted, Started, StepPlugins, TriggerError, TriggerPlugins,
-    TriggerSpec, WorkflowRequest, stored_integration, trigger_key,
+    TriggerSpec, WorkflowRequest, missing_settings, stored_integration, trigger_key,
 };
 pub use template::{Context, Resolved, TemplateError};
 

@@ -43,6 +43,7 @@ use weft_store::{ClaimedStep, Completion, ExecutionId, ExecutionStatus, Join, Ne
 
 use crate::plan::{Next, Plan, Queued};
 
+pub use accounts::missing_settings;
 pub use integration::{DEFAULT_POLL_SECS, Polled, TriggerPlugins, TriggerSpec};
 pub use matching::{EVENT_FIELD_KEYWORD, EventMatch};
 pub use replay::{ReplayError, ReplayFrom};

@@ -13,7 +13,7 @@ use weft_store::{Environment, NewApiKey, NewProject, NewSigningKey, ProjectId, R
 /// `kid` of the development signing key `project create` generates.
 const DEV_KID: &str = "dev";
 
-fn key_file(settings: &Settings, project: ProjectId) -> PathBuf {
+pub(crate) fn key_file(settings: &Settings, project: ProjectId) -> PathBuf {
     settings.data_dir.join("keys").join(format!("{project}.pem"))
 }
 
@@ -39,7 +39,7 @@ fn environment_name(e: &Environment) -> String {
     serde_json::to_value(e).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-fn write_private(path: &std::path::Path, pem: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, pem: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -110,30 +110,35 @@ pub fn workflow_validate(file: &std::path::Path) -> anyhow::Result<()> {
 pub async fn workflow_deploy(settings: &Settings, file: &std::path::Path, project: &str) -> anyhow::Result<()> {
     let project: ProjectId = project.parse().map_err(|_| anyhow::anyhow!("{project:?} is not a project id"))?;
     let workflow = checked_workflow(file)?;
-    let integration = weft_engine::stored_integration(&workflow, &file.display().to_string())
-        .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?
-        .to_owned();
-    let document = serde_json::to_value(&workflow)?;
-    let trigger = weft_engine::trigger_key(&workflow);
     let store = open_store(settings).await?;
-    let outcome = async {
-        let existing =
-            store.list_workflows(project, Some(&integration)).await?.into_iter().find(|w| w.name == workflow.name);
-        let id = match existing {
-            Some(w) => w.id,
-            None => {
-                let new =
-                    weft_store::NewWorkflow { name: workflow.name.clone(), integration, definition: document.clone() };
-                store.create_workflow(project, new).await?.id
-            }
-        };
-        let version =
-            store.write_version(project, id, weft_store::VersionKind::Deployed, document, Some(trigger)).await?;
-        anyhow::Ok((id, version))
-    }
-    .await;
+    let outcome = deploy(store.as_ref(), project, &workflow, &file.display().to_string()).await;
     store.close().await;
     let (id, version) = outcome?;
     println!("Deployed {:?} as version {version} of workflow {id}", workflow.name);
     Ok(())
+}
+
+/// Deploys `workflow` (checked) to `project`: a new version of the
+/// project's workflow of the same name and integration, or a new workflow.
+pub(crate) async fn deploy(
+    store: &dyn weft_store::Store,
+    project: ProjectId,
+    workflow: &weft_engine::Workflow,
+    source: &str,
+) -> anyhow::Result<(weft_store::WorkflowId, u32)> {
+    let integration = weft_engine::stored_integration(workflow, source)
+        .map_err(|e| anyhow::anyhow!("{e}; nothing was changed"))?
+        .to_owned();
+    let document = serde_json::to_value(workflow)?;
+    let trigger = weft_engine::trigger_key(workflow);
+    let existing = store.list_workflows(project, Some(&integration)).await?.into_iter().find(|w| w.name == workflow.name);
+    let id = match existing {
+        Some(w) => w.id,
+        None => {
+            let new = weft_store::NewWorkflow { name: workflow.name.clone(), integration, definition: document.clone() };
+            store.create_workflow(project, new).await?.id
+        }
+    };
+    let version = store.write_version(project, id, weft_store::VersionKind::Deployed, document, Some(trigger)).await?;
+    Ok((id, version))
 }

@@ -41,6 +41,8 @@ pub struct Settings {
     pub events: EventSettings,
     /// Log output.
     pub log: LogSettings,
+    /// The browser SDK and the Connect Portal's files.
+    pub web: WebSettings,
 }
 
 /// The workflow engine: its workers, leases and retries.
@@ -463,6 +465,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// The browser SDK and the Connect Portal's files.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// Serve them from this directory (the repository's `web/`), read on
+    /// each request, instead of the copies built into the binary: for
+    /// working on them without rebuilding.
+    pub dir: Option<std::path::PathBuf>,
+    /// Serve the offline demo's pages and mock CRM (`weft serve --demo`).
+    pub demo: bool,
+}
+
 /// Log output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -490,6 +504,7 @@ impl Default for Settings {
             actions: ActionSettings::default(),
             events: EventSettings::default(),
             log: LogSettings::default(),
+            web: WebSettings::default(),
         }
     }
 }

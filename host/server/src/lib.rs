@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 mod conn;
+pub mod demo;
 mod linger;
 mod listener;
 mod startup;

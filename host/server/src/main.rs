@@ -25,7 +25,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API with the plugins of the plugin directory.
-    Serve,
+    Serve {
+        /// Also run the offline demo: a "Demo" project with a "Demo CRM"
+        /// integration backed by a mock CRM inside this server, and the
+        /// address of its catalog page (what `cargo xtask run` does).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage projects.
@@ -162,7 +168,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     telemetry::init(&settings.log);
     match cli.command {
-        Command::Serve => serve(settings).await,
+        Command::Serve { demo } => serve(settings, demo).await,
         Command::Migrate => {
             let store = weft_server::open_store(&settings).await?;
             store.close().await;
@@ -197,9 +203,21 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
+    if demo {
+        settings.web.demo = true;
+        // The demo integration's provider is this server, by this name.
+        let host = weft_server::demo::HOST.to_owned();
+        if !settings.egress.allow_hosts.contains(&host) {
+            settings.egress.allow_hosts.push(host);
+        }
+    }
     let mut app = Application::build(settings).await?;
     let addr = app.local_addr();
+    let demo = match demo {
+        true => Some(weft_server::demo::prepare(&app, addr).await.context("preparing the demo")?),
+        false => None,
+    };
     if let Some(key) = app.take_first_operator_key() {
         use secrecy::ExposeSecret;
         println!("Operator key (shown once, store it safely; it creates projects):");
@@ -217,6 +235,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!("    {:<20} {what}", p.id);
     }
     println!("  try: curl http://{addr}/plugins");
+    if let Some(demo) = demo {
+        println!();
+        println!("Demo (project {}): open this page to connect Demo CRM and run its workflow:", demo.project);
+        println!("  {}", demo.url);
+    }
     app.run_until(shutdown_signal()).await
 }
 

@@ -191,6 +191,8 @@ impl Application {
             action_logs,
             fields_ttl: settings.actions.fields_ttl(),
             destinations,
+            web: weft_api::assets::WebAssets { dir: settings.web.dir.clone(), demo: settings.web.demo },
+            demo: Arc::default(),
         });
         Ok(Self { listener, state, settings, store, first_operator_key, governor })
     }
@@ -213,6 +215,11 @@ impl Application {
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Marks `project` as the offline demo's.
+    pub fn demo_project(&self, project: weft_store::ProjectId) {
+        self.state.demo.set_project(project);
     }
 
     /// The store (tests inspect rows through it).

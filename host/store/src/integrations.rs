@@ -78,8 +78,9 @@ pub struct NewIntegration {
     /// Endpoint overrides.
     #[serde(default)]
     pub endpoint_overrides: Map<String, Value>,
-    /// Connect Portal texts.
-    #[serde(default)]
+    /// Connect Portal configuration (`portal` in the admin API; checked by
+    /// the caller).
+    #[serde(default, alias = "portal")]
     pub portal_texts: Map<String, Value>,
     /// Accent colour.
     #[serde(default)]
@@ -106,7 +107,9 @@ pub struct IntegrationPatch {
     pub base_url: Option<Option<String>>,
     /// New endpoint overrides (replacing the old ones).
     pub endpoint_overrides: Option<Map<String, Value>>,
-    /// New portal texts (replacing the old ones).
+    /// New Connect Portal configuration (replacing the old one; `portal`
+    /// in the admin API).
+    #[serde(alias = "portal")]
     pub portal_texts: Option<Map<String, Value>>,
     /// New accent colour, or `Some(None)` to clear it.
     #[serde(deserialize_with = "present")]

@@ -93,7 +93,7 @@ fn run(root: &Path, extra: &[String]) -> anyhow::Result<()> {
     status(
         cargo()
             .current_dir(root)
-            .args(["run", "--quiet", "-p", "weft-server", "--bin", "weft", "--", "serve"])
+            .args(["run", "--quiet", "-p", "weft-server", "--bin", "weft", "--", "serve", "--demo"])
             .args(extra),
     )
 }

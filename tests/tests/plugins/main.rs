@@ -1,7 +1,7 @@
 //! Tests that load the real plugin components of `plugins/`: capability
 //! tests of every host import, sandbox tests, install-time refusals.
 //!
-//! `readme` checks README.md's plugin walkthrough against `hello`.
+//! `readme` checks the plugin walkthrough (docs/writing-a-plugin.md) against `hello`.
 //!
 //! Every plugin crate must have a module here named after it; the build
 //! fails otherwise.

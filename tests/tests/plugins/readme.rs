@@ -1,4 +1,4 @@
-//! README.md's "Write your first plugin" against the repository: each
+//! The plugin walkthrough (docs/writing-a-plugin.md) against the repository: each
 //! block marked `<!-- file: PATH -->` is that file byte for byte, and the
 //! walkthrough's workflow names the trigger and the action the built
 //! `hello` plugin has. So the walkthrough cannot drift from the code that
@@ -9,6 +9,9 @@ use weft_engine::StepKind;
 use weft_engine::definition::TriggerKind;
 use weft_tests::TestHost;
 
+/// The walkthrough, from the repository's root.
+const WALKTHROUGH: &str = "docs/writing-a-plugin.md";
+
 /// The files the walkthrough shows in full, in order.
 const SHOWN: &[&str] = &["plugins/hello/Cargo.toml", "plugins/hello/src/lib.rs", "tests/tests/plugins/hello.rs"];
 
@@ -17,7 +20,7 @@ fn root() -> PathBuf {
 }
 
 fn readme() -> String {
-    std::fs::read_to_string(root().join("README.md")).expect("reading README.md")
+    std::fs::read_to_string(root().join(WALKTHROUGH)).expect("reading the walkthrough")
 }
 
 /// The code block after each `<!-- file: PATH -->` line: `(PATH, text)`.
@@ -53,7 +56,7 @@ fn first_difference(shown: &str, file: &str) -> String {
     for n in 1.. {
         match (a.next(), b.next()) {
             (None, None) => break,
-            (x, y) if x != y => return format!("line {n}: README {x:?}, file {y:?}"),
+            (x, y) if x != y => return format!("line {n}: walkthrough {x:?}, file {y:?}"),
             _ => {}
         }
     }
@@ -64,10 +67,10 @@ fn first_difference(shown: &str, file: &str) -> String {
 fn the_walkthrough_shows_the_repositorys_files_byte_for_byte() {
     let shown = shown_files(&readme()).unwrap();
     let paths: Vec<&str> = shown.iter().map(|(p, _)| p.as_str()).collect();
-    assert_eq!(paths, SHOWN, "the README's file markers");
+    assert_eq!(paths, SHOWN, "the walkthrough's file markers");
     for (path, text) in &shown {
         let file = std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-        assert!(*text == file, "README.md's block of {path} is not the file: {}", first_difference(text, &file));
+        assert!(*text == file, "{WALKTHROUGH}'s block of {path} is not the file: {}", first_difference(text, &file));
     }
 }
 
@@ -77,7 +80,7 @@ fn a_changed_or_unclosed_block_is_caught() {
     assert_eq!(shown_files(readme).unwrap(), [("a.rs".to_owned(), "fn main() {}\n".to_owned())]);
     assert_eq!(
         first_difference("fn main() {}\n", "fn main() { }\n"),
-        r#"line 1: README Some("fn main() {}\n"), file Some("fn main() { }\n")"#
+        r#"line 1: walkthrough Some("fn main() {}\n"), file Some("fn main() { }\n")"#
     );
     assert!(shown_files("<!-- file: a.rs -->\n```rust\nfn main() {}\n").is_err());
     assert!(shown_files("<!-- file: a.rs -->\nfn main() {}\n").is_err());
@@ -90,7 +93,7 @@ async fn the_walkthroughs_workflow_uses_the_plugins_trigger_and_action() {
         .split_once("cat > thank.yaml <<'YAML'\n")
         .and_then(|(_, rest)| rest.split_once("\nYAML\n"))
         .map(|(yaml, _)| yaml)
-        .expect("the README writes thank.yaml");
+        .expect("the walkthrough writes thank.yaml");
     let workflow = weft_engine::load::parse(yaml, weft_engine::Format::Yaml, "thank.yaml").unwrap();
     let t = TestHost::new();
     let info = t.host.get(&t.install("hello").await).unwrap();

@@ -58,6 +58,9 @@ use summary::{STALE_COMPLETION, Summary, TAKEOVER};
 const LEASE_MS: u64 = 600;
 /// How long the executions may take to settle once the faults stop.
 const SETTLE: Duration = Duration::from_secs(120);
+/// How long nothing may run before the executions count as settled: past
+/// a firing of the every-second schedule.
+const QUIET: Duration = Duration::from_secs(2);
 
 /// Three processes on one PostgreSQL database, 190 kills and 130 freezes,
 /// 200 executions.
@@ -315,11 +318,14 @@ steps:
     }
 
     /// Waits until no execution is running or waiting (the Task History
-    /// API of a live process); fails after [`SETTLE`].
+    /// API of a live process), twice [`QUIET`] apart: a firing the
+    /// scheduler had in hand when the clock was stopped may still start an
+    /// execution just after; fails after [`SETTLE`].
     async fn settled(&self, base: &str) {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + SETTLE;
         let mut open = Vec::new();
+        let mut quiet_since: Option<Instant> = None;
         while Instant::now() < deadline {
             open.clear();
             for status in ["EXECUTING", "DELAYED"] {
@@ -329,8 +335,11 @@ steps:
                 let listed = page["workflowExecutions"].as_array().into_iter().flatten();
                 open.extend(listed.filter_map(|e| e["id"].as_str()).map(str::to_owned));
             }
-            if open.is_empty() {
-                return;
+            match (open.is_empty(), quiet_since) {
+                (true, Some(since)) if since.elapsed() >= QUIET => return,
+                (true, None) => quiet_since = Some(Instant::now()),
+                (true, Some(_)) => {}
+                (false, _) => quiet_since = None,
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -31,6 +31,7 @@ mod plugin_salesforce;
 mod plugin_services;
 mod plugin_slack;
 mod plugin_slack_events;
+mod portal;
 mod provider_cases;
 mod proxy;
 mod resource_triggers;

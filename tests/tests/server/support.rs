@@ -164,8 +164,17 @@ pub(crate) async fn start_binary_env(
     data_dir: &std::path::Path,
     env: &[(&str, String)],
 ) -> (tokio::process::Child, Vec<String>, String) {
+    start_binary_args(data_dir, &["serve"], env).await
+}
+
+/// [`start_binary_env`] with other arguments (`serve --demo`).
+pub(crate) async fn start_binary_args(
+    data_dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> (tokio::process::Child, Vec<String>, String) {
     let mut child = tokio::process::Command::new(weft_binary())
-        .arg("serve")
+        .args(args)
         // Mock providers live on loopback; `env` may say otherwise.
         .env("WEFT__EGRESS__ALLOW_LOOPBACK", "true")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))

@@ -52,10 +52,28 @@ impl<'w> Checker<'w> {
             self.condition(permissions, "/permissions");
             self.permissions(permissions);
         }
+        self.portal();
         self.trigger();
         let total = w.all_steps().count();
         if total > MAX_STEPS {
             self.problem("/steps", format!("{total} steps in all; at most {MAX_STEPS} are allowed"));
+        }
+    }
+
+    /// The portal's description, settings and default.
+    fn portal(&mut self) {
+        let w = self.workflow;
+        if w.description.as_ref().is_some_and(|d| d.len() > 2000) {
+            self.problem("/description", "at most 2000 bytes");
+        }
+        for (at, reason) in crate::definition::setting_problems(&w.portal.settings) {
+            self.problem(format!("/portal/settings{at}"), reason);
+        }
+        if w.portal.default_enabled && w.portal.settings.iter().any(|s| s.required) {
+            self.problem(
+                "/portal/defaultEnabled",
+                "a workflow with a required setting cannot be enabled by default: the user has not filled it in yet",
+            );
         }
     }
 

@@ -568,3 +568,4 @@ fn mistake_resource_request_without_a_resource_id_or_with_a_full_url_elsewhere()
 
 mod authorization;
 mod pagination;
+mod portal;

@@ -38,6 +38,9 @@ impl Engine {
         }
         let key = TriggerKey { kind: "integrationEnabled".into(), key: None };
         let integration = store.get_integration(project, account.integration_id).await?;
+        if !missing_settings(&integration, &account).is_empty() {
+            return Ok(started);
+        }
         let workflows: Vec<_> = store
             .deployed_with_trigger(project, &key)
             .await?
@@ -85,6 +88,55 @@ impl Engine {
         Ok(started)
     }
 
+    /// Enables the integration's default-enabled workflows (`portal.
+    /// defaultEnabled`) that `user` is permitted, when `credential` is the
+    /// user's first account of it and was just connected (a reconnected
+    /// account, or a second one, changes nothing: a user who turned a
+    /// workflow off keeps it off). Returns the workflows enabled.
+    pub async fn enable_defaults(
+        &self,
+        project: ProjectId,
+        credential: CredentialId,
+    ) -> Result<Vec<weft_store::WorkflowId>, TriggerError> {
+        let store = &self.deps.store;
+        let account = store.get_credential(project, credential).await?;
+        let others = store
+            .list_user_credentials(project, &account.user_id)
+            .await?
+            .iter()
+            .any(|c| c.integration_id == account.integration_id && c.id != account.id);
+        // Version 1 is the account as first saved; a reconnect bumps it.
+        if others || account.version != 1 {
+            return Ok(Vec::new());
+        }
+        let integration = store.get_integration(project, account.integration_id).await?;
+        let mut meta = super::permissions::UserMeta::new(&account.user_id);
+        let mut enabled = Vec::new();
+        for w in store.list_workflows(project, Some(&integration.integration_type)).await? {
+            let Some(version) = w.deployed_version else { continue };
+            let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
+            if !plan.workflow().portal.default_enabled || !self.permitted_for(project, w.id, version, &mut meta).await? {
+                continue;
+            }
+            store.enable_workflow(project, w.id, &account.user_id, None).await?;
+            enabled.push(w.id);
+        }
+        if !enabled.is_empty() {
+            tracing::info!(project = %project, credential = %credential, workflows = enabled.len(), "default-enabled workflows turned on for a new account");
+        }
+        Ok(enabled)
+    }
+
+    /// The deployed definition of `version` of `workflow` (compiled once).
+    pub async fn deployed(
+        &self,
+        project: ProjectId,
+        workflow: weft_store::WorkflowId,
+        version: u32,
+    ) -> Result<std::sync::Arc<crate::Plan>, TriggerError> {
+        self.plan_of(project, workflow, version).await.map_err(TriggerError::Workflow)
+    }
+
     /// Turns off `user`'s workflows of `integration` after accounts were
     /// removed: those enabled for a removed account, and, once the user has
     /// no account of the integration left, all of them. Returns how many
@@ -128,4 +180,21 @@ impl Engine {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The ids of the integration's required User Settings (its portal
+/// configuration's `settings`) that the account has not saved a value for.
+pub fn missing_settings(integration: &weft_store::Integration, account: &weft_store::Credential) -> Vec<String> {
+    let declared: Vec<crate::definition::UserSetting> = integration
+        .portal_texts
+        .get("settings")
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .unwrap_or_default();
+    let saved = account.config.get("sharedSettings").and_then(|s| s.as_object());
+    let filled = |id: &str| match saved.and_then(|s| s.get(id)) {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    };
+    declared.into_iter().filter(|s| s.required && !filled(&s.id)).map(|s| s.id).collect()
 }
