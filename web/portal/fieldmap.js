@@ -21,7 +21,8 @@ export function fieldMapping({ id, setting, value, appFields, integrationName, o
     fieldMappings: { ...((value && value.fieldMappings) || {}) },
   };
   const emit = () => onChange(current.objectType ? { objectType: current.objectType, fieldMappings: { ...current.fieldMappings } } : null);
-  const fields = appFieldsOf(appFields, value);
+  // The app's fields from connect(), else those the setting names.
+  const fields = appFieldsOf(appFields || ((setting.fields || []).length ? { fields: setting.fields } : null), value);
   const hintId = setting.tooltip ? `${id}-hint` : null;
   const errorId = `${id}-error`;
 

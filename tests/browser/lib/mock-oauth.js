@@ -3,7 +3,9 @@
 // window, a token endpoint that checks the client, the redirect URI and the
 // PKCE verifier, and a `/api/me` the connection test reads with the access
 // token. Each approval is a new account of the provider; every request is
-// recorded in `hits`.
+// recorded in `hits`. `settings.expiresIn` sets the life of the tokens it
+// issues and `settings.refuseRefresh` answers refreshes `invalid_grant` (a
+// grant the user revoked), to make an account INVALID.
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -34,6 +36,8 @@ export async function startOAuthProvider() {
   const hits = [];
   const codes = new Map(); // code → {redirectUri, challenge, account}
   const tokens = new Map(); // access token → account
+  const refreshTokens = new Map(); // refresh token → account
+  const settings = { expiresIn: 3600, refuseRefresh: false };
   let accounts = 0;
 
   function authorize(url, res) {
@@ -66,6 +70,11 @@ export async function startOAuthProvider() {
     if (form.get('client_id') !== CLIENT_ID || form.get('client_secret') !== CLIENT_SECRET) {
       return send(res, 401, { error: 'invalid_client' });
     }
+    if (form.get('grant_type') === 'refresh_token') {
+      const account = refreshTokens.get(form.get('refresh_token'));
+      if (!account || settings.refuseRefresh) return send(res, 400, { error: 'invalid_grant' });
+      return send(res, 200, issue(account));
+    }
     if (form.get('grant_type') !== 'authorization_code') return send(res, 400, { error: 'unsupported_grant_type' });
     const grant = codes.get(form.get('code'));
     codes.delete(form.get('code'));
@@ -74,9 +83,15 @@ export async function startOAuthProvider() {
     if (createHash('sha256').update(verifier).digest('base64url') !== grant.challenge) {
       return send(res, 400, { error: 'invalid_grant', error_description: 'PKCE verification failed' });
     }
+    return send(res, 200, issue(grant.account));
+  }
+
+  function issue(account) {
     const access = token();
-    tokens.set(access, grant.account);
-    return send(res, 200, { access_token: access, refresh_token: token(), token_type: 'Bearer', expires_in: 3600 });
+    const refresh = token();
+    tokens.set(access, account);
+    refreshTokens.set(refresh, account);
+    return { access_token: access, refresh_token: refresh, token_type: 'Bearer', expires_in: settings.expiresIn };
   }
 
   const server = http.createServer((req, res) => {
@@ -103,6 +118,7 @@ export async function startOAuthProvider() {
   return {
     origin,
     hits,
+    settings,
     /** The provider definition file of `oauthlab`. */
     definition: (id = 'oauthlab', name = 'OAuthLab') => `
 id: ${id}
