@@ -222,11 +222,12 @@ export function createActions({ p, reload, render, showAlert, clearAlert, announ
       });
       if (enableAfter) {
         state.pendingEnable.delete(workflow.id);
+        // Announces that the workflow is on.
         await setWorkflow(workflow, true);
       } else {
         render();
+        announce(`${workflow.name}: settings saved.`);
       }
-      announce(`${workflow.name}: settings saved.`);
     },
 
     async saveSharedSettings(values) {
@@ -251,7 +252,6 @@ export function createActions({ p, reload, render, showAlert, clearAlert, announ
     render();
     try {
       await api().setWorkflow(workflow.id, on, selected.id);
-      state.changed.set(`${selected.id}:${workflow.id}`, on);
       toSdk({ type: 'workflowChanged', workflowId: workflow.id, enabled: on });
       await reload();
       announce(`${workflow.name} is ${on ? 'on' : 'off'}.`);

@@ -45,8 +45,6 @@ const state = {
   drafts: { shared: {}, workflows: {} },
   pendingEnable: new Set(),
   busyWorkflows: new Set(),
-  /** Workflow states this portal changed: `credentialId:workflowId` → enabled. */
-  changed: new Map(),
 };
 
 const clone = (v) => JSON.parse(JSON.stringify(v ?? {}));
@@ -85,11 +83,7 @@ const p = {
     const integration = state.me.integrations[state.type];
     const own = workflowSettingsOf(selected.configurations?.[0]);
     const first = integration.credentialId === selected.id ? integration.workflowSettings || {} : {};
-    return (id) => {
-      const key = `${selected.id}:${id}`;
-      if (state.changed.has(key)) return state.changed.get(key);
-      return own[id]?.enabled === true || first[id]?.enabled === true;
-    };
+    return (id) => own[id]?.enabled === true || first[id]?.enabled === true;
   },
   workflowDraft(id) {
     if (!(id in state.drafts.workflows)) {

@@ -3,13 +3,32 @@
 // themes: no serious or critical violation. The harness fails a case on any
 // console error of the app, the portal or a sign-in window.
 import assert from 'node:assert/strict';
-import { before } from 'node:test';
 import { suite, sdkCase } from '../lib/suite.js';
 import { signIn } from '../lib/page-calls.js';
 import { issueKey } from '../lib/mock-provider.js';
 import { axeViolations, focused, installAxe, portalFrame, showPortal } from '../lib/portal.js';
 
-const world = suite('portal accessibility');
+/** The file's arrangement, once the world runs. */
+async function setup(world) {
+  const admin = { bearer: world.project.adminKey };
+  const integrations = `/admin/projects/${world.project.id}/integrations`;
+  const overview = '## What it does\n\n- Syncs **tasks**\n- [Read more](https://example.com/docs)';
+  for (const [type, theme] of [['tasklab', 'light'], ['notelab', 'dark']]) {
+    const body = { portal: { description: `${type} for your team`, overview, theme, settings: SETTINGS } };
+    const changed = await world.api('PATCH', `${integrations}/${world.project.integrations[type]}`, { ...admin, body });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    await world.deployWorkflow({
+      name: `Sync ${type}`,
+      description: 'Copies each new task',
+      integration: type,
+      portal: { defaultEnabled: true, settings: [{ id: 'list', title: 'List', type: 'text' }] },
+      trigger: { type: 'appEvent', event: 'Task Created' },
+      steps: [{ id: 'wait', type: 'delay', value: 1, unit: 'SECONDS' }],
+    });
+  }
+}
+
+const world = suite('portal accessibility', { setup });
 
 const SETTINGS = [
   { id: 'channel', title: 'Channel', type: 'text', required: true, tooltip: 'Where updates are posted' },
@@ -28,24 +47,6 @@ const SETTINGS = [
   },
 ];
 
-before(async () => {
-  const admin = { bearer: world.project.adminKey };
-  const integrations = `/admin/projects/${world.project.id}/integrations`;
-  const overview = '## What it does\n\n- Syncs **tasks**\n- [Read more](https://example.com/docs)';
-  for (const [type, theme] of [['tasklab', 'light'], ['notelab', 'dark']]) {
-    const body = { portal: { description: `${type} for your team`, overview, theme, settings: SETTINGS } };
-    const changed = await world.api('PATCH', `${integrations}/${world.project.integrations[type]}`, { ...admin, body });
-    assert.equal(changed.status, 200, JSON.stringify(changed.body));
-    await world.deployWorkflow({
-      name: `Sync ${type}`,
-      description: 'Copies each new task',
-      integration: type,
-      portal: { defaultEnabled: true, settings: [{ id: 'list', title: 'List', type: 'text' }] },
-      trigger: { type: 'appEvent', event: 'Task Created' },
-      steps: [{ id: 'wait', type: 'delay', value: 1, unit: 'SECONDS' }],
-    });
-  }
-});
 
 /** Fails on serious or critical violations, naming every violation found. */
 async function assertAccessible(page, state) {
@@ -169,7 +170,7 @@ sdkCase(
     }
     await signIn(sdk, world, user);
     portal = await showPortal(page, 'notelab');
-    await portal.getByLabel('Account', { exact: true }).waitFor();
+    await portal.getByRole('combobox', { name: 'Account', exact: true }).waitFor();
     assert.equal(await (await portalFrame(page)).evaluate(() => document.documentElement.dataset.theme), 'dark');
     await portal.getByRole('button', { name: 'Disconnect' }).click();
     await assertAccessible(page, 'configuration, dark, two accounts, disconnect asked');

@@ -3,21 +3,23 @@
 // account, choosing one, disconnecting, and an INVALID account reconnected;
 // each checked against Weft's accounts and the callbacks the app heard.
 import assert from 'node:assert/strict';
-import { before } from 'node:test';
 import { suite, sdkCase } from '../lib/suite.js';
 import { signIn } from '../lib/page-calls.js';
 import { issueKey } from '../lib/mock-provider.js';
 import { CLIENT_ID, CLIENT_SECRET } from '../lib/mock-oauth.js';
 import { accountsInWeft, focused, portalCalls, showPortal } from '../lib/portal.js';
 
-const world = suite('portal connect', {
-  integrations: () => [{ type: 'oauthlab', active: true, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accentColor: '#F5C518' }],
-});
-before(async () => {
+/** The file's arrangement, once the world runs. */
+async function setup(world) {
   const path = `/admin/projects/${world.project.id}/integrations/${world.project.integrations.tasklab}`;
   const portal = { description: 'Tasks, synced both ways', overview: '## Sync tasks\n\nEvery **task** you create.', theme: 'light' };
   const changed = await world.api('PATCH', path, { bearer: world.project.adminKey, body: { portal } });
   assert.equal(changed.status, 200, JSON.stringify(changed.body));
+}
+
+const world = suite('portal connect', {
+  setup,
+  integrations: () => [{ type: 'oauthlab', active: true, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accentColor: '#F5C518' }],
 });
 
 const REFUSED_KEY = [/status of 400 \(Bad Request\)/];
@@ -113,7 +115,7 @@ sdkCase(
     const account = issueKey(key);
     await portal.getByLabel('API key').fill(key);
     await portal.getByRole('button', { name: 'Connect', exact: true }).click();
-    const picker = portal.getByLabel('Account', { exact: true });
+    const picker = portal.getByRole('combobox', { name: 'Account', exact: true });
     await picker.waitFor();
     const accounts = await accountsInWeft(world, user);
     assert.equal(accounts.length, 2);
@@ -182,8 +184,8 @@ sdkCase(
       window.connectOptions = { selectedCredentialId: id };
     }, revoked.id);
     const portal = await showPortal(page, 'oauthlab');
-    assert.equal(await portal.getByLabel('Account', { exact: true }).inputValue(), revoked.id);
-    await portal.getByText('Needs reconnecting').waitFor();
+    assert.equal(await portal.getByRole('combobox', { name: 'Account', exact: true }).inputValue(), revoked.id);
+    await portal.getByText('Needs reconnecting', { exact: true }).waitFor();
     const opened = page.context().waitForEvent('page');
     await portal.getByRole('button', { name: 'Reconnect' }).click();
     const popup = await opened;

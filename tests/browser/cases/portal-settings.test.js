@@ -5,12 +5,29 @@
 // permission-filtered workflows, a workflow with a required setting turned
 // on, another turned off, each as Weft stores it.
 import assert from 'node:assert/strict';
-import { before } from 'node:test';
 import { suite, sdkCase } from '../lib/suite.js';
 import { signIn, invoke } from '../lib/page-calls.js';
 import { accountsInWeft, focused, portalCalls, showPortal } from '../lib/portal.js';
 
-const world = suite('portal settings');
+/** The file's arrangement, once the world runs. */
+async function setup(world) {
+  const path = `/admin/projects/${world.project.id}/integrations/${world.project.integrations.tasklab}`;
+  const changed = await world.api('PATCH', path, { bearer: world.project.adminKey, body: { portal: { settings: SETTINGS } } });
+  assert.equal(changed.status, 200, JSON.stringify(changed.body));
+  ids.post = await world.deployWorkflow(
+    workflow('Post updates', {
+      description: 'Posts each update to a list',
+      portal: { settings: [{ id: 'listName', title: 'List', type: 'text', required: true }] },
+    }),
+  );
+  ids.archive = await world.deployWorkflow(workflow('Archive done tasks', { portal: { defaultEnabled: true } }));
+  ids.secret = await world.deployWorkflow(workflow('Secret', { portal: { hidden: true } }));
+  ids.pro = await world.deployWorkflow(
+    workflow('Pro sync', { permissions: { left: '{{user.meta.plan}}', operator: 'stringExactlyMatches', right: 'pro' } }),
+  );
+}
+
+const world = suite('portal settings', { setup });
 
 const SETTINGS = [
   { id: 'channel', title: 'Channel', type: 'text', required: true, tooltip: 'Where updates are posted' },
@@ -41,22 +58,6 @@ const workflow = (name, extra = {}) => ({
 });
 
 const ids = {};
-before(async () => {
-  const path = `/admin/projects/${world.project.id}/integrations/${world.project.integrations.tasklab}`;
-  const changed = await world.api('PATCH', path, { bearer: world.project.adminKey, body: { portal: { settings: SETTINGS } } });
-  assert.equal(changed.status, 200, JSON.stringify(changed.body));
-  ids.post = await world.deployWorkflow(
-    workflow('Post updates', {
-      description: 'Posts each update to a list',
-      portal: { settings: [{ id: 'listName', title: 'List', type: 'text', required: true }] },
-    }),
-  );
-  ids.archive = await world.deployWorkflow(workflow('Archive done tasks', { portal: { defaultEnabled: true } }));
-  ids.secret = await world.deployWorkflow(workflow('Secret', { portal: { hidden: true } }));
-  ids.pro = await world.deployWorkflow(
-    workflow('Pro sync', { permissions: { left: '{{user.meta.plan}}', operator: 'stringExactlyMatches', right: 'pro' } }),
-  );
-});
 
 /** The app's options for the portal: dropdown sources and the Task fields. */
 const appOptions = (sdk) =>

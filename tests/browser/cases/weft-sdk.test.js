@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { suite, sdkCase } from '../lib/suite.js';
 import { authenticate, getUser, invoke, signIn } from '../lib/page-calls.js';
 import { mintToken, nowSecs, strangerKey } from '../lib/tokens.js';
+import net from 'node:net';
 
 const world = suite("Weft's SDK");
 const REFUSED = [/status of 401 \(Unauthorized\)/];
@@ -154,12 +155,16 @@ sdkCase(
   async ({ world, sdk, requests }) => {
     const user = world.newUser();
     await signIn(sdk, world, user);
-    // A server that is not there: nothing answers on port 9 of loopback.
-    await sdk(() => window.paragon.configureGlobal({ host: 'http://127.0.0.1:9' }));
+    // A server that is not there: a loopback port just freed.
+    const spare = net.createServer();
+    await new Promise((resolve) => spare.listen(0, '127.0.0.1', resolve));
+    const nowhere = `http://127.0.0.1:${spare.address().port}`;
+    await new Promise((resolve) => spare.close(resolve));
+    await sdk((host) => window.paragon.configureGlobal({ host }), nowhere);
     assert.deepEqual(await getUser(sdk), { authenticated: false });
     const outcome = await authenticate(sdk, world.project.id, user.token);
-    assert.match(outcome.error?.message ?? '', /^Weft could not be reached at http:\/\/127\.0\.0\.1:9/);
-    assert.ok(requests.some((r) => r.url === `http://127.0.0.1:9/projects/${world.project.id}/sdk/me`));
+    assert.ok(outcome.error?.message.startsWith(`Weft could not be reached at ${nowhere}`), JSON.stringify(outcome));
+    assert.ok(requests.some((r) => r.url === `${nowhere}/projects/${world.project.id}/sdk/me`));
     // And back, by the reference's service-URL form.
     await sdk((weft) => window.paragon.configureGlobal({ host: 'ignored.example' }, { ZEUS_PUBLIC_URL: weft }), world.weft.base);
     await signIn(sdk, world, user);

@@ -31,9 +31,11 @@ connectionTest: { path: /me, accountId: /id, accountName: /name }
  * they build (filled in once `before` ran). `settings(world)` may answer
  * extra `WEFT__...` settings, once the page server (`world.pages`) runs;
  * `integrations(world)` more integrations for the project (the OAuth
- * provider `oauthlab` is defined, at `world.oauth`, for any that wants it).
+ * provider `oauthlab` is defined, at `world.oauth`, for any that wants it);
+ * `setup(world)` arranges more once all that runs (a file's own `before`
+ * would not wait for this one: top-level hooks do not wait for each other).
  */
-export function suite(name, { settings = () => ({}), integrations = () => [] } = {}) {
+export function suite(name, { settings = () => ({}), integrations = () => [], setup = async () => {} } = {}) {
   const world = { name, users: 0 };
   const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -71,6 +73,7 @@ export function suite(name, { settings = () => ({}), integrations = () => [] } =
       // the preflights of routed requests itself, and CORS must be Weft's.
       args: ['--proxy-server=http://127.0.0.1:9'],
     });
+    await setup(world);
   });
   after(async () => {
     await world.browser?.close();
