@@ -89,7 +89,7 @@ export function renderAccount(p) {
   const { state } = p;
   const accounts = p.accounts();
   const selected = p.selected();
-  const parts = [h('h2', { id: 'account-heading', class: 'section-title', text: 'Account' })];
+  const parts = [h('h2', { id: 'account-heading', class: 'section-title', text: accounts.length > 1 ? 'Accounts' : 'Account' })];
   if (state.waiting) {
     parts.push(h('p', { class: 'waiting', text: `Finish signing in to ${state.view.name} in the window that opened.` }));
   }
