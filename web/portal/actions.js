@@ -21,7 +21,10 @@ function oauthOutcome(popup) {
     };
     const onMessage = (ev) => {
       if (ev.source !== popup || ev.origin !== window.location.origin || !ev.data) return;
-      if (ev.data.type === 'weft:connected' && ev.data.credentialId) done({ credentialId: String(ev.data.credentialId) });
+      if (ev.data.type === 'weft:connected' && ev.data.credentialId) {
+        popup.close();
+        done({ credentialId: String(ev.data.credentialId) });
+      }
       if (ev.data.type === 'weft:connect-failed') done({ error: String(ev.data.message || 'The account could not be connected.') });
     };
     window.addEventListener('message', onMessage);
@@ -251,7 +254,9 @@ export function createActions({ p, reload, render, showAlert, clearAlert, announ
     state.busyWorkflows.add(workflow.id);
     render();
     try {
-      await api().setWorkflow(workflow.id, on, selected.id);
+      // The account is named only when there is a choice: with one, the
+      // workflow is the user's (as one enabled by default is).
+      await api().setWorkflow(workflow.id, on, p.accounts().length > 1 ? selected.id : null);
       toSdk({ type: 'workflowChanged', workflowId: workflow.id, enabled: on });
       await reload();
       announce(`${workflow.name} is ${on ? 'on' : 'off'}.`);

@@ -58,14 +58,26 @@ function showAlert(message) {
 }
 const clearAlert = () => el.alerts.replaceChildren();
 
-/** Options of a custom dropdown, from the app's `loadOptions` (over the SDK). */
+/** Pages of options already loaded in this portal, by key, cursor and search. */
+const optionPages = new Map();
+
+/**
+ * Options of a custom dropdown, from the app's `loadOptions` (over the SDK).
+ * A page is asked for once while the portal is open (the forms are drawn
+ * again after each change); a failed load is asked for again next time.
+ */
 function loadOptions(key, cursor, search) {
+  const cacheKey = JSON.stringify([key, cursor ?? null, search ?? null]);
+  if (optionPages.has(cacheKey)) return optionPages.get(cacheKey);
   lastRequest += 1;
   const id = lastRequest;
-  return new Promise((resolve, reject) => {
+  const page = new Promise((resolve, reject) => {
     optionRequests.set(id, { resolve, reject });
     toSdk({ type: 'loadOptions', id, key, cursor: cursor ?? null, search: search ?? null });
   });
+  optionPages.set(cacheKey, page);
+  page.catch(() => optionPages.delete(cacheKey));
+  return page;
 }
 
 const workflowSettingsOf = (config) => (config && (config.workflowSettings || config.configuredWorkflows)) || {};

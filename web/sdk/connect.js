@@ -205,7 +205,10 @@
         };
         const onMessage = (ev) => {
           if (ev.source !== popup || ev.origin !== originOf(base) || !ev.data) return;
-          if (ev.data.type === 'weft:connected') done(resolve, String(ev.data.credentialId));
+          if (ev.data.type === 'weft:connected') {
+            popup.close();
+            done(resolve, String(ev.data.credentialId));
+          }
           if (ev.data.type === 'weft:connect-failed') {
             done(reject, new WeftError(String(ev.data.message || 'The account could not be connected'), { code: 'CONNECT_FAILED' }));
           }

@@ -12,7 +12,12 @@ import { accountsInWeft, focused, portalCalls, showPortal } from '../lib/portal.
 /** The file's arrangement, once the world runs. */
 async function setup(world) {
   const path = `/admin/projects/${world.project.id}/integrations/${world.project.integrations.tasklab}`;
-  const portal = { description: 'Tasks, synced both ways', overview: '## Sync tasks\n\nEvery **task** you create.', theme: 'light' };
+  const portal = {
+    description: 'Tasks, synced both ways',
+    overview: '## Sync tasks\n\nEvery **task** you create.',
+    theme: 'light',
+    icon: `${world.pages.origin}/icon.svg`,
+  };
   const changed = await world.api('PATCH', path, { bearer: world.project.adminKey, body: { portal } });
   assert.equal(changed.status, 200, JSON.stringify(changed.body));
 }
@@ -35,6 +40,12 @@ sdkCase(
     await portal.getByText('Tasks, synced both ways').waitFor();
     assert.equal(await portal.locator('#panel-overview h2').textContent(), 'Sync tasks');
     assert.equal(await portal.getByText('Not connected').count(), 1);
+    // The configured icon (decorative: the name is beside it) and theme.
+    const icon = portal.locator('#portal-icon img');
+    assert.equal(await icon.getAttribute('src'), `${world.pages.origin}/icon.svg`);
+    assert.equal(await icon.getAttribute('alt'), '');
+    assert.ok(await icon.evaluate((img) => img.complete && img.naturalWidth > 0), 'the icon loaded');
+    assert.equal(await portal.locator('html').getAttribute('data-theme'), 'light');
 
     await portal.getByRole('button', { name: 'Connect' }).click();
     const key = portal.getByLabel('API key');
@@ -65,6 +76,12 @@ sdkCase(
     assert.equal(heard[2][1].integrationType, 'tasklab');
     assert.equal(heard[2][1].credential.providerId, account);
     assert.equal(await sdk(() => window.paragon.getUser().integrations.tasklab.credentialId), saved.id);
+
+    // The close button closes the portal; focus returns to the app.
+    await portal.getByRole('button', { name: 'Close' }).click();
+    await page.waitForFunction(() => !document.querySelector('iframe'));
+    assert.equal((await portalCalls(page)).at(-1)[0], 'onClose');
+    assert.equal(await focused(page), 'app: open');
   },
   { sdk: 'weft', allowConsoleErrors: REFUSED_KEY },
 );

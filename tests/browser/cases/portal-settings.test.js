@@ -222,3 +222,41 @@ sdkCase(
   },
   { sdk: 'weft' },
 );
+
+sdkCase(
+  world,
+  'with two accounts, a workflow is turned on and off for the account shown',
+  async ({ world, sdk, page }) => {
+    const user = world.newUser();
+    const first = await world.connectAccount(user);
+    const second = await world.connectAccount(user);
+    await signIn(sdk, world, user);
+    /** Whether the workflow is on for each account, as /sdk/me says. */
+    const states = async (workflowId) => {
+      const me = await world.api('GET', world.sdkPath('/me'), { bearer: user.token });
+      const byId = Object.fromEntries(me.body.integrations.tasklab.allCredentials.map((c) => [c.id, c]));
+      return [first, second].map((a) => byId[a.credentialId].configurations[0].workflowSettings[workflowId]?.enabled === true);
+    };
+    // On by default for the first account only.
+    assert.deepEqual(await states(ids.archive), [true, false]);
+
+    await sdk((id) => {
+      window.connectOptions = { selectedCredentialId: id };
+    }, second.credentialId);
+    const portal = await showPortal(page, 'tasklab');
+    const archive = portal.getByRole('switch', { name: 'Archive done tasks' });
+    assert.equal(await archive.getAttribute('aria-checked'), 'false');
+    await archive.click();
+    await portal.getByText('Archive done tasks is on.').waitFor();
+    assert.deepEqual(await states(ids.archive), [true, true]);
+
+    await portal.getByRole('combobox', { name: 'Account', exact: true }).selectOption(first.credentialId);
+    await portal.locator('.account-name', { hasText: first.account.replace('acct-', 'Account ') }).waitFor();
+    assert.equal(await archive.getAttribute('aria-checked'), 'true');
+    await archive.click();
+    await portal.getByText('Archive done tasks is off.').waitFor();
+    assert.equal(await archive.getAttribute('aria-checked'), 'false');
+    assert.deepEqual(await states(ids.archive), [false, true]);
+  },
+  { sdk: 'weft' },
+);

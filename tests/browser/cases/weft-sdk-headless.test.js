@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { suite, sdkCase } from '../lib/suite.js';
 import { getUser, invoke, signIn } from '../lib/page-calls.js';
 import { CLIENT_ID, CLIENT_SECRET } from '../lib/mock-oauth.js';
+import { issueKey } from '../lib/mock-provider.js';
 
 const world = suite("Weft's SDK, headless", {
   integrations: () => [{ type: 'oauthlab', active: true, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
@@ -106,6 +107,51 @@ sdkCase(
     );
   },
   { sdk: 'weft' },
+);
+
+sdkCase(
+  world,
+  'installIntegration of an API-key integration shows the portal form alone, and resolves once connected',
+  async ({ world, sdk, page }) => {
+    const user = world.newUser();
+    await signIn(sdk, world, user);
+    await recordEvents(sdk);
+    const installing = invoke(sdk, 'installIntegration', 'tasklab');
+    const portal = page.frameLocator('iframe[title$="Connect Portal"]');
+    const key = portal.getByLabel('API key');
+    await key.waitFor();
+    // The form alone: no tabs, no account actions.
+    assert.equal(await portal.getByRole('tab').count(), 0);
+    await key.fill('not-a-key');
+    await page.keyboard.press('Enter');
+    await portal.locator('#connect-error').waitFor();
+    const right = `key-${user.userId}-install`;
+    const account = issueKey(right);
+    await key.fill(right);
+    await page.keyboard.press('Enter');
+    const outcome = await installing;
+    assert.ok(outcome.value, JSON.stringify(outcome));
+    assert.equal(outcome.value.integrationType, 'tasklab');
+    assert.equal(outcome.value.credential.providerId, account);
+    await page.waitForFunction(() => !document.querySelector('iframe'));
+    const listed = await world.api('GET', world.sdkPath('/credentials'), { bearer: user.token });
+    assert.deepEqual(listed.body.map((c) => c.id), [outcome.value.credentialId]);
+    assert.deepEqual(
+      (await sdkEvents(sdk)).map((e) => [e.name, e.event.credentialId ?? null]),
+      [
+        ['onPortalOpen', null],
+        ['onIntegrationInstall', outcome.value.credentialId],
+        ['onPortalClose', null],
+      ],
+    );
+
+    // Closed before connecting: the promise rejects.
+    const again = invoke(sdk, 'installIntegration', 'tasklab', { allowMultipleCredentials: true });
+    await portal.getByLabel('API key').waitFor();
+    await page.keyboard.press('Escape');
+    assert.deepEqual((await again).error?.message, 'The user closed the portal before connecting');
+  },
+  { sdk: 'weft', allowConsoleErrors: [/status of 400 \(Bad Request\)/] },
 );
 
 sdkCase(

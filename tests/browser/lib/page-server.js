@@ -21,6 +21,8 @@ const FILES = {
   // An app built on Weft's own SDK (loaded from Weft, not from here).
   '/weft.html': [join(here, '..', 'page', 'weft.html'), 'text/html; charset=utf-8'],
   '/weft-app.js': [join(here, '..', 'page', 'weft-app.js'), 'text/javascript; charset=utf-8'],
+  // An integration icon on the app's origin (the portal shows icons from anywhere).
+  '/icon.svg': [join(here, '..', 'page', 'icon.svg'), 'image/svg+xml'],
 };
 
 export async function startPageServer() {
