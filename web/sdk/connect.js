@@ -245,7 +245,6 @@
         mapObjectFields[name] = {
           fields: cleanOptions(name, spec.fields),
           defaultFields: Array.isArray(spec.defaultFields) ? spec.defaultFields.map(String) : null,
-          userCanRemoveMappings: spec.userCanRemoveMappings === true,
         };
       }
       return {
