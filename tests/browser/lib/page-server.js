@@ -1,6 +1,7 @@
 // The app's origin: a static server on its own loopback port (so every
 // call to Weft is cross-origin and CORS is real) serving the test page and
-// the SDK's browser bundle straight from node_modules.
+// the SDK's browser bundle straight from node_modules, and the page of an
+// app that loads Weft's own SDK from Weft.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,6 +18,11 @@ const FILES = {
   '/': [join(here, '..', 'page', 'index.html'), 'text/html; charset=utf-8'],
   '/app.js': [join(here, '..', 'page', 'app.js'), 'text/javascript; charset=utf-8'],
   '/vendor/connect.js': [SDK_BUNDLE, 'text/javascript; charset=utf-8'],
+  // An app built on Weft's own SDK (loaded from Weft, not from here).
+  '/weft.html': [join(here, '..', 'page', 'weft.html'), 'text/html; charset=utf-8'],
+  '/weft-app.js': [join(here, '..', 'page', 'weft-app.js'), 'text/javascript; charset=utf-8'],
+  // An integration icon on the app's origin (the portal shows icons from anywhere).
+  '/icon.svg': [join(here, '..', 'page', 'icon.svg'), 'image/svg+xml'],
 };
 
 export async function startPageServer() {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startWeft, createProject, call, must } from './weft.js';
 import { startProvider, issueKey } from './mock-provider.js';
+import { startOAuthProvider } from './mock-oauth.js';
 import { startPageServer } from './page-server.js';
 import { mintToken } from './tokens.js';
 
@@ -28,14 +29,19 @@ connectionTest: { path: /me, accountId: /id, accountName: /name }
 /**
  * Registers the file's `before` and `after` hooks and answers the world
  * they build (filled in once `before` ran). `settings(world)` may answer
- * extra `WEFT__...` settings, once the page server (`world.pages`) runs.
+ * extra `WEFT__...` settings, once the page server (`world.pages`) runs;
+ * `integrations(world)` more integrations for the project (the OAuth
+ * provider `oauthlab` is defined, at `world.oauth`, for any that wants it);
+ * `setup(world)` arranges more once all that runs (a file's own `before`
+ * would not wait for this one: top-level hooks do not wait for each other).
  */
-export function suite(name, { settings = () => ({}) } = {}) {
+export function suite(name, { settings = () => ({}), integrations = () => [], setup = async () => {} } = {}) {
   const world = { name, users: 0 };
   const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
   mkdirSync(ARTIFACTS, { recursive: true });
   before(async () => {
     world.provider = await startProvider();
+    world.oauth = await startOAuthProvider();
     world.pages = await startPageServer();
     world.weft = await startWeft({
       env: settings(world),
@@ -44,6 +50,7 @@ export function suite(name, { settings = () => ({}) } = {}) {
         'tasklab.yaml': providerDefinition('tasklab', 'TaskLab', world.provider.base),
         'notelab.yaml': providerDefinition('notelab', 'NoteLab', world.provider.base),
         'draftlab.yaml': providerDefinition('draftlab', 'DraftLab', world.provider.base),
+        'oauthlab.yaml': world.oauth.definition(),
       },
     });
     world.project = await createProject(world.weft, {
@@ -53,6 +60,7 @@ export function suite(name, { settings = () => ({}) } = {}) {
         { type: 'notelab', active: true },
         // Not active: users can't connect it, and the SDK must not list it.
         { type: 'draftlab', active: false },
+        ...integrations(world),
       ],
     });
     world.browser = await chromium.launch({
@@ -65,12 +73,14 @@ export function suite(name, { settings = () => ({}) } = {}) {
       // the preflights of routed requests itself, and CORS must be Weft's.
       args: ['--proxy-server=http://127.0.0.1:9'],
     });
+    await setup(world);
   });
   after(async () => {
     await world.browser?.close();
     await world.pages?.close();
     await world.weft?.stop();
     await world.provider?.close();
+    await world.oauth?.close();
   });
 
   /** A new user of the project: its id and a token valid for an hour. */
@@ -99,6 +109,20 @@ export function suite(name, { settings = () => ({}) } = {}) {
     });
     return { credentialId: credential.id, account, key };
   };
+  /** Creates and deploys a workflow (its JSON definition) with the admin key; answers its id. */
+  world.deployWorkflow = async (definition) => {
+    const admin = { bearer: world.project.adminKey };
+    const workflows = `/admin/projects/${world.project.id}/workflows`;
+    const created = await must(201, world.weft.base, 'POST', workflows, { ...admin, body: definition });
+    await must(200, world.weft.base, 'POST', `${workflows}/${created.id}/deploy`, admin);
+    return created.id;
+  };
+  /** The Task History's executions of a workflow (the admin key reads them). */
+  world.executions = async (workflowId) => {
+    const path = `/projects/${world.project.id}/task-history/workflow-executions?workflowId=${workflowId}`;
+    const listed = await must(200, world.weft.base, 'GET', path, { bearer: world.project.adminKey });
+    return listed.workflowExecutions;
+  };
   return world;
 }
 
@@ -112,6 +136,14 @@ function portalNotServed(world, line) {
   return line.at === `${world.weft.base}/ui` && /status of 404 \(Not Found\)/.test(line.text);
 }
 
+/** The app page of each SDK a case may run: the reference's, or Weft's own. */
+function appUrl(origin, weft, sdk, configured) {
+  const at = encodeURIComponent(weft);
+  if (sdk === 'weft') return `${origin}/weft.html?weft=${at}`;
+  if (sdk === 'weft-module') return `${origin}/weft.html?weft=${at}&module=1`;
+  return configured ? `${origin}/?weft=${at}` : origin;
+}
+
 /**
  * A test on the app's page, configured for Weft (`configured: false`: the
  * SDK as loaded, pointing at the hosted service). `fn` gets `{page, world,
@@ -119,9 +151,13 @@ function portalNotServed(world, line) {
  * lists the requests that got no answer (such as those refused for
  * leaving loopback). `allowConsoleErrors` lists patterns of console errors
  * the case provokes (the browser's own line for a 401, say). `pages` answers
- * another page server to load the app from (another origin).
+ * another page server to load the app from (another origin). `sdk` picks
+ * the SDK: `reference` (the npm bundle, the default), `weft` (Weft's own
+ * `/sdk/connect.js`, loaded from Weft) or `weft-module` (`/sdk/connect.mjs`).
+ * Console lines and errors of the portal frame and of sign-in windows count
+ * as the page's.
  */
-export function sdkCase(world, title, fn, { allowConsoleErrors = [], configured = true, pages } = {}) {
+export function sdkCase(world, title, fn, { allowConsoleErrors = [], configured = true, pages, sdk: flavour = 'reference' } = {}) {
   test(title, async () => {
     const context = await world.browser.newContext();
     const page = await context.newPage();
@@ -129,13 +165,18 @@ export function sdkCase(world, title, fn, { allowConsoleErrors = [], configured 
     const pageErrors = [];
     const requests = [];
     const failed = [];
-    page.on('console', (msg) => consoleLines.push({ type: msg.type(), text: msg.text(), at: msg.location()?.url }));
-    page.on('pageerror', (err) => pageErrors.push(err));
-    page.on('request', (req) => requests.push({ method: req.method(), url: req.url(), headers: req.headers() }));
-    page.on('requestfailed', (req) => failed.push({ url: req.url(), error: req.failure()?.errorText }));
+    // Every page of the context: the app (with its frames) and sign-in windows.
+    const watch = (p) => {
+      p.on('console', (msg) => consoleLines.push({ type: msg.type(), text: msg.text(), at: msg.location()?.url }));
+      p.on('pageerror', (err) => pageErrors.push(err));
+      p.on('request', (req) => requests.push({ method: req.method(), url: req.url(), headers: req.headers() }));
+      p.on('requestfailed', (req) => failed.push({ url: req.url(), error: req.failure()?.errorText }));
+    };
+    watch(page);
+    context.on('page', (p) => p !== page && watch(p));
     // `pages`: another app origin, e.g. one Weft does not list.
     const origin = (pages?.() ?? world.pages).origin;
-    const url = configured ? `${origin}/?weft=${encodeURIComponent(world.weft.base)}` : origin;
+    const url = appUrl(origin, world.weft.base, flavour, configured);
     const slug = title.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 80);
     const dir = join(ARTIFACTS, slug);
     // A passing run leaves nothing from an earlier failure behind.
@@ -143,9 +184,13 @@ export function sdkCase(world, title, fn, { allowConsoleErrors = [], configured 
     try {
       await page.goto(url);
       await page.waitForFunction(() => window.paragon !== undefined);
+      if (flavour !== 'reference' && !(await page.evaluate(() => window.paragon?.isWeft === true))) {
+        throw new Error(`Weft's SDK did not load: ${await page.textContent('#status')}`);
+      }
       const sdk = (expression, arg) => page.evaluate(expression, arg);
       await fn({ page, world, requests, failed, sdk });
-      const expected = (l) => allowConsoleErrors.some((pattern) => pattern.test(l.text)) || portalNotServed(world, l);
+      const expected = (l) =>
+        allowConsoleErrors.some((pattern) => pattern.test(l.text)) || (flavour === 'reference' && portalNotServed(world, l));
       const unexpected = consoleLines.filter((l) => l.type === 'error' && !expected(l));
       if (pageErrors.length || unexpected.length) {
         const lines = [
