@@ -36,10 +36,8 @@
       const button = el('button', { type: 'button', 'data-type': integration.type, text: connected ? 'Manage' : 'Connect' });
       button.setAttribute('aria-label', `${connected ? 'Manage' : 'Connect'} ${integration.name}`);
       button.addEventListener('click', () => paragon.connect(integration.type, {
-        onSuccess: () => refresh('Connected.'),
-        onUninstall: () => refresh('Disconnected.'),
         onWorkflowChange: () => refresh('Workflow changed.'),
-        onClose: () => button.focus(),
+        onClose: () => document.querySelector(`button[data-type="${integration.type}"]`)?.focus(),
       }));
       list.append(el('li', { className: 'card', 'data-integration': integration.type },
         el('header', {}, icon, el('h3', { text: integration.name })),
@@ -54,9 +52,8 @@
       : 'Connect Demo CRM first (its API key is demo-key).';
   }
 
-  async function refresh(message) {
-    // getUser answers what the SDK knows; authenticate again reloads it.
-    await paragon.authenticate(project, token);
+  // The SDK reads the user again before it tells of a change.
+  function refresh(message) {
     renderCatalog();
     if (message) status(message);
   }

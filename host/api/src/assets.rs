@@ -1,6 +1,7 @@
 //! The browser assets under `web/`: the SDK (`/sdk/connect.js`,
-//! `/sdk/connect.mjs`), the Connect Portal page (`/portal/`) and the
-//! offline demo's catalog (`/demo/`, only when the server runs the demo).
+//! `/sdk/connect.mjs`), the Connect Portal page (`/portal/`), the page the
+//! reference's SDK loads as its portal (`/ui`) and the offline demo's
+//! catalog (`/demo/`, only when the server runs the demo).
 //!
 //! They are compiled into the binary, so a server needs neither a CDN nor
 //! the repository at run time. `web.dir` (`WEFT__WEB__DIR`) makes it read
@@ -48,6 +49,8 @@ pub(crate) fn routes() -> Routes {
         .add(Method::GET, "/portal", Access::Public, "The Connect Portal page", to_portal)
         .add(Method::GET, "/portal/", Access::Public, "The Connect Portal page", portal_page)
         .add(Method::GET, "/portal/{file}", Access::Public, "The Connect Portal's scripts and styles", portal_file)
+        .add(Method::GET, "/ui", Access::Public, "The Connect Portal for the reference's SDK", ui_page)
+        .add(Method::GET, "/ui/{file}", Access::Public, "The reference SDK portal's scripts", ui_file)
         .add(Method::GET, "/demo", Access::Public, "The offline demo's catalog (weft serve --demo)", to_demo)
         .add(Method::GET, "/demo/", Access::Public, "The offline demo's catalog (weft serve --demo)", demo_page)
         .add(Method::GET, "/demo/{file}", Access::Public, "The offline demo's scripts and styles", demo_file)
@@ -107,6 +110,14 @@ async fn portal_page(State(state): State<AppState>) -> Response {
 
 async fn portal_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     serve(&state.web, &format!("portal/{file}"))
+}
+
+async fn ui_page(State(state): State<AppState>) -> Response {
+    serve(&state.web, "ui/index.html")
+}
+
+async fn ui_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    serve(&state.web, &format!("ui/{file}"))
 }
 
 fn demo_off() -> Response {

@@ -269,7 +269,7 @@ async fn callback(
         return Ok((StatusCode::FOUND, [(http::header::LOCATION, to)]).into_response());
     }
     let page = format!(
-        "<!doctype html><meta charset=utf-8><title>Connected</title>\
+        "<!doctype html><meta charset=utf-8><link rel=icon href=\"data:,\"><title>Connected</title>\
          <p>Your account is connected. You can close this window.</p>\
          <script>try{{window.opener&&window.opener.postMessage({{type:'weft:connected',credentialId:'{}'}},'*')}}catch(e){{}}</script>",
         credential.id

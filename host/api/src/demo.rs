@@ -86,7 +86,9 @@ async fn crm_add(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let key = key(&state, &headers)?;
     let Some(Json(Value::Object(mut contact))) = body else {
-        return Err(ApiError::bad_request(r#"Demo CRM: send a contact, e.g. {"name": "Ada", "email": "ada@example.com"}"#));
+        return Err(ApiError::bad_request(
+            r#"Demo CRM: send a contact, e.g. {"name": "Ada", "email": "ada@example.com"}"#,
+        ));
     };
     let mut all = state.demo.contacts.lock().unwrap_or_else(|p| p.into_inner());
     let list = all.entry(key).or_default();
@@ -112,10 +114,8 @@ async fn history(State(state): State<AppState>, user: User) -> Result<Json<Value
         let steps = state.store.execution_steps(user.project, e.id).await.map_err(store_error)?;
         let mut view = crate::task_history::execution_json(e, now);
         view["workflowName"] = json!(workflow.name);
-        view["steps"] = steps
-            .iter()
-            .map(|s| json!({ "step": s.step, "status": crate::task_history::step_status(s) }))
-            .collect();
+        view["steps"] =
+            steps.iter().map(|s| json!({ "step": s.step, "status": crate::task_history::step_status(s) })).collect();
         out.push(view);
     }
     Ok(Json(json!({ "executions": out, "total": page.total })))

@@ -47,6 +47,11 @@ impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        // An empty body is no body, whatever its declared type (browser SDKs
+        // send `Content-Type: application/json` on body-less POSTs).
+        if req.headers().get(http::header::CONTENT_LENGTH).is_some_and(|v| v == "0") {
+            return Ok(None);
+        }
         // Without a `Content-Type` the body is not read (it is absent).
         if req.headers().contains_key(http::header::CONTENT_TYPE) {
             refuse_declared_over(req.body(), MAX_JSON_BYTES)?;

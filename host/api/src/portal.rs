@@ -108,16 +108,17 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
 /// text, and links and images keep only http(s), mailto and relative
 /// addresses.
 pub(crate) fn markdown(text: &str) -> String {
-    let events = Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|event| match event {
-        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-        Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-            Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id })
-        }
-        Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
-            Event::Start(Tag::Image { link_type, dest_url: safe_url(dest_url), title, id })
-        }
-        other => other,
-    });
+    let events =
+        Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|event| match event {
+            Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Link { link_type, dest_url: safe_url(dest_url), title, id })
+            }
+            Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+                Event::Start(Tag::Image { link_type, dest_url: safe_url(dest_url), title, id })
+            }
+            other => other,
+        });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, events);
     html
@@ -154,7 +155,11 @@ async fn view(
         let definition = plan.workflow();
         if definition.portal.hidden
             || matches!(definition.trigger.kind, weft_engine::TriggerKind::IntegrationEnabled)
-            || !state.engine.permitted(user.project, w.id, version, &user.user.user_id).await.map_err(ApiError::internal)?
+            || !state
+                .engine
+                .permitted(user.project, w.id, version, &user.user.user_id)
+                .await
+                .map_err(ApiError::internal)?
         {
             continue;
         }
@@ -209,6 +214,9 @@ mod tests {
         refused(json!({"portal": {"theme": "pink"}}), "theme");
         refused(json!({"portal": {"colour": 1}}), "colour");
         refused(json!({"portal": {"icon": "javascript:x"}}), "portal.icon");
-        refused(json!({"portal": {"settings": [{"id": "a", "title": "A", "type": "dropdown"}]}}), "portal.settings/0/options");
+        refused(
+            json!({"portal": {"settings": [{"id": "a", "title": "A", "type": "dropdown"}]}}),
+            "portal.settings/0/options",
+        );
     }
 }

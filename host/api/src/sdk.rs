@@ -95,17 +95,25 @@ const ACCESSIBLE_FEATURES: [&str; 5] = ["headless-cp", "user-metadata", "byo", "
 /// and the first (VALID first) account's id, status, provider data and
 /// configuration at the top.
 fn integration_state(mine: &[&Credential], enabled_workflows: &[Enablement], now: time::OffsetDateTime) -> Value {
-    let all: Vec<Value> = mine.iter().map(|c| crate::connect::credential_view(c, now)).collect();
+    let mut all: Vec<Value> = mine.iter().map(|c| crate::connect::credential_view(c, now)).collect();
     let enabled = mine.iter().any(|c| c.status == CredentialStatus::Valid);
     let Some(first) = mine.iter().find(|c| c.status == CredentialStatus::Valid).or(mine.first()) else {
         return json!({ "enabled": false, "configuredWorkflows": {}, "allCredentials": all });
     };
+    for (view, c) in all.iter_mut().zip(mine) {
+        let Some(settings) = view["configurations"][0]["workflowSettings"].as_object_mut() else { continue };
+        for e in enabled_workflows.iter().filter(|e| e.credential.map_or(c.id == first.id, |id| id == c.id)) {
+            let entry = settings.entry(e.workflow.to_string()).or_insert_with(|| json!({ "settings": {} }));
+            entry["enabled"] = json!(true);
+        }
+    }
     let config = crate::connect::configuration_view(first);
     // The workflows the user enabled for this account (or for their first
     // one), over what the account's configuration says.
     let mut workflows = config["workflowSettings"].as_object().cloned().unwrap_or_default();
     for e in enabled_workflows.iter().filter(|e| e.credential.is_none_or(|c| c == first.id)) {
-        workflows.insert(e.workflow.to_string(), json!({ "enabled": true, "settings": {} }));
+        let entry = workflows.entry(e.workflow.to_string()).or_insert_with(|| json!({ "settings": {} }));
+        entry["enabled"] = json!(true);
     }
     json!({
         "enabled": enabled,
@@ -255,7 +263,15 @@ async fn integrations(State(state): State<AppState>, user: User) -> Result<Json<
                 "customIntegrationId": custom,
                 "type": i.integration_type,
                 "isActive": i.active,
-                "configs": [{ "integrationId": i.id.to_string(), "values": { "accentColor": i.accent_color, "portal": i.portal_texts } }],
+                "configs": [{ "integrationId": i.id.to_string(), "values": {
+                    "accentColor": i.accent_color,
+                    "portal": i.portal_texts,
+                    "workflowMeta": workflows
+                        .iter()
+                        .filter(|w| w.integration == i.integration_type && w.deployed_version.is_some())
+                        .map(|w| (w.id.to_string(), json!({ "id": w.id, "description": w.name })))
+                        .collect::<Map<String, Value>>(),
+                } }],
                 // The integration's deployed workflows, which users may enable.
                 "workflows": workflows
                     .iter()

@@ -131,11 +131,13 @@ pub(crate) async fn deploy(
         .to_owned();
     let document = serde_json::to_value(workflow)?;
     let trigger = weft_engine::trigger_key(workflow);
-    let existing = store.list_workflows(project, Some(&integration)).await?.into_iter().find(|w| w.name == workflow.name);
+    let existing =
+        store.list_workflows(project, Some(&integration)).await?.into_iter().find(|w| w.name == workflow.name);
     let id = match existing {
         Some(w) => w.id,
         None => {
-            let new = weft_store::NewWorkflow { name: workflow.name.clone(), integration, definition: document.clone() };
+            let new =
+                weft_store::NewWorkflow { name: workflow.name.clone(), integration, definition: document.clone() };
             store.create_workflow(project, new).await?.id
         }
     };

@@ -9,7 +9,9 @@ use crate::startup::Application;
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use weft_store::{Environment, IntegrationPatch, NewIntegration, NewProject, NewSigningKey, ProjectId, SigningKeyMaterial};
+use weft_store::{
+    Environment, IntegrationPatch, NewIntegration, NewProject, NewSigningKey, ProjectId, SigningKeyMaterial,
+};
 
 /// The demo project's name.
 pub const PROJECT: &str = "Demo";
@@ -31,7 +33,8 @@ const OVERVIEW: &str = "\
 **Demo CRM** is a pretend CRM that lives inside this Weft server, so everything here works without internet.
 
 - Connect with the API key `demo-key` (any other key is refused, to show how errors look).
-- Turn on *Add new contacts to Demo CRM*, then create a contact on the demo page: the workflow adds it to the CRM.
+- Its workflow, *Add new contacts to Demo CRM*, is on once you connect: create a contact on the demo page and the \
+  workflow adds it to the CRM, owned by the *Contact owner* you set under Configuration.
 - The demo page shows each run in the task history.";
 
 const WORKFLOW: &str = r#"
@@ -82,8 +85,7 @@ pub async fn prepare(app: &Application, addr: SocketAddr) -> anyhow::Result<Prep
             let material = SigningKeyMaterial::Generated { public_key_pem: public_pem };
             store.add_signing_key(project.id, NewSigningKey::new(Some(KID.into()), material)).await?;
             crate::cli::write_private(&crate::cli::key_file(settings, project.id), &private_pem)?;
-            std::fs::write(&marker, project.id.to_string())
-                .with_context(|| format!("writing {}", marker.display()))?;
+            std::fs::write(&marker, project.id.to_string()).with_context(|| format!("writing {}", marker.display()))?;
             tracing::info!(project = %project.id, "demo project created");
             project.id
         }
@@ -101,7 +103,9 @@ pub async fn prepare(app: &Application, addr: SocketAddr) -> anyhow::Result<Prep
         .credentials()
         .check_definition(INTEGRATION, definition)
         .map_err(|e| anyhow::anyhow!("the demo integration's definition is refused: {e:?}"))?;
-    let Value::Object(definition) = serde_json::to_value(&provider)? else { anyhow::bail!("a definition is an object") };
+    let Value::Object(definition) = serde_json::to_value(&provider)? else {
+        anyhow::bail!("a definition is an object")
+    };
     let portal = json!({
         "description": "Keep your contacts in sync with Demo CRM",
         "overview": OVERVIEW,

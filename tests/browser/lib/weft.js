@@ -14,15 +14,15 @@ export function weftBinary() {
 }
 
 /**
- * Starts `weft serve` with `providers` (file name → definition text) in
- * its data directory. Resolves once it prints its address; the server log
- * goes to `logFile`.
+ * Starts `weft serve` (or `args`) with `providers` (file name → definition
+ * text) in its data directory. Resolves once it prints its address; the
+ * server log goes to `logFile`, what it printed to `printed`.
  */
-export async function startWeft({ providers = {}, logFile, env = {} }) {
+export async function startWeft({ providers = {}, logFile, env = {}, args = ['serve'] }) {
   const dataDir = mkdtempSync(join(tmpdir(), 'weft-browser-'));
   mkdirSync(join(dataDir, 'providers'));
   for (const [name, text] of Object.entries(providers)) writeFileSync(join(dataDir, 'providers', name), text);
-  const child = spawn(weftBinary(), ['serve'], {
+  const child = spawn(weftBinary(), args, {
     env: {
       ...process.env,
       WEFT__DATA_DIR: dataDir,
@@ -38,6 +38,9 @@ export async function startWeft({ providers = {}, logFile, env = {} }) {
   const log = createWriteStream(logFile);
   child.stderr.pipe(log);
   const lines = createInterface({ input: child.stdout });
+  // Everything it printed, for what follows the address (`serve --demo`).
+  const printed = [];
+  lines.on('line', (line) => printed.push(line));
   const started = new Promise((resolve, reject) => {
     let operatorKey;
     const timer = setTimeout(() => reject(new Error('weft printed no address within 30 s')), 30_000);
@@ -63,7 +66,7 @@ export async function startWeft({ providers = {}, logFile, env = {} }) {
     log.end();
     rmSync(dataDir, { recursive: true, force: true });
   };
-  return { base, operatorKey, stop };
+  return { base, operatorKey, stop, printed };
 }
 
 /** A JSON call to Weft; resolves to `{status, body}` and never throws on a status. */

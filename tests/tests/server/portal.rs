@@ -48,7 +48,10 @@ async fn portal_shows(postgres: bool) {
     for (bad, says) in [
         (json!({"theme": "pink"}), "theme"),
         (json!({"settings": [{"id": "s", "title": "S", "type": "dropdown"}]}), "portal.settings/0/options"),
-        (json!({"settings": [{"id": "s", "title": "S", "type": "text"}, {"id": "s", "title": "T", "type": "number"}]}), "names two settings"),
+        (
+            json!({"settings": [{"id": "s", "title": "S", "type": "text"}, {"id": "s", "title": "T", "type": "number"}]}),
+            "names two settings",
+        ),
         (json!({"overview": "x", "banner": "y"}), "banner"),
     ] {
         let (status, body) = set_portal(&f, bad).await;
@@ -70,7 +73,10 @@ async fn portal_shows(postgres: bool) {
     deploy(&f, &workflow("Hidden", "portal: {hidden: true}\n")).await;
     let pro = deploy(
         &f,
-        &workflow("Pro only", "permissions: {left: \"{{user.meta.plan}}\", operator: stringExactlyMatches, right: pro}\n"),
+        &workflow(
+            "Pro only",
+            "permissions: {left: \"{{user.meta.plan}}\", operator: stringExactlyMatches, right: pro}\n",
+        ),
     )
     .await;
     deploy(
@@ -106,7 +112,8 @@ async fn portal_shows(postgres: bool) {
 
     // The user's metadata now meets the permission: listed for them.
     let me = format!("/projects/{}/sdk/me", f.project);
-    let (status, _) = f.app.call(Method::PATCH, &me, Some(&f.token("u1")), Some(json!({"meta": {"plan": "pro"}}))).await;
+    let (status, _) =
+        f.app.call(Method::PATCH, &me, Some(&f.token("u1")), Some(json!({"meta": {"plan": "pro"}}))).await;
     assert_eq!(status, 200);
     let (_, view) = portal_view(&f, "u1", "test-proxy").await;
     assert_eq!(names(&view), ["A settings one", "Listed", "Pro only"]);
@@ -126,7 +133,8 @@ async fn portal_shows(postgres: bool) {
 
 /// The integration state `/sdk/me` shows for `user`.
 async fn my_workflows(f: &ProxyFixture, user: &str) -> Value {
-    let (status, me) = f.app.call(Method::GET, &format!("/projects/{}/sdk/me", f.project), Some(&f.token(user)), None).await;
+    let (status, me) =
+        f.app.call(Method::GET, &format!("/projects/{}/sdk/me", f.project), Some(&f.token(user)), None).await;
     assert_eq!(status, 200, "{me}");
     me["integrations"]["test-proxy"]["workflowSettings"].clone()
 }
@@ -237,25 +245,33 @@ async fn the_sdk_and_the_portal_are_served_from_the_binary() {
 async fn weft_serve_demo_prepares_a_demo_that_connects_and_runs_offline() {
     let dir = crate::support::data_dir_with(&[]);
     let strict = [("WEFT__EGRESS__ALLOW_LOOPBACK", "false".to_owned())];
-    let (mut child, printed, base) =
-        crate::support::start_binary_args(dir.path(), &["serve", "--demo"], &strict).await;
+    let (mut child, printed, base) = crate::support::start_binary_args(dir.path(), &["serve", "--demo"], &strict).await;
     let (project, token) = demo_address(&printed);
     let client = reqwest::Client::new();
     let page = client.get(format!("{base}/demo/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/sdk/connect.js"));
     let sdk = format!("{base}/projects/{project}/sdk");
-    let view: Value =
-        client.get(format!("{sdk}/portal/custom.demo-crm")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let view: Value = client
+        .get(format!("{sdk}/portal/custom.demo-crm"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(view["name"], "Demo CRM", "{view}");
     assert_eq!(names(&view), ["Add new contacts to Demo CRM"]);
     assert_eq!(view["workflows"][0]["defaultEnabled"], true);
 
     let submit = format!("{sdk}/connect/custom.demo-crm/credentials");
-    let wrong = client.post(&submit).bearer_auth(&token).json(&json!({"fields": {"apiKey": "not-it"}})).send().await.unwrap();
+    let wrong =
+        client.post(&submit).bearer_auth(&token).json(&json!({"fields": {"apiKey": "not-it"}})).send().await.unwrap();
     assert_eq!(wrong.status(), 400);
     assert_eq!(wrong.json::<Value>().await.unwrap()["code"], "CONNECTION_TEST_FAILED");
-    let right = client.post(&submit).bearer_auth(&token).json(&json!({"fields": {"apiKey": "demo-key"}})).send().await.unwrap();
+    let right =
+        client.post(&submit).bearer_auth(&token).json(&json!({"fields": {"apiKey": "demo-key"}})).send().await.unwrap();
     assert_eq!(right.status(), 201);
     let account: Value = right.json().await.unwrap();
     let patch = format!("{sdk}/credentials/{}", account["id"].as_str().unwrap());
@@ -267,7 +283,15 @@ async fn weft_serve_demo_prepares_a_demo_that_connects_and_runs_offline() {
     assert_eq!(sent.status(), 201);
     let mut history = Value::Null;
     for _ in 0..200 {
-        history = client.get(format!("{sdk}/demo/task-history")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        history = client
+            .get(format!("{sdk}/demo/task-history"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if history["executions"][0]["status"] == "SUCCEEDED" {
             break;
         }

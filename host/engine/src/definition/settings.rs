@@ -158,7 +158,8 @@ pub fn setting_problems(settings: &[UserSetting]) -> Vec<(String, String)> {
         if mapping && s.integration_objects.is_empty() {
             problem("/integrationObjects", "a fieldMapping lists the integration's objects and their fields".into());
         }
-        if !mapping && !(s.integration_objects.is_empty() && s.fields.is_empty()) {
+        let has_mapping_parts = !s.integration_objects.is_empty() || !s.fields.is_empty();
+        if !mapping && has_mapping_parts {
             problem("/integrationObjects", "only a `fieldMapping` has fields and integration objects".into());
         }
     }
@@ -220,7 +221,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_types_are_refused() {
-        assert!(serde_json::from_value::<Vec<UserSetting>>(json!([{"id": "a", "title": "A", "type": "color"}])).is_err());
+        assert!(
+            serde_json::from_value::<Vec<UserSetting>>(json!([{"id": "a", "title": "A", "type": "color"}])).is_err()
+        );
         assert!(
             serde_json::from_value::<Vec<UserSetting>>(json!([{"id": "a", "title": "A", "type": "text", "colour": 1}]))
                 .is_err()

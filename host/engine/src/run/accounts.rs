@@ -89,10 +89,10 @@ impl Engine {
     }
 
     /// Enables the integration's default-enabled workflows (`portal.
-    /// defaultEnabled`) that `user` is permitted, when `credential` is the
-    /// user's first account of it and was just connected (a reconnected
-    /// account, or a second one, changes nothing: a user who turned a
-    /// workflow off keeps it off). Returns the workflows enabled.
+    /// defaultEnabled`) that `user` is permitted, for `credential`, when it
+    /// is the user's first account of it and was just connected (a
+    /// reconnected account, or a second one, changes nothing: a user who
+    /// turned a workflow off keeps it off). Returns the workflows enabled.
     pub async fn enable_defaults(
         &self,
         project: ProjectId,
@@ -115,10 +115,11 @@ impl Engine {
         for w in store.list_workflows(project, Some(&integration.integration_type)).await? {
             let Some(version) = w.deployed_version else { continue };
             let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
-            if !plan.workflow().portal.default_enabled || !self.permitted_for(project, w.id, version, &mut meta).await? {
+            if !plan.workflow().portal.default_enabled || !self.permitted_for(project, w.id, version, &mut meta).await?
+            {
                 continue;
             }
-            store.enable_workflow(project, w.id, &account.user_id, None).await?;
+            store.enable_workflow(project, w.id, &account.user_id, Some(account.id)).await?;
             enabled.push(w.id);
         }
         if !enabled.is_empty() {

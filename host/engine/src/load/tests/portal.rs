@@ -18,6 +18,7 @@ steps:
     type: integrationRequest
     method: POST
     url: /contacts
+    bodyType: json
     body: {list: "{{settings.listName}}"}
 "#;
 
