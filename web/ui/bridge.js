@@ -55,25 +55,12 @@
 
   /**
    * The app's options as Weft's portal takes them. The reference SDK keeps
-   * functions to itself: static dropdown options arrive inside the
-   * integration's config (`customDropdownOptions` of inputs with a `key`),
-   * a `loadOptions` source as an input marked `refreshOnOpen` with no
-   * options, and `mapObjectFields` in the context's end-user config.
+   * the app's functions and most of its options to itself: `mapObjectFields`
+   * arrives in the context's end-user config, the account options in
+   * `apiInstallationOptions`; dropdowns are found by `dropdownsFor`.
    */
-  function portalOptions(context, modal) {
+  function portalOptions(context, modal, dropdowns) {
     const install = modal.apiInstallationOptions || {};
-    const dropdowns = {};
-    const config = modal.config || {};
-    const inputs = [
-      ...((config.sharedMeta && config.sharedMeta.inputs) || []),
-      ...Object.values(config.workflowMeta || {}).flatMap((w) => (w && w.inputs) || []),
-    ];
-    for (const input of inputs) {
-      if (!input || !input.key || dropdowns[input.key]) continue;
-      const options = Array.isArray(input.customDropdownOptions) ? input.customDropdownOptions : [];
-      if (options.length) dropdowns[input.key] = { options };
-      else if (typeof input.refreshOnOpen === 'boolean') dropdowns[input.key] = { dynamic: true };
-    }
     const mapObjectFields = {};
     const fromApp = (context.endUserIntegrationConfig && context.endUserIntegrationConfig.mapObjectFields) || {};
     for (const [name, source] of Object.entries(fromApp)) {
@@ -93,11 +80,59 @@
     };
   }
 
+  /** Options fit for the portal: a label and a value each, no repeats. */
+  function cleanOptions(options) {
+    const seen = new Set();
+    return (Array.isArray(options) ? options : []).filter((o) => {
+      if (!o || o.label == null || o.value == null || seen.has(String(o.value))) return false;
+      seen.add(String(o.value));
+      return true;
+    });
+  }
+
+  /**
+   * The custom dropdowns of the integration's settings (Weft's portal view
+   * names their keys) as the app gave them: `{dynamic: true}` when the SDK
+   * holds a `loadOptions` for the key, else the options of
+   * `setDataSources`, else those the SDK put in the config's inputs.
+   */
+  async function dropdownsFor(context, modal, type) {
+    const url = new URL(`../projects/${encodeURIComponent(context.projectId)}/sdk/portal/${encodeURIComponent(type)}`, here);
+    let view;
+    try {
+      const resp = await fetch(url, { headers: { Authorization: `Bearer ${context.user.token}` } });
+      if (!resp.ok) return {};
+      view = await resp.json();
+    } catch {
+      return {};
+    }
+    const settings = [...(view.settings || []), ...(view.workflows || []).flatMap((w) => w.settings || [])];
+    const keys = [...new Set(settings.filter((s) => s && s.type === 'customDropdown' && s.key).map((s) => String(s.key)))];
+    const config = modal.config || {};
+    const inputs = [
+      ...((config.sharedMeta && config.sharedMeta.inputs) || []),
+      ...Object.values(config.workflowMeta || {}).flatMap((w) => (w && w.inputs) || []),
+    ];
+    const dropdowns = {};
+    for (const key of keys) {
+      if (await invoke('hasCustomDropdownLoader', key).catch(() => false)) {
+        dropdowns[key] = { dynamic: true };
+        continue;
+      }
+      const global = await invoke('resolveCustomDropdownSource', key, type).catch(() => null);
+      const input = inputs.find((i) => i && i.key === key && Array.isArray(i.customDropdownOptions) && i.customDropdownOptions.length);
+      const options = Array.isArray(global) ? global : input ? input.customDropdownOptions : null;
+      if (options) dropdowns[key] = { options: cleanOptions(options) };
+    }
+    return dropdowns;
+  }
+
   /** Takes the portal away (the SDK hides this page's frame itself when asked). */
   function teardown() {
     if (!current) return;
-    current.port.close();
-    current.frame.remove();
+    // Still looking up its dropdowns: no frame yet.
+    if (current.port) current.port.close();
+    if (current.frame) current.frame.remove();
     current = null;
   }
 
@@ -110,9 +145,14 @@
     await tell('closePortal');
   }
 
-  function open(context, modal) {
+  async function open(context, modal) {
     const integration = modal.integration;
     const type = typeName(integration);
+    const opening = { integration };
+    current = opening;
+    const dropdowns = await dropdownsFor(context, modal, type);
+    // Closed or replaced while the dropdowns were looked up.
+    if (current !== opening) return;
     const frame = document.createElement('iframe');
     const channel = new MessageChannel();
     frame.className = 'portal';
@@ -126,7 +166,7 @@
       token: context.user.token,
       integrationType: type,
       mode: 'connect',
-      options: portalOptions(context, modal),
+      options: portalOptions(context, modal, dropdowns),
     };
     self.ready = (ev) => {
       // Only Weft's portal, in this frame, gets the token.
@@ -236,7 +276,7 @@
   }
 
   window.addEventListener('message', (ev) => {
-    if (current && current.ready(ev)) return;
+    if (current && current.ready && current.ready(ev)) return;
     if (ev.source !== window.parent || window.parent === window || !ev.data) return;
     const msg = ev.data;
     if (msg.messageType === 'UI_UPDATE') {
