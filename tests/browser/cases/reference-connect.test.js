@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { suite, sdkCase } from '../lib/suite.js';
 import { getUser, signIn } from '../lib/page-calls.js';
 import { issueKey } from '../lib/mock-provider.js';
+import { CLIENT_ID, CLIENT_SECRET } from '../lib/mock-oauth.js';
 import { accountsInWeft, focused, portalCalls, showPortal } from '../lib/portal.js';
 
 /** A workflow of tasklab the portal lists, and two custom dropdowns of notelab (once the world runs). */
@@ -25,7 +26,10 @@ async function setup(world) {
   });
 }
 
-const world = suite('reference connect', { setup });
+const world = suite('reference connect', {
+  setup,
+  integrations: () => [{ type: 'oauthlab', active: true, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET }],
+});
 
 /** The reference SDK's frame, and Weft's portal inside it. */
 function frames(page, name) {
@@ -233,4 +237,23 @@ sdkCase(world, "custom dropdowns: setDataSources options and connect()'s loadOpt
   // The SDK read the account again.
   const me = await getUser(sdk);
   assert.deepEqual(me.integrations.notelab.sharedSettings, { team: 'red', folder: 'archive' });
+});
+
+sdkCase(world, "OAuth through Weft's portal: the sign-in window it opens connects the account, and onInstall names it", async ({ world, sdk, page }) => {
+  const user = world.newUser();
+  await signIn(sdk, world, user);
+  const { portal } = frames(page, 'OAuthLab');
+  await showPortal(page, 'oauthlab');
+  const opened = page.context().waitForEvent('page');
+  await portal.getByRole('button', { name: 'Connect' }).click();
+  const popup = await opened;
+  await popup.waitForURL(`${world.oauth.origin}/oauth/authorize?**`);
+  await popup.getByRole('button', { name: 'Allow' }).click();
+  await heard(page, 'onInstall');
+  const [saved] = await accountsInWeft(world, user);
+  assert.match(saved.providerId, /^oauth-acct-\d+$/);
+  const calls = await portalCalls(page);
+  assert.equal(calls.find(([name]) => name === 'onInstall')[1].credentialId, saved.id);
+  assert.equal((await getUser(sdk)).integrations.oauthlab.credentialId, saved.id);
+  await portal.getByText('Connected', { exact: true }).waitFor();
 });
