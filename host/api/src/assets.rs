@@ -166,7 +166,14 @@ mod tests {
     #[test]
     fn the_embedded_sdk_and_portal_are_there() {
         let assets = WebAssets::default();
-        for file in ["sdk/connect.js", "sdk/connect.mjs", "portal/index.html", "demo/index.html"] {
+        for file in [
+            "sdk/connect.js",
+            "sdk/connect.mjs",
+            "portal/index.html",
+            "ui/index.html",
+            "ui/bridge.js",
+            "demo/index.html",
+        ] {
             assert!(assets.file(file).is_some_and(|b| !b.is_empty()), "{file} is not embedded");
         }
     }

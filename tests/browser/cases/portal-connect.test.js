@@ -149,6 +149,8 @@ sdkCase(
     assert.deepEqual((await accountsInWeft(world, user)).map((c) => c.id), [second.id]);
     assert.equal(await portal.locator('.account-name').textContent(), account.replace('acct-', 'Account '));
 
+    // The app hears of it once the SDK has read the user again.
+    await page.waitForFunction(() => window.portalCalls.some((c) => c.name === 'onUninstall'));
     const heard = await portalCalls(page);
     assert.deepEqual(
       heard.filter(([name]) => name === 'onUninstall').map(([, e]) => [e.integrationType, e.credentialId]),

@@ -152,6 +152,8 @@ sdkCase(
       taskMapping: { objectType: 'ticket', fieldMappings: { title: 'subject', description: 'body' } },
     });
     // The SDK read the user again: the app sees the saved settings too.
+    // (It reads it after the portal says so: wait for that read, not a moment.)
+    await page.waitForFunction(() => window.paragon.getUser().integrations.tasklab.sharedSettings?.channel === 'general');
     const seen = await sdk(() => window.paragon.getUser().integrations.tasklab.sharedSettings);
     assert.equal(seen.channel, 'general');
 
