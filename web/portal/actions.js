@@ -102,7 +102,11 @@ export function createActions({ p, reload, render, showAlert, clearAlert, announ
         return;
       }
       let fields = [];
-      if (state.view.auth !== 'oauth') {
+      if (state.view.auth !== 'oauth' && Array.isArray(state.view.fields)) {
+        // The view names the secret fields: no start call, which would
+        // refuse the pre-authorization inputs not yet entered.
+        fields = state.view.fields;
+      } else if (state.view.auth !== 'oauth') {
         try {
           const start = await api().startConnect(state.type, body);
           if (start.type === 'oauth') {

@@ -124,6 +124,27 @@ pub(crate) fn markdown(text: &str) -> String {
     html
 }
 
+/// The pre-authorization inputs of a connection (a subdomain, a region):
+/// the properties of the provider's connection settings schema, by name,
+/// as `{id, title, required, tooltip}`.
+fn pre_auth_inputs(schema: Option<&Value>) -> Vec<Value> {
+    let Some(schema) = schema else { return Vec::new() };
+    let required: Vec<&str> =
+        schema["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let Some(properties) = schema["properties"].as_object() else { return Vec::new() };
+    properties
+        .iter()
+        .map(|(id, p)| {
+            json!({
+                "id": id,
+                "title": p["title"].as_str().unwrap_or(id),
+                "required": required.contains(&id.as_str()),
+                "tooltip": p["description"].as_str(),
+            })
+        })
+        .collect()
+}
+
 /// The portal's view of one active integration for the user.
 async fn view(
     State(state): State<AppState>,
@@ -140,12 +161,20 @@ async fn view(
         Err(e) => return Err(store_error(e)),
     };
     let config = PortalConfig::of(&integration);
-    let provider = state.credentials.provider_of(&integration).ok().flatten().map(|e| e.provider);
+    let entry = state.credentials.provider_of(&integration).ok().flatten();
+    let definition = entry.as_ref().is_some_and(|e| matches!(e.origin, weft_catalog::Origin::Definition));
+    let provider = entry.map(|e| e.provider);
     let name = provider.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| integration.integration_type.clone());
     let auth = match provider.as_ref().map(|p| &p.auth) {
         Some(AuthScheme::Oauth2 { authorize_url, .. }) if !authorize_url.is_empty() => "oauth",
         _ => "inputs",
     };
+    // Secret fields a form asks for (none for an OAuth window).
+    let fields = match (auth, provider.as_ref()) {
+        ("inputs", Some(p)) => weft_credentials::Scheme::resolve(&p.auth, &integration, definition).input_fields(false),
+        _ => None,
+    };
+    let inputs = provider.as_ref().map(|p| pre_auth_inputs(p.connection_config_schema.as_ref())).unwrap_or_default();
     let icon = config.icon.clone().or_else(|| provider.as_ref().and_then(|p| p.icon_url.clone()));
     let description = config.description.clone().or_else(|| provider.as_ref().map(|p| p.description.clone()));
     let mut workflows = Vec::new();
@@ -182,6 +211,8 @@ async fn view(
         "description": description.filter(|d| !d.is_empty()),
         "overviewHtml": config.overview.as_deref().map(markdown),
         "auth": auth,
+        "inputs": inputs,
+        "fields": fields,
         "settings": config.settings,
         "workflows": workflows,
     })))
@@ -200,6 +231,22 @@ mod tests {
         assert!(html.contains("&lt;script&gt;") && !html.contains("<script>"), "{html}");
         let relative = markdown("[docs](/docs?x=a:b) ![i](data:image/png;base64,xx)");
         assert!(relative.contains(r#"href="/docs?x=a:b""#) && relative.contains(r##"src="#""##), "{relative}");
+    }
+
+    #[test]
+    fn pre_auth_inputs_come_from_the_connection_settings_schema() {
+        let schema = json!({"type": "object", "required": ["subdomain"], "properties": {
+            "subdomain": {"type": "string", "title": "Subdomain", "description": "Before .example.com"},
+            "region": {"type": "string"},
+        }});
+        assert_eq!(
+            pre_auth_inputs(Some(&schema)),
+            [
+                json!({"id": "region", "title": "region", "required": false, "tooltip": null}),
+                json!({"id": "subdomain", "title": "Subdomain", "required": true, "tooltip": "Before .example.com"}),
+            ]
+        );
+        assert!(pre_auth_inputs(None).is_empty());
     }
 
     #[test]

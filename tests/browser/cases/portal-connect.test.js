@@ -24,7 +24,10 @@ async function setup(world) {
 
 const world = suite('portal connect', {
   setup,
-  integrations: () => [{ type: 'oauthlab', active: true, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accentColor: '#F5C518' }],
+  integrations: () => [
+    { type: 'oauthlab', active: true, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accentColor: '#F5C518' },
+    { type: 'worklab', active: true },
+  ],
 });
 
 const REFUSED_KEY = [/status of 400 \(Bad Request\)/];
@@ -216,4 +219,32 @@ sdkCase(
     assert.ok(healthy.id !== revoked.id);
   },
   { sdk: 'weft', allowConsoleErrors: [/status of 4\d\d/] },
+);
+
+sdkCase(
+  world,
+  'a pre-authorization input (the workspace) is asked for with the key, required inline, and connects the account',
+  async ({ world, sdk, page }) => {
+    const user = world.newUser();
+    await signIn(sdk, world, user);
+    const portal = await showPortal(page, 'worklab');
+    await portal.getByRole('button', { name: 'Connect' }).click();
+    const workspace = portal.getByLabel(/^Workspace/);
+    await portal.getByText('The path of your WorkLab workspace').waitFor();
+    const key = `key-${user.userId}-worklab`;
+    const account = issueKey(key);
+    await portal.getByLabel(/API key/i).fill(key);
+    await portal.getByRole('button', { name: 'Connect', exact: true }).click();
+    await portal.getByText('Enter your workspace.').waitFor();
+    assert.equal(await workspace.getAttribute('aria-invalid'), 'true');
+    assert.deepEqual(await accountsInWeft(world, user), [], 'nothing sent without it');
+    // The workspace is the base URL's path: only `api` reaches the provider's API.
+    await workspace.fill('api');
+    await portal.getByRole('button', { name: 'Connect', exact: true }).click();
+    await portal.getByText('Connected', { exact: true }).waitFor();
+    const [saved] = await accountsInWeft(world, user);
+    assert.equal(saved.providerId, account);
+    assert.ok(world.provider.hits.some((h) => h.url === '/api/me' && h.headers['x-api-key'] === key), 'tested at the workspace');
+  },
+  { sdk: 'weft' },
 );

@@ -50,6 +50,13 @@ export function suite(name, { settings = () => ({}), integrations = () => [], se
         'tasklab.yaml': providerDefinition('tasklab', 'TaskLab', world.provider.base),
         'notelab.yaml': providerDefinition('notelab', 'NoteLab', world.provider.base),
         'draftlab.yaml': providerDefinition('draftlab', 'DraftLab', world.provider.base),
+        // Its base URL's path is a connection setting the user enters (`api`).
+        'worklab.yaml': `${providerDefinition('worklab', 'WorkLab', world.provider.base.replace(/\/api$/, '/{config.workspace}'))}
+connectionConfigSchema:
+  type: object
+  required: [workspace]
+  properties: { workspace: { type: string, title: Workspace, description: "The path of your WorkLab workspace" } }
+`,
         'oauthlab.yaml': world.oauth.definition(),
       },
     });

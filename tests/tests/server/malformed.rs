@@ -96,6 +96,7 @@ impl Walk {
             ("{keyId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c11".to_owned()),
             ("{signingKeyId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c14".to_owned()),
             ("{name}", "NOTHING_DECLARED".to_owned()),
+            ("{file}", "connect.js".to_owned()),
             ("{workflowId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c16".to_owned()),
             ("{version}", "1".to_owned()),
             ("{executionId}", "7d1c2a52-4a0e-4d8f-9a39-0f0b7a1d9c17".to_owned()),
