@@ -120,27 +120,23 @@ async fn ui_file(State(state): State<AppState>, Path(file): Path<String>) -> Res
     serve(&state.web, &format!("ui/{file}"))
 }
 
-fn demo_off() -> Response {
-    ApiError::not_found("The demo runs only with `weft serve --demo` (`cargo xtask run`)").into_response()
-}
-
 async fn to_demo(State(state): State<AppState>) -> Response {
     if !state.web.demo {
-        return demo_off();
+        return crate::demo::off().into_response();
     }
     Redirect::permanent("/demo/").into_response()
 }
 
 async fn demo_page(State(state): State<AppState>) -> Response {
     if !state.web.demo {
-        return demo_off();
+        return crate::demo::off().into_response();
     }
     serve(&state.web, "demo/index.html")
 }
 
 async fn demo_file(State(state): State<AppState>, Path(file): Path<String>) -> Response {
     if !state.web.demo {
-        return demo_off();
+        return crate::demo::off().into_response();
     }
     serve(&state.web, &format!("demo/{file}"))
 }

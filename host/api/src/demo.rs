@@ -49,7 +49,8 @@ pub(crate) fn routes() -> Routes {
         )
 }
 
-fn off() -> ApiError {
+/// The answer of every demo route while the server runs no demo.
+pub(crate) fn off() -> ApiError {
     ApiError::not_found("The demo runs only with `weft serve --demo` (`cargo xtask run`)")
 }
 
@@ -108,12 +109,20 @@ async fn history(State(state): State<AppState>, user: User) -> Result<Json<Value
     let query = ExecutionQuery { user: Some(user.user.user_id.clone()), limit: 10, ..Default::default() };
     let page = state.store.list_executions(user.project, &query).await.map_err(store_error)?;
     let now = time::OffsetDateTime::now_utc();
+    // The names of the user's workflows, read once (a page repeats them).
+    let names: HashMap<_, _> = state
+        .store
+        .list_workflows(user.project, None)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|w| (w.id, w.name))
+        .collect();
     let mut out = Vec::with_capacity(page.executions.len());
     for e in &page.executions {
-        let workflow = state.store.get_workflow(user.project, e.workflow).await.map_err(store_error)?;
         let steps = state.store.execution_steps(user.project, e.id).await.map_err(store_error)?;
         let mut view = crate::task_history::execution_json(e, now);
-        view["workflowName"] = json!(workflow.name);
+        view["workflowName"] = json!(names.get(&e.workflow));
         view["steps"] =
             steps.iter().map(|s| json!({ "step": s.step, "status": crate::task_history::step_status(s) })).collect();
         out.push(view);

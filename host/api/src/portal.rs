@@ -9,10 +9,9 @@ use crate::{ApiError, AppState, store_error};
 use axum::extract::State;
 use http::{Method, StatusCode};
 use pulldown_cmark::{CowStr, Event, Options, Parser, Tag};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use weft_catalog::AuthScheme;
-use weft_engine::definition::UserSetting;
+use weft_engine::definition::IntegrationPortal;
 
 pub(crate) fn routes() -> Routes {
     Routes::new().add(
@@ -24,52 +23,14 @@ pub(crate) fn routes() -> Routes {
     )
 }
 
-/// An integration's portal configuration.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct PortalConfig {
-    /// One line under the integration's name.
-    #[serde(default)]
-    description: Option<String>,
-    /// Markdown shown on the overview.
-    #[serde(default)]
-    overview: Option<String>,
-    /// Light, dark, or the user's system theme.
-    #[serde(default)]
-    theme: Theme,
-    /// An icon URL in place of the provider's.
-    #[serde(default)]
-    icon: Option<String>,
-    /// Integration-level User Settings.
-    #[serde(default)]
-    settings: Vec<UserSetting>,
-}
-
-#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Theme {
-    Light,
-    Dark,
-    #[default]
-    System,
-}
-
 const EXAMPLE: &str = r#"{"portal": {"description": "…", "overview": "Markdown", "theme": "system", "settings": [{"id": "channel", "title": "Channel", "type": "text"}]}}"#;
-
-impl PortalConfig {
-    /// The stored configuration (checked when it was saved; an unreadable
-    /// one reads as none).
-    fn of(integration: &weft_store::Integration) -> Self {
-        serde_json::from_value(Value::Object(integration.portal_texts.clone())).unwrap_or_default()
-    }
-}
 
 /// Checks the `portal` (or `portalTexts`) object of an integration body:
 /// 400 naming the field on the first problem.
 pub(crate) fn check_in_body(body: &Map<String, Value>) -> Result<(), ApiError> {
     for field in ["portal", "portalTexts"] {
         let Some(value) = body.get(field) else { continue };
-        let config: PortalConfig = serde_json::from_value(value.clone())
+        let config: IntegrationPortal = serde_json::from_value(value.clone())
             .map_err(|e| invalid(format!("`{field}` is not a portal configuration: {e}. Example: {EXAMPLE}")))?;
         let long = |text: &Option<String>, max: usize| text.as_ref().is_some_and(|t| t.len() > max);
         if long(&config.description, 300) {
@@ -160,7 +121,7 @@ async fn view(
         }
         Err(e) => return Err(store_error(e)),
     };
-    let config = PortalConfig::of(&integration);
+    let config = IntegrationPortal::of(&integration.portal_texts);
     let entry = state.credentials.provider_of(&integration).ok().flatten();
     let definition = entry.as_ref().is_some_and(|e| matches!(e.origin, weft_catalog::Origin::Definition));
     let provider = entry.map(|e| e.provider);
@@ -177,19 +138,15 @@ async fn view(
     let inputs = provider.as_ref().map(|p| pre_auth_inputs(p.connection_config_schema.as_ref())).unwrap_or_default();
     let icon = config.icon.clone().or_else(|| provider.as_ref().and_then(|p| p.icon_url.clone()));
     let description = config.description.clone().or_else(|| provider.as_ref().map(|p| p.description.clone()));
+    let permitted = state
+        .engine
+        .permitted_deployed(user.project, &integration.integration_type, &user.user.user_id)
+        .await
+        .map_err(ApiError::internal)?;
     let mut workflows = Vec::new();
-    for w in state.store.list_workflows(user.project, Some(&integration.integration_type)).await.map_err(store_error)? {
-        let Some(version) = w.deployed_version else { continue };
-        let plan = state.engine.deployed(user.project, w.id, version).await.map_err(ApiError::internal)?;
+    for (w, plan) in permitted {
         let definition = plan.workflow();
-        if definition.portal.hidden
-            || matches!(definition.trigger.kind, weft_engine::TriggerKind::IntegrationEnabled)
-            || !state
-                .engine
-                .permitted(user.project, w.id, version, &user.user.user_id)
-                .await
-                .map_err(ApiError::internal)?
-        {
+        if definition.portal.hidden || matches!(definition.trigger.kind, weft_engine::TriggerKind::IntegrationEnabled) {
             continue;
         }
         workflows.push(json!({

@@ -12,7 +12,8 @@ mod step;
 mod trigger;
 
 pub use settings::{
-    IntegrationObject, MAX_SETTINGS, SettingKind, SettingOption, UserSetting, WorkflowPortal, setting_problems,
+    IntegrationObject, IntegrationPortal, MAX_SETTINGS, SettingKind, SettingOption, Theme, UserSetting, WorkflowPortal,
+    setting_problems,
 };
 
 pub use step::{

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { suite, sdkCase } from '../lib/suite.js';
 import { signIn } from '../lib/page-calls.js';
 import { issueKey } from '../lib/mock-provider.js';
-import { axeViolations, focused, installAxe, portalFrame, showPortal } from '../lib/portal.js';
+import { axeViolations, EVERY_SETTING, focused, installAxe, portalFrame, showPortal } from '../lib/portal.js';
 
 /** The file's arrangement, once the world runs. */
 async function setup(world) {
@@ -14,7 +14,7 @@ async function setup(world) {
   const integrations = `/admin/projects/${world.project.id}/integrations`;
   const overview = '## What it does\n\n- Syncs **tasks**\n- [Read more](https://example.com/docs)';
   for (const [type, theme] of [['tasklab', 'light'], ['notelab', 'dark']]) {
-    const body = { portal: { description: `${type} for your team`, overview, theme, settings: SETTINGS } };
+    const body = { portal: { description: `${type} for your team`, overview, theme, settings: EVERY_SETTING } };
     const changed = await world.api('PATCH', `${integrations}/${world.project.integrations[type]}`, { ...admin, body });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
     await world.deployWorkflow({
@@ -30,22 +30,6 @@ async function setup(world) {
 
 const world = suite('portal accessibility', { setup });
 
-const SETTINGS = [
-  { id: 'channel', title: 'Channel', type: 'text', required: true, tooltip: 'Where updates are posted' },
-  { id: 'limit', title: 'Daily limit', type: 'number' },
-  { id: 'notify', title: 'Notify me', type: 'boolean' },
-  { id: 'secret', title: 'Webhook secret', type: 'password' },
-  { id: 'stage', title: 'Stage', type: 'dropdown', options: [{ label: 'Open', value: 'open' }] },
-  { id: 'team', title: 'Team', type: 'customDropdown', key: 'team' },
-  { id: 'folder', title: 'Folder', type: 'customDropdown', key: 'folders' },
-  {
-    id: 'taskMapping',
-    title: 'Map tasks to',
-    type: 'fieldMapping',
-    objectName: 'Task',
-    integrationObjects: [{ label: 'Ticket', value: 'ticket', fields: [{ label: 'Subject', value: 'subject' }] }],
-  },
-];
 
 
 /** Fails on serious or critical violations, naming every violation found. */

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { suite, sdkCase } from '../lib/suite.js';
 import { signIn, invoke } from '../lib/page-calls.js';
-import { accountsInWeft, focused, portalCalls, showPortal } from '../lib/portal.js';
+import { accountsInWeft, EVERY_SETTING, focused, portalCalls, showPortal } from '../lib/portal.js';
 
 /** The file's arrangement, once the world runs. */
 async function setup(world) {
   const path = `/admin/projects/${world.project.id}/integrations/${world.project.integrations.tasklab}`;
-  const changed = await world.api('PATCH', path, { bearer: world.project.adminKey, body: { portal: { settings: SETTINGS } } });
+  const changed = await world.api('PATCH', path, { bearer: world.project.adminKey, body: { portal: { settings: EVERY_SETTING } } });
   assert.equal(changed.status, 200, JSON.stringify(changed.body));
   ids.post = await world.deployWorkflow(
     workflow('Post updates', {
@@ -29,25 +29,6 @@ async function setup(world) {
 
 const world = suite('portal settings', { setup });
 
-const SETTINGS = [
-  { id: 'channel', title: 'Channel', type: 'text', required: true, tooltip: 'Where updates are posted' },
-  { id: 'limit', title: 'Daily limit', type: 'number' },
-  { id: 'notify', title: 'Notify me', type: 'boolean' },
-  { id: 'secret', title: 'Webhook secret', type: 'password' },
-  { id: 'stage', title: 'Stage', type: 'dropdown', options: [{ label: 'Open', value: 'open' }, { label: 'Won', value: 'won' }] },
-  { id: 'team', title: 'Team', type: 'customDropdown', key: 'team' },
-  { id: 'folder', title: 'Folder', type: 'customDropdown', key: 'folders' },
-  {
-    id: 'taskMapping',
-    title: 'Map tasks to',
-    type: 'fieldMapping',
-    objectName: 'Task',
-    integrationObjects: [
-      { label: 'Ticket', value: 'ticket', fields: [{ label: 'Subject', value: 'subject' }, { label: 'Body', value: 'body' }] },
-      { label: 'Issue', value: 'issue', fields: [{ label: 'Summary', value: 'summary' }] },
-    ],
-  },
-];
 
 const workflow = (name, extra = {}) => ({
   name,

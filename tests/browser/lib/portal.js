@@ -95,3 +95,24 @@ export async function axeViolations(page) {
 export async function installAxe(page) {
   await page.context().addInitScript({ path: AXE });
 }
+
+/** An integration-level User Setting of every kind, as the portal cases configure them. */
+export const EVERY_SETTING = [
+  { id: 'channel', title: 'Channel', type: 'text', required: true, tooltip: 'Where updates are posted' },
+  { id: 'limit', title: 'Daily limit', type: 'number' },
+  { id: 'notify', title: 'Notify me', type: 'boolean' },
+  { id: 'secret', title: 'Webhook secret', type: 'password' },
+  { id: 'stage', title: 'Stage', type: 'dropdown', options: [{ label: 'Open', value: 'open' }, { label: 'Won', value: 'won' }] },
+  { id: 'team', title: 'Team', type: 'customDropdown', key: 'team' },
+  { id: 'folder', title: 'Folder', type: 'customDropdown', key: 'folders' },
+  {
+    id: 'taskMapping',
+    title: 'Map tasks to',
+    type: 'fieldMapping',
+    objectName: 'Task',
+    integrationObjects: [
+      { label: 'Ticket', value: 'ticket', fields: [{ label: 'Subject', value: 'subject' }, { label: 'Body', value: 'body' }] },
+      { label: 'Issue', value: 'issue', fields: [{ label: 'Summary', value: 'summary' }] },
+    ],
+  },
+];

@@ -248,19 +248,16 @@ async fn weft_serve_demo_prepares_a_demo_that_connects_and_runs_offline() {
     let (mut child, printed, base) = crate::support::start_binary_args(dir.path(), &["serve", "--demo"], &strict).await;
     let (project, token) = demo_address(&printed);
     let client = reqwest::Client::new();
+    // A GET as the demo user, its answer as JSON.
+    let get = |url: String| {
+        let request = client.get(url).bearer_auth(&token);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
     let page = client.get(format!("{base}/demo/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("/sdk/connect.js"));
     let sdk = format!("{base}/projects/{project}/sdk");
-    let view: Value = client
-        .get(format!("{sdk}/portal/custom.demo-crm"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view = get(format!("{sdk}/portal/custom.demo-crm")).await;
     assert_eq!(view["name"], "Demo CRM", "{view}");
     assert_eq!(names(&view), ["Add new contacts to Demo CRM"]);
     assert_eq!(view["workflows"][0]["defaultEnabled"], true);
@@ -283,15 +280,7 @@ async fn weft_serve_demo_prepares_a_demo_that_connects_and_runs_offline() {
     assert_eq!(sent.status(), 201);
     let mut history = Value::Null;
     for _ in 0..200 {
-        history = client
-            .get(format!("{sdk}/demo/task-history"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        history = get(format!("{sdk}/demo/task-history")).await;
         if history["executions"][0]["status"] == "SUCCEEDED" {
             break;
         }
@@ -300,15 +289,7 @@ async fn weft_serve_demo_prepares_a_demo_that_connects_and_runs_offline() {
     assert_eq!(history["executions"][0]["status"], "SUCCEEDED", "{history}");
     assert_eq!(history["executions"][0]["workflowName"], "Add new contacts to Demo CRM");
     let integration = view["id"].as_str().unwrap();
-    let contacts: Value = client
-        .get(format!("{sdk}/proxy/custom/{integration}/contacts"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let contacts = get(format!("{sdk}/proxy/custom/{integration}/contacts")).await;
     let found = contacts["output"]["data"].as_array().or(contacts["data"].as_array()).cloned().unwrap_or_default();
     assert!(found.iter().any(|c| c["name"] == "Ada" && c["owner"] == "Grace"), "{contacts}");
     child.kill().await.unwrap();

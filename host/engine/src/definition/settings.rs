@@ -105,6 +105,49 @@ pub struct WorkflowPortal {
     pub settings: Vec<UserSetting>,
 }
 
+/// An integration's Connect Portal configuration (its `portal` on the
+/// admin API, kept in the integration row's `portal_texts`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IntegrationPortal {
+    /// One line under the integration's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Markdown shown on the overview.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overview: Option<String>,
+    /// Light, dark, or the user's system theme.
+    #[serde(default)]
+    pub theme: Theme,
+    /// An icon URL in place of the provider's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    /// Integration-level User Settings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<UserSetting>,
+}
+
+/// The portal's theme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    /// Light.
+    Light,
+    /// Dark.
+    Dark,
+    /// The user's system theme.
+    #[default]
+    System,
+}
+
+impl IntegrationPortal {
+    /// The configuration an integration row keeps (checked when it was
+    /// saved; an unreadable one reads as none).
+    pub fn of(stored: &serde_json::Map<String, serde_json::Value>) -> Self {
+        serde_json::from_value(serde_json::Value::Object(stored.clone())).unwrap_or_default()
+    }
+}
+
 /// Most settings one list may hold.
 pub const MAX_SETTINGS: usize = 50;
 

@@ -110,32 +110,17 @@ impl Engine {
             return Ok(Vec::new());
         }
         let integration = store.get_integration(project, account.integration_id).await?;
-        let mut meta = super::permissions::UserMeta::new(&account.user_id);
         let mut enabled = Vec::new();
-        for w in store.list_workflows(project, Some(&integration.integration_type)).await? {
-            let Some(version) = w.deployed_version else { continue };
-            let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
-            if !plan.workflow().portal.default_enabled || !self.permitted_for(project, w.id, version, &mut meta).await?
-            {
-                continue;
+        for (w, plan) in self.permitted_deployed(project, &integration.integration_type, &account.user_id).await? {
+            if plan.workflow().portal.default_enabled {
+                store.enable_workflow(project, w.id, &account.user_id, Some(account.id)).await?;
+                enabled.push(w.id);
             }
-            store.enable_workflow(project, w.id, &account.user_id, Some(account.id)).await?;
-            enabled.push(w.id);
         }
         if !enabled.is_empty() {
             tracing::info!(project = %project, credential = %credential, workflows = enabled.len(), "default-enabled workflows turned on for a new account");
         }
         Ok(enabled)
-    }
-
-    /// The deployed definition of `version` of `workflow` (compiled once).
-    pub async fn deployed(
-        &self,
-        project: ProjectId,
-        workflow: weft_store::WorkflowId,
-        version: u32,
-    ) -> Result<std::sync::Arc<crate::Plan>, TriggerError> {
-        self.plan_of(project, workflow, version).await.map_err(TriggerError::Workflow)
     }
 
     /// Turns off `user`'s workflows of `integration` after accounts were
@@ -186,11 +171,7 @@ impl Engine {
 /// The ids of the integration's required User Settings (its portal
 /// configuration's `settings`) that the account has not saved a value for.
 pub fn missing_settings(integration: &weft_store::Integration, account: &weft_store::Credential) -> Vec<String> {
-    let declared: Vec<crate::definition::UserSetting> = integration
-        .portal_texts
-        .get("settings")
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
-        .unwrap_or_default();
+    let declared = crate::definition::IntegrationPortal::of(&integration.portal_texts).settings;
     let saved = account.config.get("sharedSettings").and_then(|s| s.as_object());
     let filled = |id: &str| match saved.and_then(|s| s.get(id)) {
         None | Some(serde_json::Value::Null) => false,

@@ -36,6 +36,26 @@ impl Engine {
         self.permitted_for(project, workflow, version, &mut UserMeta::new(user)).await
     }
 
+    /// The deployed workflows of `integration` that `user` is permitted,
+    /// each with its plan, reading the user's metadata at most once.
+    pub async fn permitted_deployed(
+        &self,
+        project: ProjectId,
+        integration: &str,
+        user: &str,
+    ) -> Result<Vec<(weft_store::Workflow, std::sync::Arc<crate::Plan>)>, TriggerError> {
+        let mut meta = UserMeta::new(user);
+        let mut out = Vec::new();
+        for w in self.deps.store.list_workflows(project, Some(integration)).await? {
+            let Some(version) = w.deployed_version else { continue };
+            if self.permitted_for(project, w.id, version, &mut meta).await? {
+                let plan = self.plan_of(project, w.id, version).await.map_err(TriggerError::Workflow)?;
+                out.push((w, plan));
+            }
+        }
+        Ok(out)
+    }
+
     /// As [`Engine::permitted`], reading the user's metadata at most once
     /// across calls with the same `user`.
     pub(crate) async fn permitted_for(
