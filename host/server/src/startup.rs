@@ -393,13 +393,25 @@ impl Application {
                 }
             }
         }));
-        // Pauses other processes learned from providers (PostgreSQL only).
+        // Pauses other processes learned from providers, and the shared
+        // budgets' keys that no longer count (PostgreSQL only).
         let governor = self.governor.clone();
         if governor.is_shared() {
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(governor.config().pause_sync).await;
                     governor.sync_pauses().await;
+                }
+            }));
+            let store = self.store.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(STATE_PURGE).await;
+                    match store.purge_idle_budgets(time::OffsetDateTime::now_utc()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::debug!(keys = n, "idle rate budgets purged"),
+                        Err(e) => tracing::warn!(error = %e, "purging idle rate budgets failed"),
+                    }
                 }
             }));
         }
@@ -422,7 +434,7 @@ impl Application {
     }
 }
 
-/// How often expired plugin state is removed.
+/// How often expired plugin state, and idle shared rate budgets, are removed.
 const STATE_PURGE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// How often the vault re-reads its key files.

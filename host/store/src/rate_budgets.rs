@@ -79,7 +79,16 @@ pub trait RateBudgetStore {
 
     /// The pauses still running at `now`, by key.
     async fn budget_pauses(&self, now: OffsetDateTime) -> Result<Vec<(String, OffsetDateTime)>>;
+
+    /// Removes the keys that no longer matter at `now` (each grant a window
+    /// past its lease, the pause over), with their grants; how many. A key
+    /// in use again is simply made anew.
+    async fn purge_idle_budgets(&self, now: OffsetDateTime) -> Result<u64>;
 }
+
+/// How long after it was last touched a key from before `idle_after` was
+/// kept is purged.
+const UNTRACKED_IDLE: time::Duration = time::Duration::days(30);
 
 /// A duration as the statements take it, refused when out of range.
 fn span(what: &str, d: Duration) -> Result<time::Duration> {

@@ -5,7 +5,7 @@
 //! one key are serial across processes; on SQLite every write transaction
 //! is.
 
-use super::{BudgetAsk, BudgetGrant, MAX_BUDGET_KEY_LEN, RateBudgetStore, span};
+use super::{BudgetAsk, BudgetGrant, MAX_BUDGET_KEY_LEN, RateBudgetStore, UNTRACKED_IDLE, span};
 use crate::backends::for_both_backends;
 use crate::rows::Ts;
 use crate::{Error, Result};
@@ -26,13 +26,19 @@ for_both_backends! {
             let too_far = || Error::invalid("a budget time out of range");
             let cutoff = ask.now.checked_sub(window).ok_or_else(too_far)?;
             let expires_at = ask.now.checked_add(lease).ok_or_else(too_far)?;
+            // A grant made now counts until a window past its lease: the
+            // row matters until then at least.
+            let idle_after = expires_at.checked_add(window).ok_or_else(too_far)?;
             let mut tx = self.begin_write().await?;
             sqlx::query(
-                "INSERT INTO rate_budgets (key, touched) VALUES ($1, $2) \
-                 ON CONFLICT (key) DO UPDATE SET touched = excluded.touched",
+                "INSERT INTO rate_budgets (key, touched, idle_after) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET touched = excluded.touched, idle_after = CASE \
+                 WHEN rate_budgets.idle_after IS NULL OR rate_budgets.idle_after < excluded.idle_after \
+                 THEN excluded.idle_after ELSE rate_budgets.idle_after END",
             )
             .bind(ask.key)
             .bind(Ts(ask.now))
+            .bind(Ts(idle_after))
             .execute(&mut *tx)
             .await?;
             if let Some((id, used)) = ask.release {
@@ -79,10 +85,12 @@ for_both_backends! {
             crate::check::label("budget key", key, MAX_BUDGET_KEY_LEN)?;
             let mut w = self.write_one().await?;
             sqlx::query(
-                "INSERT INTO rate_budgets (key, touched, paused_until) VALUES ($1, $2, $3) \
+                "INSERT INTO rate_budgets (key, touched, paused_until, idle_after) VALUES ($1, $2, $3, $3) \
                  ON CONFLICT (key) DO UPDATE SET touched = excluded.touched, paused_until = CASE \
                  WHEN rate_budgets.paused_until IS NULL OR rate_budgets.paused_until < excluded.paused_until \
-                 THEN excluded.paused_until ELSE rate_budgets.paused_until END",
+                 THEN excluded.paused_until ELSE rate_budgets.paused_until END, idle_after = CASE \
+                 WHEN rate_budgets.idle_after IS NULL OR rate_budgets.idle_after < excluded.idle_after \
+                 THEN excluded.idle_after ELSE rate_budgets.idle_after END",
             )
             .bind(key)
             .bind(Ts(now))
@@ -91,6 +99,25 @@ for_both_backends! {
             .await?;
             w.commit().await?;
             Ok(())
+        }
+
+        async fn purge_idle_budgets(&self, now: OffsetDateTime) -> Result<u64> {
+            let untracked = now.checked_sub(UNTRACKED_IDLE).ok_or_else(|| Error::invalid("a budget time out of range"))?;
+            let idle = "SELECT key FROM rate_budgets WHERE idle_after < $1 OR (idle_after IS NULL AND touched < $2)";
+            let mut tx = self.begin_write().await?;
+            sqlx::query(&format!("DELETE FROM rate_grants WHERE key IN ({idle})"))
+                .bind(Ts(now))
+                .bind(Ts(untracked))
+                .execute(&mut *tx)
+                .await?;
+            let purged = sqlx::query(&format!("DELETE FROM rate_budgets WHERE key IN ({idle})"))
+                .bind(Ts(now))
+                .bind(Ts(untracked))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(purged)
         }
 
         async fn budget_pauses(&self, now: OffsetDateTime) -> Result<Vec<(String, OffsetDateTime)>> {

@@ -159,6 +159,7 @@ conformance! {
         slices_stay_within_the_budget_until_a_window_past_their_lease,
         a_released_slice_shrinks_to_the_calls_made,
         learned_pauses_are_kept_until_they_pass,
+        idle_keys_are_purged_only_once_nothing_of_them_counts,
         concurrent_asks_never_over_grant,
     ],
     queue_limits: [

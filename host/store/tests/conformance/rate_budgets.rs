@@ -88,6 +88,29 @@ pub async fn learned_pauses_are_kept_until_they_pass(db: Db) {
     assert!(s.pause_budget("", t, t).await.is_err());
 }
 
+/// A key is purged only once it no longer matters: every grant a window
+/// past its lease, its pause over; a purged key starts anew.
+pub async fn idle_keys_are_purged_only_once_nothing_of_them_counts(db: Db) {
+    let s = &*db.store;
+    let t = crate::queue::now();
+    // `busy` spends its budget at t (counts until 61 s); `paused` pauses
+    // until 90 s; `short` has a 1 s window (counts until 2 s).
+    assert_eq!(s.take_budget(ask("busy", 10, t)).await.unwrap().granted, 10);
+    s.pause_budget("paused", at(t, 90_000), t).await.unwrap();
+    let short = BudgetAsk { window: Duration::from_secs(1), ..ask("short", 10, t) };
+    assert_eq!(s.take_budget(short).await.unwrap().granted, 10);
+    assert_eq!(s.purge_idle_budgets(at(t, 1_999)).await.unwrap(), 0, "nothing idle yet");
+    assert_eq!(s.purge_idle_budgets(at(t, 2_001)).await.unwrap(), 1, "`short` is idle");
+    // The purge took nothing that still counts.
+    assert_eq!(s.take_budget(ask("busy", 1, at(t, 30_000))).await.unwrap().granted, 0, "`busy` still spent");
+    assert_eq!(s.budget_pauses(at(t, 60_000)).await.unwrap().len(), 1, "`paused` still paused");
+    // `busy`'s last ask (at 30 s, nothing granted) keeps it until 91 s.
+    assert_eq!(s.purge_idle_budgets(at(t, 89_000)).await.unwrap(), 0);
+    assert_eq!(s.purge_idle_budgets(at(t, 91_001)).await.unwrap(), 2, "both are idle");
+    assert!(s.budget_pauses(at(t, 91_001)).await.unwrap().is_empty());
+    assert_eq!(s.take_budget(ask("busy", 10, at(t, 91_002))).await.unwrap().granted, 10, "made anew");
+}
+
 /// Two processes ask for slices of one budget at once: never more than the
 /// budget is granted.
 pub async fn concurrent_asks_never_over_grant(db: Db) {
