@@ -33,6 +33,7 @@
 pub mod custom;
 pub mod http;
 pub mod load;
+pub mod paging;
 mod placeholders;
 mod provider;
 mod reference;

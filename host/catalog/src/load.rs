@@ -292,6 +292,9 @@ fn semantic_problems(p: &Provider) -> Vec<Problem> {
             problem(&format!("/rateLimits/{i}/perSeconds"), "must be at least 1".into());
         }
     }
+    if let Some(Err(reason)) = p.pagination.as_ref().map(crate::paging::Paging::check) {
+        problem("/pagination", reason);
+    }
     for (path, url) in crate::webhooks::setup_urls(&p.webhooks) {
         let sample = crate::webhooks::sample_url(url);
         if !sample.starts_with('/') && check_url(&sample).is_err() {

@@ -56,6 +56,10 @@ pub struct Provider {
     /// answer or a connection setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_profile: Option<crate::resource::UserProfile>,
+    /// How the provider's list endpoints page: the pre-configured
+    /// pagination of Integration Request steps; see [`crate::paging`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<crate::paging::Paging>,
     /// Webhook triggers a definition describes (a plugin lists its own
     /// triggers instead); see [`crate::webhooks`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -330,6 +330,7 @@ mod tests {
             connection_config_schema: None,
             secrets: vec![],
             rate_limits: vec![],
+            pagination: None,
             auth_template: None,
             connection_test: None,
             user_profile: None,

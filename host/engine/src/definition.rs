@@ -17,8 +17,9 @@ pub use settings::{
 };
 
 pub use step::{
-    Authorization, BodyType, DelayUnit, FunctionStep, HttpFields, IntegrationActionStep, IntegrationRequestStep,
-    Method, Pagination, RequestStep, ResourceRequestStep, ResponseStep, ResponseType, Step, StepKind,
+    Authorization, BodyType, DelayUnit, FunctionStep, HttpFields, IntegrationActionStep, IntegrationPagination,
+    IntegrationRequestStep, Method, Pagination, PresetPagination, RequestStep, ResourceRequestStep, ResponseStep,
+    ResponseType, Step, StepKind,
 };
 pub use trigger::{
     BodyValidation, DataType, HeaderValidation, ParamValidation, RequestTrigger, SchedulerTrigger, Trigger, TriggerKind,
@@ -81,19 +82,14 @@ impl Workflow {
         self.all_steps().find(|s| s.id == id)
     }
 
-    /// The JavaScript of every Function step that has some, with the JSON
-    /// pointer of its `code` field (`/steps/2/then/0/code`): what a deploy
-    /// has checked by the JavaScript runtime.
-    pub fn function_code(&self) -> Vec<(String, &str)> {
-        fn walk<'w>(steps: &'w [Step], at: &str, found: &mut Vec<(String, &'w str)>) {
+    /// Every step with its JSON pointer (`/steps/2/then/0`), depth first in
+    /// document order.
+    pub fn steps_at(&self) -> Vec<(String, &Step)> {
+        fn walk<'w>(steps: &'w [Step], at: &str, found: &mut Vec<(String, &'w Step)>) {
             for (i, step) in steps.iter().enumerate() {
                 let here = format!("{at}/{i}");
+                found.push((here.clone(), step));
                 match &step.kind {
-                    StepKind::Function(f) => {
-                        if let Some(code) = &f.code {
-                            found.push((format!("{here}/code"), code));
-                        }
-                    }
                     StepKind::Conditional { then, otherwise, .. } => {
                         walk(then, &format!("{here}/then"), found);
                         walk(otherwise, &format!("{here}/else"), found);
@@ -106,6 +102,19 @@ impl Workflow {
         let mut found = Vec::new();
         walk(&self.steps, "/steps", &mut found);
         found
+    }
+
+    /// The JavaScript of every Function step that has some, with the JSON
+    /// pointer of its `code` field (`/steps/2/then/0/code`): what a deploy
+    /// has checked by the JavaScript runtime.
+    pub fn function_code(&self) -> Vec<(String, &str)> {
+        self.steps_at()
+            .into_iter()
+            .filter_map(|(at, step)| match &step.kind {
+                StepKind::Function(f) => f.code.as_deref().map(|code| (format!("{at}/code"), code)),
+                _ => None,
+            })
+            .collect()
     }
 }
 

@@ -25,6 +25,7 @@ mod integration;
 mod matching;
 mod paginate;
 mod permissions;
+mod preset;
 mod replay;
 mod retention;
 mod schedule;
@@ -180,7 +181,10 @@ pub(crate) fn jittered(nominal: Duration) -> Duration {
 #[async_trait::async_trait]
 pub trait StepPlugins: Send + Sync + 'static {
     /// Runs `action` of `integration` as the user's account `credential`
-    /// with `input`; its output, or an error as the history shows it.
+    /// with `input`; its output, or an error as the history shows it. An
+    /// error with `"rateLimit": {"retryAfterMs": ms}` (`null`: the engine's
+    /// default window) is a Smart Rate Limit: the step waits in the queue
+    /// and is run again, using no retry.
     async fn run_action(
         &self,
         project: weft_store::ProjectId,

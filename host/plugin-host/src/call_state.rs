@@ -49,6 +49,9 @@ pub(crate) struct CallState {
     pub services: HostServices,
     pub config: Arc<HostConfig>,
     pub http_requests: u32,
+    /// The longest wait the governor asked for when it refused one of the
+    /// call's requests (the provider's known budget was spent).
+    pub governor_wait: Option<std::time::Duration>,
     pub log_lines: u32,
     pub logs_dropped: u32,
 }

@@ -149,6 +149,8 @@ impl PluginHost {
                 let (metadata, actions, triggers) = self.describe(name, &pre).await?;
                 let dynamic_fields = crate::fields::declared(&metadata.extra, &actions, inspection.fields)
                     .map_err(InstallError::Declarations)?;
+                let smart_rate_limits =
+                    crate::smart_limits::declared(&metadata.extra, &actions).map_err(InstallError::Declarations)?;
                 let fields = match inspection.fields {
                     true => Some(
                         IntegrationFieldsPre::new(
@@ -168,6 +170,7 @@ impl PluginHost {
                     actions,
                     triggers,
                     dynamic_fields,
+                    smart_rate_limits,
                 };
                 let metadata = Some(Arc::new(metadata));
                 Installed { info: Arc::new(info), metadata, pre: Pre::Integration(pre), fields }
@@ -259,6 +262,7 @@ fn bare_info(name: &str, world: World, sha256: String, inspection: crate::inspec
         actions: Vec::new(),
         triggers: Vec::new(),
         dynamic_fields: Vec::new(),
+        smart_rate_limits: Vec::new(),
     })
 }
 

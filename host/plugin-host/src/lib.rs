@@ -44,6 +44,7 @@ mod host;
 mod imports;
 mod inspect;
 mod services;
+mod smart_limits;
 mod types;
 
 pub use config::{EPOCH_TICK, HostConfig};
@@ -56,4 +57,5 @@ pub use host::{
 };
 pub use inspect::{API_VERSION_SECTION, HOST_API_VERSION};
 pub use services::{CallScope, HostServices, MemoryStateStore, SecretSource, StateError, StateStore, StaticSecrets};
+pub use smart_limits::SMART_RATE_LIMITS_KEY;
 pub use types::{ActionDefinition, ConnectionInfo, PluginError, PluginInfo, PollingInterval, TriggerDefinition, World};

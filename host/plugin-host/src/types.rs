@@ -47,6 +47,10 @@ pub struct PluginInfo {
     /// metadata's `extra.dynamicFields`, served by the `fields` export):
     /// ask [`PluginHost::action_fields`](crate::PluginHost::action_fields).
     pub dynamic_fields: Vec<String>,
+    /// The actions a workflow step waits out a rate limit of, instead of
+    /// failing (Smart Rate Limits, declared in the metadata's
+    /// `extra.smartRateLimits`).
+    pub smart_rate_limits: Vec<String>,
 }
 
 /// One action as listed.
@@ -237,16 +241,28 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
     if !weft_catalog::valid_id(&m.id) {
         return Err(format!("plugin id {:?} must be 1 to 64 ASCII letters, digits, '-', '_' or inner '.'", m.id));
     }
+    let extra = if m.extra.trim().is_empty() {
+        Value::Object(Default::default())
+    } else {
+        parse_declared_json("metadata extra", &m.extra)?
+    };
+    // A plugin declares its pre-configured pagination in `extra.pagination`.
+    let pagination = extra
+        .get("pagination")
+        .map(|p| {
+            let paging: weft_catalog::paging::Paging =
+                serde_json::from_value(p.clone()).map_err(|e| format!("metadata extra.pagination: {e}"))?;
+            paging.check().map_err(|e| format!("metadata extra.{e}"))?;
+            Ok::<_, String>(paging)
+        })
+        .transpose()?;
     Ok(Provider {
         connection_config_schema: m
             .connection_config_schema
             .map(|s| parse_declared_json("connection config schema", &s))
             .transpose()?,
-        extra: if m.extra.trim().is_empty() {
-            Value::Object(Default::default())
-        } else {
-            parse_declared_json("metadata extra", &m.extra)?
-        },
+        extra,
+        pagination,
         id: m.id,
         name: m.name,
         version: m.version,

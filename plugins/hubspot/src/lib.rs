@@ -48,7 +48,13 @@ impl Integration for HubSpot {
             .secrets([webhooks::SECRET])
             // Public apps: 110 requests every 10 seconds per installing account.
             .rate_limit(RateLimit::per_connection(110, 10))
-            .extra(json!({ "categories": ["crm"] }))
+            .extra(json!({
+                "categories": ["crm"],
+                // Search has a budget of its own (a few calls a second per
+                // account, not told in headers): its rate limits fail the
+                // step rather than wait.
+                "smartRateLimits": { "except": ["HUBSPOT_SEARCH_RECORDS_*"] },
+            }))
     }
 
     fn actions() -> Vec<Action> {

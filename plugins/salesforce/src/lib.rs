@@ -37,7 +37,17 @@ impl Integration for Salesforce {
             )
             // The default daily API request allocation of an org.
             .rate_limit(RateLimit::per_connection(100_000, 86_400))
-            .extra(json!({ "categories": ["crm"] }))
+            .extra(json!({
+                "categories": ["crm"],
+                "smartRateLimits": true,
+                // Integration Request steps page a query's answer by its
+                // `nextRecordsUrl` until `done`.
+                "pagination": {
+                    "results": "/records",
+                    "next": { "type": "url", "field": "/nextRecordsUrl" },
+                    "lastPage": "/done",
+                },
+            }))
     }
 
     fn actions() -> Vec<Action> {

@@ -85,6 +85,17 @@ async fn declares_hubspot_oauth_limits_secret_and_categories() {
     assert_eq!(meta.secrets, ["HUBSPOT_CLIENT_SECRET"]);
     assert_eq!((meta.rate_limits[0].requests, meta.rate_limits[0].per_seconds), (110, 10));
     assert_eq!(meta.extra["categories"], json!(["crm"]));
+    // Smart Rate Limits: every action but the searches (the reference
+    // leaves out Search Records: HubSpot's search has a budget of its own).
+    let (paused, unpaused): (Vec<&str>, Vec<&str>) =
+        info.actions.iter().map(|a| a.key.as_str()).partition(|k| info.smart_rate_limits.iter().any(|s| s == k));
+    assert_eq!(paused.len(), 12, "{paused:?}");
+    assert_eq!(
+        unpaused,
+        ["HUBSPOT_SEARCH_RECORDS_CONTACTS", "HUBSPOT_SEARCH_RECORDS_COMPANIES", "HUBSPOT_SEARCH_RECORDS_DEALS"]
+    );
+    assert!(t.host.pauses_on_rate_limit(&id, "HUBSPOT_CREATE_RECORD_CONTACTS"));
+    assert!(!t.host.pauses_on_rate_limit(&id, "HUBSPOT_SEARCH_RECORDS_DEALS"));
     let kinds: Vec<&str> = info.triggers.iter().map(|t| t.kind.as_str()).collect();
     assert_eq!(kinds, ["app-webhook"; 4]);
 }

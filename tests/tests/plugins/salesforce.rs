@@ -155,6 +155,8 @@ async fn every_trigger_polls_from_a_persisted_cursor() {
 async fn fields_are_the_createable_custom_fields_of_the_objects_describe() {
     let (t, id, mock) = setup().await;
     let info = t.host.get(&id).expect("installed");
+    let keys: Vec<&str> = info.actions.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(info.smart_rate_limits, keys, "Smart Rate Limits for every Salesforce action");
     assert_eq!(
         info.dynamic_fields,
         [

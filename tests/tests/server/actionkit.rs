@@ -27,7 +27,7 @@ async fn actions_are_listed_as_tools_and_run_as_the_users_account() {
     let (_, all) = list(&f, "u1", "?limit_to_available=false").await;
     let tools = all["actions"]["test-proxy"].as_array().expect("test-proxy's tools");
     let names: Vec<&str> = tools.iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["TEST_PROXY_ECHO", "TEST_PROXY_GET"]);
+    assert_eq!(names, ["TEST_PROXY_ECHO", "TEST_PROXY_GET", "TEST_PROXY_FETCH", "TEST_PROXY_FETCH_UNPAUSED"]);
     let get = &tools[1];
     assert_eq!(get["type"], "function");
     assert_eq!(get["function"]["parameters"]["required"], json!(["url"]), "{get}");

@@ -52,6 +52,7 @@ mod workflows_functions;
 mod workflows_leases;
 mod workflows_limits;
 mod workflows_pagination;
+mod workflows_preset_pagination;
 mod workflows_rate_limits;
 mod workflows_replay;
 mod workflows_retries;

@@ -32,7 +32,7 @@ async fn an_mcp_client_lists_and_calls_the_users_tools() {
 
     let tools = mcp.list_tools(Default::default()).await.expect("tools/list");
     let names: Vec<&str> = tools.tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["TEST_PROXY_ECHO", "TEST_PROXY_GET"]);
+    assert_eq!(names, ["TEST_PROXY_ECHO", "TEST_PROXY_GET", "TEST_PROXY_FETCH", "TEST_PROXY_FETCH_UNPAUSED"]);
     let get = &tools.tools[1];
     assert_eq!(get.input_schema.get("required"), Some(&json!(["url"])));
     let annotations = get.annotations.as_ref().expect("annotations");

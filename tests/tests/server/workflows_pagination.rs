@@ -28,7 +28,7 @@ fn pagination(operator: &str) -> String {
 /// Deploys `steps` (YAML list items) as a workflow of the test-proxy
 /// integration triggered by `event`, enables it for `u1` and starts it;
 /// the ended execution's Task History record.
-async fn run(f: &ProxyFixture, event: &str, steps: &str) -> Value {
+pub(crate) async fn run(f: &ProxyFixture, event: &str, steps: &str) -> Value {
     let yaml = format!(
         "name: {event}\nintegration: test-proxy\ntrigger: {{type: appEvent, event: \"{event}\"}}\nsteps:\n{steps}"
     );
@@ -39,7 +39,7 @@ async fn run(f: &ProxyFixture, event: &str, steps: &str) -> Value {
 }
 
 /// The stored input and output of step `id` of the execution `record`.
-async fn step(f: &ProxyFixture, record: &Value, id: &str) -> Value {
+pub(crate) async fn step(f: &ProxyFixture, record: &Value, id: &str) -> Value {
     let steps = record["stepExecutions"].as_array().unwrap();
     let found = steps.iter().find(|s| s["stepId"] == id).unwrap_or_else(|| panic!("no step {id}: {record}"));
     assert_eq!(found["status"], "SUCCEEDED", "{record}");
@@ -47,13 +47,13 @@ async fn step(f: &ProxyFixture, record: &Value, id: &str) -> Value {
 }
 
 /// The requests the mock received for `/api/pages/{key}/…`.
-fn pages_hit(f: &ProxyFixture, key: &str) -> Vec<mock::Hit> {
+pub(crate) fn pages_hit(f: &ProxyFixture, key: &str) -> Vec<mock::Hit> {
     let prefix = format!("/api/pages/{key}/");
     f.mock.hits().into_iter().filter(|h| h.uri.starts_with(&prefix)).collect()
 }
 
 /// The `cursor` query parameter of a request, if it has one.
-fn cursor_param(hit: &mock::Hit) -> Option<String> {
+pub(crate) fn cursor_param(hit: &mock::Hit) -> Option<String> {
     let query = hit.uri.split_once('?')?.1;
     url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "cursor").map(|(_, v)| v.into_owned())
 }

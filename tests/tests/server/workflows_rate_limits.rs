@@ -114,3 +114,71 @@ async fn paused(postgres: bool) {
     assert_eq!(error["response"]["statusCode"], 429, "{error}");
     assert_eq!(error["rateLimit"]["retryAfterMs"], 1000, "{error}");
 }
+
+#[tokio::test]
+async fn a_plugin_action_with_smart_rate_limits_waits_for_the_window_on_sqlite() {
+    action_paused(false).await;
+}
+
+#[tokio::test]
+async fn a_plugin_action_with_smart_rate_limits_waits_for_the_window_on_postgresql() {
+    action_paused(true).await;
+}
+
+/// An Integration Action step of a plugin that declares Smart Rate Limits
+/// (`test-proxy`) waits out the provider's 429 and the governor's known
+/// budget like a request step; its one action left out of them fails at
+/// once, as an action of a plugin without them would.
+async fn action_paused(postgres: bool) {
+    let (f, _pg) = fixture(postgres, |s| {
+        s.workflows.max_retries = 0;
+        s.workflows.max_pauses = 3;
+    })
+    .await;
+    f.connect("u1", "key-of-u1-action-limits").await;
+    let workflow = |name: &str, steps: &str| {
+        format!("name: {name}\nintegration: test-proxy\ntrigger: {{type: appEvent, event: {name}}}\nsteps:\n{steps}")
+    };
+
+    // The plugin's action gets 429 with `Retry-After: 1` twice, then an answer.
+    let steps = "  - {id: act, type: integrationAction, action: TEST_PROXY_FETCH, input: {url: /throttled/act/2}}\n";
+    let execution = start(&f, &workflow("Acting", steps), "Acting").await;
+    assert!(watch(&f, &execution, "act").await, "never seen DELAYED with its resume time");
+    let record = ended(&f, &execution).await;
+    assert_eq!(record["status"], "SUCCEEDED", "paused, not failed, with no retries allowed: {record}");
+    let times = arrivals(&f, "/api/throttled/act/2");
+    assert_eq!(times.len(), 3, "the action ran again after each window");
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(900), "a window of 1 s was kept: {:?}", pair[1] - pair[0]);
+    }
+    assert_eq!(record["taskCount"], 1, "{record}");
+    let act = record["stepExecutions"].as_array().unwrap().iter().find(|s| s["stepId"] == "act").unwrap().clone();
+    assert_eq!(step_output(&f, &execution, &act).await["output"]["attempt"], 3);
+
+    // The governor: the budget spent by `limited`, the action's request is
+    // refused before it is sent; the host tells the wait it knows, and the
+    // step is run again after the reset.
+    let steps = "  - {id: spend, type: integrationRequest, method: GET, url: /limited}\n  \
+                 - {id: act, type: integrationAction, action: TEST_PROXY_FETCH, input: {url: /echo?after=action-budget}}\n";
+    let execution = start(&f, &workflow("Budgeted", steps), "Budgeted").await;
+    assert!(watch(&f, &execution, "act").await, "never seen DELAYED waiting for the budget");
+    let record = ended(&f, &execution).await;
+    assert_eq!(record["status"], "SUCCEEDED", "{record}");
+    let spent = *arrivals(&f, "/api/limited").last().unwrap();
+    let next = arrivals(&f, "/api/echo?after=action-budget");
+    assert_eq!(next.len(), 1, "refused by the governor, it was sent once, after the reset");
+    assert!(next[0] - spent >= Duration::from_millis(2500), "sent {:?} after the budget was spent", next[0] - spent);
+
+    // Left out of Smart Rate Limits: the 429 is the step's error at once.
+    let steps =
+        "  - {id: act, type: integrationAction, action: TEST_PROXY_FETCH_UNPAUSED, input: {url: /throttled/now/2}}\n";
+    let execution = start(&f, &workflow("Unpaused", steps), "Unpaused").await;
+    assert!(!watch(&f, &execution, "act").await, "an action left out of Smart Rate Limits was DELAYED");
+    let record = ended(&f, &execution).await;
+    assert_eq!(record["status"], "FAILED", "{record}");
+    assert_eq!(arrivals(&f, "/api/throttled/now/2").len(), 1, "no pause, no second call");
+    let act = record["stepExecutions"].as_array().unwrap().iter().find(|s| s["stepId"] == "act").unwrap().clone();
+    let error = step_output(&f, &execution, &act).await["output"].clone();
+    assert!(error.get("rateLimit").is_none(), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("rate"), "{error}");
+}

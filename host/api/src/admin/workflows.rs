@@ -146,6 +146,40 @@ async fn check_function_code(state: &AppState, w: &weft_engine::Workflow) -> Res
     Err(refused(weft_engine::DefinitionError { source_name: "workflow".into(), problems }))
 }
 
+/// Integration Request steps that page by their integration's
+/// pre-configured pagination need an integration that has one.
+async fn check_preset_pagination(
+    state: &AppState,
+    project: weft_store::ProjectId,
+    w: &weft_engine::Workflow,
+) -> Result<(), ApiError> {
+    let steps: Vec<String> =
+        w.steps_at().into_iter().filter(|(_, s)| s.kind.preset_pagination().is_some()).map(|(at, _)| at).collect();
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let integration = w.integration.as_deref().unwrap_or_default();
+    let provider = match state.store.get_integration_by_type(project, integration).await {
+        Ok(row) => state.credentials.provider_of(&row).map_err(ApiError::internal)?,
+        Err(weft_store::Error::NotFound(_)) => state.credentials.providers().provider(integration),
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    if provider.is_some_and(|p| p.provider.pagination.is_some()) {
+        return Ok(());
+    }
+    let problems = steps
+        .into_iter()
+        .map(|at| weft_engine::Problem {
+            path: format!("{at}/pagination"),
+            reason: format!(
+                "`{integration}` has no pre-configured pagination: give `outputPath`, `pageToken` and \
+                 `stopCondition` (custom pagination)"
+            ),
+        })
+        .collect();
+    Err(refused(weft_engine::DefinitionError { source_name: "workflow".into(), problems }))
+}
+
 /// A refused definition: 400 with every problem.
 fn refused(e: weft_engine::DefinitionError) -> ApiError {
     let count = e.problems.len();
@@ -287,6 +321,7 @@ pub(crate) async fn deploy(
     let checked = weft_engine::load::from_value(current.definition.clone(), "workflow").map_err(refused)?;
     check_integration_trigger(&state, key.project, &checked).await?;
     check_function_code(&state, &checked).await?;
+    check_preset_pagination(&state, key.project, &checked).await?;
     let version = state
         .store
         .write_version(

@@ -143,11 +143,27 @@ impl StepKind {
         !matches!(self, Self::Response(_) | Self::Delay { .. })
     }
 
-    /// How a Request or Integration Request step pages, if it does.
+    /// How a Request or Integration Request step pages by custom
+    /// pagination, if it does.
     pub fn pagination(&self) -> Option<&Pagination> {
         match self {
             Self::Request(r) => r.pagination.as_ref(),
-            Self::IntegrationRequest(r) => r.pagination.as_ref(),
+            Self::IntegrationRequest(r) => match &r.pagination {
+                Some(IntegrationPagination::Custom(p)) => Some(p),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// How an Integration Request step pages by its integration's
+    /// pre-configured pagination, if it does.
+    pub fn preset_pagination(&self) -> Option<&PresetPagination> {
+        match self {
+            Self::IntegrationRequest(IntegrationRequestStep {
+                pagination: Some(IntegrationPagination::Preconfigured(p)),
+                ..
+            }) => Some(p),
             _ => None,
         }
     }
@@ -285,9 +301,44 @@ pub struct IntegrationRequestStep {
     /// on a host it permits), parameters, headers and body.
     #[serde(flatten)]
     pub http: HttpFields,
-    /// Fetch every page of the answer, not just the first.
+    /// Fetch every page of the answer, not just the first: by custom
+    /// pagination, or the integration's own (`{}`, or with `limit`, `skip`
+    /// or `previousPage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pagination: Option<Pagination>,
+    pub pagination: Option<IntegrationPagination>,
+}
+
+/// How an Integration Request step pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum IntegrationPagination {
+    /// Custom pagination, as a Request step's.
+    Custom(Pagination),
+    /// The integration's pre-configured pagination (its definition's or
+    /// plugin's `pagination`), optionally bounded.
+    Preconfigured(PresetPagination),
+}
+
+/// Options of an integration's pre-configured pagination. The step's output
+/// is every page's results in order (`response.results`); when `limit`
+/// stopped it at the end of a page with more to fetch, or the integration
+/// pages by offset, `response.nextPage` is where a later step may go on
+/// (its `previousPage`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PresetPagination {
+    /// At most this many results in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub limit: Option<u64>,
+    /// Leave out this many results first (an offset where the integration
+    /// pages by offset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip: Option<u64>,
+    /// Start at this page: a next page's URL or cursor (an earlier output's
+    /// `response.nextPage`); may read `{{…}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_page: Option<String>,
 }
 
 /// Custom pagination of a request step: the step sends its request again

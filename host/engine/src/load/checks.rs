@@ -503,7 +503,9 @@ impl<'w> Checker<'w> {
             match Template::parse(&text) {
                 Err(e) => self.problem(pointer, e.to_string()),
                 Ok(t) => {
-                    let paging = pointer.starts_with(&format!("{at}/pagination/"));
+                    // Custom pagination reads the page just fetched; a
+                    // pre-configured one's options read what a step may.
+                    let paging = step.kind.pagination().is_some() && pointer.starts_with(&format!("{at}/pagination/"));
                     for reference in t.references() {
                         if let Err(reason) = self.readable(step, reference, paging) {
                             self.problem(pointer.clone(), format!("`{{{{{reference}}}}}`: {reason}"));

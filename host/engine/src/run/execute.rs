@@ -7,7 +7,7 @@ use std::time::Duration;
 use weft_egress::{Method as Verb, OutboundRequest, OutboundResponse};
 use weft_store::{ClaimedStep, Outcome};
 
-use super::{Engine, Executed, Failure, Ran, context, paginate};
+use super::{Engine, Executed, Failure, Ran, context, paginate, preset};
 use crate::definition::{Authorization, BodyType, HttpFields, Method, ResponseType, StepKind};
 use crate::plan::Plan;
 use crate::template::{Resolved, resolve};
@@ -84,12 +84,13 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
             Ok(Ran { outcome: done(recorded, Value::Null), next: after() })
         }
         StepKind::Request(_) | StepKind::IntegrationRequest(_) => {
-            let (result, tasks) = match def.kind.pagination() {
-                Some(pagination) => {
+            let (result, tasks) = match (def.kind.pagination(), def.kind.preset_pagination()) {
+                (Some(pagination), _) => {
                     let pager = paginate::Pager { engine, plan, step, pagination, templated: &templated, cx: &cx };
                     pager.run(input).await
                 }
-                None => (fetch(engine, plan, step, &input).await, 1),
+                (None, Some(_)) => preset::run(engine, plan, step, input).await,
+                (None, None) => (fetch(engine, plan, step, &input).await, 1),
             };
             executed.tasks = tasks;
             match result {
@@ -123,7 +124,17 @@ pub(crate) async fn run(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Exe
             };
             match result {
                 Ok(output) => Ok(Ran { outcome: done(recorded, output), next: after() }),
-                Err(error) => Err(Failure { input: recorded, error, retriable: true }),
+                Err(mut error) => {
+                    // A rate limit the plugin could not time waits the
+                    // engine's default window.
+                    if let Some(limit) = error.get_mut(RATE_LIMIT).and_then(Value::as_object_mut)
+                        && !limit.get("retryAfterMs").is_some_and(Value::is_u64)
+                    {
+                        let wait = engine.deps.settings.rate_limit_wait.as_millis();
+                        limit.insert("retryAfterMs".into(), json!(u64::try_from(wait).unwrap_or(u64::MAX)));
+                    }
+                    Err(Failure { input: recorded, error, retriable: true })
+                }
             }
         }
         StepKind::Function(f) => {

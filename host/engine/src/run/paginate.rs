@@ -247,52 +247,66 @@ impl Pager<'_> {
         }
     }
 
-    /// Sends page `n`'s (from 0) request. A later page that is rate limited
-    /// (a 429, or the governor's known budget) is sent again after the
-    /// longer of the provider's window and a backoff (`retry_base`,
-    /// doubling), at most `max_retries` times; the first page's rate limit
-    /// is the step's, which pauses in the queue instead.
     async fn fetch(&self, input: &Value, n: u32) -> Result<Value, (Value, bool)> {
-        let s = &self.engine.deps.settings;
-        let step = self.page_step(n);
-        let mut retries = 0;
-        loop {
-            let result = execute::fetch(self.engine, self.plan, &step, input).await;
-            let Err((error, _)) = &result else { return result };
-            let Some(window) = execute::rate_limited(error).filter(|_| n > 0 && retries < s.max_retries) else {
-                return result;
-            };
-            let backoff = jittered(s.retry_base.saturating_mul(1u32 << retries.min(16)));
-            let wait = window.max(backoff).min(s.max_pause);
-            if !self.time_for(wait) {
-                return result;
-            }
-            tracing::debug!(step = %self.step.step, page = n + 1, ?wait, "a rate-limited page waits");
-            tokio::time::sleep(wait).await;
-            retries += 1;
-        }
+        fetch_page(self.engine, self.plan, self.step, input, n).await
     }
 
-    /// The step as page `n` (from 0) sends it: each page has an idempotency
-    /// key of its own (a provider must not answer page 2 with page 1's
-    /// answer), the first the step's.
-    fn page_step(&self, n: u32) -> Cow<'_, ClaimedStep> {
-        if n == 0 {
-            return Cow::Borrowed(self.step);
-        }
-        let mut step = self.step.clone();
-        step.idempotency_key = format!("{}:page-{}", step.idempotency_key, n + 1);
-        Cow::Owned(step)
-    }
-
-    /// Whether waiting `wait`, then a request taking all its time, still
-    /// ends before the step's deadline (past it, its lease is lost and the
-    /// step restarts from the first page).
     fn time_for(&self, wait: Duration) -> bool {
-        let left = self.step.lease.deadline - now();
-        let need = wait.saturating_add(self.engine.deps.settings.request_timeout);
-        time::Duration::try_from(need).is_ok_and(|need| need < left)
+        time_for(self.engine, self.step, wait)
     }
+}
+
+/// Sends page `n`'s (from 0) request of a paginated `step`. A later page
+/// that is rate limited (a 429, or the governor's known budget) is sent
+/// again after the longer of the provider's window and a backoff
+/// (`retry_base`, doubling), at most `max_retries` times; the first page's
+/// rate limit is the step's, which pauses in the queue instead.
+pub(super) async fn fetch_page(
+    engine: &Engine,
+    plan: &Plan,
+    step: &ClaimedStep,
+    input: &Value,
+    n: u32,
+) -> Result<Value, (Value, bool)> {
+    let s = &engine.deps.settings;
+    let as_page = page_step(step, n);
+    let mut retries = 0;
+    loop {
+        let result = execute::fetch(engine, plan, &as_page, input).await;
+        let Err((error, _)) = &result else { return result };
+        let Some(window) = execute::rate_limited(error).filter(|_| n > 0 && retries < s.max_retries) else {
+            return result;
+        };
+        let backoff = jittered(s.retry_base.saturating_mul(1u32 << retries.min(16)));
+        let wait = window.max(backoff).min(s.max_pause);
+        if !time_for(engine, step, wait) {
+            return result;
+        }
+        tracing::debug!(step = %step.step, page = n + 1, ?wait, "a rate-limited page waits");
+        tokio::time::sleep(wait).await;
+        retries += 1;
+    }
+}
+
+/// The step as page `n` (from 0) sends it: each page has an idempotency
+/// key of its own (a provider must not answer page 2 with page 1's answer),
+/// the first the step's.
+fn page_step(step: &ClaimedStep, n: u32) -> Cow<'_, ClaimedStep> {
+    if n == 0 {
+        return Cow::Borrowed(step);
+    }
+    let mut step = step.clone();
+    step.idempotency_key = format!("{}:page-{}", step.idempotency_key, n + 1);
+    Cow::Owned(step)
+}
+
+/// Whether waiting `wait`, then a request taking all its time, still ends
+/// before the step's deadline (past it, its lease is lost and the step
+/// restarts from the first page).
+pub(super) fn time_for(engine: &Engine, step: &ClaimedStep, wait: Duration) -> bool {
+    let left = step.lease.deadline - now();
+    let need = wait.saturating_add(engine.deps.settings.request_timeout);
+    time::Duration::try_from(need).is_ok_and(|need| need < left)
 }
 
 #[cfg(test)]

@@ -263,16 +263,34 @@ impl PluginHost {
             page: call.page,
             context: opts.context(self.config.call_deadline_ms()),
         };
-        let resp = self
+        let (resp, governor_wait) = self
             .on_integration(plugin_id, opts, Phase::Normal, move |store, inst| {
-                Box::pin(async move { inst.weft_plugin_actions().call_run_action(store, &req).await })
+                Box::pin(async move {
+                    let resp = inst.weft_plugin_actions().call_run_action(&mut *store, &req).await?;
+                    Ok((resp, store.data().governor_wait))
+                })
             })
-            .await?
-            .map_err(PluginError::from)?;
+            .await?;
+        let resp = resp.map_err(|e| match PluginError::from(e) {
+            // The plugin could not know the wait of a budget the governor
+            // keeps for it: the host does.
+            PluginError::RateLimited { retry_after_ms: None, message } => PluginError::RateLimited {
+                retry_after_ms: governor_wait.map(|w| u64::try_from(w.as_millis()).unwrap_or(u64::MAX)),
+                message,
+            },
+            other => other,
+        })?;
         Ok(ActionOutput {
             output: parse_output(&resp.output, self.config.max_output_bytes)?,
             next_page: resp.next_page,
         })
+    }
+
+    /// Whether a workflow step running `action` of plugin `plugin_id` waits
+    /// out the provider's rate limit rather than failing (the plugin's
+    /// Smart Rate Limits, `extra.smartRateLimits`).
+    pub fn pauses_on_rate_limit(&self, plugin_id: &str, action: &str) -> bool {
+        self.integration(plugin_id).is_ok_and(|i| i.info.smart_rate_limits.iter().any(|k| k == action))
     }
 
     /// Asks the plugin to check the connection and describe the account.

@@ -56,6 +56,7 @@ impl PluginHost {
             http_requests: 0,
             log_lines: 0,
             logs_dropped: 0,
+            governor_wait: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -40,7 +40,10 @@ impl http::Host for CallState {
                 return Ok(Err(e));
             }
         };
-        let result = send(prepared).await.map_err(|e| e.into_wit(&self.scope.plugin_id));
+        let result = match send(prepared).await {
+            Ok(answer) => Ok(answer),
+            Err(failure) => Err(self.told(failure)),
+        };
         if let Some((method, url)) = &logged {
             let ms = started.elapsed().as_millis() as u64;
             match &result {
@@ -67,19 +70,25 @@ impl http::Host for CallState {
                 self.prepare(r)
             })
             .collect();
-        let plugin = &self.scope.plugin_id;
         // Bounded concurrency, results in input order.
-        let results = futures::stream::iter(prepared)
+        let sent: Vec<Result<Result<Response, Failure>, Error>> = futures::stream::iter(prepared)
             .map(|p| async move {
                 match p {
-                    Ok(p) => send(p).await.map_err(|e| e.into_wit(plugin)),
+                    Ok(p) => Ok(send(p).await),
                     Err(e) => Err(e),
                 }
             })
             .buffered(8)
             .collect()
             .await;
-        Ok(results)
+        Ok(sent
+            .into_iter()
+            .map(|r| match r {
+                Ok(Ok(answer)) => Ok(answer),
+                Ok(Err(failure)) => Err(self.told(failure)),
+                Err(e) => Err(e),
+            })
+            .collect())
     }
 }
 
@@ -90,6 +99,17 @@ fn without_query(url: &str) -> String {
 }
 
 impl CallState {
+    /// A failure as the plugin is told it; a refusal by the governor is
+    /// remembered with its wait, which the plugin's `quota-exceeded` cannot
+    /// carry, so a rate-limited action can say how long to wait
+    /// ([`CallState::governor_wait`]).
+    fn told(&mut self, failure: Failure) -> Error {
+        if let Failure::Connection(ConnectionError::RateLimited(wait)) = &failure {
+            self.governor_wait = Some(self.governor_wait.map_or(*wait, |w| w.max(*wait)));
+        }
+        failure.into_wit(&self.scope.plugin_id)
+    }
+
     fn prepare(&mut self, req: Request) -> Result<Prepared, Error> {
         if self.phase != Phase::Normal {
             return Err(Error::Denied(

@@ -159,3 +159,55 @@ fn mistake_stop_conditions_are_checked_like_conditions() {
     );
     refused(&paged("- id: after", "- id: self"), "/steps/3/id", "reserved");
 }
+
+#[test]
+fn an_integration_request_may_page_by_its_integrations_own_pagination() {
+    let preset = paged(
+        "  - id: after\n",
+        "  - id: every\n    type: integrationRequest\n    method: GET\n    url: /query\n    pagination: {}\n  \
+         - id: bounded\n    type: integrationRequest\n    method: GET\n    url: /query\n    \
+         pagination: {limit: 500, skip: 10, previousPage: \"{{every.output.response.nextPage}}\"}\n  - id: after\n",
+    );
+    let w = parse(&preset, Format::Yaml, "preset.yaml").unwrap();
+    let every = &w.step("every").unwrap().kind;
+    assert_eq!(every.preset_pagination(), Some(&crate::definition::PresetPagination::default()));
+    assert!(every.pagination().is_none(), "not custom pagination");
+    let bounded = w.step("bounded").unwrap().kind.preset_pagination().unwrap();
+    assert_eq!((bounded.limit, bounded.skip), (Some(500), Some(10)));
+    assert_eq!(bounded.previous_page.as_deref(), Some("{{every.output.response.nextPage}}"));
+    assert!(w.step("mine").unwrap().kind.preset_pagination().is_none(), "custom stays custom");
+    let json = serde_json::to_string(&w).unwrap();
+    assert_eq!(parse(&json, Format::Json, "preset.json").unwrap(), w);
+}
+
+#[test]
+fn mistake_pre_configured_pagination_options() {
+    let step = |pagination: &str| {
+        paged(
+            "  - id: after\n",
+            &format!(
+                "  - id: every\n    type: integrationRequest\n    method: GET\n    url: /query\n    \
+                 pagination: {pagination}\n  - id: after\n"
+            ),
+        )
+    };
+    for (pagination, path, reason) in [
+        ("{limit: 0}", "/steps/3/pagination/limit", "less than the minimum of 1"),
+        ("{skip: -1}", "/steps/3/pagination/skip", "less than the minimum of 0"),
+        ("{limt: 5}", "/steps/3/pagination", "matches none of the allowed forms"),
+    ] {
+        refused(&step(pagination), path, reason);
+    }
+    refused(
+        &step("{previousPage: \"{{self.output.response.body.next}}\"}"),
+        "/steps/3/pagination/previousPage",
+        "readable only in a paginated step's `pagination`",
+    );
+    refused(&step("{previousPage: \"{{after.output.next}}\"}"), "/steps/3/pagination/previousPage", "runs after");
+    // A Request step has no integration to page by.
+    let on_request = paged(
+        "    url: https://api.example.test/limit\n",
+        "    url: https://api.example.test/limit\n    pagination: {}\n",
+    );
+    refused(&on_request, "/steps/0/pagination", "`outputPath` is missing");
+}
