@@ -34,9 +34,9 @@ pub(super) async fn run(
         Ok(found) => found,
         Err(message) => return (Err((json!({ "message": message }), false)), 0),
     };
-    let options: PresetPagination = match input.get("pagination").cloned().map(serde_json::from_value).transpose() {
-        Ok(options) => options.unwrap_or_default(),
-        Err(e) => return (Err((json!({ "message": format!("pagination: {e}") }), false)), 0),
+    let options = match options(input.get("pagination")) {
+        Ok(options) => options,
+        Err(message) => return (Err((json!({ "message": message }), false)), 0),
     };
     let mut request = input;
     if let Some(fields) = request.as_object_mut() {
@@ -117,6 +117,19 @@ pub(super) async fn run(
         response.insert("error".into(), error);
     }
     (Ok(json!({ "response": response })), n)
+}
+
+/// The step's resolved `pagination` options. A page named by a number (an
+/// offset, a numeric cursor) read from an earlier output resolves to that
+/// number: it is taken as its text.
+fn options(asked: Option<&Value>) -> Result<PresetPagination, String> {
+    let mut asked = asked.cloned().unwrap_or_else(|| json!({}));
+    if let Some(previous) = asked.get_mut("previousPage")
+        && let Value::Number(n) = previous
+    {
+        *previous = Value::String(n.to_string());
+    }
+    serde_json::from_value(asked).map_err(|e| format!("pagination: {e}"))
 }
 
 /// The integration's paging and the origin of its base URL (what a next
@@ -258,4 +271,76 @@ fn set_param(request: &mut Value, name: &str, value: &Value) -> Result<(), Strin
     };
     params.insert(name.to_owned(), value);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pages(paging: Value) -> (Paging, String) {
+        (serde_json::from_value(paging).unwrap(), "https://eu1.example.test".to_owned())
+    }
+
+    fn new<'a>(paging: &'a Paging, origin: &'a str) -> Pages<'a> {
+        Pages { paging, origin, offset: 0, skip: 0, seen: HashSet::new(), skipped_now: 0, used_of_page: 0 }
+    }
+
+    #[test]
+    fn options_take_a_numeric_previous_page_as_text() {
+        let o = options(Some(&json!({"limit": 5, "previousPage": 40}))).unwrap();
+        assert_eq!((o.limit, o.previous_page.as_deref()), (Some(5), Some("40")));
+        assert_eq!(options(None).unwrap(), PresetPagination::default());
+        assert!(options(Some(&json!({"previousPage": {"a": 1}}))).unwrap_err().starts_with("pagination:"));
+    }
+
+    #[test]
+    fn by_offset_skip_and_previous_page_are_the_first_position() {
+        let (paging, origin) = pages(json!({"results": "/issues", "next": {"type": "offset", "param": "startAt"}}));
+        let mut p = new(&paging, &origin);
+        let mut request = json!({"url": "/search", "params": {"jql": "project = X"}});
+        let asked = PresetPagination { skip: Some(5), previous_page: Some("50".into()), ..Default::default() };
+        p.start(&mut request, &asked).unwrap();
+        assert_eq!(request["params"], json!({"jql": "project = X", "startAt": 55}));
+        assert_eq!(p.take(&[json!(1), json!(2)], usize::MAX), [json!(1), json!(2)], "nothing left out here");
+        p.advance(&mut request, Next::Offset(57)).unwrap();
+        assert_eq!((request["params"]["startAt"].clone(), p.offset), (json!(57), 57));
+        let bad = PresetPagination { previous_page: Some("/next".into()), ..Default::default() };
+        assert!(new(&paging, &origin).start(&mut request, &bad).unwrap_err().contains("pages by offset"));
+    }
+
+    #[test]
+    fn by_url_the_next_page_is_requested_as_named() {
+        let (paging, origin) =
+            pages(json!({"results": "/value", "next": {"type": "url", "field": "/@odata.nextLink"}}));
+        let mut p = new(&paging, &origin);
+        let mut request = json!({"url": "/me/messages", "params": {"$top": 50}, "headers": {"Prefer": "x"}});
+        let asked =
+            PresetPagination { previous_page: Some("/v1.0/me/messages?$skiptoken=a".into()), ..Default::default() };
+        p.start(&mut request, &asked).unwrap();
+        assert_eq!(
+            request,
+            json!({"url": "https://eu1.example.test/v1.0/me/messages?$skiptoken=a", "headers": {"Prefer": "x"}}),
+            "a path goes from the base URL's origin, with its own query only"
+        );
+        p.advance(&mut request, Next::Url("https://graph.example.test/next?$skiptoken=b".into())).unwrap();
+        assert_eq!(request["url"], "https://graph.example.test/next?$skiptoken=b");
+        let again = p.advance(&mut request, Next::Url("https://graph.example.test/next?$skiptoken=b".into()));
+        assert!(again.unwrap_err().contains("same next page again"));
+    }
+
+    #[test]
+    fn skip_leaves_out_results_across_pages_and_limit_bounds_what_is_taken() {
+        let (paging, origin) =
+            pages(json!({"results": "/data", "next": {"type": "cursor", "field": "/next", "param": "cursor"}}));
+        let mut p = new(&paging, &origin);
+        let mut request = json!({"url": "/items"});
+        p.start(&mut request, &PresetPagination { skip: Some(3), ..Default::default() }).unwrap();
+        assert_eq!(request, json!({"url": "/items"}), "skip is counted here, not sent");
+        assert!(p.take(&[json!(1), json!(2)], 10).is_empty());
+        assert_eq!((p.skipped_now, p.used_of_page), (2, 2));
+        assert_eq!(p.take(&[json!(3), json!(4), json!(5)], 1), [json!(4)]);
+        assert_eq!((p.skipped_now, p.used_of_page), (1, 2));
+        p.advance(&mut request, Next::Cursor(json!(7))).unwrap();
+        assert_eq!(request["params"]["cursor"], 7);
+    }
 }
