@@ -53,8 +53,10 @@ async fn flaky_step(postgres: bool) {
     let record_path = format!("/projects/{}/task-history/workflow-executions/{execution}", f.project);
     let mut seen_waiting = false;
     for _ in 0..400 {
-        let (_, record) = f.app.call(Method::GET, &record_path, Some(&f.admin_key), None).await;
+        // Counted before the record is read: an attempt that arrived had
+        // been claimed, so the record read after it must show it.
         let tried = arrivals(&f, path).len();
+        let (_, record) = f.app.call(Method::GET, &record_path, Some(&f.admin_key), None).await;
         if matches!(record["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
             break;
         }

@@ -53,7 +53,10 @@
 //! machine's load average (other work on the two cores slows every figure).
 //! `sqlite_claim_ms`, `sqlite_complete_ms` and their `postgres_` twins are
 //! the store's two queue writes timed alone (a claim of one step, without a
-//! flush; a completion, durable), beside `machine`'s one-row commits.
+//! flush; a completion, durable), beside `machine`'s one-row commits;
+//! `*_claim_limited_ms` is the claim when the project has a concurrency
+//! limit (on PostgreSQL its row is locked and its running steps counted in
+//! the claim's transaction: the price of the limit).
 
 pub(crate) mod measure;
 pub(crate) mod rig;
@@ -173,6 +176,12 @@ async fn rounds(
             let (claim, complete) = measure::store_ms(rig).await?;
             figures.insert(format!("{backend}_claim_ms"), json!(claim));
             figures.insert(format!("{backend}_complete_ms"), json!(complete));
+            // The same claim when the project has a concurrency limit (far
+            // above what runs): its row locked and its running steps counted.
+            rig.store.set_concurrency_limit(rig.project, Some(10_000)).await?;
+            let limited = measure::store_ms(rig).await;
+            rig.store.set_concurrency_limit(rig.project, None).await?;
+            figures.insert(format!("{backend}_claim_limited_ms"), json!(limited?.0));
         }
         for d in drains.iter_mut() {
             eprintln!("round {round}/{}: {}...", size.rounds, d.figure);
