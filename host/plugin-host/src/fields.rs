@@ -100,19 +100,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn action(key: &str) -> ActionDefinition {
-        ActionDefinition {
-            key: key.into(),
-            display_name: key.into(),
-            description: String::new(),
-            input_schema: json!({"type": "object"}),
-            output_schema: None,
-            effect: "read".into(),
-            required_scopes: Vec::new(),
-            paginated: false,
-        }
-    }
-
     #[test]
     fn answers_must_be_fields_objects() {
         let ok = ActionFields::parse(r#"{"properties": {"a": {"type": "string"}}, "required": ["a"]}"#).unwrap();
@@ -152,7 +139,7 @@ mod tests {
 
     #[test]
     fn declarations_name_actions_of_a_plugin_that_exports_fields() {
-        let actions = [action("A"), action("B")];
+        let actions = [ActionDefinition::sample("A"), ActionDefinition::sample("B")];
         assert_eq!(declared(&json!({}), &actions, false).unwrap(), Vec::<String>::new());
         assert_eq!(declared(&json!({"dynamicFields": ["B"]}), &actions, true).unwrap(), ["B"]);
         assert!(declared(&json!({"dynamicFields": ["C"]}), &actions, true).unwrap_err().contains("\"C\""));

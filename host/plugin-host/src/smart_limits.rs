@@ -57,18 +57,7 @@ mod tests {
     use serde_json::json;
 
     fn actions(keys: &[&str]) -> Vec<ActionDefinition> {
-        keys.iter()
-            .map(|k| ActionDefinition {
-                key: (*k).into(),
-                display_name: (*k).into(),
-                description: String::new(),
-                input_schema: json!({"type": "object"}),
-                output_schema: None,
-                effect: "read".into(),
-                required_scopes: Vec::new(),
-                paginated: false,
-            })
-            .collect()
+        keys.iter().map(|k| ActionDefinition::sample(k)).collect()
     }
 
     #[test]

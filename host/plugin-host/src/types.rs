@@ -291,6 +291,24 @@ pub(crate) fn provider_from(m: wp::PluginMetadata) -> Result<Provider, String> {
     })
 }
 
+impl ActionDefinition {
+    /// A read action `key` taking any object: what the checks of metadata
+    /// declarations are tested against.
+    #[cfg(test)]
+    pub(crate) fn sample(key: &str) -> Self {
+        Self {
+            key: key.into(),
+            display_name: key.into(),
+            description: String::new(),
+            input_schema: serde_json::json!({"type": "object"}),
+            output_schema: None,
+            effect: "read".into(),
+            required_scopes: Vec::new(),
+            paginated: false,
+        }
+    }
+}
+
 impl TryFrom<wa::ActionDefinition> for ActionDefinition {
     type Error = String;
     fn try_from(a: wa::ActionDefinition) -> Result<Self, String> {

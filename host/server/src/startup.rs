@@ -382,16 +382,9 @@ impl Application {
         }
         // Expired plugin state reads as absent already; this frees its rows.
         let store = self.store.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(STATE_PURGE).await;
-                let now = time::OffsetDateTime::now_utc();
-                match store.purge_expired_plugin_state(now, 10_000).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(rows = n, "expired plugin state purged"),
-                    Err(e) => tracing::warn!(error = %e, "purging expired plugin state failed"),
-                }
-            }
+        tasks.push(purge_every("expired plugin state", move |now| {
+            let store = store.clone();
+            async move { store.purge_expired_plugin_state(now, 10_000).await }
         }));
         // Pauses other processes learned from providers, and the shared
         // budgets' keys that no longer count (PostgreSQL only).
@@ -404,15 +397,9 @@ impl Application {
                 }
             }));
             let store = self.store.clone();
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(STATE_PURGE).await;
-                    match store.purge_idle_budgets(time::OffsetDateTime::now_utc()).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(keys = n, "idle rate budgets purged"),
-                        Err(e) => tracing::warn!(error = %e, "purging idle rate budgets failed"),
-                    }
-                }
+            tasks.push(purge_every("idle rate budgets", move |now| {
+                let store = store.clone();
+                async move { store.purge_idle_budgets(now).await }
             }));
         }
         // ActionKit log entries past their retention, at start and hourly.
@@ -432,6 +419,25 @@ impl Application {
         }));
         tasks
     }
+}
+
+/// Runs `purge` (given the time) every [`STATE_PURGE`], logging what it
+/// removed of `what`.
+fn purge_every<F, Fut>(what: &'static str, purge: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(time::OffsetDateTime) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = weft_store::Result<u64>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(STATE_PURGE).await;
+            match purge(time::OffsetDateTime::now_utc()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, what, "purged"),
+                Err(e) => tracing::warn!(error = %e, what, "purging failed"),
+            }
+        }
+    })
 }
 
 /// How often expired plugin state, and idle shared rate budgets, are removed.

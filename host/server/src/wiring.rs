@@ -224,15 +224,14 @@ impl weft_engine::StepPlugins for WorkflowPlugins {
             idempotency_key,
         )
         .await
-        .map_err(|e| match e {
+        .map_err(|e| match &e {
             // Smart Rate Limits: the step waits for the provider's window,
             // for the actions whose plugin knows their limits; any other
             // rate limit is the step's error.
             weft_plugin_host::CallError::Plugin(weft_plugin_host::PluginError::RateLimited {
-                retry_after_ms,
-                message,
+                retry_after_ms, ..
             }) if self.host.pauses_on_rate_limit(integration, action) => serde_json::json!({
-                "message": format!("rate limited: {message}"),
+                "message": e.to_string(),
                 "rateLimit": { "retryAfterMs": retry_after_ms },
             }),
             e => serde_json::json!({ "message": e.to_string() }),

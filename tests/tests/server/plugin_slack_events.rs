@@ -29,21 +29,7 @@ async fn signing_secret(f: &Fixture, value: &str) {
 
 /// Creates, deploys and enables (for `user`) the workflow; its id.
 async fn deploy_for(f: &Fixture, user: &str) -> String {
-    let resp = f
-        .app
-        .client
-        .post(format!("{}/admin/projects/{}/workflows", f.app.base, f.project))
-        .bearer_auth(&f.admin_key)
-        .header("content-type", "application/yaml")
-        .body(WORKFLOW)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-    let path = format!("/admin/projects/{}/workflows/{id}/deploy", f.project);
-    let (status, body) = f.app.call(Method::POST, &path, Some(&f.admin_key), None).await;
-    assert_eq!(status, 200, "{body}");
+    let id = crate::workflows_run::deploy(f, WORKFLOW).await;
     let (status, body) = f.sdk(Method::POST, &format!("workflows/{id}"), user, None).await;
     assert_eq!(status, 200, "{body}");
     id

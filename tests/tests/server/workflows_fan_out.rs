@@ -5,7 +5,7 @@
 //! tasks. The mock provider measures how many requests were in flight at
 //! once.
 
-use crate::workflows_run::{deploy, enable, ended, fixture, start_event, step_output};
+use crate::workflows_run::{deploy, enable, ended, fixture, post_workflow, start_event, step_output};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -140,17 +140,7 @@ async fn a_fan_out_bound_of_zero_is_refused_with_its_path() {
     let yaml = "name: Zero\nintegration: test-proxy\ntrigger: {type: appEvent, event: Zero}\nsteps:\n  \
          - id: each\n    type: fanOut\n    iterator: [1]\n    maxParallel: 0\n    steps:\n      \
          - {id: wait, type: delay, value: 1, unit: SECONDS}\n";
-    let resp = f
-        .app
-        .client
-        .post(format!("{}/admin/projects/{}/workflows", f.app.base, f.project))
-        .bearer_auth(&f.admin_key)
-        .header("content-type", "application/yaml")
-        .body(yaml)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.unwrap();
+    let (status, body) = post_workflow(&f, yaml).await;
+    assert_eq!(status, 400);
     assert!(body.to_string().contains("/steps/0/maxParallel"), "{body}");
 }

@@ -8,13 +8,12 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::Duration;
 use weft_tests::mock_providers::salesforce::{self, SalesforceMock};
 
 use crate::connect::Fixture;
 use crate::provider_cases::{authorization_server, project_on};
 use crate::workflows_pagination::{cursor_param, pages_hit, run, step};
-use crate::workflows_run::fixture;
+use crate::workflows_run::{create, deploy, enable, ended, fixture, post_workflow, start_event, step_output};
 
 #[tokio::test]
 async fn salesforce_queries_page_by_their_next_records_url_on_sqlite() {
@@ -26,21 +25,10 @@ async fn salesforce_queries_page_by_their_next_records_url_on_postgresql() {
     salesforce_pages(true).await;
 }
 
-async fn call(f: &Fixture, method: Method, path: &str, token: &str, body: Option<Value>) -> Value {
-    let (status, answer) = f.app.call(method, path, Some(token), body).await;
-    assert!((200..300).contains(&status), "{path}: {status} {answer}");
-    answer
-}
-
-/// The output of step `id` of `execution`.
-async fn output(f: &Fixture, execution: &str, record: &Value, id: &str) -> Value {
+/// The output of step `id` of the ended execution `record`.
+async fn output(f: &Fixture, record: &Value, id: &str) -> Value {
     let step = record["stepExecutions"].as_array().unwrap().iter().find(|s| s["stepId"] == id).unwrap();
-    let path = format!(
-        "/projects/{}/task-history/workflow-executions/{execution}/step-executions/{}",
-        f.project,
-        step["id"].as_str().unwrap()
-    );
-    call(f, Method::GET, &path, &f.admin_key, None).await["output"].clone()
+    step_output(f, record["id"].as_str().unwrap(), step).await["output"].clone()
 }
 
 fn names(output: &Value) -> Vec<&str> {
@@ -56,60 +44,40 @@ async fn salesforce_pages(postgres: bool) {
     for n in 1..=5 {
         mock.insert("Account", json!({ "Name": format!("A{n}") }));
     }
-    let query = json!({ "q": "SELECT Id, Name FROM Account" });
-    let step = |id: &str, pagination: Value| json!({ "id": id, "type": "integrationRequest", "method": "GET", "url": "/query", "params": query, "pagination": pagination });
-    let workflow = json!({
-        "name": "Every account",
-        "integration": "salesforce",
-        "trigger": { "type": "appEvent", "event": "List" },
-        "steps": [
-            step("all", json!({})),
-            step("some", json!({ "limit": 2 })),
-            step("rest", json!({ "previousPage": "{{some.output.response.nextPage}}", "skip": 1 })),
-            step("few", json!({ "limit": 3 })),
-        ],
-    });
-    let created =
-        call(&f, Method::POST, &format!("/admin/projects/{}/workflows", f.project), &f.admin_key, Some(workflow)).await;
-    let id = created["id"].as_str().unwrap();
-    call(&f, Method::POST, &format!("/admin/projects/{}/workflows/{id}/deploy", f.project), &f.admin_key, None).await;
-    let user = f.token("u1");
-    call(&f, Method::POST, &format!("/projects/{}/sdk/workflows/{id}", f.project), &user, None).await;
-    let started = call(
-        &f,
-        Method::POST,
-        &format!("/projects/{}/sdk/events/trigger", f.project),
-        &user,
-        Some(json!({ "name": "List", "payload": {} })),
-    )
-    .await;
-    let execution = started["executions"][0].as_str().unwrap().to_owned();
-    let path = format!("/projects/{}/task-history/workflow-executions/{execution}", f.project);
-    let mut record = Value::Null;
-    for _ in 0..400 {
-        record = call(&f, Method::GET, &path, &f.admin_key, None).await;
-        if matches!(record["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let query = "params: {q: \"SELECT Id, Name FROM Account\"}";
+    let step = |id: &str, pagination: &str| {
+        format!(
+            "  - {{id: {id}, type: integrationRequest, method: GET, url: /query, {query}, pagination: {pagination}}}\n"
+        )
+    };
+    let yaml = format!(
+        "name: Every account\nintegration: salesforce\ntrigger: {{type: appEvent, event: List}}\nsteps:\n{}{}{}{}",
+        step("all", "{}"),
+        step("some", "{limit: 2}"),
+        step("rest", "{previousPage: \"{{some.output.response.nextPage}}\", skip: 1}"),
+        step("few", "{limit: 3}"),
+    );
+    let workflow = deploy(&f, &yaml).await;
+    enable(&f, "u1", &workflow).await;
+    let execution = start_event(&f, "u1", "List", json!({})).await;
+    let record = ended(&f, &execution).await;
     assert_eq!(record["status"], "SUCCEEDED", "{record}");
 
     // Every page, in order, by Salesforce's query locators.
-    let all = output(&f, &execution, &record, "all").await;
+    let all = output(&f, &record, "all").await;
     assert_eq!(names(&all), ["A1", "A2", "A3", "A4", "A5"], "{all}");
     assert_eq!(all["response"]["statusCode"], 200);
     assert!(all["response"].get("error").is_none() && all["response"].get("nextPage").is_none(), "{all}");
     // `limit` ending on a page's end: where a later step goes on.
-    let some = output(&f, &execution, &record, "some").await;
+    let some = output(&f, &record, "some").await;
     assert_eq!(names(&some), ["A1", "A2"]);
     let next = some["response"]["nextPage"].as_str().expect("the next page");
     assert!(next.starts_with("/services/data/v62.0/query/01gMOCK"), "{some}");
     // Going on from it, one result left out.
-    let rest = output(&f, &execution, &record, "rest").await;
+    let rest = output(&f, &record, "rest").await;
     assert_eq!(names(&rest), ["A4", "A5"], "{rest}");
     // A limit inside a page: no next page, which would lose the rest of it.
-    let few = output(&f, &execution, &record, "few").await;
+    let few = output(&f, &record, "few").await;
     assert_eq!(names(&few), ["A1", "A2", "A3"]);
     assert!(few["response"].get("nextPage").is_none(), "{few}");
 
@@ -162,7 +130,7 @@ async fn an_integration_without_a_pagination_strategy_is_refused_at_deploy() {
     let (f, _pg) = fixture(false, |_| {}).await;
     let yaml = "name: No strategy\nintegration: test-apikey\ntrigger: {type: appEvent, event: E}\nsteps:\n  \
                 - {id: list, type: integrationRequest, method: GET, url: /echo, pagination: {limit: 5}}\n";
-    let id = crate::workflows_run::create(&f, yaml).await;
+    let id = create(&f, yaml).await;
     let path = format!("/admin/projects/{}/workflows/{id}/deploy", f.project);
     let (status, body) = f.app.call(Method::POST, &path, Some(&f.admin_key), None).await;
     assert_eq!(status, 400, "{body}");
@@ -171,15 +139,5 @@ async fn an_integration_without_a_pagination_strategy_is_refused_at_deploy() {
     // A partial custom pagination is neither: refused when saved.
     let bad = "name: Partial\nintegration: test-apikey\ntrigger: {type: appEvent, event: E}\nsteps:\n  \
                - {id: list, type: integrationRequest, method: GET, url: /echo, pagination: {outputPath: x}}\n";
-    let resp = f
-        .app
-        .client
-        .post(format!("{}/admin/projects/{}/workflows", f.app.base, f.project))
-        .bearer_auth(&f.admin_key)
-        .header("content-type", "application/yaml")
-        .body(bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
+    assert_eq!(post_workflow(&f, bad).await.0, 400);
 }

@@ -10,38 +10,84 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Creates a workflow from `yaml` in the fixture's project; its id.
-pub(crate) async fn create(f: &ProxyFixture, yaml: &str) -> String {
-    let resp = f
-        .app
+/// What the workflow helpers need of a fixture: its server, its project,
+/// the project's admin key and user tokens (the Proxy API's fixture, and the
+/// connect fixture of the provider tests).
+pub(crate) trait Project {
+    fn app(&self) -> &crate::support::TestApp;
+    fn project(&self) -> &str;
+    fn admin_key(&self) -> &str;
+    fn user_token(&self, user: &str) -> String;
+}
+
+impl Project for ProxyFixture {
+    fn app(&self) -> &crate::support::TestApp {
+        &self.app
+    }
+    fn project(&self) -> &str {
+        &self.project
+    }
+    fn admin_key(&self) -> &str {
+        &self.admin_key
+    }
+    fn user_token(&self, user: &str) -> String {
+        self.token(user)
+    }
+}
+
+impl Project for crate::connect::Fixture {
+    fn app(&self) -> &crate::support::TestApp {
+        &self.app
+    }
+    fn project(&self) -> &str {
+        &self.project
+    }
+    fn admin_key(&self) -> &str {
+        &self.admin_key
+    }
+    fn user_token(&self, user: &str) -> String {
+        self.token(user)
+    }
+}
+
+/// Posts `yaml` as a new workflow of the fixture's project: the status and
+/// the answer.
+pub(crate) async fn post_workflow(f: &impl Project, yaml: &str) -> (u16, Value) {
+    let app = f.app();
+    let resp = app
         .client
-        .post(format!("{}/admin/projects/{}/workflows", f.app.base, f.project))
-        .bearer_auth(&f.admin_key)
+        .post(format!("{}/admin/projects/{}/workflows", app.base, f.project()))
+        .bearer_auth(f.admin_key())
         .header("content-type", "application/yaml")
         .body(yaml.to_owned())
         .send()
         .await
         .unwrap();
-    let status = resp.status();
-    let body = resp.json::<Value>().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json::<Value>().await.unwrap())
+}
+
+/// Creates a workflow from `yaml` in the fixture's project; its id.
+pub(crate) async fn create(f: &impl Project, yaml: &str) -> String {
+    let (status, body) = post_workflow(f, yaml).await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().unwrap().to_owned()
 }
 
 /// Creates and deploys `yaml` in the fixture's project; its id.
-pub(crate) async fn deploy(f: &ProxyFixture, yaml: &str) -> String {
+pub(crate) async fn deploy(f: &impl Project, yaml: &str) -> String {
     let id = create(f, yaml).await;
-    let path = format!("/admin/projects/{}/workflows/{id}/deploy", f.project);
-    let (status, deployed) = f.app.call(Method::POST, &path, Some(&f.admin_key), None).await;
+    let path = format!("/admin/projects/{}/workflows/{id}/deploy", f.project());
+    let (status, deployed) = f.app().call(Method::POST, &path, Some(f.admin_key()), None).await;
     assert_eq!(status, 200, "{deployed}");
     id
 }
 
 /// Waits for an execution to end; its Task History record with its steps.
-pub(crate) async fn ended(f: &ProxyFixture, execution: &str) -> Value {
-    let path = format!("/projects/{}/task-history/workflow-executions/{execution}", f.project);
+pub(crate) async fn ended(f: &impl Project, execution: &str) -> Value {
+    let path = format!("/projects/{}/task-history/workflow-executions/{execution}", f.project());
     for _ in 0..400 {
-        let (status, body) = f.app.call(Method::GET, &path, Some(&f.admin_key), None).await;
+        let (status, body) = f.app().call(Method::GET, &path, Some(f.admin_key()), None).await;
         assert_eq!(status, 200, "{body}");
         if matches!(body["status"].as_str(), Some("SUCCEEDED" | "FAILED")) {
             return body;
@@ -51,13 +97,13 @@ pub(crate) async fn ended(f: &ProxyFixture, execution: &str) -> Value {
     panic!("execution {execution} did not end in 10 s");
 }
 
-pub(crate) async fn step_output(f: &ProxyFixture, execution: &str, step: &Value) -> Value {
+pub(crate) async fn step_output(f: &impl Project, execution: &str, step: &Value) -> Value {
     let path = format!(
         "/projects/{}/task-history/workflow-executions/{execution}/step-executions/{}",
-        f.project,
+        f.project(),
         step["id"].as_str().unwrap()
     );
-    f.app.call(Method::GET, &path, Some(&f.admin_key), None).await.1
+    f.app().call(Method::GET, &path, Some(f.admin_key()), None).await.1
 }
 
 /// The fixture on SQLite, or on a fresh PostgreSQL database (kept alive
@@ -287,19 +333,19 @@ pub(crate) async fn send_request(
 
 /// Sends app event `event` with `payload` for `user`: the one execution it
 /// started.
-pub(crate) async fn start_event(f: &ProxyFixture, user: &str, event: &str, payload: Value) -> String {
-    let trigger = format!("/projects/{}/sdk/events/trigger", f.project);
+pub(crate) async fn start_event(f: &impl Project, user: &str, event: &str, payload: Value) -> String {
+    let trigger = format!("/projects/{}/sdk/events/trigger", f.project());
     let body = json!({"name": event, "payload": payload});
-    let (status, started) = f.app.call(Method::POST, &trigger, Some(&f.token(user)), Some(body)).await;
+    let (status, started) = f.app().call(Method::POST, &trigger, Some(&f.user_token(user)), Some(body)).await;
     assert_eq!(status, 201, "{started}");
     let executions = started["executions"].as_array().unwrap();
     assert_eq!(executions.len(), 1, "{started}");
     executions[0].as_str().unwrap().to_owned()
 }
 
-pub(crate) async fn enable(f: &ProxyFixture, user: &str, workflow: &str) {
-    let path = format!("/projects/{}/sdk/workflows/{workflow}", f.project);
-    assert_eq!(f.app.call(Method::POST, &path, Some(&f.token(user)), None).await.0, 200);
+pub(crate) async fn enable(f: &impl Project, user: &str, workflow: &str) {
+    let path = format!("/projects/{}/sdk/workflows/{workflow}", f.project());
+    assert_eq!(f.app().call(Method::POST, &path, Some(&f.user_token(user)), None).await.0, 200);
 }
 
 #[tokio::test]

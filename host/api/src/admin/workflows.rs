@@ -171,10 +171,7 @@ async fn check_preset_pagination(
         .into_iter()
         .map(|at| weft_engine::Problem {
             path: format!("{at}/pagination"),
-            reason: format!(
-                "`{integration}` has no pre-configured pagination: give `outputPath`, `pageToken` and \
-                 `stopCondition` (custom pagination)"
-            ),
+            reason: weft_engine::definition::PresetPagination::unavailable(integration),
         })
         .collect();
     Err(refused(weft_engine::DefinitionError { source_name: "workflow".into(), problems }))

@@ -341,6 +341,17 @@ pub struct PresetPagination {
     pub previous_page: Option<String>,
 }
 
+impl PresetPagination {
+    /// Why an integration without a pagination strategy cannot page this
+    /// way, and what to write instead.
+    pub fn unavailable(integration: &str) -> String {
+        format!(
+            "`{integration}` has no pre-configured pagination: give `outputPath`, `pageToken` and `stopCondition` \
+             (custom pagination)"
+        )
+    }
+}
+
 /// Custom pagination of a request step: the step sends its request again
 /// with each next page's token (`{{self.pageToken}}` in its URL,
 /// parameters, headers or body; nothing on the first page) until the stop

@@ -553,16 +553,25 @@ async fn integration_request(
     let Some(crate::definition::Step { kind: StepKind::IntegrationRequest(def), .. }) = plan.step(&step.step) else {
         return Err(message("not an integration request step".into(), false));
     };
-    let http = &def.http;
+    let session = integration_session(engine, plan, step).await.map_err(|m| message(m, false))?;
+    send_step(engine, step, &session, &def.http, input).await
+}
+
+/// The account an integration step acts as: the execution's, or the
+/// user's account of the workflow's integration.
+pub(super) async fn integration_session(
+    engine: &Engine,
+    plan: &Plan,
+    step: &ClaimedStep,
+) -> Result<weft_credentials::Session, String> {
     let integration = plan.workflow().integration.clone().unwrap_or_default();
-    let user = step.user.clone().ok_or_else(|| message("the execution has no connected user".into(), false))?;
-    let session = engine
+    let user = step.user.as_deref().ok_or("the execution has no connected user")?;
+    engine
         .deps
         .credentials
-        .session(step.project, &user, weft_credentials::IntegrationRef::Type(&integration), step.credential)
+        .session(step.project, user, weft_credentials::IntegrationRef::Type(&integration), step.credential)
         .await
-        .map_err(|e| message(format!("the user's {integration} account cannot be used: {e}"), false))?;
-    send_step(engine, step, &session, http, input).await
+        .map_err(|e| format!("the user's {integration} account cannot be used: {e}"))
 }
 
 /// A Resource Request step: the resource's API as the user's connection of

@@ -167,12 +167,7 @@ impl Pager<'_> {
             }
             token = Some(next);
         };
-        let mut response = std::mem::take(&mut got.last);
-        response.insert("results".into(), Value::Array(got.results));
-        if let Some(error) = error {
-            response.insert("error".into(), error);
-        }
-        (Ok(json!({ "response": response })), got.pages)
+        (Ok(paged_output(std::mem::take(&mut got.last), got.results, error)), got.pages)
     }
 
     /// Takes in the page just fetched (fetched with `token`): its results,
@@ -254,6 +249,17 @@ impl Pager<'_> {
     fn time_for(&self, wait: Duration) -> bool {
         time_for(self.engine, self.step, wait)
     }
+}
+
+/// A paginated step's output: `response` with the last page's fields
+/// (`statusCode`, `headers`, ...), every page's `results` and the `error`
+/// that ended it, if one did.
+pub(super) fn paged_output(mut response: Map<String, Value>, results: Vec<Value>, error: Option<Value>) -> Value {
+    response.insert("results".into(), Value::Array(results));
+    if let Some(error) = error {
+        response.insert("error".into(), error);
+    }
+    json!({ "response": response })
 }
 
 /// Sends page `n`'s (from 0) request of a paginated `step`. A later page

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use weft_catalog::paging::{Next, NextPage, Paging};
 use weft_store::ClaimedStep;
 
-use super::paginate::{fetch_page, time_for};
+use super::paginate::{fetch_page, paged_output, time_for};
 use super::{Engine, execute};
 use crate::definition::PresetPagination;
 use crate::plan::Plan;
@@ -42,15 +42,7 @@ pub(super) async fn run(
     if let Some(fields) = request.as_object_mut() {
         fields.remove("pagination");
     }
-    let mut pages = Pages {
-        paging: &paging,
-        origin: &origin,
-        offset: 0,
-        skip: 0,
-        seen: HashSet::new(),
-        skipped_now: 0,
-        used_of_page: 0,
-    };
+    let mut pages = Pages::new(&paging, &origin);
     if let Err(message) = pages.start(&mut request, &options) {
         return (Err((json!({ "message": message }), false)), 0);
     }
@@ -80,7 +72,7 @@ pub(super) async fn run(
         };
         let taken = pages.take(found, limit - results.len());
         size += taken.iter().map(|v| execute::json_size(v) + 1).sum::<u64>();
-        let whole_page = taken.len() + pages.skipped_now == found.len();
+        let whole_page = pages.used_of_page == found.len();
         results.extend(taken);
         if next == Next::Done || size > engine.deps.settings.max_step_bytes {
             break None;
@@ -89,7 +81,7 @@ pub(super) async fn run(
             // Exact only if the page was used to its end (or by offset).
             next_page = match (&next, whole_page) {
                 (Next::Offset(_), _) => Some(json!(pages.offset + pages.used_of_page as u64)),
-                (_, true) => Some(pages.token(&next)),
+                (_, true) => Some(token(&next)),
                 (_, false) => None,
             };
             break None;
@@ -108,15 +100,10 @@ pub(super) async fn run(
             break Some(json!({ "message": format!("page {n}: {message}") }));
         }
     };
-    let mut response = last;
-    response.insert("results".into(), Value::Array(results));
     if let Some(next) = next_page {
-        response.insert("nextPage".into(), next);
+        last.insert("nextPage".into(), next);
     }
-    if let Some(error) = error {
-        response.insert("error".into(), error);
-    }
-    (Ok(json!({ "response": response })), n)
+    (Ok(paged_output(last, results, error)), n)
 }
 
 /// The step's resolved `pagination` options. A page named by a number (an
@@ -135,20 +122,9 @@ fn options(asked: Option<&Value>) -> Result<PresetPagination, String> {
 /// The integration's paging and the origin of its base URL (what a next
 /// page's path is from), as the step's account sees them.
 async fn strategy(engine: &Engine, plan: &Plan, step: &ClaimedStep) -> Result<(Paging, String), String> {
-    let integration = plan.workflow().integration.clone().unwrap_or_default();
-    let user = step.user.as_deref().ok_or("the execution has no connected user")?;
-    let session = engine
-        .deps
-        .credentials
-        .session(step.project, user, weft_credentials::IntegrationRef::Type(&integration), step.credential)
-        .await
-        .map_err(|e| format!("the user's {integration} account cannot be used: {e}"))?;
-    let paging = session.provider().pagination.clone().ok_or_else(|| {
-        format!(
-            "`{integration}` has no pre-configured pagination: give `outputPath`, `pageToken` and `stopCondition` \
-             (custom pagination)"
-        )
-    })?;
+    let integration = plan.workflow().integration.as_deref().unwrap_or_default();
+    let session = execute::integration_session(engine, plan, step).await?;
+    let paging = session.provider().pagination.clone().ok_or_else(|| PresetPagination::unavailable(integration))?;
     let origin = session
         .endpoint()
         .base_url()
@@ -168,13 +144,15 @@ struct Pages<'a> {
     skip: u64,
     /// Next pages asked for so far: one named again stops the step.
     seen: HashSet<String>,
-    /// Of the last page: the results left out by `skip`, and those left
-    /// out or taken.
-    skipped_now: usize,
+    /// Of the last page: the results left out by `skip` or taken.
     used_of_page: usize,
 }
 
-impl Pages<'_> {
+impl<'a> Pages<'a> {
+    fn new(paging: &'a Paging, origin: &'a str) -> Self {
+        Pages { paging, origin, offset: 0, skip: 0, seen: HashSet::new(), used_of_page: 0 }
+    }
+
     /// The first request: from `previousPage` and, by offset, `skip`.
     fn start(&mut self, request: &mut Value, options: &PresetPagination) -> Result<(), String> {
         let skip = options.skip.unwrap_or(0);
@@ -213,25 +191,14 @@ impl Pages<'_> {
     fn take(&mut self, found: &[Value], room: usize) -> Vec<Value> {
         let skipped = usize::try_from(self.skip).unwrap_or(usize::MAX).min(found.len());
         self.skip -= skipped as u64;
-        self.skipped_now = skipped;
         let taken: Vec<Value> = found[skipped..].iter().take(room).cloned().collect();
         self.used_of_page = skipped + taken.len();
         taken
     }
 
-    /// `next` as a later step's `previousPage`.
-    fn token(&self, next: &Next) -> Value {
-        match next {
-            Next::Url(url) => json!(url),
-            Next::Cursor(cursor) => cursor.clone(),
-            Next::Offset(offset) => json!(offset),
-            Next::Done => Value::Null,
-        }
-    }
-
     /// The request of the page `next` names.
     fn advance(&mut self, request: &mut Value, next: Next) -> Result<(), String> {
-        let key = self.token(&next).to_string();
+        let key = token(&next).to_string();
         if !self.seen.insert(key) {
             return Err("the integration named the same next page again; stopped rather than fetch it for ever".into());
         }
@@ -254,6 +221,16 @@ impl Pages<'_> {
         fields.insert("url".into(), Value::String(url));
         fields.remove("params");
         Ok(())
+    }
+}
+
+/// `next` as a later step's `previousPage`.
+fn token(next: &Next) -> Value {
+    match next {
+        Next::Url(url) => json!(url),
+        Next::Cursor(cursor) => cursor.clone(),
+        Next::Offset(offset) => json!(offset),
+        Next::Done => Value::Null,
     }
 }
 
@@ -281,10 +258,6 @@ mod tests {
         (serde_json::from_value(paging).unwrap(), "https://eu1.example.test".to_owned())
     }
 
-    fn new<'a>(paging: &'a Paging, origin: &'a str) -> Pages<'a> {
-        Pages { paging, origin, offset: 0, skip: 0, seen: HashSet::new(), skipped_now: 0, used_of_page: 0 }
-    }
-
     #[test]
     fn options_take_a_numeric_previous_page_as_text() {
         let o = options(Some(&json!({"limit": 5, "previousPage": 40}))).unwrap();
@@ -296,7 +269,7 @@ mod tests {
     #[test]
     fn by_offset_skip_and_previous_page_are_the_first_position() {
         let (paging, origin) = pages(json!({"results": "/issues", "next": {"type": "offset", "param": "startAt"}}));
-        let mut p = new(&paging, &origin);
+        let mut p = Pages::new(&paging, &origin);
         let mut request = json!({"url": "/search", "params": {"jql": "project = X"}});
         let asked = PresetPagination { skip: Some(5), previous_page: Some("50".into()), ..Default::default() };
         p.start(&mut request, &asked).unwrap();
@@ -305,14 +278,14 @@ mod tests {
         p.advance(&mut request, Next::Offset(57)).unwrap();
         assert_eq!((request["params"]["startAt"].clone(), p.offset), (json!(57), 57));
         let bad = PresetPagination { previous_page: Some("/next".into()), ..Default::default() };
-        assert!(new(&paging, &origin).start(&mut request, &bad).unwrap_err().contains("pages by offset"));
+        assert!(Pages::new(&paging, &origin).start(&mut request, &bad).unwrap_err().contains("pages by offset"));
     }
 
     #[test]
     fn by_url_the_next_page_is_requested_as_named() {
         let (paging, origin) =
             pages(json!({"results": "/value", "next": {"type": "url", "field": "/@odata.nextLink"}}));
-        let mut p = new(&paging, &origin);
+        let mut p = Pages::new(&paging, &origin);
         let mut request = json!({"url": "/me/messages", "params": {"$top": 50}, "headers": {"Prefer": "x"}});
         let asked =
             PresetPagination { previous_page: Some("/v1.0/me/messages?$skiptoken=a".into()), ..Default::default() };
@@ -332,14 +305,14 @@ mod tests {
     fn skip_leaves_out_results_across_pages_and_limit_bounds_what_is_taken() {
         let (paging, origin) =
             pages(json!({"results": "/data", "next": {"type": "cursor", "field": "/next", "param": "cursor"}}));
-        let mut p = new(&paging, &origin);
+        let mut p = Pages::new(&paging, &origin);
         let mut request = json!({"url": "/items"});
         p.start(&mut request, &PresetPagination { skip: Some(3), ..Default::default() }).unwrap();
         assert_eq!(request, json!({"url": "/items"}), "skip is counted here, not sent");
         assert!(p.take(&[json!(1), json!(2)], 10).is_empty());
-        assert_eq!((p.skipped_now, p.used_of_page), (2, 2));
+        assert_eq!(p.used_of_page, 2);
         assert_eq!(p.take(&[json!(3), json!(4), json!(5)], 1), [json!(4)]);
-        assert_eq!((p.skipped_now, p.used_of_page), (1, 2));
+        assert_eq!(p.used_of_page, 2);
         p.advance(&mut request, Next::Cursor(json!(7))).unwrap();
         assert_eq!(request["params"]["cursor"], 7);
     }

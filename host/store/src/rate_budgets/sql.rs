@@ -103,20 +103,17 @@ for_both_backends! {
 
         async fn purge_idle_budgets(&self, now: OffsetDateTime) -> Result<u64> {
             let untracked = now.checked_sub(UNTRACKED_IDLE).ok_or_else(|| Error::invalid("a budget time out of range"))?;
-            let idle = "SELECT key FROM rate_budgets WHERE idle_after < $1 OR (idle_after IS NULL AND touched < $2)";
-            let mut tx = self.begin_write().await?;
-            sqlx::query(&format!("DELETE FROM rate_grants WHERE key IN ({idle})"))
-                .bind(Ts(now))
-                .bind(Ts(untracked))
-                .execute(&mut *tx)
-                .await?;
-            let purged = sqlx::query(&format!("DELETE FROM rate_budgets WHERE key IN ({idle})"))
-                .bind(Ts(now))
-                .bind(Ts(untracked))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await?;
+            // Their grants go with them (`ON DELETE CASCADE`).
+            let mut w = self.write_one().await?;
+            let purged = sqlx::query(
+                "DELETE FROM rate_budgets WHERE idle_after < $1 OR (idle_after IS NULL AND touched < $2)",
+            )
+            .bind(Ts(now))
+            .bind(Ts(untracked))
+            .execute(&mut *w)
+            .await?
+            .rows_affected();
+            w.commit().await?;
             Ok(purged)
         }
 
